@@ -1,0 +1,66 @@
+# obs-tests — every target does its own set-up on a fresh Debian 12 machine (root or sudo), idempotently.
+#
+#   make check   install what is missing, start the embedded stack, run the validation suite, report
+#   make test    install what is missing, lint, run the project's own tests
+#   make lint    ruff + ruff format --check + mypy
+#   make bench   run the benchmarks (prints numbers; see benchmarks/README.md)
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+APT_PACKAGES := prometheus prometheus-alertmanager prometheus-node-exporter prometheus-redis-exporter \
+	nats-server redis-server
+PYTEST_ARGS ?=
+
+.PHONY: help deps venv check test lint format bench clean
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+# Debian packages: only what is missing, with --no-install-recommends. No daemon is started here.
+deps:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if ! $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null; then missing="$$missing python3-venv"; fi; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+# The virtualenv with the project and its dev extras; reinstalled when pyproject.toml changes.
+$(BIN)/.installed: pyproject.toml constraints.txt
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --upgrade pip >/dev/null
+	@$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	@touch $@
+
+venv: $(BIN)/.installed
+
+check: deps venv
+	$(BIN)/obs-tests check
+
+lint: venv
+	$(BIN)/ruff check obs_tests tests benchmarks load
+	$(BIN)/ruff format --check obs_tests tests benchmarks load
+	$(BIN)/mypy
+
+format: venv
+	$(BIN)/ruff check --fix obs_tests tests benchmarks load
+	$(BIN)/ruff format obs_tests tests benchmarks load
+
+test: deps venv lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: deps venv
+	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+clean:
+	rm -rf $(VENV) reports .mypy_cache .ruff_cache .pytest_cache

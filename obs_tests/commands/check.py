@@ -1,0 +1,139 @@
+"""``obs-tests check``: run the validation suite (pytest) against a stack and report."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+import click
+import pytest
+
+from obs_tests.clients.alertmanager import AlertmanagerClient
+from obs_tests.clients.base import normalise_url
+from obs_tests.clients.prometheus import PrometheusClient
+from obs_tests.commands.options import (
+    GroupedCommand,
+    GroupedOption,
+    alertmanager_url_option,
+    contract_option,
+    grafana_url_option,
+    prometheus_url_option,
+)
+from obs_tests.contract import EMBEDDED, load_contract
+from obs_tests.summary import SummaryCollector
+
+__all__ = ["check"]
+
+# pytest exit codes -> ours: 0 green, 1 validation failed, 2 usage/input/internal error, 130 interrupted.
+_EXIT = {
+    pytest.ExitCode.OK: 0,
+    pytest.ExitCode.TESTS_FAILED: 1,
+    pytest.ExitCode.INTERRUPTED: 130,
+    pytest.ExitCode.INTERNAL_ERROR: 2,
+    pytest.ExitCode.USAGE_ERROR: 2,
+    pytest.ExitCode.NO_TESTS_COLLECTED: 2,
+}
+
+
+@click.command(cls=GroupedCommand, context_settings={"ignore_unknown_options": False})
+@contract_option
+@prometheus_url_option
+@alertmanager_url_option
+@grafana_url_option
+@click.option("--report-dir", cls=GroupedOption, group="Reports", envvar="OBS_REPORT_DIR", default="reports",
+              show_default=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Where junit.xml, summary.json and the stack logs go.")
+@click.option("-k", "keyword", cls=GroupedOption, group="Selection", envvar="OBS_KEYWORD", default=None,
+              help="Only run checks matching this pytest -k expression.")
+@click.option("-m", "markexpr", cls=GroupedOption, group="Selection", envvar="OBS_MARKERS", default=None,
+              help="Only run checks matching this pytest -m marker expression.")
+@click.option("--verbose", "-v", cls=GroupedOption, group="Output", is_flag=True, envvar="OBS_VERBOSE",
+              help="Show pytest's per-test output too.")
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+def check(
+    contract_path: Path,
+    prometheus_url: str | None,
+    alertmanager_url: str | None,
+    grafana_url: str | None,
+    report_dir: Path,
+    keyword: str | None,
+    markexpr: str | None,
+    verbose: bool,
+    pytest_args: tuple[str, ...],
+) -> None:
+    """Run the validation suite against the embedded stack (default) or your own stack (URLs).
+
+    Extra arguments after `--` go to pytest.
+
+    \b
+    Examples:
+      obs-tests check
+      obs-tests check --prometheus-url http://prometheus:9090 --alertmanager-url http://alertmanager:9093
+      obs-tests check -k targets -- -x
+    """
+    contract = load_contract(contract_path)
+    prom_url = prometheus_url or (None if contract.stack.prometheus == EMBEDDED else contract.stack.prometheus)
+    if prom_url:
+        prom_url = normalise_url(prom_url, "Prometheus")
+        PrometheusClient(prom_url, timeout=10.0).buildinfo()  # unreachable/not Prometheus -> exit 2
+    if alertmanager_url:
+        alertmanager_url = normalise_url(alertmanager_url, "Alertmanager")
+        AlertmanagerClient(alertmanager_url, timeout=10.0).status()
+    if grafana_url:
+        grafana_url = normalise_url(grafana_url, "Grafana")
+    report_dir.mkdir(parents=True, exist_ok=True)
+    log_dir = report_dir / "logs"
+    shutil.rmtree(log_dir, ignore_errors=True)
+    junit = report_dir / "junit.xml"
+    ini = resources.files("obs_tests.suite").joinpath("pytest.ini")
+    args = [
+        "--pyargs",
+        "obs_tests.suite",
+        "-c",
+        str(ini),
+        "--rootdir",
+        str(Path.cwd()),
+        "-p",
+        "no:cacheprovider",
+        f"--junitxml={junit}",
+        "--obs-contract",
+        str(contract_path),
+        "--tb=short",
+        "-rN",
+        "-v" if verbose else "-q",
+    ]
+    if prom_url:
+        args += ["--prometheus-url", prom_url]
+    else:
+        args += ["--obs-log-dir", str(log_dir)]
+    if alertmanager_url:
+        args += ["--alertmanager-url", alertmanager_url]
+    if grafana_url:
+        args += ["--grafana-url", grafana_url]
+    if keyword:
+        args += ["-k", keyword]
+    if markexpr:
+        args += ["-m", markexpr]
+    args += list(pytest_args)
+    mode = f"stack at {prom_url}" if prom_url else "embedded stack"
+    click.echo(f"obs-tests check — {mode}, contract {contract_path}")
+    collector = SummaryCollector()
+    started = time.monotonic()
+    code = pytest.main(args, plugins=[collector])
+    elapsed = time.monotonic() - started
+    summary_path = report_dir / "summary.json"
+    collector.write_json(summary_path, {"contract": str(contract_path), "stack": mode})
+    click.echo("")
+    click.echo("Summary")
+    for line in collector.lines():
+        click.echo(line)
+    counts = collector.counts()
+    click.echo(
+        f"{counts['passed']} passed, {counts['failed']} failed, {counts['error']} errors, "
+        f"{counts['skipped']} skipped in {elapsed:.1f}s"
+    )
+    click.echo(f"Reports: {junit}  {summary_path}" + ("" if prom_url else f"  (stack logs: {log_dir})"))
+    sys.exit(_EXIT.get(pytest.ExitCode(code) if isinstance(code, int) else code, 2))

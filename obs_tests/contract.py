@@ -1,0 +1,303 @@
+"""The contract (``obs.yaml``): what a monitored stack promises, loaded into frozen dataclasses.
+
+Example::
+
+    contract = load_contract(Path("obs.yaml"))
+    for job in contract.jobs:
+        print(job.name, job.instances)
+
+Schema: ``obs_tests/schemas/contract.schema.json``. Any problem raises :class:`ContractInvalid` with
+``file:line: field.path: what — fix``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from obs_tests.errors import ContractInvalid
+from obs_tests.validation import validate_document
+from obs_tests.yamlfile import LocatedDocument, format_path, load_located
+
+__all__ = [
+    "EMBEDDED",
+    "Contract",
+    "FileSettings",
+    "Job",
+    "Metric",
+    "StackSettings",
+    "load_contract",
+    "parse_duration",
+]
+
+EMBEDDED = "embedded"
+
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """Parse a Prometheus-style duration (``500ms``, ``1m30s``) into seconds.
+
+    >>> parse_duration("1m30s")
+    90.0
+    """
+    pos = 0
+    total = 0.0
+    for match in _DURATION_PART.finditer(text):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        pos = match.end()
+    if pos != len(text) or not text:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 500ms, 1s, 2m)")
+    return total
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """Where the servers are. ``"embedded"`` means obs-tests runs them as local processes."""
+
+    prometheus: str = EMBEDDED
+    alertmanager: str | None = EMBEDDED
+    grafana: str | None = None
+    scrape_interval: float = 1.0
+    evaluation_interval: float = 1.0
+    startup_timeout: float = 60.0
+    node_exporter: bool = False
+
+    @property
+    def embedded(self) -> bool:
+        """True when Prometheus is run by obs-tests."""
+        return self.prometheus == EMBEDDED
+
+
+@dataclass(frozen=True)
+class FileSettings:
+    """Config files the stack uses, resolved to absolute paths."""
+
+    prometheus_config: Path
+    rules: tuple[Path, ...]
+    rule_tests: Path
+    alertmanager_config: Path
+    alertmanager_tests: Path
+    dashboards: Path
+    scenarios: Path
+
+    def rule_files(self) -> list[Path]:
+        """Every ``*.yml``/``*.yaml`` rule file under the configured rule paths, sorted."""
+        found: list[Path] = []
+        for entry in self.rules:
+            if entry.is_dir():
+                found.extend(sorted(p for p in entry.iterdir() if p.suffix in (".yml", ".yaml")))
+            elif entry.exists():
+                found.append(entry)
+        return found
+
+
+@dataclass(frozen=True)
+class Job:
+    """A scrape job and how many targets it must have."""
+
+    name: str
+    instances: int
+    components: tuple[str, ...] = ()
+    metrics_path: str = "/metrics"
+    scrape_interval: float | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric the stack promises to export."""
+
+    name: str
+    type: str
+    job: str | None = None
+    help: str = ""
+    labels: tuple[str, ...] = ()
+    range_min: float | None = None
+    range_max: float | None = None
+    max_series: int | None = None
+
+    def series_names(self) -> tuple[str, ...]:
+        """The sample names this metric appears under in Prometheus."""
+        if self.type == "histogram":
+            return (f"{self.name}_bucket", f"{self.name}_count", f"{self.name}_sum")
+        if self.type == "summary":
+            return (self.name, f"{self.name}_count", f"{self.name}_sum")
+        return (self.name,)
+
+    @property
+    def query_name(self) -> str:
+        """A sample name that always exists when the metric does (``_count`` for histograms)."""
+        return f"{self.name}_count" if self.type in ("histogram", "summary") else self.name
+
+
+@dataclass(frozen=True)
+class Contract:
+    """A parsed, validated contract."""
+
+    source: Path
+    stack: StackSettings
+    files: FileSettings
+    jobs: tuple[Job, ...]
+    metrics: tuple[Metric, ...]
+
+    @property
+    def root(self) -> Path:
+        """The directory relative paths in the contract are resolved from."""
+        return self.source.parent
+
+    def job(self, name: str) -> Job:
+        """The job called ``name`` (KeyError if the contract has none)."""
+        for job in self.jobs:
+            if job.name == name:
+                return job
+        raise KeyError(name)
+
+    def metric(self, name: str) -> Metric:
+        """The metric called ``name`` (KeyError if the contract has none)."""
+        for metric in self.metrics:
+            if metric.name == name:
+                return metric
+        raise KeyError(name)
+
+
+def _duration(doc: LocatedDocument, path: tuple[str | int, ...], value: Any, default: float) -> float:
+    if value is None:
+        return default
+    try:
+        seconds = parse_duration(str(value))
+    except ValueError as exc:
+        raise ContractInvalid(f"{doc.where(path)}: {format_path(path)}: {exc}") from None
+    if seconds <= 0:
+        raise ContractInvalid(f"{doc.where(path)}: {format_path(path)}: must be greater than 0")
+    return seconds
+
+
+def _stack(doc: LocatedDocument, raw: dict[str, Any]) -> StackSettings:
+    base = ("stack",)
+    return StackSettings(
+        prometheus=str(raw.get("prometheus", EMBEDDED)).rstrip("/"),
+        alertmanager=(raw["alertmanager"].rstrip("/") if raw.get("alertmanager") else None)
+        if "alertmanager" in raw
+        else EMBEDDED,
+        grafana=str(raw["grafana"]).rstrip("/") if raw.get("grafana") else None,
+        scrape_interval=_duration(doc, (*base, "scrape_interval"), raw.get("scrape_interval"), 1.0),
+        evaluation_interval=_duration(doc, (*base, "evaluation_interval"), raw.get("evaluation_interval"), 1.0),
+        startup_timeout=_duration(doc, (*base, "startup_timeout"), raw.get("startup_timeout"), 60.0),
+        node_exporter=bool(raw.get("node_exporter", False)),
+    )
+
+
+def _files(root: Path, raw: dict[str, Any]) -> FileSettings:
+    def path(key: str, default: str) -> Path:
+        return (root / str(raw.get(key, default))).resolve()
+
+    rules = raw.get("rules", ["prometheus/alerts", "prometheus/rules"])
+    return FileSettings(
+        prometheus_config=path("prometheus_config", "prometheus/prometheus.yml"),
+        rules=tuple((root / r).resolve() for r in rules),
+        rule_tests=path("rule_tests", "prometheus/tests"),
+        alertmanager_config=path("alertmanager_config", "alertmanager/alertmanager.yml"),
+        alertmanager_tests=path("alertmanager_tests", "alertmanager/tests"),
+        dashboards=path("dashboards", "grafana_dashboards"),
+        scenarios=path("scenarios", "scenarios"),
+    )
+
+
+def _jobs(doc: LocatedDocument, raw: list[dict[str, Any]]) -> tuple[Job, ...]:
+    jobs: list[Job] = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(raw):
+        name = item["name"]
+        if name in seen:
+            raise ContractInvalid(
+                f"{doc.where(('jobs', index, 'name'))}: jobs[{index}].name: job '{name}' is already declared "
+                f"at jobs[{seen[name]}] — job names must be unique"
+            )
+        seen[name] = index
+        components = tuple(item.get("components", ()))
+        if components and len(components) != item["instances"]:
+            raise ContractInvalid(
+                f"{doc.where(('jobs', index, 'instances'))}: jobs[{index}].instances: {item['instances']} "
+                f"instances but {len(components)} components listed — make them agree"
+            )
+        interval = item.get("scrape_interval")
+        jobs.append(
+            Job(
+                name=name,
+                instances=item["instances"],
+                components=components,
+                metrics_path=item.get("metrics_path", "/metrics"),
+                scrape_interval=_duration(doc, ("jobs", index, "scrape_interval"), interval, 0.0)
+                if interval
+                else None,
+                labels=dict(item.get("labels", {})),
+            )
+        )
+    return tuple(jobs)
+
+
+def _metrics(doc: LocatedDocument, raw: list[dict[str, Any]], jobs: tuple[Job, ...]) -> tuple[Metric, ...]:
+    job_names = [j.name for j in jobs]
+    metrics: list[Metric] = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(raw):
+        name = item["name"]
+        here = ("metrics", index)
+        if name in seen:
+            raise ContractInvalid(
+                f"{doc.where((*here, 'name'))}: metrics[{index}].name: metric '{name}' is already declared "
+                f"at metrics[{seen[name]}] — declare each metric once"
+            )
+        seen[name] = index
+        job = item.get("job")
+        if job is not None and job not in job_names:
+            raise ContractInvalid(
+                f"{doc.where((*here, 'job'))}: metrics[{index}].job: unknown job '{job}' — "
+                f"declared jobs: {', '.join(job_names)}"
+            )
+        bounds = item.get("range", {})
+        low, high = bounds.get("min"), bounds.get("max")
+        if low is not None and high is not None and low > high:
+            raise ContractInvalid(
+                f"{doc.where((*here, 'range'))}: metrics[{index}].range: min {low} is greater than max {high}"
+            )
+        metrics.append(
+            Metric(
+                name=name,
+                type=item["type"],
+                job=job,
+                help=item.get("help", ""),
+                labels=tuple(item.get("labels", ())),
+                range_min=float(low) if low is not None else None,
+                range_max=float(high) if high is not None else None,
+                max_series=item.get("max_series"),
+            )
+        )
+    return tuple(metrics)
+
+
+def load_contract(path: Path) -> Contract:
+    """Load and validate the contract at ``path``.
+
+    Raises :class:`ContractInvalid` naming the file, the line, the field path and the fix.
+    """
+    doc = load_located(path, error=ContractInvalid)
+    if doc.data is None:
+        raise ContractInvalid(f"{path}: the file is empty — start from the bundled obs.yaml")
+    validate_document(doc, "contract", ContractInvalid)
+    data: dict[str, Any] = doc.data
+    root = path.resolve().parent
+    jobs = _jobs(doc, data["jobs"])
+    return Contract(
+        source=path.resolve(),
+        stack=_stack(doc, data.get("stack", {})),
+        files=_files(root, data.get("files", {})),
+        jobs=jobs,
+        metrics=_metrics(doc, data.get("metrics", []), jobs),
+    )

@@ -1,0 +1,153 @@
+"""Every user-facing failure of obs-tests is a subclass of :class:`ObsTestsError`.
+
+The tree::
+
+    ObsTestsError                 base; ``exit_code`` says how the CLI exits
+    ├── InputError                exit 2: the user gave us something we cannot use
+    │   ├── UsageError            a bad command-line option or combination
+    │   ├── ContractInvalid       obs.yaml does not match the contract schema
+    │   ├── ConfigInvalid         a Prometheus/Alertmanager/dashboard file is unusable
+    │   └── ScenarioInvalid       a scenario file is unusable
+    ├── EndpointError             exit 2: a server we were pointed at cannot be used
+    │   ├── EndpointUnreachable   connection refused, DNS, TLS, timeout
+    │   │   ├── PrometheusUnreachable
+    │   │   ├── AlertmanagerUnreachable
+    │   │   └── GrafanaUnreachable
+    │   ├── EndpointAuthError     401/403
+    │   └── ApiError              the server answered, but not with what its API promises
+    ├── StackError                exit 2: the embedded stack could not do what was asked
+    │   ├── StackStartError       a component did not start or did not become ready
+    │   ├── StackNotRunning       no stack to talk to (status/down with no state file)
+    │   ├── UnknownComponent      a component name that the stack does not have
+    │   └── ControlUnavailable    process control asked of a stack we do not own
+    ├── ToolError                 exit 2: promtool/amtool/locust missing or crashed
+    └── WaitTimeout               exit 1: a condition did not hold before its deadline
+
+Messages say what is wrong, where, and how to fix it; the CLI prints ``ErrorType: message`` and
+exits with ``exit_code``. Third-party exceptions are wrapped at the boundary where they occur.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlertmanagerUnreachable",
+    "ApiError",
+    "ConfigInvalid",
+    "ContractInvalid",
+    "ControlUnavailable",
+    "EndpointAuthError",
+    "EndpointError",
+    "EndpointUnreachable",
+    "GrafanaUnreachable",
+    "InputError",
+    "ObsTestsError",
+    "PrometheusUnreachable",
+    "ScenarioInvalid",
+    "StackError",
+    "StackNotRunning",
+    "StackStartError",
+    "ToolError",
+    "UnknownComponent",
+    "UsageError",
+    "WaitTimeout",
+]
+
+
+class ObsTestsError(Exception):
+    """Base of every error obs-tests reports to a user."""
+
+    exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InputError(ObsTestsError):
+    """Something the user handed us (option, file, field) is unusable."""
+
+
+class UsageError(InputError):
+    """A bad command-line option, value or combination."""
+
+
+class ContractInvalid(InputError):
+    """The contract file (obs.yaml) is missing, malformed or does not match its schema."""
+
+
+class ConfigInvalid(InputError):
+    """A Prometheus, Alertmanager or dashboard file cannot be used."""
+
+
+class ScenarioInvalid(InputError):
+    """A scenario file is malformed or refers to unknown alerts, components or faults."""
+
+
+class EndpointError(ObsTestsError):
+    """A server we were pointed at cannot be used."""
+
+
+class EndpointUnreachable(EndpointError):
+    """Connection refused, name not resolved, TLS failure or timeout."""
+
+
+class PrometheusUnreachable(EndpointUnreachable):
+    """The Prometheus URL does not answer."""
+
+
+class AlertmanagerUnreachable(EndpointUnreachable):
+    """The Alertmanager URL does not answer."""
+
+
+class GrafanaUnreachable(EndpointUnreachable):
+    """The Grafana URL does not answer."""
+
+
+class EndpointAuthError(EndpointError):
+    """The server refused our credentials (HTTP 401/403)."""
+
+
+class ApiError(EndpointError):
+    """The server answered, but not the way its API is documented to answer."""
+
+
+class StackError(ObsTestsError):
+    """The embedded stack could not do what was asked."""
+
+
+class StackStartError(StackError):
+    """A component of the embedded stack did not start or did not become ready in time."""
+
+
+class StackNotRunning(StackError):
+    """There is no running stack to talk to."""
+
+
+class UnknownComponent(StackError):
+    """A component name the stack does not have."""
+
+
+class ControlUnavailable(StackError):
+    """Process control (kill/stop/pause/...) asked of a stack obs-tests does not own."""
+
+
+class ToolError(ObsTestsError):
+    """A real tool we drive (promtool, amtool, locust) is missing or failed to run."""
+
+
+class WaitTimeout(ObsTestsError):
+    """A condition did not hold before its deadline.
+
+    The message always carries what was expected, what was seen last and the theoretical bound.
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, expected: str = "", last_seen: str = "", bound: str = "") -> None:
+        super().__init__(message)
+        self.expected = expected
+        self.last_seen = last_seen
+        self.bound = bound

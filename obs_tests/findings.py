@@ -1,0 +1,34 @@
+"""Findings: what a check found wrong, in words a user can act on.
+
+Checks return lists of :class:`Finding`; an empty list means the check passed. The suite turns them
+into assertion failures, reports into sections.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = ["Finding", "format_findings"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: which check, about what, and the message (what, where, how to fix)."""
+
+    check: str
+    subject: str
+    message: str
+    severity: str = "error"  # error | warning
+
+    def __str__(self) -> str:
+        return f"[{self.check}] {self.subject}: {self.message}"
+
+
+def format_findings(findings: Iterable[Finding], limit: int = 50) -> str:
+    """One finding per line, capped at ``limit`` lines (with a count of the rest)."""
+    items = list(findings)
+    lines = [str(f) for f in items[:limit]]
+    if len(items) > limit:
+        lines.append(f"... and {len(items) - limit} more")
+    return "\n".join(lines)

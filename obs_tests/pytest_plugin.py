@@ -1,0 +1,204 @@
+"""pytest plugin: options, fixtures and markers for validating a monitoring stack.
+
+Registered under the ``pytest11`` entry point, so ``pytest --pyargs obs_tests.suite`` (or any test of
+yours) gets:
+
+- options ``--obs-contract``, ``--prometheus-url``, ``--alertmanager-url``, ``--grafana-url``
+  (env ``OBS_CONTRACT``, ``OBS_PROMETHEUS_URL``, ``OBS_ALERTMANAGER_URL``, ``OBS_GRAFANA_URL``);
+- fixtures ``contract``, ``stack`` (session: the embedded stack unless URLs are given), ``prom``,
+  ``alertmanager``;
+- parametrisation: a test taking ``contract_job`` / ``contract_metric`` runs once per job / metric of
+  the contract;
+- markers ``chaos``, ``load``, ``grafana``, ``browser``, ``slow``, ``stack``; ``grafana`` tests skip
+  with a reason when no Grafana URL is given.
+
+SIGTERM is turned into ``KeyboardInterrupt`` for the session so fixture teardown (stopping the stack)
+runs when CI kills the job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import types
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from obs_tests.clients.alertmanager import AlertmanagerClient
+from obs_tests.clients.prometheus import PrometheusClient
+from obs_tests.contract import EMBEDDED, Contract, load_contract
+from obs_tests.errors import ObsTestsError
+from obs_tests.stack.embedded import EmbeddedStack
+from obs_tests.stack.external import ExternalStack
+
+__all__ = [
+    "alertmanager",
+    "contract",
+    "obs_summary",
+    "prom",
+    "stack",
+]
+
+MARKERS = {
+    "chaos": "injects faults into the stack",
+    "load": "runs Locust load",
+    "grafana": "needs a Grafana server (--grafana-url / OBS_GRAFANA_URL)",
+    "browser": "drives headless Chromium",
+    "slow": "takes more than a few seconds",
+    "stack": "starts the embedded stack of real servers",
+}
+
+_CONTRACT_KEY = pytest.StashKey[Contract]()
+_OLD_SIGTERM = pytest.StashKey[Any]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("obs-tests", "obs-tests: validate a monitoring stack")
+    group.addoption(
+        "--obs-contract",
+        default=None,
+        help="contract file (env OBS_CONTRACT; default: obs.yaml in the current directory)",
+    )
+    group.addoption("--prometheus-url", default=None, help="use this Prometheus instead of the embedded stack "
+                    "(env OBS_PROMETHEUS_URL)")
+    group.addoption("--alertmanager-url", default=None, help="Alertmanager URL (env OBS_ALERTMANAGER_URL)")
+    group.addoption("--grafana-url", default=None, help="Grafana URL; enables grafana tests (env OBS_GRAFANA_URL)")
+    group.addoption(
+        "--obs-log-dir",
+        default=None,
+        help="keep the embedded stack's component logs in this directory (env OBS_LOG_DIR)",
+    )
+
+
+def _option(config: pytest.Config, name: str, env: str) -> str | None:
+    value = config.getoption(name, default=None)
+    if value:
+        return str(value)
+    return os.environ.get(env) or None
+
+
+def _sigterm(signum: int, frame: types.FrameType | None) -> None:
+    raise KeyboardInterrupt("SIGTERM")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) in (
+        signal.SIG_DFL,
+        None,
+    ):
+        config.stash[_OLD_SIGTERM] = signal.signal(signal.SIGTERM, _sigterm)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    old = config.stash.get(_OLD_SIGTERM, None)
+    if old is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, old)
+
+
+def contract_path(config: pytest.Config) -> Path:
+    """The contract file this session validates against."""
+    return Path(_option(config, "--obs-contract", "OBS_CONTRACT") or "obs.yaml")
+
+
+def session_contract(config: pytest.Config) -> Contract:
+    """Load (once per session) and return the contract; a bad contract stops the session clearly."""
+    if _CONTRACT_KEY not in config.stash:
+        try:
+            config.stash[_CONTRACT_KEY] = load_contract(contract_path(config))
+        except ObsTestsError as exc:
+            raise pytest.UsageError(f"{type(exc).__name__}: {exc}") from None
+    return config.stash[_CONTRACT_KEY]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "contract_job" in metafunc.fixturenames:
+        jobs = session_contract(metafunc.config).jobs
+        metafunc.parametrize("contract_job", jobs, ids=[j.name for j in jobs])
+    if "contract_metric" in metafunc.fixturenames:
+        metrics = session_contract(metafunc.config).metrics
+        metafunc.parametrize("contract_metric", metrics, ids=[m.name for m in metrics])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _option(config, "--grafana-url", "OBS_GRAFANA_URL"):
+        return
+    skip = pytest.mark.skip(reason="no Grafana URL given (--grafana-url or OBS_GRAFANA_URL)")
+    for item in items:
+        if "grafana" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def contract(pytestconfig: pytest.Config) -> Contract:
+    """The parsed contract (``--obs-contract``, default ``obs.yaml``)."""
+    return session_contract(pytestconfig)
+
+
+def _external_urls(config: pytest.Config, contract: Contract) -> tuple[str | None, str | None, str | None]:
+    prom = _option(config, "--prometheus-url", "OBS_PROMETHEUS_URL")
+    if prom is None and contract.stack.prometheus != EMBEDDED:
+        prom = contract.stack.prometheus
+    am = _option(config, "--alertmanager-url", "OBS_ALERTMANAGER_URL")
+    if am is None and contract.stack.alertmanager not in (None, EMBEDDED):
+        am = contract.stack.alertmanager
+    grafana = _option(config, "--grafana-url", "OBS_GRAFANA_URL") or contract.stack.grafana
+    return prom, am, grafana
+
+
+@pytest.fixture(scope="session")
+def stack(pytestconfig: pytest.Config, contract: Contract) -> Iterator[EmbeddedStack | ExternalStack]:
+    """The stack under test: embedded (started once per session) unless a Prometheus URL is given."""
+    prom_url, am_url, grafana_url = _external_urls(pytestconfig, contract)
+    if prom_url:
+        try:
+            external = ExternalStack(prom_url, am_url, grafana_url)
+        except ObsTestsError as exc:
+            raise pytest.UsageError(f"{type(exc).__name__}: {exc}") from None
+        yield external
+        return
+    log_dir = _option(pytestconfig, "--obs-log-dir", "OBS_LOG_DIR")
+    embedded = EmbeddedStack(contract, log_dir=Path(log_dir) if log_dir else None)
+    try:
+        embedded.__enter__()
+    except ObsTestsError as exc:
+        # Every test needs the stack: stop the session with the reason instead of N identical errors.
+        pytest.exit(f"{type(exc).__name__}: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+    try:
+        yield embedded
+    finally:
+        embedded.close()
+
+
+@pytest.fixture
+def obs_summary(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Record the one-line description of what a test verified (shown in the `obs-tests check` summary)."""
+
+    def record(text: str) -> None:
+        request.node.user_properties.append(("summary", text))
+
+    return record
+
+
+@pytest.fixture(scope="session")
+def prom(stack: EmbeddedStack | ExternalStack) -> Iterator[PrometheusClient]:
+    """A Prometheus API client for the stack under test."""
+    client = stack.prometheus()
+    yield client
+    with contextlib.suppress(Exception):
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def alertmanager(stack: EmbeddedStack | ExternalStack) -> AlertmanagerClient:
+    """An Alertmanager API client (skips when the stack has no Alertmanager)."""
+    url = stack.alertmanager_url
+    if not url:
+        pytest.skip("the stack has no Alertmanager (give --alertmanager-url)")
+    return AlertmanagerClient(url, timeout=10.0)

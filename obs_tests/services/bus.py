@@ -1,0 +1,357 @@
+"""The NATS side of a mock service: connect in the background, set up JetStream, publish with faults.
+
+:class:`NatsLink` connects with retry (so every process of the stack can start in parallel), ensures
+the streams the service uses exist, runs the service's own setup (consumers, subscriptions) after every
+(re)connect, and reports ``ready`` only when all of that succeeded. :meth:`NatsLink.publish` applies the
+publish faults (fail, silent drop, corrupt payload). :class:`PullWorker` fetches batches from a durable
+pull consumer and hands them to the service, re-binding after NATS lost its state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import nats
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+
+from obs_tests.services.faults import FaultState
+from obs_tests.services.logs import JsonLogger
+from obs_tests.services.routing import ConsumerSpec, StreamSpec
+
+__all__ = [
+    "NatsLink",
+    "PublishError",
+    "PullWorker",
+    "SeenSequences",
+    "ensure_consumer",
+    "ensure_stream",
+]
+
+_STREAM_NAME_IN_USE = 10058
+
+
+class PublishError(Exception):
+    """A publish did not reach JetStream (not connected, timeout, API error or injected)."""
+
+
+def _stream_config(spec: StreamSpec) -> StreamConfig:
+    return StreamConfig(
+        name=spec.name,
+        subjects=list(spec.subjects),
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.MEMORY,
+        discard=DiscardPolicy.OLD,
+        max_age=spec.max_age_seconds,
+        max_bytes=spec.max_bytes,
+        duplicate_window=spec.duplicate_window_seconds,
+    )
+
+
+async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
+    """Create ``spec`` if missing; tolerate a concurrent creator (same config) and update a stale config."""
+    config = _stream_config(spec)
+    try:
+        await js.add_stream(config)
+    except nats.js.errors.BadRequestError as exc:
+        if exc.err_code != _STREAM_NAME_IN_USE:
+            raise
+        await js.update_stream(config)
+
+
+async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec) -> None:
+    """Create (or keep) the durable pull consumer ``spec``: explicit acks, everything from the start."""
+    config = ConsumerConfig(
+        name=spec.durable,
+        durable_name=spec.durable,
+        filter_subject=spec.filter_subject,
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_wait=spec.ack_wait_seconds,
+        max_ack_pending=spec.max_ack_pending,
+    )
+    await js.add_consumer(spec.stream, config=config)
+
+
+class SeenSequences:
+    """The last ``capacity`` stream sequences processed: bounded memory dedupe of redeliveries."""
+
+    def __init__(self, capacity: int = 200_000) -> None:
+        self._set: set[int] = set()
+        self._order: deque[int] = deque()
+        self._capacity = capacity
+
+    def __contains__(self, sequence: object) -> bool:
+        return sequence in self._set
+
+    def __len__(self) -> int:
+        return len(self._set)
+
+    def add(self, sequence: int) -> None:
+        """Remember ``sequence``, forgetting the oldest beyond capacity."""
+        if sequence in self._set:
+            return
+        self._set.add(sequence)
+        self._order.append(sequence)
+        if len(self._order) > self._capacity:
+            self._set.discard(self._order.popleft())
+
+
+SetupHook = Callable[[JetStreamContext], Awaitable[None]]
+
+
+class NatsLink:
+    """One NATS connection made in the background, with JetStream set up after every (re)connect."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str,
+        log: JsonLogger,
+        faults: FaultState,
+        streams: Sequence[StreamSpec] = (),
+        setup: SetupHook | None = None,
+    ) -> None:
+        self.url = url
+        self.name = name
+        self.log = log
+        self.faults = faults
+        self.streams = tuple(streams)
+        self._setup_hook = setup
+        self.nc: Client | None = None
+        self.js: JetStreamContext | None = None
+        self._ready = asyncio.Event()
+        self._setup_task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    @property
+    def connected(self) -> bool:
+        """Whether the TCP connection to NATS is up."""
+        return self.nc is not None and self.nc.is_connected
+
+    @property
+    def ready(self) -> bool:
+        """Connected and JetStream (streams + the service's setup) done since the last reconnect."""
+        return self._ready.is_set() and self.connected
+
+    def state(self) -> str:
+        """``ready`` | ``setting_up`` | ``disconnected``, for ``/healthz``."""
+        if not self.connected:
+            return "disconnected"
+        return "ready" if self._ready.is_set() else "setting_up"
+
+    async def wait_ready(self) -> None:
+        """Block until :attr:`ready`."""
+        await self._ready.wait()
+
+    async def run(self) -> None:
+        """Connect with retry, then set up; returns once the first setup has started."""
+        attempt = 0
+        while not self._closing:
+            try:
+                self.nc = await nats.connect(
+                    self.url,
+                    name=self.name,
+                    connect_timeout=1,
+                    allow_reconnect=True,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.25,
+                    ping_interval=5,
+                    max_outstanding_pings=2,
+                    error_cb=self._on_error,
+                    disconnected_cb=self._on_disconnected,
+                    reconnected_cb=self._on_reconnected,
+                )
+            except (TimeoutError, OSError, nats.errors.Error) as exc:
+                if attempt % 20 == 0:
+                    self.log.warning("NATS not reachable yet; retrying", url=self.url, error=repr(exc))
+                attempt += 1
+                await asyncio.sleep(0.25)
+                continue
+            self.js = self.nc.jetstream(timeout=2.0)
+            self.log.info("connected to NATS", url=self.url)
+            self._start_setup()
+            return
+
+    def _start_setup(self) -> None:
+        self._ready.clear()
+        if self._setup_task is not None and not self._setup_task.done():
+            self._setup_task.cancel()
+        self._setup_task = asyncio.get_running_loop().create_task(self._setup(), name="nats-setup")
+
+    def resetup(self) -> None:
+        """Run the setup again (a consumer vanished, e.g. NATS restarted without its memory streams)."""
+        if self._setup_task is None or self._setup_task.done():
+            self._start_setup()
+
+    async def _setup(self) -> None:
+        attempt = 0
+        while not self._closing:
+            js = self.js
+            if js is None or not self.connected:
+                await asyncio.sleep(0.1)
+                continue
+            try:
+                for spec in self.streams:
+                    await ensure_stream(js, spec)
+                if self._setup_hook is not None:
+                    await self._setup_hook(js)
+            except (TimeoutError, nats.errors.Error, OSError) as exc:
+                if attempt % 20 == 0:
+                    self.log.warning("JetStream setup failed; retrying", error=repr(exc))
+                attempt += 1
+                await asyncio.sleep(0.25)
+                continue
+            self._ready.set()
+            self.log.info("JetStream ready", streams=[spec.name for spec in self.streams])
+            return
+
+    async def _on_error(self, exc: Exception) -> None:
+        self.log.debug("NATS client error", error=repr(exc))
+
+    async def _on_disconnected(self) -> None:
+        if not self._closing:
+            self.log.warning("disconnected from NATS")
+        self._ready.clear()
+
+    async def _on_reconnected(self) -> None:
+        self.log.info("reconnected to NATS")
+        self._start_setup()
+
+    async def publish(
+        self, subject: str, payload: bytes, headers: dict[str, str] | None, timeout: float
+    ) -> bool:
+        """Publish to JetStream and wait for its ack; True when JetStream reported a duplicate.
+
+        Faults: ``publish_failure_rate`` raises, ``drop_publishes`` returns without sending,
+        ``corrupt_payloads`` garbles the bytes. Raises :class:`PublishError` on any failure.
+        """
+        faults = self.faults
+        if faults.should_fail_publish():
+            raise PublishError("injected publish failure")
+        if faults.should_drop_publish():
+            return False
+        payload = faults.maybe_corrupt(payload)
+        js = self.js
+        if js is None or not self.connected:
+            raise PublishError("NATS is not connected")
+        try:
+            ack = await js.publish(subject, payload, timeout=timeout, headers=headers)
+        except (TimeoutError, nats.errors.Error, OSError) as exc:
+            raise PublishError(f"{type(exc).__name__}: {exc}") from exc
+        return bool(ack.duplicate)
+
+    async def publish_core(self, subject: str, payload: bytes) -> None:
+        """Best-effort core NATS publish (no ack), with the drop/corrupt faults; never raises."""
+        faults = self.faults
+        if faults.should_fail_publish() or faults.should_drop_publish():
+            return
+        nc = self.nc
+        if nc is None or not nc.is_connected:
+            return
+        with contextlib.suppress(nats.errors.Error, OSError):
+            await nc.publish(subject, faults.maybe_corrupt(payload))
+
+    async def consumer_pending(self, stream: str, durable: str) -> int | None:
+        """``num_pending`` of a consumer, None when it cannot be read now."""
+        js = self.js
+        if js is None or not self.connected:
+            return None
+        try:
+            info = await js.consumer_info(stream, durable, timeout=0.5)
+        except (TimeoutError, nats.errors.Error, OSError):
+            return None
+        return int(info.num_pending or 0)
+
+    async def close(self) -> None:
+        """Drain (bounded) and close the connection; cancel the setup."""
+        self._closing = True
+        if self._setup_task is not None:
+            self._setup_task.cancel()
+        nc = self.nc
+        if nc is None or nc.is_closed:
+            return
+        with contextlib.suppress(TimeoutError, nats.errors.Error, OSError):
+            await asyncio.wait_for(nc.drain(), 0.3)
+        if not nc.is_closed:
+            with contextlib.suppress(nats.errors.Error, asyncio.TimeoutError, OSError):
+                await asyncio.wait_for(nc.close(), 0.2)
+
+
+BatchHandler = Callable[[list[Msg]], Awaitable[None]]
+
+
+class PullWorker:
+    """Fetches batches from one durable pull consumer and passes them to ``handle``.
+
+    Long-polls (``fetch_timeout``) so an idle worker costs ~nothing; waits while the ``hang`` fault
+    is set; re-runs the link setup when the consumer vanished.
+    """
+
+    def __init__(
+        self,
+        link: NatsLink,
+        spec: ConsumerSpec,
+        handle: BatchHandler,
+        *,
+        batch: int = 256,
+        fetch_timeout: float = 1.0,
+    ) -> None:
+        self.link = link
+        self.spec = spec
+        self.handle = handle
+        self.batch = batch
+        self.fetch_timeout = fetch_timeout
+        self._sub: Any = None
+
+    async def bind(self, js: JetStreamContext) -> None:
+        """Setup hook: ensure the consumer exists and bind a fresh pull subscription to it."""
+        await ensure_consumer(js, self.spec)
+        old, self._sub = self._sub, None
+        if old is not None:
+            with contextlib.suppress(nats.errors.Error, ValueError):
+                await old.unsubscribe()
+        self._sub = await js.pull_subscribe_bind(durable=self.spec.durable, stream=self.spec.stream)
+
+    async def run(self) -> None:
+        """The fetch loop; runs until cancelled."""
+        faults = self.link.faults
+        while True:
+            await faults.wait_unhung()
+            sub = self._sub
+            if sub is None or not self.link.ready:
+                await self.link.wait_ready()
+                if self._sub is None:
+                    await asyncio.sleep(0.1)
+                continue
+            try:
+                msgs = await sub.fetch(self.batch, timeout=self.fetch_timeout)
+            except nats.errors.TimeoutError:
+                continue
+            except (TimeoutError, nats.errors.Error, OSError, ValueError) as exc:
+                self.link.log.warning("fetch failed; re-binding the consumer", error=repr(exc))
+                self.link.resetup()
+                await asyncio.sleep(0.25)
+                continue
+            if msgs:
+                try:
+                    await self.handle(msgs)
+                except (nats.errors.Error, OSError) as exc:  # acks lost: JetStream redelivers
+                    self.link.log.warning("batch handling interrupted", error=repr(exc))

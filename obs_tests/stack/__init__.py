@@ -1,0 +1,10 @@
+"""The stack obs-tests validates: embedded (local processes) or external (URLs)."""
+
+from __future__ import annotations
+
+from obs_tests.stack.embedded import ComponentStatus, EmbeddedStack
+from obs_tests.stack.external import ExternalStack
+
+__all__ = ["ComponentStatus", "EmbeddedStack", "ExternalStack", "Stack"]
+
+Stack = EmbeddedStack | ExternalStack

@@ -1,0 +1,116 @@
+"""Render the Prometheus and Alertmanager configuration of the embedded stack.
+
+The embedded stack scrapes loopback ports, so its Prometheus config is generated from the contract:
+each contract job becomes a scrape job whose targets are the addresses of the job's components.
+The Alertmanager config is the project's own ``alertmanager/alertmanager.yml`` with every URL that
+points at a component by its compose service name (``http://webhook-sink:9095/...``) rewritten to
+that component's loopback address — routing, grouping and inhibition stay exactly as written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from obs_tests.contract import Contract
+from obs_tests.errors import ConfigInvalid, ContractInvalid
+
+__all__ = ["format_duration", "render_alertmanager_config", "render_prometheus_config", "rewrite_urls"]
+
+_URL = re.compile(r"^(?P<scheme>https?://)(?P<host>[A-Za-z0-9_.-]+)(?::(?P<port>[0-9]+))?(?P<rest>/.*)?$")
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds -> Prometheus duration (``1s``, ``500ms``, ``2m``)."""
+    millis = round(seconds * 1000)
+    if millis % 60000 == 0 and millis >= 60000:
+        return f"{millis // 60000}m"
+    if millis % 1000 == 0:
+        return f"{millis // 1000}s"
+    return f"{millis}ms"
+
+
+def render_prometheus_config(
+    contract: Contract,
+    addresses: Mapping[str, str],
+    *,
+    alertmanager: str | None,
+    rule_files: Sequence[Path],
+) -> dict[str, Any]:
+    """The embedded Prometheus config as a dict (dump it with ``yaml.safe_dump``).
+
+    ``addresses`` maps component name -> ``host:port``. A contract job whose components the embedded
+    stack does not run raises :class:`ContractInvalid`.
+    """
+    interval = contract.stack.scrape_interval
+    scrape_configs: list[dict[str, Any]] = []
+    for job in contract.jobs:
+        if not job.components:
+            raise ContractInvalid(
+                f"{contract.source}: job '{job.name}' has no 'components:' — the embedded stack cannot "
+                "scrape it; list its components or point obs-tests at your Prometheus with --prometheus-url"
+            )
+        static = []
+        for component in job.components:
+            if component not in addresses:
+                known = ", ".join(sorted(addresses))
+                raise ContractInvalid(
+                    f"{contract.source}: job '{job.name}': unknown component '{component}' — the embedded "
+                    f"stack runs: {known}"
+                )
+            static.append({"targets": [addresses[component]], "labels": {"service": component, **job.labels}})
+        job_interval = job.scrape_interval or interval
+        scrape_configs.append(
+            {
+                "job_name": job.name,
+                "metrics_path": job.metrics_path,
+                "scrape_interval": format_duration(job_interval),
+                "scrape_timeout": format_duration(job_interval),
+                "static_configs": static,
+            }
+        )
+    config: dict[str, Any] = {
+        "global": {
+            "scrape_interval": format_duration(interval),
+            "scrape_timeout": format_duration(interval),
+            "evaluation_interval": format_duration(contract.stack.evaluation_interval),
+            "external_labels": {"obs_stack": "embedded"},
+        },
+        "rule_files": [str(p) for p in rule_files],
+        "scrape_configs": scrape_configs,
+    }
+    if alertmanager:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
+    return config
+
+
+def rewrite_urls(value: Any, addresses: Mapping[str, str]) -> Any:
+    """Return ``value`` with every ``http(s)://<component>[:port]/…`` pointed at ``addresses``."""
+    if isinstance(value, str):
+        match = _URL.match(value)
+        if match and match.group("host") in addresses:
+            return f"{match.group('scheme')}{addresses[match.group('host')]}{match.group('rest') or ''}"
+        return value
+    if isinstance(value, list):
+        return [rewrite_urls(v, addresses) for v in value]
+    if isinstance(value, dict):
+        return {k: rewrite_urls(v, addresses) for k, v in value.items()}
+    return value
+
+
+def render_alertmanager_config(source: Path, addresses: Mapping[str, str]) -> dict[str, Any]:
+    """The project's Alertmanager config with component URLs rewritten to loopback addresses."""
+    try:
+        data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigInvalid(f"{source}: Alertmanager config not found — set files.alertmanager_config") from None
+    except yaml.YAMLError as exc:
+        raise ConfigInvalid(f"{source}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigInvalid(f"{source}: expected a mapping at the top level")
+    rewritten: dict[str, Any] = rewrite_urls(data, addresses)
+    return rewritten

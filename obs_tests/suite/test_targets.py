@@ -1,0 +1,38 @@
+"""Every contract job has its expected number of targets, all up; every contract metric exists with
+its declared labels."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from obs_tests.checks.targets import (
+    MetricGroups,
+    check_job_targets,
+    check_metric_present,
+    metric_groups_query,
+    summarise_job,
+)
+from obs_tests.clients.prometheus import PrometheusClient
+from obs_tests.contract import Job, Metric
+from obs_tests.findings import format_findings
+
+
+def test_job_targets_up(
+    prom: PrometheusClient, contract_job: Job, obs_summary: Callable[[str], None]
+) -> None:
+    targets = prom.targets()
+    findings = check_job_targets(contract_job, targets, now=time.time())
+    obs_summary(summarise_job(contract_job, targets))
+    assert not findings, format_findings(findings)
+
+
+def test_metric_present(
+    prom: PrometheusClient, contract_metric: Metric, obs_summary: Callable[[str], None]
+) -> None:
+    groups = MetricGroups(tuple(prom.query(metric_groups_query(contract_metric))))
+    known = prom.metric_names() if groups.series == 0 else []
+    findings = check_metric_present(contract_metric, groups, known)
+    labels = f" with {', '.join(contract_metric.labels)}" if contract_metric.labels else ""
+    obs_summary(f"{contract_metric.name} ({contract_metric.type}): {groups.series} series{labels}")
+    assert not findings, format_findings(findings)

@@ -1,0 +1,116 @@
+"""Collect the outcome of a suite run for the terminal summary and ``summary.json``.
+
+Tests add a one-line description of what they verified with
+``record_property("summary", "gateway: 1/1 targets up")``; the collector keeps it next to the outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+__all__ = ["SummaryCollector", "TestOutcome"]
+
+
+@dataclass
+class TestOutcome:
+    """One test's result."""
+
+    nodeid: str
+    family: str
+    name: str
+    outcome: str  # passed | failed | skipped | error
+    duration: float
+    summary: str = ""
+    message: str = ""
+
+
+@dataclass(eq=False)
+class SummaryCollector:
+    """A pytest plugin object: register with ``pytest.main(..., plugins=[collector])``."""
+
+    outcomes: list[TestOutcome] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+    finished: float = 0.0
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+            self._add(report)
+        elif report.when == "teardown" and report.outcome == "failed":
+            self._add(report, error=True)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.outcome == "failed":
+            self.outcomes.append(
+                TestOutcome(report.nodeid, "collection", report.nodeid, "error", 0.0, "",
+                            _short(str(report.longrepr)))
+            )
+
+    def pytest_sessionfinish(self) -> None:
+        self.finished = time.monotonic()
+
+    def _add(self, report: pytest.TestReport, error: bool = False) -> None:
+        props = dict(report.user_properties)
+        module = report.nodeid.split("::")[0].rsplit("/", 1)[-1].removesuffix(".py").removeprefix("test_")
+        name = report.nodeid.split("::")[-1]
+        outcome = report.outcome
+        if error or (report.when == "setup" and outcome == "failed"):
+            outcome = "error"
+        message = ""
+        if report.failed:
+            message = _failure_message(report)
+        elif report.skipped and isinstance(report.longrepr, tuple):
+            message = str(report.longrepr[2])
+        self.outcomes.append(
+            TestOutcome(report.nodeid, module, name, outcome, report.duration, str(props.get("summary", "")), message)
+        )
+
+    def counts(self) -> dict[str, int]:
+        """How many tests passed, failed, were skipped, errored."""
+        out = {"passed": 0, "failed": 0, "skipped": 0, "error": 0}
+        for item in self.outcomes:
+            out[item.outcome] = out.get(item.outcome, 0) + 1
+        return out
+
+    def lines(self) -> list[str]:
+        """Human summary, one line per test."""
+        marks = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP", "error": "ERROR"}
+        out = []
+        for item in self.outcomes:
+            text = item.summary or item.name
+            line = f"  {marks.get(item.outcome, item.outcome):<5} {item.family}: {text}"
+            if item.outcome in ("failed", "error") and item.message:
+                line += f"\n          {item.message}"
+            out.append(line)
+        return out
+
+    def write_json(self, path: Path, extra: dict[str, Any] | None = None) -> None:
+        """Write the run's outcomes as JSON."""
+        data = {
+            "counts": self.counts(),
+            "duration_seconds": round((self.finished or time.monotonic()) - self.started, 3),
+            "tests": [asdict(o) for o in self.outcomes],
+            **(extra or {}),
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+
+
+def _short(text: str, limit: int = 600) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _failure_message(report: pytest.TestReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        message = str(crash.message)
+        # "AssertionError: <our findings>\nassert not [...]" -> keep the findings only.
+        message = message.removeprefix("AssertionError: ")
+        return _short(message.split("\nassert ")[0].replace("\n", "\n          "))
+    return _short(str(report.longrepr).splitlines()[-1] if report.longrepr else "")

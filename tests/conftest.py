@@ -1,0 +1,65 @@
+"""Shared helpers for the project's own tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The suite fixtures (stack, prom, ...) validate the bundled contract; stacks started by the tests
+    # record their state in a private directory so they never touch a user's running stacks.
+    os.environ.setdefault("OBS_CONTRACT", str(ROOT / "obs.yaml"))
+    os.environ.setdefault("OBS_STATE_DIR", tempfile.mkdtemp(prefix="obs-tests-state-"))
+    # Every process the session starts inherits this marker; the leak check finds them by it.
+    os.environ["OBS_TESTS_SESSION"] = uuid.uuid4().hex
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return ROOT
+
+
+@pytest.fixture
+def fixtures() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port nothing listens on."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
+    sock.close()
+    return port
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """No process of ours may outlive the test session: a leak fails the run."""
+    import signal  # noqa: PLC0415
+
+    from tests.procs import our_processes  # noqa: PLC0415
+
+    leaked = our_processes()
+    if not leaked:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = [f"LEAKED PROCESS {pid}: {line[:200]}" for pid, line in leaked.items()]
+    if reporter is not None:
+        reporter.write_line("\n".join(lines), red=True)
+    for pid in leaked:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

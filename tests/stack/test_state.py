@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from obs_tests.stack.process import ProcessIdentity, pid_alive
+from obs_tests.stack.state import (
+    ComponentRecord,
+    StackRecord,
+    list_records,
+    reap_stale,
+    write_record,
+)
+
+
+def _record(owner: ProcessIdentity, workdir: Path, comps: dict[str, ComponentRecord]) -> StackRecord:
+    return StackRecord(
+        id="abc",
+        owner_pid=owner.pid,
+        owner_start_time=owner.start_time,
+        workdir=str(workdir),
+        contract="obs.yaml",
+        started_at=0.0,
+        components=comps,
+    )
+
+
+def test_roundtrip(tmp_path: Path) -> None:
+    me = ProcessIdentity.of(os.getpid())
+    assert me
+    comp = ComponentRecord("gateway", 1, 2, {"http": 8000}, "http://127.0.0.1:8000", "/tmp/x.log")
+    write_record(tmp_path, _record(me, tmp_path / "w", {"gateway": comp}))
+    (tmp_path / "stack-garbage.json").write_text("{not json")
+    [loaded] = list_records(tmp_path)
+    assert loaded.id == "abc"
+    assert loaded.components["gateway"].ports == {"http": 8000}
+    assert loaded.owner().alive()
+
+
+def test_reap_stale_kills_orphans_of_a_dead_owner(tmp_path: Path) -> None:
+    dead_owner = subprocess.Popen(["true"])
+    dead_owner.wait()
+    orphan = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        ident = ProcessIdentity.of(orphan.pid)
+        assert ident
+        workdir = tmp_path / "work"
+        workdir.mkdir()
+        comp = ComponentRecord("sleeper", ident.pid, ident.start_time, {"http": 1}, "", "")
+        write_record(tmp_path, _record(ProcessIdentity(dead_owner.pid, 1), workdir, {"sleeper": comp}))
+        reaped = reap_stale(tmp_path, grace=2)
+        assert [r.id for r in reaped] == ["abc"]
+        orphan.wait(timeout=5)
+        assert not pid_alive(orphan.pid)
+        assert not workdir.exists()
+        assert list_records(tmp_path) == []
+    finally:
+        orphan.kill()
+        orphan.wait()
+
+
+def test_reap_stale_spares_live_owner_and_reused_pids(tmp_path: Path) -> None:
+    me = ProcessIdentity.of(os.getpid())
+    assert me
+    innocent = subprocess.Popen(["sleep", "60"])
+    try:
+        ident = ProcessIdentity.of(innocent.pid)
+        assert ident
+        # live owner: nothing reaped
+        comp = ComponentRecord("x", ident.pid, ident.start_time, {}, "", "")
+        write_record(tmp_path, _record(me, tmp_path, {"x": comp}))
+        assert reap_stale(tmp_path) == []
+        # dead owner, but the recorded pid now belongs to another process (start time differs)
+        reused = ComponentRecord("x", ident.pid, ident.start_time + 99, {}, "", "")
+        record = _record(ProcessIdentity(2**22 + 7, 1), tmp_path / "w", {"x": reused})
+        write_record(tmp_path, record)
+        reap_stale(tmp_path, grace=0.5)
+        assert innocent.poll() is None
+    finally:
+        innocent.kill()
+        innocent.wait()
