@@ -24,7 +24,7 @@ __all__ = ["cli", "main"]
 class ObsGroup(click.Group):
     """A click group that reports errors as one line and maps them to exit codes."""
 
-    def main(  # type: ignore[override]
+    def main(
         self,
         args: Sequence[str] | None = None,
         prog_name: str | None = None,
@@ -57,7 +57,11 @@ class ObsGroup(click.Group):
             sys.exit(exc.exit_code)
 
 
-@click.group("obs-tests", cls=ObsGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.group(
+    "obs-tests",
+    cls=ObsGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+)
 @click.version_option(__version__, prog_name="obs-tests")
 def cli() -> None:
     """Prove that your monitoring works: targets scraped, counters exact, alerts firing and clearing,

@@ -233,9 +233,7 @@ def _jobs(doc: LocatedDocument, raw: list[dict[str, Any]]) -> tuple[Job, ...]:
                 instances=item["instances"],
                 components=components,
                 metrics_path=item.get("metrics_path", "/metrics"),
-                scrape_interval=_duration(doc, ("jobs", index, "scrape_interval"), interval, 0.0)
-                if interval
-                else None,
+                scrape_interval=_duration(doc, ("jobs", index, "scrape_interval"), interval, 0.0) if interval else None,
                 labels=dict(item.get("labels", {})),
             )
         )

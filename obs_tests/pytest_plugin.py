@@ -39,6 +39,7 @@ from obs_tests.stack.external import ExternalStack
 __all__ = [
     "alertmanager",
     "contract",
+    "healthy_stack",
     "obs_summary",
     "prom",
     "stack",
@@ -64,8 +65,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="contract file (env OBS_CONTRACT; default: obs.yaml in the current directory)",
     )
-    group.addoption("--prometheus-url", default=None, help="use this Prometheus instead of the embedded stack "
-                    "(env OBS_PROMETHEUS_URL)")
+    group.addoption(
+        "--prometheus-url",
+        default=None,
+        help="use this Prometheus instead of the embedded stack (env OBS_PROMETHEUS_URL)",
+    )
     group.addoption("--alertmanager-url", default=None, help="Alertmanager URL (env OBS_ALERTMANAGER_URL)")
     group.addoption("--grafana-url", default=None, help="Grafana URL; enables grafana tests (env OBS_GRAFANA_URL)")
     group.addoption(
@@ -174,6 +178,15 @@ def stack(pytestconfig: pytest.Config, contract: Contract) -> Iterator[EmbeddedS
         yield embedded
     finally:
         embedded.close()
+
+
+@pytest.fixture
+def healthy_stack(stack: EmbeddedStack | ExternalStack) -> Iterator[EmbeddedStack | ExternalStack]:
+    """The session stack, healed after the test: paused components resumed, stopped ones started, every
+    target up again — so a test may kill or pause components freely."""
+    yield stack
+    if isinstance(stack, EmbeddedStack):
+        stack.heal()
 
 
 @pytest.fixture

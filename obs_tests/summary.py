@@ -47,8 +47,7 @@ class SummaryCollector:
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.outcome == "failed":
             self.outcomes.append(
-                TestOutcome(report.nodeid, "collection", report.nodeid, "error", 0.0, "",
-                            _short(str(report.longrepr)))
+                TestOutcome(report.nodeid, "collection", report.nodeid, "error", 0.0, "", _short(str(report.longrepr)))
             )
 
     def pytest_sessionfinish(self) -> None:
@@ -58,7 +57,7 @@ class SummaryCollector:
         props = dict(report.user_properties)
         module = report.nodeid.split("::")[0].rsplit("/", 1)[-1].removesuffix(".py").removeprefix("test_")
         name = report.nodeid.split("::")[-1]
-        outcome = report.outcome
+        outcome: str = report.outcome
         if error or (report.when == "setup" and outcome == "failed"):
             outcome = "error"
         message = ""

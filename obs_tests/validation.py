@@ -81,12 +81,9 @@ def describe_error(error: ValidationError, doc: LocatedDocument) -> str:
         )
     if validator == "required":
         missing = str(error.message).split("'")[1] if "'" in error.message else str(error.validator_value)
-        return (
-            f"{doc.where(path)}: {format_path(path)}: missing required field '{missing}'"
-            f" — add '{missing}:' here"
-        )
+        return f"{doc.where(path)}: {format_path(path)}: missing required field '{missing}' — add '{missing}:' here"
     if validator == "type":
-        wanted = error.validator_value
+        wanted: Any = error.validator_value
         names = [wanted] if isinstance(wanted, str) else list(wanted)
         expected = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
         return (
@@ -94,7 +91,8 @@ def describe_error(error: ValidationError, doc: LocatedDocument) -> str:
             f"got {_type_of(error.instance)} {_short(error.instance)}"
         )
     if validator == "enum":
-        options = [str(o) for o in error.validator_value]
+        values: Any = error.validator_value
+        options = [str(o) for o in values]
         hint = closest(str(error.instance), options)
         did_you_mean = f" (did you mean '{hint[0]}'?)" if hint else ""
         return (

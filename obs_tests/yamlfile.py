@@ -109,7 +109,7 @@ def _duplicate_key(node: yaml.Node) -> tuple[str, int] | None:
 def load_located_text(text: str, source: str, *, error: type[InputError] = InputError) -> LocatedDocument:
     """Parse YAML ``text`` (named ``source`` in messages); errors become ``error`` with file:line."""
     try:
-        node = yaml.compose(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+        node = yaml.compose(text, Loader=_UniqueKeyLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}" if mark else source

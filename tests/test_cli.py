@@ -66,7 +66,8 @@ def test_unreachable_prometheus_exit_2(closed_port: int) -> None:
 
 def test_prometheus_url_from_env(closed_port: int) -> None:
     code, _, err = _run(
-        ["check", "--contract", str(ROOT / "obs.yaml")], env={"OBS_PROMETHEUS_URL": f"http://127.0.0.1:{closed_port}"}
+        ["check", "--contract", str(ROOT / "obs.yaml")],
+        env={"OBS_PROMETHEUS_URL": f"http://127.0.0.1:{closed_port}"},
     )
     assert code == 2
     _one_line_error(err, "PrometheusUnreachable: ")

@@ -44,7 +44,9 @@ def test_minimal_contract_gets_defaults() -> None:
             id="unknown-field",
         ),
         pytest.param(
-            "wrong_type.yaml", "wrong_type.yaml:4: jobs[0].instances: expected an integer, got a string", id="wrong-type"
+            "wrong_type.yaml",
+            "wrong_type.yaml:4: jobs[0].instances: expected an integer, got a string",
+            id="wrong-type",
         ),
         pytest.param(
             "missing_job_name.yaml",
@@ -58,7 +60,7 @@ def test_minimal_contract_gets_defaults() -> None:
         ),
         pytest.param(
             "bad_duration.yaml",
-            "bad_duration.yaml:3: stack.scrape_interval: \"1 second\" is not valid — a duration such as 500ms",
+            'bad_duration.yaml:3: stack.scrape_interval: "1 second" is not valid — a duration such as 500ms',
             id="bad-duration",
         ),
         pytest.param(

@@ -101,9 +101,7 @@ def metric_groups_query(metric: Metric) -> str:
     return f'count by ({by}) ({{__name__="{metric.query_name}"}})'
 
 
-def check_metric_present(
-    metric: Metric, groups: MetricGroups, known_names: Iterable[str] = ()
-) -> list[Finding]:
+def check_metric_present(metric: Metric, groups: MetricGroups, known_names: Iterable[str] = ()) -> list[Finding]:
     """The metric has series, from its declared job, each carrying every declared label."""
     subject = f"metric {metric.name}"
     if groups.series == 0:

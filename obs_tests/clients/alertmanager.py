@@ -48,7 +48,12 @@ class AlertmanagerClient(HttpApi):
         return [r["name"] for r in self.get_json("/api/v2/receivers")]
 
     def alerts(
-        self, *, active: bool = True, silenced: bool = True, inhibited: bool = True, filters: list[str] | None = None
+        self,
+        *,
+        active: bool = True,
+        silenced: bool = True,
+        inhibited: bool = True,
+        filters: list[str] | None = None,
     ) -> list[dict[str, Any]]:
         """Alerts Alertmanager holds, with their ``status.state`` and ``inhibitedBy``/``silencedBy``."""
         params: list[tuple[str, str]] = [
@@ -77,7 +82,12 @@ class AlertmanagerClient(HttpApi):
         return result
 
     def create_silence(
-        self, matchers: dict[str, str], *, duration: float, comment: str = "obs-tests", created_by: str = "obs-tests"
+        self,
+        matchers: dict[str, str],
+        *,
+        duration: float,
+        comment: str = "obs-tests",
+        created_by: str = "obs-tests",
     ) -> str:
         """Silence alerts matching ``matchers`` (equality) for ``duration`` seconds; returns its id."""
         now = time.time()

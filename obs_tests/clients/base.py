@@ -37,9 +37,7 @@ def normalise_url(url: str, what: str) -> str:
     text = url.strip()
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(
-            f"{what} URL {redact_url(text)!r} is not valid — use http://host:port or https://host:port"
-        )
+        raise UsageError(f"{what} URL {redact_url(text)!r} is not valid — use http://host:port or https://host:port")
     try:
         _ = parts.port
     except ValueError:
@@ -162,9 +160,17 @@ class HttpApi:
 
 def _reason(exc: BaseException) -> str:
     text = str(exc)
-    for marker in ("Connection refused", "Name or service not known", "Temporary failure in name resolution",
-                   "No route to host", "Network is unreachable", "certificate verify failed",
-                   "wrong version number", "Connection reset by peer", "Remote end closed connection"):
+    for marker in (
+        "Connection refused",
+        "Name or service not known",
+        "Temporary failure in name resolution",
+        "No route to host",
+        "Network is unreachable",
+        "certificate verify failed",
+        "wrong version number",
+        "Connection reset by peer",
+        "Remote end closed connection",
+    ):
         if marker in text:
             return marker.lower() if marker[0].isupper() and " " in marker else marker
     return text.split(": ", 1)[-1][:200]

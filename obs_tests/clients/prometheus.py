@@ -153,9 +153,7 @@ class PrometheusClient(HttpApi):
         data = self.api(
             "query_range", {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
         )
-        return [
-            RangeSeries(r["metric"], tuple((float(t), _float(v)) for t, v in r["values"])) for r in data["result"]
-        ]
+        return [RangeSeries(r["metric"], tuple((float(t), _float(v)) for t, v in r["values"])) for r in data["result"]]
 
     def query_many(self, exprs: Sequence[str], workers: int = 16) -> list[list[Sample]]:
         """Run instant queries concurrently; results in the order of ``exprs``."""
@@ -164,9 +162,9 @@ class PrometheusClient(HttpApi):
         with ThreadPoolExecutor(max_workers=min(workers, len(exprs))) as pool:
             return list(pool.map(self.query, exprs))
 
-    def series(self, matchers: Iterable[str], start: float | None = None, end: float | None = None) -> list[
-        dict[str, str]
-    ]:
+    def series(
+        self, matchers: Iterable[str], start: float | None = None, end: float | None = None
+    ) -> list[dict[str, str]]:
         """``/api/v1/series`` for the given selectors."""
         params: list[tuple[str, str]] = [("match[]", m) for m in matchers]
         if start is not None:

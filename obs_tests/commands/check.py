@@ -43,15 +43,43 @@ _EXIT = {
 @prometheus_url_option
 @alertmanager_url_option
 @grafana_url_option
-@click.option("--report-dir", cls=GroupedOption, group="Reports", envvar="OBS_REPORT_DIR", default="reports",
-              show_default=True, type=click.Path(path_type=Path, file_okay=False),
-              help="Where junit.xml, summary.json and the stack logs go.")
-@click.option("-k", "keyword", cls=GroupedOption, group="Selection", envvar="OBS_KEYWORD", default=None,
-              help="Only run checks matching this pytest -k expression.")
-@click.option("-m", "markexpr", cls=GroupedOption, group="Selection", envvar="OBS_MARKERS", default=None,
-              help="Only run checks matching this pytest -m marker expression.")
-@click.option("--verbose", "-v", cls=GroupedOption, group="Output", is_flag=True, envvar="OBS_VERBOSE",
-              help="Show pytest's per-test output too.")
+@click.option(
+    "--report-dir",
+    cls=GroupedOption,
+    group="Reports",
+    envvar="OBS_REPORT_DIR",
+    default="reports",
+    show_default=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where junit.xml, summary.json and the stack logs go.",
+)
+@click.option(
+    "-k",
+    "keyword",
+    cls=GroupedOption,
+    group="Selection",
+    envvar="OBS_KEYWORD",
+    default=None,
+    help="Only run checks matching this pytest -k expression.",
+)
+@click.option(
+    "-m",
+    "markexpr",
+    cls=GroupedOption,
+    group="Selection",
+    envvar="OBS_MARKERS",
+    default=None,
+    help="Only run checks matching this pytest -m marker expression.",
+)
+@click.option(
+    "--verbose",
+    "-v",
+    cls=GroupedOption,
+    group="Output",
+    is_flag=True,
+    envvar="OBS_VERBOSE",
+    help="Show pytest's per-test output too.",
+)
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def check(
     contract_path: Path,

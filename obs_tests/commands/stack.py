@@ -74,15 +74,40 @@ def _print_record(record: StackRecord) -> bool:
 @click.command(cls=GroupedCommand)
 @contract_option
 @state_dir_option
-@click.option("--detach", "-d", cls=GroupedOption, group="Stack", is_flag=True, envvar="OBS_DETACH",
-              help="Start in the background and return once the stack is ready.")
-@click.option("--no-warm-up", cls=GroupedOption, group="Stack", is_flag=True,
-              help="Skip the warm-up signals that prove the pipeline end to end.")
-@click.option("--timeout", cls=GroupedOption, group="Stack", type=float, default=None, envvar="OBS_STARTUP_TIMEOUT",
-              help="Seconds to wait for the stack to be ready [default: the contract's startup_timeout].")
+@click.option(
+    "--detach",
+    "-d",
+    cls=GroupedOption,
+    group="Stack",
+    is_flag=True,
+    envvar="OBS_DETACH",
+    help="Start in the background and return once the stack is ready.",
+)
+@click.option(
+    "--no-warm-up",
+    cls=GroupedOption,
+    group="Stack",
+    is_flag=True,
+    help="Skip the warm-up signals that prove the pipeline end to end.",
+)
+@click.option(
+    "--timeout",
+    cls=GroupedOption,
+    group="Stack",
+    type=float,
+    default=None,
+    envvar="OBS_STARTUP_TIMEOUT",
+    help="Seconds to wait for the stack to be ready [default: the contract's startup_timeout].",
+)
 @click.option("--workdir", hidden=True, type=click.Path(path_type=Path), default=None)
-def up(contract_path: Path, state_dir: Path | None, detach: bool, no_warm_up: bool, timeout: float | None,
-       workdir: Path | None) -> None:
+def up(
+    contract_path: Path,
+    state_dir: Path | None,
+    detach: bool,
+    no_warm_up: bool,
+    timeout: float | None,
+    workdir: Path | None,
+) -> None:
     """Start the embedded stack (foreground until Ctrl-C, or --detach).
 
     \b
@@ -121,15 +146,31 @@ def _up_detached(contract_path: Path, states: Path, no_warm_up: bool, timeout: f
     reap_stale(states)
     workdir = Path(tempfile.mkdtemp(prefix="obs-tests-stack-"))
     log_path = workdir / "up.log"
-    argv = [sys.executable, "-m", "obs_tests.cli", "up", "--contract", str(contract_path), "--state-dir",
-            str(states), "--workdir", str(workdir)]
+    argv = [
+        sys.executable,
+        "-m",
+        "obs_tests.cli",
+        "up",
+        "--contract",
+        str(contract_path),
+        "--state-dir",
+        str(states),
+        "--workdir",
+        str(workdir),
+    ]
     if no_warm_up:
         argv.append("--no-warm-up")
     if timeout is not None:
         argv += ["--timeout", str(timeout)]
     with log_path.open("ab") as log:
-        child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                 start_new_session=True, close_fds=True)
+        child = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
     limit = (timeout or load_contract(contract_path).stack.startup_timeout) + 15.0
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
@@ -150,8 +191,17 @@ def _up_detached(contract_path: Path, states: Path, no_warm_up: bool, timeout: f
 
 @click.command(cls=GroupedCommand)
 @state_dir_option
-@click.option("--format", "fmt", cls=GroupedOption, group="Output", type=click.Choice(["text", "json"]),
-              default="text", envvar="OBS_FORMAT", show_default=True, help="Output format.")
+@click.option(
+    "--format",
+    "fmt",
+    cls=GroupedOption,
+    group="Output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    envvar="OBS_FORMAT",
+    show_default=True,
+    help="Output format.",
+)
 def status(state_dir: Path | None, fmt: str) -> None:
     """Show each running stack: components, pids, ports, up/down.
 
@@ -183,10 +233,23 @@ def status(state_dir: Path | None, fmt: str) -> None:
 
 @click.command(cls=GroupedCommand)
 @state_dir_option
-@click.option("--all", "everything", cls=GroupedOption, group="Stack", is_flag=True,
-              help="Also stop stacks started by other programs (pytest sessions, the Python API).")
-@click.option("--timeout", cls=GroupedOption, group="Stack", type=float, default=20.0, show_default=True,
-              help="Seconds to wait for a stack's supervisor to shut down before killing it.")
+@click.option(
+    "--all",
+    "everything",
+    cls=GroupedOption,
+    group="Stack",
+    is_flag=True,
+    help="Also stop stacks started by other programs (pytest sessions, the Python API).",
+)
+@click.option(
+    "--timeout",
+    cls=GroupedOption,
+    group="Stack",
+    type=float,
+    default=20.0,
+    show_default=True,
+    help="Seconds to wait for a stack's supervisor to shut down before killing it.",
+)
 def down(state_dir: Path | None, everything: bool, timeout: float) -> None:
     """Stop stacks started by `obs-tests up`, and reap anything a crashed run left behind."""
     states = state_dir or default_state_dir()
@@ -210,4 +273,3 @@ def down(state_dir: Path | None, everything: bool, timeout: float) -> None:
         stopped += 1
     if not stopped:
         click.echo("no obs-tests stack is running")
-

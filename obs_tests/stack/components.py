@@ -154,7 +154,7 @@ def build_components(plan: ComponentPlan, names: Sequence[str]) -> dict[str, Com
                 "--server_name",
                 "obs-tests",
             ]
-            probe = HttpProbe(f"http://{LOOPBACK}:{own['monitor']}/healthz")
+            probe: Probe = HttpProbe(f"http://{LOOPBACK}:{own['monitor']}/healthz")
             built[name] = Component(name, description, argv, own, probe, scheme="nats", metrics=False)
         elif name == "redis":
             argv = [
@@ -195,7 +195,10 @@ def build_components(plan: ComponentPlan, names: Sequence[str]) -> dict[str, Com
             built[name] = Component(name, description, argv, own, _http(name, plan, "/metrics"))
         elif name == "nats-exporter":
             argv = _service(
-                plan, name, "nats-exporter", ["--nats-monitor-url", f"http://{LOOPBACK}:{ports['nats']['monitor']}"]
+                plan,
+                name,
+                "nats-exporter",
+                ["--nats-monitor-url", f"http://{LOOPBACK}:{ports['nats']['monitor']}"],
             )
             built[name] = Component(name, description, argv, own, _http(name, plan, "/healthz"))
         elif name == "webhook-sink":

@@ -488,6 +488,29 @@ class EmbeddedStack:
         if wait:
             self._wait_components_ready([name], timeout=30.0)
 
+    def heal(self, timeout: float = 30.0) -> list[str]:
+        """Undo every process fault: resume paused, start exited components; wait until all are ready
+        and every target is up again. Returns the names it had to fix."""
+        fixed = []
+        for name, proc in self.processes.items():
+            if proc.paused:
+                proc.resume()
+                fixed.append(name)
+            elif not proc.running():
+                proc.start()
+                fixed.append(name)
+        if fixed:
+            self._write_state(ready=True)
+            self._wait_components_ready(fixed, timeout=timeout)
+        self.started_at = time.monotonic()
+        saved = self.startup_timeout
+        self.startup_timeout = timeout
+        try:
+            self._wait_targets_up()
+        finally:
+            self.startup_timeout = saved
+        return fixed
+
     def status(self) -> list[ComponentStatus]:
         """Each component: pid, port, state and whether its health probe passes now."""
         out = []

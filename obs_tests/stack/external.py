@@ -41,9 +41,7 @@ class ExternalStack:
         try:
             return self.urls[name]
         except KeyError:
-            raise UnknownComponent(
-                f"no URL for '{name}' — this stack was given: {', '.join(self.urls)}"
-            ) from None
+            raise UnknownComponent(f"no URL for '{name}' — this stack was given: {', '.join(self.urls)}") from None
 
     @property
     def prometheus_url(self) -> str:

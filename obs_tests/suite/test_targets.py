@@ -18,18 +18,14 @@ from obs_tests.contract import Job, Metric
 from obs_tests.findings import format_findings
 
 
-def test_job_targets_up(
-    prom: PrometheusClient, contract_job: Job, obs_summary: Callable[[str], None]
-) -> None:
+def test_job_targets_up(prom: PrometheusClient, contract_job: Job, obs_summary: Callable[[str], None]) -> None:
     targets = prom.targets()
     findings = check_job_targets(contract_job, targets, now=time.time())
     obs_summary(summarise_job(contract_job, targets))
     assert not findings, format_findings(findings)
 
 
-def test_metric_present(
-    prom: PrometheusClient, contract_metric: Metric, obs_summary: Callable[[str], None]
-) -> None:
+def test_metric_present(prom: PrometheusClient, contract_metric: Metric, obs_summary: Callable[[str], None]) -> None:
     groups = MetricGroups(tuple(prom.query(metric_groups_query(contract_metric))))
     known = prom.metric_names() if groups.series == 0 else []
     findings = check_metric_present(contract_metric, groups, known)

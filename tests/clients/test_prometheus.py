@@ -51,7 +51,12 @@ def test_prometheus_error_is_explained(scripted: tuple[str, Scripted]) -> None:
     ],
 )
 def test_not_prometheus(
-    scripted: tuple[str, Scripted], status: int, body: bytes, content_type: str, error: type[Exception], message: str
+    scripted: tuple[str, Scripted],
+    status: int,
+    body: bytes,
+    content_type: str,
+    error: type[Exception],
+    message: str,
 ) -> None:
     url, script = scripted
     script.status, script.body, script.content_type = status, body, content_type
@@ -60,7 +65,9 @@ def test_not_prometheus(
 
 
 def test_connection_refused(closed_port: int) -> None:
-    with pytest.raises(PrometheusUnreachable, match="cannot connect to Prometheus at http://127.0.0.1:.*connection refused"):
+    with pytest.raises(
+        PrometheusUnreachable, match=r"cannot connect to Prometheus at http://127\.0\.0\.1:.*connection refused"
+    ):
         PrometheusClient(f"http://127.0.0.1:{closed_port}").buildinfo()
 
 
@@ -76,7 +83,9 @@ def test_tls_to_a_plain_http_server(scripted: tuple[str, Scripted]) -> None:
 
 
 def test_unresolvable_host() -> None:
-    with pytest.raises(PrometheusUnreachable, match="cannot connect to Prometheus at http://no-such-host.invalid:9090"):
+    with pytest.raises(
+        PrometheusUnreachable, match=r"cannot connect to Prometheus at http://no-such-host\.invalid:9090"
+    ):
         PrometheusClient("http://no-such-host.invalid:9090", timeout=5).buildinfo()
 
 

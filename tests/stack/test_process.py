@@ -62,7 +62,9 @@ def test_stop_a_paused_process(tmp_path: Path, spawner: Spawner) -> None:
 
 
 def test_stop_escalates_to_sigkill(tmp_path: Path, spawner: Spawner) -> None:
-    script = "import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"
+    script = (
+        "import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"
+    )
     proc = ManagedProcess("stubborn", [sys.executable, "-c", script], spawner=spawner, log_path=tmp_path / "s.log")
     proc.start()
     wait_for(lambda: Poll("ready" in proc.log_tail(), proc.log_tail()), timeout=10, interval=0.02, expected="ready")
@@ -72,7 +74,9 @@ def test_stop_escalates_to_sigkill(tmp_path: Path, spawner: Spawner) -> None:
 
 
 def test_output_goes_to_log(tmp_path: Path, spawner: Spawner) -> None:
-    proc = ManagedProcess("echo", ["sh", "-c", "echo hello; echo oops >&2"], spawner=spawner, log_path=tmp_path / "e.log")
+    proc = ManagedProcess(
+        "echo", ["sh", "-c", "echo hello; echo oops >&2"], spawner=spawner, log_path=tmp_path / "e.log"
+    )
     proc.start()
     proc.wait(5)
     proc.close_log()

@@ -1,0 +1,141 @@
+"""`obs-tests up | status | down | check` as a user runs them, in child processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from obs_tests.stack.state import list_records
+
+from .helpers import ROOT, assert_all_gone, env_with_state, identities, obs_tests, python, wait_ready_record
+
+pytestmark = [pytest.mark.stack, pytest.mark.slow]
+
+
+def test_up_detach_status_down(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    env = env_with_state(state)
+    up = obs_tests("up", "--detach", env=env)
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert re.search(r"stack \w+ ready \(supervisor pid \d+", up.stdout)
+    [record] = list_records(state)
+    idents = identities(record)
+    supervisor = record.owner()
+    try:
+        status = obs_tests("status", env=env)
+        assert status.returncode == 0, status.stdout
+        for name in ("prometheus", "alertmanager", "gateway", "agent-risk", "nats", "redis", "webhook-sink"):
+            assert re.search(rf"^\s+{name}\s+\d+\s+\d+\s+running\s+up\s", status.stdout, re.M), status.stdout
+        as_json = json.loads(obs_tests("status", "--format", "json", env=env).stdout)
+        assert as_json[0]["components"]["gateway"]["up"] is True
+        # a component that dies shows as down, and status exits 1
+        os.kill(record.components["exchange"].pid or 0, signal.SIGKILL)
+        status = obs_tests("status", env=env)
+        assert status.returncode == 1
+        assert re.search(r"^\s+exchange\s+\d+\s+\d+\s+exited\s+DOWN", status.stdout, re.M), status.stdout
+    finally:
+        down = obs_tests("down", env=env)
+    assert down.returncode == 0, down.stderr
+    assert f"stopped stack {record.id}" in down.stdout
+    assert_all_gone([*idents, supervisor])
+    assert list_records(state) == []
+    assert obs_tests("status", env=env).returncode == 3
+    again = obs_tests("down", env=env)
+    assert again.returncode == 0 and "no obs-tests stack is running" in again.stdout
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_foreground_up_stops_on_signal(tmp_path: Path, sig: signal.Signals) -> None:
+    state = tmp_path / "state"
+    proc = python("-m", "obs_tests.cli", "up", "--no-warm-up", env=env_with_state(state), cwd=ROOT)
+    try:
+        record = wait_ready_record(state, proc.pid)
+        idents = identities(record)
+        proc.send_signal(sig)
+        out, _ = proc.communicate(timeout=30)
+        assert "stack ready in" in out
+        assert proc.returncode == 130, out
+        assert_all_gone(idents)
+        assert list_records(state) == []
+    finally:
+        proc.kill()
+        proc.wait()
+        assert proc.stdout is not None
+        proc.stdout.close()
+
+
+def test_check_on_embedded_stack_is_green(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    reports = tmp_path / "reports"
+    result = obs_tests("check", "--report-dir", str(reports), env=env_with_state(state), timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    for job in (
+        "prometheus",
+        "alertmanager",
+        "gateway",
+        "orchestrator",
+        "exchange",
+        "nats",
+        "redis",
+        "webhook-sink",
+    ):
+        assert re.search(rf"PASS\s+targets: {job}: 1/1 targets up", out), out
+    assert "PASS  targets: agents: 4/4 targets up" in out
+    assert "PASS  targets: agent_confidence_score (gauge): 4 series with agent_type" in out
+    assert (reports / "junit.xml").is_file()
+    summary = json.loads((reports / "summary.json").read_text())
+    assert summary["counts"]["failed"] == 0 and summary["counts"]["passed"] >= 25
+    assert (reports / "logs" / "gateway.log").is_file()
+    assert list_records(state) == []
+
+
+def test_check_fails_naming_a_killed_gateway(tmp_path: Path) -> None:
+    """A gateway killed while a check runs against the stack makes test_targets fail, naming the target."""
+    state = tmp_path / "state"
+    env = env_with_state(state)
+    assert obs_tests("up", "--detach", env=env).returncode == 0
+    try:
+        [record] = list_records(state)
+        gateway = record.components["gateway"]
+        prom_url = record.components["prometheus"].url
+        os.kill(gateway.pid or 0, signal.SIGKILL)
+        from obs_tests.clients.prometheus import PrometheusClient  # noqa: PLC0415
+        from obs_tests.waiting import Poll, wait_for  # noqa: PLC0415
+
+        prom = PrometheusClient(prom_url)
+        wait_for(
+            lambda: Poll(any(t.job == "gateway" and not t.up for t in prom.targets()), None),
+            timeout=15,
+            expected="Prometheus to see the gateway down",
+        )
+        result = obs_tests(
+            "check",
+            "--prometheus-url",
+            prom_url,
+            "--report-dir",
+            str(tmp_path / "r"),
+            "-k",
+            "targets",
+            env=env,
+        )
+        assert result.returncode == 1, result.stdout + result.stderr
+        port = gateway.ports["http"]
+        assert re.search(
+            rf"FAIL\s+targets: gateway: 0/1 targets up.*\n.*target 127\.0\.0\.1:{port} \(service=gateway\) is DOWN",
+            result.stdout,
+        ), result.stdout
+        assert "connection refused" in result.stdout
+        assert "PASS  targets: agents: 4/4 targets up" in result.stdout
+    finally:
+        assert obs_tests("down", env=env).returncode == 0
+
+
+def test_python_is_this_venv() -> None:
+    assert Path(sys.executable).exists()
