@@ -25,9 +25,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("common options")
     group.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     group.add_argument("--port", type=int, required=True, help="port to bind")
-    group.add_argument(
-        "--nats-url", default="nats://127.0.0.1:4222", help="NATS server (default: %(default)s)"
-    )
+    group.add_argument("--nats-url", default="nats://127.0.0.1:4222", help="NATS server (default: %(default)s)")
     group.add_argument(
         "--log-level",
         default="INFO",
@@ -44,14 +42,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one subcommand per service."""
-    parser = argparse.ArgumentParser(prog="python -m obs_tests.services", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m obs_tests.services", description="Run one obs-tests mock service as its own process."
+    )
     commands = parser.add_subparsers(dest="service", required=True, metavar="SERVICE")
 
     gateway = commands.add_parser("gateway", help="signal webhook gateway (publishes to NATS)")
     _common(gateway)
-    gateway.add_argument(
-        "--publish-timeout", type=float, default=2.0, help="JetStream ack timeout, s (default: 2)"
-    )
+    gateway.add_argument("--publish-timeout", type=float, default=2.0, help="JetStream ack timeout, s (default: 2)")
 
     agent = commands.add_parser("agent", help="one scoring agent (one process per agent type)")
     _common(agent)
@@ -60,9 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     orchestrator = commands.add_parser("orchestrator", help="workflow orchestrator (state in Redis)")
     _common(orchestrator)
-    orchestrator.add_argument(
-        "--redis-url", default="redis://127.0.0.1:6379/0", help="(default: %(default)s)"
-    )
+    orchestrator.add_argument("--redis-url", default="redis://127.0.0.1:6379/0", help="(default: %(default)s)")
     orchestrator.add_argument(
         "--workflow-timeout", type=float, default=10.0, help="seconds before an open workflow times out"
     )
@@ -70,21 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
     exchange = commands.add_parser("exchange", help="price feed playing market scenarios")
     _common(exchange)
     exchange.add_argument("--tick-seconds", type=float, default=0.25, help="(default: %(default)s)")
-    exchange.add_argument(
-        "--scenario", default="sideways", choices=tuple(SCENARIOS), help="(default: %(default)s)"
-    )
+    exchange.add_argument("--scenario", default="sideways", choices=tuple(SCENARIOS), help="(default: %(default)s)")
 
     sink = commands.add_parser("sink", help="Alertmanager webhook sink")
     _common(sink)
-    sink.add_argument(
-        "--capacity", type=int, default=100_000, help="notifications kept (default: %(default)s)"
-    )
+    sink.add_argument("--capacity", type=int, default=100_000, help="notifications kept (default: %(default)s)")
 
     exporter = commands.add_parser("nats-exporter", help="Prometheus exporter for nats-server monitoring")
     _common(exporter)
-    exporter.add_argument(
-        "--nats-monitor-url", default="http://127.0.0.1:8222", help="(default: %(default)s)"
-    )
+    exporter.add_argument("--nats-monitor-url", default="http://127.0.0.1:8222", help="(default: %(default)s)")
     exporter.add_argument("--monitor-timeout", type=float, default=0.5, help="per-request timeout, s")
     return parser
 

@@ -3,8 +3,8 @@
 One process per agent type (``--agent-type momentum|risk|sentiment|correlation``) so each can be
 killed alone. For each message, in batches of up to 256:
 
-1. a redelivery (``num_delivered > 1``) counts ``agent_redeliveries_total``; a stream sequence already
-   processed by this process is acked and not counted again (bounded memory dedupe);
+1. a redelivery (``num_delivered > 1``) counts ``agent_redeliveries_total``; a message (stream sequence +
+   store time) already processed by this process is acked and not counted again (bounded memory dedupe);
 2. an undecodable payload counts ``agent_messages_failed_total{reason="decode"}`` and is terminated;
    an injected ``error_rate`` failure counts ``reason="injected"`` and is terminated;
 3. otherwise the signal is scored (:mod:`obs_tests.services.scoring`), a decision is published on
@@ -24,7 +24,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from prometheus_client import Counter, Gauge, Histogram
 
-from obs_tests.services.bus import NatsLink, PublishError, PullWorker, SeenSequences
+from obs_tests.services.bus import MessageKey, NatsLink, PublishError, PullWorker, SeenSequences, message_key
 from obs_tests.services.metrics import DURATION_BUCKETS, preinit
 from obs_tests.services.routing import (
     AGENT_TYPES,
@@ -156,13 +156,14 @@ class Agent(Service):
     async def _handle(self, msgs: list[Msg]) -> None:
         faults = self.faults
         publishes: list[Any] = []
-        work: list[tuple[Msg, int, float, dict[str, Any], float]] = []
+        work: list[tuple[Msg, MessageKey, float, dict[str, Any], float]] = []
         for msg in msgs:
             metadata = msg.metadata
             sequence = metadata.sequence.stream
+            key = message_key(msg)
             if metadata.num_delivered > 1:
                 self._redeliveries.inc()
-            if sequence in self.seen:
+            if key in self.seen:
                 await msg.ack()
                 continue
             await faults.hold()
@@ -171,14 +172,14 @@ class Agent(Service):
                 signal = decode_signal(msg.data)
             except ValueError:
                 self._failed["decode"].inc()
-                self.seen.add(sequence)
+                self.seen.add(key)
                 self.log.warning("undecodable signal terminated", stream_sequence=sequence)
                 await msg.term()
                 continue
             correlation_id = str(signal["correlation_id"])
             if faults.should_fail():
                 self._failed["injected"].inc()
-                self.seen.add(sequence)
+                self.seen.add(key)
                 self.log.warning("injected processing failure", correlation_id=correlation_id)
                 await msg.term()
                 continue
@@ -204,11 +205,11 @@ class Agent(Service):
                     decision_subject(self.agent_type), orjson.dumps(decision), headers, self.publish_timeout
                 )
             )
-            work.append((msg, sequence, started, decision, value))
+            work.append((msg, key, started, decision, value))
         if not work:
             return
         results = await asyncio.gather(*publishes, return_exceptions=True)
-        for (msg, sequence, started, decision, value), result in zip(work, results, strict=True):
+        for (msg, key, started, decision, value), result in zip(work, results, strict=True):
             if isinstance(result, BaseException):
                 if not isinstance(result, PublishError):
                     raise result
@@ -220,7 +221,7 @@ class Agent(Service):
                 )
                 await msg.nak(delay=1.0)
                 continue
-            self.seen.add(sequence)
+            self.seen.add(key)
             await msg.ack()
             self._processed.inc()
             self._score.set(value)

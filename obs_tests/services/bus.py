@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any
 
 import nats
@@ -42,6 +42,7 @@ __all__ = [
     "SeenSequences",
     "ensure_consumer",
     "ensure_stream",
+    "message_key",
 ]
 
 _STREAM_NAME_IN_USE = 10058
@@ -89,26 +90,38 @@ async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec) -> None:
     await js.add_consumer(spec.stream, config=config)
 
 
+MessageKey = tuple[int, object]
+"""Identifies a stored message: (stream sequence, store timestamp). The timestamp tells a message of a
+re-created stream (NATS restarted without its memory streams: sequences start at 1 again) from an old
+one with the same sequence."""
+
+
+def message_key(msg: Msg) -> MessageKey:
+    """The :data:`MessageKey` of a JetStream message."""
+    metadata = msg.metadata
+    return (metadata.sequence.stream, metadata.timestamp)
+
+
 class SeenSequences:
-    """The last ``capacity`` stream sequences processed: bounded memory dedupe of redeliveries."""
+    """The last ``capacity`` messages processed (by :func:`message_key`): bounded-memory redelivery dedupe."""
 
     def __init__(self, capacity: int = 200_000) -> None:
-        self._set: set[int] = set()
-        self._order: deque[int] = deque()
+        self._set: set[Hashable] = set()
+        self._order: deque[Hashable] = deque()
         self._capacity = capacity
 
-    def __contains__(self, sequence: object) -> bool:
-        return sequence in self._set
+    def __contains__(self, key: object) -> bool:
+        return key in self._set
 
     def __len__(self) -> int:
         return len(self._set)
 
-    def add(self, sequence: int) -> None:
-        """Remember ``sequence``, forgetting the oldest beyond capacity."""
-        if sequence in self._set:
+    def add(self, key: Hashable) -> None:
+        """Remember ``key``, forgetting the oldest beyond capacity."""
+        if key in self._set:
             return
-        self._set.add(sequence)
-        self._order.append(sequence)
+        self._set.add(key)
+        self._order.append(key)
         if len(self._order) > self._capacity:
             self._set.discard(self._order.popleft())
 
@@ -235,9 +248,7 @@ class NatsLink:
         self.log.info("reconnected to NATS")
         self._start_setup()
 
-    async def publish(
-        self, subject: str, payload: bytes, headers: dict[str, str] | None, timeout: float
-    ) -> bool:
+    async def publish(self, subject: str, payload: bytes, headers: dict[str, str] | None, timeout: float) -> bool:
         """Publish to JetStream and wait for its ack; True when JetStream reported a duplicate.
 
         Faults: ``publish_failure_rate`` raises, ``drop_publishes`` returns without sending,

@@ -34,9 +34,7 @@ class Exchange(Service):
 
     component = "exchange"
 
-    def __init__(
-        self, options: CommonOptions, *, tick_seconds: float = 0.25, scenario: str = "sideways"
-    ) -> None:
+    def __init__(self, options: CommonOptions, *, tick_seconds: float = 0.25, scenario: str = "sideways") -> None:
         super().__init__(options)
         if scenario not in SCENARIOS:
             raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
@@ -124,9 +122,7 @@ class Exchange(Service):
             self._price.labels(pair=pair).set(price)
             self._updated.labels(pair=pair).set(now)
             if self.link.connected:
-                payload = orjson.dumps(
-                    {"pair": pair, "price": price, "ts": now, "scenario": self.market.scenario.name}
-                )
+                payload = orjson.dumps({"pair": pair, "price": price, "ts": now, "scenario": self.market.scenario.name})
                 await self.link.publish_core(price_subject(pair), payload)
 
     def scenario_doc(self) -> dict[str, Any]:
@@ -158,9 +154,7 @@ class Exchange(Service):
             )
         extra = set(doc) - {"scenario", "seed"}
         if extra:
-            return json_response(
-                {"status": "rejected", "error": f"unknown field(s): {', '.join(sorted(extra))}"}, 400
-            )
+            return json_response({"status": "rejected", "error": f"unknown field(s): {', '.join(sorted(extra))}"}, 400)
         name = doc["scenario"]
         if name not in SCENARIOS:
             return json_response(

@@ -174,6 +174,8 @@ class FaultState:
         self._unhung = asyncio.Event()
         self._unhung.set()
         self._released = False
+        self.holding = False
+        """True when :meth:`hold` may block or sleep (hang or latency set): hot paths skip it otherwise."""
 
     @property
     def faults(self) -> Faults:
@@ -188,6 +190,7 @@ class FaultState:
         if reseed and faults.seed is not None:
             self._rng.seed(faults.seed)
         self._faults = faults
+        self.holding = faults.latency is not None or (faults.hang and not self._released)
         if faults.hang and not self._released:
             self._unhung.clear()
         else:
@@ -216,6 +219,7 @@ class FaultState:
     def release(self) -> None:
         """Unblock every hung work unit now and from now on (called at shutdown)."""
         self._released = True
+        self.holding = self._faults.latency is not None
         self._unhung.set()
 
     def _roll(self, rate: float) -> bool:

@@ -88,9 +88,7 @@ class Gateway(Service):
             "Publishes JetStream acknowledged as duplicates of an earlier correlation id (not re-delivered).",
             registry=registry,
         )
-        self._inflight = Gauge(
-            "gateway_inflight_requests", "Webhook requests being handled now.", registry=registry
-        )
+        self._inflight = Gauge("gateway_inflight_requests", "Webhook requests being handled now.", registry=registry)
         self.router.add("POST", WEBHOOK_PATH, self.webhook)
 
     def app(self) -> App:
@@ -141,7 +139,8 @@ class Gateway(Service):
         correlation_id = correlation_id_from(request.header(b"x-correlation-id")) or uuid.uuid4().hex
         echo = [(b"x-correlation-id", correlation_id.encode())]
         try:
-            await self.faults.hold()
+            if self.faults.holding:
+                await self.faults.hold()
             try:
                 signal = parse_signal(request.body)
             except SignalRejected as exc:
@@ -174,9 +173,7 @@ class Gateway(Service):
                 HEADER_MSG_ID: msg_id(correlation_id, "gateway"),
             }
             try:
-                duplicate = await self.link.publish(
-                    subject, orjson.dumps(signal), headers, self.publish_timeout
-                )
+                duplicate = await self.link.publish(subject, orjson.dumps(signal), headers, self.publish_timeout)
             except PublishError as exc:
                 self._publish_failures.inc()
                 self._error.inc()

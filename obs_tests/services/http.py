@@ -125,9 +125,7 @@ class AdminGuard:
     """Decides whether a client address may use ``/admin`` (``--admin-allow`` CIDRs)."""
 
     def __init__(self, cidrs: Iterable[str]) -> None:
-        self.networks = tuple(
-            ipaddress.ip_network(cidr.strip(), strict=False) for cidr in cidrs if cidr.strip()
-        )
+        self.networks = tuple(ipaddress.ip_network(cidr.strip(), strict=False) for cidr in cidrs if cidr.strip())
         self._cache: dict[str, bool] = {}
 
     def allows(self, host: str | None) -> bool:
@@ -244,9 +242,7 @@ class App:
                 body = body + chunk if body else chunk
                 if len(body) > self.max_body:
                     response = (
-                        await self.on_too_large(request)
-                        if self.on_too_large is not None
-                        else Response(413, _TOO_LARGE)
+                        await self.on_too_large(request) if self.on_too_large is not None else Response(413, _TOO_LARGE)
                     )
                     await _send(send, response)
                     return

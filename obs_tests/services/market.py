@@ -134,9 +134,7 @@ class MarketGenerator:
         self.tick_seconds = tick_seconds
         self.pairs = tuple(pairs)
         starts = start_prices or DEFAULT_PRICES
-        self.start_prices = {
-            pair: float(starts.get(pair, DEFAULT_PRICES.get(pair, 100.0))) for pair in self.pairs
-        }
+        self.start_prices = {pair: float(starts.get(pair, DEFAULT_PRICES.get(pair, 100.0))) for pair in self.pairs}
         self._rngs = {pair: random.Random(f"{scenario}:{seed}:{pair}") for pair in self.pairs}
         self._noise = dict.fromkeys(self.pairs, 0.0)
         self.ticks = 0

@@ -63,9 +63,7 @@ class Exposition:
         return text
 
 
-def preinit(
-    metric: Counter | Gauge | Histogram, label_name: str, values: Iterable[str], **fixed: str
-) -> None:
+def preinit(metric: Counter | Gauge | Histogram, label_name: str, values: Iterable[str], **fixed: str) -> None:
     """Create the child of every known label value so its series exists (at 0) on an idle system.
 
     >>> errors = Counter("x_errors_total", "doc", ["reason"], registry=CollectorRegistry())

@@ -44,9 +44,7 @@ async def fetch_json(url: str, timeout: float) -> Any:
             path += "?" + parts.query
         reader, writer = await asyncio.open_connection(host, port)
         try:
-            writer.write(
-                f"GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\nAccept: application/json\r\n\r\n".encode()
-            )
+            writer.write(f"GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\nAccept: application/json\r\n\r\n".encode())
             await writer.drain()
             data = await reader.read()
         finally:
@@ -100,9 +98,7 @@ class NatsMonitorCollector(Collector):
         """The metrics of :attr:`snapshot`."""
         snapshot = self.snapshot
         varz = snapshot.varz
-        yield GaugeMetricFamily(
-            "nats_up", "1 when the NATS monitoring endpoint answered.", value=1 if varz else 0
-        )
+        yield GaugeMetricFamily("nats_up", "1 when the NATS monitoring endpoint answered.", value=1 if varz else 0)
         if varz is None:
             return
         yield GaugeMetricFamily(
@@ -162,9 +158,7 @@ class NatsExporter(Service):
             return_exceptions=True,
         )
         varz, jsz = results
-        snapshot = MonitorSnapshot(
-            varz if isinstance(varz, dict) else None, jsz if isinstance(jsz, dict) else None
-        )
+        snapshot = MonitorSnapshot(varz if isinstance(varz, dict) else None, jsz if isinstance(jsz, dict) else None)
         reachable = snapshot.varz is not None
         if reachable != self._reachable:
             if reachable:

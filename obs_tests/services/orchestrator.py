@@ -30,7 +30,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from obs_tests.services.bus import NatsLink, PullWorker, SeenSequences
+from obs_tests.services.bus import MessageKey, NatsLink, PullWorker, SeenSequences, message_key
 from obs_tests.services.metrics import preinit
 from obs_tests.services.routing import (
     ACTIONS,
@@ -183,9 +183,7 @@ class Orchestrator(Service):
         self._redis_errors = Counter(
             "orchestrator_redis_errors_total", "Redis commands or pipelines that failed.", registry=registry
         )
-        self._open = Gauge(
-            "orchestrator_open_workflows", "Workflows waiting for decisions (Redis).", registry=registry
-        )
+        self._open = Gauge("orchestrator_open_workflows", "Workflows waiting for decisions (Redis).", registry=registry)
         self._pending = Gauge(
             "nats_consumer_pending_messages",
             "Messages in the stream not yet delivered to the consumer (JetStream num_pending).",
@@ -238,9 +236,7 @@ class Orchestrator(Service):
 
     async def _poll_pending(self) -> None:
         while True:
-            pending = await self.link.consumer_pending(
-                ORCHESTRATOR_CONSUMER.stream, ORCHESTRATOR_CONSUMER.durable
-            )
+            pending = await self.link.consumer_pending(ORCHESTRATOR_CONSUMER.stream, ORCHESTRATOR_CONSUMER.durable)
             if pending is not None:
                 self._pending.set(pending)
             await asyncio.sleep(1.0)
@@ -263,10 +259,10 @@ class Orchestrator(Service):
 
     async def _handle(self, msgs: list[Msg]) -> None:
         faults = self.faults
-        entries: list[tuple[Msg, int, dict[str, Any]]] = []
+        entries: list[tuple[Msg, MessageKey, dict[str, Any]]] = []
         for msg in msgs:
-            sequence = msg.metadata.sequence.stream
-            if sequence in self.seen:
+            key = message_key(msg)
+            if key in self.seen:
                 await msg.ack()
                 continue
             await faults.hold()
@@ -274,11 +270,11 @@ class Orchestrator(Service):
                 decision = decode_decision(msg.data)
             except ValueError:
                 self._decode_failed.inc()
-                self.seen.add(sequence)
-                self.log.warning("undecodable decision terminated", stream_sequence=sequence)
+                self.seen.add(key)
+                self.log.warning("undecodable decision terminated", stream_sequence=key[0])
                 await msg.term()
                 continue
-            entries.append((msg, sequence, decision))
+            entries.append((msg, key, decision))
         if not entries:
             return
         try:
@@ -308,8 +304,8 @@ class Orchestrator(Service):
             return
         self._redis_ok = True
         now = time.time()
-        for (msg, sequence, decision), result in zip(entries, results, strict=True):
-            self.seen.add(sequence)
+        for (msg, key, decision), result in zip(entries, results, strict=True):
+            self.seen.add(key)
             await msg.ack()
             outcome = result[0].decode() if isinstance(result[0], bytes) else str(result[0])
             if outcome == "late":

@@ -168,6 +168,8 @@ async def _serve(service: Service) -> bool:
         http="httptools",
         lifespan="on",
         access_log=False,
+        proxy_headers=False,
+        server_header=False,
         log_config=None,
         log_level="warning",
         timeout_graceful_shutdown=0.3,  # type: ignore[arg-type]  # annotated int, used as float

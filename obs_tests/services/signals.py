@@ -76,9 +76,7 @@ def _classify(exc: Any, doc: dict[str, Any]) -> SignalRejected:
     if rule in _UNKNOWN_RULES:
         unknown = sorted(name for name in doc if name not in schema["properties"])
         names = ", ".join(repr(name) for name in unknown)
-        return SignalRejected(
-            "unknown_field", f"unknown field {names}; known: {', '.join(schema['properties'])}"
-        )
+        return SignalRejected("unknown_field", f"unknown field {names}; known: {', '.join(schema['properties'])}")
     field = exc.name[5:] if exc.name.startswith("data.") else exc.name
     detail = exc.message[len(exc.name) :].strip() if exc.message.startswith(exc.name) else exc.message
     value = doc.get(field)

@@ -181,9 +181,7 @@ class Sink(Service):
             self._invalid_total.inc()
             self.log.warning("malformed webhook payload", error=str(exc))
             return json_response({"status": "rejected", "error": str(exc)}, 400)
-        receiver = (
-            notifications[0].receiver if notifications else (request.tail or str(payload.get("receiver", "")))
-        )
+        receiver = notifications[0].receiver if notifications else (request.tail or str(payload.get("receiver", "")))
         self._payloads_total.inc()
         self._store(self.payloads, {"received_at": received_at, "receiver": receiver, "payload": payload})
         for notification in notifications:
@@ -212,16 +210,12 @@ class Sink(Service):
                 try:
                     since = float(value)
                 except ValueError:
-                    return json_response(
-                        {"status": "rejected", "error": f"since must be a number, got {value!r}"}, 400
-                    )
+                    return json_response({"status": "rejected", "error": f"since must be a number, got {value!r}"}, 400)
             elif key.startswith("label."):
                 labels[key[6:]] = value
             else:
                 known = "alertname, status, receiver, since, label.<name>"
-                return json_response(
-                    {"status": "rejected", "error": f"unknown filter {key!r}; known: {known}"}, 400
-                )
+                return json_response({"status": "rejected", "error": f"unknown filter {key!r}; known: {known}"}, 400)
         selected = [
             notification.to_json()
             for notification in self.notifications
@@ -240,12 +234,8 @@ class Sink(Service):
                 try:
                     since = float(value)
                 except ValueError:
-                    return json_response(
-                        {"status": "rejected", "error": f"since must be a number, got {value!r}"}, 400
-                    )
-        return json_response(
-            [entry for entry in self.payloads if since is None or entry["received_at"] >= since]
-        )
+                    return json_response({"status": "rejected", "error": f"since must be a number, got {value!r}"}, 400)
+        return json_response([entry for entry in self.payloads if since is None or entry["received_at"] >= since])
 
     async def _clear(self, request: Request) -> Response:
         cleared = len(self.notifications)

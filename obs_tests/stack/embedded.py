@@ -119,6 +119,8 @@ class EmbeddedStack:
         self._lock = threading.RLock()
         self.started_at = 0.0
         self.ready_at = 0.0
+        #: seconds since start at which each start-up phase ended (for benchmarks and slow-start reports)
+        self.timings: dict[str, float] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------
     def __enter__(self) -> EmbeddedStack:
@@ -148,17 +150,25 @@ class EmbeddedStack:
         try:
             reap_stale(self.state_dir)
             self._prepare()
+            self._mark("prepared")
             self._spawn_all()
+            self._mark("spawned")
             self._wait_components_ready()
+            self._mark("components_ready")
             warm = self._send_warm_up() if self._warm_up else None
             self._wait_targets_up()
+            self._mark("targets_up")
             if warm is not None:
                 self._wait_warm_up_visible(warm)
+                self._mark("warm_up_visible")
             self.ready_at = time.monotonic()
             self._write_state(ready=True)
         except BaseException:
             self.close()
             raise
+
+    def _mark(self, phase: str) -> None:
+        self.timings[phase] = round(time.monotonic() - self.started_at, 3)
 
     def _prepare(self) -> None:
         if self._requested_workdir is not None:

@@ -42,9 +42,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for(
-    predicate: Callable[[], T], *, timeout: float, what: str, interval: float = 0.05
-) -> T:
+def wait_for(predicate: Callable[[], T], *, timeout: float, what: str, interval: float = 0.05) -> T:
     """Poll ``predicate`` until it returns a truthy value; fail with the last value seen."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -163,7 +161,11 @@ class Launcher:
         proc = Proc(name, argv, self.directory / f"{name}.log", port)
         with proc.log_path.open("ab") as log:
             proc.popen = subprocess.Popen(
-                argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 -- prctl must run in the child; started from the main thread
             )
         self.procs.append(proc)
         return proc
@@ -226,9 +228,7 @@ def redis_ping(port: int) -> bool:
 
 def redis_command(port: int, *args: str) -> bytes:
     """One raw RESP command (tests only need tiny replies)."""
-    payload = f"*{len(args)}\r\n".encode() + b"".join(
-        f"${len(arg.encode())}\r\n{arg}\r\n".encode() for arg in args
-    )
+    payload = f"*{len(args)}\r\n".encode() + b"".join(f"${len(arg.encode())}\r\n{arg}\r\n".encode() for arg in args)
     with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
         sock.sendall(payload)
         return sock.recv(65536)

@@ -74,8 +74,10 @@ def test_exchange_hang_stops_ticking(live: Stack) -> None:
     assert call("PUT", f"{url}/admin/faults", {"hang": True}).status == 200
     first = metric(url, "exchange_price_fetches_total", pair="SOL-USD")
     wait_for(
-        lambda: metric(url, "exchange_price_fetches_total", pair="SOL-USD") <= first + 1
-        and call("GET", f"{url}/admin/faults").json() == {"hang": True},
+        lambda: (
+            metric(url, "exchange_price_fetches_total", pair="SOL-USD") <= first + 1
+            and call("GET", f"{url}/admin/faults").json() == {"hang": True}
+        ),
         timeout=2,
         what="hung",
     )

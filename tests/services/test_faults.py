@@ -5,6 +5,7 @@ import random
 import statistics
 from typing import Any
 
+import orjson
 import pytest
 
 from obs_tests.services.faults import Faults, FaultsInvalid, FaultState, Latency, parse_faults
@@ -24,7 +25,9 @@ from obs_tests.services.faults import Faults, FaultsInvalid, FaultState, Latency
         pytest.param({"latency": {"distribution": "fixed", "value_ms": -1}}, "latency", id="negative-ms"),
         pytest.param({"latency": {"distribution": "fixed", "value_ms": 1, "x": 1}}, "latency", id="latency-extra"),
         pytest.param({"latency": {"distribution": "uniform", "min_ms": 5}}, "max_ms", id="uniform-missing-max"),
-        pytest.param({"latency": {"distribution": "uniform", "min_ms": 5, "max_ms": 1}}, "min_ms", id="uniform-inverted"),
+        pytest.param(
+            {"latency": {"distribution": "uniform", "min_ms": 5, "max_ms": 1}}, "min_ms", id="uniform-inverted"
+        ),
         pytest.param({"latency": {"distribution": "normal", "mean_ms": 5}}, "stddev_ms", id="normal-missing-sd"),
         pytest.param({"latency": {"distribution": "exponential"}}, "mean_ms", id="exp-missing-mean"),
         pytest.param({"latency": 200}, "latency", id="latency-number"),
@@ -111,8 +114,6 @@ def test_faults_patch_without_seed_keeps_rng_sequence() -> None:
 
 
 def test_faults_corrupted_payload_is_not_json() -> None:
-    import orjson
-
     state = FaultState()
     state.replace({"corrupt_payloads": 1})
     garbled = state.maybe_corrupt(b'{"a": 1}')

@@ -70,7 +70,9 @@ def test_gateway_signals_flow_to_routed_agents_and_complete_workflows(live: Stac
             for agent in AGENT_TYPES:
                 assert (correlation_id in live.agent(agent).log()) == (agent in agents_for(action))
     completed = [
-        r for r in live.orchestrator.log_records() if r["msg"] == "workflow completed" and r["correlation_id"] in ids["buy"]
+        r
+        for r in live.orchestrator.log_records()
+        if r["msg"] == "workflow completed" and r["correlation_id"] in ids["buy"]
     ]
     assert len(completed) == 3
     assert all(r["verdict"] in ("approve", "reject") and r["level"] == "INFO" for r in completed)
@@ -109,8 +111,12 @@ def test_gateway_invalid_payload_is_400_and_counted_by_reason(live: Stack, body:
     assert doc["reason"] == reason
     assert doc["error"]
     after = scrape(live.gateway.url)
-    changed = {key[0] + str(sorted(key[1])): after[key] - before.get(key, 0.0) for key in after if key[0] in (
-        "gateway_validation_errors_total", "gateway_webhooks_total") and after[key] != before.get(key, 0.0)}
+    changed = {
+        key[0] + str(sorted(key[1])): after[key] - before.get(key, 0.0)
+        for key in after
+        if key[0] in ("gateway_validation_errors_total", "gateway_webhooks_total")
+        and after[key] != before.get(key, 0.0)
+    }
     assert changed == {
         f"gateway_validation_errors_total[('reason', '{reason}')]": 1.0,
         "gateway_webhooks_total[('source', 'tradingview'), ('status', 'invalid')]": 1.0,
@@ -150,9 +156,7 @@ def test_gateway_fuzz_never_answers_5xx_and_counts_every_request(live: Stack) ->
         statuses[reply.status] = statuses.get(reply.status, 0) + 1
         assert reply.status < 500, (body[:80], reply.body)
     after = scrape(live.gateway.url)
-    total = sum(
-        after[key] - before[key] for key in after if key[0] == "gateway_webhooks_total"
-    )
+    total = sum(after[key] - before[key] for key in after if key[0] == "gateway_webhooks_total")
     assert total == len(bodies)
     assert statuses.get(400, 0) >= len(bodies) - 5
 
@@ -219,9 +223,7 @@ def test_gateway_nats_paused_answers_503_counts_failure_and_recovers(private: La
         assert time.monotonic() - started < 1.5, "a paused NATS must give a fast scrape"
     finally:
         nats.proc.signal(signal.SIGCONT)
-    wait_for(
-        lambda: post_signal(gateway, signal_body()).status == 200, timeout=10, what="gateway publishing again"
-    )
+    wait_for(lambda: post_signal(gateway, signal_body()).status == 200, timeout=10, what="gateway publishing again")
     assert metric(exporter.url, "nats_up") == 1.0
     assert metric(gateway.url, "gateway_webhooks_total", source="tradingview", status="accepted") >= 2.0
 

@@ -53,13 +53,22 @@ def test_orchestrator_error_rate_fails_workflows_once(live: Stack) -> None:
     assert after == {**before, "failed": before["failed"] + 3, "completed": before["completed"] + 1}
 
 
-def test_orchestrator_missing_decision_times_out_exactly_once(live: Stack) -> None:
+def test_orchestrator_missing_or_corrupt_decisions_time_out_exactly_once(live: Stack) -> None:
     live.settle()
     before = _workflows(live)
-    correlation = live.agent("correlation")
-    assert call("PUT", f"{correlation.url}/admin/faults", {"error_rate": 1}).status == 200
+    decode_before = metric(live.orchestrator.url, "orchestrator_messages_failed_total", reason="decode")
+    # correlation never decides; momentum's decision arrives garbled: the workflow can only time out
+    assert call("PUT", f"{live.agent('correlation').url}/admin/faults", {"error_rate": 1}).status == 200
+    assert call("PUT", f"{live.agent('momentum').url}/admin/faults", {"corrupt_payloads": 1}).status == 200
     correlation_id = unique_id("wf-timeout")
     assert post_signal(live.gateway, signal_body("buy"), correlation_id).status == 200
+    wait_for(
+        lambda: (
+            metric(live.orchestrator.url, "orchestrator_messages_failed_total", reason="decode") == decode_before + 1
+        ),
+        timeout=10,
+        what="the corrupt decision counted as a decode failure",
+    )
     wait_for(
         lambda: _workflows(live)["timeout"] == before["timeout"] + 1,
         timeout=WORKFLOW_TIMEOUT + 5,

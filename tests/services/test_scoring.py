@@ -35,8 +35,14 @@ def test_scoring_is_deterministic(agent_type: str) -> None:
     assert [score(agent_type, s) for s in signals] == [score(agent_type, s) for s in signals]
 
 
-BASE = {"instrument": "BTCUSD", "action": "buy", "confidence": 0.8, "price": 100.0, "stop_loss": 95.0,
-        "take_profit": 110.0}
+BASE = {
+    "instrument": "BTCUSD",
+    "action": "buy",
+    "confidence": 0.8,
+    "price": 100.0,
+    "stop_loss": 95.0,
+    "take_profit": 110.0,
+}
 
 
 def test_scoring_momentum_rewards_aligned_geometry() -> None:

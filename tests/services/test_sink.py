@@ -3,6 +3,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import orjson
 import pytest
 
 from obs_tests.services.sink import PayloadInvalid, parse_payload
@@ -12,7 +13,7 @@ from tests.services.conftest import Stack, call, metric
 def alertmanager_payload(status: str = "firing", alertname: str = "GatewayDown", **labels: str) -> dict[str, Any]:
     return {
         "version": "4",
-        "groupKey": '{}:{alertname="%s"}' % alertname,
+        "groupKey": f'{{}}:{{alertname="{alertname}"}}',
         "truncatedAlerts": 0,
         "status": status,
         "receiver": "team-x",
@@ -35,15 +36,13 @@ def alertmanager_payload(status: str = "firing", alertname: str = "GatewayDown",
 
 
 def test_sink_parse_payload_flattens_alerts() -> None:
-    payload, notes = parse_payload(
-        __import__("orjson").dumps(alertmanager_payload()), None, 12.5
-    )
+    payload, notes = parse_payload(orjson.dumps(alertmanager_payload()), None, 12.5)
     assert payload["receiver"] == "team-x"
     assert len(notes) == 1
     assert notes[0].receiver == "team-x"
     assert notes[0].to_json()["labels"]["alertname"] == "GatewayDown"
     assert notes[0].received_at == 12.5
-    _, notes = parse_payload(__import__("orjson").dumps(alertmanager_payload()), "pager", 1.0)
+    _, notes = parse_payload(orjson.dumps(alertmanager_payload()), "pager", 1.0)
     assert notes[0].receiver == "pager"
 
 
@@ -75,7 +74,9 @@ def test_sink_records_and_filters_notifications(live: Stack) -> None:
     assert call("POST", f"{url}/hook/pager", alertmanager_payload("firing", "GatewayDown", instance="a")).status == 200
     assert call("POST", f"{url}/hook", alertmanager_payload("firing", "HighLatency", instance="b")).status == 200
     t1 = time.time()
-    assert call("POST", f"{url}/hook/pager", alertmanager_payload("resolved", "GatewayDown", instance="a")).status == 200
+    assert (
+        call("POST", f"{url}/hook/pager", alertmanager_payload("resolved", "GatewayDown", instance="a")).status == 200
+    )
     everything = call("GET", f"{url}/notifications").json()
     assert [n["labels"]["alertname"] for n in everything] == ["GatewayDown", "HighLatency", "GatewayDown"]
     first = everything[0]
