@@ -16,6 +16,7 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 APT_PACKAGES := prometheus prometheus-alertmanager prometheus-node-exporter prometheus-redis-exporter \
 	nats-server redis-server
 PYTEST_ARGS ?=
+LINT_PATHS := $(wildcard obs_tests tests benchmarks load)
 
 .PHONY: help deps venv check test lint format bench clean
 
@@ -48,13 +49,13 @@ check: deps venv
 	$(BIN)/obs-tests check
 
 lint: venv
-	$(BIN)/ruff check obs_tests tests benchmarks load
-	$(BIN)/ruff format --check obs_tests tests benchmarks load
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy
 
 format: venv
-	$(BIN)/ruff check --fix obs_tests tests benchmarks load
-	$(BIN)/ruff format obs_tests tests benchmarks load
+	$(BIN)/ruff check --fix $(LINT_PATHS)
+	$(BIN)/ruff format $(LINT_PATHS)
 
 test: deps venv lint
 	$(BIN)/pytest $(PYTEST_ARGS)
