@@ -92,7 +92,7 @@ class Gateway(Service):
         self.router.add("POST", WEBHOOK_PATH, self.webhook)
 
     def app(self) -> App:
-        """The ASGI app; oversized webhook bodies are answered 413 and counted as invalid."""
+        """The ASGI app; oversized webhook bodies are answered 413 and counted as invalid (``too_large``)."""
         return App(
             self.router,
             log=self.log,
@@ -120,12 +120,12 @@ class Gateway(Service):
         if request.path != WEBHOOK_PATH:
             return json_response({"status": "rejected", "error": "request body too large"}, 413)
         self._invalid.inc()
-        self._reasons["invalid_json"].inc()
+        self._reasons["too_large"].inc()
         self._duration.observe(0.0)
         return json_response(
             {
                 "status": "rejected",
-                "reason": "invalid_json",
+                "reason": "too_large",
                 "error": f"request body exceeds {_MAX_BODY} bytes",
             },
             413,

@@ -36,6 +36,7 @@ REASONS: Final = (
     "unknown_field",
     "wrong_type",
     "out_of_range",
+    "too_large",
 )
 
 _CORRELATION_ID: Final = re.compile(rb"[A-Za-z0-9._:-]{1,128}")

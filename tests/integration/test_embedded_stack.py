@@ -7,9 +7,9 @@ import time
 import pytest
 import requests
 
-from obs_tests.checks.targets import check_job_targets
+from obs_tests.checks.targets import MetricGroups, check_job_targets, check_metric_present, metric_groups_query
 from obs_tests.clients.prometheus import PrometheusClient, Target
-from obs_tests.contract import Contract
+from obs_tests.contract import Contract, Metric
 from obs_tests.errors import UnknownComponent
 from obs_tests.stack import EmbeddedStack
 from obs_tests.waiting import Poll, wait_for
@@ -111,3 +111,19 @@ def test_heal_restores_everything(healthy_stack: EmbeddedStack, prom: Prometheus
     healthy_stack.pause("webhook-sink")
     assert sorted(healthy_stack.heal()) == ["agent-momentum", "webhook-sink"]
     assert all(t.up for t in prom.targets())
+
+
+def test_metric_nobody_exports_fails_live(prom: PrometheusClient) -> None:
+    """A contract metric with a typo is reported missing, with the real name suggested."""
+    metric = Metric("gateway_webhook_total", "counter", job="gateway", labels=("source", "status"))
+    groups = MetricGroups(tuple(prom.query(metric_groups_query(metric))))
+    [finding] = check_metric_present(metric, groups, prom.metric_names())
+    assert "no series of gateway_webhook_total by job 'gateway'" in finding.message
+    assert "closest exported names: gateway_webhooks_total" in finding.message
+
+
+def test_metric_missing_a_declared_label_fails_live(prom: PrometheusClient) -> None:
+    metric = Metric("gateway_webhooks_total", "counter", job="gateway", labels=("source", "status", "tenant"))
+    groups = MetricGroups(tuple(prom.query(metric_groups_query(metric))))
+    [finding] = check_metric_present(metric, groups)
+    assert "3 of 3 series lack the declared label 'tenant'" in finding.message

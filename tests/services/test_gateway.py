@@ -165,7 +165,7 @@ def test_gateway_oversized_body_is_413_and_counted(live: Stack) -> None:
     before = metric(live.gateway.url, "gateway_webhooks_total", source="tradingview", status="invalid")
     reply = post_signal(live.gateway, b"{" + b" " * 70_000 + b"}")
     assert reply.status == 413
-    assert reply.json()["reason"] == "invalid_json"
+    assert reply.json()["reason"] == "too_large"
     after = metric(live.gateway.url, "gateway_webhooks_total", source="tradingview", status="invalid")
     assert after == before + 1
 
