@@ -107,6 +107,7 @@ class Job:
     metrics_path: str = "/metrics"
     scrape_interval: float | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    lint_ignore: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -227,6 +228,14 @@ def _jobs(doc: LocatedDocument, raw: list[dict[str, Any]]) -> tuple[Job, ...]:
                 f"instances but {len(components)} components listed — make them agree"
             )
         interval = item.get("scrape_interval")
+        for number, pattern in enumerate(item.get("lint_ignore", ())):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                where = doc.where(("jobs", index, "lint_ignore", number))
+                raise ContractInvalid(
+                    f"{where}: jobs[{index}].lint_ignore[{number}]: not a valid regular expression: {exc}"
+                ) from None
         jobs.append(
             Job(
                 name=name,
@@ -235,6 +244,7 @@ def _jobs(doc: LocatedDocument, raw: list[dict[str, Any]]) -> tuple[Job, ...]:
                 metrics_path=item.get("metrics_path", "/metrics"),
                 scrape_interval=_duration(doc, ("jobs", index, "scrape_interval"), interval, 0.0) if interval else None,
                 labels=dict(item.get("labels", {})),
+                lint_ignore=tuple(item.get("lint_ignore", ())),
             )
         )
     return tuple(jobs)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["Finding", "format_findings"]
+__all__ = ["Finding", "format_findings", "require_no_findings"]
 
 
 @dataclass(frozen=True)
@@ -32,3 +32,12 @@ def format_findings(findings: Iterable[Finding], limit: int = 50) -> str:
     if len(items) > limit:
         lines.append(f"... and {len(items) - limit} more")
     return "\n".join(lines)
+
+
+def require_no_findings(findings: Iterable[Finding]) -> None:
+    """Fail the current pytest test with one line per finding (no traceback noise) if there are any."""
+    items = list(findings)
+    if items:
+        import pytest  # noqa: PLC0415 - only the suite calls this, always under pytest
+
+        pytest.fail(format_findings(items), pytrace=False)

@@ -31,7 +31,7 @@ import pytest
 
 from obs_tests.clients.alertmanager import AlertmanagerClient
 from obs_tests.clients.prometheus import PrometheusClient
-from obs_tests.contract import EMBEDDED, Contract, load_contract
+from obs_tests.contract import EMBEDDED, Contract, Metric, load_contract
 from obs_tests.errors import ObsTestsError
 from obs_tests.stack.embedded import EmbeddedStack
 from obs_tests.stack.external import ExternalStack
@@ -40,6 +40,8 @@ __all__ = [
     "alertmanager",
     "contract",
     "healthy_stack",
+    "mock_system",
+    "obs_report",
     "obs_summary",
     "prom",
     "stack",
@@ -55,6 +57,7 @@ MARKERS = {
 }
 
 _CONTRACT_KEY = pytest.StashKey[Contract]()
+_REPORT_KEY = pytest.StashKey[dict[str, Any]]()
 _OLD_SIGTERM = pytest.StashKey[Any]()
 
 
@@ -121,13 +124,22 @@ def session_contract(config: pytest.Config) -> Contract:
     return config.stash[_CONTRACT_KEY]
 
 
+_METRIC_PARAMS: dict[str, Callable[[Metric], bool]] = {
+    "contract_metric": lambda m: True,
+    "contract_histogram": lambda m: m.type == "histogram",
+    "contract_gauge": lambda m: m.type == "gauge",
+    "contract_budgeted": lambda m: m.max_series is not None,
+}
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "contract_job" in metafunc.fixturenames:
         jobs = session_contract(metafunc.config).jobs
         metafunc.parametrize("contract_job", jobs, ids=[j.name for j in jobs])
-    if "contract_metric" in metafunc.fixturenames:
-        metrics = session_contract(metafunc.config).metrics
-        metafunc.parametrize("contract_metric", metrics, ids=[m.name for m in metrics])
+    for name, keep in _METRIC_PARAMS.items():
+        if name in metafunc.fixturenames:
+            metrics = [m for m in session_contract(metafunc.config).metrics if keep(m)]
+            metafunc.parametrize(name, metrics, ids=[m.name for m in metrics])
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -187,6 +199,26 @@ def healthy_stack(stack: EmbeddedStack | ExternalStack) -> Iterator[EmbeddedStac
     yield stack
     if isinstance(stack, EmbeddedStack):
         stack.heal()
+
+
+def report_sections(config: pytest.Config) -> dict[str, Any]:
+    """The report sections tests added this session (``obs_report`` fixture)."""
+    return config.stash.setdefault(_REPORT_KEY, {})
+
+
+@pytest.fixture(scope="session")
+def obs_report(pytestconfig: pytest.Config) -> dict[str, Any]:
+    """Report sections by name (``obs_report["metrics_coverage"] = {...}``); `obs-tests check` writes them
+    into summary.json."""
+    return report_sections(pytestconfig)
+
+
+@pytest.fixture
+def mock_system(stack: EmbeddedStack | ExternalStack) -> EmbeddedStack:
+    """The embedded stack with the mock trading system (tests that drive workloads skip elsewhere)."""
+    if not isinstance(stack, EmbeddedStack) or "gateway" not in stack.components:
+        pytest.skip("drives a workload through the mock trading system: needs the embedded stack")
+    return stack
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ class SummaryCollector:
     """A pytest plugin object: register with ``pytest.main(..., plugins=[collector])``."""
 
     outcomes: list[TestOutcome] = field(default_factory=list)
+    sections: dict[str, Any] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     finished: float = 0.0
 
@@ -50,8 +51,11 @@ class SummaryCollector:
                 TestOutcome(report.nodeid, "collection", report.nodeid, "error", 0.0, "", _short(str(report.longrepr)))
             )
 
-    def pytest_sessionfinish(self) -> None:
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        from obs_tests.pytest_plugin import report_sections  # noqa: PLC0415 - avoid a cycle at import
+
         self.finished = time.monotonic()
+        self.sections = dict(report_sections(session.config))
 
     def _add(self, report: pytest.TestReport, error: bool = False) -> None:
         props = dict(report.user_properties)
@@ -94,6 +98,7 @@ class SummaryCollector:
             "counts": self.counts(),
             "duration_seconds": round((self.finished or time.monotonic()) - self.started, 3),
             "tests": [asdict(o) for o in self.outcomes],
+            "sections": self.sections,
             **(extra or {}),
         }
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -106,6 +111,8 @@ def _short(text: str, limit: int = 600) -> str:
 
 
 def _failure_message(report: pytest.TestReport) -> str:
+    if isinstance(report.longrepr, str):  # pytest.fail(..., pytrace=False)
+        return _short(report.longrepr.replace("\n", "\n          "))
     crash = getattr(report.longrepr, "reprcrash", None)
     if crash is not None:
         message = str(crash.message)

@@ -13,17 +13,19 @@ Example::
 
 from __future__ import annotations
 
+import http.client
 import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
-import requests
 
 __all__ = [
     "ACTIONS",
@@ -31,6 +33,8 @@ __all__ = [
     "INVALID_KINDS",
     "SentSignals",
     "invalid_signal",
+    "mixed_workload",
+    "send_concurrently",
     "send_signals",
     "valid_signal",
 ]
@@ -107,6 +111,7 @@ class SentSignals:
     errors: int = 0
     by_action: Counter[str] = field(default_factory=Counter)
     by_reason: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)
     correlation_ids: list[str] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
 
@@ -116,42 +121,100 @@ class SentSignals:
         return self.accepted + self.invalid + self.errors
 
 
-def send_signals(
-    gateway_url: str,
-    bodies: Iterable[bytes],
-    *,
-    timeout: float = 10.0,
-    session: requests.Session | None = None,
-) -> SentSignals:
-    """POST each body to the gateway's webhook, sequentially; tally the answers."""
-    own = session is None
-    http = session or requests.Session()
+class _Connection:
+    """One keep-alive HTTP/1.1 connection to the gateway (http.client: far cheaper per request than
+    requests, so the client is not the bottleneck of a workload)."""
+
+    def __init__(self, base_url: str, timeout: float) -> None:
+        parts = urlsplit(base_url)
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or 80
+        self.timeout = timeout
+        self.conn: http.client.HTTPConnection | None = None
+
+    def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            try:
+                self.conn.request("POST", path, body=body, headers=headers)
+                resp = self.conn.getresponse()
+                return resp.status, resp.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                # the server closed an idle keep-alive connection: reconnect once; nothing was processed
+                self.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def send_signals(gateway_url: str, bodies: Iterable[bytes], *, timeout: float = 10.0) -> SentSignals:
+    """POST each body to the gateway's webhook, sequentially, on one keep-alive connection; tally the
+    answers (each request carries a fresh ``X-Correlation-ID``)."""
+    connection = _Connection(gateway_url, timeout)
     sent = SentSignals()
     try:
         for body in bodies:
             cid = uuid.uuid4().hex
+            headers = {"Content-Type": "application/json", "X-Correlation-ID": cid}
             started = time.perf_counter()
-            resp = http.post(
-                f"{gateway_url}{WEBHOOK_PATH}",
-                data=body,
-                headers={"Content-Type": "application/json", "X-Correlation-ID": cid},
-                timeout=timeout,
-            )
+            status, answer = connection.post(WEBHOOK_PATH, body, headers)
             sent.latencies.append(time.perf_counter() - started)
-            if resp.status_code == 200:
+            sent.statuses[status] += 1
+            if status == 200:
                 sent.accepted += 1
                 sent.correlation_ids.append(cid)
                 payload: dict[str, Any] = orjson.loads(body)
                 sent.by_action[str(payload["action"])] += 1
-            elif resp.status_code == 400:
+            elif status in (400, 413):
                 sent.invalid += 1
                 try:
-                    sent.by_reason[str(resp.json().get("reason", "?"))] += 1
-                except ValueError:
+                    sent.by_reason[str(orjson.loads(answer).get("reason", "?"))] += 1
+                except (orjson.JSONDecodeError, AttributeError):
                     sent.by_reason["?"] += 1
             else:
                 sent.errors += 1
     finally:
-        if own:
-            http.close()
+        connection.close()
     return sent
+
+
+def mixed_workload(n_valid: int, n_invalid: int, *, seed: int = 1, prefix: str = "ACC") -> list[bytes]:
+    """``n_valid`` valid signals (each with its own instrument ``<prefix><i>``) and ``n_invalid``
+    malformed ones (cycling through every :data:`INVALID_KINDS`), shuffled with ``seed``."""
+    rng = random.Random(seed)
+    bodies = [valid_signal(rng, instrument=f"{prefix}{i:06d}") for i in range(n_valid)]
+    kinds = list(INVALID_KINDS)
+    bodies += [invalid_signal(rng, kinds[i % len(kinds)]) for i in range(n_invalid)]
+    rng.shuffle(bodies)
+    return bodies
+
+
+def _merge(into: SentSignals, part: SentSignals) -> None:
+    into.accepted += part.accepted
+    into.invalid += part.invalid
+    into.errors += part.errors
+    into.by_action.update(part.by_action)
+    into.by_reason.update(part.by_reason)
+    into.statuses.update(part.statuses)
+    into.correlation_ids += part.correlation_ids
+    into.latencies += part.latencies
+
+
+def send_concurrently(
+    gateway_url: str, bodies: Sequence[bytes], *, workers: int = 8, timeout: float = 10.0
+) -> SentSignals:
+    """Send ``bodies`` from ``workers`` threads (one keep-alive connection each); tallies merged."""
+    if workers <= 1 or len(bodies) < 2:
+        return send_signals(gateway_url, bodies, timeout=timeout)
+    chunks = [bodies[i::workers] for i in range(workers)]
+    total = SentSignals()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for part in pool.map(lambda chunk: send_signals(gateway_url, chunk, timeout=timeout), chunks):
+            _merge(total, part)
+    return total

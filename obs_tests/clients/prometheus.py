@@ -139,6 +139,16 @@ class PrometheusClient(HttpApi):
             raise ApiError(f"query {expr!r} returned a range vector; use query_range or an instant expression")
         raise ApiError(f"query {expr!r}: unexpected result type {kind!r}")
 
+    def query_raw(self, selector: str, at: float | None = None) -> list[RangeSeries]:
+        """Raw samples of a range selector (``metric{...}[5m]``), evaluated as an instant query."""
+        params: dict[str, Any] = {"query": selector}
+        if at is not None:
+            params["time"] = f"{at:.3f}"
+        data = self.api("query", params)
+        if data["resultType"] != "matrix":
+            raise ApiError(f"query {selector!r} is not a range selector (got {data['resultType']})")
+        return [RangeSeries(r["metric"], tuple((float(t), _float(v)) for t, v in r["values"])) for r in data["result"]]
+
     def query_value(self, expr: str, default: float | None = None) -> float | None:
         """The single value of an expression expected to return at most one sample."""
         samples = self.query(expr)

@@ -10,6 +10,7 @@ The JSON format (``obs_tests/schemas/faults.schema.json``; every field optional,
      "drop_publishes": 1.0,                               # NATS publishes silently dropped
      "corrupt_payloads": 1.0,                             # published bytes garbled
      "metrics_delay_ms": 5000,                            # /metrics answers late
+     "exposition": ["counter_decrease"],                  # broken /metrics variants (corruptions.py)
      "seed": 42}                                          # reseed the fault RNG
 
 ``PUT`` replaces the set, ``PATCH`` merges it (a ``null`` value removes that fault), ``DELETE`` clears.
@@ -96,6 +97,7 @@ class Faults:
     drop_publishes: float = 0.0
     corrupt_payloads: float = 0.0
     metrics_delay_ms: int = 0
+    exposition: tuple[str, ...] = ()
     seed: int | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -108,6 +110,9 @@ class Faults:
             elif key == "seed":
                 if value is not None:
                     doc[key] = value
+            elif key == "exposition":
+                if value:
+                    doc[key] = list(value)
             elif value not in (None, 0, 0.0, False):
                 doc[key] = value
         return doc
@@ -156,6 +161,7 @@ def parse_faults(doc: object) -> Faults:
         drop_publishes=float(cleaned.get("drop_publishes", 0.0)),
         corrupt_payloads=float(cleaned.get("corrupt_payloads", 0.0)),
         metrics_delay_ms=int(cleaned.get("metrics_delay_ms", 0)),
+        exposition=tuple(cleaned.get("exposition", ())),
         seed=cleaned.get("seed"),
     )
 
@@ -275,6 +281,11 @@ class FaultState:
             await self._unhung.wait()
         if self._faults.latency is not None:
             await self.delay()
+
+    @property
+    def exposition(self) -> tuple[str, ...]:
+        """The exposition corruptions to apply to ``/metrics`` (empty: none)."""
+        return self._faults.exposition
 
     @property
     def metrics_delay_seconds(self) -> float:

@@ -21,6 +21,7 @@ import orjson
 import uvicorn
 import uvloop
 
+from obs_tests.services import corruptions
 from obs_tests.services.faults import FaultsInvalid, FaultState
 from obs_tests.services.http import AdminGuard, App, Request, Response, Router, json_response
 from obs_tests.services.logs import JsonLogger
@@ -51,6 +52,7 @@ class Service:
         self.log = JsonLogger(self.component, options.log_level)
         self.faults = FaultState(options.seed)
         self.exposition = Exposition()
+        self.exposition.hooks.append(self._corrupt)
         self.registry = self.exposition.registry
         self.router = Router()
         self.admin = AdminGuard(options.admin_allow)
@@ -108,6 +110,10 @@ class Service:
             await asyncio.sleep(delay)
         await self.before_scrape()
         return Response(200, self.exposition.render(), CONTENT_TYPE)
+
+    def _corrupt(self, text: bytes) -> bytes:
+        names = self.faults.exposition
+        return corruptions.apply(text, names) if names else text
 
     async def before_scrape(self) -> None:
         """Hook run before each ``/metrics`` rendering (the NATS exporter queries NATS here)."""

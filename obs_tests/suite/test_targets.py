@@ -15,14 +15,14 @@ from obs_tests.checks.targets import (
 )
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.contract import Job, Metric
-from obs_tests.findings import format_findings
+from obs_tests.findings import require_no_findings
 
 
 def test_job_targets_up(prom: PrometheusClient, contract_job: Job, obs_summary: Callable[[str], None]) -> None:
     targets = prom.targets()
     findings = check_job_targets(contract_job, targets, now=time.time())
     obs_summary(summarise_job(contract_job, targets))
-    assert not findings, format_findings(findings)
+    require_no_findings(findings)
 
 
 def test_metric_present(prom: PrometheusClient, contract_metric: Metric, obs_summary: Callable[[str], None]) -> None:
@@ -31,4 +31,4 @@ def test_metric_present(prom: PrometheusClient, contract_metric: Metric, obs_sum
     findings = check_metric_present(contract_metric, groups, known)
     labels = f" with {', '.join(contract_metric.labels)}" if contract_metric.labels else ""
     obs_summary(f"{contract_metric.name} ({contract_metric.type}): {groups.series} series{labels}")
-    assert not findings, format_findings(findings)
+    require_no_findings(findings)

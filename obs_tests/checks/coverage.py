@@ -1,0 +1,202 @@
+"""Instrumented vs exported vs referenced: which metrics the contract declares, which the targets
+actually export, which the rules and dashboards read — and the differences.
+
+- *declared-missing*: declared in the contract, exported by nobody (a finding);
+- *referenced-missing*: read by a rule or a dashboard panel, exported by nobody (a finding: that
+  alert can never fire, that panel is empty);
+- *exported-unused*: exported, but neither declared nor referenced (reported, not a failure).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from obs_tests.contract import Metric
+from obs_tests.findings import Finding
+from obs_tests.promql import PromQLSyntaxError, metric_names
+
+__all__ = [
+    "SYNTHETIC",
+    "MetricsCoverage",
+    "check_coverage",
+    "dashboard_references",
+    "rule_references",
+]
+
+#: series Prometheus itself writes (not exported by any target)
+SYNTHETIC = frozenset(
+    {
+        "up",
+        "scrape_duration_seconds",
+        "scrape_samples_scraped",
+        "scrape_samples_post_metric_relabeling",
+        "scrape_series_added",
+        "ALERTS",
+        "ALERTS_FOR_STATE",
+    }
+)
+
+_GRAFANA_RANGE = re.compile(r"\[\s*\$\{?__\w+\}?\s*\]")
+_GRAFANA_VAR = re.compile(r"\$\{[^}]+\}|\[\[[^\]]+\]\]|\$\w+")
+
+
+def _family(name: str) -> str:
+    for suffix in ("_bucket", "_count", "_sum"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+@dataclass
+class MetricsCoverage:
+    """The three sets and where each referenced name is read."""
+
+    declared: dict[str, Metric]
+    exported: set[str]
+    referenced: dict[str, list[str]] = field(default_factory=dict)
+    recorded: set[str] = field(default_factory=set)
+
+    def _is_exported(self, name: str) -> bool:
+        return name in self.exported or name in SYNTHETIC or name in self.recorded
+
+    @property
+    def declared_missing(self) -> list[str]:
+        """Declared metrics with no exported series at all."""
+        return sorted(
+            name for name, m in self.declared.items() if not any(s in self.exported for s in m.series_names())
+        )
+
+    @property
+    def referenced_missing(self) -> dict[str, list[str]]:
+        """Referenced names nobody exports -> where they are read."""
+        return {n: w for n, w in sorted(self.referenced.items()) if not self._is_exported(n)}
+
+    @property
+    def exported_unused(self) -> list[str]:
+        """Exported metric families neither declared nor referenced."""
+        declared = {s for m in self.declared.values() for s in (m.name, *m.series_names())}
+        used = declared | set(self.referenced)
+        return sorted({_family(n) for n in self.exported if n not in used and _family(n) not in used})
+
+    def to_json(self) -> dict[str, Any]:
+        """The report section."""
+        return {
+            "declared": sorted(self.declared),
+            "exported_count": len(self.exported),
+            "referenced": {k: sorted(v) for k, v in sorted(self.referenced.items())},
+            "declared_missing": self.declared_missing,
+            "referenced_missing": self.referenced_missing,
+            "exported_unused": self.exported_unused,
+        }
+
+
+def _add(refs: dict[str, list[str]], names: Iterable[str], where: str) -> None:
+    for name in names:
+        refs.setdefault(name, [])
+        if where not in refs[name]:
+            refs[name].append(where)
+
+
+def rule_references(files: Iterable[Path]) -> tuple[dict[str, list[str]], set[str], list[str]]:
+    """(metric name -> rules reading it, names recording rules produce, problems) over rule files."""
+    refs: dict[str, list[str]] = {}
+    recorded: set[str] = set()
+    problems: list[str] = []
+    for path in files:
+        try:
+            documents = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
+        except (OSError, yaml.YAMLError) as exc:
+            problems.append(f"{path}: cannot read: {exc}")
+            continue
+        for document in documents:
+            for group in (document or {}).get("groups", []) or []:
+                for rule in group.get("rules", []) or []:
+                    name = rule.get("alert") or rule.get("record") or "?"
+                    if rule.get("record"):
+                        recorded.add(str(rule["record"]))
+                    try:
+                        names = metric_names(str(rule.get("expr", "")))
+                    except PromQLSyntaxError as exc:
+                        problems.append(f"{path.name}: rule {name}: {exc}")
+                        continue
+                    _add(refs, names, f"rule {name} ({path.name})")
+    return refs, recorded, problems
+
+
+def _expand_grafana(expr: str) -> str:
+    expr = _GRAFANA_RANGE.sub("[5m]", expr)
+    return _GRAFANA_VAR.sub("x", expr)
+
+
+def _panel_exprs(node: Any, title: str = "") -> Iterable[tuple[str, str]]:
+    if isinstance(node, dict):
+        here = str(node.get("title", title))
+        expr = node.get("expr")
+        if isinstance(expr, str) and expr.strip():
+            yield here, expr
+        for value in node.values():
+            yield from _panel_exprs(value, here)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _panel_exprs(item, title)
+
+
+def dashboard_references(directory: Path) -> tuple[dict[str, list[str]], list[str]]:
+    """(metric name -> panels reading it, problems) over every dashboard JSON in ``directory``."""
+    refs: dict[str, list[str]] = {}
+    problems: list[str] = []
+    if not directory.is_dir():
+        return refs, problems
+    for path in sorted(directory.glob("*.json")):
+        try:
+            dashboard = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            problems.append(f"{path}: cannot read: {exc}")
+            continue
+        for title, expr in _panel_exprs(dashboard):
+            try:
+                names = metric_names(_expand_grafana(expr))
+            except PromQLSyntaxError as exc:
+                problems.append(f"{path.name}: panel '{title}': {exc}")
+                continue
+            _add(refs, names, f"panel '{title}' ({path.name})")
+    return refs, problems
+
+
+def check_coverage(coverage: MetricsCoverage, contract_source: str = "the contract") -> list[Finding]:
+    """Declared-missing and referenced-missing metrics are findings (with where they are read)."""
+    findings = [
+        Finding(
+            "coverage",
+            f"metric {name}",
+            f"declared in {contract_source} but no target exports it — export it or remove the declaration",
+        )
+        for name in coverage.declared_missing
+    ]
+    for name, where in coverage.referenced_missing.items():
+        findings.append(
+            Finding(
+                "coverage",
+                f"metric {name}",
+                f"read by {', '.join(where[:3])}{' …' if len(where) > 3 else ''} but no target exports it — that "
+                "alert can never fire / that panel stays empty",
+            )
+        )
+    return findings
+
+
+def exported_families(names: Iterable[str]) -> set[str]:
+    """Metric families of raw sample names (``x_bucket`` -> ``x``)."""
+    return {_family(n) for n in names}
+
+
+def declared_index(metrics: Iterable[Metric]) -> Mapping[str, Metric]:
+    """name -> metric."""
+    return {m.name: m for m in metrics}

@@ -1,0 +1,238 @@
+"""Metric semantics, exact accounting, exposition lint, cardinality, freshness, signal flow, coverage."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+
+from obs_tests.accounting import measure_latency_quantiles, run_accounting, trace_signal
+from obs_tests.checks.coverage import (
+    MetricsCoverage,
+    check_coverage,
+    dashboard_references,
+    rule_references,
+)
+from obs_tests.checks.exposition import check_exposition, lint_findings, parse_promtool
+from obs_tests.checks.metrics import (
+    check_cardinality,
+    check_counter_resets,
+    check_freshness,
+    check_gauge_range,
+    check_histogram,
+)
+from obs_tests.clients.prometheus import PrometheusClient, Target
+from obs_tests.contract import Contract, Job, Metric
+from obs_tests.findings import Finding, require_no_findings
+from obs_tests.stack import EmbeddedStack
+from obs_tests.tools import promtool_check_metrics
+
+COUNTER_WINDOW = "10m"
+LIVENESS_INTERVALS = 30
+
+
+def _jobs_regex(contract: Contract) -> str:
+    return "|".join(j.name for j in contract.jobs)
+
+
+def _intervals(targets: list[Target]) -> dict[str, float]:
+    return {t.job: t.scrape_interval for t in targets if t.scrape_interval}
+
+
+def test_counters_never_decrease(
+    prom: PrometheusClient, contract: Contract, obs_summary: Callable[[str], None]
+) -> None:
+    """Between two scrapes a counter only goes up; a reset is allowed only when the process restarted."""
+    jobs = _jobs_regex(contract)
+    selector = f'{{__name__=~".+_total|.+_count", job=~"{jobs}"}}'
+    names = sorted({s.labels["__name__"] for s in prom.query(f"group by (__name__) ({selector})")})
+    # resets() drops the metric name, so ask per name (concurrently) and keep it.
+    per_name = prom.query_many([f'resets({n}{{job=~"{jobs}"}}[{COUNTER_WINDOW}]) > 0' for n in names])
+    series = []
+    for name, resets in zip(names, per_name, strict=True):
+        for sample in resets:
+            matchers = ", ".join(f'{k}="{v}"' for k, v in sample.labels.items() if k != "__name__")
+            series += prom.query_raw(f"{name}{{{matchers}}}[{COUNTER_WINDOW}]")
+    starts = {}
+    for item in prom.query_raw(f'process_start_time_seconds{{job=~"{jobs}"}}[{COUNTER_WINDOW}]'):
+        starts[(item.labels.get("job", ""), item.labels.get("instance", ""))] = item.points
+    report = check_counter_resets(series, starts)
+    counters = prom.query_value(f"count({selector})") or 0
+    obs_summary(
+        f"{counters:g} counter series monotonic over {COUNTER_WINDOW}; {len(report.restarts)} resets by restart"
+    )
+    require_no_findings(report.findings)
+
+
+def test_exact_accounting(
+    prom: PrometheusClient, mock_system: EmbeddedStack, obs_summary: Callable[[str], None]
+) -> None:
+    """N valid + M invalid webhooks: every counter on their path rose by exactly what happened."""
+    run = run_accounting(prom, mock_system.url("gateway"), n_valid=400, n_invalid=100, seed=11)
+    obs_summary(run.summary())
+    require_no_findings(run.findings)
+
+
+def test_histogram_consistent(
+    prom: PrometheusClient, contract_histogram: Metric, obs_summary: Callable[[str], None]
+) -> None:
+    name = contract_histogram.name
+    samples = prom.query(f'{{__name__=~"{name}_bucket|{name}_count|{name}_sum"}}')
+    findings = check_histogram(name, samples)
+    groups = {tuple(sorted((k, v) for k, v in s.labels.items() if k not in ("__name__", "le"))) for s in samples}
+    obs_summary(f"{name}: {len(groups)} series cumulative, +Inf == _count, one set of buckets")
+    require_no_findings(findings)
+
+
+def test_histogram_quantile_matches_workload(
+    prom: PrometheusClient, mock_system: EmbeddedStack, obs_summary: Callable[[str], None]
+) -> None:
+    """histogram_quantile over the gateway latency agrees with what the client measured (one bucket)."""
+    results = measure_latency_quantiles(prom, mock_system.url("gateway"))
+    findings = [f for r in results for f in r.findings]
+    obs_summary(
+        "gateway latency "
+        + ", ".join(
+            f"p{r.quantile * 100:g} histogram {r.from_histogram * 1000:.0f} ms vs measured {r.measured * 1000:.0f} ms"
+            for r in results
+        )
+    )
+    require_no_findings(findings)
+
+
+def test_gauge_in_range(prom: PrometheusClient, contract_gauge: Metric, obs_summary: Callable[[str], None]) -> None:
+    samples = prom.query(contract_gauge.name)
+    findings = check_gauge_range(contract_gauge, samples)
+    bounds = f"[{contract_gauge.range_min}, {contract_gauge.range_max}]"
+    obs_summary(f"{contract_gauge.name}: {len(samples)} series finite and within {bounds}")
+    require_no_findings(findings)
+
+
+def _fetch(target: Target) -> str | None:
+    try:
+        resp = requests.get(target.scrape_url, timeout=5, headers={"Accept": "text/plain;version=0.0.4"})
+    except requests.RequestException:
+        return None
+    return resp.text if resp.ok else None
+
+
+def _job_targets(prom: PrometheusClient, job: Job) -> list[Target]:
+    targets = [t for t in prom.targets() if t.job == job.name and t.up]
+    if not targets:
+        pytest.skip(f"job {job.name} has no target up (test_job_targets_up reports why)")
+    return targets
+
+
+def test_exposition_lint(prom: PrometheusClient, contract_job: Job, obs_summary: Callable[[str], None]) -> None:
+    """Each target's /metrics passes the real `promtool check metrics` (minus the job's lint_ignore)."""
+    findings: list[Finding] = []
+    ignored = 0
+    fetched = 0
+    for target in _job_targets(prom, contract_job):
+        text = _fetch(target)
+        if text is None:
+            continue
+        fetched += 1
+        result = promtool_check_metrics(text)
+        problems = parse_promtool(result.output)
+        found, skipped = lint_findings(f"{contract_job.name}/{target.instance}", problems, contract_job.lint_ignore)
+        findings += found
+        ignored += len(skipped)
+    if not fetched:
+        pytest.skip(f"no /metrics of job {contract_job.name} is reachable from here")
+    note = f" ({ignored} known problems accepted by lint_ignore)" if ignored else ""
+    obs_summary(f"{contract_job.name}: {fetched} exposition(s) pass promtool check metrics{note}")
+    require_no_findings(findings)
+
+
+def test_exposition_matches_contract(
+    prom: PrometheusClient, contract: Contract, contract_job: Job, obs_summary: Callable[[str], None]
+) -> None:
+    """Contract metrics in each target's exposition have the declared type and exactly the declared labels."""
+    metrics = [m for m in contract.metrics if m.job in (None, contract_job.name)]
+    findings: list[Finding] = []
+    fetched = 0
+    for target in _job_targets(prom, contract_job):
+        text = _fetch(target)
+        if text is None:
+            continue
+        fetched += 1
+        findings += check_exposition(f"{contract_job.name}/{target.instance}", text, metrics)
+    if not fetched:
+        pytest.skip(f"no /metrics of job {contract_job.name} is reachable from here")
+    obs_summary(f"{contract_job.name}: types and labels of contract metrics match in {fetched} exposition(s)")
+    require_no_findings(findings)
+
+
+def test_cardinality_budget(
+    prom: PrometheusClient, contract_budgeted: Metric, obs_summary: Callable[[str], None]
+) -> None:
+    metric = contract_budgeted
+    selector = '{__name__=~"' + "|".join(metric.series_names()) + '"}'
+    series = int(prom.query_value(f"count({selector})") or 0)
+    distinct: dict[str, int] = {}
+    top: dict[str, list[tuple[str, float]]] = {}
+    if metric.max_series is not None and series > metric.max_series:
+        names = prom.query(f"count by (__name__) ({selector})")
+        labels = {k for s in prom.series([selector], start=time.time() - 60)[:2000] for k in s}
+        labels -= {"__name__", "le", "job", "instance"} | {n.labels.get("__name__", "") for n in names}
+        for label in sorted(labels):
+            distinct[label] = int(prom.query_value(f"count(count by ({label}) ({selector}))") or 0)
+            top[label] = [
+                (s.labels.get(label, ""), s.value) for s in prom.query(f"topk(3, count by ({label}) ({selector}))")
+            ]
+    findings = check_cardinality(metric, series, distinct, top)
+    obs_summary(f"{metric.name}: {series} series (budget {metric.max_series})")
+    require_no_findings(findings)
+
+
+def test_metric_fresh(prom: PrometheusClient, contract_metric: Metric, obs_summary: Callable[[str], None]) -> None:
+    """Every series has a sample newer than 3 scrape intervals and none seen recently has gone stale."""
+    targets = prom.targets()
+    intervals = _intervals(targets)
+    window = LIVENESS_INTERVALS * (max(intervals.values()) if intervals else 15.0)
+    now = prom.now()
+    current = prom.query(f"timestamp({contract_metric.query_name})")
+    recent = prom.series([contract_metric.query_name], start=now - window, end=now)
+    findings = check_freshness(contract_metric, now, current, recent, intervals)
+    obs_summary(f"{contract_metric.name}: {len(current)} series fresh, none stale over {window:g}s")
+    require_no_findings(findings)
+
+
+def test_signal_flow_end_to_end(
+    prom: PrometheusClient, mock_system: EmbeddedStack, obs_summary: Callable[[str], None]
+) -> None:
+    """One signal with an X-Correlation-ID: its id is in the log of every component on its path and
+    every counter on the path rose by one."""
+    logs = {name: mock_system.log_path(name) for name in mock_system.components}
+    correlation_id, findings = trace_signal(prom, mock_system.url("gateway"), logs, action="buy")
+    obs_summary(f"signal {correlation_id} traced gateway → momentum/risk/sentiment/correlation → orchestrator")
+    require_no_findings(findings)
+
+
+def test_metrics_coverage(
+    prom: PrometheusClient,
+    contract: Contract,
+    obs_report: dict[str, Any],
+    obs_summary: Callable[[str], None],
+) -> None:
+    """Declared vs exported vs referenced (rules, dashboards): nothing declared or read is missing."""
+    exported = {s.labels["__name__"] for s in prom.query(f'group by (__name__) ({{job=~"{_jobs_regex(contract)}"}})')}
+    refs, recorded, problems = rule_references(contract.files.rule_files())
+    panel_refs, panel_problems = dashboard_references(contract.files.dashboards)
+    for name, where in panel_refs.items():
+        refs.setdefault(name, []).extend(where)
+    coverage = MetricsCoverage({m.name: m for m in contract.metrics}, exported, refs, recorded)
+    section = coverage.to_json()
+    section["unparsed"] = problems + panel_problems
+    obs_report["metrics_coverage"] = section
+    findings = check_coverage(coverage, contract.source.name)
+    obs_summary(
+        f"declared {len(coverage.declared)} (missing {len(coverage.declared_missing)}), exported {len(exported)}, "
+        f"referenced {len(refs)} (missing {len(coverage.referenced_missing)}), "
+        f"exported but unused {len(coverage.exported_unused)}"
+    )
+    require_no_findings(findings)

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from obs_tests.checks.coverage import MetricsCoverage, check_coverage, dashboard_references, rule_references
+from obs_tests.contract import Metric
+
+RULES = """
+groups:
+  - name: a
+    rules:
+      - alert: GatewayErrors
+        expr: rate(gateway_validation_errors_total[1m]) / rate(gateway_webhooks_total[1m]) > 0.01
+      - record: job:up:sum
+        expr: sum by (job) (up)
+---
+groups:
+  - name: b
+    rules:
+      - alert: Broken
+        expr: sum(rate(x[5m])
+      - alert: UsesRecorded
+        expr: job:up:sum < 1
+"""
+
+
+def test_rule_references(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yml"
+    path.write_text(RULES)
+    refs, recorded, problems = rule_references([path])
+    assert refs["gateway_webhooks_total"] == ["rule GatewayErrors (rules.yml)"]
+    assert refs["job:up:sum"] == ["rule UsesRecorded (rules.yml)"]
+    assert recorded == {"job:up:sum"}
+    assert problems == ["rules.yml: rule Broken: unclosed left parenthesis"]
+
+
+def test_dashboard_references_expand_grafana_variables(tmp_path: Path) -> None:
+    dashboard = {
+        "panels": [
+            {"title": "Rate", "targets": [{"expr": 'sum(rate(gateway_webhooks_total{job="$job"}[$__rate_interval]))'}]},
+            {
+                "title": "Row",
+                "panels": [{"title": "Inner", "targets": [{"expr": 'agent_confidence_score{agent_type=~"${agent}"}'}]}],
+            },
+        ]
+    }
+    (tmp_path / "d.json").write_text(json.dumps(dashboard))
+    refs, problems = dashboard_references(tmp_path)
+    assert refs == {
+        "gateway_webhooks_total": ["panel 'Rate' (d.json)"],
+        "agent_confidence_score": ["panel 'Inner' (d.json)"],
+    }
+    assert problems == []
+
+
+def test_coverage_sets_and_findings() -> None:
+    declared = {
+        "gateway_webhooks_total": Metric("gateway_webhooks_total", "counter"),
+        "lat_seconds": Metric("lat_seconds", "histogram"),
+        "ghost_total": Metric("ghost_total", "counter"),
+    }
+    exported = {"gateway_webhooks_total", "lat_seconds_bucket", "lat_seconds_count", "lat_seconds_sum", "extra_total"}
+    refs = {"gateway_webhooks_total": ["rule A"], "up": ["rule B"], "typo_total": ["rule C", "panel 'X' (d.json)"]}
+    coverage = MetricsCoverage(declared, exported, refs)
+    assert coverage.declared_missing == ["ghost_total"]
+    assert coverage.referenced_missing == {"typo_total": ["rule C", "panel 'X' (d.json)"]}
+    assert coverage.exported_unused == ["extra_total"]
+    messages = [f"{f.subject}: {f.message}" for f in check_coverage(coverage, "obs.yaml")]
+    assert messages[0].startswith("metric ghost_total: declared in obs.yaml but no target exports it")
+    assert messages[1].startswith("metric typo_total: read by rule C, panel 'X' (d.json) but no target exports it")
+    assert coverage.to_json()["referenced_missing"] == {"typo_total": ["rule C", "panel 'X' (d.json)"]}

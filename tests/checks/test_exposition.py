@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from obs_tests.checks.exposition import LintProblem, check_exposition, lint_findings, parse_promtool
+from obs_tests.contract import Metric
+
+PROMTOOL = """fooBar metric names should be written in 'snake_case' not 'camelCase'
+redis_total_error_replies counter metrics should have "_total" suffix
+error while linting: text format parsing error in line 3: expected float as value, got "x"
+"""
+
+
+def test_parse_promtool() -> None:
+    problems = parse_promtool(PROMTOOL)
+    assert problems[0] == LintProblem("fooBar", "metric names should be written in 'snake_case' not 'camelCase'")
+    assert problems[2].metric == "(parse)"
+    assert "line 3" in problems[2].problem
+
+
+def test_lint_ignore() -> None:
+    findings, ignored = lint_findings("redis/x:1", parse_promtool(PROMTOOL), [r"^redis_\S+ counter metrics"])
+    assert [str(i) for i in ignored] == ['redis_total_error_replies counter metrics should have "_total" suffix']
+    assert len(findings) == 2
+    assert findings[0].message.startswith("promtool: fooBar: metric names should be written in 'snake_case'")
+
+
+EXPOSITION = """# HELP gateway_webhooks_total x
+# TYPE gateway_webhooks_total counter
+gateway_webhooks_total{source="tv",status="accepted"} 3.0
+# HELP agent_confidence_score x
+# TYPE agent_confidence_score gauge
+agent_confidence_score{agent_type="risk",pod="a"} 0.5
+# HELP lat_seconds x
+# TYPE lat_seconds histogram
+lat_seconds_bucket{le="+Inf"} 1.0
+lat_seconds_count 1.0
+lat_seconds_sum 0.1
+"""
+
+
+def test_contract_metrics_match() -> None:
+    metrics = [
+        Metric("gateway_webhooks_total", "counter", labels=("source", "status")),
+        Metric("lat_seconds", "histogram"),
+        Metric("not_here_total", "counter"),
+    ]
+    assert check_exposition("gw", EXPOSITION, metrics) == []
+
+
+def test_type_mismatch() -> None:
+    [finding] = check_exposition(
+        "gw", EXPOSITION, [Metric("gateway_webhooks_total", "gauge", labels=("source", "status"))]
+    )
+    assert finding.message == "gateway_webhooks_total is exposed as counter (# TYPE), the contract declares gauge"
+
+
+def test_missing_and_unexpected_labels() -> None:
+    missing = check_exposition("gw", EXPOSITION, [Metric("gateway_webhooks_total", "counter", labels=("source",))])
+    assert "has label(s) the contract does not declare: status" in missing[0].message
+    extra = check_exposition(
+        "agents", EXPOSITION, [Metric("agent_confidence_score", "gauge", labels=("agent_type", "tenant"))]
+    )
+    messages = [f.message for f in extra]
+    assert "agent_confidence_score lacks the declared label(s) tenant" in messages
+    assert any("does not declare: pod" in m for m in messages)
+
+
+def test_unparseable_exposition() -> None:
+    [finding] = check_exposition("gw", "# TYPE x counter\nx_total{ 1\n", [Metric("x_total", "counter")])
+    assert "the exposition does not parse" in finding.message
