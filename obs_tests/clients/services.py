@@ -4,7 +4,7 @@ Example::
 
     gateway = ServiceClient(stack.url("gateway"))
     with gateway.faults_applied({"latency": {"distribution": "fixed", "value_ms": 100}}):
-        ...  # the fault is cleared on every exit path
+        ...  # the previous faults are restored on every exit path
 """
 
 from __future__ import annotations
@@ -50,12 +50,14 @@ class ServiceClient(HttpApi):
 
     @contextmanager
     def faults_applied(self, faults: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """Set ``faults`` (merged) for the duration of the block; cleared on every exit path."""
+        """Merge ``faults`` in for the duration of the block; the previous fault set is restored on every
+        exit path (faults set by someone else before the block survive it)."""
+        previous = self.faults()
         applied = self.patch_faults(faults)
         try:
             yield applied
         finally:
-            self.clear_faults()
+            self.set_faults(previous)
 
     def scenario(self) -> dict[str, Any]:
         """The exchange's current market scenario."""

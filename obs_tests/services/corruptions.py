@@ -7,6 +7,8 @@ exporter would, so the metric checks can be proven to catch it — without editi
                            process keeps running (``process_start_time_seconds`` unchanged);
 - ``histogram_nonmonotonic`` the first bucket of every histogram series exceeds the ``+Inf`` bucket;
 - ``histogram_inf_mismatch`` the ``+Inf`` bucket of every histogram series is ``_count`` + 1;
+- ``histogram_unit_ms``    every histogram looks as if it observed milliseconds into a ``_seconds``
+                           histogram: all observations in ``+Inf``, ``_sum`` x 1000 (quantiles are wrong);
 - ``gauge_out_of_range``   known bounded gauges leave their range (confidence 1.5, prices/queues -1);
 - ``gauge_nan``            the same gauges report ``NaN``;
 - ``bad_metric_name``      adds ``mockLatencyMilliseconds`` (camelCase, non-base unit: promtool flags it);
@@ -120,6 +122,25 @@ def histogram_inf_mismatch(lines: list[bytes]) -> list[bytes]:
     return out
 
 
+def histogram_unit_ms(lines: list[bytes]) -> list[bytes]:
+    out = list(lines)
+    for indexes in _bucket_groups(lines).values():
+        for index in indexes:
+            parts = _split(lines[index])
+            if parts and b'le="+Inf"' not in parts[1]:
+                out[index] = parts[0] + parts[1] + b" 0.0"
+    for index, line in enumerate(out):
+        parts = _split(line)
+        if parts and parts[0].endswith(b"_sum") and (parts[0][:-4] + b"_bucket") in line_names(lines):
+            out[index] = parts[0] + parts[1] + b" " + _fmt(_number(parts[2]) * 1000)
+    return out
+
+
+def line_names(lines: list[bytes]) -> set[bytes]:
+    """Every sample name in ``lines``."""
+    return {parts[0] for line in lines if (parts := _split(line))}
+
+
 def _gauges(lines: list[bytes], value: Callable[[bytes], bytes]) -> list[bytes]:
     out = []
     for line in lines:
@@ -201,6 +222,7 @@ CORRUPTIONS: Final[dict[str, Callable[[list[bytes]], list[bytes]]]] = {
     "counter_decrease": counter_decrease,
     "histogram_nonmonotonic": histogram_nonmonotonic,
     "histogram_inf_mismatch": histogram_inf_mismatch,
+    "histogram_unit_ms": histogram_unit_ms,
     "gauge_out_of_range": gauge_out_of_range,
     "gauge_nan": gauge_nan,
     "bad_metric_name": bad_metric_name,

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from obs_tests.accounting import run_accounting, trace_signal, wait_scraped_after
+from obs_tests.accounting import measure_latency_quantiles, run_accounting, trace_signal, wait_scraped_after
 from obs_tests.clients.services import ServiceClient
 from obs_tests.contract import load_contract
 from obs_tests.stack import EmbeddedStack
@@ -100,6 +100,19 @@ def test_broken_histogram_fails(broken: EmbeddedStack, tmp_path: Path, corruptio
         _heal(broken, "gateway", admin)
     assert code == 1, out
     assert "gateway_processing_duration_seconds" in out and message in out
+
+
+def test_histogram_that_does_not_describe_client_latency_fails(broken: EmbeddedStack) -> None:
+    """A gateway that observes milliseconds into its _seconds histogram: quantiles are wrong."""
+    admin = _corrupt(broken, "gateway", "histogram_unit_ms")
+    try:
+        results = measure_latency_quantiles(broken.prometheus(), broken.url("gateway"), n=100)
+    finally:
+        _heal(broken, "gateway", admin)
+    findings = [f for r in results for f in r.findings]
+    assert len(findings) == 2, findings
+    assert "histogram_quantile gives 5000.0 ms, the workload measured" in findings[0].message
+    assert "off by more than one bucket width" in findings[0].message
 
 
 def test_gauge_out_of_range_fails(broken: EmbeddedStack, tmp_path: Path) -> None:

@@ -63,6 +63,12 @@ def test_histogram_inf_mismatch() -> None:
     assert after[("gateway_processing_duration_seconds_count", ())] == 3.0
 
 
+def test_histogram_unit_ms() -> None:
+    after = _samples(apply(_exposition(), ["histogram_unit_ms"]))
+    assert _buckets(after) == [0.0, 0.0, 3.0]
+    assert after[("gateway_processing_duration_seconds_sum", ())] == pytest.approx(2550.0)
+
+
 @pytest.mark.parametrize(("name", "value"), [("gauge_out_of_range", 1.5), ("gauge_nan", None)])
 def test_gauges(name: str, value: float | None) -> None:
     after = _samples(apply(_exposition(), [name]))
