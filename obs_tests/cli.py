@@ -15,6 +15,7 @@ import click
 
 from obs_tests import __version__
 from obs_tests.commands.check import check
+from obs_tests.commands.lint import lint
 from obs_tests.commands.stack import down, status, up
 from obs_tests.errors import ObsTestsError
 
@@ -77,6 +78,7 @@ cli.add_command(up)
 cli.add_command(down)
 cli.add_command(status)
 cli.add_command(check)
+cli.add_command(lint)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
-__all__ = ["Finding", "format_findings", "require_no_findings"]
+__all__ = ["Finding", "display_path", "format_findings", "require_no_findings"]
 
 
 @dataclass(frozen=True)
@@ -41,3 +42,12 @@ def require_no_findings(findings: Iterable[Finding]) -> None:
         import pytest  # noqa: PLC0415 - only the suite calls this, always under pytest
 
         pytest.fail(format_findings(items), pytrace=False)
+
+
+def display_path(path: Path | str) -> str:
+    """``path`` relative to the working directory when it is inside it (shorter messages)."""
+    candidate = Path(path)
+    try:
+        return str(candidate.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(candidate)

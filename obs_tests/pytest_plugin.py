@@ -7,8 +7,8 @@ yours) gets:
   (env ``OBS_CONTRACT``, ``OBS_PROMETHEUS_URL``, ``OBS_ALERTMANAGER_URL``, ``OBS_GRAFANA_URL``);
 - fixtures ``contract``, ``stack`` (session: the embedded stack unless URLs are given), ``prom``,
   ``alertmanager``;
-- parametrisation: a test taking ``contract_job`` / ``contract_metric`` runs once per job / metric of
-  the contract;
+- parametrisation: a test taking ``contract_job`` / ``contract_metric`` (``contract_histogram``,
+  ``contract_gauge``, ``contract_budgeted``) / ``contract_alert`` runs once per job / metric / alert rule;
 - markers ``chaos``, ``load``, ``grafana``, ``browser``, ``slow``, ``stack``; ``grafana`` tests skip
   with a reason when no Grafana URL is given.
 
@@ -33,6 +33,7 @@ from obs_tests.clients.alertmanager import AlertmanagerClient
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.contract import EMBEDDED, Contract, Metric, load_contract
 from obs_tests.errors import ObsTestsError
+from obs_tests.rulefiles import load_rule_files
 from obs_tests.stack.embedded import EmbeddedStack
 from obs_tests.stack.external import ExternalStack
 
@@ -42,6 +43,7 @@ __all__ = [
     "healthy_stack",
     "mock_system",
     "obs_report",
+    "obs_report_dir",
     "obs_summary",
     "prom",
     "stack",
@@ -75,6 +77,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--alertmanager-url", default=None, help="Alertmanager URL (env OBS_ALERTMANAGER_URL)")
     group.addoption("--grafana-url", default=None, help="Grafana URL; enables grafana tests (env OBS_GRAFANA_URL)")
+    group.addoption(
+        "--obs-report-dir",
+        default=None,
+        help="where checks write their own reports, e.g. rule-test JUnit (env OBS_REPORT_DIR; default: reports)",
+    )
     group.addoption(
         "--obs-log-dir",
         default=None,
@@ -140,6 +147,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         if name in metafunc.fixturenames:
             metrics = [m for m in session_contract(metafunc.config).metrics if keep(m)]
             metafunc.parametrize(name, metrics, ids=[m.name for m in metrics])
+    if "contract_alert" in metafunc.fixturenames:
+        contract = session_contract(metafunc.config)
+        alerts = [r for rf in load_rule_files(contract.files.rule_files()) for r in rf.alerts]
+        metafunc.parametrize("contract_alert", alerts, ids=[a.name for a in alerts])
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -211,6 +222,14 @@ def obs_report(pytestconfig: pytest.Config) -> dict[str, Any]:
     """Report sections by name (``obs_report["metrics_coverage"] = {...}``); `obs-tests check` writes them
     into summary.json."""
     return report_sections(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def obs_report_dir(pytestconfig: pytest.Config) -> Path:
+    """Where checks write reports of their own (``--obs-report-dir``, default ``reports``)."""
+    path = Path(_option(pytestconfig, "--obs-report-dir", "OBS_REPORT_DIR") or "reports")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @pytest.fixture

@@ -112,7 +112,7 @@ def _short(text: str, limit: int = 600) -> str:
 
 def _failure_message(report: pytest.TestReport) -> str:
     if isinstance(report.longrepr, str):  # pytest.fail(..., pytrace=False)
-        return _short(report.longrepr.replace("\n", "\n          "))
+        return _short(report.longrepr.removeprefix("Failed: ").replace("\n", "\n          "))
     crash = getattr(report.longrepr, "reprcrash", None)
     if crash is not None:
         message = str(crash.message)

@@ -23,7 +23,14 @@ import yaml
 
 from obs_tests.errors import InputError
 
-__all__ = ["LocatedDocument", "closest", "format_path", "load_located", "load_located_text"]
+__all__ = [
+    "LocatedDocument",
+    "closest",
+    "format_path",
+    "load_located",
+    "load_located_all",
+    "load_located_text",
+]
 
 PathKey = tuple[str | int, ...]
 
@@ -144,3 +151,36 @@ def load_located(path: Path, *, error: type[InputError] = InputError) -> Located
     except OSError as exc:
         raise error(f"{path}: cannot read: {exc.strerror}") from None
     return load_located_text(text, str(path), error=error)
+
+
+def load_located_all(path: Path, *, error: type[InputError] = InputError) -> list[LocatedDocument]:
+    """Every YAML document of a (possibly multi-document) file, each with its line map.
+
+    Lines are absolute in the file, so messages point at the right place in any document.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"{path}: file not found — check the path") from None
+    except (UnicodeDecodeError, OSError) as exc:
+        raise error(f"{path}: cannot read: {exc}") from None
+    source = str(path)
+    try:
+        nodes = list(yaml.compose_all(text, Loader=_UniqueKeyLoader))
+        datas = list(yaml.load_all(text, Loader=_UniqueKeyLoader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}:{mark.line + 1}" if mark else source
+        problem = exc.problem or exc.context or "malformed YAML"
+        raise error(f"{where}: not valid YAML: {problem} — fix the syntax at that line") from None
+    except yaml.YAMLError as exc:
+        raise error(f"{source}: not valid YAML: {exc}") from None
+    documents = []
+    for node, data in zip(nodes, datas, strict=True):
+        dup = _duplicate_key(node)
+        if dup:
+            raise error(f"{source}:{dup[1]}: key '{dup[0]}' appears twice in the same mapping — keep one")
+        lines: dict[PathKey, int] = {}
+        _walk(node, (), lines)
+        documents.append(LocatedDocument(source=source, data=data, lines=lines))
+    return documents

@@ -129,6 +129,8 @@ def check(
         f"--junitxml={junit}",
         "--obs-contract",
         str(contract_path),
+        "--obs-report-dir",
+        str(report_dir),
         "--tb=short",
         "-rN",
         "-v" if verbose else "-q",

@@ -125,6 +125,7 @@ def build_components(plan: ComponentPlan, names: Sequence[str]) -> dict[str, Com
                 f"--web.listen-address={LOOPBACK}:{own['http']}",
                 "--web.enable-lifecycle",
                 "--rules.alert.resend-delay=1s",
+                "--enable-feature=extra-scrape-metrics",
                 "--storage.tsdb.retention.time=1d",
                 "--log.format=json",
             ]

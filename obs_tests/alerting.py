@@ -1,0 +1,344 @@
+"""Drive Alertmanager for real: routing tests through amtool, and live probes — alerts posted to the
+Alertmanager API whose notifications must reach the right receiver of the webhook sink, be inhibited,
+or be silenced. The judging is in :mod:`obs_tests.checks.routing`.
+
+Probe alerts carry an ``obs_probe=<run id>`` label so they never mix with real alerts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from obs_tests.checks.routing import (
+    RouteTest,
+    check_inhibition,
+    check_notifications,
+    check_route,
+    route_labels,
+)
+from obs_tests.clients.alertmanager import AlertmanagerClient, iso
+from obs_tests.contract import parse_duration
+from obs_tests.errors import ObsTestsError, WaitTimeout
+from obs_tests.findings import Finding
+from obs_tests.notifications import SinkClient
+from obs_tests.rulefiles import Rule
+from obs_tests.tools import run_tool
+from obs_tests.waiting import Poll, wait_for
+
+__all__ = [
+    "AlertmanagerSettings",
+    "RouteResult",
+    "probe_inhibition",
+    "probe_routing",
+    "probe_silence",
+    "run_route_tests",
+    "settings_from_config",
+]
+
+
+@dataclass(frozen=True)
+class AlertmanagerSettings:
+    """Per receiver: group_by, group_wait, group_interval (first route using it) and send_resolved."""
+
+    group_by: dict[str, list[str]] = field(default_factory=dict)
+    group_wait: dict[str, float] = field(default_factory=dict)
+    group_interval: dict[str, float] = field(default_factory=dict)
+    send_resolved: dict[str, bool] = field(default_factory=dict)
+
+    def notify_within(self, receiver: str) -> float:
+        """An upper bound for a notification after an alert arrives: group_wait + group_interval + slack."""
+        return self.group_wait.get(receiver, 30.0) + self.group_interval.get(receiver, 300.0) + 5.0
+
+
+def settings_from_config(config: Mapping[str, Any]) -> AlertmanagerSettings:
+    """Read the route tree and receivers of an Alertmanager config (dict)."""
+    settings = AlertmanagerSettings()
+
+    def walk(route: Mapping[str, Any], group_by: list[str], wait: float, interval: float) -> None:
+        group_by = list(route.get("group_by", group_by))
+        wait = parse_duration(str(route["group_wait"])) if "group_wait" in route else wait
+        interval = parse_duration(str(route["group_interval"])) if "group_interval" in route else interval
+        receiver = route.get("receiver")
+        if receiver and receiver not in settings.group_by:
+            settings.group_by[receiver] = group_by
+            settings.group_wait[receiver] = wait
+            settings.group_interval[receiver] = interval
+        for child in route.get("routes", []) or []:
+            walk({"receiver": receiver, **child}, group_by, wait, interval)
+
+    walk(config.get("route", {}), [], 30.0, 300.0)
+    for receiver in config.get("receivers", []) or []:
+        hooks = receiver.get("webhook_configs") or []
+        settings.send_resolved[receiver["name"]] = all(h.get("send_resolved", True) for h in hooks) if hooks else True
+    return settings
+
+
+@dataclass(frozen=True)
+class RouteResult:
+    """One routing test as amtool judged it."""
+
+    test: RouteTest
+    labels: dict[str, str]
+    receivers: tuple[str, ...]
+    findings: tuple[Finding, ...]
+
+
+def run_route_tests(config: Path, tests: Sequence[RouteTest], rules: Mapping[str, Rule]) -> list[RouteResult]:
+    """Run every routing test through ``amtool config routes test --verify.receivers``."""
+    results = []
+    for test in tests:
+        labels = route_labels(test, rules)
+        if isinstance(labels, Finding):
+            results.append(RouteResult(test, {}, (), (labels,)))
+            continue
+        argv = [
+            "amtool",
+            "config",
+            "routes",
+            "test",
+            f"--config.file={config}",
+            f"--verify.receivers={','.join(test.receivers)}",
+            *(f"{k}={v}" for k, v in labels.items()),
+        ]
+        done = run_tool(argv, timeout=30)
+        got = (
+            tuple(r.strip() for r in done.stdout.strip().splitlines()[0].split(",") if r.strip())
+            if done.stdout.strip()
+            else ()
+        )
+        findings = check_route(test, labels, got)
+        if not findings and done.returncode != 0:
+            findings = [Finding("routing", f"alert {test.alert}", f"amtool failed: {done.output}")]
+        results.append(RouteResult(test, labels, got, tuple(findings)))
+    return results
+
+
+def _post(am: AlertmanagerClient, alerts: Sequence[Mapping[str, str]], *, resolve: bool = False) -> None:
+    now = time.time()
+    body = []
+    for labels in alerts:
+        item: dict[str, Any] = {
+            "labels": dict(labels),
+            "annotations": {"summary": f"obs-tests probe for {labels.get('alertname')}"},
+            "startsAt": iso(now - 60),
+        }
+        if resolve:
+            item["endsAt"] = iso(now)
+        body.append(item)
+    am.post_alerts(body)
+
+
+def _wait_in_alertmanager(am: AlertmanagerClient, run_id: str, count: int) -> list[dict[str, Any]]:
+    def probe() -> Poll[list[dict[str, Any]]]:
+        alerts = am.alerts(filters=[f'obs_probe="{run_id}"'])
+        return Poll(len(alerts) >= count, alerts, f"{len(alerts)} of {count} probe alerts in Alertmanager")
+
+    return wait_for(
+        probe, timeout=15, interval=0.1, expected=f"{count} probe alerts in Alertmanager", transient=(ObsTestsError,)
+    )
+
+
+def _await_notes(
+    sink: SinkClient, expected: Sequence[tuple[str, str, str]], run_id: str, since: float, within: float
+) -> list[Finding]:
+    """Wait until every (alertname, receiver, status) arrived; findings for those that did not."""
+    pending = set(expected)
+
+    def probe() -> Poll[set[tuple[str, str, str]]]:
+        for note in sink.notifications(since=since, labels={"obs_probe": run_id}):
+            pending.discard((note["labels"].get("alertname", ""), note["receiver"], note["status"]))
+        return Poll(not pending, pending, f"still missing: {sorted(pending)}")
+
+    with contextlib.suppress(WaitTimeout):  # what is still missing becomes a finding below
+        wait_for(probe, timeout=within, interval=0.1, expected="every probe notification", transient=(ObsTestsError,))
+    findings = []
+    for alertname, receiver, status in sorted(pending):
+        got = sink.notifications(alertname=alertname, since=since, labels={"obs_probe": run_id})
+        seen = ", ".join(f"{n['status']} to {n['receiver']}" for n in got) or "nothing"
+        findings.append(
+            Finding(
+                "notifications",
+                f"alert {alertname}",
+                f"no {status} notification reached receiver {receiver} within {within:g}s (got: {seen})",
+            )
+        )
+    return findings
+
+
+def probe_routing(
+    am: AlertmanagerClient,
+    sink: SinkClient,
+    probes: Sequence[tuple[RouteTest, Mapping[str, str]]],
+    settings: AlertmanagerSettings,
+) -> tuple[list[Finding], dict[str, Any]]:
+    """Post every alert (its routing-test labels) to Alertmanager and prove the notification reaches the
+    expected receiver, grouped by the route's group_by, and that resolving it sends a resolved
+    notification exactly where ``send_resolved`` is true.
+
+    Alerts that another probe inhibits (inhibit_rules) are probed in a second wave, on their own.
+    """
+    run_id = uuid.uuid4().hex[:12]
+    labelled = [({**labels, "obs_probe": run_id}, test) for test, labels in probes]
+    within = max((settings.notify_within(r) for t in probes for r in t[0].receivers), default=35.0)
+    findings: list[Finding] = []
+    since = time.time()
+    _post(am, [labels for labels, _ in labelled])
+    states = _wait_in_alertmanager(am, run_id, len(labelled))
+    inhibited = {a["labels"].get("alertname") for a in states if (a.get("status") or {}).get("inhibitedBy")}
+    waves = [
+        [(labels, test) for labels, test in labelled if labels["alertname"] not in inhibited],
+        [(labels, test) for labels, test in labelled if labels["alertname"] in inhibited],
+    ]
+    resolved_since = since
+    for number, wave in enumerate(waves):
+        if not wave:
+            continue
+        if number == 1:
+            # The inhibitors were resolved with the first wave: from then on the inhibited alerts (still
+            # firing) notify on their own; refresh them and expect their notifications since that moment.
+            since = resolved_since
+            _post(am, [labels for labels, _ in wave])
+        firing = [(labels["alertname"], r, "firing") for labels, test in wave for r in test.receivers]
+        findings += _await_notes(sink, firing, run_id, since, within)
+        resolved_since = time.time()
+        _post(am, [labels for labels, _ in wave], resolve=True)
+        resolved = [
+            (labels["alertname"], r, "resolved")
+            for labels, test in wave
+            for r in test.receivers
+            if settings.send_resolved.get(r, True)
+        ]
+        findings += _await_notes(sink, resolved, run_id, resolved_since, within)
+    payloads = [
+        p
+        for p in sink.payloads(since=time.time() - 600)
+        if any(a.get("labels", {}).get("obs_probe") == run_id for a in p.get("alerts", []))
+    ]
+    findings += check_notifications(payloads, group_by=settings.group_by, send_resolved=settings.send_resolved)
+    details = {
+        "run": run_id,
+        "alerts": len(labelled),
+        "second_wave": sorted(a for a in inhibited if a),
+        "payloads": len(payloads),
+    }
+    return findings, details
+
+
+InhibitionCase = tuple[Mapping[str, str], Sequence[Mapping[str, str]], Sequence[Mapping[str, str]]]
+
+
+def _inhibition_case(
+    am: AlertmanagerClient,
+    source: Mapping[str, str],
+    suppressed: Sequence[Mapping[str, str]],
+    active: Sequence[Mapping[str, str]],
+) -> list[Finding]:
+    run_id = uuid.uuid4().hex[:12]
+    tag = {"obs_probe": run_id}
+    alerts = [{**labels, **tag} for labels in (source, *suppressed, *active)]
+    targets = [{**s, **tag} for s in suppressed]
+    _post(am, alerts)
+    try:
+
+        def probe() -> Poll[list[dict[str, Any]]]:
+            got = am.alerts(filters=[f'obs_probe="{run_id}"'])
+            inhibited = [a for a in got if any(all(a["labels"].get(k) == v for k, v in t.items()) for t in targets)]
+            done = len(got) == len(alerts) and all((a.get("status") or {}).get("inhibitedBy") for a in inhibited)
+            return Poll(done, got, str([(a["labels"].get("alertname"), a["status"]["state"]) for a in got]))
+
+        try:
+            state = wait_for(
+                probe, timeout=10, interval=0.1, expected="the inhibition applied", transient=(ObsTestsError,)
+            )
+        except WaitTimeout:
+            state = am.alerts(filters=[f'obs_probe="{run_id}"'])
+        return check_inhibition(state, suppressed=targets, active=[{**a, **tag} for a in (source, *active)])
+    finally:
+        _post(am, alerts, resolve=True)
+
+
+def probe_inhibition(am: AlertmanagerClient, cases: Sequence[InhibitionCase]) -> list[Finding]:
+    """For each (source, must-be-suppressed, must-stay-active) case: post the label sets together and
+    check Alertmanager's verdict (``status.state``/``inhibitedBy``); everything is resolved afterwards."""
+    findings: list[Finding] = []
+    for source, suppressed, active in cases:
+        findings += _inhibition_case(am, source, suppressed, active)
+    return findings
+
+
+def probe_silence(
+    am: AlertmanagerClient, sink: SinkClient, settings: AlertmanagerSettings, *, duration: float = 3.0
+) -> tuple[list[Finding], dict[str, float]]:
+    """A silence suppresses an alert's notification while it lasts; when it expires the notification goes
+    out. Returns findings and the measured times."""
+    run_id = uuid.uuid4().hex[:12]
+    labels = {"alertname": "ObsTestsSilenceProbe", "severity": "warning", "obs_probe": run_id}
+    receiver = "warning"
+    findings: list[Finding] = []
+    silence_id = am.create_silence({"obs_probe": run_id}, duration=duration, comment="obs-tests silence probe")
+    started = time.time()
+    _post(am, [labels])
+    try:
+
+        def silenced() -> Poll[list[dict[str, Any]]]:
+            got = am.alerts(filters=[f'obs_probe="{run_id}"'])
+            ok = bool(got) and bool((got[0].get("status") or {}).get("silencedBy"))
+            return Poll(ok, got, str([(a["status"]["state"], a["status"].get("silencedBy")) for a in got]))
+
+        try:
+            wait_for(
+                silenced,
+                timeout=max(1.0, duration - 0.5),
+                interval=0.05,
+                expected="the alert silenced",
+                transient=(ObsTestsError,),
+            )
+        except WaitTimeout as exc:
+            findings.append(Finding("silences", "silence probe", f"the alert was never silenced: {exc.message}"))
+        ends = started + duration
+        early = sink.notifications(since=started, labels={"obs_probe": run_id})
+        while time.time() < ends and not early:
+            time.sleep(0.1)  # poll spacing: watching for a notification that must not arrive
+            early = sink.notifications(since=started, labels={"obs_probe": run_id})
+        if early:
+            findings.append(
+                Finding("silences", "silence probe", f"a notification went out while silenced: {early[0]['receiver']}")
+            )
+        within = settings.notify_within(receiver) + duration
+        try:
+            note = wait_for(
+                lambda: Poll(
+                    bool(n := sink.notifications(since=started, labels={"obs_probe": run_id}, status="firing")),
+                    n,
+                ),
+                timeout=within,
+                interval=0.1,
+                expected="the notification after the silence expired",
+                bound=f"silence end + group_wait ({settings.group_wait.get(receiver, 30):g}s)",
+                transient=(ObsTestsError,),
+            )
+            after = note[0]["received_at"] - ends
+        except WaitTimeout as exc:
+            findings.append(
+                Finding("silences", "silence probe", f"nothing arrived after the silence expired: {exc.message}")
+            )
+            after = float("nan")
+    finally:
+        _post(am, [labels], resolve=True)
+        with contextlib.suppress(ObsTestsError):  # already expired
+            am.expire_silence(silence_id)
+    return findings, {"silence_seconds": duration, "notified_after_expiry": after}
+
+
+def load_alertmanager_config(path: Path) -> dict[str, Any]:
+    """Parse an Alertmanager config file (for :func:`settings_from_config`)."""
+    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return data

@@ -1,0 +1,286 @@
+"""``obs-tests lint``: every static check of the monitoring config, no stack needed (seconds).
+
+Sections: the Prometheus configs (``promtool check config``, compose file and the embedded render),
+the rule files (``promtool check rules``), our rule lint, the rule unit tests (``promtool test rules``,
+converted to JUnit per test case), unit-test coverage of every alert, the Alertmanager config
+(``amtool check-config``), the routing tests (``amtool config routes test``) and their coverage.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from obs_tests.alerting import run_route_tests
+from obs_tests.checks.routing import check_routing_coverage, load_route_tests
+from obs_tests.checks.rule_tests import (
+    check_rule_test_coverage,
+    junit_cases,
+    load_rule_test_file,
+    parse_promtool_test,
+)
+from obs_tests.checks.rules import LintPolicy, lint_rules
+from obs_tests.contract import Contract, parse_duration
+from obs_tests.findings import Finding, display_path
+from obs_tests.junit import Case, write_junit
+from obs_tests.rulefiles import RuleFile, load_rule_files
+from obs_tests.stack.components import CATALOGUE
+from obs_tests.stack.render import render_prometheus_config
+from obs_tests.tools import promtool, run_tool
+
+__all__ = [
+    "LintReport",
+    "Section",
+    "check_alertmanager",
+    "check_configs",
+    "check_rule_files",
+    "contract_types",
+    "lint_static_rules",
+    "rule_test_files",
+    "run_lint",
+    "run_rule_tests",
+    "scrape_intervals",
+]
+
+_CHECK_RULES_LINE = re.compile(r"^(?P<file>[^:\s]+):\s*(?P<line>\d+):(?P<col>\d+):\s*(?P<text>.*)$")
+
+
+@dataclass
+class Section:
+    """One family of static checks: what ran, what it found, and JUnit cases."""
+
+    name: str
+    checked: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    cases: list[Case] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Finding]:
+        """Findings that fail the lint."""
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        """Findings reported but not failing."""
+        return [f for f in self.findings if f.severity != "error"]
+
+
+@dataclass
+class LintReport:
+    """All sections of one lint run."""
+
+    sections: list[Section] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no section has an error finding."""
+        return not any(s.errors for s in self.sections)
+
+    def to_json(self) -> dict[str, Any]:
+        """Machine-readable form (``--format json``)."""
+        return {
+            "ok": self.ok,
+            "sections": [
+                {
+                    "name": s.name,
+                    "checked": s.checked,
+                    "errors": [f.__dict__ for f in s.errors],
+                    "warnings": [f.__dict__ for f in s.warnings],
+                }
+                for s in self.sections
+            ],
+        }
+
+    def write_junit(self, path: Path) -> None:
+        """Every section's cases as one JUnit file."""
+        write_junit(path, {s.name: s.cases for s in self.sections if s.cases}, name="obs-tests lint")
+
+
+def contract_types(contract: Contract) -> dict[str, str]:
+    """metric -> declared type."""
+    return {m.name: m.type for m in contract.metrics}
+
+
+def scrape_intervals(contract: Contract) -> dict[str, float]:
+    """job -> the largest scrape interval it has in any config the rules run with (embedded, compose)."""
+    intervals = {j.name: j.scrape_interval or contract.stack.scrape_interval for j in contract.jobs}
+    path = contract.files.prometheus_config
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return intervals
+    default = parse_duration(str((config.get("global") or {}).get("scrape_interval", "1m")))
+    for job in config.get("scrape_configs") or []:
+        seconds = parse_duration(str(job.get("scrape_interval"))) if job.get("scrape_interval") else default
+        name = str(job.get("job_name"))
+        intervals[name] = max(intervals.get(name, 0.0), seconds)
+    return intervals
+
+
+def rule_test_files(contract: Contract) -> list[Path]:
+    """Every promtool test file."""
+    directory = contract.files.rule_tests
+    return sorted(p for p in directory.glob("*.y*ml")) if directory.is_dir() else []
+
+
+def lint_static_rules(contract: Contract, files: Sequence[RuleFile]) -> list[Finding]:
+    """Our rule lint with the contract's metric types and every config's scrape intervals."""
+    intervals = scrape_intervals(contract)
+    runbooks = contract.root / "runbooks"
+    return lint_rules(
+        files,
+        types=contract_types(contract),
+        intervals=intervals,
+        job_of={m.name: m.job for m in contract.metrics if m.job},
+        default_interval=max(intervals.values(), default=60.0),
+        policy=LintPolicy(runbooks_dir=runbooks if runbooks.is_dir() else None),
+    )
+
+
+def check_configs(contract: Contract) -> Section:
+    """``promtool check config`` on the compose config and on the embedded config rendered from the contract."""
+    section = Section("prometheus config")
+    configs: list[tuple[str, Path]] = []
+    if contract.files.prometheus_config.is_file():
+        configs.append((display_path(contract.files.prometheus_config), contract.files.prometheus_config))
+    with tempfile.TemporaryDirectory(prefix="obs-lint-") as tmp:
+        if any(j.components for j in contract.jobs):
+            addresses = {name: f"127.0.0.1:{9000 + i}" for i, name in enumerate(CATALOGUE)}
+            try:
+                rendered = render_prometheus_config(
+                    contract, addresses, alertmanager="127.0.0.1:9093", rule_files=contract.files.rule_files()
+                )
+            except Exception as exc:  # noqa: BLE001 - any render problem is a finding here
+                section.findings.append(Finding("config", "embedded prometheus.yml", str(exc)))
+            else:
+                path = Path(tmp) / "prometheus.yml"
+                path.write_text(yaml.safe_dump(rendered))
+                configs.append(("embedded stack (rendered from the contract)", path))
+        for label, path in configs:
+            result = promtool("check", "config", str(path))
+            section.checked.append(label)
+            failure = None
+            if result.returncode != 0:
+                failure = result.output
+                section.findings.append(Finding("config", label, f"promtool check config: {result.output}"))
+            section.cases.append(Case(label, "prometheus-config", failure=failure))
+    return section
+
+
+def check_rule_files(files: Sequence[Path]) -> Section:
+    """``promtool check rules`` on each rule file; errors located at file:line."""
+    section = Section("rule files")
+    for path in files:
+        result = promtool("check", "rules", str(path))
+        section.checked.append(display_path(path))
+        failure = None
+        if result.returncode != 0:
+            failure = result.output
+            for line in result.output.splitlines():
+                match = _CHECK_RULES_LINE.match(line.strip())
+                if match and Path(match.group("file")).name == path.name:
+                    section.findings.append(
+                        Finding(
+                            "rules", f"{display_path(path)}:{match.group('line')}", f"promtool: {match.group('text')}"
+                        )
+                    )
+            if not any(f.subject.startswith(display_path(path)) for f in section.findings):
+                section.findings.append(Finding("rules", display_path(path), f"promtool check rules: {result.output}"))
+        section.cases.append(Case(path.name, "rule-files", failure=failure))
+    return section
+
+
+def run_rule_tests(contract: Contract, rules: Sequence[RuleFile]) -> tuple[Section, Section]:
+    """``promtool test rules`` per test file (JUnit case per test case) and the coverage of every alert."""
+    tests = Section("rule unit tests")
+    coverage = Section("rule test coverage")
+    inventories = []
+    for path in rule_test_files(contract):
+        inventory = load_rule_test_file(path)
+        inventories.append(inventory)
+        result = promtool("test", "rules", str(path))
+        failures = parse_promtool_test(result.output)
+        cases = junit_cases(inventory, result.returncode, failures, result.output)
+        tests.cases += cases
+        tests.checked.append(f"{path.name} ({len(inventory.cases)} cases)")
+        for case in cases:
+            if case.failure:
+                tests.findings.append(Finding("rule-tests", f"{path.name}: {case.name}", case.failure))
+    alerts = [r for rf in rules for r in rf.alerts]
+    coverage.findings = check_rule_test_coverage(alerts, inventories)
+    coverage.checked.append(f"{len(alerts)} alerts")
+    failing = {f.subject.split(" (")[0].removeprefix("alert ") for f in coverage.findings}
+    coverage.cases = [
+        Case(
+            a.name,
+            "rule-test-coverage",
+            failure=next((f.message for f in coverage.findings if f.subject.startswith(f"alert {a.name} ")), None)
+            if a.name in failing
+            else None,
+        )
+        for a in alerts
+    ]
+    return tests, coverage
+
+
+def check_alertmanager(contract: Contract, rules: Sequence[RuleFile]) -> tuple[Section, Section]:
+    """``amtool check-config`` and every routing test (``amtool config routes test``) with their coverage."""
+    config = Section("alertmanager config")
+    routing = Section("routing")
+    path = contract.files.alertmanager_config
+    if not path.is_file():
+        config.findings.append(Finding("alertmanager", str(path), "Alertmanager config not found"))
+        return config, routing
+    result = run_tool(["amtool", "check-config", str(path)])
+    config.checked.append(display_path(path))
+    failure = None if result.returncode == 0 else result.output
+    if failure:
+        config.findings.append(Finding("alertmanager", str(path), f"amtool check-config: {result.output}"))
+    config.cases.append(Case(path.name, "alertmanager-config", failure=failure))
+    directory = contract.files.alertmanager_tests
+    test_paths = sorted(directory.glob("*.y*ml")) if directory.is_dir() else []
+    tests, problems = load_route_tests(test_paths)
+    routing.findings += problems
+    by_name = {r.name: r for rf in rules for r in rf.alerts}
+    for outcome in run_route_tests(path, tests, by_name):
+        routing.findings += outcome.findings
+        failure = "\n".join(f.message for f in outcome.findings) or None
+        routing.cases.append(
+            Case(f"{outcome.test.alert} -> {', '.join(outcome.test.receivers)}", "routing", failure=failure)
+        )
+    routing.findings += check_routing_coverage(by_name.values(), tests)
+    routing.checked.append(f"{len(tests)} routing tests, {len(by_name)} alerts")
+    return config, routing
+
+
+def run_lint(contract: Contract) -> LintReport:
+    """Run every static check; nothing needs a running server."""
+    report = LintReport()
+    report.sections.append(check_configs(contract))
+    rule_paths = contract.files.rule_files()
+    files = check_rule_files(rule_paths)
+    files.checked = [f"{len(rule_paths)} files"]
+    report.sections.append(files)
+    rules = load_rule_files(rule_paths)
+    lint = Section("rule lint", checked=[f"{sum(len(rf.rules) for rf in rules)} rules in {len(rules)} files"])
+    lint.findings = lint_static_rules(contract, rules)
+    for rf in rules:
+        for rule in rf.rules:
+            mine = [f for f in lint.findings if f.subject.startswith(f"{rule.title} (")]
+            lint.cases.append(
+                Case(
+                    rule.title,
+                    rf.path.name,
+                    failure="\n".join(f.message for f in mine if f.severity == "error") or None,
+                )
+            )
+    report.sections.append(lint)
+    report.sections.extend(run_rule_tests(contract, rules))
+    report.sections.extend(check_alertmanager(contract, rules))
+    return report
