@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass
 class AlertmanagerSettings:
     """Per receiver: group_by, group_wait, group_interval (first route using it) and send_resolved."""
 
@@ -52,10 +52,15 @@ class AlertmanagerSettings:
     group_wait: dict[str, float] = field(default_factory=dict)
     group_interval: dict[str, float] = field(default_factory=dict)
     send_resolved: dict[str, bool] = field(default_factory=dict)
+    root_wait: float = 30.0
+    root_interval: float = 300.0
 
     def notify_within(self, receiver: str) -> float:
-        """An upper bound for a notification after an alert arrives: group_wait + group_interval + slack."""
-        return self.group_wait.get(receiver, 30.0) + self.group_interval.get(receiver, 300.0) + 5.0
+        """An upper bound for a notification after an alert arrives: group_wait + group_interval + slack
+        (the root route's timings for a receiver no route uses — the alert then goes elsewhere)."""
+        wait = self.group_wait.get(receiver, self.root_wait)
+        interval = self.group_interval.get(receiver, self.root_interval)
+        return wait + interval + 5.0
 
 
 def settings_from_config(config: Mapping[str, Any]) -> AlertmanagerSettings:
@@ -74,7 +79,12 @@ def settings_from_config(config: Mapping[str, Any]) -> AlertmanagerSettings:
         for child in route.get("routes", []) or []:
             walk({"receiver": receiver, **child}, group_by, wait, interval)
 
-    walk(config.get("route", {}), [], 30.0, 300.0)
+    root = config.get("route", {})
+    walk(root, [], 30.0, 300.0)
+    if "group_wait" in root:
+        settings.root_wait = parse_duration(str(root["group_wait"]))
+    if "group_interval" in root:
+        settings.root_interval = parse_duration(str(root["group_interval"]))
     for receiver in config.get("receivers", []) or []:
         hooks = receiver.get("webhook_configs") or []
         settings.send_resolved[receiver["name"]] = all(h.get("send_resolved", True) for h in hooks) if hooks else True
