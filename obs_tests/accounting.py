@@ -39,19 +39,32 @@ from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.clients.services import ServiceClient
 from obs_tests.errors import ObsTestsError
 from obs_tests.findings import Finding
-from obs_tests.traffic import WEBHOOK_PATH, SentSignals, mixed_workload, send_concurrently, valid_signal
+from obs_tests.loadgen import LoadResult, LoadSpec, run_load
+from obs_tests.traffic import (
+    INVALID_KINDS,
+    WEBHOOK_PATH,
+    SentSignals,
+    mixed_workload,
+    send_concurrently,
+    valid_signal,
+)
 from obs_tests.waiting import Poll, wait_for
 
 __all__ = [
     "AccountingRun",
+    "LoadAccounting",
     "QuantileResult",
+    "histogram_quantiles",
+    "load_latency_quantiles",
     "measure_latency_quantiles",
     "read_ledger",
     "run_accounting",
+    "run_load_accounting",
     "trace_signal",
     "wait_drained",
     "wait_scraped_after",
     "workload_of",
+    "workload_of_load",
 ]
 
 GATEWAY_JOB = "gateway"
@@ -231,20 +244,47 @@ def measure_latency_quantiles(
     with admin.faults_applied({"latency": fault}):
         sent = send_concurrently(gateway_url, bodies, workers=workers)
     t1 = wait_scraped_after(prom, [GATEWAY_JOB], time.time())
+    return histogram_quantiles(prom, t0, t1, {q: _empirical(sent.latencies, q) for q in quantiles})
+
+
+def histogram_quantiles(
+    prom: PrometheusClient, t0: float, t1: float, measured: Mapping[float, float]
+) -> list[QuantileResult]:
+    """``histogram_quantile`` of the gateway latency over exactly the observations between the scrapes at
+    ``t0`` and ``t1`` (``@`` modifier), each compared with the ``measured`` value (seconds)."""
     name = "gateway_processing_duration_seconds"
     bounds = sorted(
         float(s.labels["le"]) for s in prom.query(f"group by (le) ({name}_bucket)") if s.labels["le"] != "+Inf"
     )
     results = []
-    for q in quantiles:
+    for q, seen in measured.items():
         expr = (
             f"histogram_quantile({q}, sum by (le) ({name}_bucket @ {t1:.3f}) - sum by (le) ({name}_bucket @ {t0:.3f}))"
         )
         value = prom.query_value(expr)
         hist = float("nan") if value is None else value
-        measured = _empirical(sent.latencies, q)
-        results.append(QuantileResult(q, hist, measured, tuple(check_quantile(name, q, hist, measured, bounds))))
+        results.append(QuantileResult(q, hist, seen, tuple(check_quantile(name, q, hist, seen, bounds))))
     return results
+
+
+def load_latency_quantiles(
+    prom: PrometheusClient,
+    gateway_url: str,
+    spec: LoadSpec,
+    *,
+    latency: Mapping[str, object] | None = None,
+    quantiles: Sequence[float] = (0.5, 0.95),
+) -> tuple[LoadResult, list[QuantileResult]]:
+    """A Locust run with a latency fault on the gateway: the histogram's p50/p95 over that run must agree
+    with the p50/p95 Locust measured, within one bucket width."""
+    admin = ServiceClient(gateway_url, timeout=5.0)
+    fault = dict(latency or {"distribution": "uniform", "min_ms": 20, "max_ms": 180})
+    t0 = wait_scraped_after(prom, [GATEWAY_JOB], time.time())
+    with admin.faults_applied({"latency": fault}):
+        result = run_load(spec, gateway_url)
+    t1 = wait_scraped_after(prom, [GATEWAY_JOB], result.ended_at)
+    measured = {q: result.percentile_ms(q) / 1000.0 for q in quantiles}
+    return result, histogram_quantiles(prom, t0, t1, measured)
 
 
 def _records(path: Path, needle: str) -> list[dict[str, object]]:
@@ -300,3 +340,67 @@ def trace_signal(
     records = {component: _records(path, correlation_id) for component, path in logs.items()}
     findings += check_signal_flow(correlation_id, action, records)
     return correlation_id, findings
+
+
+def workload_of_load(result: LoadResult) -> Workload:
+    """What a Locust run got accepted/rejected, from its stats (request names ``signal``,
+    ``malformed:<kind>``); a 400 for a malformed payload is a success of that request."""
+    signal = result.endpoint("signal")
+    invalid: Counter[str] = Counter()
+    for name, stats in result.endpoints.items():
+        if name.startswith("malformed:"):
+            kind = name.removeprefix("malformed:")
+            invalid[INVALID_KINDS.get(kind, kind)] += stats.requests - stats.failures
+    return Workload(
+        accepted_by_action=Counter({"any": signal.requests - signal.failures}),
+        invalid_by_reason=invalid,
+        errors=signal.failures,
+    )
+
+
+@dataclass
+class LoadAccounting:
+    """A Locust run and whether the gateway's counters account for every request of it."""
+
+    result: LoadResult
+    workload: Workload
+    expected: Ledger
+    before: Ledger
+    after: Ledger
+    findings: list[Finding]
+
+    def summary(self) -> str:
+        """One line for reports."""
+        return (
+            f"{self.result.requests} Locust requests ({self.workload.accepted} valid, {self.workload.invalid} "
+            f"malformed, {self.result.failures} failed) at {self.result.rps:.0f} req/s: {len(self.findings)} series off"
+        )
+
+
+def run_load_accounting(
+    prom: PrometheusClient,
+    gateway_url: str,
+    spec: LoadSpec,
+    *,
+    targets_file: Path | None = None,
+    workdir: Path | None = None,
+) -> LoadAccounting:
+    """Run a Locust load and prove the gateway counted exactly what Locust sent, split by status and
+    reason (waits for the gateway scrape that follows the last request)."""
+    wait_scraped_after(prom, [GATEWAY_JOB], time.time())
+    before = read_ledger(prom, GATEWAY_METRICS)
+    result = run_load(spec, gateway_url, targets_file=targets_file, workdir=workdir)
+    wait_scraped_after(prom, [GATEWAY_JOB], result.ended_at)
+    after = read_ledger(prom, GATEWAY_METRICS)
+    workload = workload_of_load(result)
+    expected = expected_deltas(workload, pipeline=False)
+    if workload.errors == 0:
+        # without failures every request is accounted for: the gateway total must equal Locust's total
+        expected[("gateway_processing_duration_seconds_count", ())] = result.requests
+    findings = check_accounting(expected, before, after, GATEWAY_METRICS)
+    if result.failures:
+        failing = {n: e.failures for n, e in result.endpoints.items() if e.failures}
+        findings.append(
+            Finding("accounting", "locust", f"{result.failures} requests failed (by name: {failing}); see {result.log}")
+        )
+    return LoadAccounting(result, workload, expected, before, after, findings)

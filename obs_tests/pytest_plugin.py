@@ -6,7 +6,7 @@ yours) gets:
 - options ``--obs-contract``, ``--prometheus-url``, ``--alertmanager-url``, ``--grafana-url``
   (env ``OBS_CONTRACT``, ``OBS_PROMETHEUS_URL``, ``OBS_ALERTMANAGER_URL``, ``OBS_GRAFANA_URL``);
 - fixtures ``contract``, ``stack`` (session: the embedded stack unless URLs are given), ``prom``,
-  ``alertmanager``;
+  ``alertmanager``, ``load`` (Locust against the mock gateway);
 - parametrisation: a test taking ``contract_job`` / ``contract_metric`` (``contract_histogram``,
   ``contract_gauge``, ``contract_budgeted``) / ``contract_alert`` runs once per job / metric / alert rule;
 - markers ``chaos``, ``load``, ``grafana``, ``browser``, ``slow``, ``stack``; ``grafana`` tests skip
@@ -33,6 +33,7 @@ from obs_tests.clients.alertmanager import AlertmanagerClient
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.contract import EMBEDDED, Contract, Metric, load_contract
 from obs_tests.errors import ObsTestsError
+from obs_tests.loadgen import LoadResult, LoadRun, LoadSpec
 from obs_tests.rulefiles import load_rule_files
 from obs_tests.stack.embedded import EmbeddedStack
 from obs_tests.stack.external import ExternalStack
@@ -41,6 +42,7 @@ __all__ = [
     "alertmanager",
     "contract",
     "healthy_stack",
+    "load",
     "mock_system",
     "obs_report",
     "obs_report_dir",
@@ -238,6 +240,41 @@ def mock_system(stack: EmbeddedStack | ExternalStack) -> EmbeddedStack:
     if not isinstance(stack, EmbeddedStack) or "gateway" not in stack.components:
         pytest.skip("drives a workload through the mock trading system: needs the embedded stack")
     return stack
+
+
+class LoadFixture:
+    """The ``load`` fixture: ``load(users=20, duration=10, …)`` runs Locust against the mock gateway to the
+    end and returns its stats; ``load.start(...)`` returns a running :class:`~obs_tests.loadgen.LoadRun`.
+    Every run still going at the end of the test is stopped."""
+
+    def __init__(self, stack: EmbeddedStack) -> None:
+        self.stack = stack
+        self.runs: list[LoadRun] = []
+
+    def start(self, **spec: Any) -> LoadRun:
+        """Start a load (``LoadSpec`` fields as keywords) and return it running."""
+        run = LoadRun(LoadSpec(**spec), self.stack.url("gateway"), targets_file=self.stack.load_targets)
+        self.runs.append(run)
+        run.start()
+        return run
+
+    def __call__(self, **spec: Any) -> LoadResult:
+        return self.start(**spec).wait()
+
+    def stop_all(self) -> None:
+        """Stop whatever still runs."""
+        for run in self.runs:
+            run.stop()
+
+
+@pytest.fixture
+def load(mock_system: EmbeddedStack) -> Iterator[LoadFixture]:
+    """Run Locust load against the embedded mock gateway (see :class:`LoadFixture`)."""
+    fixture = LoadFixture(mock_system)
+    try:
+        yield fixture
+    finally:
+        fixture.stop_all()
 
 
 @pytest.fixture

@@ -50,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     gateway = commands.add_parser("gateway", help="signal webhook gateway (publishes to NATS)")
     _common(gateway)
     gateway.add_argument("--publish-timeout", type=float, default=2.0, help="JetStream ack timeout, s (default: 2)")
+    gateway.add_argument(
+        "--no-instrumentation",
+        action="store_true",
+        help="do not update the gateway's own metrics (they stay at 0; process metrics still work): "
+        "the baseline for measuring what instrumentation costs",
+    )
 
     agent = commands.add_parser("agent", help="one scoring agent (one process per agent type)")
     _common(agent)
@@ -95,7 +101,7 @@ def build_service(args: argparse.Namespace) -> Service:
     if args.service == "gateway":
         from obs_tests.services.gateway import Gateway  # noqa: PLC0415
 
-        return Gateway(options, publish_timeout=args.publish_timeout)
+        return Gateway(options, publish_timeout=args.publish_timeout, instrumentation=not args.no_instrumentation)
     if args.service == "agent":
         from obs_tests.services.agent import Agent  # noqa: PLC0415
 

@@ -5,6 +5,11 @@ the streams the service uses exist, runs the service's own setup (consumers, sub
 (re)connect, and reports ``ready`` only when all of that succeeded. :meth:`NatsLink.publish` applies the
 publish faults (fail, silent drop, corrupt payload). :class:`PullWorker` fetches batches from a durable
 pull consumer and hands them to the service, re-binding after NATS lost its state.
+
+A JetStream publish is a core publish with a reply subject plus the stream's ack on that subject.
+:meth:`NatsLink.publish` does exactly that on the gateway's hot path, leaner than the client's
+``JetStreamContext.publish`` (one wildcard ack subscription per connection, a counter as the reply
+token, one timer per publish instead of ``asyncio.wait_for``, the ack parsed with orjson).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 import nats
 import nats.errors
 import nats.js.errors
+import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -50,6 +56,31 @@ _STREAM_NAME_IN_USE = 10058
 
 class PublishError(Exception):
     """A publish did not reach JetStream (not connected, timeout, API error or injected)."""
+
+
+def _expire(future: asyncio.Future[Msg]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
+
+
+def _duplicate_from_ack(msg: Msg) -> bool:
+    """Whether the JetStream ack ``msg`` reports a duplicate; :class:`PublishError` for an error reply."""
+    data = msg.data
+    if not data:  # a status reply, e.g. 503: no stream listens on the subject
+        status = (msg.headers or {}).get("Status", "?")
+        raise PublishError(f"no JetStream stream answered (status {status})")
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise PublishError(f"unreadable JetStream ack: {exc}") from None
+    if not isinstance(doc, dict):
+        raise PublishError(f"unreadable JetStream ack: {data[:80]!r}")
+    error = doc.get("error")
+    if error is not None:
+        if isinstance(error, dict):
+            raise PublishError(f"JetStream error {error.get('err_code')}: {error.get('description')}")
+        raise PublishError(f"JetStream error: {error}")
+    return bool(doc.get("duplicate"))
 
 
 def _stream_config(spec: StreamSpec) -> StreamConfig:
@@ -153,6 +184,9 @@ class NatsLink:
         self._ready = asyncio.Event()
         self._setup_task: asyncio.Task[None] | None = None
         self._closing = False
+        self._ack_prefix: str | None = None
+        self._acks: dict[str, asyncio.Future[Msg]] = {}
+        self._next_ack = 0
 
     @property
     def connected(self) -> bool:
@@ -200,8 +234,28 @@ class NatsLink:
                 continue
             self.js = self.nc.jetstream(timeout=2.0)
             self.log.info("connected to NATS", url=self.url)
+            await self._open_ack_inbox(self.nc)
             self._start_setup()
             return
+
+    async def _open_ack_inbox(self, nc: Client) -> None:
+        """Subscribe once to ``<inbox>.*``: every JetStream ack of :meth:`publish` arrives there.
+
+        The client re-subscribes it after a reconnect. Acks for publishes that gave up are dropped.
+        """
+        prefix = f"{nc.new_inbox()}."
+        try:
+            await nc.subscribe(f"{prefix}*", cb=self._on_ack)
+        except (nats.errors.Error, OSError) as exc:  # publish re-tries the subscription later
+            self.log.warning("could not subscribe to the JetStream ack inbox", error=repr(exc))
+            return
+        self._ack_prefix = prefix
+
+    async def _on_ack(self, msg: Msg) -> None:
+        prefix = self._ack_prefix
+        future = self._acks.get(msg.subject[len(prefix) :]) if prefix is not None else None
+        if future is not None and not future.done():
+            future.set_result(msg)
 
     def _start_setup(self) -> None:
         self._ready.clear()
@@ -249,7 +303,7 @@ class NatsLink:
         self._start_setup()
 
     async def publish(self, subject: str, payload: bytes, headers: dict[str, str] | None, timeout: float) -> bool:
-        """Publish to JetStream and wait for its ack; True when JetStream reported a duplicate.
+        """Publish to JetStream and wait (at most ``timeout`` s) for its ack; True when it was a duplicate.
 
         Faults: ``publish_failure_rate`` raises, ``drop_publishes`` returns without sending,
         ``corrupt_payloads`` garbles the bytes. Raises :class:`PublishError` on any failure.
@@ -260,14 +314,34 @@ class NatsLink:
         if faults.should_drop_publish():
             return False
         payload = faults.maybe_corrupt(payload)
-        js = self.js
-        if js is None or not self.connected:
+        nc = self.nc
+        if nc is None or not nc.is_connected or self.js is None:
             raise PublishError("NATS is not connected")
+        if self._ack_prefix is None:
+            await self._open_ack_inbox(nc)
+        prefix = self._ack_prefix
+        if prefix is None:
+            raise PublishError("NATS is not connected (no JetStream ack inbox)")
+        token = str(self._next_ack)
+        self._next_ack += 1
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Msg] = loop.create_future()
+        acks = self._acks
+        acks[token] = future
+        expiry = loop.call_later(timeout, _expire, future)
         try:
-            ack = await js.publish(subject, payload, timeout=timeout, headers=headers)
-        except (TimeoutError, nats.errors.Error, OSError) as exc:
+            await nc.publish(subject, payload, reply=prefix + token, headers=headers)
+            msg = await future
+        except TimeoutError:
+            raise PublishError(f"TimeoutError: no JetStream ack within {timeout:g}s") from None
+        except (nats.errors.Error, OSError) as exc:
+            if future.done():
+                future.exception()  # an expiry nobody awaits: retrieved, so asyncio does not report it
             raise PublishError(f"{type(exc).__name__}: {exc}") from exc
-        return bool(ack.duplicate)
+        finally:
+            expiry.cancel()
+            del acks[token]
+        return _duplicate_from_ack(msg)
 
     async def publish_core(self, subject: str, payload: bytes) -> None:
         """Best-effort core NATS publish (no ack), with the drop/corrupt faults; never raises."""

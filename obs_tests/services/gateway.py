@@ -10,6 +10,11 @@
 Every request to the webhook is counted exactly once in ``gateway_webhooks_total{status}``
 (accepted | invalid | error) and observed in ``gateway_processing_duration_seconds``.
 ``X-Correlation-ID`` is honoured when well-formed (else a uuid4 hex is generated) and echoed.
+Each accepted signal is logged (INFO, with its correlation id) through a :class:`BufferedJsonLogger`.
+
+``--no-instrumentation`` (``Gateway(instrumentation=False)``) keeps all of that behaviour but leaves
+the gateway's own metrics untouched (their series stay at 0; the process metrics still work): the
+baseline of ``benchmarks/gateway_throughput.py``, which measures what instrumentation costs.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from obs_tests.services.bus import NatsLink, PublishError
 from obs_tests.services.http import App, Request, Response, json_response
-from obs_tests.services.metrics import DURATION_BUCKETS, preinit
+from obs_tests.services.metrics import DURATION_BUCKETS, NOOP, NoOpMetric, preinit
 from obs_tests.services.routing import (
     HEADER_CORRELATION_ID,
     HEADER_MSG_ID,
@@ -32,7 +37,7 @@ from obs_tests.services.routing import (
     msg_id,
     subject_for,
 )
-from obs_tests.services.runtime import CommonOptions, Service
+from obs_tests.services.runtime import BufferedJsonLogger, CommonOptions, Service
 from obs_tests.services.signals import REASONS, SignalRejected, correlation_id_from, parse_signal
 
 __all__ = ["WEBHOOK_PATH", "WEBHOOK_STATUSES", "Gateway"]
@@ -47,10 +52,12 @@ class Gateway(Service):
     """The signal gateway service (``python -m obs_tests.services gateway``)."""
 
     component = "gateway"
+    log_class = BufferedJsonLogger
 
-    def __init__(self, options: CommonOptions, *, publish_timeout: float = 2.0) -> None:
+    def __init__(self, options: CommonOptions, *, publish_timeout: float = 2.0, instrumentation: bool = True) -> None:
         super().__init__(options)
         self.publish_timeout = publish_timeout
+        self.instrumentation = instrumentation
         self.link = NatsLink(
             options.nats_url, name="gateway", log=self.log, faults=self.faults, streams=(SIGNALS_STREAM,)
         )
@@ -62,33 +69,48 @@ class Gateway(Service):
             registry=registry,
         )
         preinit(webhooks, "status", WEBHOOK_STATUSES, source=_SOURCE)
-        self._accepted = webhooks.labels(source=_SOURCE, status="accepted")
-        self._invalid = webhooks.labels(source=_SOURCE, status="invalid")
-        self._error = webhooks.labels(source=_SOURCE, status="error")
         errors = Counter(
             "gateway_validation_errors_total",
             "Webhook bodies rejected by validation, by reason.",
             ["reason"],
             registry=registry,
         )
-        self._reasons = {reason: errors.labels(reason=reason) for reason in REASONS}
-        self._duration = Histogram(
+        preinit(errors, "reason", REASONS)
+        duration = Histogram(
             "gateway_processing_duration_seconds",
             "Time to handle one webhook request, from receipt to response.",
             buckets=DURATION_BUCKETS,
             registry=registry,
         )
-        self._publish_failures = Counter(
+        publish_failures = Counter(
             "gateway_nats_publish_failures_total",
             "JetStream publishes that failed (error, timeout, NATS unavailable or injected).",
             registry=registry,
         )
-        self._duplicates = Counter(
+        duplicates = Counter(
             "gateway_nats_duplicate_publishes_total",
             "Publishes JetStream acknowledged as duplicates of an earlier correlation id (not re-delivered).",
             registry=registry,
         )
-        self._inflight = Gauge("gateway_inflight_requests", "Webhook requests being handled now.", registry=registry)
+        inflight = Gauge("gateway_inflight_requests", "Webhook requests being handled now.", registry=registry)
+        # The hot path updates these children; without instrumentation they are no-ops.
+        self._accepted: Counter | NoOpMetric = NOOP
+        self._invalid: Counter | NoOpMetric = NOOP
+        self._error: Counter | NoOpMetric = NOOP
+        self._reasons: dict[str, Counter | NoOpMetric] = dict.fromkeys(REASONS, NOOP)
+        self._duration: Histogram | NoOpMetric = NOOP
+        self._publish_failures: Counter | NoOpMetric = NOOP
+        self._duplicates: Counter | NoOpMetric = NOOP
+        self._inflight: Gauge | NoOpMetric = NOOP
+        if instrumentation:
+            self._accepted = webhooks.labels(source=_SOURCE, status="accepted")
+            self._invalid = webhooks.labels(source=_SOURCE, status="invalid")
+            self._error = webhooks.labels(source=_SOURCE, status="error")
+            self._reasons = {reason: errors.labels(reason=reason) for reason in REASONS}
+            self._duration = duration
+            self._publish_failures = publish_failures
+            self._duplicates = duplicates
+            self._inflight = inflight
         self.router.add("POST", WEBHOOK_PATH, self.webhook)
 
     def app(self) -> App:

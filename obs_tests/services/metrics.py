@@ -13,6 +13,7 @@ without touching the services::
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Final
 
 from prometheus_client import (
     CollectorRegistry,
@@ -29,8 +30,10 @@ from prometheus_client.registry import Collector
 __all__ = [
     "CONTENT_TYPE",
     "DURATION_BUCKETS",
+    "NOOP",
     "Exposition",
     "ExpositionHook",
+    "NoOpMetric",
     "preinit",
 ]
 
@@ -71,3 +74,36 @@ def preinit(metric: Counter | Gauge | Histogram, label_name: str, values: Iterab
     """
     for value in values:
         metric.labels(**{label_name: value, **fixed})
+
+
+class NoOpMetric:
+    """Stands in for a metric (or one of its children) and ignores every update.
+
+    A service started with ``--no-instrumentation`` holds these instead of its metric children: its
+    series are still registered (and exposed at 0), the hot path still calls ``inc``/``observe``, and
+    nothing is counted — the baseline that the cost of instrumentation is measured against.
+
+    >>> NOOP.labels(status="accepted").inc()
+    """
+
+    __slots__ = ()
+
+    def inc(self, amount: float = 1) -> None:
+        """Ignored."""
+
+    def dec(self, amount: float = 1) -> None:
+        """Ignored."""
+
+    def set(self, value: float) -> None:
+        """Ignored."""
+
+    def observe(self, amount: float) -> None:
+        """Ignored."""
+
+    def labels(self, *values: str, **labels: str) -> NoOpMetric:
+        """Itself: every child of a no-op metric is a no-op."""
+        return self
+
+
+NOOP: Final = NoOpMetric()
+"""The one :class:`NoOpMetric` instance (it has no state)."""

@@ -5,6 +5,8 @@ routes on ``self.router``, starts its background work in :meth:`Service.start` (
 HTTP server must answer at once) and reports its dependencies in :meth:`Service.health`.
 :func:`serve` runs it under uvicorn (uvloop + httptools) until SIGTERM/SIGINT, then stops it within
 well under a second: hung work units are released, background tasks cancelled, NATS drained.
+uvicorn runs the service's :class:`~obs_tests.services.http.HttpProtocol` (one write per response, no
+ASGI messages per request); a service with a log line per request uses :class:`BufferedJsonLogger`.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Final
 
 import orjson
 import uvicorn
@@ -23,11 +27,77 @@ import uvloop
 
 from obs_tests.services import corruptions
 from obs_tests.services.faults import FaultsInvalid, FaultState
-from obs_tests.services.http import AdminGuard, App, Request, Response, Router, json_response
-from obs_tests.services.logs import JsonLogger
+from obs_tests.services.http import AdminGuard, App, Request, Response, Router, http_protocol, json_response
+from obs_tests.services.logs import LEVELS, JsonLogger
 from obs_tests.services.metrics import CONTENT_TYPE, Exposition
 
-__all__ = ["CommonOptions", "Service", "serve"]
+__all__ = ["BufferedJsonLogger", "CommonOptions", "Service", "serve"]
+
+_WARNING: Final = LEVELS["WARNING"]
+_MAX_BUFFERED_LINES: Final = 1024
+
+
+class BufferedJsonLogger(JsonLogger):
+    """A :class:`JsonLogger` for hot paths: lines are written once per event-loop iteration.
+
+    DEBUG and INFO lines logged while the loop runs are collected and written together by a callback
+    the loop runs right after the current batch of ready work (microseconds later: the lines still
+    reach the log file at once for anyone reading it, but a burst of requests finishing together costs
+    one ``write`` instead of one each). WARNING and ERROR lines, a full buffer, and any line logged
+    without a running loop are written at once, after what is buffered (order is kept). The timestamp
+    is formatted once per second.
+    """
+
+    __slots__ = ("_lines", "_second", "_stamp")
+
+    def __init__(self, component: str, level: str = "INFO", fd: int = 1) -> None:
+        super().__init__(component, level, fd)
+        self._lines: list[bytes] = []
+        self._second = -1
+        self._stamp = ""
+
+    def log(self, level: str, msg: str, **fields: Any) -> None:
+        """Buffer one line at ``level`` (see the class doc for when it is written)."""
+        rank = LEVELS[level]
+        if rank < self._threshold:
+            return
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        record = {
+            "ts": f"{self._stamp}.{int((now - second) * 1000):03d}Z",
+            "level": level,
+            "component": self.component,
+            "msg": msg,
+        }
+        record.update(fields)
+        lines = self._lines
+        lines.append(orjson.dumps(record, default=str, option=orjson.OPT_APPEND_NEWLINE))
+        if rank < _WARNING and len(lines) < _MAX_BUFFERED_LINES:
+            if len(lines) > 1:
+                return  # a flush is already scheduled
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:
+                pass  # no running loop: write now
+            else:
+                return
+        self.flush()
+
+    def flush(self) -> None:
+        """Write every buffered line now (a closed or full stdout never breaks the service)."""
+        lines = self._lines
+        if not lines:
+            return
+        data = memoryview(b"".join(lines))
+        lines.clear()
+        try:
+            while data:
+                data = data[os.write(self._fd, data) :]
+        except OSError:
+            pass
 
 
 @dataclass(frozen=True)
@@ -46,10 +116,12 @@ class Service:
     """Base of every mock service: common routes, fault state, metrics, logs and task handling."""
 
     component = "service"
+    log_class: ClassVar[type[JsonLogger]] = JsonLogger
+    """The logger of the service (:class:`BufferedJsonLogger` for one with a log line per request)."""
 
     def __init__(self, options: CommonOptions) -> None:
         self.options = options
-        self.log = JsonLogger(self.component, options.log_level)
+        self.log = self.log_class(self.component, options.log_level)
         self.faults = FaultState(options.seed)
         self.exposition = Exposition()
         self.exposition.hooks.append(self._corrupt)
@@ -166,12 +238,14 @@ class _Server(uvicorn.Server):
 
 
 async def _serve(service: Service) -> bool:
+    app = service.app()
     config = uvicorn.Config(
-        service.app(),
+        app,
         host=service.options.host,
         port=service.options.port,
         loop="uvloop",
-        http="httptools",
+        http=http_protocol(app),
+        ws="none",
         lifespan="on",
         access_log=False,
         proxy_headers=False,
@@ -198,6 +272,10 @@ def serve(service: Service) -> int:
     # clean return instead of death by signal.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        started = runner.run(_serve(service))
+    try:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            started = runner.run(_serve(service))
+    finally:
+        if isinstance(service.log, BufferedJsonLogger):
+            service.log.flush()
     return 0 if started else 1

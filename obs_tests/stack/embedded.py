@@ -110,6 +110,8 @@ class EmbeddedStack:
         self._seed = seed
         self.startup_timeout = startup_timeout or contract.stack.startup_timeout
         self.workdir: Path = Path()
+        #: file_sd file of the Prometheus job ``load`` (Locust processes announce their metrics there)
+        self.load_targets: Path | None = None
         self.components: dict[str, Component] = {}
         self.processes: dict[str, ManagedProcess] = {}
         self._spawner: Spawner | None = None
@@ -186,11 +188,14 @@ class EmbeddedStack:
         for name, port_name in wanted:
             ports.setdefault(name, {})[port_name] = next(free)
         addresses = {n: f"127.0.0.1:{next(iter(p.values()))}" for n, p in ports.items()}
+        self.load_targets = config_dir / "load-targets.json"
+        self.load_targets.write_text("[]", encoding="utf-8")
         prom_cfg = render_prometheus_config(
             self.contract,
             {n: a for n, a in addresses.items() if n not in ("nats", "redis")},
             alertmanager=addresses.get("alertmanager"),
             rule_files=self.contract.files.rule_files(),
+            load_targets=self.load_targets,
         )
         prom_path = config_dir / "prometheus.yml"
         prom_path.write_text(yaml.safe_dump(prom_cfg, sort_keys=False), encoding="utf-8")
@@ -278,6 +283,8 @@ class EmbeddedStack:
             counts: dict[str, int] = {}
             down: list[str] = []
             for t in targets:
+                if t.job not in expected:  # e.g. the `load` job: Locust processes come and go
+                    continue
                 counts[t.job] = counts.get(t.job, 0) + 1
                 if not t.up:
                     down.append(f"{t.job}/{t.labels.get('service', t.instance)} ({t.health})")

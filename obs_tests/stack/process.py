@@ -4,9 +4,11 @@ Every process obs-tests starts goes through :class:`Spawner`:
 
 - it runs in its own session (so a signal to its group reaches its children and a Ctrl-C on the
   terminal does not race our orderly teardown);
-- it is wrapped in ``setpriv --pdeathsig KILL`` so the kernel kills it if the thread that started it
-  dies — even when our process is SIGKILLed and no Python cleanup runs. The parent-death signal is
-  tied to the *thread* that forked, so all spawning happens on one long-lived spawner thread.
+- it gets the parent-death signal SIGKILL (``prctl(PR_SET_PDEATHSIG)``, set in the child before exec)
+  so the kernel kills it if the thread that started it dies — even when our process is SIGKILLed and
+  no Python cleanup runs. The child then checks its parent is still the one that forked it, closing
+  the race where the owner dies between fork and prctl. The parent-death signal is tied to the
+  *thread* that forked, so all spawning happens on one long-lived spawner thread.
 
 :class:`ProcessIdentity` (pid + kernel start time) lets a later run tell "our process" from an
 unrelated process that reused the pid before it kills anything.
@@ -15,13 +17,14 @@ unrelated process that reused the pid before it kills anything.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
-import shutil
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +39,19 @@ __all__ = [
     "terminate_identities",
 ]
 
-SETPRIV = "/usr/bin/setpriv"
+_PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def _die_with(parent: int) -> Callable[[], None]:
+    """A preexec_fn: SIGKILL when the parent (thread) dies; exit at once if it already has."""
+
+    def preexec() -> None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(111)
+
+    return preexec
 
 
 def process_start_time(pid: int) -> int | None:
@@ -114,7 +129,6 @@ class Spawner:
 
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="obs-tests-spawner")
-        self._use_setpriv = shutil.which(SETPRIV) is not None
 
     def spawn(
         self,
@@ -125,11 +139,10 @@ class Spawner:
         cwd: Path | None = None,
     ) -> subprocess.Popen[bytes]:
         """Start ``argv`` in a new session, stdout+stderr to ``log``, killed if its owner dies."""
-        full = [SETPRIV, "--pdeathsig", "KILL", "--", *argv] if self._use_setpriv else list(argv)
 
         def start() -> subprocess.Popen[bytes]:
             return subprocess.Popen(
-                full,
+                list(argv),
                 stdin=subprocess.DEVNULL,
                 stdout=log if log is not None else subprocess.DEVNULL,
                 stderr=subprocess.STDOUT,
@@ -137,6 +150,7 @@ class Spawner:
                 cwd=cwd,
                 start_new_session=True,
                 close_fds=True,
+                preexec_fn=_die_with(os.getpid()),  # noqa: PLW1509 - async-signal-safe calls only
             )
 
         return self._pool.submit(start).result()

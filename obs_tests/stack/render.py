@@ -40,11 +40,13 @@ def render_prometheus_config(
     *,
     alertmanager: str | None,
     rule_files: Sequence[Path],
+    load_targets: Path | None = None,
 ) -> dict[str, Any]:
     """The embedded Prometheus config as a dict (dump it with ``yaml.safe_dump``).
 
     ``addresses`` maps component name -> ``host:port``. A contract job whose components the embedded
-    stack does not run raises :class:`ContractInvalid`.
+    stack does not run raises :class:`ContractInvalid`. ``load_targets`` adds the job ``load``, whose
+    targets (Locust processes exporting their own metrics) come from that file_sd file.
     """
     interval = contract.stack.scrape_interval
     scrape_configs: list[dict[str, Any]] = []
@@ -71,6 +73,16 @@ def render_prometheus_config(
                 "scrape_interval": format_duration(job_interval),
                 "scrape_timeout": format_duration(job_interval),
                 "static_configs": static,
+            }
+        )
+    if load_targets is not None:
+        # The load generator's own metrics: Locust processes announce themselves in this file_sd file.
+        scrape_configs.append(
+            {
+                "job_name": "load",
+                "scrape_interval": format_duration(interval),
+                "scrape_timeout": format_duration(interval),
+                "file_sd_configs": [{"files": [str(load_targets)], "refresh_interval": "1s"}],
             }
         )
     config: dict[str, Any] = {

@@ -257,3 +257,17 @@ def test_gateway_reasons_are_preinitialised(live: Stack) -> None:
         assert key in samples
     assert ("gateway_processing_duration_seconds_bucket", frozenset({("le", "0.0005")})) in samples
     assert ("process_start_time_seconds", frozenset()) in samples
+
+
+def test_gateway_without_instrumentation_serves_but_counts_nothing(private: Launcher) -> None:
+    """The throughput benchmark's baseline: same behaviour, metrics stay at 0 (and are still exposed)."""
+    nats = private.nats()
+    gateway = private.service("gateway", "gateway", "--no-instrumentation", nats_url=nats.url)
+    wait_for(gateway.healthy, timeout=20, what="gateway healthy")
+    assert post_signal(gateway, signal_body()).status == 200
+    assert post_signal(gateway, b'{"nope": 1}').status == 400
+    assert nats.stream_last_seq("SIGNALS") == 1
+    assert metric(gateway.url, "gateway_webhooks_total", source="tradingview", status="accepted") == 0.0
+    assert metric(gateway.url, "gateway_webhooks_total", source="tradingview", status="invalid") == 0.0
+    assert metric(gateway.url, "gateway_processing_duration_seconds_count") == 0.0
+    assert metric(gateway.url, "process_cpu_seconds_total") > 0.0

@@ -1,0 +1,155 @@
+"""Locust load for the mock trading gateway (``POST /webhook/tradingview``).
+
+Run it as Locust users know it::
+
+    locust -f load/locustfile.py --host http://127.0.0.1:PORT                      # web UI
+    locust -f load/locustfile.py --headless -u 50 -r 50 -t 20s --host http://127.0.0.1:PORT
+    locust -f load/locustfile.py,load/shapes/spike.py --headless --host …          # with a load shape
+    locust -f load/locustfile.py --headless -T signals …                           # only the `signals` task
+
+User class ``SignalUser`` (FastHttpUser). Tasks, by tag:
+
+- ``signals`` — realistic trading signals (varied instruments, actions, confidence), each with a fresh
+  ``X-Correlation-ID``; with probability ``--malformed-ratio`` the payload is malformed instead (empty,
+  not JSON, not an object, missing/unknown/null fields, wrong types, out of range). A malformed payload
+  MUST come back 400 — that is a *success* of the task; anything else is a failure.
+- ``burst`` — one sender fires ``--burst-size`` valid signals back to back (a strategy flipping on a
+  fast market), weight 1 against 20 for ``signals``.
+
+``--malformed-ratio 1`` makes every user a broken sender (only malformed payloads).
+
+Request names (Locust's stats rows, and the accounting): ``signal`` (valid), ``malformed:<kind>``.
+
+Options (also as env vars): ``--malformed-ratio`` (OBS_MALFORMED_RATIO, default 0.05), ``--burst-size``
+(OBS_BURST_SIZE, 20), ``--think-time`` seconds between tasks per user (OBS_THINK_TIME, 0),
+``--max-requests`` (OBS_MAX_REQUESTS: stop after that many requests),
+``--metrics-port`` (OBS_LOCUST_METRICS_PORT; -1 off, 0 any free port): the load's own Prometheus metrics
+(``load/metrics.py``), announced for scraping in the file named by OBS_LOAD_TARGETS_FILE.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+from locust import FastHttpUser, events, tag, task
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
+
+from load import metrics
+from obs_tests.traffic import INVALID_KINDS, invalid_signal, valid_signal
+
+WEBHOOK = "/webhook/tradingview"
+VALID = "signal"
+
+
+@events.init_command_line_parser.add_listener
+def _options(parser: Any) -> None:
+    parser.add_argument(
+        "--malformed-ratio",
+        type=float,
+        default=0.05,
+        env_var="OBS_MALFORMED_RATIO",
+        include_in_web_ui=True,
+        help="share of malformed payloads sent by the `signals` task",
+    )
+    parser.add_argument(
+        "--burst-size",
+        type=int,
+        default=20,
+        env_var="OBS_BURST_SIZE",
+        include_in_web_ui=True,
+        help="signals per burst of the `burst` task",
+    )
+    parser.add_argument(
+        "--max-requests",
+        type=int,
+        default=0,
+        env_var="OBS_MAX_REQUESTS",
+        help="stop after this many requests (per process; 0: no limit) — for exact volumes",
+    )
+    parser.add_argument(
+        "--think-time",
+        type=float,
+        default=0.0,
+        env_var="OBS_THINK_TIME",
+        include_in_web_ui=True,
+        help="seconds each user waits between tasks",
+    )
+    metrics.add_options(parser)
+
+
+_sent: dict[str, Any] = {"count": 0}
+
+
+@events.init.add_listener
+def _remember(environment: Any, **_: Any) -> None:
+    _sent["environment"] = environment
+
+
+@events.request.add_listener
+def _count(**_: Any) -> None:
+    """With --max-requests, stop once that many requests were sent (users finish their current task)."""
+    _sent["count"] += 1
+    environment = _sent.get("environment")
+    limit = int(getattr(environment.parsed_options, "max_requests", 0) or 0) if environment else 0
+    if limit and _sent["count"] == limit:
+        # Locust's own graceful shutdown (users finish their task, stats are written) is its SIGTERM handler.
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _headers() -> dict[str, str]:
+    return {"Content-Type": "application/json", "X-Correlation-ID": uuid.uuid4().hex}
+
+
+class _GatewayUser(FastHttpUser):
+    abstract = True
+
+    def wait_time(self) -> float:
+        return float(self.environment.parsed_options.think_time) if self.environment.parsed_options else 0.0
+
+    def on_start(self) -> None:
+        self.rng = random.Random()
+
+    def send_valid(self) -> None:
+        body = valid_signal(self.rng)
+        with self.client.post(WEBHOOK, data=body, headers=_headers(), name=VALID, catch_response=True) as resp:
+            if resp.status_code != 200:
+                resp.failure(f"valid signal answered {resp.status_code}: {resp.text[:200] if resp.text else ''}")
+
+    def send_malformed(self, kind: str | None = None) -> None:
+        kind = kind or self.rng.choice(list(INVALID_KINDS))
+        body = invalid_signal(self.rng, kind)
+        name = f"malformed:{kind}"
+        with self.client.post(WEBHOOK, data=body, headers=_headers(), name=name, catch_response=True) as resp:
+            if resp.status_code == 400:
+                resp.success()  # rejecting a malformed payload is the right answer
+            else:
+                resp.failure(f"malformed payload ({kind}) answered {resp.status_code}, expected 400")
+
+
+class SignalUser(_GatewayUser):
+    """TradingView-style senders: valid signals, a share of malformed ones, occasional bursts."""
+
+    weight = 10
+
+    @tag("signals")
+    @task(20)
+    def signal(self) -> None:
+        ratio = float(self.environment.parsed_options.malformed_ratio) if self.environment.parsed_options else 0.0
+        if self.rng.random() < ratio:
+            self.send_malformed()
+        else:
+            self.send_valid()
+
+    @tag("burst")
+    @task(1)
+    def burst(self) -> None:
+        size = int(self.environment.parsed_options.burst_size) if self.environment.parsed_options else 20
+        for _ in range(size):
+            self.send_valid()

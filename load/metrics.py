@@ -1,0 +1,105 @@
+"""The load's own metrics, for Prometheus: what Locust *offered*, next to what the gateway *served*.
+
+Enabled with ``--metrics-port`` (env OBS_LOCUST_METRICS_PORT; ``0`` = any free port, ``-1`` = off).
+Every process that sends requests (a local run, or each worker) serves ``/metrics`` on 127.0.0.1 with:
+
+- ``locust_requests_total{name, result}`` — requests sent, by Locust request name and success/failure;
+- ``locust_request_duration_seconds{name}`` — response times as Locust measured them (histogram with
+  the gateway's buckets, so both can be drawn on one panel);
+- ``locust_users`` — users running in this process.
+
+When OBS_LOAD_TARGETS_FILE names a Prometheus ``file_sd`` file (the embedded stack's job ``load``
+watches one), the process adds its address there on start and removes it on exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from locust import events
+from locust.runners import MasterRunner, WorkerRunner
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+__all__ = ["add_options"]
+
+BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_state: dict[str, Any] = {}
+
+
+def add_options(parser: Any) -> None:
+    """Register ``--metrics-port`` on Locust's parser."""
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=-1,
+        env_var="OBS_LOCUST_METRICS_PORT",
+        help="serve the load's own Prometheus metrics on this port (0: any free port, -1: off)",
+    )
+
+
+def _edit_targets(path: Path, change: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{path}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            entries = json.loads(path.read_text()) if path.exists() and path.read_text().strip() else []
+        except ValueError:
+            entries = []
+        entries = change(entries)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(entries))
+        tmp.replace(path)
+
+
+@events.init.add_listener
+def _start(environment: Any, **_: Any) -> None:
+    options = environment.parsed_options
+    port = getattr(options, "metrics_port", -1) if options else -1
+    if port is None or port < 0 or isinstance(environment.runner, MasterRunner):
+        return
+    role = "worker" if isinstance(environment.runner, WorkerRunner) else "local"
+    registry = CollectorRegistry()
+    _state["requests"] = Counter(
+        "locust_requests", "Requests Locust sent, by request name and result.", ["name", "result"], registry=registry
+    )
+    _state["duration"] = Histogram(
+        "locust_request_duration_seconds",
+        "Response times Locust measured.",
+        ["name"],
+        buckets=BUCKETS,
+        registry=registry,
+    )
+    users = Gauge("locust_users", "Users running in this Locust process.", registry=registry)
+    users.set_function(lambda: float(environment.runner.user_count) if environment.runner else 0.0)
+    server, _thread = start_http_server(port, addr="127.0.0.1", registry=registry)
+    address = f"127.0.0.1:{server.server_port}"
+    _state["server"] = server
+    targets = os.environ.get("OBS_LOAD_TARGETS_FILE")
+    if targets:
+        entry = {"targets": [address], "labels": {"service": f"locust-{role}-{os.getpid()}"}}
+        _edit_targets(Path(targets), lambda entries: [e for e in entries if e["targets"] != [address]] + [entry])
+        _state["unannounce"] = lambda: _edit_targets(
+            Path(targets), lambda entries: [e for e in entries if e["targets"] != [address]]
+        )
+
+
+@events.request.add_listener
+def _record(name: str, response_time: float, exception: Any, **_: Any) -> None:
+    if "requests" not in _state:
+        return
+    _state["requests"].labels(name=name, result="failure" if exception else "success").inc()
+    _state["duration"].labels(name=name).observe(response_time / 1000.0)
+
+
+@events.quit.add_listener
+def _stop(**_: Any) -> None:
+    # Never block (or yield to gevent) here: Locust's shutdown would run a second time meanwhile and
+    # overwrite the final stats. The HTTP server thread ends with the process.
+    if "unannounce" in _state:
+        with contextlib.suppress(OSError):
+            _state.pop("unannounce")()

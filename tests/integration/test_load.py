@@ -1,0 +1,148 @@
+"""Locust as users run it, and through obs_tests.loadgen: exit codes, shapes, distributed mode,
+exact accounting at volume, clean stops."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from obs_tests.accounting import run_load_accounting
+from obs_tests.checks.accounting import format_key
+from obs_tests.clients.prometheus import PrometheusClient
+from obs_tests.errors import UsageError, WaitTimeout
+from obs_tests.findings import format_findings
+from obs_tests.loadgen import LoadRun, LoadSpec, run_load
+from obs_tests.stack import EmbeddedStack
+from obs_tests.stack.process import pid_alive
+from tests.procs import cmdline
+
+from .helpers import ROOT, assert_all_gone
+
+pytestmark = [pytest.mark.stack, pytest.mark.load, pytest.mark.slow]
+
+
+def test_locust_cli_headless_exits_0(stack: EmbeddedStack, tmp_path: Path) -> None:
+    """The command of the README, verbatim, against the embedded stack."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(ROOT / "load" / "locustfile.py"),
+            "--headless",
+            "-u",
+            "50",
+            "-r",
+            "50",
+            "-t",
+            "20s",
+            "--host",
+            stack.url("gateway"),
+            "--json-file",
+            str(tmp_path / "stats"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert '"name": "signal"' in (tmp_path / "stats.json").read_text()
+
+
+@pytest.mark.parametrize(
+    ("shape", "env"),
+    [
+        ("step", {"OBS_STEP_USERS": "2", "OBS_STEP_SECONDS": "2", "OBS_STEP_MAX": "4"}),
+        ("spike", {"OBS_SPIKE_BASE": "2", "OBS_SPIKE_PEAK": "10", "OBS_SPIKE_SECONDS": "2", "OBS_SPIKE_DURATION": "6"}),
+        ("soak", {"OBS_SOAK_USERS": "3", "OBS_SOAK_RAMP": "1", "OBS_SOAK_SECONDS": "4"}),
+    ],
+)
+def test_shapes(stack: EmbeddedStack, shape: str, env: dict[str, str]) -> None:
+    result = run_load(LoadSpec(shape=shape, shape_env=env, stop_timeout=5), stack.url("gateway"))
+    assert result.requests > 0 and result.failures == 0
+    assert 3 < result.ended_at - result.started_at < 30
+
+
+def test_distributed_two_workers_accounting_exact(stack: EmbeddedStack, prom: PrometheusClient) -> None:
+    spec = LoadSpec(users=20, duration=8, workers=2, malformed_ratio=0.2, stop_timeout=15)
+    run = run_load_accounting(prom, stack.url("gateway"), spec, targets_file=stack.load_targets)
+    assert run.result.requests > 1000
+    assert not run.findings, format_findings(run.findings)
+
+
+def test_hundred_thousand_requests_zero_unaccounted(stack: EmbeddedStack, prom: PrometheusClient) -> None:
+    """>= 100,000 mixed requests: the gateway counted every one, by status and reason."""
+    spec = LoadSpec(
+        users=64, duration=600, malformed_ratio=0.1, stop_timeout=30, extra_args=("--max-requests", "100000")
+    )
+    run = run_load_accounting(prom, stack.url("gateway"), spec, targets_file=stack.load_targets)
+    print()
+    for key in sorted(run.expected):
+        moved = run.after.get(key, 0.0) - run.before.get(key, 0.0)
+        print(f"  {format_key(key):<58} expected +{run.expected[key]:<7g} counted +{moved:g}")
+    print(f"  {run.summary()}")
+    assert run.result.requests >= 100_000
+    assert not run.findings, format_findings(run.findings)
+
+
+def test_bad_locust_arguments_are_a_clear_error(stack: EmbeddedStack) -> None:
+    with pytest.raises(UsageError) as info:
+        run_load(LoadSpec(duration=2, extra_args=("--no-such-flag",)), stack.url("gateway"))
+    assert "Locust rejected its arguments" in str(info.value)
+    assert "--no-such-flag" in str(info.value)
+
+
+def test_load_stopped_when_the_test_raises(stack: EmbeddedStack) -> None:
+    pids: list[int | None] = []
+
+    def failing_test() -> None:
+        with LoadRun(LoadSpec(users=5, duration=300, workers=1), stack.url("gateway")) as run:
+            assert run.master is not None
+            pids.extend(p.pid for p in (run.master, *run.workers))
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        failing_test()
+    assert pids and not any(pid_alive(p) for p in pids if p)
+
+
+HOLD = textwrap.dedent(
+    """
+    import sys, time
+    from obs_tests.loadgen import LoadRun, LoadSpec
+    run = LoadRun(LoadSpec(users=5, duration=300, workers=1), sys.argv[1])
+    run.start()
+    print(run.master.pid, *[w.pid for w in run.workers], flush=True)
+    time.sleep(300)
+    """
+)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_no_orphan_when_the_owner_is_killed(stack: EmbeddedStack, sig: signal.Signals) -> None:
+    owner = subprocess.Popen(
+        [sys.executable, "-c", HOLD, stack.url("gateway")], stdout=subprocess.PIPE, text=True, env=dict(os.environ)
+    )
+    assert owner.stdout is not None
+    line = owner.stdout.readline()
+    pids = [int(p) for p in line.split()]
+    assert len(pids) == 2, line
+    assert all(pid_alive(p) for p in pids), [(p, cmdline(p)) for p in pids]
+    owner.send_signal(sig)
+    owner.wait(timeout=30)
+    owner.stdout.close()
+    from obs_tests.stack.process import ProcessIdentity  # noqa: PLC0415
+
+    idents = [i for p in pids if (i := ProcessIdentity.of(p))]
+    try:
+        assert_all_gone(idents, timeout=15)
+    except WaitTimeout as exc:
+        raise AssertionError(f"{exc}: {[(i.pid, cmdline(i.pid)) for i in idents if i.alive()]}") from None
