@@ -295,6 +295,9 @@ def probe_silence(
     labels = {"alertname": "ObsTestsSilenceProbe", "severity": "warning", "obs_probe": run_id}
     receiver = "warning"
     findings: list[Finding] = []
+    # The silence ends at `ends` at the earliest (it is created after this instant): a notification the
+    # sink received before then went out while silenced.
+    ends = time.time() + duration
     silence_id = am.create_silence({"obs_probe": run_id}, duration=duration, comment="obs-tests silence probe")
     started = time.time()
     _post(am, [labels])
@@ -315,11 +318,15 @@ def probe_silence(
             )
         except WaitTimeout as exc:
             findings.append(Finding("silences", "silence probe", f"the alert was never silenced: {exc.message}"))
-        ends = started + duration
-        early = sink.notifications(since=started, labels={"obs_probe": run_id})
+
+        def while_silenced() -> list[dict[str, Any]]:
+            got = sink.notifications(since=started, labels={"obs_probe": run_id})
+            return [n for n in got if n["received_at"] < ends]
+
+        early = while_silenced()
         while time.time() < ends and not early:
             time.sleep(0.1)  # poll spacing: watching for a notification that must not arrive
-            early = sink.notifications(since=started, labels={"obs_probe": run_id})
+            early = while_silenced()
         if early:
             findings.append(
                 Finding("silences", "silence probe", f"a notification went out while silenced: {early[0]['receiver']}")
