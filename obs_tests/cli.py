@@ -16,6 +16,7 @@ import click
 from obs_tests import __version__
 from obs_tests.commands.check import check
 from obs_tests.commands.lint import lint
+from obs_tests.commands.scenario import scenario
 from obs_tests.commands.stack import down, status, up
 from obs_tests.errors import ObsTestsError
 
@@ -79,6 +80,7 @@ cli.add_command(down)
 cli.add_command(status)
 cli.add_command(check)
 cli.add_command(lint)
+cli.add_command(scenario)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

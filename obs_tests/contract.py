@@ -67,6 +67,7 @@ class StackSettings:
     evaluation_interval: float = 1.0
     startup_timeout: float = 60.0
     node_exporter: bool = False
+    time_scale: float = 1.0
 
     @property
     def embedded(self) -> bool:
@@ -191,6 +192,7 @@ def _stack(doc: LocatedDocument, raw: dict[str, Any]) -> StackSettings:
         evaluation_interval=_duration(doc, (*base, "evaluation_interval"), raw.get("evaluation_interval"), 1.0),
         startup_timeout=_duration(doc, (*base, "startup_timeout"), raw.get("startup_timeout"), 60.0),
         node_exporter=bool(raw.get("node_exporter", False)),
+        time_scale=float(raw.get("time_scale", 1.0)),
     )
 
 

@@ -77,6 +77,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="use this Prometheus instead of the embedded stack (env OBS_PROMETHEUS_URL)",
     )
+    group.addoption(
+        "--obs-time-scale",
+        default=None,
+        help="embedded stack: multiply every for:/range window of the rules by this factor (env OBS_TIME_SCALE; "
+        "default: the contract's stack.time_scale)",
+    )
     group.addoption("--alertmanager-url", default=None, help="Alertmanager URL (env OBS_ALERTMANAGER_URL)")
     group.addoption("--grafana-url", default=None, help="Grafana URL; enables grafana tests (env OBS_GRAFANA_URL)")
     group.addoption(
@@ -193,7 +199,12 @@ def stack(pytestconfig: pytest.Config, contract: Contract) -> Iterator[EmbeddedS
         yield external
         return
     log_dir = _option(pytestconfig, "--obs-log-dir", "OBS_LOG_DIR")
-    embedded = EmbeddedStack(contract, log_dir=Path(log_dir) if log_dir else None)
+    scale = _option(pytestconfig, "--obs-time-scale", "OBS_TIME_SCALE")
+    try:
+        time_scale = float(scale) if scale else contract.stack.time_scale
+        embedded = EmbeddedStack(contract, log_dir=Path(log_dir) if log_dir else None, time_scale=time_scale)
+    except (ValueError, ObsTestsError) as exc:
+        raise pytest.UsageError(f"--obs-time-scale {scale}: {exc}") from None
     try:
         embedded.__enter__()
     except ObsTestsError as exc:

@@ -21,6 +21,7 @@ from obs_tests.commands.options import (
     contract_option,
     grafana_url_option,
     prometheus_url_option,
+    time_scale_option,
 )
 from obs_tests.contract import EMBEDDED, load_contract
 from obs_tests.summary import SummaryCollector
@@ -80,6 +81,7 @@ _EXIT = {
     envvar="OBS_VERBOSE",
     help="Show pytest's per-test output too.",
 )
+@time_scale_option
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def check(
     contract_path: Path,
@@ -90,6 +92,7 @@ def check(
     keyword: str | None,
     markexpr: str | None,
     verbose: bool,
+    time_scale: float | None,
     pytest_args: tuple[str, ...],
 ) -> None:
     """Run the validation suite against the embedded stack (default) or your own stack (URLs).
@@ -139,6 +142,8 @@ def check(
         args += ["--prometheus-url", prom_url]
     else:
         args += ["--obs-log-dir", str(log_dir)]
+        if time_scale is not None:
+            args += ["--obs-time-scale", str(time_scale)]
     if alertmanager_url:
         args += ["--alertmanager-url", alertmanager_url]
     if grafana_url:

@@ -22,6 +22,7 @@ __all__ = [
     "load_contract_option",
     "prometheus_url_option",
     "state_dir_option",
+    "time_scale_option",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -78,6 +79,27 @@ def state_dir_option(func: F) -> F:
         default=None,
         type=click.Path(path_type=Path, file_okay=False),
         help="Where running stacks are recorded [default: ~/.cache/obs-tests/stacks].",
+    )(func)
+
+
+def _time_scale(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and not 0 < value <= 1:
+        raise click.BadParameter(f"{value:g} — use a factor in (0, 1], e.g. 0.1 (1 = real time)")
+    return value
+
+
+def time_scale_option(func: F) -> F:
+    """``--time-scale`` (env ``OBS_TIME_SCALE``): the embedded stack's rule time factor."""
+    return click.option(
+        "--time-scale",
+        cls=GroupedOption,
+        group="Stack",
+        type=float,
+        default=None,
+        envvar="OBS_TIME_SCALE",
+        callback=_time_scale,
+        help="Embedded stack: load the rules with every for:, keep_firing_for: and range window multiplied by "
+        "this factor, e.g. 0.02 turns for: 10m into 12s [default: the contract's stack.time_scale].",
     )(func)
 
 

@@ -14,7 +14,13 @@ from pathlib import Path
 
 import click
 
-from obs_tests.commands.options import GroupedCommand, GroupedOption, contract_option, state_dir_option
+from obs_tests.commands.options import (
+    GroupedCommand,
+    GroupedOption,
+    contract_option,
+    state_dir_option,
+    time_scale_option,
+)
 from obs_tests.contract import load_contract
 from obs_tests.errors import StackStartError
 from obs_tests.stack.embedded import EmbeddedStack
@@ -99,6 +105,7 @@ def _print_record(record: StackRecord) -> bool:
     envvar="OBS_STARTUP_TIMEOUT",
     help="Seconds to wait for the stack to be ready [default: the contract's startup_timeout].",
 )
+@time_scale_option
 @click.option("--workdir", hidden=True, type=click.Path(path_type=Path), default=None)
 def up(
     contract_path: Path,
@@ -106,6 +113,7 @@ def up(
     detach: bool,
     no_warm_up: bool,
     timeout: float | None,
+    time_scale: float | None,
     workdir: Path | None,
 ) -> None:
     """Start the embedded stack (foreground until Ctrl-C, or --detach).
@@ -117,7 +125,7 @@ def up(
     contract = load_contract(contract_path)
     states = state_dir or default_state_dir()
     if detach:
-        _up_detached(contract_path, states, no_warm_up, timeout)
+        _up_detached(contract_path, states, no_warm_up, timeout, time_scale)
         return
     stack = EmbeddedStack(
         contract,
@@ -128,6 +136,7 @@ def up(
         workdir=workdir,
         remove_workdir=True,
         startup_timeout=timeout,
+        time_scale=time_scale or contract.stack.time_scale,
     )
     with stack:
         record = next((r for r in list_records(states) if r.id == stack.id), None)
@@ -142,7 +151,9 @@ def up(
             signal.pause()
 
 
-def _up_detached(contract_path: Path, states: Path, no_warm_up: bool, timeout: float | None) -> None:
+def _up_detached(
+    contract_path: Path, states: Path, no_warm_up: bool, timeout: float | None, time_scale: float | None
+) -> None:
     reap_stale(states)
     workdir = Path(tempfile.mkdtemp(prefix="obs-tests-stack-"))
     log_path = workdir / "up.log"
@@ -162,6 +173,8 @@ def _up_detached(contract_path: Path, states: Path, no_warm_up: bool, timeout: f
         argv.append("--no-warm-up")
     if timeout is not None:
         argv += ["--timeout", str(timeout)]
+    if time_scale is not None:
+        argv += ["--time-scale", str(time_scale)]
     with log_path.open("ab") as log:
         child = subprocess.Popen(
             argv,

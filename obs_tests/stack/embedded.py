@@ -38,6 +38,7 @@ import yaml
 from obs_tests.clients.prometheus import PrometheusClient, Target
 from obs_tests.contract import Contract
 from obs_tests.errors import ObsTestsError, StackStartError, UnknownComponent, WaitTimeout
+from obs_tests.scenarios.timescale import scale_rule_files, validate_factor
 from obs_tests.stack.components import CATALOGUE, MOCK_SERVICES, Component, ComponentPlan, build_components
 from obs_tests.stack.ports import allocate_ports
 from obs_tests.stack.process import ManagedProcess, ProcessIdentity, Spawner
@@ -96,8 +97,13 @@ class EmbeddedStack:
         remove_workdir: bool | None = None,
         seed: int = 1,
         startup_timeout: float | None = None,
+        time_scale: float = 1.0,
     ) -> None:
         self.contract = contract
+        #: rule files are loaded with every ``for:`` and range window multiplied by this (1.0: as written)
+        self.time_scale = validate_factor(time_scale)
+        #: the rule files Prometheus loads (scaled copies when ``time_scale`` < 1)
+        self.rule_files: list[Path] = []
         self.id = uuid.uuid4().hex[:12]
         self._requested_workdir = workdir
         self._log_dir = log_dir
@@ -190,11 +196,17 @@ class EmbeddedStack:
         addresses = {n: f"127.0.0.1:{next(iter(p.values()))}" for n, p in ports.items()}
         self.load_targets = config_dir / "load-targets.json"
         self.load_targets.write_text("[]", encoding="utf-8")
+        self.rule_files = scale_rule_files(
+            self.contract.files.rule_files(),
+            self.time_scale,
+            config_dir / "rules",
+            min_range=4 * self.contract.stack.scrape_interval,
+        )
         prom_cfg = render_prometheus_config(
             self.contract,
             {n: a for n, a in addresses.items() if n not in ("nats", "redis")},
             alertmanager=addresses.get("alertmanager"),
-            rule_files=self.contract.files.rule_files(),
+            rule_files=self.rule_files,
             load_targets=self.load_targets,
         )
         prom_path = config_dir / "prometheus.yml"

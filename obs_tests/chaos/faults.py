@@ -1,0 +1,266 @@
+"""Faults: each a small class with ``apply()`` and a guaranteed ``revert()``.
+
+A fault acts on a *backend* — the embedded stack (processes) or a docker-compose project (containers,
+:class:`~obs_tests.chaos.compose.ComposeBackend`) — and, for service faults, on the mock services'
+admin API. :func:`build_fault` turns a scenario's fault declaration into one::
+
+    fault = build_fault(FaultSpec("kill-gateway", "kill", "gateway"), backend)
+    fault.apply(); ...; fault.revert()
+
+Kinds (``FAULT_KINDS``): ``kill`` (SIGKILL, revert: start), ``stop`` (SIGTERM, revert: start), ``pause``
+(SIGSTOP: scrapes time out; revert: SIGCONT), ``restart`` (revert: wait until healthy), ``service``
+(admin-endpoint faults: error rate, latency distribution, hang, dropped/failed/corrupted NATS publishes,
+exposition corruptions; revert: the previous fault set), ``slow_metrics`` (``/metrics`` slower than the
+scrape timeout), ``nats_down`` / ``nats_pause`` / ``redis_down`` (the infrastructure under the services),
+``market`` (switch the exchange's market scenario; revert: the previous one).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from obs_tests.clients.services import ServiceClient
+from obs_tests.errors import UsageError
+
+__all__ = [
+    "FAULT_KINDS",
+    "Backend",
+    "Fault",
+    "FaultSpec",
+    "LoadFault",
+    "MarketFault",
+    "ProcessFault",
+    "ServiceFault",
+    "build_fault",
+]
+
+
+class Backend(Protocol):
+    """What faults need from a stack: process control and each component's URL."""
+
+    def kill(self, name: str) -> None: ...
+    def stop(self, name: str) -> None: ...
+    def pause(self, name: str) -> None: ...
+    def resume(self, name: str) -> None: ...
+    def start(self, name: str | None = None, *, wait: bool = True) -> None: ...
+    def restart(self, name: str, *, wait: bool = True) -> None: ...
+    def url(self, name: str) -> str: ...
+
+
+FAULT_KINDS: dict[str, str] = {
+    "kill": "SIGKILL a component (revert: start it again)",
+    "stop": "stop a component cleanly (revert: start it again)",
+    "pause": "SIGSTOP a component, so its scrapes time out (revert: SIGCONT)",
+    "restart": "restart a component (revert: nothing to undo)",
+    "service": "faults through a mock service's /admin/faults (revert: the previous fault set)",
+    "slow_metrics": "make a mock service's /metrics slower than the scrape timeout",
+    "nats_down": "kill nats-server (publishes fail; revert: start it)",
+    "nats_pause": "SIGSTOP nats-server (publishes time out; revert: SIGCONT)",
+    "redis_down": "kill redis-server (revert: start it)",
+    "market": "switch the exchange's market scenario, e.g. flash_crash (revert: the previous scenario)",
+    "load": "extra Locust load against the gateway, e.g. broken senders (params: LoadSpec fields; revert: stop)",
+}
+
+# Kinds aimed at a fixed component.
+_FIXED_TARGET = {
+    "nats_down": "nats",
+    "nats_pause": "nats",
+    "redis_down": "redis",
+    "market": "exchange",
+    "load": "gateway",
+}
+_PROCESS_ACTION = {"nats_down": "kill", "nats_pause": "pause", "redis_down": "kill"}
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    """A fault as a scenario declares it."""
+
+    name: str
+    kind: str
+    target: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Fault:
+    """Base class: subclasses implement ``_apply`` and ``_revert``; ``revert`` is idempotent."""
+
+    def __init__(self, spec: FaultSpec) -> None:
+        self.spec = spec
+        self.applied_at: float | None = None
+        self.reverted_at: float | None = None
+
+    @property
+    def name(self) -> str:
+        """The fault's name in the scenario."""
+        return self.spec.name
+
+    @property
+    def target(self) -> str:
+        """The component it acts on."""
+        return self.spec.target or ""
+
+    @property
+    def active(self) -> bool:
+        """Applied and not yet reverted."""
+        return self.applied_at is not None and self.reverted_at is None
+
+    def describe(self) -> str:
+        """One line for logs and reports."""
+        return f"{self.spec.kind} {self.target}".strip()
+
+    def apply(self) -> None:
+        """Inject the fault (records the time)."""
+        self._apply()
+        self.applied_at = time.time()
+
+    def revert(self) -> bool:
+        """Undo the fault if it is active; True when something was undone."""
+        if not self.active:
+            return False
+        self._revert()
+        self.reverted_at = time.time()
+        return True
+
+    def _apply(self) -> None:
+        raise NotImplementedError
+
+    def _revert(self) -> None:
+        raise NotImplementedError
+
+
+class ProcessFault(Fault):
+    """kill / stop / pause / restart of a component."""
+
+    def __init__(self, spec: FaultSpec, backend: Backend, action: str) -> None:
+        super().__init__(spec)
+        self.backend = backend
+        self.action = action
+
+    def describe(self) -> str:
+        """``pause nats``."""
+        return f"{self.action} {self.target}"
+
+    def _apply(self) -> None:
+        if self.action == "kill":
+            self.backend.kill(self.target)
+        elif self.action == "stop":
+            self.backend.stop(self.target)
+        elif self.action == "pause":
+            self.backend.pause(self.target)
+        else:
+            self.backend.restart(self.target, wait=False)
+
+    def _revert(self) -> None:
+        if self.action in ("kill", "stop"):
+            self.backend.start(self.target, wait=True)
+        elif self.action == "pause":
+            self.backend.resume(self.target)
+        # restart: the component came back by itself; nothing to undo
+
+
+class ServiceFault(Fault):
+    """Faults through a mock service's admin endpoint; the previous fault set is restored."""
+
+    def __init__(self, spec: FaultSpec, backend: Backend, faults: Mapping[str, Any]) -> None:
+        super().__init__(spec)
+        self.client = ServiceClient(backend.url(self.target), timeout=5.0)
+        self.faults = dict(faults)
+        self._previous: dict[str, Any] | None = None
+
+    def describe(self) -> str:
+        """``service gateway {"error_rate": 0.5}``."""
+        inner = ", ".join(f"{k}={v}" for k, v in self.faults.items())
+        return f"{self.spec.kind} {self.target} ({inner})"
+
+    def _apply(self) -> None:
+        self._previous = self.client.faults()
+        self.client.patch_faults(self.faults)
+
+    def _revert(self) -> None:
+        self.client.set_faults(self._previous or {})
+
+
+class MarketFault(Fault):
+    """Switch the exchange's market scenario; the previous one comes back on revert."""
+
+    def __init__(self, spec: FaultSpec, backend: Backend, scenario: str, seed: int | None) -> None:
+        super().__init__(spec)
+        self.client = ServiceClient(backend.url(self.target), timeout=5.0)
+        self.scenario = scenario
+        self.seed = seed
+        self._previous: str | None = None
+
+    def describe(self) -> str:
+        """``market flash_crash``."""
+        return f"market {self.scenario}"
+
+    def _apply(self) -> None:
+        self._previous = str(self.client.scenario().get("scenario") or "sideways")
+        self.client.set_scenario(self.scenario, self.seed)
+
+    def _revert(self) -> None:
+        self.client.set_scenario(self._previous or "sideways")
+
+
+class LoadFault(Fault):
+    """A Locust load started on apply and stopped on revert (bad traffic is a fault too)."""
+
+    def __init__(self, spec: FaultSpec, backend: Backend) -> None:
+        super().__init__(spec)
+        from obs_tests.loadgen import LoadSpec  # noqa: PLC0415 - loadgen pulls in the stack modules
+
+        fields = dict(spec.params)
+        fields.setdefault("duration", 3600.0)
+        fields.setdefault("stop_timeout", 10.0)
+        if "tags" in fields:
+            fields["tags"] = tuple(fields["tags"])
+        try:
+            self.load = LoadSpec(**fields)
+        except TypeError as exc:
+            raise UsageError(f"fault {spec.name}: params: {exc}") from None
+        self.load.validate()
+        self.backend = backend
+        self.run: Any = None
+
+    def describe(self) -> str:
+        """``load 10 users, 50 % malformed``."""
+        return f"load {self.load.users} users, {self.load.malformed_ratio:.0%} malformed"
+
+    def _apply(self) -> None:
+        from obs_tests.loadgen import LoadRun  # noqa: PLC0415
+
+        self.run = LoadRun(
+            self.load, self.backend.url(self.target), targets_file=getattr(self.backend, "load_targets", None)
+        )
+        self.run.start()
+
+    def _revert(self) -> None:
+        if self.run is not None:
+            self.run.stop()
+
+
+def build_fault(spec: FaultSpec, backend: Backend) -> Fault:
+    """The :class:`Fault` for ``spec`` (unknown kinds/targets were refused when the scenario loaded)."""
+    kind = spec.kind
+    if kind not in FAULT_KINDS:
+        raise UsageError(f"fault {spec.name}: unknown kind '{kind}' — known: {', '.join(FAULT_KINDS)}")
+    if kind in _FIXED_TARGET and spec.target in (None, _FIXED_TARGET[kind]):
+        spec = FaultSpec(spec.name, kind, _FIXED_TARGET[kind], spec.params)
+    if not spec.target:
+        raise UsageError(f"fault {spec.name}: '{kind}' needs a target component")
+    if kind in ("kill", "stop", "pause", "restart"):
+        return ProcessFault(spec, backend, kind)
+    if kind in _PROCESS_ACTION:
+        return ProcessFault(spec, backend, _PROCESS_ACTION[kind])
+    if kind == "service":
+        return ServiceFault(spec, backend, spec.params)
+    if kind == "load":
+        return LoadFault(spec, backend)
+    if kind == "slow_metrics":
+        delay = int(spec.params.get("delay_ms", 3000))
+        return ServiceFault(spec, backend, {"metrics_delay_ms": delay})
+    return MarketFault(spec, backend, str(spec.params.get("scenario", "flash_crash")), spec.params.get("seed"))

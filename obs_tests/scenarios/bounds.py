@@ -1,0 +1,165 @@
+"""Theoretical bounds for an alert's reaction, computed from the *live* configs.
+
+From the fault to firing: the next scrape (scrape interval) that fails or shows the fault (up to the
+scrape timeout), one evaluation per rule level (a recording rule feeding the alert adds one), the
+alert's ``for:`` and whatever the expression itself needs to become true (``detect``: e.g. its range
+window for "no change in [1m]"). Firing → notification: the route's ``group_wait`` plus one
+evaluation (Prometheus sends after evaluating). From the revert to resolved: the next scrape, one
+evaluation per level, the longest range window of the expression (bad samples must leave it) and
+``keep_firing_for``; resolved → notification: the route's ``group_interval`` plus one evaluation.
+
+Everything is read from ``/api/v1/rules`` (so a time-scaled stack gives scaled bounds), the loaded
+Prometheus config and the Alertmanager config.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from obs_tests.alerting import AlertmanagerSettings, settings_from_config
+from obs_tests.clients.alertmanager import AlertmanagerClient
+from obs_tests.clients.prometheus import PrometheusClient
+from obs_tests.contract import parse_duration
+from obs_tests.errors import ObsTestsError
+from obs_tests.promql import PromQLSyntaxError, selectors
+
+__all__ = ["AlertBounds", "BoundsModel"]
+
+
+@dataclass(frozen=True)
+class AlertBounds:
+    """The parts of an alert's timing bound (seconds) and the totals."""
+
+    alert: str
+    scrape_interval: float
+    scrape_timeout: float
+    evaluation_interval: float
+    levels: int  # 1 + the depth of recording rules under the alert
+    for_seconds: float
+    keep_firing_for: float
+    window: float  # longest range window in the expression (through recording rules)
+    group_wait: float
+    group_interval: float
+
+    def fire(self, detect: float = 0.0) -> float:
+        """Fault → firing."""
+        return (
+            self.scrape_interval
+            + self.scrape_timeout
+            + self.evaluation_interval * self.levels
+            + self.for_seconds
+            + detect
+        )
+
+    def notify(self) -> float:
+        """Firing → firing notification."""
+        return self.group_wait + self.evaluation_interval
+
+    def resolve(self) -> float:
+        """Revert → resolved."""
+        return self.scrape_interval + self.evaluation_interval * self.levels + self.window + self.keep_firing_for
+
+    def notify_resolved(self) -> float:
+        """Resolved → resolved notification."""
+        return self.group_interval + self.evaluation_interval
+
+    def to_json(self, detect: float = 0.0) -> dict[str, float]:
+        """The parts and totals for reports."""
+        return {
+            "scrape_interval": self.scrape_interval,
+            "scrape_timeout": self.scrape_timeout,
+            "evaluation_interval": self.evaluation_interval,
+            "levels": self.levels,
+            "for": self.for_seconds,
+            "keep_firing_for": self.keep_firing_for,
+            "window": self.window,
+            "detect": detect,
+            "fire": round(self.fire(detect), 3),
+            "notify": round(self.notify(), 3),
+            "resolve": round(self.resolve(), 3),
+            "notify_resolved": round(self.notify_resolved(), 3),
+        }
+
+
+def _windows(expr: str) -> tuple[float, set[str]]:
+    try:
+        found = selectors(expr)
+    except PromQLSyntaxError:
+        return 0.0, set()
+    window = max((s.range_seconds or 0.0 for s in found), default=0.0)
+    return window, {s.metric for s in found if s.metric}
+
+
+class BoundsModel:
+    """Reads the live configs once; :meth:`bounds` gives an alert's :class:`AlertBounds`."""
+
+    def __init__(
+        self,
+        prom: PrometheusClient,
+        alertmanager: AlertmanagerClient | None,
+        *,
+        receiver_of: Mapping[str, str] | None = None,
+    ) -> None:
+        config = yaml.safe_load(prom.config()) or {}
+        glob = config.get("global") or {}
+        self.scrape_interval = parse_duration(str(glob.get("scrape_interval", "1m")))
+        self.scrape_timeout = parse_duration(str(glob.get("scrape_timeout", "10s")))
+        self.groups = prom.rules()
+        self.records: dict[str, dict[str, Any]] = {}
+        self.alerts: dict[str, tuple[dict[str, Any], float]] = {}
+        for group in self.groups:
+            interval = float(group.get("interval") or self.scrape_interval)
+            for rule in group.get("rules", []):
+                if rule.get("type") == "recording":
+                    self.records[str(rule["name"])] = {**rule, "_interval": interval}
+                elif rule.get("type") == "alerting":
+                    self.alerts.setdefault(str(rule["name"]), (rule, interval))
+        self.settings = AlertmanagerSettings()
+        if alertmanager is not None:
+            with contextlib.suppress(ObsTestsError, KeyError, yaml.YAMLError):
+                self.settings = settings_from_config(yaml.safe_load(alertmanager.status()["config"]["original"]))
+        self.receiver_of = dict(receiver_of or {})
+
+    def _depth(self, expr: str, seen: frozenset[str] = frozenset()) -> tuple[int, float]:
+        window, names = _windows(expr)
+        depth = 0
+        for name in names & set(self.records) - seen:
+            sub_depth, sub_window = self._depth(str(self.records[name]["query"]), seen | {name})
+            depth = max(depth, sub_depth + 1)
+            window = max(window, sub_window)
+        return depth, window
+
+    def bounds(self, alert: str) -> AlertBounds | None:
+        """The bounds of ``alert`` (None when Prometheus has no such rule loaded)."""
+        found = self.alerts.get(alert)
+        if found is None:
+            return None
+        rule, interval = found
+        depth, window = self._depth(str(rule.get("query", "")))
+        receiver = self.receiver_of.get(alert, "")
+        return AlertBounds(
+            alert=alert,
+            scrape_interval=self.scrape_interval,
+            scrape_timeout=self.scrape_timeout,
+            evaluation_interval=interval,
+            levels=1 + depth,
+            for_seconds=float(rule.get("duration") or 0.0),
+            keep_firing_for=float(rule.get("keepFiringFor") or 0.0),
+            window=window,
+            group_wait=self.settings.group_wait.get(receiver, self.settings.root_wait),
+            group_interval=self.settings.group_interval.get(receiver, self.settings.root_interval),
+        )
+
+    def detect_seconds(self, alert: str, detect: str | None, time_scale: float) -> float:
+        """The extra detection time a scenario declared: ``window`` or a duration at scale 1 (scaled)."""
+        if not detect:
+            return 0.0
+        if detect == "window":
+            found = self.alerts.get(alert)
+            return self._depth(str(found[0].get("query", "")))[1] if found else 0.0
+        return parse_duration(detect) * time_scale

@@ -1,0 +1,31 @@
+"""Custom assertions shipped with obs-tests, for ``expect.custom`` (each gets the recorded timeline).
+
+A custom assertion is any callable ``f(timeline) -> bool | (bool, message)``; reference it by dotted
+path (``package.module:function``).
+"""
+
+from __future__ import annotations
+
+from obs_tests.scenarios.timeline import Timeline
+
+__all__ = ["pipeline_resumed_after_restart"]
+
+
+def pipeline_resumed_after_restart(timeline: Timeline) -> tuple[bool, str]:
+    """Prometheus went away (its API failed) after the restart fault, came back, and a Watchdog
+    notification reached Alertmanager's receiver after it came back: the alerting pipeline resumed."""
+    fault = timeline.first("fault", state="applied")
+    if fault is None:
+        return False, "no fault was applied"
+    down = timeline.first("prometheus", "api", "down", since=fault.t)
+    if down is None:
+        return False, "Prometheus' API never went away after the restart (was it restarted?)"
+    up = timeline.first("prometheus", "api", "up", since=down.t)
+    if up is None:
+        return False, f"Prometheus never came back (down since +{down.t - timeline.origin:.1f}s)"
+    note = timeline.first("notification", "Watchdog", "firing", since=up.t)
+    if note is None:
+        return False, "no Watchdog notification after Prometheus came back: the pipeline did not resume"
+    return True, (
+        f"Prometheus down {up.t - down.t:.1f}s; Watchdog notified {note.t - up.t:.1f}s after it came back"
+    )

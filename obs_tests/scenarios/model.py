@@ -1,0 +1,410 @@
+"""Scenario files: load, validate (schema + meaning) and turn into :class:`Scenario` objects.
+
+Errors name the file, the line, the field and the known values, and exit 2 from the CLI::
+
+    scenarios/x.yaml:12: steps[1].wait_for_alert.name: unknown alert 'GatewayDwn' (did you mean 'GatewayDown'?)
+
+Example::
+
+    catalog = Catalog.from_contract(contract)
+    scenario = load_scenario(Path("scenarios/gateway-down.yaml"), catalog)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from obs_tests.chaos.faults import FaultSpec
+from obs_tests.contract import Contract
+from obs_tests.errors import ScenarioInvalid
+from obs_tests.rulefiles import Rule, load_rule_files
+from obs_tests.validation import describe_error, load_schema, validate_document
+from obs_tests.yamlfile import LocatedDocument, closest, format_path, load_located
+
+__all__ = [
+    "STEP_KINDS",
+    "Catalog",
+    "ChaosEntry",
+    "Expect",
+    "MustFire",
+    "Scenario",
+    "Step",
+    "load_scenario",
+    "load_scenarios",
+]
+
+STEP_KINDS = (
+    "wait_for_alert",
+    "wait_for_metric",
+    "wait_for_notification",
+    "wait_for_time",
+    "wait_for_cycles",
+    "load",
+    "revert",
+    "assert",
+)
+WATCHDOG = "Watchdog"
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """What a scenario may refer to: alerts (from the rule files), components, receivers, markets."""
+
+    alerts: Mapping[str, Rule]
+    components: Sequence[str]
+    receivers: Sequence[str] = ()
+    markets: Sequence[str] = ()
+
+    @classmethod
+    def from_contract(cls, contract: Contract, components: Iterable[str] | None = None) -> Catalog:
+        """Alerts from the contract's rule files, receivers from its Alertmanager config."""
+        from obs_tests.alerting import load_alertmanager_config  # noqa: PLC0415
+        from obs_tests.services.market import SCENARIOS  # noqa: PLC0415
+        from obs_tests.stack.components import CATALOGUE  # noqa: PLC0415
+
+        alerts = {r.name: r for rf in load_rule_files(contract.files.rule_files()) for r in rf.alerts}
+        receivers: list[str] = []
+        if contract.files.alertmanager_config.exists():
+            config = load_alertmanager_config(contract.files.alertmanager_config)
+            receivers = sorted({str(r.get("name")) for r in config.get("receivers") or []})
+        names = list(components) if components is not None else [*CATALOGUE, *_agent_names()]
+        return cls(alerts, sorted(set(names)), receivers, sorted(SCENARIOS))
+
+
+def _agent_names() -> list[str]:
+    from obs_tests.stack.components import AGENT_COMPONENTS  # noqa: PLC0415
+
+    return list(AGENT_COMPONENTS)
+
+
+@dataclass(frozen=True)
+class ChaosEntry:
+    """A fault of the ``chaos`` list with its schedule."""
+
+    spec: FaultSpec
+    at: float = 0.0
+    after: str | None = None
+    duration: float | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step: its kind (``wait_for_alert`` ...), its arguments, an optional id and its line."""
+
+    kind: str
+    args: Any
+    id: str | None = None
+    line: int | None = None
+
+    def describe(self) -> str:
+        """A short human label."""
+        if isinstance(self.args, dict):
+            inner = ", ".join(f"{k}={v}" for k, v in self.args.items())
+            return f"{self.kind}({inner})"
+        return f"{self.kind}({self.args})"
+
+
+@dataclass(frozen=True)
+class MustFire:
+    """An alert that must fire (and by default clear) because of a fault."""
+
+    alert: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    after: str | None = None
+    within: float | None = None
+    clears: bool = True
+    clear_within: float | None = None
+    detect: str | None = None
+    notify: bool = True
+
+
+@dataclass(frozen=True)
+class Expect:
+    """The ``expect`` section."""
+
+    must_fire: tuple[MustFire, ...] = ()
+    must_not_fire: tuple[str, ...] = ()
+    must_not_fire_others: bool = False
+    metric: tuple[Mapping[str, Any], ...] = ()
+    notifications: tuple[Mapping[str, Any], ...] = ()
+    sequence: tuple[Mapping[str, str], ...] = ()
+    custom: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario file."""
+
+    path: Path
+    name: str
+    description: str
+    type: str
+    components: tuple[str, ...]
+    tolerance: float
+    market: str | None
+    load: Mapping[str, Any] | None
+    time_scale: float | None
+    settle: bool
+    chaos: tuple[ChaosEntry, ...]
+    steps: tuple[Step, ...]
+    expect: Expect
+
+    def silent_alerts(self, catalog: Catalog) -> list[str]:
+        """The alerts that must not fire (``must_not_fire: others`` expanded)."""
+        if not self.expect.must_not_fire_others:
+            return list(self.expect.must_not_fire)
+        firing = {m.alert for m in self.expect.must_fire}
+        return sorted(a for a in catalog.alerts if a not in firing and a != WATCHDOG)
+
+
+def _known(
+    doc: LocatedDocument, path: tuple[str | int, ...], value: str, known: Sequence[str], what: str
+) -> ScenarioInvalid | None:
+    if value in known:
+        return None
+    hint = closest(value, known)
+    did_you_mean = f" (did you mean '{hint[0]}'?)" if hint else ""
+    listed = ", ".join(known) if len(known) <= 30 else ", ".join(known[:30]) + ", ..."
+    return ScenarioInvalid(
+        f"{doc.where(path)}: {format_path(path)}: unknown {what} '{value}'{did_you_mean} — known: {listed}"
+    )
+
+
+def _check(problem: ScenarioInvalid | None) -> None:
+    if problem is not None:
+        raise problem
+
+
+def _steps(doc: LocatedDocument, raw: list[dict[str, Any]]) -> list[Step]:
+    steps = []
+    for index, item in enumerate(raw):
+        actions = [k for k in item if k != "id"]
+        path: tuple[str | int, ...] = ("steps", index)
+        if len(actions) != 1:
+            found = ", ".join(actions) or "none"
+            raise ScenarioInvalid(
+                f"{doc.where(path)}: {format_path(path)}: a step has exactly one action (found: {found}) — "
+                f"one of: {', '.join(STEP_KINDS)}"
+            )
+        kind = actions[0]
+        steps.append(Step(kind, item[kind], item.get("id"), doc.line_of((*path, kind))))
+    return steps
+
+
+def _validate_meaning(doc: LocatedDocument, data: dict[str, Any], catalog: Catalog) -> None:
+    alerts = sorted(catalog.alerts)
+    components = list(catalog.components)
+    faults = [str(c.get("name")) for c in data.get("chaos") or []]
+    step_ids = [str(s["id"]) for s in data.get("steps") or [] if "id" in s]
+    for duplicates, what in ((faults, "fault name"), (step_ids, "step id")):
+        seen: set[str] = set()
+        for value in duplicates:
+            if value in seen:
+                raise ScenarioInvalid(f"{doc.source}: {what} '{value}' is used twice — names must be unique")
+            seen.add(value)
+    setup = data.get("setup") or {}
+    if "market" in setup and catalog.markets:
+        _check(_known(doc, ("setup", "market"), str(setup["market"]), catalog.markets, "market scenario"))
+    for name in data.get("components") or []:
+        index = data["components"].index(name)
+        _check(_known(doc, ("components", index), str(name), components, "component"))
+    fault_schema = load_schema("faults")
+    for index, entry in enumerate(data.get("chaos") or []):
+        base: tuple[str | int, ...] = ("chaos", index)
+        kind = entry["kind"]
+        if "target" in entry:
+            _check(_known(doc, (*base, "target"), str(entry["target"]), components, "component"))
+        elif kind in ("kill", "stop", "pause", "restart", "service", "slow_metrics"):
+            raise ScenarioInvalid(
+                f"{doc.where(base)}: {format_path(base)}: fault kind '{kind}' needs a 'target' — one of: "
+                + ", ".join(components)
+            )
+        if "after" in entry:
+            _check(_known(doc, (*base, "after"), str(entry["after"]), step_ids, "step id"))
+        params = entry.get("params") or {}
+        if kind == "service":
+            errors = list(jsonschema.Draft202012Validator(fault_schema).iter_errors(params))
+            if not params:
+                raise ScenarioInvalid(
+                    f"{doc.where(base)}: {format_path(base)}.params: a service fault needs params (the "
+                    f"/admin/faults body) — fields: {', '.join(fault_schema.get('properties', {}))}"
+                )
+            if errors:
+                error = jsonschema.exceptions.best_match(errors)
+                error.path.extendleft(reversed(["chaos", index, "params"]))
+                raise ScenarioInvalid(describe_error(error, doc))
+        if kind == "load":
+            from obs_tests.loadgen import LoadSpec  # noqa: PLC0415
+
+            known_fields = sorted(f for f in LoadSpec.__dataclass_fields__ if f not in ("locustfile", "extra_args"))
+            for key in params:
+                _check(_known(doc, (*base, "params", key), str(key), known_fields, "load field"))
+        if kind == "market" and catalog.markets:
+            market = str(params.get("scenario", "flash_crash"))
+            _check(_known(doc, (*base, "params", "scenario"), market, catalog.markets, "market scenario"))
+    for index, step in enumerate(data.get("steps") or []):
+        base = ("steps", index)
+        if "wait_for_alert" in step:
+            _check(_known(doc, (*base, "wait_for_alert", "name"), step["wait_for_alert"]["name"], alerts, "alert"))
+        if "wait_for_notification" in step:
+            args = step["wait_for_notification"]
+            _check(_known(doc, (*base, "wait_for_notification", "alert"), args["alert"], alerts, "alert"))
+            if "receiver" in args and catalog.receivers:
+                _check(
+                    _known(
+                        doc,
+                        (*base, "wait_for_notification", "receiver"),
+                        args["receiver"],
+                        catalog.receivers,
+                        "receiver",
+                    )
+                )
+        if "revert" in step:
+            _check(_known(doc, (*base, "revert"), str(step["revert"]), faults, "fault"))
+        if "assert" in step:
+            args = step["assert"]
+            if "alert" in args:
+                _check(_known(doc, (*base, "assert", "alert"), args["alert"], alerts, "alert"))
+                if "state" not in args:
+                    raise ScenarioInvalid(f"{doc.where((*base, 'assert'))}: assert on an alert needs 'state'")
+            elif not {"expr", "op", "value"} <= set(args):
+                raise ScenarioInvalid(
+                    f"{doc.where((*base, 'assert'))}: {format_path((*base, 'assert'))}: give either "
+                    "{alert, state} or {expr, op, value}"
+                )
+    expect = data.get("expect") or {}
+    for index, item in enumerate(expect.get("must_fire") or []):
+        base = ("expect", "must_fire", index)
+        _check(_known(doc, (*base, "alert"), item["alert"], alerts, "alert"))
+        if "after" in item:
+            _check(_known(doc, (*base, "after"), item["after"], faults, "fault"))
+        elif not faults:
+            raise ScenarioInvalid(
+                f"{doc.where(base)}: {format_path(base)}: must_fire needs a fault to measure from — add a 'chaos' entry"
+            )
+    silent = expect.get("must_not_fire")
+    if isinstance(silent, list):
+        for index, name in enumerate(silent):
+            _check(_known(doc, ("expect", "must_not_fire", index), name, alerts, "alert"))
+            if name in {m["alert"] for m in expect.get("must_fire") or []}:
+                raise ScenarioInvalid(
+                    f"{doc.where(('expect', 'must_not_fire', index))}: alert '{name}' is both in must_fire and "
+                    "must_not_fire"
+                )
+    for index, item in enumerate(expect.get("metric") or []):
+        base = ("expect", "metric", index)
+        has_increase = "increase" in item
+        has_condition = "expr" in item
+        if has_increase == has_condition:
+            raise ScenarioInvalid(
+                f"{doc.where(base)}: {format_path(base)}: give either 'increase' (with min/max/exact) or "
+                "'expr' (with op and value)"
+            )
+        if has_increase and not {"min", "max", "exact"} & set(item):
+            raise ScenarioInvalid(f"{doc.where(base)}: {format_path(base)}: 'increase' needs min, max or exact")
+        if has_condition and not {"op", "value"} <= set(item):
+            raise ScenarioInvalid(f"{doc.where(base)}: {format_path(base)}: 'expr' needs 'op' and 'value'")
+    for index, item in enumerate(expect.get("notifications") or []):
+        base = ("expect", "notifications", index)
+        _check(_known(doc, (*base, "alert"), item["alert"], alerts, "alert"))
+        if "absent_while" in item:
+            _check(_known(doc, (*base, "absent_while"), item["absent_while"], alerts, "alert"))
+        if "receiver" in item and catalog.receivers:
+            _check(_known(doc, (*base, "receiver"), item["receiver"], catalog.receivers, "receiver"))
+    for index, item in enumerate(expect.get("sequence") or []):
+        base = ("expect", "sequence", index)
+        for key in ("fault", "revert"):
+            if key in item:
+                _check(_known(doc, (*base, key), item[key], faults, "fault"))
+        for key in ("alert", "notification"):
+            if key in item:
+                _check(_known(doc, (*base, key), item[key], alerts, "alert"))
+        if "alert" in item and "state" not in item:
+            raise ScenarioInvalid(f"{doc.where(base)}: {format_path(base)}: an alert entry needs 'state'")
+        if len({"fault", "revert", "alert", "notification"} & set(item)) != 1:
+            raise ScenarioInvalid(
+                f"{doc.where(base)}: {format_path(base)}: each entry is one of fault, revert, alert (+state), "
+                "notification (+status)"
+            )
+    if data.get("type") == "steady_state" and data.get("chaos"):
+        raise ScenarioInvalid(f"{doc.where(('chaos',))}: a steady_state scenario has no chaos")
+
+
+def load_scenario(path: Path, catalog: Catalog) -> Scenario:
+    """Load and validate one scenario file (raises :class:`ScenarioInvalid`, exit 2)."""
+    doc = load_located(path, error=ScenarioInvalid)
+    if not isinstance(doc.data, dict):
+        raise ScenarioInvalid(f"{path}: a scenario is a mapping with name, steps, expect ... — see scenarios/")
+    validate_document(doc, "scenario", ScenarioInvalid)
+    data: dict[str, Any] = doc.data
+    _validate_meaning(doc, data, catalog)
+    setup = data.get("setup") or {}
+    chaos = tuple(
+        ChaosEntry(
+            FaultSpec(str(c["name"]), str(c["kind"]), c.get("target"), dict(c.get("params") or {})),
+            float(c.get("at", 0.0)),
+            c.get("after"),
+            float(c["duration"]) if "duration" in c else None,
+        )
+        for c in data.get("chaos") or []
+    )
+    expect_raw = data.get("expect") or {}
+    silent = expect_raw.get("must_not_fire") or []
+    expect = Expect(
+        must_fire=tuple(
+            MustFire(
+                alert=m["alert"],
+                labels=dict(m.get("labels") or {}),
+                after=m.get("after"),
+                within=m.get("within"),
+                clears=bool(m.get("clears", True)),
+                clear_within=m.get("clear_within"),
+                detect=m.get("detect"),
+                notify=bool(m.get("notify", True)),
+            )
+            for m in expect_raw.get("must_fire") or []
+        ),
+        must_not_fire=tuple(silent) if isinstance(silent, list) else (),
+        must_not_fire_others=silent == "others",
+        metric=tuple(expect_raw.get("metric") or []),
+        notifications=tuple(expect_raw.get("notifications") or []),
+        sequence=tuple(expect_raw.get("sequence") or []),
+        custom=tuple(expect_raw.get("custom") or []),
+    )
+    load = setup.get("load")
+    return Scenario(
+        path=path,
+        name=str(data["name"]),
+        description=str(data.get("description", "")),
+        type=str(data.get("type", "chaos")),
+        components=tuple(data.get("components") or ()),
+        tolerance=float(data.get("tolerance", 2.0)),
+        market=setup.get("market"),
+        load=dict(load) if isinstance(load, dict) else None,
+        time_scale=setup.get("time_scale"),
+        settle=bool(setup.get("settle", True)),
+        chaos=chaos,
+        steps=tuple(_steps(doc, data.get("steps") or [])),
+        expect=expect,
+    )
+
+
+def load_scenarios(directory: Path, catalog: Catalog) -> list[Scenario]:
+    """Every ``*.yaml``/``*.yml`` scenario in ``directory`` (sorted by file name); names must be unique."""
+    if not directory.is_dir():
+        raise ScenarioInvalid(f"{directory}: no such scenario directory — set files.scenarios in the contract")
+    found = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml"))
+    scenarios = [load_scenario(p, catalog) for p in found]
+    names: dict[str, Path] = {}
+    for scenario in scenarios:
+        if scenario.name in names:
+            raise ScenarioInvalid(
+                f"{scenario.path}: name '{scenario.name}' is also used by {names[scenario.name]} — names must be unique"
+            )
+        names[scenario.name] = scenario.path
+    return scenarios

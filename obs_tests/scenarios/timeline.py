@@ -1,0 +1,280 @@
+"""The recorded timeline of a scenario run: faults, alert state changes, notifications, steps.
+
+:class:`Recorder` watches the live stack in a background thread — Prometheus ``/api/v1/alerts`` every
+``interval`` (0.1 s) and the webhook sink's notifications — and appends an :class:`Event` for every
+change it sees; the runner adds faults, reverts and steps. Alert events carry Prometheus' own
+``activeAt`` so the detection overhead (when obs-tests saw the state vs when Prometheus switched it) can
+be measured.
+
+Alert states: ``pending``, ``firing``, ``resolved`` (a firing series went away) and ``inactive`` (a
+pending series went away without firing: a flap shorter than ``for``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from obs_tests.clients.prometheus import PrometheusClient
+from obs_tests.errors import ObsTestsError
+from obs_tests.notifications import SinkClient
+
+__all__ = ["Event", "Recorder", "Timeline", "parse_time"]
+
+
+def parse_time(text: str | None) -> float | None:
+    """An RFC 3339 timestamp (Prometheus/Alertmanager) as unix seconds."""
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened during a run, at ``t`` (unix seconds, as observed by obs-tests)."""
+
+    t: float
+    kind: str  # alert | notification | fault | revert | step | load | log
+    name: str
+    state: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+    def matches(self, labels: Mapping[str, str] | None) -> bool:
+        """Whether the event's labels include ``labels``."""
+        return all(self.labels.get(k) == v for k, v in (labels or {}).items())
+
+    def to_json(self, origin: float) -> dict[str, Any]:
+        """JSON form with ``t`` relative to ``origin`` (the scenario start)."""
+        return {
+            "t": round(self.t - origin, 3),
+            "kind": self.kind,
+            "name": self.name,
+            "state": self.state,
+            "labels": dict(self.labels),
+            "detail": dict(self.detail),
+        }
+
+
+class Timeline:
+    """A thread-safe, append-only list of events."""
+
+    def __init__(self, origin: float | None = None) -> None:
+        self.origin = origin if origin is not None else time.time()
+        self._events: list[Event] = []
+        self._lock = threading.Lock()
+        self.listeners: list[Callable[[Event], None]] = []
+
+    def add(self, event: Event) -> Event:
+        """Append (and tell the listeners)."""
+        with self._lock:
+            self._events.append(event)
+        for listener in list(self.listeners):
+            listener(event)
+        return event
+
+    def record(self, kind: str, name: str, state: str = "", **detail: Any) -> Event:
+        """Append an event happening now."""
+        return self.add(Event(time.time(), kind, name, state, {}, detail))
+
+    @property
+    def events(self) -> list[Event]:
+        """A snapshot, in time order."""
+        with self._lock:
+            return sorted(self._events, key=lambda e: e.t)
+
+    def find(
+        self,
+        kind: str,
+        name: str | None = None,
+        state: str | None = None,
+        *,
+        since: float | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> list[Event]:
+        """Events of ``kind`` (and name/state/labels), at or after ``since``."""
+        return [
+            e
+            for e in self.events
+            if e.kind == kind
+            and (name is None or e.name == name)
+            and (state is None or e.state == state)
+            and (since is None or e.t >= since)
+            and e.matches(labels)
+        ]
+
+    def first(
+        self,
+        kind: str,
+        name: str | None = None,
+        state: str | None = None,
+        *,
+        since: float | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> Event | None:
+        """The first matching event, or None."""
+        found = self.find(kind, name, state, since=since, labels=labels)
+        return found[0] if found else None
+
+    def to_json(self) -> list[dict[str, Any]]:
+        """Every event, ``t`` relative to the origin."""
+        return [e.to_json(self.origin) for e in self.events]
+
+
+def _key(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(labels.items()))
+
+
+class Recorder:
+    """Background watcher of alert states and notifications; ``current`` holds the live alert states."""
+
+    def __init__(
+        self,
+        timeline: Timeline,
+        prom: PrometheusClient,
+        sink: SinkClient | None,
+        *,
+        interval: float = 0.1,
+        notification_interval: float = 0.25,
+    ) -> None:
+        self.timeline = timeline
+        self.prom = prom
+        self.sink = sink
+        self.interval = interval
+        self.notification_interval = notification_interval
+        #: (alertname, labels) -> the alert as /api/v1/alerts returned it last
+        self.current: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, Any]] = {}
+        self.errors = 0
+        self.last_error = ""
+        self._seen_notes: set[tuple[Any, ...]] = set()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._polled = threading.Condition()
+        self._polls = 0
+        self._prometheus_up = True
+
+    def __enter__(self) -> Recorder:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Take a first snapshot (states already active are recorded at the start) and start watching."""
+        self._poll_alerts()
+        self._thread = threading.Thread(target=self._run, name="obs-tests-recorder", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop watching (one last poll first)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._poll_notifications()
+
+    def wait_poll(self, timeout: float = 5.0) -> None:
+        """Block until the watcher completed one more poll after this call."""
+        with self._polled:
+            target = self._polls + 1
+            self._polled.wait_for(lambda: self._polls >= target, timeout=timeout)
+
+    def _run(self) -> None:
+        next_notes = 0.0
+        while not self._stop.is_set():
+            started = time.monotonic()
+            self._poll_alerts()
+            if self.sink is not None and started >= next_notes:
+                self._poll_notifications()
+                next_notes = started + self.notification_interval
+            with self._polled:
+                self._polls += 1
+                self._polled.notify_all()
+            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+
+    def _poll_alerts(self) -> None:
+        try:
+            alerts = self.prom.alerts()
+        except ObsTestsError as exc:  # Prometheus restarting: a gap, not an end
+            self.errors += 1
+            self.last_error = str(exc)
+            if self._prometheus_up:
+                self._prometheus_up = False
+                self.timeline.add(Event(time.time(), "prometheus", "api", "down", {}, {"error": str(exc)}))
+            return
+        now = time.time()
+        if not self._prometheus_up:
+            self._prometheus_up = True
+            self.timeline.add(Event(now, "prometheus", "api", "up"))
+        seen: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, Any]] = {}
+        for alert in alerts:
+            labels = dict(alert.get("labels") or {})
+            name = labels.get("alertname", "")
+            seen[(name, _key(labels))] = alert
+        for key, alert in seen.items():
+            before = self.current.get(key)
+            state = str(alert.get("state"))
+            if before is None or before.get("state") != state:
+                self.timeline.add(
+                    Event(
+                        now,
+                        "alert",
+                        key[0],
+                        state,
+                        dict(key[1]),
+                        {
+                            "active_at": parse_time(alert.get("activeAt")),
+                            "value": alert.get("value"),
+                            "annotations": dict(alert.get("annotations") or {}),
+                        },
+                    )
+                )
+        for key, before in self.current.items():
+            if key not in seen:
+                state = "resolved" if before.get("state") == "firing" else "inactive"
+                self.timeline.add(Event(now, "alert", key[0], state, dict(key[1]), {}))
+        self.current = seen
+
+    def _poll_notifications(self) -> None:
+        if self.sink is None:
+            return
+        try:
+            notes = self.sink.notifications(since=self.timeline.origin)
+        except ObsTestsError as exc:
+            self.errors += 1
+            self.last_error = str(exc)
+            return
+        for note in notes:
+            labels = dict(note.get("labels") or {})
+            key = (note.get("received_at"), note.get("receiver"), note.get("status"), _key(labels))
+            if key in self._seen_notes:
+                continue
+            self._seen_notes.add(key)
+            self.timeline.add(
+                Event(
+                    float(note.get("received_at") or time.time()),
+                    "notification",
+                    labels.get("alertname", ""),
+                    str(note.get("status")),
+                    labels,
+                    {"receiver": note.get("receiver")},
+                )
+            )
+
+    def state(self, name: str, labels: Mapping[str, str] | None = None) -> str:
+        """``firing`` / ``pending`` / ``inactive`` for the alert now (any matching series)."""
+        states = {
+            str(alert.get("state"))
+            for (alert_name, key), alert in self.current.items()
+            if alert_name == name and all(dict(key).get(k) == v for k, v in (labels or {}).items())
+        }
+        if "firing" in states:
+            return "firing"
+        return "pending" if "pending" in states else "inactive"
