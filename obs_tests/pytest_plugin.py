@@ -62,6 +62,7 @@ MARKERS = {
 
 _CONTRACT_KEY = pytest.StashKey[Contract]()
 _REPORT_KEY = pytest.StashKey[dict[str, Any]]()
+_SCENARIOS_KEY = pytest.StashKey[list[Any]]()
 _OLD_SIGTERM = pytest.StashKey[Any]()
 
 
@@ -159,6 +160,28 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         contract = session_contract(metafunc.config)
         alerts = [r for rf in load_rule_files(contract.files.rule_files()) for r in rf.alerts]
         metafunc.parametrize("contract_alert", alerts, ids=[a.name for a in alerts])
+    if "contract_scenario" in metafunc.fixturenames:
+        scenarios = session_scenarios(metafunc.config)
+        metafunc.parametrize("contract_scenario", scenarios, ids=[s.name for s in scenarios])
+
+
+def session_scenarios(config: pytest.Config) -> list[Any]:
+    """The contract's scenarios (steady-state ones first), loaded once per session; a bad file stops the
+    session with its located error (exit 2)."""
+    if _SCENARIOS_KEY not in config.stash:
+        from obs_tests.scenarios.model import Catalog, load_scenarios, ordered  # noqa: PLC0415
+
+        contract = session_contract(config)
+        if not contract.files.scenarios.is_dir():
+            config.stash[_SCENARIOS_KEY] = []
+        else:
+            try:
+                found = load_scenarios(contract.files.scenarios, Catalog.from_contract(contract))
+            except ObsTestsError as exc:
+                raise pytest.UsageError(f"{type(exc).__name__}: {exc}") from None
+            config.stash[_SCENARIOS_KEY] = ordered(found)
+    result: list[Any] = config.stash[_SCENARIOS_KEY]
+    return result
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

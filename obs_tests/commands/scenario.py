@@ -11,7 +11,7 @@ import click
 from obs_tests.commands.options import GroupedCommand, GroupedOption, contract_option, time_scale_option
 from obs_tests.contract import load_contract
 from obs_tests.errors import ScenarioInvalid
-from obs_tests.scenarios.model import Catalog, load_scenario, load_scenarios
+from obs_tests.scenarios.model import Catalog, load_scenario, load_scenarios, ordered
 
 __all__ = ["scenario"]
 
@@ -105,7 +105,7 @@ def run(contract_path: Path, time_scale: float | None, report_dir: Path, formats
     wanted = parse_formats(formats)
     contract = load_contract(contract_path)
     catalog = Catalog.from_contract(contract)
-    scenarios = [load_scenario(p, catalog) for p in _paths(contract_path, files)]
+    scenarios = ordered(load_scenario(p, catalog) for p in _paths(contract_path, files))
     scale = time_scale or next((s.time_scale for s in scenarios if s.time_scale), None) or contract.stack.time_scale
     click.echo(f"obs-tests scenario run — {len(scenarios)} scenario(s), time scale {scale:g}")
     results = []

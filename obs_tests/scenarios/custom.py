@@ -26,6 +26,4 @@ def pipeline_resumed_after_restart(timeline: Timeline) -> tuple[bool, str]:
     note = timeline.first("notification", "Watchdog", "firing", since=up.t)
     if note is None:
         return False, "no Watchdog notification after Prometheus came back: the pipeline did not resume"
-    return True, (
-        f"Prometheus down {up.t - down.t:.1f}s; Watchdog notified {note.t - up.t:.1f}s after it came back"
-    )
+    return True, (f"Prometheus down {up.t - down.t:.1f}s; Watchdog notified {note.t - up.t:.1f}s after it came back")

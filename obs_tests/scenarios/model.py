@@ -36,6 +36,7 @@ __all__ = [
     "Step",
     "load_scenario",
     "load_scenarios",
+    "ordered",
 ]
 
 STEP_KINDS = (
@@ -392,6 +393,13 @@ def load_scenario(path: Path, catalog: Catalog) -> Scenario:
         steps=tuple(_steps(doc, data.get("steps") or [])),
         expect=expect,
     )
+
+
+def ordered(scenarios: Iterable[Scenario]) -> list[Scenario]:
+    """Steady-state scenarios first (they need a quiet stack, before any fault left its traces), then
+    the others in their given order."""
+    items = list(scenarios)
+    return [s for s in items if s.type == "steady_state"] + [s for s in items if s.type != "steady_state"]
 
 
 def load_scenarios(directory: Path, catalog: Catalog) -> list[Scenario]:

@@ -1,0 +1,85 @@
+"""Chaos scenarios (``scenarios/*.yaml``): every alert proven to fire and clear under its real fault,
+notifications routed, symptoms that must stay silent silent, the steady state quiet."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from obs_tests.contract import Contract
+from obs_tests.findings import Finding, require_no_findings
+from obs_tests.pytest_plugin import session_scenarios
+from obs_tests.rulefiles import load_rule_files
+from obs_tests.scenarios.model import WATCHDOG, Scenario
+from obs_tests.scenarios.reports import write_reports
+from obs_tests.scenarios.runner import ScenarioResult, ScenarioRunner
+from obs_tests.stack import EmbeddedStack
+
+
+@pytest.fixture(scope="module")
+def scenario_results(obs_report_dir: Path) -> Iterator[list[ScenarioResult]]:
+    """Collects every scenario's result; the JSON/HTML/JUnit/Markdown reports are written at the end."""
+    results: list[ScenarioResult] = []
+    yield results
+    if results:
+        write_reports(results, obs_report_dir, ("json", "html", "junit", "md"))
+
+
+def _timings(result: ScenarioResult) -> str:
+    parts = []
+    for timing in result.alerts:
+        b = timing.bounds
+        fired = "never" if timing.fired_after is None else f"{timing.fired_after:.1f}s"
+        cleared = "never" if timing.resolved_after is None else f"{timing.resolved_after:.1f}s"
+        bound = f"{b.fire(timing.detect):.1f}s" if b else "?"
+        rbound = f"{b.resolve():.1f}s" if b else "?"
+        parts.append(f"{timing.alert} fired {fired} (bound {bound}), cleared {cleared} (bound {rbound})")
+    return "; ".join(parts)
+
+
+def test_scenario(
+    contract_scenario: Scenario,
+    mock_system: EmbeddedStack,
+    scenario_results: list[ScenarioResult],
+    obs_summary: Callable[[str], None],
+) -> None:
+    """One scenario run on the live stack: its faults applied and reverted, every expectation judged."""
+    result = ScenarioRunner(contract_scenario, stack=mock_system).run()
+    scenario_results.append(result)
+    text = f"{result.assertions_passed}/{len(result.assertions)} assertions in {result.duration:.1f}s"
+    timings = _timings(result)
+    obs_summary(f"{contract_scenario.name}: {text}" + (f"; {timings}" if timings else ""))
+    findings = [
+        Finding(
+            "scenario", f"{contract_scenario.name}: {a.name}", a.message or f"expected {a.expected}, got {a.actual}"
+        )
+        for a in result.failures()
+    ]
+    if result.error:
+        findings.append(Finding("scenario", contract_scenario.name, result.error))
+    require_no_findings(findings)
+
+
+def _covering(scenarios: list[Scenario]) -> dict[str, list[str]]:
+    covered: dict[str, list[str]] = {}
+    for scenario in scenarios:
+        for must in scenario.expect.must_fire:
+            if must.clears:
+                covered.setdefault(must.alert, []).append(scenario.name)
+    return covered
+
+
+def test_every_alert_has_a_scenario(
+    contract: Contract, pytestconfig: pytest.Config, obs_summary: Callable[[str], None]
+) -> None:
+    """Every alert rule (but the always-firing watchdog) is made to fire and clear by a scenario."""
+    scenarios: list[Scenario] = session_scenarios(pytestconfig)
+    alerts = sorted({r.name for rf in load_rule_files(contract.files.rule_files()) for r in rf.alerts} - {WATCHDOG})
+    covered = _covering(scenarios)
+    missing = [a for a in alerts if a not in covered]
+    obs_summary(f"{len(alerts) - len(missing)}/{len(alerts)} alerts fired and cleared by a scenario")
+    require_no_findings(
+        [Finding("coverage", f"alert {a}", "no scenario makes it fire and clear (expect.must_fire)") for a in missing]
+    )

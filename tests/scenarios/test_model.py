@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from obs_tests.contract import load_contract
+from obs_tests.errors import ScenarioInvalid
+from obs_tests.scenarios.model import Catalog, load_scenario, load_scenarios, ordered
+
+ROOT = Path(__file__).resolve().parents[2]
+BAD = ROOT / "tests" / "fixtures" / "scenarios"
+EXPECTED: dict[str, str] = json.loads((BAD / "expected_errors.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return Catalog.from_contract(load_contract(ROOT / "obs.yaml"))
+
+
+def test_every_shipped_scenario_is_valid(catalog: Catalog) -> None:
+    scenarios = load_scenarios(ROOT / "scenarios", catalog)
+    assert len(scenarios) >= 17
+    assert ordered(scenarios)[0].type == "steady_state"
+    names = {s.name for s in scenarios}
+    assert {"steady-state", "flapping-scrape-slow", "prometheus-restart", "market-flash-crash"} <= names
+
+
+def test_at_least_fifteen_malformed_fixtures() -> None:
+    assert len(EXPECTED) >= 15
+    assert {p.stem for p in BAD.glob("*.yaml")} == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_malformed_scenario_gives_a_located_error(name: str, catalog: Catalog) -> None:
+    path = BAD / f"{name}.yaml"
+    with pytest.raises(ScenarioInvalid) as info:
+        load_scenario(path, catalog)
+    message = str(info.value)
+    assert EXPECTED[name] in message, message
+    assert message.startswith(str(path)), message
+    if name not in ("not-a-mapping", "duplicate-fault-names"):
+        assert f"{path}:" in message and message.split(":")[1].strip().isdigit(), f"no line number: {message}"
+
+
+def test_unknown_alert_lists_known_values(catalog: Catalog) -> None:
+    with pytest.raises(ScenarioInvalid, match="known: AgentDown, AgentStalled"):
+        load_scenario(BAD / "unknown-alert-step.yaml", catalog)
+
+
+@pytest.mark.parametrize("name", ["unknown-key", "unknown-alert-step", "bad-yaml"])
+def test_cli_validate_exits_2_with_one_line(name: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "obs_tests.cli", "scenario", "validate", str(BAD / f"{name}.yaml")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("ScenarioInvalid: "), done.stderr
+    assert EXPECTED[name] in done.stderr
+
+
+def test_cli_validate_accepts_shipped_scenarios() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "obs_tests.cli", "scenario", "validate"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count(": ok (") >= 17
+
+
+def test_schema_is_published_and_referenced_by_the_scenarios() -> None:
+    schema = json.loads((ROOT / "obs_tests" / "schemas" / "scenario.schema.json").read_text())
+    assert schema["additionalProperties"] is False
+    for path in (ROOT / "scenarios").glob("*.yaml"):
+        assert path.read_text().startswith(
+            "# yaml-language-server: $schema=../obs_tests/schemas/scenario.schema.json"
+        ), path
