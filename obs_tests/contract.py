@@ -24,6 +24,8 @@ from obs_tests.yamlfile import LocatedDocument, format_path, load_located
 __all__ = [
     "EMBEDDED",
     "Contract",
+    "DashboardSettings",
+    "ExpectedEmpty",
     "FileSettings",
     "Job",
     "Metric",
@@ -139,6 +141,31 @@ class Metric:
 
 
 @dataclass(frozen=True)
+class ExpectedEmpty:
+    """A dashboard panel (or one query of it) allowed to show no data, and why."""
+
+    dashboard: str  # uid, title or file name
+    panel: str  # title, or id as text
+    reason: str
+    query: str | None = None  # refId; None = every query of the panel
+
+    def matches(self, dashboard_keys: tuple[str, ...], panel_title: str, panel_id: int | None, ref_id: str) -> bool:
+        """True when this declaration covers that query."""
+        if self.dashboard not in dashboard_keys:
+            return False
+        if self.panel not in (panel_title, str(panel_id)):
+            return False
+        return self.query is None or self.query == ref_id
+
+
+@dataclass(frozen=True)
+class DashboardSettings:
+    """What the dashboard checks accept."""
+
+    expected_empty: tuple[ExpectedEmpty, ...] = ()
+
+
+@dataclass(frozen=True)
 class Contract:
     """A parsed, validated contract."""
 
@@ -147,6 +174,7 @@ class Contract:
     files: FileSettings
     jobs: tuple[Job, ...]
     metrics: tuple[Metric, ...]
+    dashboards: DashboardSettings = field(default_factory=DashboardSettings)
 
     @property
     def root(self) -> Path:
@@ -292,6 +320,20 @@ def _metrics(doc: LocatedDocument, raw: list[dict[str, Any]], jobs: tuple[Job, .
     return tuple(metrics)
 
 
+def _dashboards(raw: dict[str, Any]) -> DashboardSettings:
+    return DashboardSettings(
+        expected_empty=tuple(
+            ExpectedEmpty(
+                dashboard=str(item["dashboard"]),
+                panel=str(item["panel"]),
+                reason=str(item["reason"]),
+                query=str(item["query"]) if item.get("query") is not None else None,
+            )
+            for item in raw.get("expected_empty", ())
+        )
+    )
+
+
 def load_contract(path: Path) -> Contract:
     """Load and validate the contract at ``path``.
 
@@ -310,4 +352,5 @@ def load_contract(path: Path) -> Contract:
         files=_files(root, data.get("files", {})),
         jobs=jobs,
         metrics=_metrics(doc, data.get("metrics", []), jobs),
+        dashboards=_dashboards(data.get("dashboards", {})),
     )

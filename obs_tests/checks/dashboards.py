@@ -1,0 +1,516 @@
+"""Every panel query executed for real: Grafana's variables and macros expanded, the query run on the live
+Prometheus as Grafana would run it (range query with Grafana's step over the dashboard's time range, or
+an instant query), and the outcome classified:
+
+- ``data``           at least one finite, non-zero value;
+- ``constant_zero``  series exist but every value is 0 (a healthy error counter — or a matcher that only
+                     finds the zero series);
+- ``empty``          no series (or only NaN): the panel says "No data". The finding names the selector
+                     that matches nothing — a missing metric with the closest exported names, or the label
+                     matcher that excludes everything with the values that exist;
+- ``error``          Prometheus rejected the query (its message), e.g. a syntax error;
+- ``skipped``        not a Prometheus query (Loki, TestData, an expression, a hidden query), with why;
+- ``unresolved``     a library panel: its queries are in Grafana, not in the file.
+
+Panels may be declared as expected to be empty in the contract (``dashboards.expected_empty``). Template
+variables must resolve to at least one value. Static checks (schema, lint) are in
+:mod:`obs_tests.checks.dashboards_lint`.
+
+Example::
+
+    report = run_dashboard(dashboard, prom, scrape_interval=1.0)
+    print(format_report(report))
+    findings = check_report(report, contract.dashboards.expected_empty)
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from obs_tests.checks.dashboards_lint import PromTarget, prometheus_targets
+from obs_tests.clients.prometheus import PrometheusClient
+from obs_tests.contract import ExpectedEmpty
+from obs_tests.dashboard_variables import ResolvedVariable, auto_intervals, resolve_variables
+from obs_tests.dashboards import Dashboard, Panel, Target
+from obs_tests.errors import ApiError
+from obs_tests.findings import Finding
+from obs_tests.promql import PromQLSyntaxError, selectors
+from obs_tests.templating import Expander, TimeRange, VariableValue, query_interval
+
+__all__ = [
+    "FAILING",
+    "STATUSES",
+    "DashboardReport",
+    "QueryResult",
+    "check_expectations",
+    "check_report",
+    "check_variables",
+    "classify_values",
+    "dashboard_coverage",
+    "diagnose_empty",
+    "format_report",
+    "plan_queries",
+    "run_dashboard",
+    "run_queries",
+]
+
+STATUSES = ("data", "constant_zero", "empty", "error", "skipped", "unresolved")
+FAILING = frozenset({"empty", "error"})
+_NO_SERIES_EXPECTED = frozenset({"absent", "absent_over_time"})
+DEFAULT_WIDTH_PX = 1920  # Grafana's panel resolution = its width in pixels; 24 grid columns on a 1920 px screen
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """The outcome of one panel query (or of a panel that has none to run)."""
+
+    dashboard: str  # label
+    panel: Panel
+    target: Target | None
+    status: str
+    expr: str = ""  # as sent to Prometheus
+    message: str = ""
+    series: int = 0
+    repeat: str = ""  # "agent_type=risk" for a repeated panel's copy
+    accepted: str | None = None  # the contract's reason when an empty panel is declared
+
+    @property
+    def where(self) -> str:
+        """``panel 'X' (id 3) query A`` for messages."""
+        ref = f" query {self.target.ref_id}" if self.target is not None else ""
+        copy = f" [{self.repeat}]" if self.repeat else ""
+        return f"panel {self.panel.label}{copy}{ref}"
+
+    def to_json(self) -> dict[str, Any]:
+        """Report row."""
+        return {
+            "panel": self.panel.title,
+            "panel_id": self.panel.id,
+            "query": self.target.ref_id if self.target else None,
+            "repeat": self.repeat or None,
+            "status": self.status,
+            "series": self.series,
+            "expr": self.expr,
+            "message": self.message,
+            "accepted": self.accepted,
+        }
+
+
+@dataclass
+class DashboardReport:
+    """Every query of one dashboard, and its variables."""
+
+    dashboard: Dashboard
+    time_range: TimeRange
+    variables: dict[str, ResolvedVariable] = field(default_factory=dict)
+    results: list[QueryResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def executed(self) -> list[QueryResult]:
+        """Results of queries that ran."""
+        return [r for r in self.results if r.status not in ("skipped", "unresolved")]
+
+    def panel_status(self, panel: Panel, repeat: str = "") -> str:
+        """The worst status of a panel's queries (``error`` > ``empty`` > ``constant_zero`` > ``data``)."""
+        order = ["error", "empty", "constant_zero", "data", "unresolved", "skipped"]
+        mine = [r.status for r in self.results if r.panel is panel and r.repeat == repeat]
+        return next((s for s in order if s in mine), "skipped")
+
+    def panels(self) -> list[tuple[Panel, str, str]]:
+        """(panel, repeat, status) for every panel that has results."""
+        seen: list[tuple[Panel, str]] = []
+        for r in self.results:
+            key = (r.panel, r.repeat)
+            if not any(p is key[0] and rep == key[1] for p, rep in seen):
+                seen.append(key)
+        return [(p, rep, self.panel_status(p, rep)) for p, rep in seen]
+
+    def counts(self) -> Counter[str]:
+        """Panel statuses counted."""
+        return Counter(status for _, _, status in self.panels())
+
+    def to_json(self) -> dict[str, Any]:
+        """The report section of this dashboard."""
+        return {
+            "uid": self.dashboard.uid,
+            "title": self.dashboard.title,
+            "file": Path(self.dashboard.source).name,
+            "time_range": {"start": self.time_range.start, "end": self.time_range.end},
+            "panels": dict(self.counts()),
+            "queries": [r.to_json() for r in self.results],
+            "variables": {
+                name: {
+                    "query": v.query,
+                    "options": len(v.options),
+                    "value": v.value.describe(),
+                    "error": v.error,
+                    "skipped": v.skipped,
+                }
+                for name, v in self.variables.items()
+            },
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def classify_values(values: Iterable[float]) -> str:
+    """``data`` (a finite non-zero value), ``constant_zero`` (finite values, all 0) or ``empty``."""
+    finite = False
+    for value in values:
+        if math.isfinite(value):
+            if value != 0.0:
+                return "data"
+            finite = True
+    return "constant_zero" if finite else "empty"
+
+
+def _values(data: Mapping[str, Any]) -> tuple[int, list[float]]:
+    kind, result = data.get("resultType"), data.get("result")
+    if kind == "matrix":
+        return len(result or []), [float(v) for series in result or [] for _, v in series.get("values", [])]
+    if kind == "vector":
+        return len(result or []), [float(item["value"][1]) for item in result or []]
+    if kind == "scalar" and isinstance(result, list):
+        return 1, [float(result[1])]
+    return (1, [1.0]) if kind == "string" else (0, [])
+
+
+@dataclass(frozen=True)
+class _Job:
+    item: PromTarget
+    expr: str
+    instant: bool
+    step: float
+    repeat: str
+    unknown: tuple[str, ...]
+
+
+def _width_px(panel: Panel) -> int:
+    return max(1, round(panel.width / 24 * DEFAULT_WIDTH_PX))
+
+
+def _repeat_values(panel: Panel, variables: Mapping[str, ResolvedVariable]) -> list[tuple[str, VariableValue | None]]:
+    if not panel.repeat or panel.repeat not in variables:
+        return [("", None)]
+    current = variables[panel.repeat].value
+    copies: list[tuple[str, VariableValue | None]] = []
+    for value in current.values[:50]:
+        one = VariableValue(current.name, (value,), (value,), multi=current.multi, include_all=current.include_all)
+        copies.append((f"{current.name}={value}", one))
+    return copies or [("", None)]
+
+
+def plan_queries(
+    dashboard: Dashboard,
+    variables: Mapping[str, ResolvedVariable],
+    time_range: TimeRange,
+    *,
+    scrape_interval: float,
+    datasources: dict[str, str] | None = None,
+) -> tuple[list[_Job], list[QueryResult]]:
+    """Expand every Prometheus query of ``dashboard`` (one per copy of a repeated panel); the second list
+    holds what is not run (skipped, unresolved) with the reason."""
+    queries, skipped = prometheus_targets(dashboard, datasources)
+    not_run = [
+        QueryResult(dashboard.label, panel, target, "unresolved" if target is None else "skipped", message=why)
+        for panel, target, why in skipped
+    ]
+    values = {name: v.value for name, v in variables.items() if v.skipped is None}
+    extra = auto_intervals(dashboard, time_range)
+    jobs: list[_Job] = []
+    for item in queries:
+        panel, target = item.panel, item.target
+        interval = query_interval(
+            time_range,
+            max_data_points=panel.max_data_points or _width_px(panel),
+            scrape_interval_ms=scrape_interval * 1000.0,
+            min_interval=panel.interval,
+            min_step=target.interval,
+            interval_factor=int(target.raw.get("intervalFactor") or 1),
+        )
+        for label, copy in _repeat_values(panel, variables):
+            scoped = dict(values)
+            if copy is not None:
+                scoped[copy.name] = copy
+            expander = Expander(
+                scoped, interval=interval, time_range=time_range, dashboard_title=dashboard.title, extra=extra
+            )
+            expr = expander.expand(target.expr or "")
+            instant = target.instant and not target.range
+            jobs.append(_Job(item, expr, instant, interval.step_seconds, label, tuple(expander.unknown)))
+    return jobs, not_run
+
+
+def _run_one(prom: PrometheusClient, job: _Job, time_range: TimeRange, label: str) -> QueryResult:
+    panel, target = job.item.panel, job.item.target
+    if job.instant:
+        path = "/api/v1/query"
+        form: dict[str, str] = {"query": job.expr, "time": f"{time_range.end:.3f}"}
+    else:
+        step = max(job.step, 0.001)
+        start = math.floor(time_range.start / step) * step  # Grafana aligns the range to the step
+        end = math.floor(time_range.end / step) * step
+        path = "/api/v1/query_range"
+        form = {"query": job.expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
+    resp = prom.request("POST", path, data=form, expect=(200, 400, 422, 503))
+    body = prom.decode(resp, path)
+    base = QueryResult(label, panel, target, "error", expr=job.expr, repeat=job.repeat)
+    if not isinstance(body, dict) or body.get("status") != "success":
+        error = body.get("error", "(no message)") if isinstance(body, dict) else str(body)[:200]
+        kind = body.get("errorType", "error") if isinstance(body, dict) else "error"
+        message = f"Prometheus: {kind}: {error}"
+        if job.unknown:
+            message += (
+                f" (the query uses {', '.join('$' + u for u in job.unknown)}, which the dashboard does not define)"
+            )
+        return replace(base, message=message)
+    series, values = _values(body.get("data") or {})
+    status = classify_values(values)
+    message = ""
+    if status == "constant_zero":
+        message = f"all {series} series are 0 over the whole range"
+    elif status == "empty" and series:
+        message = f"{series} series, but every value is NaN (a ratio of zeros?)"
+    return replace(base, status=status, series=series, message=message)
+
+
+def run_queries(
+    prom: PrometheusClient, jobs: Sequence[_Job], time_range: TimeRange, label: str, workers: int = 8
+) -> list[QueryResult]:
+    """Run planned queries concurrently (results in plan order)."""
+    if not jobs:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs)))) as pool:
+        return list(pool.map(lambda job: _run_one(prom, job, time_range, label), jobs))
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _selector(metric: str | None, matchers: Iterable[tuple[str, str, str]]) -> str:
+    inner = ", ".join(f"{label}{op}{_quote(value)}" for label, op, value in matchers)
+    return f"{metric or ''}{{{inner}}}" if inner or not metric else metric
+
+
+def diagnose_empty(prom: PrometheusClient, expr: str, metric_names: Sequence[str], time_range: TimeRange) -> str:
+    """Why ``expr`` returns nothing: the first selector that matches no series, and what exists instead."""
+    try:
+        sels = [s for s in selectors(expr) if s.function not in _NO_SERIES_EXPECTED]
+    except PromQLSyntaxError as exc:
+        return f"the expanded query does not parse: {exc}"
+    known = set(metric_names)
+    for sel in sels:
+        if sel.metric and sel.metric not in known:
+            hint = difflib.get_close_matches(sel.metric, metric_names, n=3, cutoff=0.6)
+            suggestion = f"; closest exported: {', '.join(hint)}" if hint else ""
+            return f"no metric {sel.metric} exists{suggestion} — a typo, or the exporter does not export it"
+        text = _selector(sel.metric, sel.matchers)
+        if prom.series([text], time_range.start, time_range.end):
+            continue
+        parts = []
+        for label, op, value in sel.matchers:
+            alone = _selector(sel.metric, [(label, op, value)])
+            if prom.series([alone], time_range.start, time_range.end):
+                continue
+            match = [_selector(sel.metric, [])] if sel.metric else []
+            existing = prom.label_values(label, match) if match else []
+            shown = ", ".join(_quote(v) for v in existing[:6]) or "none (the label is absent)"
+            parts.append(f"{label}{op}{_quote(value)} matches nothing (existing {label} values: {shown})")
+        if parts:
+            return f"selector {text} matches no series: " + "; ".join(parts)
+        return f"selector {text} matches no series (each matcher alone matches; their combination does not)"
+    return (
+        "every selector matches series, but the expression returns nothing over the range (a filter such as "
+        "> 0, too few samples for the rate window, or label sets that differ across an operator)"
+    )
+
+
+def run_dashboard(
+    dashboard: Dashboard,
+    prom: PrometheusClient,
+    *,
+    scrape_interval: float = 15.0,
+    time_range: TimeRange | None = None,
+    now: float | None = None,
+    datasources: dict[str, str] | None = None,
+    workers: int = 8,
+    metric_names: Sequence[str] | None = None,
+) -> DashboardReport:
+    """Resolve the variables, run every panel query and diagnose the empty ones.
+
+    ``scrape_interval`` is what Grafana's Prometheus datasource is configured with ("Scrape interval",
+    seconds): the floor of ``$__interval`` and the base of ``$__rate_interval``. The time range defaults to
+    the dashboard's own (``time.from``/``time.to``).
+    """
+    started = time.perf_counter()
+    span = time_range or TimeRange.parse(dashboard.time_from, dashboard.time_to, now)
+    variables = resolve_variables(dashboard, prom, span, datasources=datasources)
+    jobs, not_run = plan_queries(dashboard, variables, span, scrape_interval=scrape_interval, datasources=datasources)
+    results = run_queries(prom, jobs, span, dashboard.label, workers)
+    names: Sequence[str] | None = metric_names
+    for index, result in enumerate(results):
+        if result.status == "empty" and not result.message:
+            if names is None:
+                names = prom.metric_names()
+            try:
+                why = diagnose_empty(prom, result.expr, names, span)
+            except ApiError as exc:
+                why = f"(could not diagnose: {exc})"
+            results[index] = replace(result, message=why)
+    report = DashboardReport(dashboard, span, variables, [*results, *not_run])
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _declared(report: DashboardReport, result: QueryResult, expected: Sequence[ExpectedEmpty]) -> str | None:
+    dashboard = report.dashboard
+    name = Path(dashboard.source).name
+    keys = tuple(k for k in (dashboard.uid, dashboard.title, name, name.removesuffix(".json")) if k)
+    ref = result.target.ref_id if result.target is not None else ""
+    for item in expected:
+        if item.matches(keys, result.panel.title, result.panel.id, ref):
+            return item.reason
+    return None
+
+
+def check_report(report: DashboardReport, expected: Sequence[ExpectedEmpty] = ()) -> list[Finding]:
+    """Findings for one dashboard: errors, undeclared empty queries, constant zeros (warnings), library
+    panels (warnings) and variables that resolve to nothing. Declared empty queries are marked accepted."""
+    findings = check_variables(report)
+    subject = f"dashboard {report.dashboard.label}"
+    for index, result in enumerate(report.results):
+        if result.status in ("empty", "constant_zero"):
+            reason = _declared(report, result, expected)
+            if reason is not None:
+                report.results[index] = replace(result, accepted=reason)
+                continue
+        if result.status == "error":
+            findings.append(
+                Finding("dashboards", f"{subject} {result.where}", f"error: {result.message} — query: {result.expr}")
+            )
+        elif result.status == "empty":
+            findings.append(
+                Finding(
+                    "dashboards",
+                    f"{subject} {result.where}",
+                    f'empty (the panel shows "No data"): {result.message} — query: {result.expr} (if no data is '
+                    "right here, declare it under dashboards.expected_empty in the contract, with the reason)",
+                )
+            )
+        elif result.status == "constant_zero":
+            findings.append(
+                Finding(
+                    "dashboards",
+                    f"{subject} {result.where}",
+                    f"constant zero: {result.message} — query: {result.expr}",
+                    "warning",
+                )
+            )
+        elif result.status == "unresolved":
+            findings.append(Finding("dashboards", f"{subject} {result.where}", result.message, "warning"))
+    return findings
+
+
+def check_variables(report: DashboardReport) -> list[Finding]:
+    """A template variable that errors or resolves to no value is a finding (every panel using it breaks)."""
+    findings = []
+    for name, resolved in report.variables.items():
+        subject = f"dashboard {report.dashboard.label} variable ${name}"
+        if resolved.error:
+            findings.append(
+                Finding("dashboard-variables", subject, f"{resolved.error} — query: {resolved.query or '(none)'}")
+            )
+        elif resolved.empty:
+            query = resolved.query or resolved.variable.query_text
+            regex = f" with regex {resolved.variable.regex!r}" if resolved.variable.regex else ""
+            findings.append(
+                Finding(
+                    "dashboard-variables",
+                    subject,
+                    f"resolved to no value: {query!r}{regex} returns nothing over the dashboard's time range — "
+                    "check the metric and label names (every panel using it shows no data)",
+                )
+            )
+    return findings
+
+
+def check_expectations(reports: Sequence[DashboardReport], expected: Sequence[ExpectedEmpty]) -> list[Finding]:
+    """Declarations in the contract that name no existing dashboard panel (stale or misspelled)."""
+    findings = []
+    for index, item in enumerate(expected):
+        dashboards = [r.dashboard for r in reports if r.dashboard.matches(item.dashboard)]
+        if not dashboards:
+            known = ", ".join(sorted(r.dashboard.uid or r.dashboard.title for r in reports))
+            findings.append(
+                Finding(
+                    "dashboards",
+                    f"dashboards.expected_empty[{index}]",
+                    f"no dashboard '{item.dashboard}' — known: {known}",
+                )
+            )
+            continue
+        panels = [p for d in dashboards for p in d.data_panels]
+        if not any(item.panel in (p.title, str(p.id)) for p in panels):
+            titles = difflib.get_close_matches(item.panel, [p.title for p in panels], n=3, cutoff=0.5)
+            hint = f" (did you mean {', '.join(repr(t) for t in titles)}?)" if titles else ""
+            findings.append(
+                Finding(
+                    "dashboards",
+                    f"dashboards.expected_empty[{index}]",
+                    f"dashboard '{item.dashboard}' has no panel '{item.panel}'{hint}",
+                )
+            )
+    return findings
+
+
+def format_report(report: DashboardReport) -> str:
+    """A summary table: one line per panel query, worst first."""
+    counts = report.counts()
+    total = sum(counts.values())
+    head = (
+        f"{report.dashboard.label}: {total} panels — "
+        + ", ".join(f"{counts.get(s, 0)} {s}" for s in STATUSES if counts.get(s))
+        + f" ({len(report.executed)} queries in {report.seconds:.2f}s)"
+    )
+    order = {s: i for i, s in enumerate(["error", "empty", "constant_zero", "unresolved", "skipped", "data"])}
+    rows = sorted(report.results, key=lambda r: (order.get(r.status, 9), r.panel.title))
+    lines = [head, f"  {'PANEL':<40} {'QUERY':<5} {'STATUS':<14} {'SERIES':>6}  DETAIL"]
+    for r in rows:
+        title = r.panel.title + (f" [{r.repeat}]" if r.repeat else "")
+        detail = f"declared: {r.accepted}" if r.accepted else r.message
+        ref = r.target.ref_id if r.target else "-"
+        lines.append(f"  {title[:40]:<40} {ref:<5} {r.status:<14} {r.series:>6}  {detail[:140]}")
+    return "\n".join(lines)
+
+
+def dashboard_coverage(
+    reports: Sequence[DashboardReport], referenced: Mapping[str, list[str]], exported: Iterable[str]
+) -> dict[str, Any]:
+    """Metrics the dashboards read vs exported, and panels with data / total."""
+    have = set(exported)
+    panels = [status for r in reports for _, _, status in r.panels()]
+    with_data = sum(1 for s in panels if s == "data")
+    accepted = sum(
+        1
+        for r in reports
+        for p, rep, status in r.panels()
+        if status in ("empty", "constant_zero")
+        and all(x.accepted for x in r.results if x.panel is p and x.repeat == rep and x.status == status)
+    )
+    return {
+        "metrics_referenced": len(referenced),
+        "metrics_missing": {m: w for m, w in sorted(referenced.items()) if m not in have},
+        "panels_total": len(panels),
+        "panels_with_data": with_data,
+        "panels_declared_empty": accepted,
+        "panels_with_data_ratio": round(with_data / len(panels), 3) if panels else None,
+    }
