@@ -6,7 +6,8 @@ yours) gets:
 - options ``--obs-contract``, ``--prometheus-url``, ``--alertmanager-url``, ``--grafana-url``
   (env ``OBS_CONTRACT``, ``OBS_PROMETHEUS_URL``, ``OBS_ALERTMANAGER_URL``, ``OBS_GRAFANA_URL``);
 - fixtures ``contract``, ``stack`` (session: the embedded stack unless URLs are given), ``prom``,
-  ``alertmanager``, ``load`` (Locust against the mock gateway);
+  ``alertmanager``, ``grafana`` (API client; skips without a Grafana URL), ``load`` (Locust against the
+  mock gateway);
 - parametrisation: a test taking ``contract_job`` / ``contract_metric`` (``contract_histogram``,
   ``contract_gauge``, ``contract_budgeted``) / ``contract_alert`` runs once per job / metric / alert rule;
 - markers ``chaos``, ``load``, ``grafana``, ``browser``, ``slow``, ``stack``; ``grafana`` tests skip
@@ -30,6 +31,7 @@ from typing import Any
 import pytest
 
 from obs_tests.clients.alertmanager import AlertmanagerClient
+from obs_tests.clients.grafana import GrafanaClient
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.contract import EMBEDDED, Contract, Metric, load_contract
 from obs_tests.errors import ObsTestsError
@@ -41,6 +43,7 @@ from obs_tests.stack.external import ExternalStack
 __all__ = [
     "alertmanager",
     "contract",
+    "grafana",
     "healthy_stack",
     "load",
     "mock_system",
@@ -184,10 +187,24 @@ def session_scenarios(config: pytest.Config) -> list[Any]:
     return result
 
 
+def grafana_url(config: pytest.Config) -> str | None:
+    """The Grafana under test: ``--grafana-url``, ``OBS_GRAFANA_URL`` or the contract's ``stack.grafana``."""
+    url = _option(config, "--grafana-url", "OBS_GRAFANA_URL")
+    if url:
+        return url
+    try:
+        return session_contract(config).stack.grafana
+    except pytest.UsageError:
+        return None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if _option(config, "--grafana-url", "OBS_GRAFANA_URL"):
+    if not any("grafana" in item.keywords for item in items) or grafana_url(config):
         return
-    skip = pytest.mark.skip(reason="no Grafana URL given (--grafana-url or OBS_GRAFANA_URL)")
+    skip = pytest.mark.skip(
+        reason="no Grafana URL given (--grafana-url, OBS_GRAFANA_URL or stack.grafana in the contract); "
+        "e.g. `docker compose up -d` then --grafana-url http://localhost:3000"
+    )
     for item in items:
         if "grafana" in item.keywords:
             item.add_marker(skip)
@@ -325,6 +342,22 @@ def obs_summary(request: pytest.FixtureRequest) -> Callable[[str], None]:
 def prom(stack: EmbeddedStack | ExternalStack) -> Iterator[PrometheusClient]:
     """A Prometheus API client for the stack under test."""
     client = stack.prometheus()
+    yield client
+    with contextlib.suppress(Exception):
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def grafana(pytestconfig: pytest.Config) -> Iterator[GrafanaClient]:
+    """A Grafana API client (credentials from OBS_GRAFANA_TOKEN or OBS_GRAFANA_USER/OBS_GRAFANA_PASSWORD);
+    skips when no Grafana URL is given."""
+    url = grafana_url(pytestconfig)
+    if not url:
+        pytest.skip("no Grafana URL given (--grafana-url, OBS_GRAFANA_URL or stack.grafana in the contract)")
+    try:
+        client = GrafanaClient.from_env(url)
+    except ObsTestsError as exc:
+        raise pytest.UsageError(f"{type(exc).__name__}: {exc}") from None
     yield client
     with contextlib.suppress(Exception):
         client.close()

@@ -100,6 +100,10 @@ _ROUNDING = (
     (3628800000, 2592000000),
 )
 _FORMATTED_ALL = ("text", "percentencode", "queryparam")
+#: macros Grafana's Prometheus datasource expands on the server for queries sent to /api/ds/query
+_GRAFANA_EXPANDS = frozenset(
+    {"__interval", "__interval_ms", "__rate_interval", "__rate_interval_ms", "__range", "__range_s", "__range_ms"}
+)
 SAFE_RESOLUTION = 11000  # Prometheus refuses more points per series; Grafana widens the step to stay below
 
 
@@ -326,8 +330,9 @@ def format_value(value: VariableValue, fmt: str | None = None, *, default: str =
     name, _, arg = (fmt or "").partition(":")
     if value.is_all and value.all_value is not None and name not in _FORMATTED_ALL:
         return value.all_value
-    if not name:
-        return _prometheus_format(value, values, as_list) if default == "prometheus" else _js_string(values, as_list)
+    if not name and default == "prometheus":
+        return _prometheus_format(value, values, as_list)
+    name = name or default
     if name == "regex":
         escaped = [_regex_escape(v) for v in values]
         if not as_list or len(escaped) == 1:
@@ -397,6 +402,7 @@ class Expander:
     dashboard_title: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
     default_format: str = "prometheus"
+    keep_macros: bool = False  # leave $__interval & co. for Grafana to expand (queries sent through Grafana)
     unknown: list[str] = field(default_factory=list)
 
     def builtin(self, name: str, fmt: str | None) -> str | None:
@@ -428,6 +434,8 @@ class Expander:
         def replace(match: re.Match[str]) -> str:
             name = match.group(1) or match.group(2) or match.group(4) or ""
             fmt = match.group(3) or match.group(6)
+            if name.startswith("__") and self.keep_macros and name in _GRAFANA_EXPANDS:
+                return match.group(0)
             if name.startswith("__"):
                 value = self.builtin(name, fmt)
                 if value is not None:

@@ -9,16 +9,17 @@ actually export, which the rules and dashboards read — and the differences.
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from obs_tests.contract import Metric
+from obs_tests.checks.dashboards_lint import dashboard_metric_references
+from obs_tests.contract import ExpectedEmpty, Metric
+from obs_tests.dashboards import dashboard_files, load_dashboard
+from obs_tests.errors import ConfigInvalid
 from obs_tests.findings import Finding
 from obs_tests.promql import PromQLSyntaxError, metric_names
 
@@ -42,9 +43,6 @@ SYNTHETIC = frozenset(
         "ALERTS_FOR_STATE",
     }
 )
-
-_GRAFANA_RANGE = re.compile(r"\[\s*\$\{?__\w+\}?\s*\]")
-_GRAFANA_VAR = re.compile(r"\$\{[^}]+\}|\[\[[^\]]+\]\]|\$\w+")
 
 
 def _family(name: str) -> str:
@@ -130,44 +128,23 @@ def rule_references(files: Iterable[Path]) -> tuple[dict[str, list[str]], set[st
     return refs, recorded, problems
 
 
-def _expand_grafana(expr: str) -> str:
-    expr = _GRAFANA_RANGE.sub("[5m]", expr)
-    return _GRAFANA_VAR.sub("x", expr)
+def dashboard_references(
+    directory: Path, expected_empty: Sequence[ExpectedEmpty] = ()
+) -> tuple[dict[str, list[str]], list[str]]:
+    """(metric name -> panels reading it, problems) over every dashboard JSON in ``directory``.
 
-
-def _panel_exprs(node: Any, title: str = "") -> Iterable[tuple[str, str]]:
-    if isinstance(node, dict):
-        here = str(node.get("title", title))
-        expr = node.get("expr")
-        if isinstance(expr, str) and expr.strip():
-            yield here, expr
-        for value in node.values():
-            yield from _panel_exprs(value, here)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _panel_exprs(item, title)
-
-
-def dashboard_references(directory: Path) -> tuple[dict[str, list[str]], list[str]]:
-    """(metric name -> panels reading it, problems) over every dashboard JSON in ``directory``."""
-    refs: dict[str, list[str]] = {}
+    Grafana variables and macros are replaced by placeholders; queries declared in the contract as expected
+    to be empty are left out (see :func:`obs_tests.checks.dashboards_lint.dashboard_metric_references`).
+    """
     problems: list[str] = []
-    if not directory.is_dir():
-        return refs, problems
-    for path in sorted(directory.glob("*.json")):
+    dashboards = []
+    for path in dashboard_files(directory):
         try:
-            dashboard = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+            dashboards.append(load_dashboard(path))
+        except ConfigInvalid as exc:
             problems.append(f"{path}: cannot read: {exc}")
-            continue
-        for title, expr in _panel_exprs(dashboard):
-            try:
-                names = metric_names(_expand_grafana(expr))
-            except PromQLSyntaxError as exc:
-                problems.append(f"{path.name}: panel '{title}': {exc}")
-                continue
-            _add(refs, names, f"panel '{title}' ({path.name})")
-    return refs, problems
+    refs, unparsed = dashboard_metric_references(dashboards, expected_empty)
+    return refs, problems + unparsed
 
 
 def check_coverage(coverage: MetricsCoverage, contract_source: str = "the contract") -> list[Finding]:

@@ -120,10 +120,12 @@ class DashboardReport:
         return [r for r in self.results if r.status not in ("skipped", "unresolved")]
 
     def panel_status(self, panel: Panel, repeat: str = "") -> str:
-        """The worst status of a panel's queries (``error`` > ``empty`` > ``constant_zero`` > ``data``)."""
+        """The worst status of a panel's queries (``error`` > ``empty`` > ``constant_zero`` > ``data``); queries
+        declared as expected to be empty only count when nothing else of the panel has data."""
         order = ["error", "empty", "constant_zero", "data", "unresolved", "skipped"]
-        mine = [r.status for r in self.results if r.panel is panel and r.repeat == repeat]
-        return next((s for s in order if s in mine), "skipped")
+        mine = [r for r in self.results if r.panel is panel and r.repeat == repeat]
+        statuses = [r.status for r in mine if not r.accepted] or [r.status for r in mine]
+        return next((s for s in order if s in statuses), "skipped")
 
     def panels(self) -> list[tuple[Panel, str, str]]:
         """(panel, repeat, status) for every panel that has results."""
@@ -215,9 +217,11 @@ def plan_queries(
     *,
     scrape_interval: float,
     datasources: dict[str, str] | None = None,
+    keep_macros: bool = False,
 ) -> tuple[list[_Job], list[QueryResult]]:
     """Expand every Prometheus query of ``dashboard`` (one per copy of a repeated panel); the second list
-    holds what is not run (skipped, unresolved) with the reason."""
+    holds what is not run (skipped, unresolved) with the reason. ``keep_macros`` leaves ``$__interval`` & co.
+    for Grafana (queries sent through ``/api/ds/query``)."""
     queries, skipped = prometheus_targets(dashboard, datasources)
     not_run = [
         QueryResult(dashboard.label, panel, target, "unresolved" if target is None else "skipped", message=why)
@@ -241,7 +245,12 @@ def plan_queries(
             if copy is not None:
                 scoped[copy.name] = copy
             expander = Expander(
-                scoped, interval=interval, time_range=time_range, dashboard_title=dashboard.title, extra=extra
+                scoped,
+                interval=interval,
+                time_range=time_range,
+                dashboard_title=dashboard.title,
+                extra=extra,
+                keep_macros=keep_macros,
             )
             expr = expander.expand(target.expr or "")
             instant = target.instant and not target.range
@@ -278,7 +287,10 @@ def _run_one(prom: PrometheusClient, job: _Job, time_range: TimeRange, label: st
     if status == "constant_zero":
         message = f"all {series} series are 0 over the whole range"
     elif status == "empty" and series:
-        message = f"{series} series, but every value is NaN (a ratio of zeros?)"
+        message = (
+            f"{series} series, but every value is NaN — a ratio or histogram_quantile over windows in which "
+            "nothing was counted (no traffic in the range?)"
+        )
     return replace(base, status=status, series=series, message=message)
 
 

@@ -222,7 +222,7 @@ def test_metrics_coverage(
     """Declared vs exported vs referenced (rules, dashboards): nothing declared or read is missing."""
     exported = {s.labels["__name__"] for s in prom.query(f'group by (__name__) ({{job=~"{_jobs_regex(contract)}"}})')}
     refs, recorded, problems = rule_references(contract.files.rule_files())
-    panel_refs, panel_problems = dashboard_references(contract.files.dashboards)
+    panel_refs, panel_problems = dashboard_references(contract.files.dashboards, contract.dashboards.expected_empty)
     for name, where in panel_refs.items():
         refs.setdefault(name, []).extend(where)
     coverage = MetricsCoverage({m.name: m for m in contract.metrics}, exported, refs, recorded)

@@ -1,0 +1,167 @@
+"""Dashboards, without Grafana: every file schema-valid and lint-clean, every template variable resolves,
+every panel query — Grafana's variables and macros expanded — returns data on the live Prometheus (or is
+declared in the contract as expected to be empty), and the metrics they read exist.
+
+On the embedded stack a small mixed workload (valid and malformed signals) runs first, so that rate and
+latency panels have something to show; against a stack obs-tests does not own, it only reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from obs_tests.accounting import wait_drained, wait_scraped_after
+from obs_tests.checks.dashboards import (
+    DashboardReport,
+    check_expectations,
+    check_report,
+    dashboard_coverage,
+    format_report,
+    run_dashboard,
+)
+from obs_tests.checks.dashboards_lint import dashboard_metric_references, lint_dashboards, validate_dashboard_file
+from obs_tests.clients.prometheus import PrometheusClient
+from obs_tests.contract import Contract
+from obs_tests.dashboards import Dashboard, dashboard_files, load_dashboard
+from obs_tests.findings import display_path, require_no_findings
+from obs_tests.pytest_plugin import session_contract
+from obs_tests.stack import EmbeddedStack
+from obs_tests.stack.external import ExternalStack
+from obs_tests.templating import TimeRange
+from obs_tests.traffic import mixed_workload, send_concurrently
+
+WORKLOAD = (200, 40)  # valid, malformed signals sent before the panels are checked (embedded stack only)
+_NO_RANGE = TimeRange(0.0, 0.0)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "dashboard_file" in metafunc.fixturenames:
+        files = dashboard_files(session_contract(metafunc.config).files.dashboards)
+        metafunc.parametrize("dashboard_file", files, ids=[f.stem for f in files])
+
+
+@pytest.fixture(scope="module")
+def scrape_interval(stack: EmbeddedStack | ExternalStack, prom: PrometheusClient, contract: Contract) -> float:
+    """What Grafana's datasource "Scrape interval" would be: the embedded stack's, or the largest a target has."""
+    if isinstance(stack, EmbeddedStack):
+        return contract.stack.scrape_interval
+    intervals = [t.scrape_interval for t in prom.targets() if t.scrape_interval]
+    return max(intervals, default=15.0)
+
+
+@pytest.fixture(scope="module")
+def dashboard_workload(stack: EmbeddedStack | ExternalStack, prom: PrometheusClient) -> str:
+    """Traffic through the mock system so the panels have data (embedded stack only); returns what was done."""
+    if not isinstance(stack, EmbeddedStack) or "gateway" not in stack.components:
+        return "no workload (the stack is not ours)"
+    started = prom.now()
+    sent = send_concurrently(stack.url("gateway"), mixed_workload(*WORKLOAD, seed=17, prefix="DASH"))
+    drained = wait_drained(prom, started)
+    wait_scraped_after(prom, ["gateway", "agents", "orchestrator"], drained)
+    return f"{sent.accepted} valid + {sent.invalid} malformed signals sent first"
+
+
+@pytest.fixture(scope="module")
+def table_path(obs_report_dir: Path) -> Path:
+    """reports/dashboards.txt, emptied at the start of the run."""
+    path = obs_report_dir / "dashboards.txt"
+    path.write_text("", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def reports() -> dict[Path, DashboardReport]:
+    """Live results per dashboard file (filled by the panel test, read by the coverage test)."""
+    return {}
+
+
+def _dashboard(path: Path) -> Dashboard:
+    dashboard, findings = validate_dashboard_file(path)
+    if dashboard is None:
+        pytest.fail("\n".join(str(f) for f in findings), pytrace=False)
+    return dashboard
+
+
+def test_dashboard_schema(dashboard_file: Path, obs_summary: Callable[[str], None]) -> None:
+    """The JSON parses and matches the schema of what Grafana and obs-tests read."""
+    dashboard, findings = validate_dashboard_file(dashboard_file)
+    if dashboard is not None:
+        obs_summary(f"{display_path(dashboard_file)}: schema-valid, {len(dashboard.data_panels)} panels")
+    require_no_findings(findings)
+
+
+def test_dashboard_lint(dashboard_file: Path, contract: Contract, obs_summary: Callable[[str], None]) -> None:
+    """Datasource variable, unique uid, titles, units, $__rate_interval, job/instance variables used,
+    unique panel ids, no data panel without a query."""
+    dashboard = _dashboard(dashboard_file)
+    others = [load_dashboard(p) for p in dashboard_files(contract.files.dashboards) if p != dashboard_file]
+    findings = [f for f in lint_dashboards([dashboard, *others]) if dashboard.label in f.subject]
+    errors = [f for f in findings if f.severity == "error"]
+    obs_summary(f"{dashboard.label}: lint-clean ({len(findings) - len(errors)} warnings)")
+    require_no_findings(errors)
+
+
+def test_dashboard_panels_show_data(
+    dashboard_file: Path,
+    prom: PrometheusClient,
+    contract: Contract,
+    scrape_interval: float,
+    dashboard_workload: str,
+    reports: dict[Path, DashboardReport],
+    obs_report: dict[str, Any],
+    table_path: Path,
+    obs_summary: Callable[[str], None],
+) -> None:
+    """Every template variable resolves to a value and every panel query returns data (or is declared
+    under dashboards.expected_empty) on the live Prometheus; the table goes to reports/dashboards.txt."""
+    dashboard = _dashboard(dashboard_file)
+    report = run_dashboard(dashboard, prom, scrape_interval=scrape_interval)
+    findings = check_report(report, contract.dashboards.expected_empty)
+    reports[dashboard_file] = report
+    obs_report.setdefault("dashboards", {})[dashboard_file.name] = report.to_json()
+    with table_path.open("a", encoding="utf-8") as out:
+        out.write(format_report(report) + "\n\n")
+    counts = report.counts()
+    declared = sum(1 for r in report.results if r.accepted)
+    obs_summary(
+        f"{dashboard.label}: {counts.get('data', 0)}/{sum(counts.values())} panels with data, "
+        f"{len(report.executed)} queries ({declared} declared empty); {dashboard_workload}"
+    )
+    require_no_findings([f for f in findings if f.severity == "error"])
+
+
+def test_dashboard_expectations_name_real_panels(contract: Contract, obs_summary: Callable[[str], None]) -> None:
+    """Every dashboards.expected_empty entry of the contract names an existing dashboard and panel."""
+    dashboards = [load_dashboard(p) for p in dashboard_files(contract.files.dashboards)]
+    stubs = [DashboardReport(d, time_range=_NO_RANGE) for d in dashboards]
+    findings = check_expectations(stubs, contract.dashboards.expected_empty)
+    obs_summary(f"{len(contract.dashboards.expected_empty)} declared-empty panel queries name existing panels")
+    require_no_findings(findings)
+
+
+def test_dashboards_coverage(
+    prom: PrometheusClient,
+    contract: Contract,
+    reports: dict[Path, DashboardReport],
+    obs_report: dict[str, Any],
+    obs_summary: Callable[[str], None],
+) -> None:
+    """Metrics the dashboards read exist in Prometheus; panels with data / total (report section)."""
+    dashboards = [load_dashboard(p) for p in dashboard_files(contract.files.dashboards)]
+    refs, problems = dashboard_metric_references(dashboards, contract.dashboards.expected_empty)
+    section = dashboard_coverage(list(reports.values()), refs, prom.metric_names())
+    section["unparsed"] = problems
+    obs_report["dashboards_coverage"] = section
+    obs_summary(
+        f"dashboards read {section['metrics_referenced']} metrics ({len(section['metrics_missing'])} missing); "
+        f"{section['panels_with_data']}/{section['panels_total']} panels with data"
+        + (f", {section['panels_declared_empty']} declared empty" if section["panels_declared_empty"] else "")
+    )
+    missing = section["metrics_missing"]
+    if missing:
+        lines = [f"metric {m} (read by {', '.join(w[:3])}) is not in Prometheus" for m, w in missing.items()]
+        pytest.fail("\n".join(lines), pytrace=False)
