@@ -253,6 +253,7 @@ class ScenarioRunner:
         self._step_done: dict[str, float] = {}
         self._step_cond = threading.Condition()
         self._background_loads: list[LoadRun] = []
+        self._done = threading.Event()
         self._bounds: BoundsModel | None = None
 
     # -- logging ---------------------------------------------------------------------------------
@@ -311,22 +312,29 @@ class ScenarioRunner:
                 scheduler.start()
                 try:
                     self._run_steps(prom, recorder, chaos, sink)
-                    self._await_firing(recorder, bounds)
+                    if not self.stopped:
+                        self._await_firing(recorder, bounds)
                 finally:
-                    self.stop_event.set()
+                    self._done.set()
                     scheduler.join(timeout=30)
                     scenario_faults = [n for n in chaos.active if n != "setup-market"]
                     for name in scenario_faults:
                         chaos.revert(name)
                         self.timeline.record("revert", name, "reverted")
-                self._await_clearing(recorder, bounds)
-                self._await_notifications()
+                if not self.stopped:
+                    self._await_clearing(recorder, bounds)
+                    self._await_notifications()
             if load_run is not None:
                 result.load = self._stop_load(load_run)
                 load_run = None
-            self._judge(prom, bounds, baseline, chaos)
-            failed = result.failures()
-            result.status = "failed" if failed or chaos.errors else "passed"
+            if self.stopped:
+                result.status = "stopped"
+                result.error = "stopped before the end (faults reverted)"
+                self.log("WARNING", result.error)
+            else:
+                self._judge(prom, bounds, baseline, chaos)
+                failed = result.failures()
+                result.status = "failed" if failed or chaos.errors else "passed"
         except KeyboardInterrupt:
             result.status = "stopped"
             result.error = "interrupted (faults reverted)"
@@ -440,7 +448,7 @@ class ScenarioRunner:
         pending = sorted(self.scenario.chaos, key=lambda c: (c.after is not None, c.at))
         reverts: list[tuple[float, str]] = []
         origin = self.result.started_at
-        while (pending or reverts) and not self.stop_event.is_set():
+        while (pending or reverts) and not self._done.is_set() and not self.stopped:
             now = time.time()
             for entry in list(pending):
                 base = origin if entry.after is None else self._step_done.get(entry.after)
@@ -470,7 +478,16 @@ class ScenarioRunner:
                     reverts.remove((due, name))
                     if chaos.revert(name):
                         self.timeline.record("revert", name, "reverted")
-            self.stop_event.wait(0.02)
+            self._done.wait(0.02)
+
+    @property
+    def stopped(self) -> bool:
+        """Whether someone asked the run to stop (:meth:`stop`)."""
+        return self.stop_event.is_set()
+
+    def stop(self) -> None:
+        """Ask the run to stop: the current wait ends, the faults are reverted, the result is ``stopped``."""
+        self.stop_event.set()
 
     def _wait_fault(self, name: str, timeout: float) -> None:
         def probe() -> Poll[bool]:
@@ -489,6 +506,9 @@ class ScenarioRunner:
             try:
                 message = self._step(step, prom, recorder, chaos, sink)
             except WaitTimeout as exc:
+                if self.stopped:
+                    self.timeline.record("step", label, "stopped")
+                    return
                 self.timeline.record("step", label, "failed", error=exc.message)
                 self.result.assertions.append(
                     AssertionResult(f"step {label}", False, step.describe(), "timed out", exc.message)
@@ -496,6 +516,9 @@ class ScenarioRunner:
                 self.log("ERROR", f"step {label} failed: {exc.message}")
                 return
             except _StepFailed as exc:
+                if self.stopped:
+                    self.timeline.record("step", label, "stopped")
+                    return
                 self.timeline.record("step", label, "failed", error=str(exc))
                 self.result.assertions.append(
                     AssertionResult(f"step {label}", False, exc.expected, exc.actual, str(exc))
@@ -556,7 +579,14 @@ class ScenarioRunner:
                 ok = now == state
             return Poll(ok, now, f"{name} is {now}")
 
-        wait_for(probe, timeout=float(within), interval=0.05, expected=f"{name} {state}", bound=f"within {within}s")
+        wait_for(
+            probe,
+            timeout=float(within),
+            interval=0.05,
+            expected=f"{name} {state}",
+            bound=f"within {within}s",
+            stop=self.stop_event,
+        )
         return f"{name} {state} after {time.time() - started:.1f}s"
 
     def _wait_metric(self, prom: PrometheusClient, expr: str, op: str, value: float, within: float) -> str:
@@ -574,6 +604,7 @@ class ScenarioRunner:
             expected=f"{expr} {op} {value:g}",
             bound=f"within {within}s",
             transient=(ObsTestsError,),
+            stop=self.stop_event,
         )
         return f"{expr} = {got}"
 
@@ -596,6 +627,7 @@ class ScenarioRunner:
             interval=0.1,
             expected=f"a {status} notification of {args['alert']}"
             + (f" to {args['receiver']}" if "receiver" in args else ""),
+            stop=self.stop_event,
         )
         return f"{status} notification of {args['alert']} received"
 
@@ -622,6 +654,7 @@ class ScenarioRunner:
             expected=f"{cycles} rule evaluation cycles",
             bound=f"{cycles} x {interval:g}s",
             transient=(ObsTestsError,),
+            stop=self.stop_event,
         )
         return f"{cycles} evaluation cycles"
 
