@@ -15,6 +15,7 @@ import click
 
 from obs_tests import __version__
 from obs_tests.commands.check import check
+from obs_tests.commands.health import health
 from obs_tests.commands.lint import lint
 from obs_tests.commands.scenario import scenario
 from obs_tests.commands.stack import down, status, up
@@ -80,6 +81,7 @@ cli.add_command(down)
 cli.add_command(status)
 cli.add_command(check)
 cli.add_command(lint)
+cli.add_command(health)
 cli.add_command(scenario)
 
 

@@ -1,0 +1,254 @@
+"""``obs-tests health``: a read-only health check of a production stack, for cron, CI and Nagios.
+
+Exit codes are Nagios': 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN — also for bad options and input
+(a usage error must never read as CRITICAL or WARNING to a monitoring system), so this command handles
+its errors itself instead of leaving them to the ``obs-tests`` group.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from obs_tests.clients.base import normalise_url
+from obs_tests.clients.grafana import GrafanaCredentials
+from obs_tests.commands.options import GroupedCommand, GroupedOption
+from obs_tests.contract import load_contract, parse_duration
+from obs_tests.errors import ObsTestsError, UsageError
+from obs_tests.health import HealthReport, HealthSettings, Status, run_health
+from obs_tests.health.model import CheckResult, Problem
+
+__all__ = ["health"]
+
+_UNKNOWN = int(Status.UNKNOWN)
+
+
+class HealthCommand(GroupedCommand):
+    """Bad command lines exit 3 (UNKNOWN) with the one-line summary first, never 2 (CRITICAL)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            click.echo(f"HEALTH UNKNOWN: UsageError: {exc.format_message()} (see 'obs-tests health --help')")
+            raise click.exceptions.Exit(_UNKNOWN) from None
+
+
+def _positive(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if value <= 0:
+        raise click.BadParameter(f"{value:g} — must be greater than 0")
+    return value
+
+
+def _ratio(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if not 0 < value <= 1:
+        raise click.BadParameter(f"{value:g} — use a ratio in (0, 1], e.g. 0.8")
+    return value
+
+
+def _window(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if seconds < 1:
+        raise click.BadParameter(f"{value} — use at least 1s, e.g. 10m")
+    return seconds
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _option(*names: str, group: str, **kwargs: Any) -> Callable[[F], F]:
+    return click.option(*names, cls=GroupedOption, group=group, **kwargs)
+
+
+def _emit(report: HealthReport, fmt: str, json_file: Path | None) -> None:
+    document = report.to_json()
+    if json_file is not None:
+        try:
+            json_file.parent.mkdir(parents=True, exist_ok=True)
+            json_file.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--json-file {json_file}: cannot write it ({exc.strerror})") from None
+    click.echo(json.dumps(document, indent=2) if fmt == "json" else report.to_text())
+
+
+def _failed_run(error: str, settings: dict[str, str | None], fmt: str, json_file: Path | None) -> None:
+    check = CheckResult("health", "obs-tests", Status.UNKNOWN, error, (Problem(Status.UNKNOWN, "", error),))
+    report = HealthReport([check], endpoints=settings)
+    try:
+        _emit(report, fmt, None if json_file is None else json_file)
+    except ObsTestsError:
+        _emit(report, fmt, None)
+
+
+@click.command(cls=HealthCommand)
+@_option(
+    "--prometheus-url",
+    group="Endpoints",
+    envvar="OBS_PROMETHEUS_URL",
+    required=True,
+    help="The Prometheus to check (user:password@ in the URL for basic auth; never printed).",
+)
+@_option("--alertmanager-url", group="Endpoints", envvar="OBS_ALERTMANAGER_URL", help="Also check this Alertmanager.")
+@_option(
+    "--grafana-url",
+    group="Endpoints",
+    envvar="OBS_GRAFANA_URL",
+    help="Also check this Grafana (credentials from OBS_GRAFANA_TOKEN or OBS_GRAFANA_USER/OBS_GRAFANA_PASSWORD, "
+    "or their _FILE variants).",
+)
+@_option(
+    "--contract",
+    "-c",
+    "contract_path",
+    group="Expectations",
+    envvar="OBS_CONTRACT",
+    default=None,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Optional obs.yaml: also check every contract job has its targets, every rule group is loaded and every "
+    "dashboard exists in Grafana.",
+)
+@_option(
+    "--watchdog-alert",
+    group="Expectations",
+    envvar="OBS_WATCHDOG_ALERT",
+    default="Watchdog",
+    show_default=True,
+    help="The always-firing alert that proves the pipeline alive ('' to skip that check).",
+)
+@_option(
+    "--window",
+    group="Thresholds",
+    envvar="OBS_HEALTH_WINDOW",
+    default="10m",
+    show_default=True,
+    callback=_window,
+    help="Judge counters (dropped notifications, TSDB failures, missed evaluations) over this window.",
+)
+@_option(
+    "--stale-intervals",
+    group="Thresholds",
+    envvar="OBS_STALE_INTERVALS",
+    type=float,
+    default=3.0,
+    show_default=True,
+    callback=_positive,
+    help="A target (or the newest sample) older than this many scrape intervals is stale.",
+)
+@_option(
+    "--slow-scrape-ratio",
+    group="Thresholds",
+    envvar="OBS_SLOW_SCRAPE_RATIO",
+    type=float,
+    default=0.8,
+    show_default=True,
+    callback=_ratio,
+    help="WARNING when a scrape takes this share of its scrape_timeout.",
+)
+@_option(
+    "--timeout",
+    group="Thresholds",
+    envvar="OBS_TIMEOUT",
+    type=float,
+    default=10.0,
+    show_default=True,
+    callback=_positive,
+    help="Seconds to wait for each HTTP request.",
+)
+@_option(
+    "--format",
+    "fmt",
+    group="Output",
+    envvar="OBS_FORMAT",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: the one-line summary, then one line per check. json: the document of "
+    "obs_tests/schemas/health.schema.json.",
+)
+@_option(
+    "--json-file",
+    group="Output",
+    envvar="OBS_HEALTH_JSON",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the JSON document to this file.",
+)
+@_option(
+    "--warn-only",
+    group="Output",
+    envvar="OBS_WARN_ONLY",
+    is_flag=True,
+    help="Report CRITICAL as WARNING in the exit code (1), e.g. while rolling the check out.",
+)
+def health(
+    prometheus_url: str,
+    alertmanager_url: str | None,
+    grafana_url: str | None,
+    contract_path: Path | None,
+    watchdog_alert: str,
+    window: float,
+    stale_intervals: float,
+    slow_scrape_ratio: float,
+    timeout: float,
+    fmt: str,
+    json_file: Path | None,
+    warn_only: bool,
+) -> None:
+    """Read-only health check of a live Prometheus (+ Alertmanager, + Grafana): queries only, no writes.
+
+    \b
+    Checks targets up, scrape durations, ingestion, rule groups, config reload, TSDB failures,
+    notification queue and drops, Alertmanager readiness/cluster/receivers/failed notifications,
+    Grafana health, its Prometheus datasources and the contract's dashboards, and that the
+    watchdog alert fires.
+
+    \b
+    Exit status (Nagios): 0 OK · 1 WARNING · 2 CRITICAL · 3 UNKNOWN (cannot query Prometheus,
+    credentials refused, bad option or input). The first line of output is the summary.
+
+    \b
+    Examples:
+      obs-tests health --prometheus-url http://prometheus:9090
+      obs-tests health --prometheus-url http://prometheus:9090 --alertmanager-url http://alertmanager:9093 \\
+          --grafana-url http://grafana:3000 --contract obs.yaml --format json
+    """
+    shown: dict[str, str | None] = {
+        "prometheus": prometheus_url,
+        "alertmanager": alertmanager_url,
+        "grafana": grafana_url,
+    }
+    try:
+        from obs_tests.clients.base import redact_url  # noqa: PLC0415
+
+        shown = {k: redact_url(v) if v else None for k, v in shown.items()}
+        settings = HealthSettings(
+            prometheus_url=normalise_url(prometheus_url, "Prometheus"),
+            alertmanager_url=normalise_url(alertmanager_url, "Alertmanager") if alertmanager_url else None,
+            grafana_url=normalise_url(grafana_url, "Grafana") if grafana_url else None,
+            grafana=GrafanaCredentials.from_env() if grafana_url else GrafanaCredentials(),
+            contract=load_contract(contract_path) if contract_path else None,
+            timeout=timeout,
+            window=window,
+            stale_intervals=stale_intervals,
+            slow_scrape_ratio=slow_scrape_ratio,
+            watchdog_alert=watchdog_alert,
+            warn_only=warn_only,
+        )
+        report = run_health(settings)
+        report.endpoints = shown
+        _emit(report, fmt, json_file)
+    except ObsTestsError as exc:
+        _failed_run(f"{type(exc).__name__}: {exc}", shown, fmt, json_file)
+        sys.exit(_UNKNOWN)
+    except Exception as exc:  # noqa: BLE001 - a crash must read UNKNOWN (3), not WARNING (1), to Nagios
+        _failed_run(f"internal error: {type(exc).__name__}: {exc}", shown, fmt, json_file)
+        sys.exit(_UNKNOWN)
+    sys.exit(report.exit_code)

@@ -1,0 +1,52 @@
+"""What one ``obs-tests health`` run checks, and its thresholds.
+
+Grafana credentials are :class:`~obs_tests.clients.grafana.GrafanaCredentials`, whose ``repr`` never shows
+the secret.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from obs_tests.clients.grafana import GrafanaCredentials
+from obs_tests.contract import Contract
+
+__all__ = ["HealthSettings"]
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    """Endpoints, optional contract and thresholds of a health run."""
+
+    prometheus_url: str
+    alertmanager_url: str | None = None
+    grafana_url: str | None = None
+    grafana: GrafanaCredentials = field(default_factory=GrafanaCredentials)
+    contract: Contract | None = None
+    #: seconds per HTTP request
+    timeout: float = 10.0
+    #: window of the counter increases judged (notification drops, TSDB failures, missed evaluations)
+    window: float = 600.0
+    #: a target (or the newest sample) older than this many scrape intervals is stale
+    stale_intervals: float = 3.0
+    #: a scrape taking at least this share of its timeout is a warning
+    slow_scrape_ratio: float = 0.8
+    #: notification queue fill ratios for WARNING and CRITICAL
+    queue_warning: float = 0.5
+    queue_critical: float = 0.9
+    #: the always-firing alert that proves the pipeline alive ("" to skip the check)
+    watchdog_alert: str = "Watchdog"
+    #: report CRITICAL as WARNING in the exit code
+    warn_only: bool = False
+    #: parallel requests
+    workers: int = 8
+
+    @property
+    def window_text(self) -> str:
+        """The window as a PromQL duration (``10m``, ``90s``)."""
+        seconds = max(1, round(self.window))
+        if seconds % 3600 == 0:
+            return f"{seconds // 3600}h"
+        if seconds % 60 == 0:
+            return f"{seconds // 60}m"
+        return f"{seconds}s"
