@@ -1,0 +1,197 @@
+"""ChaosController and the compose backend over recording fakes (pure logic: order, idempotence, errors).
+The faults themselves are exercised on real stacks in tests/integration/test_chaos.py."""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any
+
+import pytest
+
+from obs_tests.chaos.compose import ComposeBackend
+from obs_tests.chaos.controller import ChaosController
+from obs_tests.chaos.faults import FAULT_KINDS, FaultSpec, build_fault
+from obs_tests.errors import StackError, UnknownComponent, UsageError
+
+
+class RecordingBackend:
+    def __init__(self, fail_start: bool = False) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.fail_start = fail_start
+
+    def kill(self, name: str) -> None:
+        self.calls.append(("kill", name))
+
+    def stop(self, name: str) -> None:
+        self.calls.append(("stop", name))
+
+    def pause(self, name: str) -> None:
+        self.calls.append(("pause", name))
+
+    def resume(self, name: str) -> None:
+        self.calls.append(("resume", name))
+
+    def start(self, name: str | None = None, *, wait: bool = True) -> None:
+        if self.fail_start:
+            raise StackError(f"{name} did not come back")
+        self.calls.append(("start", name or ""))
+
+    def restart(self, name: str, *, wait: bool = True) -> None:
+        self.calls.append(("restart", name))
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:1/{name}"
+
+
+def test_faults_are_reverted_newest_first_on_exit() -> None:
+    backend = RecordingBackend()
+    with ChaosController(backend) as chaos:
+        chaos.apply(FaultSpec("a", "kill", "gateway"))
+        chaos.apply(FaultSpec("b", "pause", "nats"))
+        chaos.apply(FaultSpec("c", "nats_down"))  # fixed target
+    assert backend.calls == [
+        ("kill", "gateway"),
+        ("pause", "nats"),
+        ("kill", "nats"),
+        ("start", "nats"),
+        ("resume", "nats"),
+        ("start", "gateway"),
+    ]
+    assert chaos.stats() == {"applied": 3, "reverted": 3, "revert_failed": 0, "active": 0}
+
+
+def test_revert_is_idempotent_and_reverted_faults_are_not_reverted_again() -> None:
+    backend = RecordingBackend()
+    with ChaosController(backend) as chaos:
+        chaos.apply(FaultSpec("a", "stop", "orchestrator"))
+        assert chaos.revert("a") is True
+        assert chaos.revert("a") is False
+    assert backend.calls == [("stop", "orchestrator"), ("start", "orchestrator")]
+
+
+def test_reverts_run_when_the_block_raises() -> None:
+    backend = RecordingBackend()
+
+    def crash() -> None:
+        with ChaosController(backend) as chaos:
+            chaos.apply(FaultSpec("a", "pause", "gateway"))
+            raise RuntimeError("the scenario crashed")
+
+    with pytest.raises(RuntimeError):
+        crash()
+    assert backend.calls[-1] == ("resume", "gateway")
+
+
+def test_a_failing_revert_is_recorded_and_the_others_still_run() -> None:
+    backend = RecordingBackend(fail_start=True)
+    logged: list[tuple[str, str]] = []
+    with ChaosController(backend, log=lambda level, msg: logged.append((level, msg))) as chaos:
+        chaos.apply(FaultSpec("a", "pause", "gateway"))
+        chaos.apply(FaultSpec("b", "kill", "redis"))
+    assert ("resume", "gateway") in backend.calls
+    assert chaos.errors and "revert of b (kill redis) failed: redis did not come back" in chaos.errors[0]
+    assert ("ERROR", chaos.errors[0]) in logged
+    assert chaos.stats()["revert_failed"] == 1
+
+
+def test_sigterm_inside_the_block_reverts_then_interrupts() -> None:
+    backend = RecordingBackend()
+
+    def terminated() -> None:
+        with ChaosController(backend) as chaos:
+            chaos.apply(FaultSpec("a", "kill", "gateway"))
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
+        terminated()
+    assert backend.calls == [("kill", "gateway"), ("start", "gateway")]
+    assert signal.getsignal(signal.SIGTERM) is not None
+
+
+def test_signal_during_revert_is_held_until_every_revert_ran() -> None:
+    class SignallingBackend(RecordingBackend):
+        def start(self, name: str | None = None, *, wait: bool = True) -> None:
+            os.kill(os.getpid(), signal.SIGTERM)  # arrives in the middle of the reverts
+            super().start(name, wait=wait)
+
+    backend = SignallingBackend()
+
+    def two_faults() -> None:
+        with ChaosController(backend) as chaos:
+            chaos.apply(FaultSpec("a", "kill", "gateway"))
+            chaos.apply(FaultSpec("b", "kill", "agent-risk"))
+
+    with pytest.raises(KeyboardInterrupt, match="faults reverted"):
+        two_faults()
+    assert backend.calls[-2:] == [("start", "agent-risk"), ("start", "gateway")]
+
+
+def test_unknown_kind_and_missing_target_are_usage_errors() -> None:
+    with pytest.raises(UsageError, match="unknown kind 'explode'"):
+        build_fault(FaultSpec("x", "explode", "gateway"), RecordingBackend())
+    with pytest.raises(UsageError, match="needs a target"):
+        build_fault(FaultSpec("x", "kill"), RecordingBackend())
+    assert {"kill", "stop", "pause", "restart", "service", "slow_metrics", "market", "load"} <= set(FAULT_KINDS)
+
+
+def test_applying_the_same_fault_twice_is_refused() -> None:
+    with ChaosController(RecordingBackend()) as chaos:
+        chaos.apply(FaultSpec("a", "pause", "gateway"))
+        with pytest.raises(UsageError, match="already applied"):
+            chaos.apply(FaultSpec("a", "pause", "gateway"))
+
+
+class FakeContainer:
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+        self.status = "running"
+        self.attrs: dict[str, Any] = {"State": {}}
+
+    def kill(self) -> None:
+        self.log.append("kill")
+
+    def stop(self, timeout: int) -> None:
+        self.log.append(f"stop {timeout}")
+
+    def pause(self) -> None:
+        self.log.append("pause")
+
+    def unpause(self) -> None:
+        self.log.append("unpause")
+
+    def start(self) -> None:
+        self.log.append("start")
+
+    def restart(self, timeout: int) -> None:
+        self.log.append("restart")
+
+    def reload(self) -> None:
+        pass
+
+
+class FakeDocker:
+    def __init__(self) -> None:
+        self.log: list[str] = []
+        self.filters: list[Any] = []
+        self.containers = self
+
+    def list(self, all: bool, filters: dict[str, Any]) -> list[FakeContainer]:
+        self.filters.append(filters)
+        service = filters["label"][1].split("=", 1)[1]
+        return [FakeContainer(self.log)] if service != "ghost" else []
+
+
+def test_compose_backend_acts_on_the_services_containers() -> None:
+    docker = FakeDocker()
+    backend = ComposeBackend("obs", urls={"gateway": "http://127.0.0.1:8000"}, client=docker)
+    with ChaosController(backend) as chaos:
+        chaos.apply(FaultSpec("p", "pause", "gateway"))
+        chaos.apply(FaultSpec("k", "kill", "agent-risk"))
+    assert docker.log == ["pause", "kill", "start", "unpause"]
+    assert docker.filters[0] == {"label": ["com.docker.compose.project=obs", "com.docker.compose.service=gateway"]}
+    assert backend.url("gateway") == "http://127.0.0.1:8000"
+    with pytest.raises(UnknownComponent, match="no container of compose service 'ghost'"):
+        backend.kill("ghost")
+    with pytest.raises(UnknownComponent, match="no URL configured"):
+        backend.url("exchange")
