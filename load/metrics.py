@@ -1,7 +1,8 @@
 """The load's own metrics, for Prometheus: what Locust *offered*, next to what the gateway *served*.
 
 Enabled with ``--metrics-port`` (env OBS_LOCUST_METRICS_PORT; ``0`` = any free port, ``-1`` = off).
-Every process that sends requests (a local run, or each worker) serves ``/metrics`` on 127.0.0.1 with:
+Every process that sends requests (a local run, or each worker) serves ``/metrics`` on 127.0.0.1 (or
+OBS_LOCUST_METRICS_ADDR, e.g. ``0.0.0.0`` in a container) with:
 
 - ``locust_requests_total{name, result}`` — requests sent, by Locust request name and success/failure;
 - ``locust_request_duration_seconds{name}`` — response times as Locust measured them (histogram with
@@ -76,7 +77,8 @@ def _start(environment: Any, **_: Any) -> None:
     )
     users = Gauge("locust_users", "Users running in this Locust process.", registry=registry)
     users.set_function(lambda: float(environment.runner.user_count) if environment.runner else 0.0)
-    server, _thread = start_http_server(port, addr="127.0.0.1", registry=registry)
+    bind = os.environ.get("OBS_LOCUST_METRICS_ADDR", "127.0.0.1")  # 0.0.0.0 in a container (docker-compose)
+    server, _thread = start_http_server(port, addr=bind, registry=registry)
     address = f"127.0.0.1:{server.server_port}"
     _state["server"] = server
     targets = os.environ.get("OBS_LOAD_TARGETS_FILE")

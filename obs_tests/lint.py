@@ -3,7 +3,8 @@
 Sections: the Prometheus configs (``promtool check config``, compose file and the embedded render),
 the rule files (``promtool check rules``), our rule lint, the rule unit tests (``promtool test rules``,
 converted to JUnit per test case), unit-test coverage of every alert, the Alertmanager config
-(``amtool check-config``), the routing tests (``amtool config routes test``) and their coverage.
+(``amtool check-config``), the routing tests (``amtool config routes test``) and their coverage, the
+dashboards (JSON Schema + dashboard lint) and ``docker-compose.yml`` (``docker-compose config`` + consistency).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any
 import yaml
 
 from obs_tests.alerting import run_route_tests
+from obs_tests.checks.compose import check_compose
+from obs_tests.checks.dashboards_lint import lint_dashboards, validate_dashboard_file
 from obs_tests.checks.routing import check_routing_coverage, load_route_tests
 from obs_tests.checks.rule_tests import (
     check_rule_test_coverage,
@@ -27,6 +30,8 @@ from obs_tests.checks.rule_tests import (
 )
 from obs_tests.checks.rules import LintPolicy, lint_rules
 from obs_tests.contract import Contract, parse_duration
+from obs_tests.dashboards import Dashboard, dashboard_files
+from obs_tests.errors import ToolError
 from obs_tests.findings import Finding, display_path
 from obs_tests.junit import Case, write_junit
 from obs_tests.rulefiles import RuleFile, load_rule_files
@@ -38,7 +43,9 @@ __all__ = [
     "LintReport",
     "Section",
     "check_alertmanager",
+    "check_compose_file",
     "check_configs",
+    "check_dashboards",
     "check_rule_files",
     "contract_types",
     "lint_static_rules",
@@ -259,6 +266,46 @@ def check_alertmanager(contract: Contract, rules: Sequence[RuleFile]) -> tuple[S
     return config, routing
 
 
+def check_dashboards(contract: Contract) -> Section:
+    """Every dashboard file: JSON Schema, then the dashboard lint (uids unique across the directory)."""
+    section = Section("dashboards")
+    files = dashboard_files(contract.files.dashboards)
+    dashboards: list[tuple[Path, Dashboard]] = []
+    for path in files:
+        dashboard, findings = validate_dashboard_file(path)
+        section.findings += findings
+        if dashboard is not None:
+            dashboards.append((path, dashboard))
+    section.findings += lint_dashboards([d for _, d in dashboards])
+    for path in files:
+        shown = display_path(path)
+        mine = [
+            f
+            for f in section.errors
+            if f.subject.startswith(shown) or any(d.label in f.subject for p, d in dashboards if p == path)
+        ]
+        section.cases.append(Case(path.name, "dashboards", failure="\n".join(str(f) for f in mine) or None))
+    section.checked.append(f"{len(files)} dashboards in {display_path(contract.files.dashboards)}")
+    return section
+
+
+def check_compose_file(contract: Contract) -> Section:
+    """``docker-compose config`` (offline, with and without the locust profile) and its agreement with the
+    services, prometheus.yml and the Grafana provisioning — when the project has a docker-compose.yml."""
+    section = Section("docker-compose")
+    path = contract.root / "docker-compose.yml"
+    if not path.is_file():
+        return section
+    try:
+        section.findings = check_compose(path, contract.files.prometheus_config)
+    except ToolError as exc:
+        section.findings = [Finding("compose", display_path(path), str(exc), "warning")]
+    section.checked.append(display_path(path))
+    failure = "\n".join(str(f) for f in section.errors) or None
+    section.cases.append(Case(path.name, "docker-compose", failure=failure))
+    return section
+
+
 def run_lint(contract: Contract) -> LintReport:
     """Run every static check; nothing needs a running server."""
     report = LintReport()
@@ -283,4 +330,6 @@ def run_lint(contract: Contract) -> LintReport:
     report.sections.append(lint)
     report.sections.extend(run_rule_tests(contract, rules))
     report.sections.extend(check_alertmanager(contract, rules))
+    report.sections.append(check_dashboards(contract))
+    report.sections.append(check_compose_file(contract))
     return report

@@ -43,11 +43,13 @@ def _indent(text: str, prefix: str = "          ") -> str:
     help="Output format.",
 )
 def lint(contract_path: Path, junit: Path, fmt: str) -> None:
-    """Check configs, rules, rule unit tests, Alertmanager config and routing — without a stack.
+    """Check configs, rules, rule unit tests, Alertmanager config, routing, dashboards and
+    docker-compose.yml — without a stack.
 
     \b
-    Runs the real promtool (check config, check rules, test rules) and amtool (check-config,
-    config routes test), plus obs-tests' own rule lint and coverage checks.
+    Runs the real promtool (check config, check rules, test rules), amtool (check-config,
+    config routes test) and docker-compose (config), plus obs-tests' own rule lint, dashboard
+    schema + lint and coverage checks.
     Exit status: 0 clean · 1 an error finding · 2 bad input.
 
     \b
