@@ -300,7 +300,7 @@ class ScenarioRunner:
         self.log("INFO", f"scenario {self.scenario.name}: {self.scenario.description or self.scenario.path}")
         try:
             if self.scenario.settle:
-                self._settle(prom)
+                self._settle(prom, sink)
             result.started_at = self.timeline.origin = time.time()
             recorder.start()
             baseline = self._baseline(prom)
@@ -381,20 +381,41 @@ class ScenarioRunner:
         return tests
 
     # -- phases ----------------------------------------------------------------------------------
-    def _settle(self, prom: PrometheusClient) -> None:
-        """Wait until no alert but the watchdog is pending or firing (a previous run's tail)."""
+    def _settle(self, prom: PrometheusClient, sink: SinkClient | None) -> None:
+        """Wait until the previous incident is fully over: no alert but the watchdog pending or firing in
+        Prometheus, and every alert whose last notification said "firing" has had its "resolved" one
+        (else Alertmanager would dedupe this run's first notification of the same alert)."""
+        known = set(self.catalog.alerts) - {WATCHDOG}
+
+        def open_incidents() -> list[str]:
+            if sink is None:
+                return []
+            last: dict[tuple[str, str, tuple[tuple[str, str], ...]], str] = {}
+            for note in sink.notifications(since=time.time() - 900):
+                labels = dict(note.get("labels") or {})
+                name = labels.get("alertname", "")
+                if name in known:
+                    last[(name, str(note.get("receiver")), tuple(sorted(labels.items())))] = str(note.get("status"))
+            return sorted({key[0] for key, status in last.items() if status == "firing"})
 
         def probe() -> Poll[list[str]]:
             active = sorted({a["labels"].get("alertname", "") for a in prom.alerts()} - {WATCHDOG})
-            return Poll(not active, active, f"active: {', '.join(active) or 'none'}")
+            unresolved = [] if active else open_incidents()
+            return Poll(
+                not active and not unresolved,
+                active + unresolved,
+                f"active in Prometheus: {', '.join(active) or 'none'}; notified firing, not yet resolved: "
+                f"{', '.join(unresolved) or 'none'}",
+            )
 
         try:
             wait_for(
                 probe,
                 timeout=self.settle_timeout,
                 interval=0.2,
-                expected="no alert active except the watchdog",
+                expected="no alert active except the watchdog, every notified incident resolved",
                 transient=(ObsTestsError,),
+                stop=self.stop_event,
             )
         except WaitTimeout as exc:
             raise ObsTestsError(f"the stack did not settle before the scenario: {exc.message}") from None
