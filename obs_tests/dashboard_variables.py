@@ -329,7 +329,7 @@ class _Resolver:
             self.extra.update(extra)
             resolved = self._finish(var, options)
             if resolved.value.values[:1] and resolved.value.values[0].startswith("$__auto_interval_"):
-                auto = extra.get(resolved.value.values[0][2:], "")
+                auto = extra.get(resolved.value.values[0][1:], "")
                 resolved = ResolvedVariable(var, resolved.options, VariableValue(var.name, (auto,), ("auto",)))
             return resolved
         if kind == "datasource":

@@ -20,6 +20,7 @@ import yaml
 
 from obs_tests.alerting import run_route_tests
 from obs_tests.checks.compose import check_compose
+from obs_tests.checks.dashboards import check_expectations
 from obs_tests.checks.dashboards_lint import lint_dashboards, validate_dashboard_file
 from obs_tests.checks.routing import check_routing_coverage, load_route_tests
 from obs_tests.checks.rule_tests import (
@@ -267,7 +268,8 @@ def check_alertmanager(contract: Contract, rules: Sequence[RuleFile]) -> tuple[S
 
 
 def check_dashboards(contract: Contract) -> Section:
-    """Every dashboard file: JSON Schema, then the dashboard lint (uids unique across the directory)."""
+    """Every dashboard file: JSON Schema, then the dashboard lint (uids unique across the directory), and the
+    contract's ``dashboards.expected_empty`` naming existing panels."""
     section = Section("dashboards")
     files = dashboard_files(contract.files.dashboards)
     dashboards: list[tuple[Path, Dashboard]] = []
@@ -277,6 +279,8 @@ def check_dashboards(contract: Contract) -> Section:
         if dashboard is not None:
             dashboards.append((path, dashboard))
     section.findings += lint_dashboards([d for _, d in dashboards])
+    if dashboards:
+        section.findings += check_expectations([d for _, d in dashboards], contract.dashboards.expected_empty)
     for path in files:
         shown = display_path(path)
         mine = [
@@ -285,6 +289,9 @@ def check_dashboards(contract: Contract) -> Section:
             if f.subject.startswith(shown) or any(d.label in f.subject for p, d in dashboards if p == path)
         ]
         section.cases.append(Case(path.name, "dashboards", failure="\n".join(str(f) for f in mine) or None))
+    if dashboards and contract.dashboards.expected_empty:
+        stale = [str(f) for f in section.errors if f.subject.startswith("dashboards.expected_empty")]
+        section.cases.append(Case("dashboards.expected_empty", "dashboards", failure="\n".join(stale) or None))
     section.checked.append(f"{len(files)} dashboards in {display_path(contract.files.dashboards)}")
     return section
 

@@ -455,13 +455,13 @@ def check_variables(report: DashboardReport) -> list[Finding]:
     return findings
 
 
-def check_expectations(reports: Sequence[DashboardReport], expected: Sequence[ExpectedEmpty]) -> list[Finding]:
+def check_expectations(dashboards: Sequence[Dashboard], expected: Sequence[ExpectedEmpty]) -> list[Finding]:
     """Declarations in the contract that name no existing dashboard panel (stale or misspelled)."""
     findings = []
     for index, item in enumerate(expected):
-        dashboards = [r.dashboard for r in reports if r.dashboard.matches(item.dashboard)]
-        if not dashboards:
-            known = ", ".join(sorted(r.dashboard.uid or r.dashboard.title for r in reports))
+        matching = [d for d in dashboards if d.matches(item.dashboard)]
+        if not matching:
+            known = ", ".join(sorted(d.uid or d.title for d in dashboards))
             findings.append(
                 Finding(
                     "dashboards",
@@ -470,7 +470,7 @@ def check_expectations(reports: Sequence[DashboardReport], expected: Sequence[Ex
                 )
             )
             continue
-        panels = [p for d in dashboards for p in d.data_panels]
+        panels = [p for d in matching for p in d.data_panels]
         if not any(item.panel in (p.title, str(p.id)) for p in panels):
             titles = difflib.get_close_matches(item.panel, [p.title for p in panels], n=3, cutoff=0.5)
             hint = f" (did you mean {', '.join(repr(t) for t in titles)}?)" if titles else ""
@@ -479,6 +479,16 @@ def check_expectations(reports: Sequence[DashboardReport], expected: Sequence[Ex
                     "dashboards",
                     f"dashboards.expected_empty[{index}]",
                     f"dashboard '{item.dashboard}' has no panel '{item.panel}'{hint}",
+                )
+            )
+            continue
+        refs = {t.ref_id for p in panels if item.panel in (p.title, str(p.id)) for t in p.targets}
+        if item.query is not None and item.query not in refs:
+            findings.append(
+                Finding(
+                    "dashboards",
+                    f"dashboards.expected_empty[{index}]",
+                    f"panel '{item.panel}' has no query '{item.query}' — its queries: {', '.join(sorted(refs))}",
                 )
             )
     return findings

@@ -37,6 +37,7 @@ from obs_tests.dashboards import Dashboard, Panel, Target, datasource_type, pars
 from obs_tests.errors import ConfigInvalid, InputError
 from obs_tests.findings import Finding, display_path
 from obs_tests.promql import PromQLSyntaxError, Selector, selectors
+from obs_tests.stack.render import format_duration
 from obs_tests.templating import VARIABLE_SYNTAX, variable_names
 from obs_tests.validation import describe_error, load_schema
 from obs_tests.yamlfile import LocatedDocument, load_located_text
@@ -119,18 +120,28 @@ def _json_located(text: str, source: str) -> LocatedDocument | None:
 def validate_dashboard_file(path: Path) -> tuple[Dashboard | None, list[Finding]]:
     """Parse ``path`` and validate it against ``dashboard.schema.json``.
 
-    Returns the dashboard (None when it cannot be used at all) and the findings, each with file:line.
+    Returns the dashboard (None when it cannot be used at all) and the findings, each with file:line. The
+    API form (``{"dashboard": {...}, "meta": {...}}``) is validated on its ``dashboard``.
     """
     shown = display_path(path)
     try:
         data = read_dashboard_json(path)
     except ConfigInvalid as exc:
-        return None, [Finding("dashboard-schema", shown, str(exc).removeprefix(f"{shown}: "))]
+        where, _, message = str(exc).partition(": ")
+        return None, [Finding("dashboard-schema", where, message)]
+    prefix: tuple[str, ...] = ()
+    model = data
+    if isinstance(data, dict) and isinstance(data.get("dashboard"), dict) and "panels" not in data:
+        prefix, model = ("dashboard",), data["dashboard"]
     validator = jsonschema.Draft202012Validator(load_schema("dashboard"))
-    errors = list(validator.iter_errors(data))
+    errors = list(validator.iter_errors(model))
     findings: list[Finding] = []
     if errors:
-        doc = _json_located(path.read_text(encoding="utf-8"), shown) or LocatedDocument(shown, data)
+        located = _json_located(path.read_text(encoding="utf-8"), shown)
+        lines = {
+            k[len(prefix) :]: v for k, v in (located.lines if located else {}).items() if k[: len(prefix)] == prefix
+        }
+        doc = LocatedDocument(shown, model, lines)
         for error in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path])[:20]:
             where, _, message = describe_error(error, doc).partition(": ")
             findings.append(Finding("dashboard-schema", where, message))
@@ -310,7 +321,7 @@ def _lint_query(dashboard: Dashboard, item: PromTarget, defined: set[str]) -> li
                 "__rate_interval" in window or (sel.function == "increase" and "__range" in window)
             )
             if not ok:
-                written = window or (f"{sel.range_seconds:g}s" if sel.range_seconds else "?")
+                written = window or (format_duration(sel.range_seconds) if sel.range_seconds else "?")
                 findings.append(
                     _finding(
                         "rate-interval",

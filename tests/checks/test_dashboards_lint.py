@@ -1,0 +1,312 @@
+"""Dashboard schema and lint: the bundled dashboards are clean; every rule fails on a broken input, with
+the dashboard, the panel and the fix in the message; foreign dashboards never crash it; `obs-tests lint`
+reports them (exit 1) and a bad contract declaration is a located input error (exit 2)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from obs_tests.checks.dashboards import check_expectations
+from obs_tests.checks.dashboards_lint import (
+    dashboard_metric_references,
+    lint_dashboard,
+    lint_dashboards,
+    placeholder_expr,
+    prometheus_targets,
+    validate_dashboard_file,
+)
+from obs_tests.cli import cli
+from obs_tests.contract import ExpectedEmpty
+from obs_tests.dashboards import Dashboard, dashboard_files, load_dashboard, parse_dashboard
+
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLED = ROOT / "grafana_dashboards"
+FIXTURES = ROOT / "tests" / "fixtures" / "dashboards"
+GATEWAY = json.loads((BUNDLED / "gateway.json").read_text())
+
+
+def _rules(findings: list[Any]) -> list[str]:
+    return sorted({f.check.removeprefix("dashboard-lint:") for f in findings})
+
+
+def _gateway(change: Any) -> Dashboard:
+    """The bundled gateway dashboard with one thing broken."""
+    model = copy.deepcopy(GATEWAY)
+    change(model)
+    return parse_dashboard(model, "gateway.json")
+
+
+def _first_expr(model: dict[str, Any]) -> dict[str, Any]:
+    target: dict[str, Any] = next(p for p in model["panels"] if p.get("targets"))["targets"][0]
+    return target
+
+
+def test_bundled_dashboards_are_schema_valid_and_lint_clean() -> None:
+    dashboards = []
+    for path in dashboard_files(BUNDLED):
+        dashboard, findings = validate_dashboard_file(path)
+        assert dashboard is not None and findings == [], findings
+        dashboards.append(dashboard)
+    assert [str(f) for f in lint_dashboards(dashboards)] == []
+
+
+def test_schema_errors_are_located() -> None:
+    dashboard, findings = validate_dashboard_file(FIXTURES / "broken" / "schema_error.json")
+    assert dashboard is not None
+    lines = [str(f) for f in findings]
+    shown = "tests/fixtures/dashboards/broken/schema_error.json"
+    assert any(f"{shown}:7: panels[0].gridPos.w: 30 is greater than the maximum of 24" in x for x in lines), lines
+    assert any(f'{shown}:9: panels[1].id: expected an integer, got a string "2"' in x for x in lines)
+    assert any(f"{shown}:10: panels[1].targets: expected a list" in x for x in lines)
+    assert any(f"{shown}:5: templating.list[0]: missing required field 'name'" in x for x in lines)
+
+
+def test_bad_json_is_located() -> None:
+    dashboard, findings = validate_dashboard_file(FIXTURES / "broken" / "not_json.json")
+    assert dashboard is None
+    assert str(findings[0]).startswith(
+        "[dashboard-schema] tests/fixtures/dashboards/broken/not_json.json:5:1: not valid JSON"
+    )
+
+
+def test_missing_uid() -> None:
+    findings = lint_dashboard(_gateway(lambda m: m.pop("uid")))
+    assert _rules(findings) == ["uid"]
+    assert 'no uid — set a stable "uid"' in findings[0].message
+
+
+def test_duplicate_uid_across_dashboards() -> None:
+    one = parse_dashboard(copy.deepcopy(GATEWAY), "gateway.json")
+    two = parse_dashboard({**copy.deepcopy(GATEWAY), "title": "Copy"}, "copy.json")
+    findings = [f for f in lint_dashboards([one, two]) if f.check.endswith(":uid")]
+    assert len(findings) == 1
+    assert "uid 'obs-gateway' is also used by 'obs-tests / Gateway' (obs-gateway, gateway.json)" in findings[0].message
+
+
+def test_rate_without_rate_interval() -> None:
+    def change(model: dict[str, Any]) -> None:
+        _first_expr(model)["expr"] = 'sum(rate(gateway_webhooks_total{job=~"$job", instance=~"$instance"}[5m]))'
+
+    findings = lint_dashboard(_gateway(change))
+    assert _rules(findings) == ["rate-interval"]
+    assert "panel 'Requests/s' (id 1) query A" in findings[0].subject
+    assert findings[0].message.startswith("rate(gateway_webhooks_total[5m]) — use [$__rate_interval]")
+
+
+@pytest.mark.parametrize(
+    ("window", "ok"),
+    [
+        pytest.param("$__rate_interval", True, id="rate-interval"),
+        pytest.param("${__rate_interval}", True, id="rate-interval-braces"),
+        pytest.param("$__interval", False, id="interval"),
+        pytest.param("$__range", False, id="range-in-rate"),
+        pytest.param("1m", False, id="literal"),
+    ],
+)
+def test_rate_windows(window: str, ok: bool) -> None:
+    def change(model: dict[str, Any]) -> None:
+        _first_expr(model)["expr"] = (
+            f'sum(rate(gateway_webhooks_total{{job=~"$job", instance=~"$instance"}}[{window}]))'
+        )
+
+    assert (_rules(lint_dashboard(_gateway(change))) == []) is ok
+
+
+def test_increase_over_the_dashboard_range_is_accepted() -> None:
+    def change(model: dict[str, Any]) -> None:
+        _first_expr(model)["expr"] = (
+            'sum(increase(gateway_webhooks_total{job=~"$job", instance=~"$instance"}[$__range]))'
+        )
+
+    assert lint_dashboard(_gateway(change)) == []
+
+
+def test_hard_coded_datasource() -> None:
+    def change(model: dict[str, Any]) -> None:
+        model["panels"][0]["datasource"] = {"type": "prometheus", "uid": "P1809F7CD0C75ACF3"}
+
+    findings = lint_dashboard(_gateway(change))
+    assert _rules(findings) == ["template-datasource"]
+    assert "datasource is hard-coded ({type: prometheus, uid: P1809F7CD0C75ACF3})" in findings[0].message
+
+
+def test_missing_job_variable_and_unfiltered_selector() -> None:
+    def drop_job(model: dict[str, Any]) -> None:
+        model["templating"]["list"] = [v for v in model["templating"]["list"] if v["name"] != "job"]
+
+    findings = lint_dashboard(_gateway(drop_job))
+    assert "template-job" in _rules(findings)
+
+    def unfiltered(model: dict[str, Any]) -> None:
+        _first_expr(model)["expr"] = 'sum(rate(gateway_webhooks_total{instance=~"$instance"}[$__rate_interval]))'
+
+    findings = lint_dashboard(_gateway(unfiltered))
+    assert _rules(findings) == ["template-job"]
+    assert findings[0].message == 'selector gateway_webhooks_total does not filter on $job — add job=~"$job"'
+
+
+def test_missing_unit() -> None:
+    findings = lint_dashboard(_gateway(lambda m: m["panels"][0]["fieldConfig"]["defaults"].pop("unit")))
+    assert _rules(findings) == ["panel-units"]
+    assert "panel 'Requests/s' (id 1)" in findings[0].subject
+
+
+def test_every_rule_on_one_broken_dashboard() -> None:
+    dashboard = load_dashboard(FIXTURES / "broken" / "lint_problems.json")
+    findings = lint_dashboard(dashboard)
+    assert _rules(findings) == [
+        "panel-ids",
+        "panel-targets",
+        "panel-units",
+        "promql",
+        "rate-interval",
+        "schema-version",
+        "template-datasource",
+        "template-instance",
+        "template-job",
+        "template-undefined",
+        "uid",
+    ]
+    by_rule = {f.check.removeprefix("dashboard-lint:"): f for f in findings}
+    assert "id 1 is also used by panel 'Hard-coded rate' (id 1)" in by_rule["panel-ids"].message
+    assert "uses $jobb, which the dashboard does not define" in by_rule["template-undefined"].message
+    assert by_rule["promql"].message.startswith("does not parse: unclosed left parenthesis")
+    assert by_rule["schema-version"].severity == "warning"
+
+
+@pytest.mark.parametrize("name", [p.name for p in sorted((FIXTURES / "foreign").glob("*.json"))])
+def test_foreign_dashboards_never_crash(name: str) -> None:
+    dashboard, findings = validate_dashboard_file(FIXTURES / "foreign" / name)
+    assert dashboard is not None and findings == [], findings
+    lint_dashboard(dashboard)
+    dashboard_metric_references([dashboard])
+
+
+def test_non_prometheus_queries_are_skipped_with_why() -> None:
+    dashboard = load_dashboard(FIXTURES / "foreign" / "mixed_datasources.json")
+    queries, skipped = prometheus_targets(dashboard)
+    assert [(q.panel.title, q.target.ref_id) for q in queries] == [("Everything at once", "A")]
+    reasons = {(p.title, t.ref_id if t else None): why for p, t, why in skipped}
+    assert (
+        reasons[("Everything at once", "B")]
+        == "datasource {type: loki, uid: loki-main} is of type 'loki', not Prometheus"
+    )
+    assert reasons[("Everything at once", "D")] == "server-side expression (math/reduce on other queries)"
+    assert reasons[("Everything at once", "E")] == "hidden query (hide: true)"
+    assert "not Prometheus" in reasons[("Gateway logs", "A")]
+
+
+def test_library_panels_are_reported_not_checked() -> None:
+    dashboard = load_dashboard(FIXTURES / "foreign" / "library_panels.json")
+    _, skipped = prometheus_targets(dashboard)
+    assert (
+        skipped[0][2] == "library panel 'Shared request rate' (uid lib-1): its queries live in Grafana's panel library"
+    )
+    warnings = [f for f in lint_dashboard(dashboard) if f.check.endswith("library-panel")]
+    assert warnings and warnings[0].severity == "warning"
+
+
+def test_placeholders_keep_windows_apart() -> None:
+    text, windows = placeholder_expr('rate(x{a="$a"}[$__rate_interval]) + increase(y[$__range]) offset $shift')
+    assert sorted(windows.values()) == ["$__range", "$__rate_interval", "$shift"]
+    assert 'a="obs_var_a"' in text
+
+
+def test_metric_references_leave_out_declared_empty_queries() -> None:
+    load = load_dashboard(BUNDLED / "load.json")
+    refs, problems = dashboard_metric_references([load])
+    assert "locust_requests_total" in refs and problems == []
+    declared = [
+        ExpectedEmpty("obs-load", p, "r", "A")
+        for p in ("Offered vs served load", "Offered by result vs served by status")
+    ]
+    declared += [
+        ExpectedEmpty("obs-load", "Latency p95: Locust vs gateway", "r", "A"),
+        ExpectedEmpty("obs-load", "Locust users", "r"),
+    ]
+    refs, _ = dashboard_metric_references([load], declared)
+    assert not [m for m in refs if m.startswith("locust_")]
+    assert refs["gateway_webhooks_total"] == [
+        "panel 'Offered vs served load' (load.json)",
+        "panel 'Offered by result vs served by status' (load.json)",
+    ]
+
+
+def test_stale_declarations_are_findings() -> None:
+    dashboards = [load_dashboard(p) for p in dashboard_files(BUNDLED)]
+    findings = check_expectations(
+        dashboards,
+        [
+            ExpectedEmpty("obs-gateway", "NATS publish failure", "typo"),
+            ExpectedEmpty("obs-nope", "x", "gone"),
+            ExpectedEmpty("obs-load", "Locust users", "wrong ref", "Z"),
+            ExpectedEmpty("gateway.json", "NATS publish failures", "by file name is fine"),
+        ],
+    )
+    messages = [f"{f.subject}: {f.message}" for f in findings]
+    assert messages[0] == (
+        "dashboards.expected_empty[0]: dashboard 'obs-gateway' has no panel 'NATS publish failure' "
+        "(did you mean 'NATS publish failures'?)"
+    )
+    assert messages[1].startswith("dashboards.expected_empty[1]: no dashboard 'obs-nope' — known: obs-agents")
+    assert messages[2] == "dashboards.expected_empty[2]: panel 'Locust users' has no query 'Z' — its queries: A"
+    assert len(messages) == 3
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the project's config, dashboards and compose file to break."""
+    for name in ("prometheus", "alertmanager", "runbooks", "grafana_dashboards", "grafana"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    for name in ("obs.yaml", "docker-compose.yml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    return tmp_path
+
+
+def _lint(project: Path) -> tuple[int, str]:
+    result = CliRunner().invoke(
+        cli, ["lint", "--contract", str(project / "obs.yaml"), "--junit", str(project / "junit.xml")]
+    )
+    return result.exit_code, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_obs_tests_lint_reports_a_broken_dashboard(project: Path) -> None:
+    clean, out = _lint(project)
+    assert clean == 0, out
+    assert "PASS  dashboards: 6 dashboards in" in out
+    model = json.loads((project / "grafana_dashboards" / "gateway.json").read_text())
+    del model["uid"]
+    _first_expr(model)["expr"] = 'sum(rate(gateway_webhooks_total{job=~"$job", instance=~"$instance"}[1m]))'
+    (project / "grafana_dashboards" / "gateway.json").write_text(json.dumps(model))
+    code, out = _lint(project)
+    assert code == 1, out
+    assert "FAIL  dashboards" in out
+    assert "dashboard 'obs-tests / Gateway' (no uid, gateway.json): no uid" in out
+    assert "panel 'Requests/s' (id 1) query A: rate(gateway_webhooks_total[1m]) — use [$__rate_interval]" in out
+
+
+def test_contract_declaration_without_reason_is_an_input_error(tmp_path: Path) -> None:
+    text = (
+        (ROOT / "obs.yaml")
+        .read_text()
+        .replace(
+            'panel: Consumer backlog, reason: "0 while the agents keep up with the signals"}',
+            "panel: Consumer backlog}",
+        )
+    )
+    (tmp_path / "obs.yaml").write_text(text)
+    result = CliRunner().invoke(cli, ["lint", "--contract", str(tmp_path / "obs.yaml")])
+    assert result.exit_code == 2, result.output
+    assert (
+        "ContractInvalid" in result.output
+        and "dashboards.expected_empty[5]: missing required field 'reason'" in result.output
+    )
+    assert "Traceback" not in result.output
