@@ -36,7 +36,7 @@ class HealthCommand(GroupedCommand):
             return super().parse_args(ctx, args)
         except click.UsageError as exc:
             click.echo(f"HEALTH UNKNOWN: UsageError: {exc.format_message()} (see 'obs-tests health --help')")
-            raise click.exceptions.Exit(_UNKNOWN) from None
+            sys.exit(_UNKNOWN)  # SystemExit passes through click's non-standalone main unchanged
 
 
 def _positive(ctx: click.Context, param: click.Parameter, value: float) -> float:

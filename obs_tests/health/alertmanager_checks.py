@@ -96,11 +96,12 @@ def judge_am_receivers(receivers: Sequence[str]) -> CheckResult:
 
 
 def judge_am_notifications(
-    failed: Sequence[Sample], total: Sequence[Sample], window: str, *, alertmanager_given: bool
+    failed: Sequence[Sample], total: Sequence[Sample], window: str, *, scraped: bool, alertmanager_given: bool
 ) -> CheckResult:
-    """No integration failed to deliver notifications over the window (CRITICAL when every attempt failed)."""
+    """No integration failed to deliver notifications over the window (CRITICAL when every attempt failed).
+    ``scraped``: Prometheus has ``alertmanager_notifications_total`` series at all."""
     name = "alertmanager.notifications"
-    if not total:
+    if not scraped:
         if not alertmanager_given:
             return CheckResult.skip(name, "alertmanager", "Prometheus has no alertmanager_notifications_total series")
         problem = Problem(

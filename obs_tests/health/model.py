@@ -227,7 +227,7 @@ class HealthReport:
             "warn_only": self.warn_only,
             "checked_at": _iso(self.started_at),
             "duration_seconds": round(self.duration, 3),
-            "endpoints": dict(self.endpoints),
+            "endpoints": {"prometheus": None, "alertmanager": None, "grafana": None} | dict(self.endpoints),
             "counts": self.counts(),
             "checks": [c.to_json() for c in self.checks],
             "perfdata": {k: _finite(v) for k, v in self.perfdata().items()},

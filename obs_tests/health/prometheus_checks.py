@@ -282,10 +282,11 @@ def judge_ingestion(
     )
 
 
-def judge_self_scrape(samples_appended: Sequence[Sample]) -> CheckResult:
-    """Prometheus scrapes its own ``/metrics`` (the counter-based checks need it)."""
-    if samples_appended:
-        instances = ", ".join(sorted(s.labels.get("instance", "?") for s in samples_appended))
+def judge_self_scrape(self_series: Sequence[Sample]) -> CheckResult:
+    """Prometheus scrapes its own ``/metrics`` (the counter-based checks need it): ``self_series`` is
+    ``count by (instance) (prometheus_tsdb_head_samples_appended_total)``."""
+    if self_series:
+        instances = ", ".join(sorted(s.labels.get("instance", "?") for s in self_series))
         return CheckResult.judge("prometheus.self_scrape", "prometheus", f"self-metrics scraped ({instances})", [])
     problem = Problem(
         Status.WARNING,

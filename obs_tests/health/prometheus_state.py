@@ -45,6 +45,8 @@ def queries(window: str) -> dict[str, str]:
     out = {
         "time": "time()",
         "newest_up_age": "time() - max(timestamp(up))",
+        "self_series": "count by (instance) (prometheus_tsdb_head_samples_appended_total)",
+        "am_series": "count by (instance) (alertmanager_notifications_total)",
         "samples_appended": f"sum by (instance) (increase(prometheus_tsdb_head_samples_appended_total[{window}]))",
         "queue": "max by (instance) (prometheus_notifications_queue_length / prometheus_notifications_queue_capacity)",
         "dropped": f"sum by (instance) (increase(prometheus_notifications_dropped_total[{window}]))",

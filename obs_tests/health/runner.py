@@ -118,10 +118,8 @@ def _prometheus_checks(
             ),
         )
     )
-    self_scraped = bool(state.data.get("q:samples_appended"))
-    out.append(
-        _guard("prometheus.self_scrape", "prometheus", lambda: pc.judge_self_scrape(state.query("samples_appended")))
-    )
+    self_scraped = bool(state.data.get("q:self_series"))
+    out.append(_guard("prometheus.self_scrape", "prometheus", lambda: pc.judge_self_scrape(state.query("self_series"))))
     out.append(
         _guard("prometheus.alertmanagers", "prometheus", lambda: pc.judge_alertmanagers(state.need("alertmanagers")))
     )
@@ -189,6 +187,7 @@ def _prometheus_checks(
                 state.query("am_failed"),
                 state.query("am_total"),
                 window,
+                scraped=bool(state.query("am_series")),
                 alertmanager_given=settings.alertmanager_url is not None,
             ),
         )

@@ -1,0 +1,305 @@
+"""The whole health run against fake servers answering with recorded responses: green as recorded, and
+each check fails — with a message naming what is wrong — when its input is broken."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from obs_tests.contract import load_contract
+from obs_tests.health import HealthReport, HealthSettings, Status, run_health
+from obs_tests.validation import load_schema
+
+from .conftest import FakeApi, Route
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(prometheus: FakeApi, **kwargs: Any) -> HealthReport:
+    report = run_health(HealthSettings(prometheus_url=prometheus.url, timeout=5.0, **kwargs))
+    jsonschema.validate(report.to_json(), load_schema("health"))
+    return report
+
+
+def _check(report: HealthReport, name: str) -> tuple[Status, str]:
+    [check] = [c for c in report.checks if c.name == name]
+    return check.status, "\n".join([check.summary, *(str(p) for p in check.problems)])
+
+
+def _targets(api: FakeApi) -> list[dict[str, Any]]:
+    targets: list[dict[str, Any]] = api.json("/api/v1/targets")["data"]["activeTargets"]
+    return targets
+
+
+def _groups(api: FakeApi) -> list[dict[str, Any]]:
+    groups: list[dict[str, Any]] = api.json("/api/v1/rules")["data"]["groups"]
+    return groups
+
+
+def _now(api: FakeApi) -> float:
+    return float(api.queries["time()"]["result"][0])
+
+
+def _rfc3339(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1e9):09d}Z"
+
+
+def test_recorded_healthy_prometheus_is_ok(prometheus: FakeApi) -> None:
+    report = _run(prometheus, contract=load_contract(ROOT / "obs.yaml"))
+    assert report.status is Status.OK, report.to_text()
+    assert report.exit_code == 0
+    assert report.summary_line().startswith("HEALTH OK: ")
+    names = [c.name for c in report.checks]
+    assert names[:3] == ["prometheus.api", "prometheus.targets", "prometheus.scrape_duration"]
+    assert "pipeline.watchdog" in names
+    assert _check(report, "prometheus.targets")[1].startswith("12/12 targets up in 9 jobs")
+
+
+def test_requests_are_aggregate_and_read_only(prometheus: FakeApi) -> None:
+    _run(prometheus)
+    assert all(r.startswith("GET ") for r in prometheus.requests), prometheus.requests
+    assert prometheus.requests.count("GET /api/v1/targets") == 1
+    assert len(prometheus.requests) <= 30
+
+
+def _down(api: FakeApi) -> None:
+    gateway = next(t for t in _targets(api) if t["labels"]["job"] == "gateway")
+    gateway["health"] = "down"
+    gateway["lastError"] = 'Get "http://127.0.0.1:1/metrics": dial tcp 127.0.0.1:1: connect: connection refused'
+
+
+def _unknown_health(api: FakeApi) -> None:
+    _targets(api)[0]["health"] = "unknown"
+
+
+def _no_agents(api: FakeApi) -> None:
+    api.json("/api/v1/targets")["data"]["activeTargets"] = [t for t in _targets(api) if t["labels"]["job"] != "agents"]
+
+
+def _no_targets(api: FakeApi) -> None:
+    api.json("/api/v1/targets")["data"]["activeTargets"] = []
+
+
+def _slow(api: FakeApi) -> None:
+    next(t for t in _targets(api) if t["labels"]["job"] == "exchange")["lastScrapeDuration"] = 0.93
+
+
+def _stale_one(api: FakeApi) -> None:
+    next(t for t in _targets(api) if t["labels"]["job"] == "orchestrator")["lastScrape"] = _rfc3339(_now(api) - 42)
+
+
+def _stale_all(api: FakeApi) -> None:
+    for target in _targets(api):
+        target["lastScrape"] = _rfc3339(_now(api) - 120)
+
+
+def _no_up(api: FakeApi) -> None:
+    api.set_query("newest_up_age", [])
+
+
+def _old_up(api: FakeApi) -> None:
+    api.set_query("newest_up_age", [{"metric": {}, "value": [0, "95.5"]}])
+
+
+def _nothing_appended(api: FakeApi) -> None:
+    api.set_query("samples_appended", [{"metric": {"instance": "p:9090"}, "value": [0, "0"]}])
+
+
+def _no_self_scrape(api: FakeApi) -> None:
+    api.set_query("self_series", [])
+
+
+def _no_alertmanager(api: FakeApi) -> None:
+    api.json("/api/v1/alertmanagers")["data"]["activeAlertmanagers"] = []
+
+
+def _queue(value: str) -> Callable[[FakeApi], None]:
+    def mutate(api: FakeApi) -> None:
+        api.set_query("queue", [{"metric": {"instance": "p:9090"}, "value": [0, value]}])
+
+    return mutate
+
+
+def _dropped(api: FakeApi) -> None:
+    api.set_query("dropped", [{"metric": {"instance": "p:9090"}, "value": [0, "17"]}])
+
+
+def _send_errors(api: FakeApi) -> None:
+    labels = {"instance": "p:9090", "alertmanager": "http://am:9093/api/v2/alerts"}
+    api.set_query("notify_errors", [{"metric": labels, "value": [0, "4"]}])
+
+
+def _rule_error(kind: str) -> Callable[[FakeApi], None]:
+    def mutate(api: FakeApi) -> None:
+        group = next(g for g in _groups(api) if any(r["type"] == kind for r in g["rules"]))
+        rule = next(r for r in group["rules"] if r["type"] == kind)
+        rule["health"] = "err"
+        rule["lastError"] = "vector contains metrics with the same labelset after applying rule labels"
+
+    return mutate
+
+
+def _slow_group(api: FakeApi) -> None:
+    _groups(api)[0]["evaluationTime"] = 1.7
+
+
+def _stalled_group(api: FakeApi) -> None:
+    _groups(api)[1]["lastEvaluation"] = _rfc3339(_now(api) - 30)
+
+
+def _missed(api: FakeApi) -> None:
+    api.set_query("missed_iterations", [{"metric": {"rule_group": "/etc/prometheus/x.yml;heavy"}, "value": [0, "3"]}])
+
+
+def _failures(api: FakeApi) -> None:
+    api.set_query("rule_failures", [{"metric": {"rule_group": "/etc/prometheus/y.yml;flaky"}, "value": [0, "2"]}])
+
+
+def _group_not_loaded(api: FakeApi) -> None:
+    api.json("/api/v1/rules")["data"]["groups"] = [g for g in _groups(api) if g["name"] != "pipeline"]
+
+
+def _no_groups(api: FakeApi) -> None:
+    api.json("/api/v1/rules")["data"]["groups"] = []
+
+
+def _reload_failed(api: FakeApi) -> None:
+    api.json("/api/v1/status/runtimeinfo")["data"]["reloadConfigSuccess"] = False
+
+
+def _corruptions(api: FakeApi) -> None:
+    api.json("/api/v1/status/runtimeinfo")["data"]["corruptionCount"] = 2
+
+
+def _compactions_failed(api: FakeApi) -> None:
+    api.set_query(
+        "tsdb:prometheus_tsdb_compactions_failed_total", [{"metric": {"instance": "p:9090"}, "value": [0, "3"]}]
+    )
+
+
+def _watchdog_silent(api: FakeApi) -> None:
+    alerts = api.json("/api/v1/alerts")["data"]
+    alerts["alerts"] = [a for a in alerts["alerts"] if a["labels"]["alertname"] != "Watchdog"]
+
+
+def _watchdog_gone(api: FakeApi) -> None:
+    _watchdog_silent(api)
+    for group in _groups(api):
+        group["rules"] = [r for r in group["rules"] if r["name"] != "Watchdog"]
+
+
+def _watchdog_pending(api: FakeApi) -> None:
+    for alert in api.json("/api/v1/alerts")["data"]["alerts"]:
+        if alert["labels"]["alertname"] == "Watchdog":
+            alert["state"] = "pending"
+
+
+def _not_ready(api: FakeApi) -> None:
+    api.routes["/-/ready"] = Route(503, b"Service Unavailable", "text/plain")
+
+
+def _query_fails(api: FakeApi) -> None:
+    api.set_query("queue", [])
+    from obs_tests.health.prometheus_state import queries  # noqa: PLC0415
+
+    api.queries[queries("10m")["queue"]] = "ERROR"
+
+
+CASES = [
+    pytest.param(_down, "prometheus.targets", Status.CRITICAL, "job gateway: target 127.0.0.1:", id="target-down"),
+    pytest.param(_down, "prometheus.targets", Status.CRITICAL, "connection refused", id="target-down-last-error"),
+    pytest.param(_unknown_health, "prometheus.targets", Status.WARNING, "not scraped yet", id="target-unknown"),
+    pytest.param(
+        _no_agents,
+        "prometheus.targets",
+        Status.CRITICAL,
+        "job agents: 0 active target(s), the contract expects 4",
+        id="contract-job-missing",
+    ),
+    pytest.param(_no_targets, "prometheus.targets", Status.CRITICAL, "it scrapes nothing", id="no-targets"),
+    pytest.param(_slow, "prometheus.scrape_duration", Status.WARNING, "took 0.930s, 93% of its 1s timeout", id="slow"),
+    pytest.param(_stale_one, "prometheus.target_freshness", Status.WARNING, "last scraped 42.0s ago", id="stale-1"),
+    pytest.param(_stale_all, "prometheus.target_freshness", Status.CRITICAL, "stopped scraping", id="stale-all"),
+    pytest.param(_no_up, "prometheus.ingestion", Status.CRITICAL, "ingested nothing recently", id="no-samples"),
+    pytest.param(_old_up, "prometheus.ingestion", Status.CRITICAL, "newest sample is 95.5s old", id="old-samples"),
+    pytest.param(_nothing_appended, "prometheus.ingestion", Status.CRITICAL, "did not grow", id="no-appends"),
+    pytest.param(_no_self_scrape, "prometheus.self_scrape", Status.WARNING, "does not scrape its own", id="no-self"),
+    pytest.param(_no_alertmanager, "prometheus.alertmanagers", Status.CRITICAL, "go nowhere", id="no-am"),
+    pytest.param(_queue("0.6"), "prometheus.notifications", Status.WARNING, "queue is 60% full", id="queue-warn"),
+    pytest.param(_queue("0.95"), "prometheus.notifications", Status.CRITICAL, "queue is 95% full", id="queue-crit"),
+    pytest.param(_dropped, "prometheus.notifications", Status.CRITICAL, "17 alert notifications dropped", id="dropped"),
+    pytest.param(_send_errors, "prometheus.notifications", Status.WARNING, "4 failed send(s)", id="send-errors"),
+    pytest.param(
+        _rule_error("recording"), "prometheus.rules", Status.WARNING, "recording rule", id="recording-rule-error"
+    ),
+    pytest.param(
+        _rule_error("alerting"), "prometheus.rules", Status.CRITICAL, "the alert cannot fire", id="alert-rule-error"
+    ),
+    pytest.param(_slow_group, "prometheus.rules", Status.WARNING, "falling behind", id="slow-group"),
+    pytest.param(_stalled_group, "prometheus.rules", Status.WARNING, "the group is stalled", id="stalled-group"),
+    pytest.param(
+        _missed, "prometheus.rules", Status.WARNING, "group 'heavy' (x.yml): 3 evaluation(s) missed", id="missed"
+    ),
+    pytest.param(_failures, "prometheus.rules", Status.WARNING, "intermittent", id="intermittent-failures"),
+    pytest.param(
+        _group_not_loaded,
+        "prometheus.rules",
+        Status.CRITICAL,
+        "group 'pipeline' (pipeline.yml): in the contract",
+        id="group-not-loaded",
+    ),
+    pytest.param(_no_groups, "prometheus.rules", Status.CRITICAL, "no rule group loaded", id="no-groups"),
+    pytest.param(_reload_failed, "prometheus.config_reload", Status.WARNING, "last config reload failed", id="reload"),
+    pytest.param(_corruptions, "prometheus.tsdb", Status.WARNING, "2 corruption(s)", id="corruptions"),
+    pytest.param(
+        _compactions_failed, "prometheus.tsdb", Status.CRITICAL, "compactions_failed_total +3", id="compactions"
+    ),
+    pytest.param(_watchdog_silent, "pipeline.watchdog", Status.CRITICAL, "not firing", id="watchdog-silent"),
+    pytest.param(_watchdog_gone, "pipeline.watchdog", Status.WARNING, "no alerting rule named", id="watchdog-no-rule"),
+    pytest.param(_watchdog_pending, "pipeline.watchdog", Status.WARNING, "pending", id="watchdog-pending"),
+    pytest.param(_not_ready, "prometheus.api", Status.CRITICAL, "not ready", id="not-ready"),
+    pytest.param(_query_fails, "prometheus.notifications", Status.UNKNOWN, "query timed out", id="query-fails"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "check", "status", "fragment"), CASES)
+def test_check_fails_on_broken_input(
+    prometheus: FakeApi, mutate: Callable[[FakeApi], None], check: str, status: Status, fragment: str
+) -> None:
+    healthy = _run(prometheus, contract=load_contract(ROOT / "obs.yaml"))
+    assert _check(healthy, check)[0] is Status.OK
+    mutate(prometheus)
+    report = _run(prometheus, contract=load_contract(ROOT / "obs.yaml"))
+    got, text = _check(report, check)
+    assert got is status, text
+    assert fragment in text
+    assert report.status.rank >= status.rank
+    assert f"{check}: " in report.summary_line()
+
+
+def test_self_scrape_missing_skips_counter_checks(prometheus: FakeApi) -> None:
+    _no_self_scrape(prometheus)
+    report = _run(prometheus)
+    [notifications] = [c for c in report.checks if c.name == "prometheus.notifications"]
+    assert notifications.skipped == "Prometheus does not scrape itself"
+    assert report.counts()["SKIPPED"] >= 1
+
+
+def test_warn_only_reports_critical_as_warning(prometheus: FakeApi) -> None:
+    _down(prometheus)
+    report = _run(prometheus, warn_only=True)
+    assert report.status is Status.CRITICAL
+    assert report.reported_status is Status.WARNING
+    assert report.exit_code == 1
+    assert report.summary_line().startswith("HEALTH WARNING: 1 critical")
+    assert "--warn-only" in report.summary_line()
+
+
+def test_warn_only_keeps_unknown(prometheus: FakeApi) -> None:
+    _query_fails(prometheus)
+    assert _run(prometheus, warn_only=True).exit_code == 3
