@@ -44,6 +44,7 @@ from obs_tests.errors import ApiError
 from obs_tests.findings import Finding
 from obs_tests.promql import PromQLSyntaxError, selectors
 from obs_tests.templating import Expander, TimeRange, VariableValue, query_interval
+from obs_tests.waiting import Poll, wait_for
 
 __all__ = [
     "FAILING",
@@ -57,9 +58,11 @@ __all__ = [
     "dashboard_coverage",
     "diagnose_empty",
     "format_report",
+    "max_step",
     "plan_queries",
     "run_dashboard",
     "run_queries",
+    "wait_visible",
 ]
 
 STATUSES = ("data", "constant_zero", "empty", "error", "skipped", "unresolved")
@@ -256,6 +259,42 @@ def plan_queries(
             instant = target.instant and not target.range
             jobs.append(_Job(item, expr, instant, interval.step_seconds, label, tuple(expander.unknown)))
     return jobs, not_run
+
+
+def max_step(dashboards: Iterable[Dashboard], scrape_interval: float, now: float | None = None) -> float:
+    """The largest range-query step any panel of ``dashboards`` uses over its dashboard's own time range."""
+    steps = [scrape_interval]
+    for dashboard in dashboards:
+        span = TimeRange.parse(dashboard.time_from, dashboard.time_to, now)
+        for panel in dashboard.data_panels:
+            for target in panel.targets:
+                interval = query_interval(
+                    span,
+                    max_data_points=panel.max_data_points or _width_px(panel),
+                    scrape_interval_ms=scrape_interval * 1000.0,
+                    min_interval=panel.interval,
+                    min_step=target.interval,
+                )
+                steps.append(interval.step_seconds)
+    return max(steps)
+
+
+def wait_visible(prom: PrometheusClient, scraped_at: float, step: float, timeout: float = 60.0) -> float:
+    """Wait until Prometheus' clock is ``step`` past ``scraped_at``: Grafana aligns the end of a range query
+    down to a multiple of the step, so samples scraped at ``scraped_at`` show on every panel only then.
+    Returns Prometheus' time."""
+
+    def probe() -> Poll[float]:
+        now = prom.now()
+        return Poll(now >= scraped_at + step, now, f"Prometheus time {now:.3f}")
+
+    return wait_for(
+        probe,
+        timeout=timeout,
+        interval=0.2,
+        expected=f"Prometheus time >= {scraped_at + step:.3f} (last scrape + the largest panel step {step:g}s)",
+        bound=f"{step:g}s",
+    )
 
 
 def _run_one(prom: PrometheusClient, job: _Job, time_range: TimeRange, label: str) -> QueryResult:

@@ -67,7 +67,10 @@ class GrafanaCredentials:
         user = source.get("OBS_GRAFANA_USER") or None
         password = _secret(source, "OBS_GRAFANA_PASSWORD")
         if password and not user:
-            raise UsageError("OBS_GRAFANA_PASSWORD is set but OBS_GRAFANA_USER is not — set both (or a token)")
+            raise UsageError(
+                "OBS_GRAFANA_PASSWORD is set but OBS_GRAFANA_USER is not — set both (e.g. OBS_GRAFANA_USER=admin) "
+                "or a token"
+            )
         return cls(token=token, user=user, password=password)
 
     def headers(self) -> dict[str, str]:

@@ -13,6 +13,7 @@ import pytest
 
 from obs_tests.clients.alertmanager import AlertmanagerClient
 from obs_tests.clients.base import normalise_url
+from obs_tests.clients.grafana import GrafanaClient
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.commands.options import (
     GroupedCommand,
@@ -115,6 +116,9 @@ def check(
         AlertmanagerClient(alertmanager_url, timeout=10.0).status()
     if grafana_url:
         grafana_url = normalise_url(grafana_url, "Grafana")
+        grafana = GrafanaClient.from_env(grafana_url, timeout=10.0)
+        grafana.health()  # unreachable/not Grafana -> exit 2
+        grafana.user()  # credentials refused -> exit 2 (before every grafana test fails the same way)
     report_dir.mkdir(parents=True, exist_ok=True)
     log_dir = report_dir / "logs"
     shutil.rmtree(log_dir, ignore_errors=True)

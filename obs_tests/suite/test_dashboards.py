@@ -21,7 +21,9 @@ from obs_tests.checks.dashboards import (
     check_report,
     dashboard_coverage,
     format_report,
+    max_step,
     run_dashboard,
+    wait_visible,
 )
 from obs_tests.checks.dashboards_lint import dashboard_metric_references, lint_dashboards, validate_dashboard_file
 from obs_tests.clients.prometheus import PrometheusClient
@@ -32,6 +34,7 @@ from obs_tests.pytest_plugin import session_contract
 from obs_tests.stack import EmbeddedStack
 from obs_tests.stack.external import ExternalStack
 from obs_tests.traffic import mixed_workload, send_concurrently
+from obs_tests.waiting import Poll, wait_for
 
 WORKLOAD = (200, 40)  # valid, malformed signals sent before the panels are checked (embedded stack only)
 
@@ -52,14 +55,28 @@ def scrape_interval(stack: EmbeddedStack | ExternalStack, prom: PrometheusClient
 
 
 @pytest.fixture(scope="module")
-def dashboard_workload(stack: EmbeddedStack | ExternalStack, prom: PrometheusClient) -> str:
-    """Traffic through the mock system so the panels have data (embedded stack only); returns what was done."""
+def dashboard_workload(
+    stack: EmbeddedStack | ExternalStack, prom: PrometheusClient, contract: Contract, scrape_interval: float
+) -> str:
+    """Traffic through the mock system so the panels have data (embedded stack only); returns what was done.
+
+    After the pipeline drained and was scraped, it waits until the alert pipeline's first notification was
+    counted and until every panel's step-aligned range covers that scrape."""
     if not isinstance(stack, EmbeddedStack) or "gateway" not in stack.components:
         return "no workload (the stack is not ours)"
     started = prom.now()
     sent = send_concurrently(stack.url("gateway"), mixed_workload(*WORKLOAD, seed=17, prefix="DASH"))
     drained = wait_drained(prom, started)
-    wait_scraped_after(prom, ["gateway", "agents", "orchestrator"], drained)
+    scraped = wait_scraped_after(prom, ["gateway", "agents", "orchestrator"], drained)
+    if "webhook-sink" in stack.components and stack.alertmanager_url:
+        wait_for(
+            lambda: Poll(bool(prom.query("webhook_sink_notifications_total")), None, "no notification counted yet"),
+            timeout=60,
+            expected="the webhook sink counted Alertmanager's first (Watchdog) notification",
+            bound="first rule evaluation + Alertmanager group_wait + 1 scrape interval",
+        )
+    dashboards = [load_dashboard(p) for p in dashboard_files(contract.files.dashboards)]
+    wait_visible(prom, scraped, max_step(dashboards, scrape_interval))
     return f"{sent.accepted} valid + {sent.invalid} malformed signals sent first"
 
 
@@ -99,7 +116,10 @@ def test_dashboard_lint(dashboard_file: Path, contract: Contract, obs_summary: C
     others = [load_dashboard(p) for p in dashboard_files(contract.files.dashboards) if p != dashboard_file]
     findings = [f for f in lint_dashboards([dashboard, *others]) if dashboard.label in f.subject]
     errors = [f for f in findings if f.severity == "error"]
-    obs_summary(f"{dashboard.label}: lint-clean ({len(findings) - len(errors)} warnings)")
+    warnings = len(findings) - len(errors)
+    obs_summary(
+        f"{dashboard.label}: " + (f"{len(errors)} lint errors" if errors else "lint-clean") + f", {warnings} warnings"
+    )
     require_no_findings(errors)
 
 

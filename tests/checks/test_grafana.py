@@ -65,9 +65,9 @@ def test_grafana_copy_identical_or_different() -> None:
     assert compare_dashboards("gateway", GATEWAY, copy.deepcopy(GATEWAY)) == []
     changed = copy.deepcopy(GATEWAY)
     changed["panels"][0]["targets"][0]["expr"] = "up"
-    changed["panels"] = [p for p in changed["panels"] if p["title"] != "In-flight requests"]
+    changed["panels"] = [p for p in changed["panels"] if p["title"] != "Average processing time"]
     messages = [f.message for f in compare_dashboards("gateway", GATEWAY, changed)]
-    assert messages[0] == "panels missing in Grafana's copy: 'In-flight requests' (id 12)"
+    assert messages[0] == "panels missing in Grafana's copy: 'Average processing time' (id 12)"
     assert messages[1].startswith(
         "panel 'Requests/s' (id 1) differs: file stat [('A', 'sum(rate(gateway_webhooks_total"
     )
