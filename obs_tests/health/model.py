@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any
 
-__all__ = ["SCHEMA_VERSION", "CheckResult", "HealthReport", "Problem", "Status", "worst"]
+__all__ = ["SCHEMA_VERSION", "CheckResult", "HealthReport", "Problem", "Status", "parse_time", "worst"]
 
 #: version of the JSON document (``obs_tests/schemas/health.schema.json``)
 SCHEMA_VERSION = 1
@@ -130,6 +130,20 @@ class CheckResult:
             ],
             "metrics": {k: _finite(v) for k, v in self.metrics.items()},
         }
+
+
+def parse_time(text: str) -> float | None:
+    """RFC 3339 (with Prometheus' nanoseconds) -> unix seconds; None for empty, unparsable or the zero time."""
+    if not text or text.startswith("0001-01-01"):
+        return None
+    head, _, tail = text.partition(".")
+    if tail:
+        digits = "".join(ch for ch in tail if ch.isdigit())
+        text = f"{head}.{digits[:6]}{tail[len(digits) :]}"
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def _finite(value: float) -> float | None:

@@ -7,14 +7,13 @@ Each names what is wrong (job and instance, rule group and file, counter) and wh
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from obs_tests.checks.targets import describe_target
 from obs_tests.clients.prometheus import Sample, Target
 from obs_tests.contract import Job
-from obs_tests.health.model import CheckResult, Problem, Status
+from obs_tests.health.model import CheckResult, Problem, Status, parse_time
 from obs_tests.health.prometheus_state import TSDB_FAILURE_COUNTERS
 from obs_tests.health.settings import HealthSettings
 
@@ -45,20 +44,6 @@ def judge_api(buildinfo: Mapping[str, Any], ready: bool, url: str) -> CheckResul
         )
         return CheckResult.judge("prometheus.api", "prometheus", "", [problem])
     return CheckResult.judge("prometheus.api", "prometheus", f"Prometheus {version} at {url} is ready", [])
-
-
-def _timestamp(text: str) -> float | None:
-    """RFC 3339 with Prometheus' nanoseconds -> unix seconds (None for empty or the zero time)."""
-    if not text or text.startswith("0001-01-01"):
-        return None
-    head, _, tail = text.partition(".")
-    if tail:
-        digits = "".join(ch for ch in tail if ch.isdigit())
-        text = f"{head}.{digits[:6]}{tail[len(digits) :]}"
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def _age(now: float, ts: float | None) -> float | None:
@@ -417,7 +402,7 @@ def judge_rules(
                         {**base, "evaluation_seconds": round(took, 4), "interval_seconds": interval},
                     )
                 )
-        last = _timestamp(str(group.get("lastEvaluation") or ""))
+        last = parse_time(str(group.get("lastEvaluation") or ""))
         if interval and last is not None and now - last > stale_intervals * interval + 1:
             problems.append(
                 Problem(
@@ -556,8 +541,15 @@ def judge_watchdog(
     groups: Sequence[Mapping[str, Any]],
     am_alerts: Sequence[Mapping[str, Any]] | None = None,
     am_url: str | None = None,
+    *,
+    am_age: float | None = None,
+    resend_grace: float = 75.0,
 ) -> CheckResult:
-    """The always-firing watchdog alert fires in Prometheus and (given an Alertmanager) reached it."""
+    """The always-firing watchdog alert fires in Prometheus and (given an Alertmanager) reached it.
+
+    Alertmanager keeps no alerts across a restart; Prometheus re-sends firing alerts every
+    ``--rules.alert.resend-delay``. An Alertmanager younger (``am_age`` seconds) than ``resend_grace``
+    that lacks the watchdog is a WARNING, not yet a CRITICAL."""
     mine = [a for a in alerts if a.get("labels", {}).get("alertname") == name]
     firing = [a for a in mine if a.get("state") == "firing"]
     check = "pipeline.watchdog"
@@ -591,6 +583,14 @@ def judge_watchdog(
         return CheckResult.judge(check, "pipeline", "", [problem])
     if am_alerts is not None:
         received = [a for a in am_alerts if a.get("labels", {}).get("alertname") == name]
+        if not received and am_age is not None and am_age < resend_grace:
+            problem = Problem(
+                Status.WARNING,
+                f"alert {name}",
+                f"firing in Prometheus, not yet in Alertmanager at {am_url}, which started {am_age:.0f}s ago — "
+                f"Prometheus re-sends firing alerts every resend delay (expected within {resend_grace:.0f}s)",
+            )
+            return CheckResult.judge(check, "pipeline", "", [problem])
         if not received:
             problem = Problem(
                 Status.CRITICAL,

@@ -112,6 +112,7 @@ def fetch_prometheus(client: PrometheusClient, settings: HealthSettings) -> Prom
         "alertmanagers": client.alertmanagers,
         "alerts": client.alerts,
         "runtimeinfo": lambda: client.api("status/runtimeinfo"),
+        "flags": client.flags,
     }
     for name, expr in queries(settings.window_text).items():
         calls[f"q:{name}"] = lambda expr=expr: client.query(expr)  # type: ignore[misc]

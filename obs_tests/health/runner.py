@@ -23,12 +23,13 @@ from typing import Any
 from obs_tests.clients.alertmanager import AlertmanagerClient
 from obs_tests.clients.grafana import GrafanaClient
 from obs_tests.clients.prometheus import PrometheusClient, Target
+from obs_tests.contract import parse_duration
 from obs_tests.errors import EndpointAuthError, EndpointUnreachable, ObsTestsError
 from obs_tests.health import alertmanager_checks as am_checks
 from obs_tests.health import grafana_checks as gf_checks
 from obs_tests.health import prometheus_checks as pc
 from obs_tests.health import prometheus_state as ps
-from obs_tests.health.model import CheckResult, HealthReport, Problem, Status
+from obs_tests.health.model import CheckResult, HealthReport, Problem, Status, parse_time
 from obs_tests.health.settings import HealthSettings
 from obs_tests.rulefiles import load_rule_files
 
@@ -71,8 +72,24 @@ def _match_loaded(expected: list[tuple[str, str]], groups: Sequence[dict[str, An
     return out
 
 
+def _resend_grace(state: ps.PrometheusState) -> float:
+    """How long after an Alertmanager start Prometheus may take to re-send a firing alert."""
+    flags = state.data.get("flags") or {}
+    try:
+        resend = parse_duration(str(flags.get("rules.alert.resend-delay") or "1m"))
+    except ValueError:
+        resend = 60.0
+    intervals = [float(g.get("interval") or 0) for g in state.data.get("rules") or []]
+    return resend + max(intervals, default=0.0) + 15.0
+
+
+def _am_age(state: ps.PrometheusState, am: am_checks.AlertmanagerState | None) -> float | None:
+    started = parse_time(str(am.status.get("uptime") or "")) if am else None
+    return None if started is None else max(0.0, state.now - started)
+
+
 def _prometheus_checks(
-    state: ps.PrometheusState, settings: HealthSettings, am_alerts: list[dict[str, Any]] | None
+    state: ps.PrometheusState, settings: HealthSettings, am: am_checks.AlertmanagerState | None
 ) -> list[CheckResult]:
     now = state.now
     window = settings.window_text
@@ -174,8 +191,10 @@ def _prometheus_checks(
                     settings.watchdog_alert,
                     state.need("alerts"),
                     state.need("rules"),
-                    am_alerts,
+                    am.alerts if am else None,
                     settings.alertmanager_url,
+                    am_age=_am_age(state, am),
+                    resend_grace=_resend_grace(state),
                 ),
             )
         )
@@ -236,7 +255,7 @@ def run_health(settings: HealthSettings) -> HealthReport:
     if prom_error is not None:
         checks.append(endpoint_failure("prometheus.api", "prometheus", prom_error, down_is_critical=False))
     else:
-        checks += _prometheus_checks(prom_state, settings, am_state.alerts if am_state else None)
+        checks += _prometheus_checks(prom_state, settings, am_state)
     if am_error is not None:
         checks.append(endpoint_failure("alertmanager.api", "alertmanager", am_error, down_is_critical=True))
     elif am_state is not None:

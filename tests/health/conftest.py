@@ -130,6 +130,9 @@ def prometheus_api() -> FakeApi:
     for path, body in recorded("prometheus_api.json").items():
         api.routes[path] = Route(body=copy.deepcopy(body))
     api.routes["/-/ready"] = Route(body=b"Prometheus Server is Ready.\n", content_type="text/plain")
+    # the embedded stack's flag (Prometheus' default is 1m)
+    flags = {"rules.alert.resend-delay": "1s", "web.enable-lifecycle": "true"}
+    api.routes["/api/v1/status/flags"] = Route(body={"status": "success", "data": flags})
     for name, answer in recorded("prometheus_queries.json").items():
         api.queries[queries("10m")[name]] = answer["data"]
     return api

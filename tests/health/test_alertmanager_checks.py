@@ -45,6 +45,11 @@ def _no_receivers(api: FakeApi) -> None:
 
 def _watchdog_not_received(api: FakeApi) -> None:
     api.routes["/api/v2/alerts"] = Route(body=[])
+    api.json("/api/v2/status")["uptime"] = "2026-01-01T00:00:00.000Z"
+
+
+def _watchdog_not_received_yet(api: FakeApi) -> None:
+    api.routes["/api/v2/alerts"] = Route(body=[])  # recorded: Alertmanager started seconds before
 
 
 CASES = [
@@ -55,6 +60,13 @@ CASES = [
     pytest.param(_no_receivers, "alertmanager.receivers", Status.CRITICAL, "no receiver", id="no-receivers"),
     pytest.param(
         _watchdog_not_received, "pipeline.watchdog", Status.CRITICAL, "does not have it", id="watchdog-not-received"
+    ),
+    pytest.param(
+        _watchdog_not_received_yet,
+        "pipeline.watchdog",
+        Status.WARNING,
+        "not yet in Alertmanager",
+        id="watchdog-not-received-after-restart",
     ),
 ]
 
