@@ -26,6 +26,7 @@ Example::
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import time
 from collections import Counter
@@ -352,16 +353,22 @@ def _selector(metric: str | None, matchers: Iterable[tuple[str, str, str]]) -> s
     return f"{metric or ''}{{{inner}}}" if inner or not metric else metric
 
 
+@functools.lru_cache(maxsize=256)
+def _closest(metric: str, names: tuple[str, ...]) -> list[str]:
+    return difflib.get_close_matches(metric, names, n=3, cutoff=0.6)
+
+
 def diagnose_empty(prom: PrometheusClient, expr: str, metric_names: Sequence[str], time_range: TimeRange) -> str:
     """Why ``expr`` returns nothing: the first selector that matches no series, and what exists instead."""
     try:
         sels = [s for s in selectors(expr) if s.function not in _NO_SERIES_EXPECTED]
     except PromQLSyntaxError as exc:
         return f"the expanded query does not parse: {exc}"
-    known = set(metric_names)
+    names = tuple(metric_names)
+    known = set(names)
     for sel in sels:
         if sel.metric and sel.metric not in known:
-            hint = difflib.get_close_matches(sel.metric, metric_names, n=3, cutoff=0.6)
+            hint = _closest(sel.metric, names)
             suggestion = f"; closest exported: {', '.join(hint)}" if hint else ""
             return f"no metric {sel.metric} exists{suggestion} — a typo, or the exporter does not export it"
         text = _selector(sel.metric, sel.matchers)
@@ -393,10 +400,12 @@ def run_dashboard(
     time_range: TimeRange | None = None,
     now: float | None = None,
     datasources: dict[str, str] | None = None,
-    workers: int = 8,
+    workers: int = 4,
     metric_names: Sequence[str] | None = None,
+    expected_empty: Sequence[ExpectedEmpty] = (),
 ) -> DashboardReport:
-    """Resolve the variables, run every panel query and diagnose the empty ones.
+    """Resolve the variables, run every panel query and diagnose the empty ones (not those the contract
+    declares as expected to be empty: ``expected_empty``).
 
     ``scrape_interval`` is what Grafana's Prometheus datasource is configured with ("Scrape interval",
     seconds): the floor of ``$__interval`` and the base of ``$__rate_interval``. The time range defaults to
@@ -408,8 +417,9 @@ def run_dashboard(
     jobs, not_run = plan_queries(dashboard, variables, span, scrape_interval=scrape_interval, datasources=datasources)
     results = run_queries(prom, jobs, span, dashboard.label, workers)
     names: Sequence[str] | None = metric_names
+    probe = DashboardReport(dashboard, span)
     for index, result in enumerate(results):
-        if result.status == "empty" and not result.message:
+        if result.status == "empty" and not result.message and _declared(probe, result, expected_empty) is None:
             if names is None:
                 names = prom.metric_names()
             try:

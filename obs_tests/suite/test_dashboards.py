@@ -137,7 +137,9 @@ def test_dashboard_panels_show_data(
     """Every template variable resolves to a value and every panel query returns data (or is declared
     under dashboards.expected_empty) on the live Prometheus; the table goes to reports/dashboards.txt."""
     dashboard = _dashboard(dashboard_file)
-    report = run_dashboard(dashboard, prom, scrape_interval=scrape_interval)
+    report = run_dashboard(
+        dashboard, prom, scrape_interval=scrape_interval, expected_empty=contract.dashboards.expected_empty
+    )
     findings = check_report(report, contract.dashboards.expected_empty)
     reports[dashboard_file] = report
     obs_report.setdefault("dashboards", {})[dashboard_file.name] = report.to_json()
