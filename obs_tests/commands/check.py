@@ -25,6 +25,7 @@ from obs_tests.commands.options import (
     time_scale_option,
 )
 from obs_tests.contract import EMBEDDED, load_contract
+from obs_tests.report import write_run_reports
 from obs_tests.summary import SummaryCollector
 
 __all__ = ["check"]
@@ -160,11 +161,12 @@ def check(
     mode = f"stack at {prom_url}" if prom_url else "embedded stack"
     click.echo(f"obs-tests check — {mode}, contract {contract_path}")
     collector = SummaryCollector()
-    started = time.monotonic()
+    started, started_wall = time.monotonic(), time.time()
     code = pytest.main(args, plugins=[collector])
     elapsed = time.monotonic() - started
     summary_path = report_dir / "summary.json"
     collector.write_json(summary_path, {"contract": str(contract_path), "stack": mode})
+    reports = write_run_reports(summary_path, report_dir, contract, since=started_wall)
     click.echo("")
     click.echo("Summary")
     for line in collector.lines():
@@ -174,5 +176,6 @@ def check(
         f"{counts['passed']} passed, {counts['failed']} failed, {counts['error']} errors, "
         f"{counts['skipped']} skipped in {elapsed:.1f}s"
     )
-    click.echo(f"Reports: {junit}  {summary_path}" + ("" if prom_url else f"  (stack logs: {log_dir})"))
+    shown = "  ".join(str(p) for p in (junit, summary_path, *reports))
+    click.echo(f"Reports: {shown}" + ("" if prom_url else f"  (stack logs: {log_dir})"))
     sys.exit(_EXIT.get(pytest.ExitCode(code) if isinstance(code, int) else code, 2))
