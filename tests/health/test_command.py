@@ -258,3 +258,18 @@ def test_help_lists_exit_codes() -> None:
 def test_tls_context_is_available() -> None:
     # the TLS case above relies on the default context refusing a plain-HTTP peer
     assert ssl.create_default_context().verify_mode == ssl.CERT_REQUIRED
+
+
+def test_readme_documents_every_check_and_the_exit_codes(prometheus: FakeApi, alertmanager: FakeApi) -> None:
+    code, out = health("--prometheus-url", prometheus.url, "--alertmanager-url", alertmanager.url, "--format", "json")
+    assert code == 0
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("### `obs-tests health`", 1)[1].split("\n### ", 1)[0]
+    for check in json.loads(out)["checks"]:
+        name = check["name"].split(".")[1]
+        assert f"`{check['name']}`" in section or f".{name}`" in section, check["name"]
+    for name in ("grafana.api", "grafana.datasources", "grafana.dashboards"):
+        assert name.split(".")[1] in section
+    assert "**0** OK · **1** WARNING · **2** CRITICAL · **3** UNKNOWN" in section
+    assert "obs_tests/schemas/health.schema.json" in section
+    assert "scripts/production_health_check.sh" in section
