@@ -554,12 +554,13 @@ def format_report(report: DashboardReport) -> str:
     )
     order = {s: i for i, s in enumerate(["error", "empty", "constant_zero", "unresolved", "skipped", "data"])}
     rows = sorted(report.results, key=lambda r: (order.get(r.status, 9), r.panel.title))
-    lines = [head, f"  {'PANEL':<40} {'QUERY':<5} {'STATUS':<14} {'SERIES':>6}  DETAIL"]
+    lines = [head, f"  {'PANEL':<44} {'QUERY':<5} {'STATUS':<14} {'SERIES':>6}  DETAIL"]
     for r in rows:
-        title = r.panel.title + (f" [{r.repeat}]" if r.repeat else "")
+        title = r.panel.title + (f" [{r.repeat.partition('=')[2]}]" if r.repeat else "")
+        title = title if len(title) <= 44 else title[:43] + "…"
         detail = f"declared: {r.accepted}" if r.accepted else r.message
         ref = r.target.ref_id if r.target else "-"
-        lines.append(f"  {title[:40]:<40} {ref:<5} {r.status:<14} {r.series:>6}  {detail[:140]}")
+        lines.append(f"  {title:<44} {ref:<5} {r.status:<14} {r.series:>6}  {detail[:140]}".rstrip())
     return "\n".join(lines)
 
 
