@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from obs_tests.contract import Contract
+from obs_tests.promql import PromQLSyntaxError, selectors
 from obs_tests.rulefiles import load_rule_files
 
 __all__ = [
@@ -113,7 +114,9 @@ def _chaos(scenarios: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {"scenarios": rows}
 
 
-def _alert_coverage(alerts: Sequence[str], scenarios: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def _alert_coverage(
+    alerts: Sequence[str], scenarios: Sequence[Mapping[str, Any]], always_firing: Sequence[str]
+) -> dict[str, Any]:
     fired: set[str] = set()
     cleared: set[str] = set()
     for doc in scenarios:
@@ -123,9 +126,11 @@ def _alert_coverage(alerts: Sequence[str], scenarios: Sequence[Mapping[str, Any]
                 fired.add(name)
                 if timing.get("resolved_at") is not None or timing.get("resolved_after") is not None:
                     cleared.add(name)
+    alerts = [a for a in alerts if a not in always_firing]
     exercised = sorted(a for a in alerts if a in fired and a in cleared)
     return {
         "total": len(alerts),
+        "always_firing": sorted(always_firing),
         "exercised": len(exercised),
         "exercised_alerts": exercised,
         "fired_not_cleared": sorted(a for a in alerts if a in fired and a not in cleared),
@@ -160,10 +165,11 @@ def build_report(
     *,
     scenarios: Sequence[Mapping[str, Any]] = (),
     alerts: Iterable[str] = (),
+    always_firing: Iterable[str] = (),
     generated_at: float | None = None,
 ) -> dict[str, Any]:
     """The JSON document from a run's ``summary.json`` data, the chaos scenario results and the names of
-    the contract's alert rules."""
+    the contract's alert rules (``always_firing``: watchdogs, which can fire but never clear — not counted)."""
     tests: list[Mapping[str, Any]] = list(summary.get("tests") or [])
     sections: dict[str, Any] = dict(summary.get("sections") or {})
     counts = {o: int((summary.get("counts") or {}).get(o, 0)) for o in _OUTCOMES}
@@ -181,7 +187,7 @@ def build_report(
         "chaos": _chaos(scenarios),
         "health": health,
         "coverage": {
-            "alerts": _alert_coverage(sorted(set(alerts)), scenarios),
+            "alerts": _alert_coverage(sorted(set(alerts)), scenarios, sorted(set(always_firing))),
             "panels": _panel_coverage(sections.get("dashboards_coverage")),
             "metrics": _metric_coverage(sections.get("metrics_coverage")),
         },
@@ -201,6 +207,8 @@ def _ratio(part: int, whole: int) -> str:
 def _coverage_lines(coverage: Mapping[str, Any]) -> list[str]:
     alerts = coverage["alerts"]
     lines = [f"alerts exercised (fired and cleared): {_ratio(alerts['exercised'], alerts['total'])}"]
+    if alerts["always_firing"]:
+        lines[0] += f" (always firing, not counted: {', '.join(alerts['always_firing'])})"
     panels = coverage.get("panels")
     lines.append(
         f"dashboard panels with data: {_ratio(panels['with_data'], panels['total'])}"
@@ -279,7 +287,7 @@ th{font-weight:600;color:#5a6272}.num{text-align:right;font-variant-numeric:tabu
 .bar{background:#eef0f3;border-radius:4px;height:10px;width:220px;display:inline-block;vertical-align:middle}
 .bar span{display:block;height:10px;border-radius:4px;background:#1f7a4d}
 .msg{font-family:ui-monospace,Menlo,monospace;font-size:12px;white-space:pre-wrap;color:#8b1a13}
-.muted{color:#5a6272}details summary{cursor:pointer}
+.muted{color:#5a6272}.nw{white-space:nowrap}
 .cards{display:flex;gap:14px;flex-wrap:wrap}.card{flex:1 1 220px}.card .big{font-size:24px;font-weight:650}
 """
 
@@ -363,8 +371,8 @@ def render_html(document: Mapping[str, Any]) -> str:
             rows = doc["alerts"] or [{}]
             for index, a in enumerate(rows):
                 head = (
-                    f"<td>{_e(doc['scenario'])}</td><td>{_badge(doc['status'])} {_seconds(doc['duration_seconds'])}"
-                    "</td>"
+                    f"<td>{_e(doc['scenario'])}</td><td class=nw>{_badge(doc['status'])} "
+                    f"{_seconds(doc['duration_seconds'])}</td>"
                     if index == 0
                     else "<td></td><td></td>"
                 )
@@ -414,10 +422,23 @@ def write_reports(document: Mapping[str, Any], report_dir: Path) -> list[Path]:
     return list(written)
 
 
+def _has_selectors(expr: str) -> bool:
+    try:
+        return bool(selectors(expr))
+    except PromQLSyntaxError:
+        return True
+
+
 def write_run_reports(summary_path: Path, report_dir: Path, contract: Contract, since: float) -> list[Path]:
     """After an ``obs-tests check`` run: the report from its ``summary.json``, the chaos scenario results
     written since ``since`` and the contract's alert rules (report.json, report.html, summary.md)."""
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    alerts = [rule.name for rf in load_rule_files(contract.files.rule_files()) for rule in rf.alerts]
-    document = build_report(summary, scenarios=load_scenario_results(report_dir, since), alerts=alerts)
+    rules = [rule for rf in load_rule_files(contract.files.rule_files()) for rule in rf.alerts]
+    watchdogs = [rule.name for rule in rules if not _has_selectors(rule.expr)]
+    document = build_report(
+        summary,
+        scenarios=load_scenario_results(report_dir, since),
+        alerts=[rule.name for rule in rules],
+        always_firing=watchdogs,
+    )
     return write_reports(document, report_dir)

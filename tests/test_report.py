@@ -81,18 +81,23 @@ def test_full_report_is_valid_and_computes_coverage() -> None:
     tests = [_test(f, f"test_{f}") for f in FAMILIES]
     scenarios = [_scenario("GatewayDown"), _scenario("AgentStalled", cleared=False)]
     document = build_report(
-        _summary(tests, SECTIONS), scenarios=scenarios, alerts=["GatewayDown", "AgentStalled", "Watchdog"]
+        _summary(tests, SECTIONS),
+        scenarios=scenarios,
+        alerts=["GatewayDown", "AgentStalled", "NATSDown", "Watchdog"],
+        always_firing=["Watchdog"],
     )
     jsonschema.validate(document, SCHEMA)
     assert document["status"] == "passed"
     assert list(document["families"])[: len(FAMILIES)] == list(FAMILIES)
     assert document["coverage"]["alerts"] == {
         "total": 3,
+        "always_firing": ["Watchdog"],
         "exercised": 1,
         "exercised_alerts": ["GatewayDown"],
         "fired_not_cleared": ["AgentStalled"],
-        "not_exercised": ["Watchdog"],
+        "not_exercised": ["NATSDown"],
     }
+    assert "1/3 (33%) (always firing, not counted: Watchdog)" in render_markdown(document)
     assert document["coverage"]["panels"] == {"total": 30, "with_data": 27, "declared_empty": 3}
     assert document["coverage"]["metrics"] == {
         "declared": 2,
@@ -169,3 +174,18 @@ def test_write_reports(tmp_path: Path) -> None:
     written = write_reports(build_report(_summary([_test("targets", "t")])), tmp_path / "out")
     assert sorted(p.name for p in written) == ["report.html", "report.json", "summary.md"]
     jsonschema.validate(json.loads((tmp_path / "out" / "report.json").read_text()), SCHEMA)
+
+
+def test_run_reports_from_the_contract(tmp_path: Path) -> None:
+    from obs_tests.contract import load_contract  # noqa: PLC0415
+    from obs_tests.report import write_run_reports  # noqa: PLC0415
+
+    summary = tmp_path / "summary.json"
+    summary.write_text(json.dumps(_summary([_test("targets", "t")])))
+    contract = load_contract(Path(__file__).resolve().parent.parent / "obs.yaml")
+    write_run_reports(summary, tmp_path, contract, since=0)
+    document = json.loads((tmp_path / "report.json").read_text())
+    jsonschema.validate(document, SCHEMA)
+    assert document["coverage"]["alerts"]["always_firing"] == ["Watchdog"]
+    assert document["coverage"]["alerts"]["total"] >= 10
+    assert "GatewayDown" in document["coverage"]["alerts"]["not_exercised"]
