@@ -213,3 +213,18 @@ def test_grafana_suite_skips_with_its_reason_without_a_url(stack: EmbeddedStack,
     assert code == 0, out
     assert "no Grafana URL given (--grafana-url, OBS_GRAFANA_URL or stack.grafana in the contract)" in out
     assert " passed" not in out.split("Summary")[0] or "0 passed" in out
+
+
+def test_unreachable_grafana_or_half_given_credentials_exit_2(
+    stack: EmbeddedStack, tmp_path: Path, closed_port: int
+) -> None:
+    base = ["check", "--prometheus-url", stack.prometheus_url, "--report-dir", str(tmp_path / "r"), "-k", "grafana"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OBS_GRAFANA")}
+    result = obs_tests(*base, "--grafana-url", f"http://127.0.0.1:{closed_port}", env=env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"GrafanaUnreachable: cannot connect to Grafana at http://127.0.0.1:{closed_port}" in result.stderr
+    secret = "do-not-print-me"
+    result = obs_tests(*base, "--grafana-url", "http://127.0.0.1:3000", env={**env, "OBS_GRAFANA_PASSWORD": secret})
+    assert result.returncode == 2
+    assert "UsageError: OBS_GRAFANA_PASSWORD is set but OBS_GRAFANA_USER is not" in result.stderr
+    assert secret not in result.stdout + result.stderr and "Traceback" not in result.stderr
