@@ -1,0 +1,348 @@
+"""The dashboard's ASGI application (Starlette): the page, the REST API, the live stream.
+
+Routes (the OpenAPI document at ``/api/openapi.json`` describes each with its errors)::
+
+    GET  /                               the page (static, works offline)
+    GET  /api/info                       version, stack, links, active run, stream position
+    GET  /api/scenarios                  every scenario, validated
+    GET  /api/scenarios/{name}           one scenario's YAML and its validation error (line)
+    POST /api/run                        {scenario, verbose, recording, time_scale, load} → 202 {test_id}
+    GET  /api/status/{test_id}           status, assertions, alerts, chaos, log, events
+    POST /api/stop/{test_id}             stop; answers once the faults are reverted
+    GET  /api/runs                       history, newest first
+    GET  /api/report/{test_id}.{fmt}     json | html | svg | yml
+    GET  /api/stream                     SSE (or a WebSocket upgrade of the same path)
+
+Errors are JSON ``{"error": message, "status": code}``; nothing returns a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import sys
+import traceback
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from obs_tests.errors import InputError, ObsTestsError, ScenarioInvalid
+from obs_tests.validation import load_schema
+from obs_tests.web.openapi import RUN_REQUEST_SCHEMA, openapi_document
+from obs_tests.web.runs import ReportNotReady, RunFinished, RunInProgress, RunManager, RunOptions, UnknownRun
+from obs_tests.web.scenario_files import BadScenarioName, UnknownScenario
+from obs_tests.web.security import SecurityMiddleware
+
+__all__ = ["MAX_BODY_BYTES", "STATIC_DIR", "create_app"]
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+MAX_BODY_BYTES = 64 * 1024
+_TEST_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$")
+_REPORT = re.compile(r"^(?P<test_id>[^/]+)\.(?P<format>[a-z]+)$")
+_HOST = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$")
+_RUN_VALIDATOR = jsonschema.Draft202012Validator(RUN_REQUEST_SCHEMA)
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class ApiError(Exception):
+    """An HTTP error answer with a message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message, "status": status}, status_code=status)
+
+
+def _status_of(exc: ObsTestsError) -> int:
+    if isinstance(exc, BadScenarioName):
+        return 400
+    if isinstance(exc, (UnknownScenario, UnknownRun)):
+        return 404
+    if isinstance(exc, ScenarioInvalid):
+        return 422
+    if isinstance(exc, (RunInProgress, RunFinished)):
+        return 409
+    if isinstance(exc, ReportNotReady):
+        return 409 if exc.running else 404
+    if isinstance(exc, InputError):
+        return 400
+    return 500
+
+
+def _api(handler: Handler) -> Handler:
+    """Map the project's errors to HTTP answers; an unexpected exception is a 500 without details."""
+
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except ApiError as exc:
+            return _error(exc.status, exc.message)
+        except ObsTestsError as exc:
+            status = _status_of(exc)
+            if status == 500:
+                return _error(500, f"{type(exc).__name__}: {exc}")
+            return _error(status, str(exc))
+
+    return wrapped
+
+
+def _short(value: Any, limit: int = 300) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+async def _json_body(request: Request) -> Any:
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        raise ApiError(415, f"send the body as application/json (got {_short(ctype or 'no content type', 80)})")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise ApiError(413, f"request body of {declared} bytes — at most {MAX_BODY_BYTES}")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise ApiError(413, f"request body over {MAX_BODY_BYTES} bytes")
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(400, f"request body is not valid JSON: {_short(exc, 120)}") from None
+
+
+def _validate_run_request(body: Any) -> RunOptions:
+    errors = list(_RUN_VALIDATOR.iter_errors(body))
+    if errors:
+        error = jsonschema.exceptions.best_match(errors)
+        where = ".".join(str(p) for p in error.absolute_path) or "body"
+        raise ApiError(400, f"{where}: {_short(error.message)} — see RunRequest in /api/openapi.json")
+    scale = body.get("time_scale")
+    return RunOptions(
+        verbose=bool(body.get("verbose", False)),
+        recording=bool(body.get("recording", False)),
+        time_scale=float(scale) if scale is not None else None,
+        load=str(body.get("load", "scenario")),
+    )
+
+
+def _int_param(raw: str | None, name: str, minimum: int, maximum: int | None = None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        raise ApiError(400, f"{name}: {_short(raw, 40)!r} is not a non-negative integer")
+    value = int(raw)
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+        raise ApiError(400, f"{name}: {value} — must be {bound}")
+    return value
+
+
+def _stream_params(query: Any, last_event_id: str | None) -> tuple[int | None, str | None]:
+    since = _int_param(query.get("since"), "since", 0)
+    if since is None and last_event_id:
+        since = _int_param(last_event_id.strip(), "Last-Event-ID", 0)
+    test_id = query.get("test_id") or None
+    if test_id is not None and not _TEST_ID.match(test_id):
+        raise ApiError(400, f"test_id: {_short(test_id, 40)!r} — test ids look like 20261122-081618-a1b2c3")
+    return since, test_id
+
+
+def create_app(
+    manager: RunManager,
+    *,
+    token: str | None = None,
+    loopback_only: bool = True,
+    start_stack: bool = True,
+    on_shutdown: Callable[[], None] | None = None,
+) -> Starlette:
+    """The dashboard application around ``manager`` (see the module docstring)."""
+    stream = manager.stream
+    openapi = openapi_document(token_required=bool(token))
+
+    async def page(request: Request) -> Response:
+        host = request.headers.get("host", "")
+        ws = f" ws://{host} wss://{host}" if _HOST.match(host) else ""
+        csp = (
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            f"connect-src 'self'{ws}; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        )
+        return FileResponse(STATIC_DIR / "index.html", headers={"content-security-policy": csp})
+
+    @_api
+    async def info(request: Request) -> Response:
+        doc = await run_in_threadpool(manager.info)
+        doc["auth_required"] = bool(token)
+        return JSONResponse(doc)
+
+    @_api
+    async def scenarios(request: Request) -> Response:
+        items = await run_in_threadpool(manager.files.summaries)
+        return JSONResponse({"directory": manager.files.directory.name, "scenarios": items})
+
+    @_api
+    async def scenario(request: Request) -> Response:
+        doc = await run_in_threadpool(manager.files.preview, request.path_params["name"])
+        return JSONResponse(doc)
+
+    @_api
+    async def run(request: Request) -> Response:
+        body = await _json_body(request)
+        options = _validate_run_request(body)
+        started = await run_in_threadpool(manager.start, str(body["scenario"]), options)
+        return JSONResponse(
+            {
+                "test_id": started.test_id,
+                "scenario": started.name,
+                "status": started.status,
+                "status_url": f"/api/status/{started.test_id}",
+                "stream_url": f"/api/stream?test_id={started.test_id}",
+                "seq": stream.seq,
+            },
+            status_code=202,
+        )
+
+    @_api
+    async def status(request: Request) -> Response:
+        doc = await run_in_threadpool(manager.status, request.path_params["test_id"])
+        return JSONResponse(doc)
+
+    @_api
+    async def stop(request: Request) -> Response:
+        doc = await run_in_threadpool(manager.stop, request.path_params["test_id"])
+        return JSONResponse(doc)
+
+    @_api
+    async def runs(request: Request) -> Response:
+        limit = _int_param(request.query_params.get("limit"), "limit", 1, 500) or 100
+        return JSONResponse(await run_in_threadpool(manager.runs, limit))
+
+    @_api
+    async def report(request: Request) -> Response:
+        match = _REPORT.match(request.path_params["file"])
+        if match is None or not _TEST_ID.match(match.group("test_id")):
+            raise ApiError(
+                400, "reports are /api/report/<test_id>.<json|html|svg|yml>, e.g. 20261122-081618-a1b2c3.json"
+            )
+        content, media_type = await run_in_threadpool(manager.report, match.group("test_id"), match.group("format"))
+        headers = {}
+        if media_type.startswith(("text/html", "image/svg")):
+            headers["content-security-policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+        return Response(content, media_type=media_type, headers=headers)
+
+    async def openapi_json(request: Request) -> Response:
+        return JSONResponse(openapi)
+
+    async def stream_schema(request: Request) -> Response:
+        return JSONResponse(load_schema("stream"))
+
+    @_api
+    async def sse(request: Request) -> Response:
+        since, test_id = _stream_params(request.query_params, request.headers.get("last-event-id"))
+
+        async def events() -> AsyncIterator[bytes]:
+            yield b"retry: 1000\n\n"
+            async with contextlib.aclosing(stream.subscribe(since, test_id)) as messages:
+                async for item in messages:
+                    if item is None:
+                        yield b": keep-alive\n\n"
+                        continue
+                    seq, raw = item
+                    yield b"id: %d\ndata: %s\n\n" % (seq, raw)
+
+        return StreamingResponse(
+            events(),
+            media_type="text/event-stream",
+            headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+        )
+
+    async def websocket(ws: WebSocket) -> None:
+        try:
+            since, test_id = _stream_params(ws.query_params, None)
+        except ApiError as exc:
+            await ws.close(code=1008, reason=exc.message[:120])
+            return
+        await ws.accept()
+
+        async def pump() -> None:
+            async with contextlib.aclosing(stream.subscribe(since, test_id)) as messages:
+                async for item in messages:
+                    if item is not None:
+                        await ws.send_text(item[1].decode())
+
+        async def watch() -> None:
+            while True:
+                message = await ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+
+        tasks = [asyncio.create_task(pump()), asyncio.create_task(watch())]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError, OSError):
+                    await task
+        with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
+            await ws.close(code=1001)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        return _error(exc.status_code, str(exc.detail))
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        traceback.print_exception(exc, file=sys.stderr)
+        return _error(500, "internal error (the server's log has the details)")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if start_stack:
+            manager.start_stack()
+        try:
+            yield
+        finally:
+            stream.close()
+            await run_in_threadpool(manager.close)
+            if on_shutdown is not None:
+                on_shutdown()
+
+    routes = [
+        Route("/", page, methods=["GET"]),
+        Route("/api/info", info, methods=["GET"]),
+        Route("/api/scenarios", scenarios, methods=["GET"]),
+        Route("/api/scenarios/{name:path}", scenario, methods=["GET"]),
+        Route("/api/run", run, methods=["POST"]),
+        Route("/api/status/{test_id}", status, methods=["GET"]),
+        Route("/api/stop/{test_id}", stop, methods=["POST"]),
+        Route("/api/runs", runs, methods=["GET"]),
+        Route("/api/report/{file:path}", report, methods=["GET"]),
+        Route("/api/openapi.json", openapi_json, methods=["GET"]),
+        Route("/api/stream.schema.json", stream_schema, methods=["GET"]),
+        Route("/api/stream", sse, methods=["GET"]),
+        WebSocketRoute("/api/stream", websocket),
+        Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(SecurityMiddleware, token=token, loopback_only=loopback_only)],
+        exception_handlers={HTTPException: http_error, Exception: server_error},
+        lifespan=lifespan,
+    )

@@ -1,0 +1,667 @@
+"""The dashboard's runs: one embedded stack, one scenario run at a time, live state, history on disk.
+
+:class:`RunManager` owns the embedded stack (started in the background when the server starts, or at
+the first run). A run asking for another time scale than the running stack restarts the stack at that
+scale first (the run's phase says ``starting stack``). Each run executes a
+:class:`~obs_tests.scenarios.runner.ScenarioRunner` in its own thread; its log lines and timeline
+events go to the live :class:`~obs_tests.web.stream.Stream` and to the run's state, under one lock, so
+a status snapshot and the stream position (``seq``) it carries always agree. Finished runs write their
+JSON and HTML reports to ``<report_dir>/dashboard/<test_id>/``; the history is read back from there
+when the server starts.
+
+Example::
+
+    manager = RunManager(contract, files=ScenarioFiles(dir, catalog), report_dir=Path("reports"), stream=Stream())
+    run = manager.start("gateway-down", RunOptions(verbose=True))
+    manager.status(run.test_id)["status"]      # running | passed | failed | stopped | error
+    manager.stop(run.test_id)                   # faults reverted, status "stopped"
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from obs_tests import __version__
+from obs_tests.contract import Contract
+from obs_tests.errors import InputError, ObsTestsError
+from obs_tests.scenarios.model import Scenario
+from obs_tests.scenarios.timeline import Event
+from obs_tests.web.scenario_files import ScenarioFiles
+from obs_tests.web.stream import Stream
+from obs_tests.web.views import LOG_LEVELS, alert_rows, chaos_view, event_line, public_url
+
+__all__ = [
+    "LOAD_PROFILES",
+    "REPORT_FORMATS",
+    "TEST_ID_PATTERN",
+    "ReportNotReady",
+    "Run",
+    "RunFinished",
+    "RunInProgress",
+    "RunManager",
+    "RunOptions",
+    "UnknownRun",
+]
+
+TEST_ID_PATTERN = r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$"
+_TEST_ID = re.compile(TEST_ID_PATTERN)
+#: load profiles of a run: keep the scenario's own ``setup.load``, none, or a fixed Locust load
+LOAD_PROFILES: dict[str, Mapping[str, Any] | None] = {
+    "scenario": None,
+    "none": {},
+    "light": {"users": 2, "malformed_ratio": 0.0},
+    "nominal": {"users": 5, "malformed_ratio": 0.0},
+    "heavy": {"users": 20, "malformed_ratio": 0.0},
+}
+REPORT_FORMATS = {
+    "json": "application/json",
+    "html": "text/html; charset=utf-8",
+    "svg": "image/svg+xml",
+    "yml": "application/yaml",
+}
+HISTORY_LIMIT = 500
+LOG_LIMIT = 5000
+
+EchoFn = Callable[[str, str, str], None]
+
+
+class RunInProgress(ObsTestsError):
+    """A run is going on this stack already (HTTP 409)."""
+
+
+class RunFinished(ObsTestsError):
+    """The run is over: nothing to stop (HTTP 409)."""
+
+
+class ReportNotReady(ObsTestsError):
+    """The run has no such report (yet) (HTTP 404 / 409)."""
+
+    def __init__(self, message: str, *, running: bool) -> None:
+        super().__init__(message)
+        self.running = running
+
+
+class UnknownRun(InputError):
+    """No run with that test id (HTTP 404)."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run: stream every event to the log, record a promtool fixture, time scale, load profile."""
+
+    verbose: bool = False
+    recording: bool = False
+    time_scale: float | None = None
+    load: str = "scenario"
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form."""
+        return dataclasses.asdict(self)
+
+
+class Run:
+    """One run and everything the dashboard shows of it."""
+
+    def __init__(self, test_id: str, name: str, file: str, options: RunOptions, scenario: Scenario | None) -> None:
+        self.test_id = test_id
+        self.name = name
+        self.file = file
+        self.options = options
+        self.scenario = scenario
+        self.status = "running"
+        self.phase = "queued"
+        self.created_at = time.time()
+        self.finished_at: float | None = None
+        self.time_scale: float | None = options.time_scale
+        self.error = ""
+        self.log: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
+        self.assertions: list[dict[str, Any]] = []
+        self.report: dict[str, Any] | None = None
+        self.files: dict[str, Path] = {}
+        self.stop_event = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.origin: float | None = None
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run is over."""
+        return self.status != "running"
+
+    @property
+    def duration(self) -> float:
+        """Seconds since the run was accepted (until it finished)."""
+        return round(max(0.0, (self.finished_at or time.time()) - self.created_at), 3)
+
+    def chaos(self) -> dict[str, Any]:
+        """Faults applied / reverted / still active."""
+        return chaos_view(self.events, self.report.get("chaos") if self.report else None)
+
+    def assertion_counts(self) -> tuple[int, int]:
+        """(passed, total)."""
+        return sum(1 for a in self.assertions if a["passed"]), len(self.assertions)
+
+    def report_links(self) -> dict[str, str | None] | None:
+        """URLs of the reports (once written)."""
+        if "json" not in self.files:
+            return None
+        base = f"/api/report/{self.test_id}"
+        return {
+            "json": f"{base}.json",
+            "html": f"{base}.html",
+            "svg": f"{base}.svg",
+            "recording": f"{base}.yml" if "yml" in self.files else None,
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """One line of the history."""
+        passed, total = self.assertion_counts()
+        return {
+            "test_id": self.test_id,
+            "scenario": self.name,
+            "status": self.status,
+            "created_at": self.created_at,
+            "duration": self.duration,
+            "assertions_passed": passed,
+            "assertions_total": total,
+            "report": self.report_links(),
+        }
+
+    def progress(self) -> dict[str, Any]:
+        """The ``status`` stream message."""
+        passed, total = self.assertion_counts()
+        chaos = self.chaos()
+        return {
+            "status": self.status,
+            "phase": self.phase,
+            "duration": self.duration,
+            "assertions_passed": passed,
+            "assertions_total": total,
+            "chaos": {"applied": chaos["applied"], "reverted": chaos["reverted"], "active": chaos["active"]},
+        }
+
+    def state(self) -> dict[str, Any]:
+        """The whole status document (``GET /api/status/{test_id}``)."""
+        passed, total = self.assertion_counts()
+        return {
+            "test_id": self.test_id,
+            "scenario": self.name,
+            "file": self.file,
+            "status": self.status,
+            "phase": self.phase,
+            "options": self.options.to_json(),
+            "time_scale": self.time_scale,
+            "created_at": self.created_at,
+            "finished_at": self.finished_at,
+            "duration": self.duration,
+            "scenario_duration": self.report.get("duration") if self.report else None,
+            "error": self.error,
+            "assertions_passed": passed,
+            "assertions_total": total,
+            "assertions": list(self.assertions),
+            "alerts": alert_rows(self.events, (self.report.get("alerts") or []) if self.report else []),
+            "chaos": self.chaos(),
+            "log": self.log[-LOG_LIMIT:],
+            "events": list(self.events),
+            "report": self.report_links(),
+        }
+
+    @classmethod
+    def from_report(cls, test_id: str, doc: Mapping[str, Any], files: dict[str, Path]) -> Run:
+        """A past run, read back from its JSON report."""
+        options = RunOptions(**{k: v for k, v in (doc.get("options") or {}).items() if k in RunOptions.__annotations__})
+        run = cls(test_id, str(doc.get("scenario", "?")), str(doc.get("path", "")), options, None)
+        run.status = str(doc.get("status", "error"))
+        run.phase = "finished"
+        run.created_at = float(doc.get("created_at") or doc.get("started_at") or 0.0)
+        run.finished_at = float(doc.get("finished_at") or run.created_at + float(doc.get("duration") or 0.0))
+        run.time_scale = doc.get("time_scale")
+        run.error = str(doc.get("error") or "")
+        run.log = list(doc.get("dashboard_log") or doc.get("log") or [])
+        run.events = list(doc.get("timeline") or [])
+        run.assertions = list((doc.get("assertions") or {}).get("results") or [])
+        run.report = dict(doc)
+        run.files = files
+        return run
+
+
+class RunManager:
+    """Owns the stack and the runs; see the module docstring."""
+
+    def __init__(
+        self,
+        contract: Contract,
+        *,
+        files: ScenarioFiles,
+        report_dir: Path,
+        stream: Stream,
+        time_scale: float | None = None,
+        grafana_url: str | None = None,
+        echo: EchoFn | None = None,
+        stop_timeout: float = 60.0,
+    ) -> None:
+        self.contract = contract
+        self.files = files
+        self.report_dir = report_dir
+        self.stream = stream
+        self.default_scale = float(time_scale or contract.stack.time_scale)
+        self.grafana_url = grafana_url or contract.stack.grafana
+        self.echo = echo
+        self.stop_timeout = stop_timeout
+        self._lock = threading.RLock()
+        self._stack_lock = threading.Lock()
+        self._stack: Any = None
+        self._stack_state = "stopped"
+        self._stack_message = "not started (it starts with the first run)"
+        self._stack_scale = self.default_scale
+        self._stack_thread: threading.Thread | None = None
+        self._runs: dict[str, Run] = {}
+        self._active: Run | None = None
+        self._closed = False
+        self._load_history()
+
+    # -- the stack -----------------------------------------------------------------------------
+    def start_stack(self) -> None:
+        """Start the embedded stack in the background (at the default time scale)."""
+        if self._stack_thread is not None:
+            return
+
+        def start() -> None:
+            with contextlib.suppress(ObsTestsError):
+                self._ensure_stack(self.default_scale)
+
+        self._stack_thread = threading.Thread(target=start, name="obs-dashboard-stack", daemon=True)
+        self._stack_thread.start()
+
+    def _set_stack(self, state: str, scale: float, message: str) -> None:
+        with self._lock:
+            self._stack_state, self._stack_scale, self._stack_message = state, scale, message
+            self.stream.publish("stack", {"state": state, "time_scale": scale, "message": message})
+        if self.echo is not None:
+            self.echo("", "ERROR" if state == "error" else "INFO", f"stack {state}: {message}")
+
+    def _ensure_stack(self, scale: float) -> Any:
+        """The running stack at ``scale``: started, or restarted at that scale (one caller at a time)."""
+        from obs_tests.stack import EmbeddedStack  # noqa: PLC0415
+
+        with self._stack_lock:
+            if self._closed:
+                raise ObsTestsError("the dashboard is shutting down")
+            if self._stack is not None and self._stack_state == "ready" and self._stack_scale == scale:
+                return self._stack
+            if self._stack is not None:
+                self._set_stack("starting", scale, f"restarting at time scale {scale:g} (was {self._stack_scale:g})")
+                self._stack.close()
+                self._stack = None
+            else:
+                self._set_stack("starting", scale, f"starting at time scale {scale:g}")
+            stack = EmbeddedStack(self.contract, time_scale=scale, origin="dashboard", handle_signals=False)
+            try:
+                stack.__enter__()
+            except ObsTestsError as exc:
+                self._set_stack("error", scale, f"{type(exc).__name__}: {exc}")
+                raise
+            self._stack = stack
+            self._set_stack("ready", scale, f"{len(stack.components)} components at time scale {scale:g}")
+            return stack
+
+    def links(self) -> dict[str, str | None]:
+        """Prometheus' alerts page, Alertmanager's API and Grafana (when configured)."""
+        links: dict[str, str | None] = {"prometheus_alerts": None, "prometheus_targets": None, "alertmanager_api": None}
+        stack = self._stack
+        if stack is not None and self._stack_state == "ready":
+            prom = stack.url("prometheus")
+            links["prometheus_alerts"] = f"{prom}/classic/alerts"
+            links["prometheus_targets"] = f"{prom}/classic/targets"
+            if stack.alertmanager_url:
+                links["alertmanager_api"] = f"{stack.alertmanager_url}/api/v2/alerts"
+        links["grafana"] = public_url(self.grafana_url)
+        return links
+
+    def stack_info(self) -> dict[str, Any]:
+        """State, time scale and components of the stack (process states, no probing)."""
+        with self._lock:
+            stack, state = self._stack, self._stack_state
+            info: dict[str, Any] = {"state": state, "time_scale": self._stack_scale, "message": self._stack_message}
+        components = []
+        if stack is not None and state == "ready":
+            for name, proc in list(stack.processes.items()):
+                if proc.pid is None:
+                    status = "not started"
+                elif not proc.running():
+                    status = "exited"
+                else:
+                    status = "paused" if proc.paused else "running"
+                components.append({"name": name, "state": status})
+        info["components"] = components
+        return info
+
+    def info(self) -> dict[str, Any]:
+        """What the page needs first: version, stack, links, the active run and the stream position."""
+        with self._lock:
+            active = self._active.test_id if self._active is not None else None
+            seq = self.stream.seq
+        return {
+            "version": __version__,
+            "stack": self.stack_info(),
+            "links": self.links(),
+            "default_time_scale": self.default_scale,
+            "load_profiles": list(LOAD_PROFILES),
+            "active_run": active,
+            "stream": {"seq": seq, "buffer": self.stream.size, "websocket": "/api/stream", "sse": "/api/stream"},
+        }
+
+    # -- runs ----------------------------------------------------------------------------------
+    def _new_id(self) -> str:
+        while True:
+            test_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+            if test_id not in self._runs:
+                return test_id
+
+    def start(self, name: str, options: RunOptions) -> Run:
+        """Validate the scenario and start it in the background (``RunInProgress`` when one is going)."""
+        if options.load not in LOAD_PROFILES:
+            raise InputError(f"load profile '{options.load}' — use one of {', '.join(LOAD_PROFILES)}")
+        scenario = self.files.load(name)
+        with self._lock:
+            if self._closed:
+                raise RunInProgress("the dashboard is shutting down — no new runs")
+            active = self._active
+            if active is not None:
+                raise RunInProgress(
+                    f"run {active.test_id} ({active.name}) is still going on this stack — one run at a time: wait "
+                    f"for it to finish or stop it (POST /api/stop/{active.test_id})"
+                )
+            run = Run(self._new_id(), scenario.path.stem, scenario.path.name, options, scenario)
+            run.time_scale = options.time_scale or scenario.time_scale or self.default_scale
+            self._runs[run.test_id] = run
+            self._active = run
+            self._publish_run(run)
+            run.thread = threading.Thread(target=self._execute, args=(run,), name=f"run-{run.test_id}", daemon=True)
+            run.thread.start()
+        return run
+
+    def _publish_run(self, run: Run) -> None:
+        data: dict[str, Any] = {"scenario": run.name, "status": run.status, "phase": run.phase}
+        if run.phase == "queued":
+            data["options"] = run.options.to_json()
+        if run.error:
+            data["error"] = run.error
+        self.stream.publish("run", data, run.test_id)
+
+    def _set_phase(self, run: Run, phase: str) -> None:
+        with self._lock:
+            run.phase = phase
+            self._publish_run(run)
+
+    def _log(self, run: Run, level: str, message: str) -> None:
+        level = level if level in LOG_LEVELS else "INFO"
+        entry = {"t": round(time.time() - run.created_at, 3), "level": level, "message": message}
+        with self._lock:
+            run.log.append(entry)
+            self.stream.publish("log", entry, run.test_id)
+        if self.echo is not None:
+            self.echo(run.test_id, level, message)
+
+    def _on_event(self, run: Run, event: Event) -> None:
+        try:
+            origin = run.origin if run.origin is not None else event.t
+            doc = event.to_json(origin)
+            with self._lock:
+                run.events.append(doc)
+                self.stream.publish("event", doc, run.test_id)
+                if event.kind in ("fault", "revert"):
+                    self.stream.publish("status", run.progress(), run.test_id)
+            if run.options.verbose:
+                self._log(run, "INFO", event_line(doc))
+        except Exception as exc:  # noqa: BLE001 - a listener must never break the recorder thread
+            self._log(run, "ERROR", f"(internal) event not streamed: {type(exc).__name__}: {exc}")
+
+    def _scenario_for(self, run: Run) -> Scenario:
+        assert run.scenario is not None
+        profile = LOAD_PROFILES[run.options.load]
+        if profile is None:
+            return run.scenario
+        return dataclasses.replace(run.scenario, load=dict(profile) if profile else None)
+
+    def _execute(self, run: Run) -> None:
+        from obs_tests.scenarios.runner import ScenarioRunner  # noqa: PLC0415
+
+        result = None
+        stack = None
+        try:
+            scale = float(run.time_scale or self.default_scale)
+            if not (self._stack is not None and self._stack_state == "ready" and self._stack_scale == scale):
+                self._set_phase(run, "starting stack")
+                self._log(run, "INFO", f"waiting for the embedded stack at time scale {scale:g}")
+            stack = self._ensure_stack(scale)
+            if run.stop_event.is_set():
+                raise _StoppedEarly
+            runner = ScenarioRunner(
+                self._scenario_for(run),
+                stack=stack,
+                log=lambda level, message: self._log(run, level, message),
+                stop=run.stop_event,
+            )
+            run.origin = None
+
+            def listener(event: Event) -> None:
+                if run.origin is None:
+                    run.origin = runner.timeline.origin
+                self._on_event(run, event)
+
+            runner.timeline.listeners.append(listener)
+            self._set_phase(run, "running")
+            with self._lock:
+                self.stream.publish("status", run.progress(), run.test_id)
+            result = runner.run()
+            self._set_phase(run, "reporting")
+            doc = self._report_doc(run, result.to_json())
+            if run.options.recording:
+                self._record(run, result, stack)
+            self._write_reports(run, doc)
+            with self._lock:
+                run.report = doc
+                run.assertions = list(doc["assertions"]["results"])
+                run.error = str(doc.get("error") or "")
+                for assertion in run.assertions:
+                    self.stream.publish("assertion", assertion, run.test_id)
+                self._finish(run, str(doc["status"]))
+        except _StoppedEarly:
+            with self._lock:
+                run.error = "stopped before the scenario started (no fault was applied)"
+                self._finish(run, "stopped")
+        except Exception as exc:  # noqa: BLE001 - any failure of a run is reported as its error, never lost
+            message = f"{type(exc).__name__}: {exc}"
+            self._log(run, "ERROR", message)
+            with self._lock:
+                run.error = message
+                self._finish(run, "error")
+
+    def _finish(self, run: Run, status: str) -> None:
+        """Mark the run over, free the stack for the next run, then tell the stream (under the lock)."""
+        run.status = status
+        run.phase = "finished"
+        run.finished_at = time.time()
+        if self._active is run:
+            self._active = None
+        self.stream.publish("status", run.progress(), run.test_id)
+        self._publish_run(run)
+        if self.echo is not None:
+            passed, total = run.assertion_counts()
+            self.echo(run.test_id, "SUCCESS" if status == "passed" else "WARNING", f"{status} ({passed}/{total})")
+
+    def _report_doc(self, run: Run, doc: dict[str, Any]) -> dict[str, Any]:
+        doc["path"] = run.file
+        doc["test_id"] = run.test_id
+        doc["options"] = run.options.to_json()
+        doc["created_at"] = run.created_at
+        doc["finished_at"] = time.time()
+        doc["dashboard_log"] = list(run.log)
+        if doc.get("error"):
+            doc["error"] = self.files.relative(str(doc["error"]), Path(run.file))
+        return doc
+
+    def _run_dir(self, test_id: str) -> Path:
+        return self.report_dir / "dashboard" / test_id
+
+    def _write_reports(self, run: Run, doc: dict[str, Any]) -> None:
+        from obs_tests.scenarios.reports import render_html  # noqa: PLC0415
+
+        directory = self._run_dir(run.test_id)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "report.json").write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
+        (directory / "report.html").write_text(render_html([doc]), encoding="utf-8")
+        run.files.update(json=directory / "report.json", html=directory / "report.html")
+
+    def _record(self, run: Run, result: Any, stack: Any) -> None:
+        """Turn the live run into a promtool test file next to the reports (``scenario record``'s fixture)."""
+        from obs_tests.scenarios.record import build_fixture  # noqa: PLC0415
+        from obs_tests.tools import run_tool  # noqa: PLC0415
+
+        if not result.alerts or all(t.firing_at is None for t in result.alerts):
+            self._log(run, "WARNING", "recording: no expected alert fired — nothing to record")
+            return
+        directory = self._run_dir(run.test_id)
+        directory.mkdir(parents=True, exist_ok=True)
+        output = directory / "recorded.yml"
+        try:
+            fixture = build_fixture(
+                result,
+                stack.prometheus(),
+                self.contract,
+                self.contract.files.rule_files(),
+                scrape_interval=self.contract.stack.scrape_interval,
+                time_scale=stack.time_scale,
+                output=output,
+            )
+            header = f"# Recorded by the obs-tests dashboard (run {run.test_id}) — a live run as a promtool test.\n"
+            output.write_text(header + yaml.safe_dump(fixture, sort_keys=False, width=200), encoding="utf-8")
+            done = run_tool(["promtool", "test", "rules", str(output)], timeout=120)
+        except ObsTestsError as exc:
+            self._log(run, "ERROR", f"recording failed: {exc}")
+            return
+        run.files["yml"] = output
+        if done.returncode == 0:
+            self._log(run, "SUCCESS", "recording: promtool test rules passes on the recorded fixture")
+        else:
+            self._log(run, "ERROR", f"recording: the recorded fixture fails promtool: {done.output[-500:]}")
+
+    def _get(self, test_id: str) -> Run:
+        if not isinstance(test_id, str) or not _TEST_ID.match(test_id):
+            raise InputError(f"test id {test_id[:40]!r}: test ids look like 20261122-081618-a1b2c3")
+        with self._lock:
+            run = self._runs.get(test_id)
+        if run is None:
+            raise UnknownRun(f"no run {test_id} — see GET /api/runs")
+        return run
+
+    def status(self, test_id: str) -> dict[str, Any]:
+        """The run's status document, with the stream position it reflects (``seq``)."""
+        run = self._get(test_id)
+        with self._lock:
+            doc = run.state()
+            doc["seq"] = self.stream.seq
+        return doc
+
+    def stop(self, test_id: str, timeout: float | None = None) -> dict[str, Any]:
+        """Stop the run, wait until its faults are reverted and it ended; its status document."""
+        run = self._get(test_id)
+        if run.finished:
+            raise RunFinished(f"run {test_id} already finished ({run.status}) — nothing to stop")
+        self._log(run, "WARNING", "stop requested: ending the run and reverting its faults")
+        run.stop_event.set()
+        if run.thread is not None:
+            run.thread.join(self.stop_timeout if timeout is None else timeout)
+        doc = self.status(test_id)
+        ended = doc["status"] != "running"
+        doc["stopped"] = ended
+        doc["faults_reverted"] = ended and not doc["chaos"]["active"] and not doc["chaos"]["revert_failed"]
+        return doc
+
+    def runs(self, limit: int = 100) -> dict[str, Any]:
+        """The newest runs first (live and past), with the stream position."""
+        with self._lock:
+            ordered = sorted(self._runs.values(), key=lambda r: (r.created_at, r.test_id), reverse=True)
+            return {
+                "seq": self.stream.seq,
+                "active_run": self._active.test_id if self._active is not None else None,
+                "runs": [r.summary() for r in ordered[:limit]],
+            }
+
+    def report(self, test_id: str, fmt: str) -> tuple[bytes, str]:
+        """A report of a finished run: json, html, svg (the timeline chart) or yml (the recording)."""
+        from obs_tests.scenarios.reports import render_timeline_svg  # noqa: PLC0415
+
+        if fmt not in REPORT_FORMATS:
+            raise InputError(f"report format '{fmt[:20]}' — use one of {', '.join(REPORT_FORMATS)}")
+        run = self._get(test_id)
+        if not run.finished or run.report is None:
+            if not run.finished:
+                raise ReportNotReady(
+                    f"run {test_id} is still going — its reports are written when it ends", running=True
+                )
+            raise ReportNotReady(f"run {test_id} ended without a report ({run.error or run.status})", running=False)
+        if fmt == "svg":
+            return render_timeline_svg(run.report).encode(), REPORT_FORMATS[fmt]
+        path = run.files.get(fmt)
+        if path is None or not path.is_file():
+            what = "no recording (run it with recording: true)" if fmt == "yml" else f"no {fmt} report"
+            raise ReportNotReady(f"run {test_id} has {what}", running=False)
+        return path.read_bytes(), REPORT_FORMATS[fmt]
+
+    def _load_history(self) -> None:
+        root = self.report_dir / "dashboard"
+        if not root.is_dir():
+            return
+        for directory in sorted(root.iterdir())[-HISTORY_LIMIT:]:
+            path = directory / "report.json"
+            if not _TEST_ID.match(directory.name) or not path.is_file():
+                continue
+            try:
+                doc = json.loads(path.read_text(encoding="utf-8"))
+                files = {fmt: directory / name for fmt, name in (("json", "report.json"), ("html", "report.html"))}
+                if (directory / "recorded.yml").is_file():
+                    files["yml"] = directory / "recorded.yml"
+                self._runs[directory.name] = Run.from_report(directory.name, doc, files)
+            except (OSError, ValueError, TypeError, KeyError) as exc:
+                if self.echo is not None:
+                    self.echo("", "WARNING", f"history: skipping {path}: {exc}")
+
+    # -- shutdown --------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop the active run (its faults reverted), then the stack. Idempotent."""
+        with self._lock:
+            self._closed = True
+            active = self._active
+        if active is not None:
+            self._log(active, "WARNING", "the dashboard is shutting down: stopping the run")
+            active.stop_event.set()
+            if active.thread is not None:
+                active.thread.join(self.stop_timeout)
+        if self._stack_lock.acquire(timeout=self.contract.stack.startup_timeout + 30):
+            try:
+                if self._stack is not None:
+                    self._stack.close()
+                    self._stack = None
+                    self._set_stack("stopped", self._stack_scale, "stopped with the dashboard")
+            finally:
+                self._stack_lock.release()
+        elif self._stack is not None:
+            self._stack.close()
+
+
+class _StoppedEarly(Exception):
+    """The run was stopped while it waited for the stack."""

@@ -1,0 +1,215 @@
+"""The dashboard's live stream: sequence-numbered messages in a bounded buffer, resumable.
+
+Runs publish from their own threads (:meth:`Stream.publish` is thread-safe); WebSocket and SSE clients
+read with :meth:`Stream.subscribe` on the server's event loop. Every message is checked against the
+published schema ``obs_tests/schemas/stream.schema.json`` before it is buffered, and encoded once.
+
+Resume: a client that saw messages up to ``seq`` N subscribes with ``since=N`` and receives every
+message after N, in order. The buffer keeps the last ``size`` messages; when the ones a client needs
+are gone (it was away too long, or reads slower than runs write) it receives one ``overflow`` message
+naming the lost range, then the stream goes on from the oldest message still buffered.
+
+Example::
+
+    stream = Stream(size=10_000)
+    stream.publish("log", {"level": "INFO", "message": "hello", "t": 0.0}, test_id="20261122-081618-a1b2c3")
+    async for item in stream.subscribe(since=0):
+        ...  # (seq, bytes of one JSON message), or None on a heartbeat
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import itertools
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import fastjsonschema
+import orjson
+
+from obs_tests.validation import load_schema
+
+__all__ = ["DEFAULT_BUFFER", "MESSAGE_TYPES", "Stream", "StreamMessageInvalid", "validate_message"]
+
+DEFAULT_BUFFER = 10_000
+MESSAGE_TYPES = ("hello", "overflow", "stack", "run", "status", "log", "event", "assertion")
+
+
+class StreamMessageInvalid(ValueError):
+    """A message does not match ``stream.schema.json`` (a bug in the publisher, never the client's fault)."""
+
+
+_validator: Callable[[Any], Any] | None = None
+
+
+def validate_message(message: dict[str, Any]) -> None:
+    """Check one message against ``stream.schema.json`` (raises :class:`StreamMessageInvalid`)."""
+    global _validator  # noqa: PLW0603 - compiled once, on first use
+    if _validator is None:
+        # fastjsonschema rewrites the $refs of the schema it compiles: give it a copy of the shared one
+        _validator = fastjsonschema.compile(copy.deepcopy(load_schema("stream")))
+    try:
+        _validator(message)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        raise StreamMessageInvalid(f"{message.get('type')} message: {exc.message}") from None
+
+
+@dataclass(frozen=True)
+class _Item:
+    seq: int
+    test_id: str | None
+    raw: bytes
+
+
+def _encode(message: dict[str, Any]) -> bytes:
+    return orjson.dumps(message, default=str, option=orjson.OPT_NON_STR_KEYS)
+
+
+class Stream:
+    """A bounded, sequence-numbered, thread-safe message buffer with async subscribers."""
+
+    def __init__(self, size: int = DEFAULT_BUFFER, *, heartbeat: float = 15.0) -> None:
+        if size < 1:
+            raise ValueError(f"stream buffer size {size}: must be at least 1")
+        self.size = size
+        self.heartbeat = heartbeat
+        self._items: deque[_Item] = deque(maxlen=size)
+        self._seq = 0
+        self._lock = threading.Lock()
+        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self._closed = False
+        #: messages replaced because they failed validation (a publisher bug; logged to stderr)
+        self.invalid = 0
+
+    @property
+    def seq(self) -> int:
+        """The sequence number of the newest message (0 before the first)."""
+        return self._seq
+
+    @property
+    def oldest(self) -> int:
+        """The sequence number of the oldest buffered message (0 when empty)."""
+        with self._lock:
+            return self._items[0].seq if self._items else 0
+
+    def publish(self, kind: str, data: dict[str, Any], test_id: str | None = None) -> int:
+        """Validate, number and buffer one message; wake every subscriber. Returns its ``seq``.
+
+        A message that fails validation is replaced by an ERROR ``log`` (or dropped when it has no run)
+        so the stream stays valid for every client; the failure goes to stderr.
+        """
+        message = self._checked(kind, data, test_id)
+        with self._lock:
+            if self._closed:
+                return self._seq
+            self._seq += 1
+            message["seq"] = self._seq
+            message["ts"] = time.time()
+            item = _Item(self._seq, test_id, _encode(message))
+            self._items.append(item)
+            waiters = list(self._waiters)
+        for loop, event in waiters:
+            with contextlib.suppress(RuntimeError):  # that subscriber's loop is closed
+                loop.call_soon_threadsafe(event.set)
+        return item.seq
+
+    def _checked(self, kind: str, data: dict[str, Any], test_id: str | None) -> dict[str, Any]:
+        message: dict[str, Any] = {"seq": 0, "type": kind, "ts": 0.0, "test_id": test_id, "data": data}
+        # what the client will see: JSON types only (tuples become lists, odd values strings)
+        message = orjson.loads(_encode(message))
+        try:
+            validate_message(message)
+        except StreamMessageInvalid as exc:
+            self.invalid += 1
+            print(f"obs-tests serve: stream message dropped: {exc}", file=sys.stderr)
+            if test_id is None:
+                raise
+            message["type"] = "log"
+            message["data"] = {"level": "ERROR", "message": f"(internal) stream message dropped: {exc}", "t": 0.0}
+        return message
+
+    def close(self) -> None:
+        """End every subscription (server shutdown)."""
+        with self._lock:
+            self._closed = True
+            waiters = list(self._waiters)
+        for loop, event in waiters:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(event.set)
+
+    def _control(self, kind: str, position: int, data: dict[str, Any]) -> tuple[int, bytes]:
+        message = {"seq": position, "type": kind, "ts": time.time(), "test_id": None, "data": data}
+        validate_message(message)
+        return position, _encode(message)
+
+    def _after(self, position: int) -> tuple[list[_Item], int]:
+        """Buffered items after ``position`` and the first seq still buffered (under the lock)."""
+        with self._lock:
+            if not self._items:
+                return [], self._seq + 1
+            oldest = self._items[0].seq
+            start = max(0, position + 1 - oldest)
+            return list(itertools.islice(self._items, start, None)), oldest
+
+    async def subscribe(
+        self, since: int | None = None, test_id: str | None = None
+    ) -> AsyncGenerator[tuple[int, bytes] | None, None]:
+        """``(seq, encoded message)`` after ``since`` (default: from now on), only ``test_id``'s (and
+        server-wide ones) when given.
+
+        Starts with a ``hello`` (the position), yields ``None`` every ``heartbeat`` seconds of silence
+        (SSE keep-alive), and ends when the stream is closed. ``since`` beyond the newest message means
+        "from now on".
+        """
+        loop = asyncio.get_running_loop()
+        wake = asyncio.Event()
+        entry = (loop, wake)
+        with self._lock:
+            self._waiters.add(entry)
+            head = self._seq
+            oldest = self._items[0].seq if self._items else 0
+        position = head if since is None or since > head else since
+        try:
+            yield self._control(
+                "hello",
+                position,
+                {"head": head, "oldest": oldest, "buffer": self.size, "since": position, "test_id": test_id},
+            )
+            while not self._closed:
+                wake.clear()
+                items, first = self._after(position)
+                if position + 1 < first:
+                    lost_to = first - 1
+                    yield self._control(
+                        "overflow",
+                        lost_to,
+                        {
+                            "missed_from": position + 1,
+                            "missed_to": lost_to,
+                            "missed": lost_to - position,
+                            "buffer": self.size,
+                            "message": f"messages {position + 1} to {lost_to} are no longer buffered (the server keeps "
+                            f"the last {self.size}); fetch /api/status/<test_id> for the current state",
+                        },
+                    )
+                    position = lost_to
+                for item in items:
+                    position = item.seq
+                    if test_id is None or item.test_id in (test_id, None):
+                        yield item.seq, item.raw
+                if items:
+                    continue
+                try:
+                    await asyncio.wait_for(wake.wait(), timeout=self.heartbeat)
+                except TimeoutError:
+                    yield None
+        finally:
+            with self._lock:
+                self._waiters.discard(entry)

@@ -1,0 +1,134 @@
+"""What the dashboard shows of a run, computed from its timeline events and its JSON report.
+
+The same functions serve a live run (events as they arrive) and a finished one (the report's
+``timeline``, ``alerts`` and ``chaos``), so a page opened mid-run, after it, or after a server restart
+shows the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+__all__ = ["LOG_LEVELS", "alert_rows", "chaos_view", "event_line", "public_url"]
+
+LOG_LEVELS = ("INFO", "SUCCESS", "WARNING", "ERROR")
+
+
+def public_url(url: str | None) -> str | None:
+    """``url`` without user info (``http://admin:pw@host`` → ``http://host``): never show credentials."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _label_key(labels: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((str(k), str(v)) for k, v in labels.items() if k != "alertname"))
+
+
+def alert_rows(events: Iterable[Mapping[str, Any]], timings: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+    """One row per alert series seen (state now and when it went pending/firing/resolved, seconds since
+    the scenario start), with the measured times and bounds of the report's ``alerts`` when known.
+    An expected alert that never fired gets a row in state ``inactive``."""
+    rows: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, Any]] = {}
+    for event in events:
+        if event.get("kind") != "alert":
+            continue
+        labels = dict(event.get("labels") or {})
+        key = (str(event.get("name")), _label_key(labels))
+        row = rows.setdefault(
+            key,
+            {
+                "alert": key[0],
+                "labels": dict(key[1]),
+                "state": "inactive",
+                "pending_at": None,
+                "firing_at": None,
+                "resolved_at": None,
+            },
+        )
+        state = str(event.get("state"))
+        row["state"] = state
+        stamp = f"{state}_at"
+        if stamp in row and row[stamp] is None:
+            row[stamp] = event.get("t")
+    out = list(rows.values())
+    for timing in timings:
+        name = str(timing.get("alert"))
+        bounds = timing.get("bounds") or {}
+        measured = {
+            "expected": True,
+            "fault": timing.get("fault"),
+            "fired_after": timing.get("fired_after"),
+            "notified_after": timing.get("notified_after"),
+            "resolved_after": timing.get("resolved_after"),
+            "fire_bound": bounds.get("fire"),
+            "resolve_bound": bounds.get("resolve"),
+        }
+        matching = [r for r in out if r["alert"] == name]
+        if not matching:
+            row = {"alert": name, "labels": {}, "state": "inactive", "pending_at": None, "firing_at": None}
+            row["resolved_at"] = None
+            out.append(row)
+            matching = [row]
+        for row in matching:
+            row.update(measured)
+    return sorted(out, key=lambda r: (r["firing_at"] is None, r["firing_at"] or 0.0, r["alert"]))
+
+
+def chaos_view(events: Iterable[Mapping[str, Any]], final: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Faults applied / reverted and the ones still active. ``final`` is the report's ``chaos`` (it also
+    counts faults the runner applies without a timeline event, such as the setup market)."""
+    if final:
+        faults = [dict(f) for f in final.get("faults") or []]
+        active = [str(f["name"]) for f in faults if f.get("applied_at") is not None and f.get("reverted_at") is None]
+        return {
+            "applied": int(final.get("applied", 0)),
+            "reverted": int(final.get("reverted", 0)),
+            "revert_failed": int(final.get("revert_failed", 0)),
+            "active": active,
+            "faults": faults,
+            "errors": [str(e) for e in final.get("errors") or []],
+        }
+    applied: dict[str, dict[str, Any]] = {}
+    for event in events:
+        kind, name = event.get("kind"), str(event.get("name"))
+        if kind == "fault" and event.get("state") == "applied":
+            what = str((event.get("detail") or {}).get("what", name))
+            applied[name] = {"name": name, "what": what, "applied_at": event.get("t"), "reverted_at": None}
+        elif kind == "revert" and name in applied and applied[name]["reverted_at"] is None:
+            applied[name]["reverted_at"] = event.get("t")
+    faults = list(applied.values())
+    return {
+        "applied": len(faults),
+        "reverted": sum(1 for f in faults if f["reverted_at"] is not None),
+        "revert_failed": 0,
+        "active": [f["name"] for f in faults if f["reverted_at"] is None],
+        "faults": faults,
+        "errors": [],
+    }
+
+
+def event_line(event: Mapping[str, Any]) -> str:
+    """A log line for a timeline event (verbose runs)."""
+    kind, name, state = event.get("kind"), event.get("name"), event.get("state")
+    labels = {k: v for k, v in (event.get("labels") or {}).items() if k not in ("alertname", "severity")}
+    where = f" {{{', '.join(f'{k}={v}' for k, v in sorted(labels.items()))}}}" if labels else ""
+    detail = event.get("detail") or {}
+    if kind == "alert":
+        return f"alert {name}{where} → {state}"
+    if kind == "notification":
+        return f"notification {name} {state} → {detail.get('receiver', '?')}"
+    if kind == "fault":
+        return f"fault {name} {state}: {detail.get('what', '')}".rstrip(": ")
+    if kind == "revert":
+        return f"fault {name} {state}"
+    return f"{kind} {name} {state}".rstrip()
