@@ -14,7 +14,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 APT_PACKAGES := prometheus prometheus-alertmanager prometheus-node-exporter prometheus-redis-exporter \
-	nats-server redis-server docker-compose
+	nats-server redis-server docker-compose chromium chromium-driver
 PYTEST_ARGS ?=
 LINT_PATHS := $(wildcard obs_tests tests benchmarks load)
 

@@ -18,6 +18,7 @@ from obs_tests.commands.check import check
 from obs_tests.commands.health import health
 from obs_tests.commands.lint import lint
 from obs_tests.commands.scenario import scenario
+from obs_tests.commands.serve import serve
 from obs_tests.commands.stack import down, status, up
 from obs_tests.errors import ObsTestsError
 
@@ -83,6 +84,7 @@ cli.add_command(check)
 cli.add_command(lint)
 cli.add_command(health)
 cli.add_command(scenario)
+cli.add_command(serve)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -18,7 +18,7 @@ from xml.etree import ElementTree as ET
 from obs_tests.errors import UsageError
 from obs_tests.scenarios.runner import ScenarioResult
 
-__all__ = ["FORMATS", "render_html", "render_junit", "render_markdown", "write_reports"]
+__all__ = ["FORMATS", "render_html", "render_junit", "render_markdown", "render_timeline_svg", "write_reports"]
 
 FORMATS = ("json", "html", "junit", "md")
 
@@ -92,6 +92,11 @@ def _timeline_svg(doc: dict[str, Any]) -> str:
             )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def render_timeline_svg(doc: dict[str, Any]) -> str:
+    """The timeline chart of one run's JSON report as a standalone SVG (the chart of the HTML report)."""
+    return _timeline_svg(doc)
 
 
 def _legend() -> str:
