@@ -1,0 +1,219 @@
+"""The stream buffer: numbering, validation, resume, overflow, filters — and overflow through a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from websockets.sync.client import connect
+
+from obs_tests.contract import load_contract
+from obs_tests.scenarios.model import Catalog
+from obs_tests.waiting import Poll, wait_for
+from obs_tests.web.app import create_app
+from obs_tests.web.runs import RunManager
+from obs_tests.web.scenario_files import ScenarioFiles
+from obs_tests.web.stream import Stream, StreamMessageInvalid, validate_message
+
+from .helpers import FIXTURES, ROOT
+
+RUN = "20261122-081618-a1b2c3"
+OTHER = "20261122-081619-d4e5f6"
+
+
+def log(stream: Stream, text: str, test_id: str = RUN) -> int:
+    return stream.publish("log", {"level": "INFO", "message": text, "t": 0.0}, test_id)
+
+
+def stack(stream: Stream, text: str) -> int:
+    return stream.publish("stack", {"state": "ready", "time_scale": 0.02, "message": text})
+
+
+async def take(stream: Stream, count: int, **kwargs: Any) -> list[dict[str, Any]]:
+    out = []
+    async with contextlib.aclosing(stream.subscribe(**kwargs)) as messages:
+        async for item in messages:
+            if item is None:
+                out.append({"type": "heartbeat"})
+            else:
+                seq, raw = item
+                message = json.loads(raw)
+                assert message["seq"] == seq
+                validate_message(message)
+                out.append(message)
+            if len(out) == count:
+                break
+    return out
+
+
+def test_messages_are_numbered_from_one_and_valid() -> None:
+    stream = Stream(100)
+    assert [log(stream, f"m{i}") for i in range(3)] == [1, 2, 3]
+    assert stream.seq == 3 and stream.oldest == 1
+    messages = asyncio.run(take(stream, 4, since=0))
+    assert [m["type"] for m in messages] == ["hello", "log", "log", "log"]
+    assert messages[0]["data"] == {"head": 3, "oldest": 1, "buffer": 100, "since": 0, "test_id": None}
+    assert [m["data"]["message"] for m in messages[1:]] == ["m0", "m1", "m2"]
+
+
+def test_an_invalid_run_message_becomes_an_error_log_and_a_server_message_raises() -> None:
+    stream = Stream(10)
+    stream.publish("log", {"level": "LOUD", "message": "x", "t": 0}, RUN)
+    (message,) = asyncio.run(take(stream, 2, since=0))[1:]
+    assert message["type"] == "log" and message["data"]["level"] == "ERROR"
+    assert "stream message dropped" in message["data"]["message"]
+    assert stream.invalid == 1
+    with pytest.raises(StreamMessageInvalid, match="stack message"):
+        stream.publish("stack", {"state": "melting", "time_scale": 0.02, "message": ""})
+
+
+def test_without_since_the_stream_starts_now() -> None:
+    stream = Stream(10)
+    log(stream, "old")
+
+    async def scenario() -> list[dict[str, Any]]:
+        out = []
+        async with contextlib.aclosing(stream.subscribe()) as messages:
+            async for item in messages:
+                assert item is not None
+                out.append(json.loads(item[1]))
+                if len(out) == 1:  # subscribed (the hello came): publish from another thread
+                    await asyncio.to_thread(log, stream, "new")
+                else:
+                    break
+        return out
+
+    hello, new = asyncio.run(scenario())
+    assert hello["seq"] == 1 and hello["data"]["since"] == 1
+    assert new["seq"] == 2 and new["data"]["message"] == "new"
+
+
+def test_resume_replays_everything_after_since_then_goes_live_from_other_threads() -> None:
+    stream = Stream(100)
+    for i in range(5):
+        log(stream, f"before {i}")
+
+    async def scenario() -> list[dict[str, Any]]:
+        task = asyncio.create_task(take(stream, 1 + 3 + 4, since=2))
+        writer = threading.Thread(target=lambda: [log(stream, f"after {i}") for i in range(4)])
+        writer.start()
+        result = await task
+        writer.join()
+        return result
+
+    messages = asyncio.run(scenario())
+    assert messages[0]["type"] == "hello" and messages[0]["seq"] == 2
+    assert [m["seq"] for m in messages[1:]] == [3, 4, 5, 6, 7, 8, 9]
+
+
+def test_a_client_too_far_behind_gets_an_overflow_message() -> None:
+    stream = Stream(5)
+    for i in range(12):
+        log(stream, f"m{i}")
+    hello, overflow, *rest = asyncio.run(take(stream, 7, since=2))
+    assert hello["seq"] == 2
+    assert overflow["type"] == "overflow" and overflow["seq"] == 7
+    assert overflow["data"]["missed_from"] == 3 and overflow["data"]["missed_to"] == 7
+    assert overflow["data"]["missed"] == 5 and overflow["data"]["buffer"] == 5
+    assert [m["seq"] for m in rest] == [8, 9, 10, 11, 12]
+
+
+def test_a_slow_subscriber_falling_behind_mid_stream_gets_an_overflow() -> None:
+    stream = Stream(5)
+    log(stream, "first")
+
+    async def scenario() -> list[dict[str, Any]]:
+        out = []
+        async with contextlib.aclosing(stream.subscribe(since=0)) as messages:
+            async for item in messages:
+                assert item is not None
+                out.append(json.loads(item[1]))
+                if len(out) == 2:  # hello and "first" read; now 10 more are published at once
+                    for i in range(10):
+                        log(stream, f"burst {i}")
+                if len(out) == 8:
+                    break
+        return out
+
+    messages = asyncio.run(scenario())
+    assert [m["type"] for m in messages[:3]] == ["hello", "log", "overflow"]
+    assert messages[2]["data"]["missed_from"] == 2 and messages[2]["data"]["missed_to"] == 6
+    assert [m["seq"] for m in messages[3:]] == [7, 8, 9, 10, 11]
+
+
+def test_a_test_id_filter_keeps_the_run_and_server_messages() -> None:
+    stream = Stream(50)
+    log(stream, "mine")
+    log(stream, "other", OTHER)
+    stack(stream, "server")
+    log(stream, "mine again")
+    messages = asyncio.run(take(stream, 4, since=0, test_id=RUN))
+    assert [m["seq"] for m in messages[1:]] == [1, 3, 4]
+    assert messages[0]["data"]["test_id"] == RUN
+
+
+def test_heartbeats_while_silent_and_close_ends_subscriptions() -> None:
+    stream = Stream(10, heartbeat=0.05)
+
+    async def scenario() -> list[str]:
+        kinds = []
+        async with contextlib.aclosing(stream.subscribe()) as messages:
+            async for item in messages:
+                kinds.append("heartbeat" if item is None else json.loads(item[1])["type"])
+                if kinds == ["hello", "heartbeat"]:
+                    stream.close()
+        return kinds  # the loop ended: close() ended the subscription
+
+    assert asyncio.run(asyncio.wait_for(scenario(), timeout=10)) == ["hello", "heartbeat"]
+    assert log(stream, "after close") == 0
+
+
+@pytest.fixture
+def small_buffer_server(tmp_path: Path) -> Iterator[tuple[str, Stream]]:
+    """The real app (no stack) on a loopback port, served by uvicorn in a thread, with a 10-message buffer."""
+    contract = load_contract(ROOT / "obs.yaml")
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    (scenarios / "broken.yaml").write_text((FIXTURES / "broken.yaml").read_text())
+    stream = Stream(10)
+    manager = RunManager(
+        contract,
+        files=ScenarioFiles(scenarios, Catalog.from_contract(contract)),
+        report_dir=tmp_path / "reports",
+        stream=stream,
+    )
+    app = create_app(manager, start_stack=False)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: Poll(server.started, server.started), timeout=15, expected="uvicorn started")
+        yield f"127.0.0.1:{sock.getsockname()[1]}", stream
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
+        assert not thread.is_alive()
+
+
+def test_overflow_over_a_real_websocket(small_buffer_server: tuple[str, Stream]) -> None:
+    address, stream = small_buffer_server
+    for i in range(30):
+        stack(stream, f"change {i}")
+    with connect(f"ws://{address}/api/stream?since=0", proxy=None) as ws:
+        messages = [json.loads(ws.recv(timeout=10)) for _ in range(12)]
+    for message in messages:
+        validate_message(message)
+    assert [m["type"] for m in messages[:2]] == ["hello", "overflow"]
+    assert messages[1]["data"]["missed_from"] == 1 and messages[1]["data"]["missed_to"] == 20
+    assert [m["seq"] for m in messages[2:]] == list(range(21, 31))
