@@ -630,9 +630,13 @@ class ScenarioRunner:
         return f"{expr} = {got}"
 
     def _wait_notification(self, args: Mapping[str, Any], within: float) -> str:
-        """A notification received after the step started."""
+        """A notification of the alert's current incident: received after its latest change to this
+        status (pending/firing for "firing", resolved for "resolved"; Alertmanager may notify before
+        obs-tests sees the state) or, if the alert has not changed in this run, after the step started."""
         status = args.get("status", "firing")
-        started = time.time()
+        states = ("pending", "firing") if status == "firing" else ("resolved",)
+        changes = [e for e in self.timeline.find("alert", args["alert"]) if e.state in states]
+        started = changes[-1].t - 1.0 if changes else time.time()
 
         def probe() -> Poll[int]:
             found = [

@@ -208,6 +208,8 @@ class Recorder:
             if self._prometheus_up:
                 self._prometheus_up = False
                 self.timeline.add(Event(time.time(), "prometheus", "api", "down", {}, {"error": str(exc)}))
+                # Prometheus restarting loses its alert state: what is active when it is back is new.
+                self.current = {}
             return
         now = time.time()
         if not self._prometheus_up:
