@@ -111,6 +111,9 @@ class Job:
     scrape_interval: float | None = None
     labels: dict[str, str] = field(default_factory=dict)
     lint_ignore: tuple[str, ...] = ()
+    # The gauge whose change marks a restart of what the job's counters count: the process itself by
+    # default; for an exporter, the server it exports (a counter may reset only when this changes).
+    start_time_metric: str = "process_start_time_seconds"
 
 
 @dataclass(frozen=True)
@@ -275,6 +278,7 @@ def _jobs(doc: LocatedDocument, raw: list[dict[str, Any]]) -> tuple[Job, ...]:
                 scrape_interval=_duration(doc, ("jobs", index, "scrape_interval"), interval, 0.0) if interval else None,
                 labels=dict(item.get("labels", {})),
                 lint_ignore=tuple(item.get("lint_ignore", ())),
+                start_time_metric=item.get("start_time_metric", "process_start_time_seconds"),
             )
         )
     return tuple(jobs)

@@ -90,6 +90,7 @@ class Fault:
 
     def __init__(self, spec: FaultSpec) -> None:
         self.spec = spec
+        self.applying_since: float | None = None
         self.applied_at: float | None = None
         self.reverted_at: float | None = None
 
@@ -113,7 +114,9 @@ class Fault:
         return f"{self.spec.kind} {self.target}".strip()
 
     def apply(self) -> None:
-        """Inject the fault (records the time)."""
+        """Inject the fault (records when applying began and when it completed: a restart takes its
+        component away at the start and is applied once it is back)."""
+        self.applying_since = time.time()
         self._apply()
         self.applied_at = time.time()
 

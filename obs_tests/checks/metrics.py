@@ -77,12 +77,15 @@ def _value_at(points: Sequence[tuple[float, float]], ts: float) -> float | None:
 def check_counter_resets(
     series: Iterable[RangeSeries],
     process_starts: Mapping[tuple[str, str], Sequence[tuple[float, float]]],
+    start_metrics: Mapping[str, str] | None = None,
 ) -> CounterReport:
     """Every decrease between two consecutive samples must coincide with a process restart.
 
     ``series`` are raw samples of counter series; ``process_starts`` maps ``(job, instance)`` to the
-    raw samples of that target's ``process_start_time_seconds``. A decrease while the start time stays
-    the same is a finding; one where it changed is a reported restart.
+    raw samples of that target's start-time gauge: ``process_start_time_seconds`` unless
+    ``start_metrics`` names another one for the job (an exporter's counters reset when the server it
+    exports restarts, e.g. ``redis_start_time_seconds``). A decrease while the start time stays the
+    same is a finding; one where it changed is a reported restart.
     """
     report = CounterReport()
     for item in series:
@@ -90,6 +93,7 @@ def check_counter_resets(
         shown = format_series(name, item.labels)
         target = (item.labels.get("job", ""), item.labels.get("instance", ""))
         starts = process_starts.get(target)
+        start_metric = (start_metrics or {}).get(target[0], "process_start_time_seconds")
         points = item.points
         for (t0, v0), (t1, v1) in itertools.pairwise(points):
             if v1 >= v0 or math.isnan(v0) or math.isnan(v1):
@@ -100,8 +104,8 @@ def check_counter_resets(
                         "counters",
                         shown,
                         f"went down from {v0:g} to {v1:g} at {_clock(t1)}, and job '{target[0]}' instance "
-                        f"'{target[1]}' exports no process_start_time_seconds to tell whether it restarted — "
-                        "export process metrics so resets can be told from bugs",
+                        f"'{target[1]}' exports no {start_metric} to tell whether it restarted — export it (or "
+                        "name the job's start_time_metric in the contract) so resets can be told from bugs",
                     )
                 )
                 continue
@@ -114,7 +118,7 @@ def check_counter_resets(
                     "counters",
                     shown,
                     f"went down from {v0:g} to {v1:g} between {_clock(t0)} and {_clock(t1)} without a restart "
-                    f"(process_start_time_seconds stayed {before if before is not None else after:.3f}) — a "
+                    f"({start_metric} stayed {before if before is not None else after:.3f}) — a "
                     "counter must only go up and reset only when its process restarts; rate() reads this as a "
                     "reset and over-counts",
                 )

@@ -13,6 +13,7 @@ with the closest existing names/values), every rule group loaded and healthy, no
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -291,14 +292,19 @@ def diagnose_selector(probe: SelectorProbe, metric_names: Iterable[str]) -> Find
     )
 
 
+_SCALED_COPY = re.compile(r"^\d{2}-")
+
+
 def check_rule_groups(files: Sequence[RuleFile], api_groups: Sequence[Mapping[str, Any]]) -> list[Finding]:
     """Every group of ``files`` is loaded (``/api/v1/rules``), every rule healthy with no lastError, and
     no group takes longer to evaluate than its interval."""
     loaded = {(Path(str(g.get("file", ""))).name, str(g.get("name", ""))): g for g in api_groups}
+    # With --time-scale, Prometheus loads scaled copies named "NN-<original name>" (scenarios.timescale).
+    scaled = {(_SCALED_COPY.sub("", file), group): g for (file, group), g in loaded.items()}
     findings = []
     for rf in files:
         for group in dict.fromkeys(rf.groups):
-            api = loaded.get((rf.path.name, group))
+            api = loaded.get((rf.path.name, group)) or scaled.get((rf.path.name, group))
             if api is None:
                 findings.append(
                     Finding(

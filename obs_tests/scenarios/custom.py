@@ -17,7 +17,8 @@ def pipeline_resumed_after_restart(timeline: Timeline) -> tuple[bool, str]:
     fault = timeline.first("fault", state="applied")
     if fault is None:
         return False, "no fault was applied"
-    down = timeline.first("prometheus", "api", "down", since=fault.t)
+    # The restart takes Prometheus away as soon as applying starts; "applied" is when it is back.
+    down = timeline.first("prometheus", "api", "down", since=fault.detail.get("since") or fault.t)
     if down is None:
         return False, "Prometheus' API never went away after the restart (was it restarted?)"
     up = timeline.first("prometheus", "api", "up", since=down.t)

@@ -45,6 +45,7 @@ STEP_KINDS = (
     "wait_for_notification",
     "wait_for_time",
     "wait_for_cycles",
+    "wait_for_fault",
     "load",
     "revert",
     "assert",
@@ -265,8 +266,9 @@ def _validate_meaning(doc: LocatedDocument, data: dict[str, Any], catalog: Catal
                         "receiver",
                     )
                 )
-        if "revert" in step:
-            _check(_known(doc, (*base, "revert"), str(step["revert"]), faults, "fault"))
+        for key in ("revert", "wait_for_fault"):
+            if key in step:
+                _check(_known(doc, (*base, key), str(step[key]), faults, "fault"))
         if "assert" in step:
             args = step["assert"]
             if "alert" in args:

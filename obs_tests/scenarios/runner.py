@@ -489,7 +489,7 @@ class ScenarioRunner:
                             fault.name,
                             "applied",
                             {},
-                            {"what": fault.describe()},
+                            {"what": fault.describe(), "since": fault.applying_since},
                         )
                     )
                     if entry.duration is not None:
@@ -512,6 +512,8 @@ class ScenarioRunner:
 
     def _wait_fault(self, name: str, timeout: float) -> None:
         def probe() -> Poll[bool]:
+            if self.timeline.first("fault", name, "failed") is not None:
+                raise _StepFailed(f"fault {name} could not be applied", f"fault {name} applied", "failed")
             event = self.timeline.first("fault", name, "applied")
             return Poll(event is not None, event is not None)
 
@@ -576,6 +578,9 @@ class ScenarioRunner:
             return self._wait_cycles(prom, int(args))
         if step.kind == "load":
             return self._step_load(args)
+        if step.kind == "wait_for_fault":
+            self._wait_fault(str(args), timeout=120)
+            return f"{args} applied"
         if step.kind == "revert":
             name = str(args)
             if name not in chaos.faults:
@@ -737,7 +742,7 @@ class ScenarioRunner:
         for must in self.scenario.expect.must_fire:
             timing = self._timing(must, bounds)
             if timing.fault_at is None:
-                with contextlib.suppress(WaitTimeout):
+                with contextlib.suppress(WaitTimeout, _StepFailed):
                     self._wait_fault(timing.fault, timeout=60)
                 timing = self._timing(must, bounds)
             if timing.fault_at is None:

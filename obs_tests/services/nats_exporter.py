@@ -4,7 +4,8 @@ On each ``/metrics`` request the exporter reads ``/varz`` and ``/jsz?streams=tru
 ``--nats-monitor-url`` with a short timeout (a paused NATS gives a fast ``nats_up 0``, not a scrape
 timeout) and exposes, through a custom collector:
 
-``nats_up``, ``nats_server_connections``, ``nats_server_{in,out}_{msgs,bytes}_total``,
+``nats_up``, ``nats_server_connections``, ``nats_server_start_time_seconds``,
+``nats_server_{in,out}_{msgs,bytes}_total``,
 ``nats_server_slow_consumers_total``, ``nats_jetstream_stream_messages{stream}``,
 ``nats_jetstream_stream_last_sequence{stream}``,
 ``nats_jetstream_consumer_num_pending{stream,consumer}``,
@@ -15,8 +16,10 @@ timeout) and exposes, through a custom collector:
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -84,6 +87,18 @@ _CONSUMER_GAUGES = (
 )
 
 
+def _unix_time(text: object) -> float | None:
+    """``/varz`` ``start`` (RFC 3339 with up to nanoseconds, e.g. ``2026-11-29T14:00:00.123456789Z``)."""
+    if not isinstance(text, str):
+        return None
+    match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", text)
+    if match is None:
+        return None
+    whole, fraction, zone = match.groups()
+    moment = datetime.fromisoformat(whole + ("+00:00" if zone == "Z" else zone))
+    return moment.timestamp() + (float(f"0.{fraction}") if fraction else 0.0)
+
+
 class NatsMonitorCollector(Collector):
     """Renders the last :class:`MonitorSnapshot` (set by the exporter just before each scrape)."""
 
@@ -104,6 +119,13 @@ class NatsMonitorCollector(Collector):
         yield GaugeMetricFamily(
             "nats_server_connections", "Client connections open.", value=float(varz.get("connections", 0))
         )
+        started = _unix_time(varz.get("start"))
+        if started is not None:
+            yield GaugeMetricFamily(
+                "nats_server_start_time_seconds",
+                "Start time of the NATS server since unix epoch in seconds (changes when NATS restarts).",
+                value=started,
+            )
         for name, key, documentation in _SERVER_COUNTERS:
             yield CounterMetricFamily(name, documentation, value=float(varz.get(key, 0)))
         if snapshot.jsz is None:

@@ -56,10 +56,13 @@ def test_counters_never_decrease(
         for sample in resets:
             matchers = ", ".join(f'{k}="{v}"' for k, v in sample.labels.items() if k != "__name__")
             series += prom.query_raw(f"{name}{{{matchers}}}[{COUNTER_WINDOW}]")
+    start_metrics = {j.name: j.start_time_metric for j in contract.jobs}
     starts = {}
-    for item in prom.query_raw(f'process_start_time_seconds{{job=~"{jobs}"}}[{COUNTER_WINDOW}]'):
-        starts[(item.labels.get("job", ""), item.labels.get("instance", ""))] = item.points
-    report = check_counter_resets(series, starts)
+    for metric in sorted(set(start_metrics.values())):
+        users = "|".join(job for job, m in start_metrics.items() if m == metric)
+        for item in prom.query_raw(f'{metric}{{job=~"{users}"}}[{COUNTER_WINDOW}]'):
+            starts[(item.labels.get("job", ""), item.labels.get("instance", ""))] = item.points
+    report = check_counter_resets(series, starts, start_metrics)
     counters = prom.query_value(f"count({selector})") or 0
     obs_summary(
         f"{counters:g} counter series monotonic over {COUNTER_WINDOW}; {len(report.restarts)} resets by restart"

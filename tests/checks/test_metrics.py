@@ -54,6 +54,15 @@ def test_decrease_without_process_metrics_is_a_finding() -> None:
     assert "exports no process_start_time_seconds" in finding.message
 
 
+def test_exporter_counters_reset_only_when_the_exported_server_restarts() -> None:
+    """A job's start_time_metric (e.g. redis_start_time_seconds) decides, not the exporter's own process."""
+    metrics = {"gateway": "redis_start_time_seconds"}
+    restarted = check_counter_resets([_counter(10, 12, 1, 3)], _starts(100, 100, 160, 160), metrics)
+    assert restarted.findings == [] and len(restarted.restarts) == 1
+    [finding] = check_counter_resets([_counter(10, 12, 1, 3)], _starts(100, 100, 100, 100), metrics).findings
+    assert "without a restart (redis_start_time_seconds stayed 100.000)" in finding.message
+
+
 def _hist(buckets: dict[str, float], count: float, total: float = 1.0, **labels: str) -> list[Sample]:
     out = [Sample({"__name__": "x_seconds_bucket", "le": le, **labels}, v, T) for le, v in buckets.items()]
     out.append(Sample({"__name__": "x_seconds_count", **labels}, count, T))

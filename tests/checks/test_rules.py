@@ -170,3 +170,14 @@ def test_rule_groups_health() -> None:
     assert any("longer than its 30s interval" in m for m in messages)
     assert "health err: vector contains metrics with the same labelset" in messages
     assert "not loaded by Prometheus" in check_rule_groups(files, [])[0].message
+
+
+def test_rule_groups_match_time_scaled_copies() -> None:
+    """With --time-scale Prometheus loads "NN-<name>" copies: they count as the original file's groups."""
+    files = [load_rule_file(RULES / "recording_only.yml")]
+    group = {"name": "node-recording", "interval": 0.6, "evaluationTime": 0.01, "rules": []}
+    assert check_rule_groups(files, [{**group, "file": "/tmp/stack/config/rules/03-recording_only.yml"}]) == []
+    wrong = check_rule_groups(files, [{**group, "file": "/tmp/stack/config/rules/03-other.yml"}])
+    assert [f.message for f in wrong] == [
+        "not loaded by Prometheus — is the file in rule_files, did the last reload fail?"
+    ]

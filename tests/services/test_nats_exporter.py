@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from typing import Any
 
 from obs_tests.services.metrics import Exposition
@@ -22,7 +23,15 @@ JSZ: dict[str, Any] = {
         }
     ]
 }
-VARZ = {"connections": 4, "in_msgs": 10, "out_msgs": 11, "in_bytes": 100, "out_bytes": 110, "slow_consumers": 0}
+VARZ = {
+    "start": "2026-11-29T14:00:00.250000001Z",
+    "connections": 4,
+    "in_msgs": 10,
+    "out_msgs": 11,
+    "in_bytes": 100,
+    "out_bytes": 110,
+    "slow_consumers": 0,
+}
 
 
 def _render(snapshot: MonitorSnapshot) -> str:
@@ -38,6 +47,7 @@ def test_nats_exporter_collector_renders_snapshot() -> None:
     assert "nats_up 1.0" in text
     assert "nats_server_connections 4.0" in text
     assert "nats_server_in_msgs_total 10.0" in text
+    assert "nats_server_start_time_seconds 1.79596080025e+09" in text
     assert 'nats_jetstream_stream_messages{stream="SIGNALS"} 7.0' in text
     assert 'nats_jetstream_stream_last_sequence{stream="SIGNALS"} 9.0' in text
     assert 'nats_jetstream_consumer_num_pending{consumer="agent-risk",stream="SIGNALS"} 3.0' in text
@@ -63,3 +73,5 @@ def test_nats_exporter_live_reports_streams_and_consumers(live: Stack) -> None:
         assert key in samples
     assert ("nats_jetstream_stream_messages", frozenset({("stream", "DECISIONS")})) in samples
     assert metric(live.exporter.url, "nats_server_in_msgs_total") > 0
+    started = metric(live.exporter.url, "nats_server_start_time_seconds")
+    assert time.time() - 600 < started <= time.time()
