@@ -22,6 +22,7 @@ from obs_tests.commands.options import (
     contract_option,
     grafana_url_option,
     prometheus_url_option,
+    report_dir_option,
     time_scale_option,
 )
 from obs_tests.contract import EMBEDDED, load_contract
@@ -46,16 +47,7 @@ _EXIT = {
 @prometheus_url_option
 @alertmanager_url_option
 @grafana_url_option
-@click.option(
-    "--report-dir",
-    cls=GroupedOption,
-    group="Reports",
-    envvar="OBS_REPORT_DIR",
-    default="reports",
-    show_default=True,
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Where junit.xml, summary.json and the stack logs go.",
-)
+@report_dir_option("Where junit.xml, summary.json and the stack logs go.")
 @click.option(
     "-k",
     "keyword",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from obs_tests.commands.options import GroupedCommand, GroupedOption, contract_option
+from obs_tests.commands.options import GroupedCommand, GroupedOption, contract_option, output_format_option
 from obs_tests.contract import load_contract
 from obs_tests.lint import run_lint
 
@@ -31,17 +31,7 @@ def _indent(text: str, prefix: str = "          ") -> str:
     show_default=True,
     help="Write every check as a JUnit test case here.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    cls=GroupedOption,
-    group="Output",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    envvar="OBS_FORMAT",
-    show_default=True,
-    help="Output format.",
-)
+@output_format_option
 def lint(contract_path: Path, junit: Path, fmt: str) -> None:
     """Check configs, rules, rule unit tests, Alertmanager config, routing, dashboards and
     docker-compose.yml — without a stack.

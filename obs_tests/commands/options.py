@@ -20,7 +20,9 @@ __all__ = [
     "contract_option",
     "grafana_url_option",
     "load_contract_option",
+    "output_format_option",
     "prometheus_url_option",
+    "report_dir_option",
     "state_dir_option",
     "time_scale_option",
 ]
@@ -66,6 +68,35 @@ def contract_option(func: F) -> F:
         show_default=True,
         type=click.Path(path_type=Path, dir_okay=False),
         help="The contract file (what the stack promises).",
+    )(func)
+
+
+def report_dir_option(help_text: str, group: str = "Reports") -> Callable[[F], F]:
+    """``--report-dir`` (env ``OBS_REPORT_DIR``), default ``reports``; ``help_text`` says what goes there."""
+    return click.option(
+        "--report-dir",
+        cls=GroupedOption,
+        group=group,
+        envvar="OBS_REPORT_DIR",
+        default="reports",
+        show_default=True,
+        type=click.Path(path_type=Path, file_okay=False),
+        help=help_text,
+    )
+
+
+def output_format_option(func: F) -> F:
+    """``--format text|json`` (env ``OBS_FORMAT``) into the ``fmt`` parameter."""
+    return click.option(
+        "--format",
+        "fmt",
+        cls=GroupedOption,
+        group="Output",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        envvar="OBS_FORMAT",
+        show_default=True,
+        help="Output format.",
     )(func)
 
 

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import click
 
-from obs_tests.commands.options import GroupedCommand, GroupedOption, contract_option, time_scale_option
+from obs_tests.commands.options import (
+    GroupedCommand,
+    GroupedOption,
+    contract_option,
+    report_dir_option,
+    time_scale_option,
+)
 from obs_tests.contract import load_contract
 from obs_tests.errors import ScenarioInvalid
 from obs_tests.scenarios.model import Catalog, load_scenario, load_scenarios, ordered
@@ -73,16 +79,7 @@ def _echo_log(level: str, message: str) -> None:
 @scenario.command("run", cls=GroupedCommand)
 @contract_option
 @time_scale_option
-@click.option(
-    "--report-dir",
-    cls=GroupedOption,
-    group="Reports",
-    envvar="OBS_REPORT_DIR",
-    default="reports",
-    show_default=True,
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Reports go to <report-dir>/scenarios/<timestamp>/.",
-)
+@report_dir_option("Reports go to <report-dir>/scenarios/<timestamp>/.")
 @click.option(
     "--format",
     "formats",

@@ -14,7 +14,13 @@ from typing import Any
 
 import click
 
-from obs_tests.commands.options import GroupedCommand, GroupedOption, contract_option, time_scale_option
+from obs_tests.commands.options import (
+    GroupedCommand,
+    GroupedOption,
+    contract_option,
+    report_dir_option,
+    time_scale_option,
+)
 from obs_tests.errors import UsageError
 
 __all__ = ["serve"]
@@ -87,15 +93,9 @@ def _sigterm(signum: int, frame: types.FrameType | None) -> None:
     type=click.Path(path_type=Path, file_okay=False),
     help="Scenario directory [default: the contract's files.scenarios].",
 )
-@click.option(
-    "--report-dir",
-    cls=GroupedOption,
+@report_dir_option(
+    "Run reports go to <report-dir>/dashboard/<test_id>/ (and the history is read from there).",
     group="Scenarios",
-    envvar="OBS_REPORT_DIR",
-    default="reports",
-    show_default=True,
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Run reports go to <report-dir>/dashboard/<test_id>/ (and the history is read from there).",
 )
 @click.option(
     "--grafana-url",

@@ -18,6 +18,7 @@ from obs_tests.commands.options import (
     GroupedCommand,
     GroupedOption,
     contract_option,
+    output_format_option,
     state_dir_option,
     time_scale_option,
 )
@@ -204,17 +205,7 @@ def _up_detached(
 
 @click.command(cls=GroupedCommand)
 @state_dir_option
-@click.option(
-    "--format",
-    "fmt",
-    cls=GroupedOption,
-    group="Output",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    envvar="OBS_FORMAT",
-    show_default=True,
-    help="Output format.",
-)
+@output_format_option
 def status(state_dir: Path | None, fmt: str) -> None:
     """Show each running stack: components, pids, ports, up/down.
 
