@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import socket
 import ssl
 import threading
 from collections.abc import Callable, Iterator
@@ -100,16 +99,6 @@ def json_server(serve: Callable[[FakeApi], FakeApi]) -> str:
 
 def _status_server(serve: Callable[[FakeApi], FakeApi], status: int) -> str:
     return serve(FakeApi(routes={"/api/v1/status/buildinfo": Route(status, b"go away", "text/plain")})).url
-
-
-@pytest.fixture
-def silent_port() -> Iterator[int]:
-    """Accepts connections, never answers."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    yield sock.getsockname()[1]
-    sock.close()
 
 
 @pytest.fixture

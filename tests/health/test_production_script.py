@@ -7,10 +7,8 @@ import fcntl
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -77,15 +75,6 @@ def test_unreachable_is_unknown(closed_port: int, lock: dict[str, str]) -> None:
     code, out = run({**lock, "OBS_PROMETHEUS_URL": f"http://127.0.0.1:{closed_port}"})
     assert code == 3
     assert out.startswith("HEALTH UNKNOWN: 1 unknown, 0 ok — prometheus.api: PrometheusUnreachable")
-
-
-@pytest.fixture
-def silent_port() -> Iterator[int]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    yield sock.getsockname()[1]
-    sock.close()
 
 
 @pytest.mark.parametrize(
