@@ -1,6 +1,6 @@
 """Chaos suite: wall time of every shipped scenario on one embedded stack, and the detection overhead.
 
-Usage: .venv/bin/python benchmarks/chaos_suite.py [--time-scale 0.02] [--only NAME ...]
+Usage: .venv/bin/python benchmarks/chaos_suite.py [--time-scale 0.02] [--only NAME ...] [--concurrency N]
 
 Starts one embedded stack at the time scale (default: the contract's), runs every scenario of
 ``scenarios/`` in the suite's order, and prints per scenario: status, wall time, and for each expected
@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from obs_tests.contract import load_contract  # noqa: E402
+from obs_tests.scenarios.concurrent import plan_waves, run_concurrently  # noqa: E402
 from obs_tests.scenarios.model import Catalog, load_scenarios, ordered  # noqa: E402
 from obs_tests.scenarios.runner import ScenarioRunner  # noqa: E402
 from obs_tests.stack import EmbeddedStack  # noqa: E402
@@ -33,10 +34,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--time-scale", type=float, default=None, help="rule time factor (default: the contract's)")
     parser.add_argument("--only", nargs="*", default=None, help="run only these scenario names")
+    parser.add_argument("--concurrency", type=int, default=1, help="independent scenarios run at once")
     args = parser.parse_args()
     contract = load_contract(ROOT / "obs.yaml")
     scale = args.time_scale or contract.stack.time_scale
-    scenarios = ordered(load_scenarios(contract.files.scenarios, Catalog.from_contract(contract)))
+    catalog = Catalog.from_contract(contract)
+    scenarios = ordered(load_scenarios(contract.files.scenarios, catalog))
     if args.only:
         scenarios = [s for s in scenarios if s.name in args.only]
     print(f"{len(scenarios)} scenarios, time scale {scale:g}")
@@ -48,8 +51,13 @@ def main() -> int:
         print(f"stack ready in {ready:.1f}s")
         print(f"{'scenario':34} {'status':7} {'wall s':>6}  alerts (fired/bound, cleared/bound, overhead)")
         run_started = time.monotonic()
-        for scenario in scenarios:
-            result = ScenarioRunner(scenario, stack=stack).run()
+        if args.concurrency > 1:
+            waves = [w.describe() for w in plan_waves(scenarios, catalog, args.concurrency)]
+            print("concurrently: " + "; ".join(w for w in waves if " + " in w))
+            results = run_concurrently(scenarios, stack, catalog, max_concurrent=args.concurrency)
+        else:
+            results = [ScenarioRunner(scenario, stack=stack).run() for scenario in scenarios]
+        for scenario, result in zip(scenarios, results, strict=True):
             failed += not result.passed
             parts = []
             for t in result.alerts:

@@ -89,12 +89,32 @@ def _echo_log(level: str, message: str) -> None:
     show_default=True,
     help="Comma-separated: json, html, junit, md.",
 )
+@click.option(
+    "--concurrency",
+    "-j",
+    cls=GroupedOption,
+    group="Scenarios",
+    envvar="OBS_CONCURRENCY",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Run up to this many independent scenarios at once (disjoint components, no alert one fires "
+    "that another keeps silent, at most one driving load); the others still run alone.",
+)
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
-def run(contract_path: Path, time_scale: float | None, report_dir: Path, formats: str, files: tuple[Path, ...]) -> None:
+def run(
+    contract_path: Path,
+    time_scale: float | None,
+    report_dir: Path,
+    formats: str,
+    concurrency: int,
+    files: tuple[Path, ...],
+) -> None:
     """Run scenarios on a fresh embedded stack (all of the contract's when no file is given).
 
     Exit 0 when every scenario passed, 1 when one failed, 2 on bad input.
     """
+    from obs_tests.scenarios.concurrent import plan_waves, run_concurrently  # noqa: PLC0415
     from obs_tests.scenarios.reports import parse_formats, write_reports  # noqa: PLC0415
     from obs_tests.scenarios.runner import ScenarioRunner  # noqa: PLC0415
     from obs_tests.stack import EmbeddedStack  # noqa: PLC0415
@@ -107,8 +127,16 @@ def run(contract_path: Path, time_scale: float | None, report_dir: Path, formats
     click.echo(f"obs-tests scenario run — {len(scenarios)} scenario(s), time scale {scale:g}")
     results = []
     with EmbeddedStack(contract, time_scale=scale, origin="scenario") as stack:
-        for item in scenarios:
-            results.append(ScenarioRunner(item, stack=stack, log=_echo_log).run())
+        if concurrency > 1:
+            for wave in plan_waves(scenarios, catalog, concurrency):
+                if len(wave.scenarios) > 1:
+                    click.echo(f"concurrently: {wave.describe()}")
+            results = run_concurrently(
+                scenarios, stack, catalog, max_concurrent=concurrency, log=lambda n, lv, m: _echo_log(lv, f"[{n}] {m}")
+            )
+        else:
+            for item in scenarios:
+                results.append(ScenarioRunner(item, stack=stack, log=_echo_log).run())
     paths = write_reports(results, report_dir, wanted)
     click.echo("")
     for result in results:

@@ -237,6 +237,7 @@ class ScenarioRunner:
         log: LogFn | None = None,
         stop: threading.Event | None = None,
         settle_timeout: float = 60.0,
+        prepared: bool = False,
     ) -> None:
         self.contract = contract or (stack.contract if stack is not None else load_contract(Path("obs.yaml")))
         self.stack = stack
@@ -248,6 +249,8 @@ class ScenarioRunner:
         self._log_fn = log
         self.stop_event = stop or threading.Event()
         self.settle_timeout = settle_timeout
+        # True when the caller already healed and settled the stack (scenarios run concurrently).
+        self.prepared = prepared
         self.result = ScenarioResult(self.scenario.name, str(self.scenario.path), self.scenario.description)
         self.timeline = Timeline()
         self._step_done: dict[str, float] = {}
@@ -291,7 +294,7 @@ class ScenarioRunner:
         alertmanager = AlertmanagerClient(am_url) if am_url else None
         sink = SinkClient(stack.url("webhook-sink")) if "webhook-sink" in getattr(stack, "components", {}) else None
         receivers = {t.alert: t.receivers[0] for t in self._route_tests() if t.receivers}
-        if hasattr(stack, "heal"):
+        if hasattr(stack, "heal") and not self.prepared:
             stack.heal()
         bounds = self._bounds = BoundsModel(prom, alertmanager, receiver_of=receivers)
         load_run: LoadRun | None = None
@@ -299,7 +302,7 @@ class ScenarioRunner:
         recorder = Recorder(self.timeline, prom, sink)
         self.log("INFO", f"scenario {self.scenario.name}: {self.scenario.description or self.scenario.path}")
         try:
-            if self.scenario.settle:
+            if self.scenario.settle and not self.prepared:
                 self._settle(prom, sink)
             result.started_at = self.timeline.origin = time.time()
             recorder.start()
@@ -381,6 +384,15 @@ class ScenarioRunner:
         return tests
 
     # -- phases ----------------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Heal the stack (restart stopped components, resume paused ones) and wait until it has
+        settled: what :meth:`run` does first unless ``prepared``."""
+        stack = self.stack
+        if hasattr(stack, "heal"):
+            stack.heal()
+        sink = SinkClient(stack.url("webhook-sink")) if "webhook-sink" in getattr(stack, "components", {}) else None
+        self._settle(stack.prometheus(), sink)
+
     def _settle(self, prom: PrometheusClient, sink: SinkClient | None) -> None:
         """Wait until the previous incident is fully over: no alert but the watchdog pending or firing in
         Prometheus, and every alert whose last notification said "firing" has had its "resolved" one

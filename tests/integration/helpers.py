@@ -59,11 +59,19 @@ def python(*args: str, env: dict[str, str], **kwargs: object) -> subprocess.Pope
 
 
 def obs_tests(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "obs_tests.cli", *args],
-        env=env,
-        text=True,
-        capture_output=True,
-        timeout=timeout,
-        cwd=ROOT,
-    )
+    """Run the CLI; past ``timeout`` it gets SIGTERM (so it tears its stack down), then the test fails."""
+    argv = [sys.executable, "-m", "obs_tests.cli", *args]
+    with subprocess.Popen(argv, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            try:
+                out, err = proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, err = proc.communicate()
+            raise AssertionError(
+                f"obs-tests {' '.join(args)} still running after {timeout:g}s (stopped with SIGTERM):\n{out}\n{err}"
+            ) from None
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
