@@ -15,7 +15,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 APT_PACKAGES := prometheus prometheus-alertmanager prometheus-node-exporter prometheus-redis-exporter \
 	nats-server redis-server docker-compose chromium chromium-driver
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= --durations=25
 LINT_PATHS := $(wildcard obs_tests tests benchmarks load)
 
 .PHONY: help deps venv check test lint format bench clean

@@ -34,6 +34,7 @@ __all__ = [
     "diagnose_selector",
     "lint_rules",
     "live_selectors",
+    "loaded_rule_groups",
     "metric_type",
 ]
 
@@ -295,16 +296,26 @@ def diagnose_selector(probe: SelectorProbe, metric_names: Iterable[str]) -> Find
 _SCALED_COPY = re.compile(r"^\d{2}-")
 
 
+def loaded_rule_groups(api_groups: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], Mapping[str, Any]]:
+    """``/api/v1/rules`` groups by (file name, group name). A time-scaled copy ``NN-<name>`` that
+    Prometheus loads with ``--time-scale`` (scenarios.timescale) also counts as ``<name>``."""
+    loaded: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for group in api_groups:
+        file, name = Path(str(group.get("file", ""))).name, str(group.get("name", ""))
+        loaded.setdefault((_SCALED_COPY.sub("", file), name), group)
+    for group in api_groups:  # an exact file name wins over a stripped one
+        loaded[(Path(str(group.get("file", ""))).name, str(group.get("name", "")))] = group
+    return loaded
+
+
 def check_rule_groups(files: Sequence[RuleFile], api_groups: Sequence[Mapping[str, Any]]) -> list[Finding]:
     """Every group of ``files`` is loaded (``/api/v1/rules``), every rule healthy with no lastError, and
     no group takes longer to evaluate than its interval."""
-    loaded = {(Path(str(g.get("file", ""))).name, str(g.get("name", ""))): g for g in api_groups}
-    # With --time-scale, Prometheus loads scaled copies named "NN-<original name>" (scenarios.timescale).
-    scaled = {(_SCALED_COPY.sub("", file), group): g for (file, group), g in loaded.items()}
+    loaded = loaded_rule_groups(api_groups)
     findings = []
     for rf in files:
         for group in dict.fromkeys(rf.groups):
-            api = loaded.get((rf.path.name, group)) or scaled.get((rf.path.name, group))
+            api = loaded.get((rf.path.name, group))
             if api is None:
                 findings.append(
                     Finding(

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from obs_tests.checks.rules import loaded_rule_groups
 from obs_tests.checks.targets import describe_target
 from obs_tests.clients.prometheus import Sample, Target
 from obs_tests.contract import Job
@@ -452,7 +453,7 @@ def judge_rules(
                 {"group": name, "file": file, "failures": round(sample.value, 1)},
             )
         )
-    loaded = {(Path(str(g.get("file", ""))).name, str(g.get("name", ""))) for g in groups}
+    loaded = loaded_rule_groups(groups)
     for file_name, group_name in expected_groups:
         if (file_name, group_name) not in loaded:
             problems.append(

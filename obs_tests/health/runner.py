@@ -15,9 +15,8 @@ UNKNOWN: nothing can be judged without it. An Alertmanager or Grafana that does 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 from obs_tests.clients.alertmanager import AlertmanagerClient
@@ -58,18 +57,6 @@ def _expected_groups(settings: HealthSettings) -> list[tuple[str, str]]:
         return []
     files = load_rule_files(settings.contract.files.rule_files())
     return [(rf.path.name, group) for rf in files for group in dict.fromkeys(rf.groups)]
-
-
-def _match_loaded(expected: list[tuple[str, str]], groups: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
-    """Expected (file, group) pairs, renamed to what Prometheus loaded when it loaded a copy of the file
-    (the embedded stack's time-scaled copies are called ``NN-<file>``)."""
-    loaded = [(Path(str(g.get("file", ""))).name, str(g.get("name", ""))) for g in groups]
-    out = []
-    for file_name, group in expected:
-        same = [lf for lf, lg in loaded if lg == group and (lf == file_name or lf.endswith(f"-{file_name}"))]
-        match = same[0] if same else None
-        out.append((match or file_name, group))
-    return out
 
 
 def _resend_grace(state: ps.PrometheusState) -> float:
@@ -162,7 +149,7 @@ def _prometheus_checks(
             now,
             missed=missed,
             failures=failures,
-            expected_groups=_match_loaded(_expected_groups(settings), groups),
+            expected_groups=_expected_groups(settings),
             stale_intervals=settings.stale_intervals,
             window=window,
         )
