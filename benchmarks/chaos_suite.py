@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from obs_tests.contract import load_contract  # noqa: E402
-from obs_tests.scenarios.concurrent import plan_waves, run_concurrently  # noqa: E402
+from obs_tests.scenarios.concurrent import run_concurrently  # noqa: E402
 from obs_tests.scenarios.model import Catalog, load_scenarios, ordered  # noqa: E402
 from obs_tests.scenarios.runner import ScenarioRunner  # noqa: E402
 from obs_tests.stack import EmbeddedStack  # noqa: E402
@@ -52,9 +52,13 @@ def main() -> int:
         print(f"{'scenario':34} {'status':7} {'wall s':>6}  alerts (fired/bound, cleared/bound, overhead)")
         run_started = time.monotonic()
         if args.concurrency > 1:
-            waves = [w.describe() for w in plan_waves(scenarios, catalog, args.concurrency)]
-            print("concurrently: " + "; ".join(w for w in waves if " + " in w))
-            results = run_concurrently(scenarios, stack, catalog, max_concurrent=args.concurrency)
+            results = run_concurrently(
+                scenarios,
+                stack,
+                catalog,
+                max_concurrent=args.concurrency,
+                on_wave=lambda wave: print(f"concurrently: {wave.describe()}"),
+            )
         else:
             results = [ScenarioRunner(scenario, stack=stack).run() for scenario in scenarios]
         for scenario, result in zip(scenarios, results, strict=True):

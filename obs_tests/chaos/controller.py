@@ -26,12 +26,13 @@ from typing import Any
 from obs_tests.chaos.faults import Backend, Fault, FaultSpec, build_fault
 from obs_tests.errors import ObsTestsError, UsageError
 
-__all__ = ["ChaosController", "ChaosEvent"]
+__all__ = ["ChaosController", "ChaosEvent", "raise_interrupt"]
 
 ChaosEvent = tuple[float, str, str, str]  # (time, "applied"|"reverted"|"revert_failed", fault name, what)
 
 
-def _raise_interrupt(signum: int, frame: types.FrameType | None) -> None:
+def raise_interrupt(signum: int, frame: types.FrameType | None) -> None:
+    """Signal handler: SIGTERM/SIGINT as a KeyboardInterrupt, so ``finally`` blocks revert faults."""
     raise KeyboardInterrupt(f"received {signal.Signals(signum).name}")
 
 
@@ -51,7 +52,7 @@ class ChaosController:
     def __enter__(self) -> ChaosController:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
-                self._old[sig] = signal.signal(sig, _raise_interrupt)
+                self._old[sig] = signal.signal(sig, raise_interrupt)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -114,7 +114,7 @@ def run(
 
     Exit 0 when every scenario passed, 1 when one failed, 2 on bad input.
     """
-    from obs_tests.scenarios.concurrent import plan_waves, run_concurrently  # noqa: PLC0415
+    from obs_tests.scenarios.concurrent import run_concurrently  # noqa: PLC0415
     from obs_tests.scenarios.reports import parse_formats, write_reports  # noqa: PLC0415
     from obs_tests.scenarios.runner import ScenarioRunner  # noqa: PLC0415
     from obs_tests.stack import EmbeddedStack  # noqa: PLC0415
@@ -128,11 +128,13 @@ def run(
     results = []
     with EmbeddedStack(contract, time_scale=scale, origin="scenario") as stack:
         if concurrency > 1:
-            for wave in plan_waves(scenarios, catalog, concurrency):
-                if len(wave.scenarios) > 1:
-                    click.echo(f"concurrently: {wave.describe()}")
             results = run_concurrently(
-                scenarios, stack, catalog, max_concurrent=concurrency, log=lambda n, lv, m: _echo_log(lv, f"[{n}] {m}")
+                scenarios,
+                stack,
+                catalog,
+                max_concurrent=concurrency,
+                log=lambda n, lv, m: _echo_log(lv, f"[{n}] {m}"),
+                on_wave=lambda wave: click.echo(f"concurrently: {wave.describe()}"),
             )
         else:
             for item in scenarios:

@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import signal
 import threading
-import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from obs_tests.chaos.controller import raise_interrupt
 from obs_tests.scenarios.model import Catalog, Scenario
 from obs_tests.scenarios.runner import ScenarioResult, ScenarioRunner
 
@@ -120,10 +120,6 @@ def _tagged(log: Callable[[str, str, str], None] | None, name: str) -> LogFn | N
     return tagged
 
 
-def _interrupt(signum: int, frame: types.FrameType | None) -> None:
-    raise KeyboardInterrupt(f"received {signal.Signals(signum).name}")
-
-
 def run_concurrently(
     scenarios: Sequence[Scenario],
     stack: object,
@@ -131,10 +127,12 @@ def run_concurrently(
     *,
     max_concurrent: int = 2,
     log: Callable[[str, str, str], None] | None = None,
+    on_wave: Callable[[Wave], None] | None = None,
 ) -> list[ScenarioResult]:
     """Run ``scenarios`` wave by wave (see :func:`plan_waves`); results in the scenarios' order.
 
-    ``log(scenario_name, level, message)`` receives every runner's log lines.
+    ``log(scenario_name, level, message)`` receives every runner's log lines; ``on_wave(wave)`` is
+    called before each wave of more than one scenario starts.
     """
     results: dict[str, ScenarioResult] = {}
     for wave in plan_waves(scenarios, catalog, max_concurrent):
@@ -150,6 +148,8 @@ def run_concurrently(
         if len(runners) == 1:
             results[runners[0].scenario.name] = runners[0].run()
             continue
+        if on_wave is not None:
+            on_wave(wave)
         runners[0].prepare()
         _run_wave(runners, results)
     return [results[s.name] for s in scenarios]
@@ -169,7 +169,7 @@ def _run_wave(runners: list[ScenarioRunner], results: dict[str, ScenarioResult])
     threads = [threading.Thread(target=work, args=(r,), name=f"scenario-{r.scenario.name}") for r in runners]
     old = {}
     if threading.current_thread() is threading.main_thread():
-        old = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
+        old = {sig: signal.signal(sig, raise_interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         for thread in threads:
             thread.start()

@@ -292,7 +292,7 @@ class ScenarioRunner:
         prom: PrometheusClient = stack.prometheus()
         am_url = stack.alertmanager_url
         alertmanager = AlertmanagerClient(am_url) if am_url else None
-        sink = SinkClient(stack.url("webhook-sink")) if "webhook-sink" in getattr(stack, "components", {}) else None
+        sink = _sink_of(stack)
         receivers = {t.alert: t.receivers[0] for t in self._route_tests() if t.receivers}
         if hasattr(stack, "heal") and not self.prepared:
             stack.heal()
@@ -390,7 +390,7 @@ class ScenarioRunner:
         stack = self.stack
         if hasattr(stack, "heal"):
             stack.heal()
-        sink = SinkClient(stack.url("webhook-sink")) if "webhook-sink" in getattr(stack, "components", {}) else None
+        sink = _sink_of(stack)
         self._settle(stack.prometheus(), sink)
 
     def _settle(self, prom: PrometheusClient, sink: SinkClient | None) -> None:
@@ -1077,6 +1077,11 @@ class ScenarioRunner:
             return
         ok, message = (outcome, "") if isinstance(outcome, bool) else (bool(outcome[0]), str(outcome[1]))
         add(AssertionResult(f"custom {path}", ok, "passes", "passed" if ok else "failed", message))
+
+
+def _sink_of(stack: Any) -> SinkClient | None:
+    """The stack's webhook sink (None when it has none)."""
+    return SinkClient(stack.url("webhook-sink")) if "webhook-sink" in getattr(stack, "components", {}) else None
 
 
 class _StepFailed(Exception):
