@@ -33,11 +33,14 @@ import os
 import random
 import signal
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+import gevent
 from locust import FastHttpUser, events, tag, task
+from locust.runners import MasterRunner, WorkerRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
@@ -90,6 +93,51 @@ _sent: dict[str, Any] = {"count": 0}
 @events.init.add_listener
 def _remember(environment: Any, **_: Any) -> None:
     _sent["environment"] = environment
+
+
+# Distributed runs: every request a worker made reaches the master's final stats.
+#
+# A worker reports its stats every 3 s, and once more when the master says ``quit`` — but on its
+# ``--run-time`` limit (or SIGTERM) the master sends ``quit`` and waits only 0.5 s for those last reports,
+# while each worker first lets its users finish their tasks. On a busy machine the requests of a worker's
+# final seconds went missing from the totals. So before the master quits, it asks every worker to stop
+# and report, and waits (up to ``--stop-timeout`` + 30 s) until each has answered.
+_FLUSH, _FLUSHED = "obs_flush", "obs_flushed"
+_flushed: set[str] = set()
+
+
+@events.init.add_listener
+def _register_flush(environment: Any, **_: Any) -> None:
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        runner.register_message(_FLUSH, _stop_and_report)
+    elif isinstance(runner, MasterRunner):
+        runner.register_message(_FLUSHED, lambda environment, msg, **_: _flushed.add(msg.node_id))
+
+
+def _stop_and_report(environment: Any, msg: Any, **_: Any) -> None:
+    """Worker: stop the users (they finish their task; ``test_stop`` reports the stats), then answer."""
+    environment.runner.stop()
+    environment.runner.send_message(_FLUSHED)
+
+
+@events.test_stop.add_listener
+def _report_final_stats(environment: Any, **_: Any) -> None:
+    """Worker: report the stats of the final seconds now; the report reaches the master before anything
+    the worker sends after it (one ordered connection). Master: collect every worker's final report."""
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        data: dict[str, Any] = {}
+        environment.events.report_to_master.fire(client_id=runner.client_id, data=data)
+        runner.send_message("stats", data)
+    elif isinstance(runner, MasterRunner):
+        workers = {client.id for client in runner.clients.all}
+        _flushed.clear()
+        for worker in workers:
+            runner.send_message(_FLUSH, client_id=worker)
+        deadline = time.monotonic() + float(environment.stop_timeout or 0) + 30.0
+        while not workers <= _flushed and time.monotonic() < deadline:
+            gevent.sleep(0.05)
 
 
 @events.request.add_listener

@@ -1017,27 +1017,7 @@ class ScenarioRunner:
         )
 
     def _judge_absent(self, note: Mapping[str, Any], add: Callable[[AssertionResult], None]) -> None:
-        """No notification of ``alert`` while the inhibiting alert fires (from 1 s after it fired — the time
-        Prometheus needs to tell Alertmanager — until it resolved)."""
-        alert, inhibitor = str(note["alert"]), str(note["absent_while"])
-        start = self.timeline.first("alert", inhibitor, "firing")
-        name = f"{alert} suppressed while {inhibitor} fires"
-        if start is None:
-            add(AssertionResult(name, False, f"{inhibitor} firing", "never firing", f"{inhibitor} never fired"))
-            return
-        end = self.timeline.first("alert", inhibitor, "resolved", since=start.t)
-        until = end.t if end else time.time()
-        leaked = [e for e in self.timeline.find("notification", alert, "firing", since=start.t + 1.0) if e.t <= until]
-        add(
-            AssertionResult(
-                name,
-                not leaked,
-                f"no {alert} notification between +{start.t - self.result.started_at:.1f}s and "
-                f"+{until - self.result.started_at:.1f}s",
-                f"{len(leaked)} notification(s)" if leaked else "none",
-                f"{alert} was notified while {inhibitor} fired: inhibition did not apply" if leaked else "",
-            )
-        )
+        add(inhibition_held(self.timeline, str(note["alert"]), str(note["absent_while"]), self.result.started_at))
 
     def _sequence_time(self, entry: Mapping[str, str]) -> tuple[str, float | None]:
         if "fault" in entry:
@@ -1077,6 +1057,26 @@ class ScenarioRunner:
             return
         ok, message = (outcome, "") if isinstance(outcome, bool) else (bool(outcome[0]), str(outcome[1]))
         add(AssertionResult(f"custom {path}", ok, "passes", "passed" if ok else "failed", message))
+
+
+def inhibition_held(timeline: Timeline, alert: str, inhibitor: str, started_at: float) -> AssertionResult:
+    """No notification of ``alert`` while ``inhibitor`` fires: from 1 s after it was seen firing (the time
+    Prometheus needs to tell Alertmanager) until it was last seen firing. Alertmanager lifts the inhibition
+    the moment the inhibitor resolves, which can be up to one poll before the recorder saw it gone."""
+    start = timeline.first("alert", inhibitor, "firing")
+    name = f"{alert} suppressed while {inhibitor} fires"
+    if start is None:
+        return AssertionResult(name, False, f"{inhibitor} firing", "never firing", f"{inhibitor} never fired")
+    end = timeline.first("alert", inhibitor, "resolved", since=start.t)
+    until = float(end.detail.get("last_seen", end.t)) if end else time.time()
+    leaked = [e for e in timeline.find("notification", alert, "firing", since=start.t + 1.0) if e.t <= until]
+    return AssertionResult(
+        name,
+        not leaked,
+        f"no {alert} notification between +{start.t - started_at:.1f}s and +{until - started_at:.1f}s",
+        ", ".join(f"notified at +{e.t - started_at:.1f}s" for e in leaked) if leaked else "none",
+        f"{alert} was notified while {inhibitor} fired: inhibition did not apply" if leaked else "",
+    )
 
 
 def _sink_of(stack: Any) -> SinkClient | None:

@@ -159,6 +159,7 @@ class Recorder:
         self._polled = threading.Condition()
         self._polls = 0
         self._prometheus_up = True
+        self._last_poll: float | None = None
 
     def __enter__(self) -> Recorder:
         self.start()
@@ -200,6 +201,7 @@ class Recorder:
             self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
 
     def _poll_alerts(self) -> None:
+        asked = time.time()
         try:
             alerts = self.prom.alerts()
         except ObsTestsError as exc:  # Prometheus restarting: a gap, not an end
@@ -210,6 +212,7 @@ class Recorder:
                 self.timeline.add(Event(time.time(), "prometheus", "api", "down", {}, {"error": str(exc)}))
                 # Prometheus restarting loses its alert state: what is active when it is back is new.
                 self.current = {}
+                self._last_poll = None
             return
         now = time.time()
         if not self._prometheus_up:
@@ -241,8 +244,11 @@ class Recorder:
         for key, before in self.current.items():
             if key not in seen:
                 state = "resolved" if before.get("state") == "firing" else "inactive"
-                self.timeline.add(Event(now, "alert", key[0], state, dict(key[1]), {}))
+                # It left after the previous poll was asked (it was still active then) and before this one.
+                detail = {"last_seen": self._last_poll} if self._last_poll is not None else {}
+                self.timeline.add(Event(now, "alert", key[0], state, dict(key[1]), detail))
         self.current = seen
+        self._last_poll = asked
 
     def _poll_notifications(self) -> None:
         if self.sink is None:
