@@ -97,3 +97,41 @@ def test_help_groups_options_and_shows_env() -> None:
     for section in ("Contract:", "Stack:", "Reports:", "Selection:", "Output:"):
         assert section in out
     assert "OBS_PROMETHEUS_URL" in out
+
+
+def test_scale_rules_writes_promtool_checked_copies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "rules"
+    (out / "alerts").mkdir(parents=True)
+    (out / "alerts" / "99-stale.yml").write_text("groups: []\n")  # an earlier run's file goes away
+    code, stdout, _ = _run(["scenario", "scale-rules", "--time-scale", "0.02", "-o", str(out)])
+    assert code == 0, stdout
+    alerts = sorted(p.name for p in (out / "alerts").iterdir())
+    assert alerts == [f"{i:02d}-{p.name}" for i, p in enumerate(sorted((ROOT / "prometheus/alerts").glob("*.yml")))]
+    assert sorted(p.name for p in (out / "rules").iterdir()) == ["00-gateway.yml", "01-pipeline.yml"]
+    availability = (out / "alerts" / "00-availability.yml").read_text()
+    assert "for: 1s200ms" in availability
+    # windows never below 4 scrape intervals of the compose Prometheus (5 s)
+    assert "[20s]" in (out / "alerts" / "01-gateway.yml").read_text()
+    assert "range windows ≥ 20s" in stdout
+
+
+@pytest.mark.parametrize(("factor", "message"), [("1", "is the rule files as written"), ("3", "(0, 1]")])
+def test_scale_rules_bad_factor_exit_2(tmp_path: Path, factor: str, message: str) -> None:
+    code, _, err = _run(["scenario", "scale-rules", "--time-scale", factor, "-o", str(tmp_path)])
+    assert code == 2
+    assert message in _one_line_error(err, "UsageError: ")
+
+
+def test_scenario_run_compose_without_a_compose_stack_exit_2(tmp_path: Path, closed_port: int) -> None:
+    compose = tmp_path / "docker-compose.yml"
+    compose.write_text(
+        f"services:\n  prometheus: {{ports: ['127.0.0.1:{closed_port}:9090']}}\n"
+        f"  alertmanager: {{ports: ['127.0.0.1:{closed_port}:9093']}}\n"
+    )
+    code, _, err = _run(
+        ["scenario", "run", "--compose", "--compose-file", str(compose), str(ROOT / "scenarios/gateway-down.yaml")]
+    )
+    assert code == 2
+    line = _one_line_error(err, "")
+    assert "docker daemon unreachable" in line or "does not answer" in line

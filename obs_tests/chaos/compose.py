@@ -12,7 +12,9 @@ reach, e.g. published ports)::
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from obs_tests.errors import ControlUnavailable, UnknownComponent
@@ -28,6 +30,13 @@ class ComposeBackend:
         self.project = project
         self.urls = dict(urls or {})
         if client is None:
+            host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+            if host.startswith("unix://") and not Path(host.removeprefix("unix://")).exists():
+                # Checked first: the SDK's client leaks its socket when the daemon is not there.
+                raise ControlUnavailable(
+                    f"docker daemon unreachable (no socket at {host.removeprefix('unix://')}); "
+                    "compose faults need a running docker engine"
+                )
             try:
                 import docker  # noqa: PLC0415 - only compose users need the docker SDK and a daemon
 
@@ -38,6 +47,13 @@ class ComposeBackend:
                     f"docker daemon unreachable ({exc}); compose faults need a running docker engine"
                 ) from None
         self.client = client
+
+    def containers(self) -> list[Any]:
+        """Every container of the project, running or not."""
+        found: list[Any] = self.client.containers.list(
+            all=True, filters={"label": [f"com.docker.compose.project={self.project}"]}
+        )
+        return found
 
     def _container(self, name: str) -> Any:
         found = self.client.containers.list(
@@ -70,15 +86,17 @@ class ComposeBackend:
             raise ControlUnavailable("start the compose stack with `docker compose up -d`")
         self._container(name).start()
         if wait:
-            self._wait_running(name)
+            self.wait_running(name)
 
     def restart(self, name: str, *, wait: bool = True) -> None:
         """Restart the container."""
         self._container(name).restart(timeout=10)
         if wait:
-            self._wait_running(name)
+            self.wait_running(name)
 
-    def _wait_running(self, name: str) -> None:
+    def wait_running(self, name: str, timeout: float = 60.0) -> None:
+        """Wait until the service's container runs (and is healthy, if it has a health check)."""
+
         def probe() -> Poll[str]:
             container = self._container(name)
             container.reload()
@@ -86,7 +104,7 @@ class ComposeBackend:
             state = container.status if health is None else f"{container.status}/{health}"
             return Poll(container.status == "running" and health in (None, "healthy"), state)
 
-        wait_for(probe, timeout=60, interval=0.25, expected=f"container of {name} running and healthy")
+        wait_for(probe, timeout=timeout, interval=0.25, expected=f"container of {name} running and healthy")
 
     def url(self, name: str) -> str:
         """The URL the host reaches the service at."""

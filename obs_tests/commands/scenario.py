@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import click
+import yaml
 
 from obs_tests.commands.options import (
     GroupedCommand,
@@ -15,9 +17,12 @@ from obs_tests.commands.options import (
     report_dir_option,
     time_scale_option,
 )
-from obs_tests.contract import load_contract
-from obs_tests.errors import ScenarioInvalid
+from obs_tests.contract import Contract, load_contract, parse_duration
+from obs_tests.errors import ConfigInvalid, ObsTestsError, ScenarioInvalid, UsageError
 from obs_tests.scenarios.model import Catalog, load_scenario, load_scenarios, ordered
+
+if TYPE_CHECKING:
+    from obs_tests.scenarios.runner import ScenarioResult
 
 __all__ = ["scenario"]
 
@@ -33,6 +38,8 @@ def scenario() -> None:
       obs-tests scenario list
       obs-tests scenario validate scenarios/*.yaml
       obs-tests scenario run scenarios/gateway-down.yaml --format json,html,junit,md
+      obs-tests scenario run --compose --time-scale 0.02 scenarios/gateway-down.yaml
+      obs-tests scenario scale-rules --time-scale 0.02 -o build/rules
       obs-tests scenario record scenarios/gateway-down.yaml -o prometheus/tests/recorded_gateway_down.yml
     """
 
@@ -101,6 +108,46 @@ def _echo_log(level: str, message: str) -> None:
     help="Run up to this many independent scenarios at once (disjoint components, no alert one fires "
     "that another keeps silent, at most one driving load); the others still run alone.",
 )
+@click.option(
+    "--stacks",
+    cls=GroupedOption,
+    group="Scenarios",
+    envvar="OBS_SCENARIO_STACKS",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Start this many embedded stacks and run the scenarios on them in parallel, each scenario "
+    "with a whole stack to itself (~0.5 GB of memory per stack).",
+)
+@click.option(
+    "--compose",
+    "compose",
+    cls=GroupedOption,
+    group="Stack",
+    is_flag=True,
+    help="Run on a running docker-compose stack instead of a fresh embedded one: faults act on its "
+    "containers (docker SDK), services are reached at the ports the compose file publishes. --time-scale "
+    "is then the scale its rules were written with (`scenario scale-rules`; default 1).",
+)
+@click.option(
+    "--compose-project",
+    cls=GroupedOption,
+    group="Stack",
+    envvar="OBS_COMPOSE_PROJECT",
+    default="obs-tests",
+    show_default=True,
+    help="With --compose: the compose project name (docker compose -p).",
+)
+@click.option(
+    "--compose-file",
+    cls=GroupedOption,
+    group="Stack",
+    envvar="OBS_COMPOSE_FILE",
+    default=Path("docker-compose.yml"),
+    show_default=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="With --compose: the compose file (its published ports are the URLs).",
+)
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
 def run(
     contract_path: Path,
@@ -108,25 +155,58 @@ def run(
     report_dir: Path,
     formats: str,
     concurrency: int,
+    stacks: int,
+    compose: bool,
+    compose_project: str,
+    compose_file: Path,
     files: tuple[Path, ...],
 ) -> None:
-    """Run scenarios on a fresh embedded stack (all of the contract's when no file is given).
+    """Run scenarios on a fresh embedded stack (all of the contract's when no file is given), or with
+    --compose on a running docker-compose stack.
 
     Exit 0 when every scenario passed, 1 when one failed, 2 on bad input.
     """
     from obs_tests.scenarios.concurrent import run_concurrently  # noqa: PLC0415
-    from obs_tests.scenarios.reports import parse_formats, write_reports  # noqa: PLC0415
+    from obs_tests.scenarios.pool import run_on_stacks  # noqa: PLC0415
+    from obs_tests.scenarios.reports import parse_formats  # noqa: PLC0415
     from obs_tests.scenarios.runner import ScenarioRunner  # noqa: PLC0415
     from obs_tests.stack import EmbeddedStack  # noqa: PLC0415
+    from obs_tests.stack.compose import ComposeStack  # noqa: PLC0415
 
     wanted = parse_formats(formats)
+    if stacks > 1 and (compose or concurrency > 1):
+        raise UsageError("--stacks runs each scenario on a stack of its own: not with --compose or -j")
     contract = load_contract(contract_path)
     catalog = Catalog.from_contract(contract)
     scenarios = ordered(load_scenario(p, catalog) for p in _paths(contract_path, files))
-    scale = time_scale or next((s.time_scale for s in scenarios if s.time_scale), None) or contract.stack.time_scale
-    click.echo(f"obs-tests scenario run — {len(scenarios)} scenario(s), time scale {scale:g}")
+    if stacks > 1:
+        declared = next((s.time_scale for s in scenarios if s.time_scale), None)
+        scale = time_scale or declared or contract.stack.time_scale
+        click.echo(
+            f"obs-tests scenario run — {len(scenarios)} scenario(s) on {min(stacks, len(scenarios))} embedded "
+            f"stacks, time scale {scale:g}"
+        )
+        results = run_on_stacks(
+            scenarios,
+            lambda: EmbeddedStack(contract, time_scale=scale, origin="scenario"),
+            stacks=stacks,
+            log=lambda n, lv, m: _echo_log(lv, f"[{n}] {m}"),
+            on_stack=lambda _, message: _echo_log("INFO", message),
+        )
+        _finish(results, report_dir, wanted)
+    stack: EmbeddedStack | ComposeStack
+    if compose:
+        scale = time_scale or 1.0
+        stack = ComposeStack(contract, project=compose_project, compose_file=compose_file, time_scale=scale)
+        where = f"compose project {compose_project}"
+    else:
+        declared = next((s.time_scale for s in scenarios if s.time_scale), None)
+        scale = time_scale or declared or contract.stack.time_scale
+        stack = EmbeddedStack(contract, time_scale=scale, origin="scenario")
+        where = "embedded stack"
+    click.echo(f"obs-tests scenario run — {len(scenarios)} scenario(s) on the {where}, time scale {scale:g}")
     results = []
-    with EmbeddedStack(contract, time_scale=scale, origin="scenario") as stack:
+    with stack:
         if concurrency > 1:
             results = run_concurrently(
                 scenarios,
@@ -139,6 +219,13 @@ def run(
         else:
             for item in scenarios:
                 results.append(ScenarioRunner(item, stack=stack, log=_echo_log).run())
+    _finish(results, report_dir, wanted)
+
+
+def _finish(results: list[ScenarioResult], report_dir: Path, wanted: tuple[str, ...]) -> NoReturn:
+    """Write the reports, print each scenario's verdict and timings, exit 0 (all passed) or 1."""
+    from obs_tests.scenarios.reports import write_reports  # noqa: PLC0415
+
     paths = write_reports(results, report_dir, wanted)
     click.echo("")
     for result in results:
@@ -161,6 +248,75 @@ def run(
 
 def _s(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f}s"
+
+
+@scenario.command("scale-rules", cls=GroupedCommand)
+@contract_option
+@click.option(
+    "--time-scale",
+    cls=GroupedOption,
+    group="Scale",
+    type=float,
+    required=True,
+    help="Multiply every for:, keep_firing_for: and range window by this factor, e.g. 0.02.",
+)
+@click.option(
+    "--min-range",
+    cls=GroupedOption,
+    group="Scale",
+    type=float,
+    default=None,
+    help="Never shrink a range window below this many seconds [default: 4 scrape intervals of "
+    "prometheus/prometheus.yml, the compose Prometheus].",
+)
+@click.option(
+    "--output",
+    "-o",
+    cls=GroupedOption,
+    group="Output",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Directory to write <output>/alerts/ and <output>/rules/ into.",
+)
+def scale_rules(contract_path: Path, time_scale: float, min_range: float | None, output: Path) -> None:
+    """Write time-scaled copies of the contract's rule files for a stack obs-tests does not start
+    (docker-compose), checked by promtool.
+
+    \b
+    Example:
+      obs-tests scenario scale-rules --time-scale 0.02 -o build/rules
+      OBS_PROMETHEUS_RULES=./build/rules docker compose -p obs-tests up -d
+      obs-tests scenario run --compose --time-scale 0.02
+    """
+    from obs_tests.scenarios.timescale import scale_rule_files, validate_factor  # noqa: PLC0415
+
+    if validate_factor(time_scale) == 1:
+        raise UsageError("--time-scale 1 is the rule files as written: mount prometheus/ as it is")
+    contract = load_contract(contract_path)
+    minimum = min_range if min_range is not None else 4 * _compose_scrape_interval(contract)
+    files = contract.files.rule_files()
+    if not files:
+        raise ConfigInvalid(f"{contract_path}: the contract names no rule files to scale")
+    for kind in ("alerts", "rules"):
+        chosen = [f for f in files if (f.parent.name == "rules") == (kind == "rules")]
+        target = output / kind
+        target.mkdir(parents=True, exist_ok=True)
+        for stale in target.glob("*.yml"):
+            stale.unlink()
+        for path in scale_rule_files(chosen, time_scale, target, min_range=minimum):
+            click.echo(str(path))
+    click.echo(f"time scale {time_scale:g}, range windows ≥ {minimum:g}s; mount with OBS_PROMETHEUS_RULES={output}")
+
+
+def _compose_scrape_interval(contract: Contract) -> float:
+    """The global scrape interval of prometheus/prometheus.yml (the compose Prometheus), else the contract's."""
+    path = Path("prometheus/prometheus.yml")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+        text = (data or {}).get("global", {}).get("scrape_interval")
+        return parse_duration(str(text)) if text else contract.stack.scrape_interval
+    except (OSError, yaml.YAMLError, ValueError, AttributeError, ObsTestsError):
+        return contract.stack.scrape_interval
 
 
 @scenario.command("record", cls=GroupedCommand)

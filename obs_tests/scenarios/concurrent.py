@@ -31,7 +31,7 @@ from obs_tests.chaos.controller import raise_interrupt
 from obs_tests.scenarios.model import Catalog, Scenario
 from obs_tests.scenarios.runner import ScenarioResult, ScenarioRunner
 
-__all__ = ["SHARED_COMPONENTS", "Wave", "conflict", "plan_waves", "run_concurrently"]
+__all__ = ["SHARED_COMPONENTS", "Wave", "conflict", "plan_waves", "run_concurrently", "tag_log"]
 
 SHARED_COMPONENTS = frozenset({"prometheus", "alertmanager", "webhook-sink"})
 
@@ -110,7 +110,8 @@ def plan_waves(scenarios: Sequence[Scenario], catalog: Catalog, max_concurrent: 
     return waves
 
 
-def _tagged(log: Callable[[str, str, str], None] | None, name: str) -> LogFn | None:
+def tag_log(log: Callable[[str, str, str], None] | None, name: str) -> LogFn | None:
+    """``log(name, level, message)`` as the ``log(level, message)`` a runner of scenario ``name`` takes."""
     if log is None:
         return None
 
@@ -140,7 +141,7 @@ def run_concurrently(
             ScenarioRunner(
                 s,
                 stack=stack,
-                log=_tagged(log, s.name),
+                log=tag_log(log, s.name),
                 prepared=len(wave.scenarios) > 1,
             )
             for s in wave.scenarios

@@ -1,10 +1,11 @@
-"""The stack obs-tests validates: embedded (local processes) or external (URLs)."""
+"""The stack obs-tests validates: embedded (local processes), compose (containers) or external (URLs)."""
 
 from __future__ import annotations
 
+from obs_tests.stack.compose import ComposeStack
 from obs_tests.stack.embedded import ComponentStatus, EmbeddedStack
 from obs_tests.stack.external import ExternalStack
 
-__all__ = ["ComponentStatus", "EmbeddedStack", "ExternalStack", "Stack"]
+__all__ = ["ComponentStatus", "ComposeStack", "EmbeddedStack", "ExternalStack", "Stack"]
 
 Stack = EmbeddedStack | ExternalStack

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import socket
+from concurrent.futures import ThreadPoolExecutor
 
 from obs_tests.stack.ports import allocate_ports, port_in_use
 
@@ -24,3 +25,11 @@ def test_port_in_use_sees_a_listener() -> None:
 
 def test_allocate_zero_ports() -> None:
     assert allocate_ports(0) == []
+
+
+def test_ports_are_not_handed_out_twice_by_one_process() -> None:
+    """Stacks started at the same time in one process never get a port another was just given."""
+    with ThreadPoolExecutor(4) as pool:
+        batches = list(pool.map(lambda _: allocate_ports(25), range(40)))
+    ports = [p for batch in batches for p in batch]
+    assert len(ports) == len(set(ports)) == 1000

@@ -1,0 +1,114 @@
+"""Scenarios on several embedded stacks at once: each has a whole stack, all are judged, faults are
+reverted and every stack is stopped — also on SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import textwrap
+from pathlib import Path
+
+from obs_tests.scenarios.model import Catalog, load_scenario
+from obs_tests.scenarios.pool import run_on_stacks
+from obs_tests.stack import EmbeddedStack
+from obs_tests.stack.state import list_records
+
+from .helpers import ROOT, assert_all_gone, env_with_state, identities, python
+
+
+HOLD = """\
+name: hold-orchestrator
+components: [orchestrator]
+chaos:
+  - {name: pause-orchestrator, kind: pause, target: orchestrator, at: 0.2, duration: 12}
+steps:
+  - wait_for_time: 13
+"""
+
+
+def test_scenarios_run_in_parallel_each_on_its_own_stack(stack: EmbeddedStack, tmp_path: Path) -> None:
+    catalog = Catalog.from_contract(stack.contract, list(stack.components))
+    (tmp_path / "hold-orchestrator.yaml").write_text(HOLD)
+    # The lent stack takes the long one first; the second stack, once up, takes the next: both kill a
+    # component and keep every other alert silent, so on one stack they could not overlap.
+    scenarios = [
+        load_scenario(tmp_path / "hold-orchestrator.yaml", catalog),
+        load_scenario(ROOT / "scenarios" / "exchange-down.yaml", catalog),
+        load_scenario(ROOT / "scenarios" / "redis-down.yaml", catalog),
+    ]
+    messages: list[str] = []
+    logged: set[str] = set()
+    extra: list[EmbeddedStack] = []
+
+    def make() -> EmbeddedStack:
+        new = EmbeddedStack(stack.contract, time_scale=stack.time_scale, origin="scenario")
+        extra.append(new)
+        return new
+
+    hold, down, redis = run_on_stacks(
+        scenarios,
+        make,
+        stacks=2,
+        first=stack,
+        log=lambda name, _level, _message: logged.add(name),
+        on_stack=lambda _index, message: messages.append(message),
+    )
+    for result in (hold, down, redis):
+        assert result.passed, [a for a in result.assertions if not a.passed]
+    # the hold and the exchange outage overlapped in time, on two different stacks
+    assert down.started_at < hold.started_at + hold.duration
+    assert messages == ["stack 2 up", "stack 2 down"]
+    assert logged == {"hold-orchestrator", "exchange-down", "redis-down"}
+    (second,) = extra
+    assert not any(p.running() for p in second.processes.values())  # the pool's stack was stopped
+    assert all(p.running() and not p.paused for p in stack.processes.values())
+
+
+SLOW = """\
+name: {name}
+components: [{target}]
+chaos:
+  - {{name: pause-{target}, kind: pause, target: {target}, at: 0.2}}
+steps:
+  - wait_for_time: 120
+"""
+
+
+def test_sigterm_stops_every_stack_and_leaks_nothing(tmp_path: Path) -> None:
+    """Two scenarios on two stacks pause a component each; SIGTERM reverts both, both stacks go down."""
+    for name, target in (("pause-orchestrator", "orchestrator"), ("pause-exchange", "exchange")):
+        (tmp_path / f"{name}.yaml").write_text(textwrap.dedent(SLOW.format(name=name, target=target)))
+    state = tmp_path / "state"
+    proc = python(
+        "-m",
+        "obs_tests.cli",
+        "scenario",
+        "run",
+        "--stacks",
+        "2",
+        "--report-dir",
+        str(tmp_path / "reports"),
+        str(tmp_path / "pause-orchestrator.yaml"),
+        str(tmp_path / "pause-exchange.yaml"),
+        env=env_with_state(state),
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    applied: set[str] = set()
+    for line in proc.stdout:
+        lines.append(line.rstrip())
+        if "fault applied: pause-" in line:
+            applied.add(line.split("fault applied: ")[1].split()[0])
+        if len(applied) == 2:
+            break
+    records = [r for r in list_records(state) if r.owner_pid == proc.pid and r.ready]
+    idents = [i for r in records for i in identities(r)]
+    proc.send_signal(signal.SIGTERM)
+    rest, _ = proc.communicate(timeout=90)
+    output = "\n".join(lines) + "\n" + rest
+    assert len(records) == 2, output
+    assert "on 2 embedded stacks" in output, output
+    assert "fault reverted: pause-orchestrator" in output, output
+    assert "fault reverted: pause-exchange" in output, output
+    assert proc.returncode != 0, output
+    assert_all_gone(idents, timeout=20)
