@@ -14,7 +14,6 @@ from obs_tests.stack.state import list_records
 
 from .helpers import ROOT, assert_all_gone, env_with_state, identities, python
 
-
 HOLD = """\
 name: hold-orchestrator
 components: [orchestrator]
