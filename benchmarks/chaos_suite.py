@@ -1,12 +1,14 @@
 """Chaos suite: wall time of every shipped scenario on one embedded stack, and the detection overhead.
 
-Usage: .venv/bin/python benchmarks/chaos_suite.py [--time-scale 0.02] [--only NAME ...] [--concurrency N]
+Usage: .venv/bin/python benchmarks/chaos_suite.py [--time-scale 0.02] [--only NAME ...] [--concurrency N | --stacks N]
 
 Starts one embedded stack at the time scale (default: the contract's), runs every scenario of
 ``scenarios/`` in the suite's order, and prints per scenario: status, wall time, and for each expected
 alert the measured fire/clear times against their bounds. Then the totals: stack start, all scenarios,
 and the detection overhead — when obs-tests saw an alert firing minus when Prometheus switched it (its
-``activeAt`` + ``for``, on the evaluation tick) — median and max over every alert.
+``activeAt`` + ``for``, on the evaluation tick) — median and max over every alert. ``--stacks N`` runs
+the scenarios on N embedded stacks at once (each scenario on a stack of its own, as ``obs-tests check``
+does with ``stack.scenario_stacks``); ``--concurrency N`` shares one stack between independent ones.
 
 Goals (issue): the whole ``make check``, scenarios included, <= 120 s on the 2-core machine; detection
 overhead <= 0.25 s median. Exit status 1 when a scenario failed.
@@ -26,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from obs_tests.contract import load_contract  # noqa: E402
 from obs_tests.scenarios.concurrent import run_concurrently  # noqa: E402
 from obs_tests.scenarios.model import Catalog, load_scenarios, ordered  # noqa: E402
+from obs_tests.scenarios.pool import run_on_stacks  # noqa: E402
 from obs_tests.scenarios.runner import ScenarioRunner  # noqa: E402
 from obs_tests.stack import EmbeddedStack  # noqa: E402
 
@@ -35,6 +38,7 @@ def main() -> int:
     parser.add_argument("--time-scale", type=float, default=None, help="rule time factor (default: the contract's)")
     parser.add_argument("--only", nargs="*", default=None, help="run only these scenario names")
     parser.add_argument("--concurrency", type=int, default=1, help="independent scenarios run at once")
+    parser.add_argument("--stacks", type=int, default=1, help="embedded stacks the scenarios run on at once")
     args = parser.parse_args()
     contract = load_contract(ROOT / "obs.yaml")
     scale = args.time_scale or contract.stack.time_scale
@@ -51,7 +55,15 @@ def main() -> int:
         print(f"stack ready in {ready:.1f}s")
         print(f"{'scenario':34} {'status':7} {'wall s':>6}  alerts (fired/bound, cleared/bound, overhead)")
         run_started = time.monotonic()
-        if args.concurrency > 1:
+        if args.stacks > 1:
+            results = run_on_stacks(
+                scenarios,
+                lambda: EmbeddedStack(contract, time_scale=scale),
+                stacks=args.stacks,
+                first=stack,
+                on_stack=lambda _, message: print(message),
+            )
+        elif args.concurrency > 1:
             results = run_concurrently(
                 scenarios,
                 stack,

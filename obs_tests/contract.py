@@ -70,6 +70,8 @@ class StackSettings:
     startup_timeout: float = 60.0
     node_exporter: bool = False
     time_scale: float = 1.0
+    #: embedded stacks the chaos scenarios run on in parallel (each scenario on a stack of its own)
+    scenario_stacks: int = 1
 
     @property
     def embedded(self) -> bool:
@@ -224,6 +226,7 @@ def _stack(doc: LocatedDocument, raw: dict[str, Any]) -> StackSettings:
         startup_timeout=_duration(doc, (*base, "startup_timeout"), raw.get("startup_timeout"), 60.0),
         node_exporter=bool(raw.get("node_exporter", False)),
         time_scale=float(raw.get("time_scale", 1.0)),
+        scenario_stacks=int(raw.get("scenario_stacks", 1)),
     )
 
 

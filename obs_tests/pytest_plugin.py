@@ -95,6 +95,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="where checks write their own reports, e.g. rule-test JUnit (env OBS_REPORT_DIR; default: reports)",
     )
     group.addoption(
+        "--obs-scenario-stacks",
+        default=None,
+        help="embedded stack: run the chaos scenarios on this many stacks in parallel (env OBS_SCENARIO_STACKS; "
+        "default: the contract's stack.scenario_stacks)",
+    )
+    group.addoption(
         "--obs-log-dir",
         default=None,
         help="keep the embedded stack's component logs in this directory (env OBS_LOG_DIR)",
@@ -187,6 +193,27 @@ def session_scenarios(config: pytest.Config) -> list[Any]:
     return result
 
 
+def scenario_stacks(config: pytest.Config) -> int:
+    """How many embedded stacks the chaos scenarios run on (``--obs-scenario-stacks``,
+    ``OBS_SCENARIO_STACKS``, else the contract's ``stack.scenario_stacks``)."""
+    text = _option(config, "--obs-scenario-stacks", "OBS_SCENARIO_STACKS")
+    if text is None:
+        return session_contract(config).stack.scenario_stacks
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise pytest.UsageError(f"--obs-scenario-stacks {text}: a whole number of stacks, 1 or more")
+    return value
+
+
+def log_dir(config: pytest.Config) -> Path | None:
+    """Where the embedded stack keeps its component logs (``--obs-log-dir``, ``OBS_LOG_DIR``), if anywhere."""
+    text = _option(config, "--obs-log-dir", "OBS_LOG_DIR")
+    return Path(text) if text else None
+
+
 def grafana_url(config: pytest.Config) -> str | None:
     """The Grafana under test: ``--grafana-url``, ``OBS_GRAFANA_URL`` or the contract's ``stack.grafana``."""
     url = _option(config, "--grafana-url", "OBS_GRAFANA_URL")
@@ -238,11 +265,10 @@ def stack(pytestconfig: pytest.Config, contract: Contract) -> Iterator[EmbeddedS
             raise pytest.UsageError(f"{type(exc).__name__}: {exc}") from None
         yield external
         return
-    log_dir = _option(pytestconfig, "--obs-log-dir", "OBS_LOG_DIR")
     scale = _option(pytestconfig, "--obs-time-scale", "OBS_TIME_SCALE")
     try:
         time_scale = float(scale) if scale else contract.stack.time_scale
-        embedded = EmbeddedStack(contract, log_dir=Path(log_dir) if log_dir else None, time_scale=time_scale)
+        embedded = EmbeddedStack(contract, log_dir=log_dir(pytestconfig), time_scale=time_scale)
     except (ValueError, ObsTestsError) as exc:
         raise pytest.UsageError(f"--obs-time-scale {scale}: {exc}") from None
     try:

@@ -23,6 +23,7 @@ from obs_tests.commands.options import (
     grafana_url_option,
     prometheus_url_option,
     report_dir_option,
+    scenario_stacks_option,
     time_scale_option,
 )
 from obs_tests.contract import EMBEDDED, load_contract
@@ -76,6 +77,7 @@ _EXIT = {
     help="Show pytest's per-test output too.",
 )
 @time_scale_option
+@scenario_stacks_option("--scenario-stacks")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def check(
     contract_path: Path,
@@ -87,6 +89,7 @@ def check(
     markexpr: str | None,
     verbose: bool,
     time_scale: float | None,
+    scenario_stacks: int | None,
     pytest_args: tuple[str, ...],
 ) -> None:
     """Run the validation suite against the embedded stack (default) or your own stack (URLs).
@@ -141,6 +144,8 @@ def check(
         args += ["--obs-log-dir", str(log_dir)]
         if time_scale is not None:
             args += ["--obs-time-scale", str(time_scale)]
+        if scenario_stacks is not None:
+            args += ["--obs-scenario-stacks", str(scenario_stacks)]
     if alertmanager_url:
         args += ["--alertmanager-url", alertmanager_url]
     if grafana_url:

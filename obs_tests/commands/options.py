@@ -134,6 +134,26 @@ def time_scale_option(func: F) -> F:
     )(func)
 
 
+def scenario_stacks_option(*names: str) -> Callable[[F], F]:
+    """``--scenario-stacks`` / ``--stacks`` (env ``OBS_SCENARIO_STACKS``): embedded stacks the scenarios
+    run on in parallel."""
+
+    def decorate(func: F) -> F:
+        return click.option(
+            *names,
+            "scenario_stacks",
+            cls=GroupedOption,
+            group="Scenarios",
+            envvar="OBS_SCENARIO_STACKS",
+            default=None,
+            type=click.IntRange(min=1, max=16),
+            help="Run the scenarios on this many embedded stacks in parallel, each scenario on a stack of its "
+            "own (~0.5 GB of memory per stack) [default: the contract's stack.scenario_stacks].",
+        )(func)
+
+    return decorate
+
+
 def prometheus_url_option(func: F) -> F:
     """``--prometheus-url`` (env ``OBS_PROMETHEUS_URL``)."""
     return click.option(

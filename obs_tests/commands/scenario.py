@@ -15,6 +15,7 @@ from obs_tests.commands.options import (
     GroupedOption,
     contract_option,
     report_dir_option,
+    scenario_stacks_option,
     time_scale_option,
 )
 from obs_tests.contract import Contract, load_contract, parse_duration
@@ -108,17 +109,7 @@ def _echo_log(level: str, message: str) -> None:
     help="Run up to this many independent scenarios at once (disjoint components, no alert one fires "
     "that another keeps silent, at most one driving load); the others still run alone.",
 )
-@click.option(
-    "--stacks",
-    cls=GroupedOption,
-    group="Scenarios",
-    envvar="OBS_SCENARIO_STACKS",
-    default=1,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Start this many embedded stacks and run the scenarios on them in parallel, each scenario "
-    "with a whole stack to itself (~0.5 GB of memory per stack).",
-)
+@scenario_stacks_option("--stacks")
 @click.option(
     "--compose",
     "compose",
@@ -155,7 +146,7 @@ def run(
     report_dir: Path,
     formats: str,
     concurrency: int,
-    stacks: int,
+    scenario_stacks: int | None,
     compose: bool,
     compose_project: str,
     compose_file: Path,
@@ -174,12 +165,13 @@ def run(
     from obs_tests.stack.compose import ComposeStack  # noqa: PLC0415
 
     wanted = parse_formats(formats)
-    if stacks > 1 and (compose or concurrency > 1):
+    if (scenario_stacks or 1) > 1 and (compose or concurrency > 1):
         raise UsageError("--stacks runs each scenario on a stack of its own: not with --compose or -j")
     contract = load_contract(contract_path)
+    stacks = 1 if compose or concurrency > 1 else scenario_stacks or contract.stack.scenario_stacks
     catalog = Catalog.from_contract(contract)
     scenarios = ordered(load_scenario(p, catalog) for p in _paths(contract_path, files))
-    if stacks > 1:
+    if stacks > 1 and len(scenarios) > 1:
         declared = next((s.time_scale for s in scenarios if s.time_scale), None)
         scale = time_scale or declared or contract.stack.time_scale
         click.echo(

@@ -205,8 +205,17 @@ class NatsLink:
         return "ready" if self._ready.is_set() else "setting_up"
 
     async def wait_ready(self) -> None:
-        """Block until :attr:`ready`."""
-        await self._ready.wait()
+        """Block until :attr:`ready`; always gives the event loop a turn.
+
+        The setup may still be marked done when the connection has just dropped (the client's
+        disconnect callback, which clears it, is a task that has not run yet): returning at once then
+        made callers spin without ever letting that callback — or the HTTP server — run.
+        """
+        while True:
+            await self._ready.wait()
+            if self.connected:
+                return
+            await asyncio.sleep(0.05)
 
     async def run(self) -> None:
         """Connect with retry, then set up; returns once the first setup has started."""
@@ -285,6 +294,8 @@ class NatsLink:
                     self.log.warning("JetStream setup failed; retrying", error=repr(exc))
                 attempt += 1
                 await asyncio.sleep(0.25)
+                continue
+            if self.nc is None or not self.nc.is_connected:  # dropped meanwhile: set up again once back
                 continue
             self._ready.set()
             self.log.info("JetStream ready", streams=[spec.name for spec in self.streams])

@@ -1,5 +1,9 @@
 """Chaos scenarios (``scenarios/*.yaml``): every alert proven to fire and clear under its real fault,
-notifications routed, symptoms that must stay silent silent, the steady state quiet."""
+notifications routed, symptoms that must stay silent silent, the steady state quiet.
+
+With ``stack.scenario_stacks`` > 1 (``--obs-scenario-stacks``) the selected scenarios run in parallel
+when the first of them is reached: on the session's stack and on extra embedded stacks started for the
+module, each scenario on a stack of its own; each test then judges its scenario's result."""
 
 from __future__ import annotations
 
@@ -10,12 +14,13 @@ import pytest
 
 from obs_tests.contract import Contract
 from obs_tests.findings import Finding, require_no_findings
-from obs_tests.pytest_plugin import session_scenarios
+from obs_tests.pytest_plugin import log_dir, scenario_stacks, session_scenarios
 from obs_tests.rulefiles import load_rule_files
 from obs_tests.scenarios.model import WATCHDOG, Scenario
+from obs_tests.scenarios.pool import run_on_stacks
 from obs_tests.scenarios.reports import write_reports
 from obs_tests.scenarios.runner import ScenarioResult, ScenarioRunner
-from obs_tests.stack import EmbeddedStack
+from obs_tests.stack import EmbeddedStack, ExternalStack
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +30,34 @@ def scenario_results(obs_report_dir: Path) -> Iterator[list[ScenarioResult]]:
     yield results
     if results:
         write_reports(results, obs_report_dir, ("json", "html", "junit", "md"))
+
+
+@pytest.fixture(scope="module")
+def pooled_results(
+    request: pytest.FixtureRequest, stack: EmbeddedStack | ExternalStack
+) -> dict[str, ScenarioResult] | None:
+    """Every selected scenario's result, run on several stacks at once (None: one by one, in each test)."""
+    config = request.config
+    if not isinstance(stack, EmbeddedStack) or "gateway" not in stack.components:
+        return None  # test_scenario skips: scenarios need the embedded mock system
+    stacks = scenario_stacks(config)
+    selected = [
+        item.callspec.params["contract_scenario"]
+        for item in request.session.items
+        if getattr(item, "originalname", "") == "test_scenario" and hasattr(item, "callspec")
+    ]
+    if stacks < 2 or len(selected) < 2:
+        return None
+    logs = log_dir(config)
+    made: list[int] = []
+
+    def make() -> EmbeddedStack:
+        made.append(len(made) + 2)
+        where = logs / f"scenario-stack-{made[-1]}" if logs else None
+        return EmbeddedStack(stack.contract, time_scale=stack.time_scale, log_dir=where, origin="scenario")
+
+    results = run_on_stacks(selected, make, stacks=stacks, first=stack)
+    return {r.scenario: r for r in results}
 
 
 def _timings(result: ScenarioResult) -> str:
@@ -43,10 +76,14 @@ def test_scenario(
     contract_scenario: Scenario,
     mock_system: EmbeddedStack,
     scenario_results: list[ScenarioResult],
+    pooled_results: dict[str, ScenarioResult] | None,
     obs_summary: Callable[[str], None],
 ) -> None:
     """One scenario run on the live stack: its faults applied and reverted, every expectation judged."""
-    result = ScenarioRunner(contract_scenario, stack=mock_system).run()
+    if pooled_results is not None:
+        result = pooled_results[contract_scenario.name]
+    else:
+        result = ScenarioRunner(contract_scenario, stack=mock_system).run()
     scenario_results.append(result)
     text = f"{result.assertions_passed}/{len(result.assertions)} assertions in {result.duration:.1f}s"
     timings = _timings(result)

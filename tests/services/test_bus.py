@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import asyncio
 import signal
+from typing import Any
 
-from obs_tests.services.bus import SeenSequences
+from obs_tests.services.bus import NatsLink, SeenSequences
+from obs_tests.services.faults import FaultState
+from obs_tests.services.logs import JsonLogger
 from tests.services.conftest import Launcher, metric, post_signal, signal_body, unique_id, wait_for
 
 
@@ -15,6 +19,38 @@ def test_bus_seen_sequences_is_bounded() -> None:
     assert (4, "t") in seen
     seen.add((4, "t"))
     assert len(seen) == 3
+
+
+class _Connection:
+    """What NatsLink reads of a nats-py client: whether it is connected."""
+
+    def __init__(self) -> None:
+        self.is_connected = False
+
+
+def test_wait_ready_waits_for_the_connection_and_lets_other_tasks_run() -> None:
+    """Setup marked done while the connection just dropped (its disconnect callback still queued):
+    wait_ready must not return — nor spin without yielding, which froze agents after a NATS restart."""
+
+    async def scenario() -> list[str]:
+        link = NatsLink("nats://127.0.0.1:1", name="t", log=JsonLogger("t"), faults=FaultState())
+        connection: Any = _Connection()
+        link.nc = connection
+        link._ready.set()
+        events: list[str] = []
+
+        async def reconnect() -> None:
+            await asyncio.sleep(0.2)  # only runs if wait_ready yields
+            events.append("reconnected")
+            connection.is_connected = True
+
+        task = asyncio.create_task(reconnect())
+        await asyncio.wait_for(link.wait_ready(), timeout=5)
+        events.append("ready")
+        await task
+        return events
+
+    assert asyncio.run(scenario()) == ["reconnected", "ready"]
 
 
 def test_bus_pipeline_recovers_after_nats_restart_without_its_memory_streams(private: Launcher) -> None:
