@@ -31,7 +31,7 @@ from obs_tests.chaos.controller import raise_interrupt
 from obs_tests.scenarios.model import Catalog, Scenario
 from obs_tests.scenarios.runner import ScenarioResult, ScenarioRunner
 
-__all__ = ["SHARED_COMPONENTS", "Wave", "conflict", "plan_waves", "run_concurrently", "tag_log"]
+__all__ = ["SHARED_COMPONENTS", "Wave", "conflict", "plan_waves", "run_concurrently", "run_threads", "tag_log"]
 
 SHARED_COMPONENTS = frozenset({"prometheus", "alertmanager", "webhook-sink"})
 
@@ -167,9 +167,24 @@ def _run_wave(runners: list[ScenarioRunner], results: dict[str, ScenarioResult])
             for other in runners:
                 other.stop()
 
-    threads = [threading.Thread(target=work, args=(r,), name=f"scenario-{r.scenario.name}") for r in runners]
+    def stop_all() -> None:
+        for runner in runners:
+            runner.stop()
+
+    run_threads(
+        [threading.Thread(target=work, args=(r,), name=f"scenario-{r.scenario.name}") for r in runners], stop_all
+    )
+    if errors:
+        raise errors[0]
+
+
+def run_threads(threads: Sequence[threading.Thread], on_interrupt: Callable[[], None]) -> None:
+    """Start ``threads`` and wait for all of them. SIGINT/SIGTERM (in the main thread) call
+    ``on_interrupt`` — which stops the scenario runners; each reverts its own faults — then wait, ignoring
+    further signals, until every thread has finished that, and re-raise the interrupt."""
     old = {}
-    if threading.current_thread() is threading.main_thread():
+    main = threading.current_thread() is threading.main_thread()
+    if main:
         old = {sig: signal.signal(sig, raise_interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         for thread in threads:
@@ -177,16 +192,13 @@ def _run_wave(runners: list[ScenarioRunner], results: dict[str, ScenarioResult])
         for thread in threads:
             thread.join()
     except KeyboardInterrupt:
-        # Each runner reverts its own faults when stopped; wait for that before giving up.
-        for runner in runners:
-            runner.stop()
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        on_interrupt()
+        if main:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for thread in threads:
             thread.join()
         raise
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
-    if errors:
-        raise errors[0]

@@ -15,15 +15,12 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
-import signal
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from obs_tests.chaos.controller import raise_interrupt
-from obs_tests.scenarios.concurrent import tag_log
+from obs_tests.scenarios.concurrent import run_threads, tag_log
 from obs_tests.scenarios.model import Scenario
 from obs_tests.scenarios.runner import ScenarioResult, ScenarioRunner
 
@@ -110,27 +107,10 @@ def run_on_stacks(
                 runner.stop()
 
     count = min(stacks, max(len(pending), 1))
-    threads = [threading.Thread(target=work, args=(i,), name=f"scenario-stack-{i + 1}") for i in range(count)]
-    old = {}
-    if threading.current_thread() is threading.main_thread():
-        old = {sig: signal.signal(sig, raise_interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    except KeyboardInterrupt:
-        # Each runner reverts its own faults when stopped, each thread stops its stack: wait for that.
-        stop_all()
-        with contextlib.suppress(ValueError):  # not the main thread: no handlers were changed
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        for thread in threads:
-            thread.join()
-        raise
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
+    # On an interrupt each runner reverts its own faults and each thread stops its stack.
+    run_threads(
+        [threading.Thread(target=work, args=(i,), name=f"scenario-stack-{i + 1}") for i in range(count)], stop_all
+    )
     if errors:
         raise errors[0]
     if not started and start_errors:

@@ -75,3 +75,21 @@ def obs_tests(*args: str, env: dict[str, str], timeout: float = 120) -> subproce
                 f"obs-tests {' '.join(args)} still running after {timeout:g}s (stopped with SIGTERM):\n{out}\n{err}"
             ) from None
     return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
+PAUSED = """\
+name: {name}
+components: [{target}]
+chaos:
+  - {{name: pause-{target}, kind: pause, target: {target}, at: 0.2}}
+steps:
+  - wait_for_time: 120
+"""
+
+
+def write_paused_scenario(directory: Path, name: str, target: str) -> Path:
+    """``<directory>/<name>.yaml``: a scenario that pauses ``target`` and then waits two minutes (to be
+    interrupted)."""
+    path = directory / f"{name}.yaml"
+    path.write_text(PAUSED.format(name=name, target=target), encoding="utf-8")
+    return path

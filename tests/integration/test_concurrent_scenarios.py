@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import signal
-import textwrap
 from pathlib import Path
 
 from obs_tests.scenarios.concurrent import plan_waves, run_concurrently
 from obs_tests.scenarios.model import Catalog, load_scenario
 from obs_tests.stack import EmbeddedStack
 
-from .helpers import ROOT, assert_all_gone, env_with_state, identities, python, wait_ready_record
+from .helpers import ROOT, assert_all_gone, env_with_state, identities, python, wait_ready_record, write_paused_scenario
 
 
 def _window(result: object, name: str) -> tuple[float, float]:
@@ -40,20 +39,10 @@ def test_disjoint_scenarios_run_at_the_same_time_and_both_hold(stack: EmbeddedSt
     assert stack.processes["orchestrator"].running()
 
 
-SLOW = """\
-name: {name}
-components: [{target}]
-chaos:
-  - {{name: pause-{target}, kind: pause, target: {target}, at: 0.2}}
-steps:
-  - wait_for_time: 120
-"""
-
-
 def test_sigterm_stops_every_concurrent_scenario_and_leaks_nothing(tmp_path: Path) -> None:
     """Two scenarios pause two components at once; SIGTERM reverts both and the stack goes down clean."""
     for name, target in (("pause-orchestrator", "orchestrator"), ("pause-exchange", "exchange")):
-        (tmp_path / f"{name}.yaml").write_text(textwrap.dedent(SLOW.format(name=name, target=target)))
+        write_paused_scenario(tmp_path, name, target)
     state = tmp_path / "state"
     proc = python(
         "-m",

@@ -4,7 +4,6 @@ reverted and every stack is stopped — also on SIGTERM."""
 from __future__ import annotations
 
 import signal
-import textwrap
 from pathlib import Path
 
 from obs_tests.scenarios.model import Catalog, load_scenario
@@ -12,7 +11,7 @@ from obs_tests.scenarios.pool import run_on_stacks
 from obs_tests.stack import EmbeddedStack
 from obs_tests.stack.state import list_records
 
-from .helpers import ROOT, assert_all_gone, env_with_state, identities, python
+from .helpers import ROOT, assert_all_gone, env_with_state, identities, python, write_paused_scenario
 
 HOLD = """\
 name: hold-orchestrator
@@ -62,20 +61,10 @@ def test_scenarios_run_in_parallel_each_on_its_own_stack(stack: EmbeddedStack, t
     assert all(p.running() and not p.paused for p in stack.processes.values())
 
 
-SLOW = """\
-name: {name}
-components: [{target}]
-chaos:
-  - {{name: pause-{target}, kind: pause, target: {target}, at: 0.2}}
-steps:
-  - wait_for_time: 120
-"""
-
-
 def test_sigterm_stops_every_stack_and_leaks_nothing(tmp_path: Path) -> None:
     """Two scenarios on two stacks pause a component each; SIGTERM reverts both, both stacks go down."""
     for name, target in (("pause-orchestrator", "orchestrator"), ("pause-exchange", "exchange")):
-        (tmp_path / f"{name}.yaml").write_text(textwrap.dedent(SLOW.format(name=name, target=target)))
+        write_paused_scenario(tmp_path, name, target)
     state = tmp_path / "state"
     proc = python(
         "-m",
