@@ -142,8 +142,14 @@ def _report_final_stats(environment: Any, **_: Any) -> None:
 
 @events.request.add_listener
 def _count(**_: Any) -> None:
-    """With --max-requests, stop once that many requests were sent (users finish their current task)."""
+    """Marks the first request sent; with --max-requests, stops once that many requests were sent (users
+    finish their current task)."""
     _sent["count"] += 1
+    if _sent["count"] == 1 and (marker := os.environ.get("OBS_LOAD_SENDING_FILE")):
+        # obs-tests waits for this file: the load (and a load fault) starts with the first request sent,
+        # not when the Locust process was spawned (importing Locust takes 1-3 s on a busy machine).
+        with open(marker, "a"):
+            pass
     environment = _sent.get("environment")
     limit = int(getattr(environment.parsed_options, "max_requests", 0) or 0) if environment else 0
     if limit and _sent["count"] == limit:

@@ -30,6 +30,7 @@ from typing import Any
 from obs_tests.errors import ToolError, UsageError
 from obs_tests.stack.ports import allocate_ports
 from obs_tests.stack.process import ManagedProcess, Spawner
+from obs_tests.waiting import Poll, wait_for
 
 __all__ = ["DEFAULT_LOCUSTFILE", "EndpointStats", "LoadResult", "LoadRun", "LoadSpec", "run_load"]
 
@@ -227,6 +228,7 @@ class LoadRun:
             **{k: str(v) for k, v in spec.shape_env.items()},
             **self._extra_env,
         }
+        env["OBS_LOAD_SENDING_FILE"] = str(self.sending_file)
         if self.targets_file is not None and spec.metrics:
             env["OBS_LOAD_TARGETS_FILE"] = str(self.targets_file)
         return env
@@ -311,6 +313,37 @@ class LoadRun:
     def running(self) -> bool:
         """True while the master (or the single process) runs."""
         return self.master is not None and self.master.running()
+
+    @property
+    def sending_file(self) -> Path:
+        """Created by the locustfile when the first request is sent."""
+        return self.workdir / "sending"
+
+    def wait_sending(self, timeout: float = 60.0) -> float:
+        """Wait until Locust sent its first request (starting Locust takes 1-3 s); returns when it was.
+        ``ToolError`` when Locust exits first, ``WaitTimeout`` when it sends nothing in ``timeout`` s."""
+        assert self.master is not None, "start() first"
+        master = self.master
+
+        def probe() -> Poll[float]:
+            try:
+                return Poll(True, self.sending_file.stat().st_mtime)
+            except FileNotFoundError:
+                pass
+            if not master.running():
+                raise ToolError(
+                    f"Locust exited (status {master.returncode()}) before sending a request; "
+                    f"last output:\n{master.log_tail(12)}"
+                )
+            return Poll(False, 0.0, "no request sent yet")
+
+        return wait_for(
+            probe,
+            timeout=timeout,
+            expected=f"Locust sending requests to {self.host}",
+            bound="Locust starts in 1-3 s",
+            interval=0.05,
+        )
 
     def wait(self, timeout: float | None = None) -> LoadResult:
         """Wait for the run to end by itself; returns Locust's final stats."""

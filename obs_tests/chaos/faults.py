@@ -240,6 +240,11 @@ class LoadFault(Fault):
             self.load, self.backend.url(self.target), targets_file=getattr(self.backend, "load_targets", None)
         )
         self.run.start()
+        try:  # applied once bad traffic flows: the alert's bound counts from there
+            self.run.wait_sending()
+        except BaseException:
+            self.run.stop()
+            raise
 
     def _revert(self) -> None:
         if self.run is not None:

@@ -31,7 +31,16 @@ from obs_tests.chaos.controller import raise_interrupt
 from obs_tests.scenarios.model import Catalog, Scenario
 from obs_tests.scenarios.runner import ScenarioResult, ScenarioRunner
 
-__all__ = ["SHARED_COMPONENTS", "Wave", "conflict", "plan_waves", "run_concurrently", "run_threads", "tag_log"]
+__all__ = [
+    "SHARED_COMPONENTS",
+    "Wave",
+    "conflict",
+    "join_ignoring_signals",
+    "plan_waves",
+    "run_concurrently",
+    "run_threads",
+    "tag_log",
+]
 
 SHARED_COMPONENTS = frozenset({"prometheus", "alertmanager", "webhook-sink"})
 
@@ -178,27 +187,41 @@ def _run_wave(runners: list[ScenarioRunner], results: dict[str, ScenarioResult])
         raise errors[0]
 
 
-def run_threads(threads: Sequence[threading.Thread], on_interrupt: Callable[[], None]) -> None:
-    """Start ``threads`` and wait for all of them. SIGINT/SIGTERM (in the main thread) call
-    ``on_interrupt`` — which stops the scenario runners; each reverts its own faults — then wait, ignoring
-    further signals, until every thread has finished that, and re-raise the interrupt."""
+def run_threads(threads: Sequence[threading.Thread], on_interrupt: Callable[[], None], *, start: bool = True) -> None:
+    """Start ``threads`` (unless ``start=False``: already started) and wait for all of them. SIGINT/SIGTERM
+    (in the main thread) call ``on_interrupt`` — which stops the scenario runners; each reverts its own
+    faults — then wait, ignoring further signals, until every thread has finished that, and re-raise the
+    interrupt."""
     old = {}
     main = threading.current_thread() is threading.main_thread()
     if main:
         old = {sig: signal.signal(sig, raise_interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        for thread in threads:
-            thread.start()
+        if start:
+            for thread in threads:
+                thread.start()
         for thread in threads:
             thread.join()
     except KeyboardInterrupt:
         on_interrupt()
-        if main:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        for thread in threads:
-            thread.join()
+        join_ignoring_signals(threads)
         raise
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def join_ignoring_signals(threads: Sequence[threading.Thread]) -> None:
+    """Wait for ``threads`` (told to stop) to finish, with SIGINT/SIGTERM ignored meanwhile in the main
+    thread — a second Ctrl-C must not cut a fault revert short; the handlers are put back after."""
+    main = threading.current_thread() is threading.main_thread()
+    old = {}
+    if main:
+        old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        for thread in threads:
+            if thread.ident is not None:
+                thread.join()
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)

@@ -20,11 +20,11 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from obs_tests.scenarios.concurrent import run_threads, tag_log
+from obs_tests.scenarios.concurrent import join_ignoring_signals, run_threads, tag_log
 from obs_tests.scenarios.model import Scenario
 from obs_tests.scenarios.runner import ScenarioResult, ScenarioRunner
 
-__all__ = ["run_on_stacks"]
+__all__ = ["StackPool", "run_on_stacks"]
 
 StackFactory = Callable[[], AbstractContextManager[Any]]
 
@@ -46,76 +46,135 @@ def run_on_stacks(
     to start or stops. A stack that fails to start leaves its share to the others; when none starts,
     the first start error is raised.
     """
-    if stacks < 1:
-        raise ValueError("stacks must be >= 1")
-    pending = list(scenarios)
-    results: dict[str, ScenarioResult] = {}
-    errors: list[BaseException] = []
-    start_errors: list[BaseException] = []
-    started: list[int] = []
-    runners: list[ScenarioRunner] = []
-    lock = threading.Lock()
-    stopping = threading.Event()
+    pool = StackPool(scenarios, make_stack, stacks=stacks, first=first, log=log, on_stack=on_stack)
+    return pool.run()
 
-    def next_scenario() -> Scenario | None:
-        with lock:
-            return pending.pop(0) if pending and not stopping.is_set() else None
 
-    def tell(index: int, message: str) -> None:
-        if on_stack is not None:
-            on_stack(index, message)
+class StackPool:
+    """:func:`run_on_stacks` in two halves, so the scenarios can run in the background while the caller
+    does other work: :meth:`start` returns at once, :meth:`wait` collects the results (interruptible like
+    :func:`run_on_stacks`), :meth:`close` stops whatever still runs — faults reverted, stacks stopped —
+    and waits for it (on every exit path of the caller)::
 
-    def work_on(index: int, stack: object) -> None:
-        while (scenario := next_scenario()) is not None:
-            runner = ScenarioRunner(scenario, stack=stack, log=tag_log(log, scenario.name))
-            with lock:
-                runners.append(runner)
-            if stopping.is_set():
-                runner.stop()
-            results[scenario.name] = runner.run()
-
-    def work(index: int) -> None:
+        pool = StackPool(scenarios, make, stacks=2)
+        pool.start()
         try:
-            if index == 0 and first is not None:
-                with lock:
-                    started.append(index)
-                work_on(index, first)
+            ...  # other checks, on another stack
+            results = pool.wait()
+        finally:
+            pool.close()
+    """
+
+    def __init__(
+        self,
+        scenarios: Sequence[Scenario],
+        make_stack: StackFactory,
+        *,
+        stacks: int,
+        first: object | None = None,
+        log: Callable[[str, str, str], None] | None = None,
+        on_stack: Callable[[int, str], None] | None = None,
+    ) -> None:
+        if stacks < 1:
+            raise ValueError("stacks must be >= 1")
+        self.scenarios = list(scenarios)
+        self.make_stack = make_stack
+        self.first = first
+        self.log = log
+        self.on_stack = on_stack
+        self._pending = list(scenarios)
+        self._results: dict[str, ScenarioResult] = {}
+        self._errors: list[BaseException] = []
+        self._start_errors: list[BaseException] = []
+        self._started: list[int] = []
+        self._runners: list[ScenarioRunner] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        count = min(stacks, max(len(self._pending), 1))
+        self._threads = [
+            threading.Thread(target=self._work, args=(i,), name=f"scenario-stack-{i + 1}") for i in range(count)
+        ]
+
+    def run(self) -> list[ScenarioResult]:
+        """Start, wait for every scenario, return the results in the scenarios' order."""
+        run_threads(self._threads, self.stop)
+        return self._collect()
+
+    def start(self) -> None:
+        """Start the stacks and their scenarios in the background; returns at once."""
+        for thread in self._threads:
+            thread.start()
+
+    def wait(self) -> list[ScenarioResult]:
+        """Wait for every scenario (SIGINT/SIGTERM stop them, revert their faults, and are re-raised);
+        the results in the scenarios' order."""
+        run_threads(self._threads, self.stop, start=False)
+        return self._collect()
+
+    def stop(self) -> None:
+        """Tell every running scenario to stop (each reverts its own faults) and start no other."""
+        self._stopping.set()
+        with self._lock:
+            for runner in self._runners:
+                runner.stop()
+
+    def close(self) -> None:
+        """Stop what still runs and wait until every fault is reverted and every stack stopped."""
+        if any(thread.is_alive() for thread in self._threads):
+            self.stop()
+        join_ignoring_signals(self._threads)
+
+    def _next_scenario(self) -> Scenario | None:
+        with self._lock:
+            return self._pending.pop(0) if self._pending and not self._stopping.is_set() else None
+
+    def _tell(self, index: int, message: str) -> None:
+        if self.on_stack is not None:
+            self.on_stack(index, message)
+
+    def _work_on(self, stack: object) -> None:
+        while (scenario := self._next_scenario()) is not None:
+            runner = ScenarioRunner(scenario, stack=stack, log=tag_log(self.log, scenario.name))
+            with self._lock:
+                self._runners.append(runner)
+            if self._stopping.is_set():
+                runner.stop()
+            self._results[scenario.name] = runner.run()
+
+    def _work(self, index: int) -> None:
+        try:
+            if index == 0 and self.first is not None:
+                with self._lock:
+                    self._started.append(index)
+                self._work_on(self.first)
+                return
+            if self._stopping.is_set():
                 return
             try:
-                manager = make_stack()
+                manager = self.make_stack()
                 stack = manager.__enter__()
             except Exception as exc:  # noqa: BLE001 - reported; the other stacks take over
-                start_errors.append(exc)
-                tell(index, f"stack {index + 1} did not start: {exc}")
+                self._start_errors.append(exc)
+                self._tell(index, f"stack {index + 1} did not start: {exc}")
                 return
-            with lock:
-                started.append(index)
-            tell(index, f"stack {index + 1} up")
+            with self._lock:
+                self._started.append(index)
+            self._tell(index, f"stack {index + 1} up")
             try:
-                work_on(index, stack)
+                self._work_on(stack)
             finally:
                 manager.__exit__(None, None, None)
-                tell(index, f"stack {index + 1} down")
+                self._tell(index, f"stack {index + 1} down")
         except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
-            errors.append(exc)
-            stop_all()
+            self._errors.append(exc)
+            self.stop()
 
-    def stop_all() -> None:
-        stopping.set()
-        with lock:
-            for runner in runners:
-                runner.stop()
-
-    count = min(stacks, max(len(pending), 1))
-    # On an interrupt each runner reverts its own faults and each thread stops its stack.
-    run_threads(
-        [threading.Thread(target=work, args=(i,), name=f"scenario-stack-{i + 1}") for i in range(count)], stop_all
-    )
-    if errors:
-        raise errors[0]
-    if not started and start_errors:
-        raise start_errors[0]
-    missing = [s.name for s in scenarios if s.name not in results]
-    if missing:  # every started stack failed mid-way: not silently dropped
-        raise RuntimeError(f"scenarios not run: {', '.join(missing)}")
-    return [results[s.name] for s in scenarios]
+    def _collect(self) -> list[ScenarioResult]:
+        if self._errors:
+            raise self._errors[0]
+        if not self._started and self._start_errors:
+            raise self._start_errors[0]
+        missing = [s.name for s in self.scenarios if s.name not in self._results]
+        if missing:  # every started stack failed mid-way: not silently dropped
+            raise RuntimeError(f"scenarios not run: {', '.join(missing)}")
+        return [self._results[s.name] for s in self.scenarios]

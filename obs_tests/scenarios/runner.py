@@ -254,6 +254,7 @@ class ScenarioRunner:
         self.result = ScenarioResult(self.scenario.name, str(self.scenario.path), self.scenario.description)
         self.timeline = Timeline()
         self._step_done: dict[str, float] = {}
+        self._clock = 0.0  # faults' `at` counts from here: the start, or when the setup load sends
         self._step_cond = threading.Condition()
         self._background_loads: list[LoadRun] = []
         self._done = threading.Event()
@@ -310,6 +311,7 @@ class ScenarioRunner:
             with chaos:
                 if self.scenario.market:
                     chaos.apply(FaultSpec("setup-market", "market", "exchange", {"scenario": self.scenario.market}))
+                self._clock = time.time()
                 load_run = self._start_setup_load()
                 scheduler = threading.Thread(target=self._schedule, args=(chaos,), daemon=True, name="chaos")
                 scheduler.start()
@@ -463,8 +465,14 @@ class ScenarioRunner:
         spec = self._load_spec(raw, 3600.0)
         run = LoadRun(spec, self.stack.url("gateway"), targets_file=getattr(self.stack, "load_targets", None))
         run.start()
-        self.timeline.record("load", "setup", "started", users=spec.users)
         self.log("INFO", f"load: {spec.users} Locust users (malformed ratio {spec.malformed_ratio:g})")
+        try:  # the faults' clock starts once traffic flows (Locust takes 1-3 s to start)
+            sending = run.wait_sending()
+        except BaseException:
+            run.stop()
+            raise
+        self._clock = max(self._clock, sending)
+        self.timeline.add(Event(sending, "load", "setup", "started", {}, {"users": spec.users}))
         return run
 
     def _stop_load(self, run: LoadRun) -> dict[str, Any]:
@@ -480,7 +488,7 @@ class ScenarioRunner:
         """Apply each fault at its time (or after its step) and revert those with a duration."""
         pending = sorted(self.scenario.chaos, key=lambda c: (c.after is not None, c.at))
         reverts: list[tuple[float, str]] = []
-        origin = self.result.started_at
+        origin = self._clock
         while (pending or reverts) and not self._done.is_set() and not self.stopped:
             now = time.time()
             for entry in list(pending):

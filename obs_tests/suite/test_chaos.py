@@ -1,9 +1,9 @@
 """Chaos scenarios (``scenarios/*.yaml``): every alert proven to fire and clear under its real fault,
 notifications routed, symptoms that must stay silent silent, the steady state quiet.
 
-With ``stack.scenario_stacks`` > 1 (``--obs-scenario-stacks``) the selected scenarios run in parallel
-when the first of them is reached: on the session's stack and on extra embedded stacks started for the
-module, each scenario on a stack of its own; each test then judges its scenario's result."""
+With ``stack.scenario_stacks`` > 1 (``--obs-scenario-stacks``) the selected scenarios run in parallel,
+each on an embedded stack of its own, from the start of the session while the other checks run
+(``conftest.py``); this module runs last and each test judges its scenario's result."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ import pytest
 
 from obs_tests.contract import Contract
 from obs_tests.findings import Finding, require_no_findings
-from obs_tests.pytest_plugin import log_dir, scenario_stacks, session_scenarios
+from obs_tests.pytest_plugin import session_scenarios
 from obs_tests.rulefiles import load_rule_files
 from obs_tests.scenarios.model import WATCHDOG, Scenario
-from obs_tests.scenarios.pool import run_on_stacks
+from obs_tests.scenarios.pool import StackPool
 from obs_tests.scenarios.reports import write_reports
 from obs_tests.scenarios.runner import ScenarioResult, ScenarioRunner
-from obs_tests.stack import EmbeddedStack, ExternalStack
+from obs_tests.stack import EmbeddedStack
 
 
 @pytest.fixture(scope="module")
@@ -33,31 +33,11 @@ def scenario_results(obs_report_dir: Path) -> Iterator[list[ScenarioResult]]:
 
 
 @pytest.fixture(scope="module")
-def pooled_results(
-    request: pytest.FixtureRequest, stack: EmbeddedStack | ExternalStack
-) -> dict[str, ScenarioResult] | None:
-    """Every selected scenario's result, run on several stacks at once (None: one by one, in each test)."""
-    config = request.config
-    if not isinstance(stack, EmbeddedStack) or "gateway" not in stack.components:
-        return None  # test_scenario skips: scenarios need the embedded mock system
-    stacks = scenario_stacks(config)
-    selected = [
-        item.callspec.params["contract_scenario"]
-        for item in request.session.items
-        if getattr(item, "originalname", "") == "test_scenario" and hasattr(item, "callspec")
-    ]
-    if stacks < 2 or len(selected) < 2:
+def pooled_results(scenario_pool: StackPool | None) -> dict[str, ScenarioResult] | None:
+    """Every selected scenario's result from the pool of stacks (None: they run one by one, in each test)."""
+    if scenario_pool is None:
         return None
-    logs = log_dir(config)
-    made: list[int] = []
-
-    def make() -> EmbeddedStack:
-        made.append(len(made) + 2)
-        where = logs / f"scenario-stack-{made[-1]}" if logs else None
-        return EmbeddedStack(stack.contract, time_scale=stack.time_scale, log_dir=where, origin="scenario")
-
-    results = run_on_stacks(selected, make, stacks=stacks, first=stack)
-    return {r.scenario: r for r in results}
+    return {r.scenario: r for r in scenario_pool.wait()}
 
 
 def _timings(result: ScenarioResult) -> str:

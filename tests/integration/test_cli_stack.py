@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from obs_tests.stack.state import list_records
+from obs_tests.stack.state import StackRecord, list_records
+from obs_tests.waiting import Poll, wait_for
 
 from .helpers import ROOT, assert_all_gone, env_with_state, identities, obs_tests, python, wait_ready_record
 
@@ -72,7 +73,7 @@ def test_foreground_up_stops_on_signal(tmp_path: Path, sig: signal.Signals) -> N
 
 @pytest.mark.timeout(900)
 def test_check_on_embedded_stack_is_green(tmp_path: Path) -> None:
-    """The whole `obs-tests check` (~5.5 min here: 18 chaos scenarios take ~4 of them)."""
+    """The whole `obs-tests check` (~2.5 min here: the 18 chaos scenarios run on 2 more stacks meanwhile)."""
     state = tmp_path / "state"
     reports = tmp_path / "reports"
     result = obs_tests("check", "--report-dir", str(reports), env=env_with_state(state), timeout=780)
@@ -96,6 +97,43 @@ def test_check_on_embedded_stack_is_green(tmp_path: Path) -> None:
     assert summary["counts"]["failed"] == 0 and summary["counts"]["passed"] >= 25
     assert (reports / "logs" / "gateway.log").is_file()
     assert list_records(state) == []
+
+
+def test_sigterm_during_check_with_background_scenarios_leaks_nothing(tmp_path: Path) -> None:
+    """Scenarios run on 2 stacks of their own while other checks run on the session's stack: SIGTERM
+    stops all three stacks — every process gone, no record left — and check exits 130."""
+    state = tmp_path / "state"
+    proc = python(
+        "-m",
+        "obs_tests.cli",
+        "check",
+        "--scenario-stacks",
+        "2",
+        "--report-dir",
+        str(tmp_path / "r"),
+        "-k",
+        "test_scenario and (gateway-high-latency or nats-publish-failures) or test_metric_present",
+        env=env_with_state(state),
+        cwd=ROOT,
+    )
+    try:
+
+        def probe() -> Poll[list[StackRecord]]:
+            ready = [r for r in list_records(state) if r.owner_pid == proc.pid and r.ready]
+            return Poll(len(ready) == 3, ready, f"{len(ready)} stacks ready")
+
+        records = wait_for(probe, timeout=120, interval=0.1, expected="the session's stack and 2 scenario stacks")
+        idents = [i for r in records for i in identities(r)]
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=120)
+        assert proc.returncode == 130, out
+        assert_all_gone(idents, timeout=20)
+        assert list_records(state) == []
+    finally:
+        proc.kill()
+        proc.wait()
+        assert proc.stdout is not None
+        proc.stdout.close()
 
 
 def test_check_fails_naming_a_killed_gateway(tmp_path: Path) -> None:

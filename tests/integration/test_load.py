@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from obs_tests.accounting import run_load_accounting
 from obs_tests.checks.accounting import format_key
 from obs_tests.clients.prometheus import PrometheusClient
-from obs_tests.errors import UsageError, WaitTimeout
+from obs_tests.errors import ToolError, UsageError, WaitTimeout
 from obs_tests.findings import format_findings
 from obs_tests.loadgen import LoadRun, LoadSpec, run_load
 from obs_tests.stack import EmbeddedStack
@@ -98,6 +99,24 @@ def test_bad_locust_arguments_are_a_clear_error(stack: EmbeddedStack) -> None:
         run_load(LoadSpec(duration=2, extra_args=("--no-such-flag",)), stack.url("gateway"))
     assert "Locust rejected its arguments" in str(info.value)
     assert "--no-such-flag" in str(info.value)
+
+
+@pytest.mark.parametrize("workers", [0, 1], ids=["single", "distributed"])
+def test_wait_sending_returns_once_requests_flow(stack: EmbeddedStack, workers: int) -> None:
+    with LoadRun(LoadSpec(users=2, duration=60, workers=workers, think_time=0.05), stack.url("gateway")) as run:
+        sent = run.wait_sending(timeout=60)
+        assert run.started_at is not None and run.started_at < sent <= time.time()
+        run.stop()
+        result = run.wait()
+    assert result.requests > 0
+
+
+def test_wait_sending_fails_when_locust_exits_first(stack: EmbeddedStack) -> None:
+    # A locustfile whose users never send: Locust runs its 2 s and exits without a request.
+    spec = LoadSpec(users=1, duration=2, extra_args=("--tags", "no-such-tag"))
+    with LoadRun(spec, stack.url("gateway")) as run, pytest.raises(ToolError) as info:
+        run.wait_sending(timeout=60)
+    assert "Locust exited" in str(info.value) and "before sending a request" in str(info.value)
 
 
 def test_load_stopped_when_the_test_raises(stack: EmbeddedStack) -> None:

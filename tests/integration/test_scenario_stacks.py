@@ -7,9 +7,11 @@ import signal
 from pathlib import Path
 
 from obs_tests.scenarios.model import Catalog, load_scenario
-from obs_tests.scenarios.pool import run_on_stacks
+from obs_tests.scenarios.pool import StackPool, run_on_stacks
 from obs_tests.stack import EmbeddedStack
+from obs_tests.stack.process import pid_alive
 from obs_tests.stack.state import list_records
+from obs_tests.waiting import Poll, wait_for
 
 from .helpers import ROOT, assert_all_gone, env_with_state, identities, python, write_paused_scenario
 
@@ -100,3 +102,42 @@ def test_sigterm_stops_every_stack_and_leaks_nothing(tmp_path: Path) -> None:
     assert "fault reverted: pause-exchange" in output, output
     assert proc.returncode != 0, output
     assert_all_gone(idents, timeout=20)
+
+
+def test_background_pool_closed_midway_reverts_and_stops_its_stacks(stack: EmbeddedStack, tmp_path: Path) -> None:
+    """As `obs-tests check` uses it: the pool runs on stacks of its own while the caller works on its
+    stack; closing it mid-scenario (the session ending early) reverts both pauses and stops both stacks."""
+    catalog = Catalog.from_contract(stack.contract, list(stack.components))
+    scenarios = [
+        load_scenario(write_paused_scenario(tmp_path, name, target), catalog)
+        for name, target in (("pause-orchestrator", "orchestrator"), ("pause-exchange", "exchange"))
+    ]
+    made: list[EmbeddedStack] = []
+    applied: set[str] = set()
+
+    def make() -> EmbeddedStack:
+        made.append(EmbeddedStack(stack.contract, time_scale=stack.time_scale, origin="scenario"))
+        return made[-1]
+
+    def log(name: str, _level: str, message: str) -> None:
+        if message.startswith("fault applied"):
+            applied.add(name)
+
+    pool = StackPool(scenarios, make, stacks=2, log=log)
+    pool.start()
+    try:
+        names = {s.name for s in scenarios}
+        wait_for(lambda: Poll(applied == names, sorted(applied)), timeout=90, expected=f"faults applied in {names}")
+        # the caller's stack is untouched: nothing of it paused, the pool's components are others
+        assert all(p.running() and not p.paused for p in stack.processes.values())
+        assert len(made) == 2
+        paused = {name for s in made for name, p in s.processes.items() if p.paused}
+        assert paused == {"orchestrator", "exchange"}
+        pids = [p.pid for s in made for p in s.processes.values()]
+    finally:
+        pool.close()
+    assert not any(p.running() for s in made for p in s.processes.values())
+    assert pids and not any(pid_alive(pid) for pid in pids if pid)
+    results = pool.wait()
+    assert [r.scenario for r in results] == [s.name for s in scenarios]
+    assert all(not r.passed for r in results)  # stopped before their end: not a pass

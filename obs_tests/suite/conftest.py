@@ -1,0 +1,71 @@
+"""Suite-wide fixtures: the chaos scenarios start in the background on stacks of their own.
+
+With ``stack.scenario_stacks`` >= 2 (``--obs-scenario-stacks``) and the embedded mock system, the
+selected chaos scenarios start at the beginning of the session on that many extra embedded stacks, each
+scenario on a stack of its own, while every other check runs on the session's stack; the chaos module
+runs last and judges the results. When only chaos scenarios are selected, the session's stack is one of
+the pool. However the session ends (failure, SIGINT, SIGTERM), running scenarios are stopped, their
+faults reverted and the pool's stacks stopped before the session's stack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from obs_tests.pytest_plugin import log_dir, scenario_stacks
+from obs_tests.scenarios.model import Scenario
+from obs_tests.scenarios.pool import StackPool
+from obs_tests.stack import EmbeddedStack
+
+CHAOS_MODULE = "test_chaos.py"
+
+
+def _is_chaos(item: pytest.Item) -> bool:
+    return item.path.name == CHAOS_MODULE
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The chaos module runs last, so the other checks run while its scenarios run in the background."""
+    items.sort(key=_is_chaos)  # stable: every other order is kept
+
+
+def selected_scenarios(session: pytest.Session) -> list[Scenario]:
+    """The scenarios of the selected ``test_scenario`` items, in their order."""
+    return [
+        item.callspec.params["contract_scenario"]
+        for item in session.items
+        if getattr(item, "originalname", "") == "test_scenario" and hasattr(item, "callspec")
+    ]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def scenario_pool(request: pytest.FixtureRequest) -> Iterator[StackPool | None]:
+    """The chaos scenarios running on a pool of stacks (None: they run one by one, in their tests)."""
+    config = request.config
+    session = request.session
+    selected = selected_scenarios(session)
+    if len(selected) < 2 or scenario_stacks(config) < 2:
+        yield None
+        return
+    stack = request.getfixturevalue("stack")
+    if not isinstance(stack, EmbeddedStack) or "gateway" not in stack.components:
+        yield None  # test_scenario skips: scenarios need the embedded mock system
+        return
+    others = any(not _is_chaos(item) for item in session.items)
+    logs = log_dir(config)
+    made: list[int] = []
+
+    def make() -> EmbeddedStack:
+        made.append(len(made) + 2)
+        where = logs / f"scenario-stack-{made[-1]}" if logs else None
+        return EmbeddedStack(stack.contract, time_scale=stack.time_scale, log_dir=where, origin="scenario")
+
+    # Other checks selected: the session's stack is theirs, the scenarios get stacks of their own.
+    pool = StackPool(selected, make, stacks=scenario_stacks(config), first=None if others else stack)
+    pool.start()
+    try:
+        yield pool
+    finally:
+        pool.close()
