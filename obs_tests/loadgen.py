@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import atexit
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from typing import Any
 
 from obs_tests.errors import ToolError, UsageError
 from obs_tests.stack.ports import allocate_ports
-from obs_tests.stack.process import ManagedProcess, Spawner
+from obs_tests.stack.process import ManagedProcess, Spawner, environ_copy
 from obs_tests.waiting import Poll, wait_for
 
 __all__ = ["DEFAULT_LOCUSTFILE", "EndpointStats", "LoadResult", "LoadRun", "LoadSpec", "run_load"]
@@ -220,7 +219,7 @@ class LoadRun:
     def _env(self) -> dict[str, str]:
         spec = self.spec
         env = {
-            **os.environ,
+            **environ_copy(),
             "OBS_MALFORMED_RATIO": str(spec.malformed_ratio),
             "OBS_BURST_SIZE": str(spec.burst_size),
             "OBS_THINK_TIME": str(spec.think_time),

@@ -6,6 +6,7 @@ server, the URL and what to check. Credentials are never part of a message.
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -15,7 +16,22 @@ from requests.adapters import HTTPAdapter
 
 from obs_tests.errors import ApiError, EndpointAuthError, EndpointUnreachable, UsageError
 
-__all__ = ["HttpApi", "normalise_url", "redact_url"]
+__all__ = ["HttpApi", "is_loopback", "normalise_url", "redact_url"]
+
+
+def is_loopback(url: str) -> bool:
+    """Whether ``url`` names a loopback host (``localhost``, 127.0.0.0/8, ``::1``).
+
+    >>> is_loopback("http://127.0.0.1:9090"), is_loopback("http://localhost"), is_loopback("http://prom:9090")
+    (True, True, False)
+    """
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def redact_url(url: str) -> str:
@@ -82,6 +98,10 @@ class HttpApi:
             if self._auth:
                 session.auth = self._auth
             session.verify = self._verify
+            # A loopback server (the embedded stack) is never reached through a proxy; not reading the
+            # proxy variables also keeps requests from iterating os.environ, which pytest changes
+            # between tests while scenarios poll from background threads.
+            session.trust_env = not is_loopback(self.base_url)
             self._local.session = session
         return session
 

@@ -659,9 +659,7 @@ class ScenarioRunner:
         status (pending/firing for "firing", resolved for "resolved"; Alertmanager may notify before
         obs-tests sees the state) or, if the alert has not changed in this run, after the step started."""
         status = args.get("status", "firing")
-        states = ("pending", "firing") if status == "firing" else ("resolved",)
-        changes = [e for e in self.timeline.find("alert", args["alert"]) if e.state in states]
-        started = changes[-1].t - 1.0 if changes else time.time()
+        started = incident_start(self.timeline.find("alert", args["alert"]), status, time.time())
 
         def probe() -> Poll[int]:
             found = [
@@ -1065,6 +1063,25 @@ class ScenarioRunner:
             return
         ok, message = (outcome, "") if isinstance(outcome, bool) else (bool(outcome[0]), str(outcome[1]))
         add(AssertionResult(f"custom {path}", ok, "passes", "passed" if ok else "failed", message))
+
+
+def incident_start(events: Sequence[Event], status: str, now: float) -> float:
+    """Since when a ``status`` notification belongs to the alert's current incident, given its recorded
+    ``events``: its latest change to that status (pending/firing for "firing", resolved for "resolved")
+    less 1 s, as Alertmanager may notify before obs-tests' poll sees the change — but for "firing" never
+    before the alert's ``activeAt`` (a notification older than that is of an earlier incident, e.g. one
+    Alertmanager repeated while Prometheus restarted); ``now`` when the alert has not changed in the run.
+    """
+    states = ("pending", "firing") if status == "firing" else ("resolved",)
+    changes = [e for e in events if e.state in states]
+    if not changes:
+        return now
+    latest = changes[-1]
+    start = latest.t - 1.0
+    active_at = latest.detail.get("active_at")
+    if status == "firing" and isinstance(active_at, int | float):
+        start = max(start, float(active_at))
+    return start
 
 
 def inhibition_held(timeline: Timeline, alert: str, inhibitor: str, started_at: float) -> AssertionResult:

@@ -41,7 +41,7 @@ from obs_tests.errors import ObsTestsError, StackStartError, UnknownComponent, W
 from obs_tests.scenarios.timescale import scale_rule_files, validate_factor
 from obs_tests.stack.components import CATALOGUE, MOCK_SERVICES, Component, ComponentPlan, build_components
 from obs_tests.stack.ports import allocate_ports
-from obs_tests.stack.process import ManagedProcess, ProcessIdentity, Spawner
+from obs_tests.stack.process import ManagedProcess, ProcessIdentity, Spawner, environ_copy
 from obs_tests.stack.render import render_alertmanager_config, render_prometheus_config
 from obs_tests.stack.state import (
     ComponentRecord,
@@ -226,7 +226,7 @@ class EmbeddedStack:
         self.components = build_components(plan, names)
         log_dir = self._log_dir or self.workdir / "logs"
         self._spawner = Spawner()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = environ_copy(PYTHONUNBUFFERED="1")
         for name, comp in self.components.items():
             self.processes[name] = ManagedProcess(
                 name,

@@ -15,6 +15,10 @@ __all__ = ["HttpProbe", "Probe", "RedisProbe", "TcpProbe"]
 
 Probe = Callable[[], tuple[bool, str]]
 
+# Loopback only: no proxy (and no proxy settings read from the environment, which another thread may
+# be changing — pytest does between tests).
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
 
 @dataclass(frozen=True)
 class HttpProbe:
@@ -25,7 +29,7 @@ class HttpProbe:
 
     def __call__(self) -> tuple[bool, str]:
         try:
-            with urllib.request.urlopen(self.url, timeout=self.timeout) as resp:  # noqa: S310 - our own loopback URL
+            with _OPENER.open(self.url, timeout=self.timeout) as resp:
                 return resp.status == 200, f"HTTP {resp.status}"
         except urllib.error.HTTPError as exc:
             return False, f"HTTP {exc.code}"

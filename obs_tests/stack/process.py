@@ -34,6 +34,7 @@ __all__ = [
     "ManagedProcess",
     "ProcessIdentity",
     "Spawner",
+    "environ_copy",
     "pid_alive",
     "process_start_time",
     "terminate_identities",
@@ -41,6 +42,22 @@ __all__ = [
 
 _PR_SET_PDEATHSIG = 1
 _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def environ_copy(**extra: str) -> dict[str, str]:
+    """``os.environ`` as a dict, plus ``extra`` — safe while another thread sets and unsets variables.
+
+    ``dict(os.environ)`` lists the keys, then reads each one: a variable removed in between raises
+    ``KeyError``. pytest removes ``PYTEST_CURRENT_TEST`` between tests, while `obs-tests check` starts
+    stacks and loads in background threads; a variable removed meanwhile is simply not copied.
+    """
+    env: dict[str, str] = {}
+    for key in list(os.environ):
+        value = os.environ.get(key)
+        if value is not None:
+            env[key] = value
+    env.update(extra)
+    return env
 
 
 def _die_with(parent: int) -> Callable[[], None]:

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from obs_tests.clients.base import normalise_url, redact_url
+from obs_tests.clients.base import is_loopback, normalise_url, redact_url
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.errors import ApiError, EndpointAuthError, PrometheusUnreachable, UsageError
 
@@ -108,3 +108,34 @@ def test_credentials_not_in_connection_error(closed_port: int) -> None:
     with pytest.raises(PrometheusUnreachable) as info:
         PrometheusClient(f"http://admin:s3cret@127.0.0.1:{closed_port}").buildinfo()
     assert "s3cret" not in str(info.value)
+
+
+def test_loopback_servers_are_never_reached_through_a_proxy(
+    scripted: tuple[str, Scripted], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A proxy in the environment that nothing listens on: the embedded stack must still be reachable.
+    url, script = scripted
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    script.body = _ok({"resultType": "scalar", "result": [2.0, "1"]})
+    client = PrometheusClient(url)
+    assert client.session.trust_env is False
+    client.query("1")
+    assert PrometheusClient("http://prometheus.example:9090").session.trust_env is True
+
+
+@pytest.mark.parametrize(
+    ("url", "loopback"),
+    [
+        ("http://127.0.0.1:9090", True),
+        ("http://127.3.4.5", True),
+        ("http://localhost:3000/grafana", True),
+        ("http://[::1]:9093", True),
+        ("https://prometheus.internal:9090", False),
+        ("http://10.0.0.1:9090", False),
+    ],
+)
+def test_is_loopback(url: str, loopback: bool) -> None:
+    assert is_loopback(url) is loopback

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from obs_tests.stack.process import ManagedProcess, ProcessIdentity, Spawner, pid_alive, terminate_identities
+from obs_tests.stack.process import (
+    ManagedProcess,
+    ProcessIdentity,
+    Spawner,
+    environ_copy,
+    pid_alive,
+    terminate_identities,
+)
 from obs_tests.waiting import Poll, wait_for
 
 
@@ -125,3 +132,25 @@ def test_terminate_identities(tmp_path: Path, spawner: Spawner) -> None:
     assert time.monotonic() - started < 5
     assert not ident.alive()
     proc.close_log()
+
+
+def test_environ_copy_while_another_thread_sets_and_unsets_a_variable() -> None:
+    """As pytest does with PYTEST_CURRENT_TEST while `obs-tests check` starts stacks in background threads."""
+    import threading  # noqa: PLC0415
+
+    stop = threading.Event()
+
+    def churn() -> None:
+        while not stop.is_set():
+            os.environ["OBS_TEST_CHURN"] = "1"
+            os.environ.pop("OBS_TEST_CHURN", None)
+
+    thread = threading.Thread(target=churn)
+    thread.start()
+    try:
+        copies = [environ_copy(EXTRA="x") for _ in range(3000)]
+    finally:
+        stop.set()
+        thread.join()
+    assert all(c["EXTRA"] == "x" and c["PATH"] == os.environ["PATH"] for c in copies)
+    assert all(c.get("OBS_TEST_CHURN") in (None, "1") for c in copies)
