@@ -254,6 +254,19 @@ def _external_urls(config: pytest.Config, contract: Contract) -> tuple[str | Non
     return prom, am, grafana
 
 
+def embedded_time_scale(config: pytest.Config) -> float | None:
+    """The time scale of the session's embedded stack (``--obs-time-scale``, ``OBS_TIME_SCALE``, else the
+    contract's); None when the session checks a stack of yours (a Prometheus URL is given)."""
+    contract = session_contract(config)
+    if _external_urls(config, contract)[0]:
+        return None
+    scale = _option(config, "--obs-time-scale", "OBS_TIME_SCALE")
+    try:
+        return float(scale) if scale else contract.stack.time_scale
+    except ValueError:
+        raise pytest.UsageError(f"--obs-time-scale {scale}: not a number") from None
+
+
 @pytest.fixture(scope="session")
 def stack(pytestconfig: pytest.Config, contract: Contract) -> Iterator[EmbeddedStack | ExternalStack]:
     """The stack under test: embedded (started once per session) unless a Prometheus URL is given."""
@@ -265,12 +278,12 @@ def stack(pytestconfig: pytest.Config, contract: Contract) -> Iterator[EmbeddedS
             raise pytest.UsageError(f"{type(exc).__name__}: {exc}") from None
         yield external
         return
-    scale = _option(pytestconfig, "--obs-time-scale", "OBS_TIME_SCALE")
+    time_scale = embedded_time_scale(pytestconfig)
+    assert time_scale is not None
     try:
-        time_scale = float(scale) if scale else contract.stack.time_scale
         embedded = EmbeddedStack(contract, log_dir=log_dir(pytestconfig), time_scale=time_scale)
     except (ValueError, ObsTestsError) as exc:
-        raise pytest.UsageError(f"--obs-time-scale {scale}: {exc}") from None
+        raise pytest.UsageError(f"--obs-time-scale {time_scale:g}: {exc}") from None
     try:
         embedded.__enter__()
     except ObsTestsError as exc:

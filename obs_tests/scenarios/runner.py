@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import itertools
 import math
 import operator
 import threading
@@ -1025,28 +1024,25 @@ class ScenarioRunner:
     def _judge_absent(self, note: Mapping[str, Any], add: Callable[[AssertionResult], None]) -> None:
         add(inhibition_held(self.timeline, str(note["alert"]), str(note["absent_while"]), self.result.started_at))
 
-    def _sequence_time(self, entry: Mapping[str, str]) -> tuple[str, float | None]:
+    def _sequence_time(self, entry: Mapping[str, str]) -> tuple[str, Event | None]:
         if "fault" in entry:
-            event = self.timeline.first("fault", entry["fault"], "applied")
-            return f"fault {entry['fault']}", event.t if event else None
+            return f"fault {entry['fault']}", self.timeline.first("fault", entry["fault"], "applied")
         if "revert" in entry:
-            event = self.timeline.first("revert", entry["revert"])
-            return f"revert {entry['revert']}", event.t if event else None
+            return f"revert {entry['revert']}", self.timeline.first("revert", entry["revert"])
         if "alert" in entry:
-            event = self.timeline.first("alert", entry["alert"], entry["state"])
-            return f"{entry['alert']} {entry['state']}", event.t if event else None
+            return f"{entry['alert']} {entry['state']}", self.timeline.first("alert", entry["alert"], entry["state"])
         status = entry.get("status", "firing")
-        event = self.timeline.first("notification", entry["notification"], status)
-        return f"notification {entry['notification']} {status}", event.t if event else None
+        return f"notification {entry['notification']} {status}", self.timeline.first(
+            "notification", entry["notification"], status
+        )
 
     def _judge_sequence(self, add: Callable[[AssertionResult], None]) -> None:
         seen = [self._sequence_time(e) for e in self.scenario.expect.sequence]
         expected = " → ".join(label for label, _ in seen)
-        missing = [label for label, t in seen if t is None]
+        missing = [label for label, event in seen if event is None]
         origin = self.result.started_at
-        actual = ", ".join(f"{label} @{'-' if t is None else f'{t - origin:.1f}s'}" for label, t in seen)
-        times = [t for _, t in seen if t is not None]
-        ordered = not missing and all(a <= b for a, b in itertools.pairwise(times))
+        actual = ", ".join(f"{label} @{'-' if e is None else f'{e.t - origin:.1f}s'}" for label, e in seen)
+        ordered = not missing and in_order([happened_within(e) for _, e in seen if e is not None])
         message = ""
         if missing:
             message = f"never happened: {', '.join(missing)}"
@@ -1063,6 +1059,29 @@ class ScenarioRunner:
             return
         ok, message = (outcome, "") if isinstance(outcome, bool) else (bool(outcome[0]), str(outcome[1]))
         add(AssertionResult(f"custom {path}", ok, "passes", "passed" if ok else "failed", message))
+
+
+def happened_within(event: Event) -> tuple[float, float]:
+    """When ``event`` happened, as an interval: faults, reverts and notifications exactly when recorded;
+    an alert state change between the previous poll of ``/api/v1/alerts`` (``previous_poll``; for a
+    resolved alert ``last_seen``) and the poll that saw it."""
+    if event.kind == "alert":
+        earliest = event.detail.get("previous_poll") or event.detail.get("last_seen")
+        if isinstance(earliest, int | float) and earliest <= event.t:
+            return float(earliest), event.t
+    return event.t, event.t
+
+
+def in_order(intervals: Sequence[tuple[float, float]]) -> bool:
+    """Whether events known to have happened within these ``(earliest, latest)`` intervals can have
+    happened in this order: out of order only when one certainly happened before the one listed
+    before it (an alert seen firing one poll after Alertmanager notified it is in order)."""
+    at = -math.inf
+    for earliest, latest in intervals:
+        at = max(at, earliest)
+        if at > latest:
+            return False
+    return True
 
 
 def incident_start(events: Sequence[Event], status: str, now: float) -> float:

@@ -238,6 +238,8 @@ class Recorder:
                             "active_at": parse_time(alert.get("activeAt")),
                             "value": alert.get("value"),
                             "annotations": dict(alert.get("annotations") or {}),
+                            # it changed after the previous poll was asked (None: first poll)
+                            "previous_poll": self._last_poll,
                         },
                     )
                 )

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from obs_tests.pytest_plugin import log_dir, scenario_stacks
+from obs_tests.pytest_plugin import embedded_time_scale, log_dir, scenario_stacks, session_contract
 from obs_tests.scenarios.model import Scenario
 from obs_tests.scenarios.pool import StackPool
 from obs_tests.stack import EmbeddedStack
@@ -46,26 +46,35 @@ def scenario_pool(request: pytest.FixtureRequest) -> Iterator[StackPool | None]:
     config = request.config
     session = request.session
     selected = selected_scenarios(session)
-    if len(selected) < 2 or scenario_stacks(config) < 2:
+    stacks = scenario_stacks(config)
+    if len(selected) < 2 or stacks < 2:
         yield None
         return
-    stack = request.getfixturevalue("stack")
-    if not isinstance(stack, EmbeddedStack) or "gateway" not in stack.components:
-        yield None  # test_scenario skips: scenarios need the embedded mock system
+    try:
+        scale = embedded_time_scale(config)
+    except pytest.UsageError:
+        scale = None  # the stack fixture reports it
+    if scale is None:
+        yield None  # a stack of yours: test_scenario skips, scenarios need the embedded mock system
         return
-    others = any(not _is_chaos(item) for item in session.items)
+    contract = session_contract(config)
     logs = log_dir(config)
     made: list[int] = []
 
     def make() -> EmbeddedStack:
         made.append(len(made) + 2)
         where = logs / f"scenario-stack-{made[-1]}" if logs else None
-        return EmbeddedStack(stack.contract, time_scale=stack.time_scale, log_dir=where, origin="scenario")
+        return EmbeddedStack(contract, time_scale=scale, log_dir=where, origin="scenario")
 
-    # Other checks selected: the session's stack is theirs, the scenarios get stacks of their own.
-    pool = StackPool(selected, make, stacks=scenario_stacks(config), first=None if others else stack)
-    pool.start()
+    if any(not _is_chaos(item) for item in session.items):
+        # Other checks selected: the session's stack is theirs; the scenarios' stacks start meanwhile.
+        pool = StackPool(selected, make, stacks=stacks)
+        pool.start()
+    else:  # only scenarios: the session's stack is one of the pool
+        pool = StackPool(selected, make, stacks=stacks, first=request.getfixturevalue("stack"))
+        pool.start()
     try:
+        request.getfixturevalue("stack")
         yield pool
     finally:
         pool.close()
