@@ -130,7 +130,7 @@ def time_scale_option(func: F) -> F:
         envvar="OBS_TIME_SCALE",
         callback=_time_scale,
         help="Embedded stack: load the rules with every for:, keep_firing_for: and range window multiplied by "
-        "this factor, e.g. 0.02 turns for: 10m into 12s [default: the contract's stack.time_scale].",
+        "this factor, e.g. 0.01 turns for: 10m into 6s [default: the contract's stack.time_scale].",
     )(func)
 
 
@@ -148,7 +148,8 @@ def scenario_stacks_option(*names: str) -> Callable[[F], F]:
             default=None,
             type=click.IntRange(min=1, max=16),
             help="Run the scenarios on this many embedded stacks in parallel, each scenario on a stack of its "
-            "own (~0.5 GB of memory per stack) [default: the contract's stack.scenario_stacks].",
+            "own (~0.5 GB of memory per stack); check runs them next to its other checks "
+            "[default: the contract's stack.scenario_stacks].",
         )(func)
 
     return decorate

@@ -39,8 +39,8 @@ def scenario() -> None:
       obs-tests scenario list
       obs-tests scenario validate scenarios/*.yaml
       obs-tests scenario run scenarios/gateway-down.yaml --format json,html,junit,md
-      obs-tests scenario run --compose --time-scale 0.02 scenarios/gateway-down.yaml
-      obs-tests scenario scale-rules --time-scale 0.02 -o build/rules
+      obs-tests scenario run --compose --time-scale 0.01 scenarios/gateway-down.yaml
+      obs-tests scenario scale-rules --time-scale 0.01 -o build/rules
       obs-tests scenario record scenarios/gateway-down.yaml -o prometheus/tests/recorded_gateway_down.yml
     """
 
@@ -276,9 +276,9 @@ def scale_rules(contract_path: Path, time_scale: float, min_range: float | None,
 
     \b
     Example:
-      obs-tests scenario scale-rules --time-scale 0.02 -o build/rules
+      obs-tests scenario scale-rules --time-scale 0.01 -o build/rules
       OBS_PROMETHEUS_RULES=./build/rules docker compose -p obs-tests up -d
-      obs-tests scenario run --compose --time-scale 0.02
+      obs-tests scenario run --compose --time-scale 0.01
     """
     from obs_tests.scenarios.timescale import scale_rule_files, validate_factor  # noqa: PLC0415
 

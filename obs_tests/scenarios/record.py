@@ -4,7 +4,7 @@ regression test.
 The scenario runs on an embedded stack; afterwards every series the alerts of ``expect.must_fire`` read
 (their selectors, through the recording rules they use) is exported with ``query_range`` over the run
 at the scrape interval, and written as ``input_series`` in promtool's expanding notation. Time is put
-back on the real axis: a run at time scale 0.02 with 1 s scrapes becomes a series with a 50 s interval,
+back on the real axis: a run at time scale 0.01 with 1 s scrapes becomes a series with a 100 s interval,
 so the fixture tests the rule files *as written* (``for: 10m``, ``[5m]``). The alert expectations are
 what was observed: at an evaluation time well inside each firing span the alert fires with the labels
 and annotations it had live; before the fault it does not. The file is checked with the real

@@ -17,6 +17,7 @@ from obs_tests.contract import load_contract
 from obs_tests.scenarios.record import build_fixture
 from obs_tests.scenarios.reports import render_html, render_junit, render_markdown, write_reports
 from obs_tests.scenarios.runner import ScenarioResult, ScenarioRunner
+from obs_tests.scenarios.timescale import format_duration
 from obs_tests.stack import EmbeddedStack
 from obs_tests.stack.process import ProcessIdentity
 from obs_tests.tools import run_tool
@@ -125,7 +126,8 @@ def test_a_scenario_that_holds_passes_with_timings_and_reports(stack: EmbeddedSt
     import yaml  # noqa: PLC0415
 
     out.write_text(yaml.safe_dump(fixture, sort_keys=False))
-    assert fixture["tests"][0]["interval"] == "50s"
+    # 1 s scrapes at the contract's scale (0.01) are 100 s apart on the real time axis
+    assert fixture["tests"][0]["interval"] == format_duration(1.0 / stack.time_scale)  # "1m40s" at 0.01
     done = run_tool(["promtool", "test", "rules", str(out)])
     assert done.returncode == 0, done.output
 

@@ -110,7 +110,7 @@ def test_compose_stack_refuses_rules_at_another_time_scale(stack: EmbeddedStack)
         _compose_stack(stack, ProcessEngine(stack), 1.0).check()
     message = str(info.value)
     assert "does not run the rules at time scale 1" in message
-    assert "AgentDown: for 1.2s, expected 60s" in message
+    assert f"AgentDown: for {60 * stack.time_scale:g}s, expected 60s" in message  # for: 1m, scaled
     assert "more)" in message  # every scaled alert is wrong; five are named
     assert "obs-tests scenario scale-rules --time-scale 1" in message
 

@@ -8,9 +8,12 @@ from typing import Any
 import jsonschema
 import pytest
 
+from obs_tests.contract import load_contract
 from obs_tests.validation import load_schema
 
 from .helpers import ROOT, Server
+
+CONTRACT_SCALE = load_contract(ROOT / "obs.yaml").stack.time_scale  # the server's default
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
@@ -46,7 +49,7 @@ def test_openapi_is_published_and_lists_every_endpoint(server: Server) -> None:
 def test_info_has_the_stack_links_and_every_component_running(server: Server) -> None:
     info = server.info()
     assert info["stack"]["state"] == "ready"
-    assert info["stack"]["time_scale"] == pytest.approx(0.02)
+    assert info["stack"]["time_scale"] == pytest.approx(CONTRACT_SCALE)
     names = {c["name"]: c["state"] for c in info["stack"]["components"]}
     assert {"prometheus", "alertmanager", "exchange", "gateway"} <= set(names)
     assert set(names.values()) == {"running"}
@@ -177,7 +180,7 @@ def test_a_run_passes_with_assertions_alerts_chaos_and_reports(server: Server, f
     kinds = {e["kind"] for e in doc["events"]}
     assert {"fault", "revert", "alert", "notification", "step"} <= kinds
     assert doc["options"] == {"verbose": True, "recording": True, "time_scale": None, "load": "scenario"}
-    assert doc["time_scale"] == pytest.approx(0.02)
+    assert doc["time_scale"] == pytest.approx(CONTRACT_SCALE)
 
 
 def test_reports_of_a_finished_run(server: Server, finished_run: dict[str, Any]) -> None:
