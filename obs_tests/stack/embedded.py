@@ -119,6 +119,7 @@ class EmbeddedStack:
         #: file_sd file of the Prometheus job ``load`` (Locust processes announce their metrics there)
         self.load_targets: Path | None = None
         self.components: dict[str, Component] = {}
+        self._state_lock = threading.Lock()
         self.processes: dict[str, ManagedProcess] = {}
         self._spawner: Spawner | None = None
         self._record: StackRecord | None = None
@@ -403,6 +404,12 @@ class EmbeddedStack:
 
     # -- state file ------------------------------------------------------------------------------
     def _write_state(self, *, ready: bool) -> None:
+        # One writer at a time: concurrent scenarios pause and resume components from their own threads,
+        # and the record written last must be built from the latest state.
+        with self._state_lock:
+            self._write_state_locked(ready=ready)
+
+    def _write_state_locked(self, *, ready: bool) -> None:
         owner = ProcessIdentity.of(os.getpid())
         assert owner is not None
         record = StackRecord(

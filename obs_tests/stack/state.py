@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import shutil
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -106,7 +107,9 @@ def write_record(state_dir: Path, record: StackRecord) -> Path:
     """Atomically write ``record`` into ``state_dir``; returns the file path."""
     state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / f"stack-{record.id}.json"
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    # one temporary file per writer: two threads updating the same stack (concurrent scenarios pausing
+    # two components) must not rename each other's file away
+    tmp = path.with_suffix(f".tmp{os.getpid()}-{threading.get_ident()}")
     tmp.write_text(json.dumps(record.to_json(), indent=2, sort_keys=True), encoding="utf-8")
     tmp.replace(path)
     record.path = path

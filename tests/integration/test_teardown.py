@@ -11,6 +11,7 @@ import pytest
 
 from obs_tests.stack.process import ProcessIdentity
 from obs_tests.stack.state import list_records
+from obs_tests.waiting import Poll, wait_for
 
 from .helpers import (
     CONTRACT,
@@ -102,9 +103,10 @@ def test_owner_sigkilled_children_die_and_down_reaps_state(tmp_path: Path) -> No
 
 PYTEST_HOLD = textwrap.dedent(
     """
-    import time
+    import pathlib, time
 
     def test_hold(stack):
+        pathlib.Path("holding").touch()
         time.sleep(600)
     """
 )
@@ -130,6 +132,10 @@ def test_signal_to_pytest_mid_session_tears_down(tmp_path: Path, sig: signal.Sig
     try:
         record = wait_ready_record(state, proc.pid)
         idents = identities(record)
+        # mid-test: a signal landing inside pytest's own hooks (between the stack's setup and the test)
+        # is pytest's INTERNALERROR, not the teardown under test
+        holding = tmp_path / "holding"
+        wait_for(lambda: Poll(holding.exists(), None), timeout=30, expected="the test holding the stack")
         proc.send_signal(sig)
         out, _ = proc.communicate(timeout=30)
         assert proc.returncode == pytest.ExitCode.INTERRUPTED, out
