@@ -66,13 +66,11 @@ def scenario_pool(request: pytest.FixtureRequest) -> Iterator[StackPool | None]:
         where = logs / f"scenario-stack-{made[-1]}" if logs else None
         return EmbeddedStack(contract, time_scale=scale, log_dir=where, origin="scenario")
 
-    if any(not _is_chaos(item) for item in session.items):
-        # Other checks selected: the session's stack is theirs; the scenarios' stacks start meanwhile.
-        pool = StackPool(selected, make, stacks=stacks)
-        pool.start()
-    else:  # only scenarios: the session's stack is one of the pool
-        pool = StackPool(selected, make, stacks=stacks, first=request.getfixturevalue("stack"))
-        pool.start()
+    # Other checks selected: the session's stack is theirs and the scenarios' stacks start meanwhile;
+    # only scenarios: the session's stack is one of the pool.
+    others = any(not _is_chaos(item) for item in session.items)
+    pool = StackPool(selected, make, stacks=stacks, first=None if others else request.getfixturevalue("stack"))
+    pool.start()
     try:
         request.getfixturevalue("stack")
         yield pool

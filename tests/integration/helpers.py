@@ -58,6 +58,14 @@ def python(*args: str, env: dict[str, str], **kwargs: object) -> subprocess.Pope
     )
 
 
+def reap(proc: subprocess.Popen[str]) -> None:
+    """Kill ``proc`` if it still runs (a test's ``finally``), wait for it and close its stdout."""
+    proc.kill()
+    proc.wait()
+    assert proc.stdout is not None
+    proc.stdout.close()
+
+
 def obs_tests(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run the CLI; past ``timeout`` it gets SIGTERM (so it tears its stack down), then the test fails."""
     argv = [sys.executable, "-m", "obs_tests.cli", *args]

@@ -14,7 +14,7 @@ import pytest
 from obs_tests.stack.state import StackRecord, list_records
 from obs_tests.waiting import Poll, wait_for
 
-from .helpers import ROOT, assert_all_gone, env_with_state, identities, obs_tests, python, wait_ready_record
+from .helpers import ROOT, assert_all_gone, env_with_state, identities, obs_tests, python, reap, wait_ready_record
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
@@ -65,10 +65,7 @@ def test_foreground_up_stops_on_signal(tmp_path: Path, sig: signal.Signals) -> N
         assert_all_gone(idents)
         assert list_records(state) == []
     finally:
-        proc.kill()
-        proc.wait()
-        assert proc.stdout is not None
-        proc.stdout.close()
+        reap(proc)
 
 
 @pytest.mark.timeout(900)
@@ -130,10 +127,7 @@ def test_sigterm_during_check_with_background_scenarios_leaks_nothing(tmp_path: 
         assert_all_gone(idents, timeout=20)
         assert list_records(state) == []
     finally:
-        proc.kill()
-        proc.wait()
-        assert proc.stdout is not None
-        proc.stdout.close()
+        reap(proc)
 
 
 def test_check_fails_naming_a_killed_gateway(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from .helpers import (
     identities,
     obs_tests,
     python,
+    reap,
     wait_ready_record,
 )
 
@@ -62,10 +63,7 @@ def test_signal_to_owner_tears_down(tmp_path: Path, sig: signal.Signals) -> None
         assert list_records(state) == []
         assert not Path(record.workdir).exists()
     finally:
-        proc.kill()
-        proc.wait()
-        assert proc.stdout is not None
-        proc.stdout.close()
+        reap(proc)
 
 
 @pytest.mark.parametrize("mode", ["exit", "raise"])
@@ -142,7 +140,4 @@ def test_signal_to_pytest_mid_session_tears_down(tmp_path: Path, sig: signal.Sig
         assert_all_gone(idents)
         assert list_records(state) == []
     finally:
-        proc.kill()
-        proc.wait()
-        assert proc.stdout is not None
-        proc.stdout.close()
+        reap(proc)
