@@ -58,8 +58,16 @@ def test_foreground_up_stops_on_signal(tmp_path: Path, sig: signal.Signals) -> N
     try:
         record = wait_ready_record(state, proc.pid)
         idents = identities(record)
+        # the record is written just before "stack ready in" is printed: signal once it was
+        assert proc.stdout is not None
+        seen: list[str] = []
+        for line in proc.stdout:
+            seen.append(line)
+            if "stack ready in" in line:
+                break
         proc.send_signal(sig)
-        out, _ = proc.communicate(timeout=30)
+        rest, _ = proc.communicate(timeout=30)
+        out = "".join(seen) + rest
         assert "stack ready in" in out
         assert proc.returncode == 130, out
         assert_all_gone(idents)
