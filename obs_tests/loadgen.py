@@ -40,7 +40,8 @@ SHAPES = ("step", "spike", "soak")
 @dataclass(frozen=True)
 class LoadSpec:
     """What load to run. ``shape`` picks ``load/shapes/<shape>.py`` (then users/duration come from the
-    shape and its ``shape_env``); ``workers`` > 0 runs a master and that many workers."""
+    shape and its ``shape_env``); ``workers`` > 0 runs a master and that many workers. ``requests`` > 0
+    stops Locust once that many requests were sent (per Locust process; ``duration`` stays the cap)."""
 
     users: int = 10
     spawn_rate: float | None = None
@@ -51,6 +52,7 @@ class LoadSpec:
     malformed_ratio: float = 0.05
     burst_size: int = 20
     think_time: float = 0.0
+    requests: int = 0
     workers: int = 0
     stop_timeout: float = 30.0
     locustfile: Path | None = None
@@ -69,6 +71,8 @@ class LoadSpec:
             raise UsageError(f"load.shape: unknown shape '{self.shape}' — known: {', '.join(SHAPES)}")
         if self.workers < 0:
             raise UsageError(f"load.workers: {self.workers} — 0 (one process) or more")
+        if self.requests < 0:
+            raise UsageError(f"load.requests: {self.requests} — 0 (no limit) or a number of requests")
 
 
 def _percentile(times: Mapping[str, int], q: float) -> float:
@@ -223,6 +227,7 @@ class LoadRun:
             "OBS_MALFORMED_RATIO": str(spec.malformed_ratio),
             "OBS_BURST_SIZE": str(spec.burst_size),
             "OBS_THINK_TIME": str(spec.think_time),
+            "OBS_MAX_REQUESTS": str(spec.requests),
             "OBS_LOCUST_METRICS_PORT": "0" if spec.metrics else "-1",
             **{k: str(v) for k, v in spec.shape_env.items()},
             **self._extra_env,

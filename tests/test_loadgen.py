@@ -79,6 +79,7 @@ def test_workload_from_locust_stats(tmp_path: Path) -> None:
         (LoadSpec(malformed_ratio=1.5), "load.malformed_ratio: 1.5"),
         (LoadSpec(shape="sawtooth"), "unknown shape 'sawtooth' — known: step, spike, soak"),
         (LoadSpec(workers=-1), "load.workers: -1"),
+        (LoadSpec(requests=-5), "load.requests: -5"),
     ],
 )
 def test_bad_specs(spec: LoadSpec, message: str) -> None:

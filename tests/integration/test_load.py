@@ -94,6 +94,16 @@ def test_hundred_thousand_requests_zero_unaccounted(stack: EmbeddedStack, prom: 
     assert not run.findings, format_findings(run.findings)
 
 
+def test_exact_size_burst_stops_at_its_request_count(stack: EmbeddedStack) -> None:
+    """LoadSpec(requests=N): Locust stops once N requests were sent, long before its duration cap."""
+    result = run_load(LoadSpec(users=5, requests=300, duration=120, malformed_ratio=0.0), stack.url("gateway"))
+    assert result.returncode == 0, result.log.read_text()[-2000:]
+    # Users finish the task they are in when the count is reached: at most one burst (20 signals) each.
+    assert 300 <= result.requests <= 300 + 5 * result.spec.burst_size, result.requests
+    assert result.failures == 0
+    assert result.ended_at - result.started_at < 60
+
+
 def test_bad_locust_arguments_are_a_clear_error(stack: EmbeddedStack) -> None:
     with pytest.raises(UsageError) as info:
         run_load(LoadSpec(duration=2, extra_args=("--no-such-flag",)), stack.url("gateway"))
