@@ -60,6 +60,7 @@ class StackPool:
         pool.start()
         try:
             ...  # other checks, on another stack
+            pool.lend(other_stack)  # done with it: it takes the scenarios still waiting, too
             results = pool.wait()
         finally:
             pool.close()
@@ -111,6 +112,20 @@ class StackPool:
         run_threads(self._threads, self.stop, start=False)
         return self._collect()
 
+    def lend(self, stack: object) -> bool:
+        """Let a running stack of the caller's take scenarios too, from now on, until none is left (it is
+        not stopped here). For a caller whose own work on ``stack`` is done while scenarios still wait:
+        they then run in one more lane. False when nothing is left to take or the pool is stopping."""
+        with self._lock:
+            if not self._pending or self._stopping.is_set() or stack is self.first:
+                return False
+            index = len(self._threads)
+            thread = threading.Thread(target=self._lent, args=(index, stack), name=f"scenario-stack-{index + 1}")
+            self._threads.append(thread)
+            self._started.append(index)
+        thread.start()
+        return True
+
     def stop(self) -> None:
         """Tell every running scenario to stop (each reverts its own faults) and start no other."""
         self._stopping.set()
@@ -140,6 +155,14 @@ class StackPool:
             if self._stopping.is_set():
                 runner.stop()
             self._results[scenario.name] = runner.run()
+
+    def _lent(self, index: int, stack: object) -> None:
+        try:
+            self._tell(index, f"stack {index + 1} (lent) takes scenarios")
+            self._work_on(stack)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+            self._errors.append(exc)
+            self.stop()
 
     def _work(self, index: int) -> None:
         try:

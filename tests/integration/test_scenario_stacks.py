@@ -141,3 +141,43 @@ def test_background_pool_closed_midway_reverts_and_stops_its_stacks(stack: Embed
     results = pool.wait()
     assert [r.scenario for r in results] == [s.name for s in scenarios]
     assert all(not r.passed for r in results)  # stopped before their end: not a pass
+
+
+def test_lent_stack_takes_waiting_scenarios_and_stays_up(stack: EmbeddedStack, tmp_path: Path) -> None:
+    """As the chaos module does once the other checks are done: the caller lends its stack to the pool,
+    which runs a waiting scenario on it in one more lane; closing the pool reverts the faults on both
+    stacks, stops the pool's own stack and leaves the lent one running."""
+    catalog = Catalog.from_contract(stack.contract, list(stack.components))
+    scenarios = [
+        load_scenario(write_paused_scenario(tmp_path, name, target), catalog)
+        for name, target in (("pause-orchestrator", "orchestrator"), ("pause-exchange", "exchange"))
+    ]
+    made: list[EmbeddedStack] = []
+    applied: set[str] = set()
+    messages: list[str] = []
+
+    def make() -> EmbeddedStack:
+        made.append(EmbeddedStack(stack.contract, time_scale=stack.time_scale, origin="scenario"))
+        return made[-1]
+
+    def log(name: str, _level: str, message: str) -> None:
+        if message.startswith("fault applied"):
+            applied.add(name)
+
+    pool = StackPool(scenarios, make, stacks=1, log=log, on_stack=lambda _index, message: messages.append(message))
+    pool.start()
+    try:
+        assert pool.lend(stack)
+        names = {s.name for s in scenarios}
+        wait_for(lambda: Poll(applied == names, sorted(applied)), timeout=90, expected=f"faults applied in {names}")
+        assert not pool.lend(stack)  # nothing left to take
+        lent_paused = {name for name, p in stack.processes.items() if p.paused}
+        own_paused = {name for s in made for name, p in s.processes.items() if p.paused}
+        assert len(made) == 1
+        assert len(lent_paused) == 1 and len(own_paused) == 1
+        assert lent_paused | own_paused == {"orchestrator", "exchange"}
+    finally:
+        pool.close()
+    assert "stack 2 (lent) takes scenarios" in messages
+    assert not any(p.running() for p in made[0].processes.values())
+    assert all(p.running() and not p.paused for p in stack.processes.values())
