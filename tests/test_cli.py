@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from obs_tests.cli import cli
+from obs_tests.commands.check import OWN_PLUGIN, foreign_plugins
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD = Path(__file__).resolve().parent / "fixtures" / "contracts"
@@ -135,3 +137,14 @@ def test_scenario_run_compose_without_a_compose_stack_exit_2(tmp_path: Path, clo
     assert code == 2
     line = _one_line_error(err, "")
     assert "docker daemon unreachable" in line or "does not answer" in line
+
+
+def test_check_runs_without_other_installed_pytest_plugins() -> None:
+    """`obs-tests check` loads its own pytest plugin only: the dev extras' plugins (schemathesis,
+    hypothesis, ... installed here) are blocked by name, ours never is."""
+    args = foreign_plugins()
+    blocked = {args[i + 1].removeprefix("no:") for i in range(0, len(args), 2) if args[i] == "-p"}
+    installed = {ep.name for ep in entry_points(group="pytest11")}
+    assert OWN_PLUGIN in installed and OWN_PLUGIN not in blocked
+    assert "schemathesis" in installed
+    assert blocked == installed - {OWN_PLUGIN}
