@@ -29,13 +29,12 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import asdict, dataclass
-from typing import Any, Final
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
+from typing import TYPE_CHECKING, Any, Final
 
 from obs_tests.errors import InputError
-from obs_tests.validation import load_schema
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 __all__ = ["FaultState", "Faults", "FaultsInvalid", "Latency", "parse_faults"]
 
@@ -129,6 +128,12 @@ _validator: Draft202012Validator | None = None
 def _schema_validator() -> Draft202012Validator:
     global _validator  # noqa: PLW0603 -- compiled once, on first use
     if _validator is None:
+        # Imported on the first fault set, not when a service starts: every mock service imports this
+        # module, and jsonschema is ~0.1 s of each one's start-up CPU (a check starts 27 of them).
+        from jsonschema import Draft202012Validator  # noqa: PLC0415
+
+        from obs_tests.validation import load_schema  # noqa: PLC0415
+
         _validator = Draft202012Validator(load_schema("faults"))
     return _validator
 
@@ -142,7 +147,10 @@ def parse_faults(doc: object) -> Faults:
     if not isinstance(doc, dict):
         raise FaultsInvalid(f"faults must be a JSON object, got {type(doc).__name__}")
     cleaned = {key: value for key, value in doc.items() if value is not None}
-    error = best_match(_schema_validator().iter_errors(cleaned))
+    validator = _schema_validator()
+    from jsonschema.exceptions import best_match  # noqa: PLC0415 -- loaded by _schema_validator
+
+    error = best_match(validator.iter_errors(cleaned))
     if error is not None:
         where = ".".join(str(part) for part in error.absolute_path) or "faults"
         raise FaultsInvalid(f"{where}: {error.message}")
