@@ -88,6 +88,7 @@ class StackPool:
         self._errors: list[BaseException] = []
         self._start_errors: list[BaseException] = []
         self._started: list[int] = []
+        self._lent_stacks: list[object] = []
         self._runners: list[ScenarioRunner] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -115,10 +116,13 @@ class StackPool:
     def lend(self, stack: object) -> bool:
         """Let a running stack of the caller's take scenarios too, from now on, until none is left (it is
         not stopped here). For a caller whose own work on ``stack`` is done while scenarios still wait:
-        they then run in one more lane. False when nothing is left to take or the pool is stopping."""
+        they then run in one more lane. False when nothing is left to take, the pool is stopping or the
+        stack already is one of its lanes."""
         with self._lock:
-            if not self._pending or self._stopping.is_set() or stack is self.first:
+            taken = stack is self.first or any(stack is lent for lent in self._lent_stacks)
+            if not self._pending or self._stopping.is_set() or taken:
                 return False
+            self._lent_stacks.append(stack)
             index = len(self._threads)
             thread = threading.Thread(target=self._lent, args=(index, stack), name=f"scenario-stack-{index + 1}")
             self._threads.append(thread)

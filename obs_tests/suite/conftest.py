@@ -20,15 +20,37 @@ from obs_tests.scenarios.pool import StackPool
 from obs_tests.stack import EmbeddedStack
 
 CHAOS_MODULE = "test_chaos.py"
+_POOL = pytest.StashKey[StackPool]()
+_SESSION_STACK = pytest.StashKey[EmbeddedStack]()
 
 
 def _is_chaos(item: pytest.Item) -> bool:
     return item.path.name == CHAOS_MODULE
 
 
+def _uses_stack(item: pytest.Item) -> bool:
+    return "stack" in getattr(item, "fixturenames", ())
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The chaos module runs last, so the other checks run while its scenarios run in the background."""
-    items.sort(key=_is_chaos)  # stable: every other order is kept
+    """The checks that use the session's stack run first, then those that do not (promtool, amtool,
+    lint), then the chaos module: the other checks run while its scenarios run in the background, and
+    once the session's stack is no longer needed it takes waiting scenarios too (see
+    :func:`pytest_runtest_teardown`) while the stack-free checks run."""
+    items.sort(key=lambda item: 2 if _is_chaos(item) else 0 if _uses_stack(item) else 1)  # stable
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """After the last check that uses the session's stack (its fixtures torn down, its load stopped, its
+    faults reverted), lend that stack to the scenario pool as one more lane."""
+    result = yield
+    if nextitem is not None and not _is_chaos(item) and _uses_stack(item) and not _uses_stack(nextitem):
+        pool = item.config.stash.get(_POOL, None)
+        stack = item.config.stash.get(_SESSION_STACK, None)
+        if pool is not None and stack is not None:
+            pool.lend(stack)
+    return result
 
 
 def selected_scenarios(session: pytest.Session) -> list[Scenario]:
@@ -72,7 +94,12 @@ def scenario_pool(request: pytest.FixtureRequest) -> Iterator[StackPool | None]:
     pool = StackPool(selected, make, stacks=stacks, first=None if others else request.getfixturevalue("stack"))
     pool.start()
     try:
-        request.getfixturevalue("stack")
+        stack = request.getfixturevalue("stack")
+        if isinstance(stack, EmbeddedStack):
+            config.stash[_SESSION_STACK] = stack
+            config.stash[_POOL] = pool
         yield pool
     finally:
+        if _POOL in config.stash:
+            del config.stash[_POOL]
         pool.close()

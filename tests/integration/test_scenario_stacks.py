@@ -170,7 +170,7 @@ def test_lent_stack_takes_waiting_scenarios_and_stays_up(stack: EmbeddedStack, t
         assert pool.lend(stack)
         names = {s.name for s in scenarios}
         wait_for(lambda: Poll(applied == names, sorted(applied)), timeout=90, expected=f"faults applied in {names}")
-        assert not pool.lend(stack)  # nothing left to take
+        assert not pool.lend(stack)  # already a lane (and nothing left to take)
         lent_paused = {name for name, p in stack.processes.items() if p.paused}
         own_paused = {name for s in made for name, p in s.processes.items() if p.paused}
         assert len(made) == 1
