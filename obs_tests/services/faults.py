@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Final
 from obs_tests.errors import InputError
 
 if TYPE_CHECKING:
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator, ValidationError
 
 __all__ = ["FaultState", "Faults", "FaultsInvalid", "Latency", "parse_faults"]
 
@@ -125,17 +125,20 @@ class Faults:
 _validator: Draft202012Validator | None = None
 
 
-def _schema_validator() -> Draft202012Validator:
-    global _validator  # noqa: PLW0603 -- compiled once, on first use
+def _schema_error(doc: dict[str, Any]) -> ValidationError | None:
+    """The most relevant error of ``doc`` against the faults schema (compiled once, on first use)."""
+    # Imported on the first fault set, not when a service starts: every mock service imports this
+    # module, and jsonschema is ~0.1 s of each one's start-up CPU (a check starts 27 of them).
+    from jsonschema import Draft202012Validator  # noqa: PLC0415
+    from jsonschema.exceptions import best_match  # noqa: PLC0415
+
+    from obs_tests.validation import load_schema  # noqa: PLC0415
+
+    global _validator  # noqa: PLW0603
     if _validator is None:
-        # Imported on the first fault set, not when a service starts: every mock service imports this
-        # module, and jsonschema is ~0.1 s of each one's start-up CPU (a check starts 27 of them).
-        from jsonschema import Draft202012Validator  # noqa: PLC0415
-
-        from obs_tests.validation import load_schema  # noqa: PLC0415
-
         _validator = Draft202012Validator(load_schema("faults"))
-    return _validator
+    error: ValidationError | None = best_match(_validator.iter_errors(doc))
+    return error
 
 
 def parse_faults(doc: object) -> Faults:
@@ -147,10 +150,7 @@ def parse_faults(doc: object) -> Faults:
     if not isinstance(doc, dict):
         raise FaultsInvalid(f"faults must be a JSON object, got {type(doc).__name__}")
     cleaned = {key: value for key, value in doc.items() if value is not None}
-    validator = _schema_validator()
-    from jsonschema.exceptions import best_match  # noqa: PLC0415 -- loaded by _schema_validator
-
-    error = best_match(validator.iter_errors(cleaned))
+    error = _schema_error(cleaned)
     if error is not None:
         where = ".".join(str(part) for part in error.absolute_path) or "faults"
         raise FaultsInvalid(f"{where}: {error.message}")

@@ -45,12 +45,17 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     """After the last check that uses the session's stack (its fixtures torn down, its load stopped, its
     faults reverted), lend that stack to the scenario pool as one more lane."""
     result = yield
-    if nextitem is not None and not _is_chaos(item) and _uses_stack(item) and not _uses_stack(nextitem):
-        pool = item.config.stash.get(_POOL, None)
-        stack = item.config.stash.get(_SESSION_STACK, None)
-        if pool is not None and stack is not None:
-            pool.lend(stack)
+    last = nextitem is None or _is_chaos(nextitem) or not _uses_stack(nextitem)
+    if last and _uses_stack(item) and not _is_chaos(item):
+        _lend_session_stack(item.config)
     return result
+
+
+def _lend_session_stack(config: pytest.Config) -> None:
+    pool = config.stash.get(_POOL, None)
+    stack = config.stash.get(_SESSION_STACK, None)
+    if pool is not None and stack is not None:
+        pool.lend(stack)
 
 
 def selected_scenarios(session: pytest.Session) -> list[Scenario]:
@@ -98,6 +103,8 @@ def scenario_pool(request: pytest.FixtureRequest) -> Iterator[StackPool | None]:
         if isinstance(stack, EmbeddedStack):
             config.stash[_SESSION_STACK] = stack
             config.stash[_POOL] = pool
+            if others and not any(_uses_stack(item) and not _is_chaos(item) for item in session.items):
+                _lend_session_stack(config)  # no check needs it: a lane from the start
         yield pool
     finally:
         if _POOL in config.stash:

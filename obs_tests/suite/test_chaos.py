@@ -3,8 +3,8 @@ notifications routed, symptoms that must stay silent silent, the steady state qu
 
 With ``stack.scenario_stacks`` > 1 (``--obs-scenario-stacks``) the selected scenarios run in parallel,
 each on an embedded stack of its own, from the start of the session while the other checks run
-(``conftest.py``); this module runs last, lends the session's stack to the scenarios still waiting, and
-each test judges its scenario's result."""
+(``conftest.py``, which also lends them the session's stack once no other check needs it); this module
+runs last and each test judges its scenario's result."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from obs_tests.scenarios.model import WATCHDOG, Scenario
 from obs_tests.scenarios.pool import StackPool
 from obs_tests.scenarios.reports import write_reports
 from obs_tests.scenarios.runner import ScenarioResult, ScenarioRunner
-from obs_tests.stack import EmbeddedStack, ExternalStack
+from obs_tests.stack import EmbeddedStack
 
 
 @pytest.fixture(scope="module")
@@ -34,17 +34,10 @@ def scenario_results(obs_report_dir: Path) -> Iterator[list[ScenarioResult]]:
 
 
 @pytest.fixture(scope="module")
-def pooled_results(
-    scenario_pool: StackPool | None, stack: EmbeddedStack | ExternalStack
-) -> dict[str, ScenarioResult] | None:
-    """Every selected scenario's result from the pool of stacks (None: they run one by one, in each test).
-
-    This module runs last: the other checks are done with the session's stack, so it takes the scenarios
-    still waiting too, as one more lane of the pool."""
+def pooled_results(scenario_pool: StackPool | None) -> dict[str, ScenarioResult] | None:
+    """Every selected scenario's result from the pool of stacks (None: they run one by one, in each test)."""
     if scenario_pool is None:
         return None
-    if isinstance(stack, EmbeddedStack):
-        scenario_pool.lend(stack)
     return {r.scenario: r for r in scenario_pool.wait()}
 
 

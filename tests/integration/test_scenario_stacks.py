@@ -25,6 +25,37 @@ steps:
 """
 
 
+class PausedPair:
+    """Two scenarios that pause a component (orchestrator, exchange) until stopped, for a pool whose
+    stacks ``make`` starts (kept in ``made``); :meth:`wait_applied` waits until both faults are applied."""
+
+    def __init__(self, stack: EmbeddedStack, directory: Path) -> None:
+        catalog = Catalog.from_contract(stack.contract, list(stack.components))
+        self.stack = stack
+        self.scenarios = [
+            load_scenario(write_paused_scenario(directory, name, target), catalog)
+            for name, target in (("pause-orchestrator", "orchestrator"), ("pause-exchange", "exchange"))
+        ]
+        self.made: list[EmbeddedStack] = []
+        self.applied: set[str] = set()
+
+    def make(self) -> EmbeddedStack:
+        self.made.append(EmbeddedStack(self.stack.contract, time_scale=self.stack.time_scale, origin="scenario"))
+        return self.made[-1]
+
+    def log(self, name: str, _level: str, message: str) -> None:
+        if message.startswith("fault applied"):
+            self.applied.add(name)
+
+    def wait_applied(self) -> None:
+        names = {s.name for s in self.scenarios}
+        wait_for(
+            lambda: Poll(self.applied == names, sorted(self.applied)),
+            timeout=90,
+            expected=f"faults applied in {names}",
+        )
+
+
 def test_scenarios_run_in_parallel_each_on_its_own_stack(stack: EmbeddedStack, tmp_path: Path) -> None:
     catalog = Catalog.from_contract(stack.contract, list(stack.components))
     (tmp_path / "hold-orchestrator.yaml").write_text(HOLD)
@@ -107,27 +138,12 @@ def test_sigterm_stops_every_stack_and_leaks_nothing(tmp_path: Path) -> None:
 def test_background_pool_closed_midway_reverts_and_stops_its_stacks(stack: EmbeddedStack, tmp_path: Path) -> None:
     """As `obs-tests check` uses it: the pool runs on stacks of its own while the caller works on its
     stack; closing it mid-scenario (the session ending early) reverts both pauses and stops both stacks."""
-    catalog = Catalog.from_contract(stack.contract, list(stack.components))
-    scenarios = [
-        load_scenario(write_paused_scenario(tmp_path, name, target), catalog)
-        for name, target in (("pause-orchestrator", "orchestrator"), ("pause-exchange", "exchange"))
-    ]
-    made: list[EmbeddedStack] = []
-    applied: set[str] = set()
-
-    def make() -> EmbeddedStack:
-        made.append(EmbeddedStack(stack.contract, time_scale=stack.time_scale, origin="scenario"))
-        return made[-1]
-
-    def log(name: str, _level: str, message: str) -> None:
-        if message.startswith("fault applied"):
-            applied.add(name)
-
-    pool = StackPool(scenarios, make, stacks=2, log=log)
+    paused = PausedPair(stack, tmp_path)
+    scenarios, made = paused.scenarios, paused.made
+    pool = StackPool(scenarios, paused.make, stacks=2, log=paused.log)
     pool.start()
     try:
-        names = {s.name for s in scenarios}
-        wait_for(lambda: Poll(applied == names, sorted(applied)), timeout=90, expected=f"faults applied in {names}")
+        paused.wait_applied()
         # the caller's stack is untouched: nothing of it paused, the pool's components are others
         assert all(p.running() and not p.paused for p in stack.processes.values())
         assert len(made) == 2
@@ -147,29 +163,14 @@ def test_lent_stack_takes_waiting_scenarios_and_stays_up(stack: EmbeddedStack, t
     """As the chaos module does once the other checks are done: the caller lends its stack to the pool,
     which runs a waiting scenario on it in one more lane; closing the pool reverts the faults on both
     stacks, stops the pool's own stack and leaves the lent one running."""
-    catalog = Catalog.from_contract(stack.contract, list(stack.components))
-    scenarios = [
-        load_scenario(write_paused_scenario(tmp_path, name, target), catalog)
-        for name, target in (("pause-orchestrator", "orchestrator"), ("pause-exchange", "exchange"))
-    ]
-    made: list[EmbeddedStack] = []
-    applied: set[str] = set()
+    paused = PausedPair(stack, tmp_path)
+    made = paused.made
     messages: list[str] = []
-
-    def make() -> EmbeddedStack:
-        made.append(EmbeddedStack(stack.contract, time_scale=stack.time_scale, origin="scenario"))
-        return made[-1]
-
-    def log(name: str, _level: str, message: str) -> None:
-        if message.startswith("fault applied"):
-            applied.add(name)
-
-    pool = StackPool(scenarios, make, stacks=1, log=log, on_stack=lambda _index, message: messages.append(message))
+    pool = StackPool(paused.scenarios, paused.make, stacks=1, log=paused.log, on_stack=lambda _i, m: messages.append(m))
     pool.start()
     try:
         assert pool.lend(stack)
-        names = {s.name for s in scenarios}
-        wait_for(lambda: Poll(applied == names, sorted(applied)), timeout=90, expected=f"faults applied in {names}")
+        paused.wait_applied()
         assert not pool.lend(stack)  # already a lane (and nothing left to take)
         lent_paused = {name for name, p in stack.processes.items() if p.paused}
         own_paused = {name for s in made for name, p in s.processes.items() if p.paused}
