@@ -70,12 +70,22 @@ def list_scenarios(contract_path: Path) -> None:
 @contract_option
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
 def validate(contract_path: Path, files: tuple[Path, ...]) -> None:
-    """Validate scenario files (schema, alerts, components, faults); exit 2 on the first error."""
+    """Validate scenario files (schema, alerts, components, faults, and races: a fault reverted before
+    what the scenario asserts can have happened); every file is checked, exit 2 if any is invalid."""
     contract = load_contract(contract_path)
     catalog = Catalog.from_contract(contract)
+    invalid = 0
     for path in _paths(contract_path, files):
-        loaded = load_scenario(path, catalog)
+        try:
+            loaded = load_scenario(path, catalog)
+        except ScenarioInvalid as exc:
+            invalid += 1
+            for line in str(exc).splitlines():
+                click.echo(f"ScenarioInvalid: {line}", err=True)
+            continue
         click.echo(f"{path}: ok ({loaded.name})")
+    if invalid:
+        raise click.exceptions.Exit(2)
 
 
 def _echo_log(level: str, message: str) -> None:
@@ -228,18 +238,9 @@ def _finish(results: list[ScenarioResult], report_dir: Path, wanted: tuple[str, 
         for failure in result.failures():
             click.echo(f"          ✘ {failure.name}: {failure.message or failure.actual}")
         for timing in result.alerts:
-            b = timing.bounds
-            click.echo(
-                f"          {timing.alert}: fired {_s(timing.fired_after)} after the fault (bound "
-                f"{_s(b.fire(timing.detect) if b else None)}), resolved {_s(timing.resolved_after)} after the revert "
-                f"(bound {_s(b.resolve() if b else None)})"
-            )
+            click.echo(f"          {timing.describe()}")
     click.echo(f"Reports: {paths[0].parent if paths else report_dir}")
     sys.exit(0 if all(r.passed for r in results) else 1)
-
-
-def _s(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f}s"
 
 
 @scenario.command("scale-rules", cls=GroupedCommand)

@@ -3,19 +3,24 @@
 From the fault to firing: the next scrape (scrape interval) that fails or shows the fault (up to the
 scrape timeout), one evaluation per rule level (a recording rule feeding the alert adds one), the
 alert's ``for:`` and whatever the expression itself needs to become true (``detect``: e.g. its range
-window for "no change in [1m]"). Firing → notification: the route's ``group_wait`` plus one
-evaluation (Prometheus sends after evaluating). From the revert to resolved: the next scrape, one
-evaluation per level, the longest range window of the expression (bad samples must leave it) and
+window for "no change in [1m]"). Firing → notification: Prometheus sends a newly firing alert at the
+evaluation that fires it (``--rules.alert.resend-delay`` only paces the repeats of alerts already
+sent), then Alertmanager flushes its group: ``group_wait`` after the group was created, or — when the
+alert joins a group that already notified — at the group's next tick, up to ``group_interval`` later;
+the bound is the larger of the two plus one evaluation. From the revert to resolved: the next scrape,
+one evaluation per level, the longest range window of the expression (bad samples must leave it) and
 ``keep_firing_for``; resolved → notification: the route's ``group_interval`` plus one evaluation.
 
-Everything is read from ``/api/v1/rules`` (so a time-scaled stack gives scaled bounds), the loaded
-Prometheus config and the Alertmanager config.
+:class:`BoundsModel` reads everything from the live stack (``/api/v1/rules``, so a time-scaled stack
+gives scaled bounds, the loaded Prometheus config and the Alertmanager config); :class:`FileTiming`
+computes the same bounds from the files and the contract, before any stack runs (``scenario
+validate``).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,8 +32,9 @@ from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.contract import parse_duration
 from obs_tests.errors import ObsTestsError
 from obs_tests.promql import PromQLSyntaxError, selectors
+from obs_tests.rulefiles import Rule
 
-__all__ = ["AlertBounds", "BoundsModel"]
+__all__ = ["AlertBounds", "BoundsModel", "FileTiming"]
 
 
 @dataclass(frozen=True)
@@ -57,8 +63,9 @@ class AlertBounds:
         )
 
     def notify(self) -> float:
-        """Firing → firing notification."""
-        return self.group_wait + self.evaluation_interval
+        """Firing → firing notification: a new group waits ``group_wait``, an existing one flushes at
+        its next ``group_interval`` tick."""
+        return max(self.group_wait, self.group_interval) + self.evaluation_interval
 
     def resolve(self) -> float:
         """Revert → resolved."""
@@ -163,3 +170,103 @@ class BoundsModel:
             found = self.alerts.get(alert)
             return self._depth(str(found[0].get("query", "")))[1] if found else 0.0
         return parse_duration(detect) * time_scale
+
+
+@dataclass(frozen=True)
+class FileTiming:
+    """Bounds from the files, before any stack runs: the contract's scrape and evaluation intervals
+    (the embedded stack's scrape timeout is the scrape interval), the rules' ``for:`` and windows at
+    ``time_scale`` (windows never below ``min_range``, as the stack loads them) and the Alertmanager
+    config's route timings for the alert's receiver (from the routing tests; unknown receivers get the
+    largest timings of the whole route tree, an upper bound).
+
+    Example::
+
+        timing = FileTiming.from_files(rules, settings, scrape_interval=1, evaluation_interval=1, time_scale=0.01)
+        timing.bounds("GatewayDown").notify()   # -> 3.0
+    """
+
+    alerts: Mapping[str, Rule]
+    records: Mapping[str, Rule]
+    scrape_interval: float
+    evaluation_interval: float
+    time_scale: float
+    alertmanager: AlertmanagerSettings
+    receiver_of: Mapping[str, str]
+    min_range: float
+
+    @classmethod
+    def from_files(
+        cls,
+        rules: Sequence[Rule],
+        alertmanager: AlertmanagerSettings | None,
+        *,
+        scrape_interval: float,
+        evaluation_interval: float,
+        time_scale: float,
+        receiver_of: Mapping[str, str] | None = None,
+    ) -> FileTiming:
+        """From parsed rules (alerts and recording rules) and Alertmanager settings (None: no
+        Alertmanager config, its defaults 30s/5m apply)."""
+        return cls(
+            alerts={r.name: r for r in rules if r.kind == "alert"},
+            records={r.name: r for r in rules if r.kind == "record"},
+            scrape_interval=scrape_interval,
+            evaluation_interval=evaluation_interval,
+            time_scale=time_scale,
+            alertmanager=alertmanager or AlertmanagerSettings(),
+            receiver_of=dict(receiver_of or {}),
+            min_range=4 * scrape_interval,
+        )
+
+    def _window(self, expr: str) -> float:
+        window, _ = _windows(expr)
+        return max(window * self.time_scale, self.min_range) if window else 0.0
+
+    def _depth(self, expr: str, seen: frozenset[str] = frozenset()) -> tuple[int, float]:
+        window = self._window(expr)
+        _, names = _windows(expr)
+        depth = 0
+        for name in names & set(self.records) - seen:
+            sub_depth, sub_window = self._depth(self.records[name].expr, seen | {name})
+            depth = max(depth, sub_depth + 1)
+            window = max(window, sub_window)
+        return depth, window
+
+    def _route_timing(self, alert: str) -> tuple[float, float]:
+        settings = self.alertmanager
+        receiver = self.receiver_of.get(alert)
+        if receiver is not None and receiver in settings.group_wait:
+            return settings.group_wait[receiver], settings.group_interval[receiver]
+        waits = [settings.root_wait, *settings.group_wait.values()]
+        intervals = [settings.root_interval, *settings.group_interval.values()]
+        return max(waits), max(intervals)
+
+    def bounds(self, alert: str) -> AlertBounds | None:
+        """The bounds of ``alert`` (None when no rule file defines it)."""
+        rule = self.alerts.get(alert)
+        if rule is None:
+            return None
+        depth, window = self._depth(rule.expr)
+        group_wait, group_interval = self._route_timing(alert)
+        return AlertBounds(
+            alert=alert,
+            scrape_interval=self.scrape_interval,
+            scrape_timeout=self.scrape_interval,
+            evaluation_interval=rule.group_interval or self.evaluation_interval,
+            levels=1 + depth,
+            for_seconds=(rule.for_seconds or 0.0) * self.time_scale,
+            keep_firing_for=(rule.keep_firing_for_seconds or 0.0) * self.time_scale,
+            window=window,
+            group_wait=group_wait,
+            group_interval=group_interval,
+        )
+
+    def detect_seconds(self, alert: str, detect: str | None) -> float:
+        """A scenario's declared extra detection time: ``window`` or a duration at scale 1 (scaled)."""
+        if not detect:
+            return 0.0
+        if detect == "window":
+            rule = self.alerts.get(alert)
+            return self._depth(rule.expr)[1] if rule else 0.0
+        return parse_duration(detect) * self.time_scale

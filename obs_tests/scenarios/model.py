@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,10 +20,14 @@ from typing import Any
 
 import jsonschema
 
+from obs_tests.alerting import AlertmanagerSettings, load_alertmanager_config, settings_from_config
 from obs_tests.chaos.faults import FaultSpec
+from obs_tests.checks.routing import load_route_tests
 from obs_tests.contract import Contract
 from obs_tests.errors import ScenarioInvalid
 from obs_tests.rulefiles import Rule, load_rule_files
+from obs_tests.scenarios.bounds import FileTiming
+from obs_tests.scenarios.races import find_races
 from obs_tests.validation import describe_error, load_schema, validate_document
 from obs_tests.yamlfile import LocatedDocument, closest, format_path, load_located
 
@@ -55,27 +60,49 @@ WATCHDOG = "Watchdog"
 
 @dataclass(frozen=True)
 class Catalog:
-    """What a scenario may refer to: alerts (from the rule files), components, receivers, markets."""
+    """What a scenario may refer to: alerts (from the rule files), components, receivers, markets, and
+    the stack's timing from the files (``timing``: when given, scenarios are checked for races —
+    see :mod:`obs_tests.scenarios.races`; ``time_scale_given``: the caller's time scale wins over a
+    scenario's own ``setup.time_scale``)."""
 
     alerts: Mapping[str, Rule]
     components: Sequence[str]
     receivers: Sequence[str] = ()
     markets: Sequence[str] = ()
+    timing: FileTiming | None = None
+    time_scale_given: bool = False
 
     @classmethod
-    def from_contract(cls, contract: Contract, components: Iterable[str] | None = None) -> Catalog:
-        """Alerts from the contract's rule files, receivers from its Alertmanager config."""
-        from obs_tests.alerting import load_alertmanager_config  # noqa: PLC0415
+    def from_contract(
+        cls, contract: Contract, components: Iterable[str] | None = None, *, time_scale: float | None = None
+    ) -> Catalog:
+        """Alerts from the contract's rule files, receivers and route timings from its Alertmanager
+        config, intervals and time scale (unless ``time_scale`` is given) from the contract."""
         from obs_tests.services.market import SCENARIOS  # noqa: PLC0415
         from obs_tests.stack.components import CATALOGUE  # noqa: PLC0415
 
-        alerts = {r.name: r for rf in load_rule_files(contract.files.rule_files()) for r in rf.alerts}
+        rules = [r for rf in load_rule_files(contract.files.rule_files()) for r in rf.rules]
+        alerts = {r.name: r for r in rules if r.kind == "alert"}
         receivers: list[str] = []
+        settings: AlertmanagerSettings | None = None
         if contract.files.alertmanager_config.exists():
             config = load_alertmanager_config(contract.files.alertmanager_config)
             receivers = sorted({str(r.get("name")) for r in config.get("receivers") or []})
+            settings = settings_from_config(config)
+        receiver_of: dict[str, str] = {}
+        if contract.files.alertmanager_tests.is_dir():
+            tests, _ = load_route_tests(sorted(contract.files.alertmanager_tests.glob("*.yml")))
+            receiver_of = {t.alert: t.receivers[0] for t in tests if t.receivers}
+        timing = FileTiming.from_files(
+            rules,
+            settings,
+            scrape_interval=contract.stack.scrape_interval,
+            evaluation_interval=contract.stack.evaluation_interval,
+            time_scale=time_scale or contract.stack.time_scale,
+            receiver_of=receiver_of,
+        )
         names = list(components) if components is not None else [*CATALOGUE, *_agent_names()]
-        return cls(alerts, sorted(set(names)), receivers, sorted(SCENARIOS))
+        return cls(alerts, sorted(set(names)), receivers, sorted(SCENARIOS), timing, time_scale is not None)
 
 
 def _agent_names() -> list[str]:
@@ -92,6 +119,7 @@ class ChaosEntry:
     at: float = 0.0
     after: str | None = None
     duration: float | None = None
+    line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -353,8 +381,9 @@ def load_scenario(path: Path, catalog: Catalog) -> Scenario:
             float(c.get("at", 0.0)),
             c.get("after"),
             float(c["duration"]) if "duration" in c else None,
+            doc.line_of(("chaos", index, "duration") if "duration" in c else ("chaos", index)),
         )
-        for c in data.get("chaos") or []
+        for index, c in enumerate(data.get("chaos") or [])
     )
     expect_raw = data.get("expect") or {}
     silent = expect_raw.get("must_not_fire") or []
@@ -380,7 +409,7 @@ def load_scenario(path: Path, catalog: Catalog) -> Scenario:
         custom=tuple(expect_raw.get("custom") or []),
     )
     load = setup.get("load")
-    return Scenario(
+    scenario = Scenario(
         path=path,
         name=str(data["name"]),
         description=str(data.get("description", "")),
@@ -395,6 +424,20 @@ def load_scenario(path: Path, catalog: Catalog) -> Scenario:
         steps=tuple(_steps(doc, data.get("steps") or [])),
         expect=expect,
     )
+    _check_races(scenario, catalog)
+    return scenario
+
+
+def _check_races(scenario: Scenario, catalog: Catalog) -> None:
+    """Refuse a scenario whose steps can revert a fault before what it asserts can have happened."""
+    timing = catalog.timing
+    if timing is None:
+        return
+    if scenario.time_scale is not None and not catalog.time_scale_given:
+        timing = dataclasses.replace(timing, time_scale=float(scenario.time_scale))
+    races = find_races(scenario, timing)
+    if races:
+        raise ScenarioInvalid("\n".join(str(r) for r in races))
 
 
 def ordered(scenarios: Iterable[Scenario]) -> list[Scenario]:

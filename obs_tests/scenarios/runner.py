@@ -92,6 +92,11 @@ class AlertTiming:
     reverted_at: float | None = None
     resolved_at: float | None = None
     resolved_notified_at: float | None = None
+    #: what the judge allowed (seconds): fire, notify, clear, notify_resolved — a scenario's ``within`` /
+    #: ``clear_within`` where given, else the bound plus the tolerance
+    limits: dict[str, float] = field(default_factory=dict)
+    #: the phases whose limit the scenario gave itself (``within``, ``clear_within``)
+    given: set[str] = field(default_factory=set)
 
     def _after(self, when: float | None, origin: float | None) -> float | None:
         return None if when is None or origin is None else round(when - origin, 3)
@@ -105,6 +110,46 @@ class AlertTiming:
     def resolved_after(self) -> float | None:
         """Seconds from the revert to resolved."""
         return self._after(self.resolved_at, self.reverted_at)
+
+    def measured(self) -> dict[str, float | None]:
+        """The measured time of each judged phase (seconds), keyed like :attr:`limits`."""
+        return {
+            "fire": self.fired_after,
+            "notify": self._after(self.notified_at, self.firing_at),
+            "clear": self.resolved_after,
+            "notify_resolved": self._after(self.resolved_notified_at, self.resolved_at),
+        }
+
+    def margins(self) -> dict[str, float]:
+        """Limit minus measured time for every judged phase that happened (negative: over the limit)."""
+        measured = self.measured()
+        return {
+            phase: round(limit - value, 3)
+            for phase, limit in self.limits.items()
+            if (value := measured.get(phase)) is not None
+        }
+
+    def describe(self) -> str:
+        """One line: each phase measured against what the judge allowed (and the theory, where a
+        scenario's own ``within``/``clear_within`` replaced it)."""
+        b = self.bounds
+        theory = {
+            "fire": b.fire(self.detect) if b else None,
+            "clear": b.resolve() if b else None,
+        }
+        words = {"fire": "fired", "notify": "notified", "clear": "cleared", "notify_resolved": "resolved notified"}
+        parts = []
+        measured = self.measured()
+        for phase, word in words.items():
+            if phase not in self.limits:
+                continue
+            limit = self.limits[phase]
+            text = f"{word} {_fmt(measured[phase])} (limit {limit:.1f}s"
+            ideal = theory.get(phase)
+            if phase in self.given and ideal is not None:
+                text += f", given; bound {ideal:.1f}s"
+            parts.append(text + ")")
+        return f"{self.alert} " + ", ".join(parts)
 
     @property
     def detection_overhead(self) -> float | None:
@@ -138,6 +183,8 @@ class AlertTiming:
             "resolved_notified_after": self._after(self.resolved_notified_at, self.resolved_at),
             "detection_overhead": self.detection_overhead,
             "bounds": self.bounds.to_json(self.detect) if self.bounds else None,
+            "limits": dict(self.limits),
+            "margins": self.margins(),
         }
 
 
@@ -242,7 +289,7 @@ class ScenarioRunner:
         self.stack = stack
         self._own_stack = stack is None
         names = list(stack.components) if stack is not None and hasattr(stack, "components") else None
-        self.catalog = Catalog.from_contract(self.contract, names)
+        self.catalog = Catalog.from_contract(self.contract, names, time_scale=time_scale)
         self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario, self.catalog)
         self.time_scale_override = time_scale
         self._log_fn = log
@@ -327,7 +374,7 @@ class ScenarioRunner:
                         self.timeline.record("revert", name, "reverted")
                 if not self.stopped:
                     self._await_clearing(recorder, bounds)
-                    self._await_notifications()
+                    self._await_notifications(bounds)
             if load_run is not None:
                 result.load = self._stop_load(load_run)
                 load_run = None
@@ -755,14 +802,19 @@ class ScenarioRunner:
         return timing.bounds.fire(timing.detect) + self.scenario.tolerance
 
     def _await_firing(self, recorder: Recorder, bounds: BoundsModel) -> None:
-        """Wait (within each deadline) for every must_fire alert still not firing."""
+        """Hold the faults the runner reverts itself (those no step reverted) until what the scenario
+        asserts about them can have been observed: every must_fire alert firing (within its deadline)
+        and, where it must notify, its firing notification (within the notification bound after
+        firing). Reverting earlier would race: an alert that resolves as soon as its fault is gone may
+        never notify. Faults a step reverts are held by the steps (``scenario validate`` refuses a
+        scenario whose steps can revert too early)."""
         for must in self.scenario.expect.must_fire:
             timing = self._timing(must, bounds)
             if timing.fault_at is None:
                 with contextlib.suppress(WaitTimeout, _StepFailed):
                     self._wait_fault(timing.fault, timeout=60)
                 timing = self._timing(must, bounds)
-            if timing.fault_at is None:
+            if timing.fault_at is None or self.timeline.first("revert", timing.fault) is not None:
                 continue
             deadline = timing.fault_at + self._deadline(timing, must) + 1.0
 
@@ -777,7 +829,26 @@ class ScenarioRunner:
                     timeout=max(0.1, deadline - time.time()),
                     interval=0.05,
                     expected=f"{must.alert} firing",
+                    stop=self.stop_event,
                 )
+            firing = self.timeline.first("alert", must.alert, "firing", since=timing.fault_at, labels=must.labels)
+            if must.notify and firing is not None:
+                limit = (timing.bounds.notify() if timing.bounds else 30.0) + self.scenario.tolerance
+
+                def notified(must: MustFire = must, firing: Event = firing) -> Poll[bool]:
+                    note = self.timeline.first(
+                        "notification", must.alert, "firing", since=firing.t - 1.0, labels=must.labels
+                    )
+                    return Poll(note is not None, note is not None)
+
+                with contextlib.suppress(WaitTimeout):
+                    wait_for(
+                        notified,
+                        timeout=max(0.1, firing.t + limit + 0.5 - time.time()),
+                        interval=0.05,
+                        expected=f"a firing notification of {must.alert}",
+                        stop=self.stop_event,
+                    )
 
     def _await_clearing(self, recorder: Recorder, bounds: BoundsModel) -> None:
         for must in self.scenario.expect.must_fire:
@@ -802,34 +873,52 @@ class ScenarioRunner:
                     expected=f"{must.alert} resolved",
                 )
 
-    def _await_notifications(self) -> None:
-        """Give the expected notifications their bound to arrive (the judge then checks them)."""
-        wanted: list[tuple[str, str, float]] = []
+    def _await_notifications(self, bounds: BoundsModel) -> None:
+        """Give the expected notifications their bound to arrive (the judge then checks them): each
+        until its alert's change to that status plus the notification bound (``notify`` for firing,
+        ``notify_resolved`` for resolved) and the scenario's tolerance."""
+        wanted: list[tuple[str, str]] = []
         for must in self.scenario.expect.must_fire:
             if must.notify:
-                wanted.append((must.alert, "firing", 0.0))
+                wanted.append((must.alert, "firing"))
                 if must.clears:
-                    wanted.append((must.alert, "resolved", 0.0))
+                    wanted.append((must.alert, "resolved"))
         wanted += [
-            (str(n["alert"]), str(n.get("status", "firing")), 0.0)
+            (str(n["alert"]), str(n.get("status", "firing")))
             for n in self.scenario.expect.notifications
             if "absent_while" not in n
         ]
         if not wanted:
             return
 
+        def bound(alert: str, status: str) -> float:
+            b = bounds.bounds(alert)
+            if b is None:
+                return 30.0
+            return (b.notify() if status == "firing" else b.notify_resolved()) + self.scenario.tolerance
+
         def probe() -> Poll[list[str]]:
             missing = []
-            for alert, status, _ in wanted:
+            deadline = 0.0
+            for alert, status in wanted:
                 change = self.timeline.first("alert", alert, status)
                 if change is None:
                     continue  # the alert never got there: nothing to wait for
                 if self.timeline.first("notification", alert, status, since=change.t - 1.0) is None:
                     missing.append(f"{alert}/{status}")
-            return Poll(not missing, missing, f"missing: {', '.join(missing) or 'none'}")
+                    deadline = max(deadline, change.t + bound(alert, status))
+            # Done when nothing is missing, or when every missing one is past its bound.
+            return Poll(not missing or time.time() > deadline, missing, f"missing: {', '.join(missing) or 'none'}")
 
+        longest = max(bound(alert, status) for alert, status in wanted) + 1.0
         with contextlib.suppress(WaitTimeout):
-            wait_for(probe, timeout=15.0, interval=0.1, expected="every expected notification")
+            wait_for(
+                probe,
+                timeout=longest,
+                interval=0.1,
+                expected="every expected notification",
+                stop=self.stop_event,
+            )
 
     # -- judging ---------------------------------------------------------------------------------
     def _judge(
@@ -892,6 +981,9 @@ class ScenarioRunner:
     ) -> None:
         b = timing.bounds
         deadline = self._deadline(timing, must)
+        timing.limits["fire"] = deadline
+        if must.within is not None:
+            timing.given.add("fire")
         bound_text = f"bound {b.fire(timing.detect):.1f}s" if b else "no bound (rule not loaded)"
         fired = timing.fired_after
         if fired is None:
@@ -920,6 +1012,7 @@ class ScenarioRunner:
         if must.notify:
             notified = timing._after(timing.notified_at, timing.firing_at)
             limit = (b.notify() if b else 30.0) + tolerance
+            timing.limits["notify"] = limit
             add(
                 AssertionResult(
                     f"{must.alert} notified",
@@ -931,6 +1024,9 @@ class ScenarioRunner:
         if must.clears:
             resolved = timing.resolved_after
             limit = float(must.clear_within) if must.clear_within else (b.resolve() if b else 60.0) + tolerance
+            timing.limits["clear"] = limit
+            if must.clear_within:
+                timing.given.add("clear")
             add(
                 AssertionResult(
                     f"{must.alert} clears",
@@ -943,6 +1039,7 @@ class ScenarioRunner:
             if must.notify and timing.resolved_at is not None:
                 sent = timing._after(timing.resolved_notified_at, timing.resolved_at)
                 limit = (b.notify_resolved() if b else 30.0) + tolerance
+                timing.limits["notify_resolved"] = limit
                 add(
                     AssertionResult(
                         f"{must.alert} resolved notification",

@@ -42,15 +42,7 @@ def pooled_results(scenario_pool: StackPool | None) -> dict[str, ScenarioResult]
 
 
 def _timings(result: ScenarioResult) -> str:
-    parts = []
-    for timing in result.alerts:
-        b = timing.bounds
-        fired = "never" if timing.fired_after is None else f"{timing.fired_after:.1f}s"
-        cleared = "never" if timing.resolved_after is None else f"{timing.resolved_after:.1f}s"
-        bound = f"{b.fire(timing.detect):.1f}s" if b else "?"
-        rbound = f"{b.resolve():.1f}s" if b else "?"
-        parts.append(f"{timing.alert} fired {fired} (bound {bound}), cleared {cleared} (bound {rbound})")
-    return "; ".join(parts)
+    return "; ".join(timing.describe() for timing in result.alerts)
 
 
 def test_scenario(
