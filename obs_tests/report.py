@@ -106,6 +106,8 @@ def _chaos(scenarios: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
                         "notified_after": a.get("notified_after"),
                         "resolved_after": a.get("resolved_after"),
                         "detection_overhead": a.get("detection_overhead"),
+                        "limits": dict(a.get("limits") or {}),
+                        "margins": dict(a.get("margins") or {}),
                     }
                     for a in doc.get("alerts") or []
                 ],
