@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from obs_tests.durations import parse_duration
 from obs_tests.errors import ContractInvalid
 from obs_tests.validation import validate_document
 from obs_tests.yamlfile import LocatedDocument, format_path, load_located
@@ -35,27 +36,6 @@ __all__ = [
 ]
 
 EMBEDDED = "embedded"
-
-_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d|w|y)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0, "y": 31536000.0}
-
-
-def parse_duration(text: str) -> float:
-    """Parse a Prometheus-style duration (``500ms``, ``1m30s``) into seconds.
-
-    >>> parse_duration("1m30s")
-    90.0
-    """
-    pos = 0
-    total = 0.0
-    for match in _DURATION_PART.finditer(text):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-        pos = match.end()
-    if pos != len(text) or not text:
-        raise ValueError(f"not a duration: {text!r} (use e.g. 500ms, 1s, 2m)")
-    return total
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,20 @@ The schemas ship inside the package (``obs_tests/schemas/*.schema.json``) so edi
 use them too. :func:`validate_document` reports the single most relevant error as one line::
 
     obs.yaml:14: jobs[1].instanses: unknown field 'instanses' (did you mean 'instances'?) — known: ...
+    scenarios/x.yaml:9: steps[2].wait_for_time: NaN is not a finite number — allowed: 0 < wait_for_time ≤ 86400
+
+Numbers: :data:`Validator` is JSON Schema 2020-12 where a ``number`` is finite (jsonschema alone lets
+NaN pass every ``minimum``/``maximum``: each comparison with NaN is false), and where a duration string
+(``"90s"``) can have an upper bound, ``"x-maxSeconds": 3600``. :func:`validate_document` also refuses a
+non-finite number or a string of more than :data:`MAX_STRING_CHARS` characters anywhere in a document,
+whatever its schema says of that place.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -16,10 +25,46 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import ValidationError, best_match
 
+from obs_tests.durations import parse_duration
 from obs_tests.errors import InputError
-from obs_tests.yamlfile import LocatedDocument, closest, format_path
+from obs_tests.yamlfile import LocatedDocument, closest, format_path, shown
 
-__all__ = ["describe_error", "load_schema", "validate_document"]
+__all__ = ["MAX_STRING_CHARS", "Validator", "allowed_range", "describe_error", "load_schema", "validate_document"]
+
+#: the longest string a contract or scenario may hold (a PromQL expression, a description)
+MAX_STRING_CHARS = 10_000
+
+
+def _finite_number(checker: Any, instance: Any) -> bool:
+    if isinstance(instance, bool) or not isinstance(instance, (int, float)):
+        return False
+    return isinstance(instance, int) or math.isfinite(instance)
+
+
+def _max_seconds(validator: Any, limit: Any, instance: Any, schema: dict[str, Any]) -> Iterator[ValidationError]:
+    if not isinstance(instance, str):
+        return
+    try:
+        seconds = parse_duration(instance)
+    except ValueError:
+        return  # the pattern of the same schema says what is wrong
+    if not seconds <= limit:
+        yield ValidationError(f"{shown(instance, 40)} is longer than {_seconds(limit)}")
+
+
+def _seconds(value: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if value >= size and value % size == 0:
+            return f"{value / size:g}{unit}"
+    return f"{value:g}s"
+
+
+#: JSON Schema 2020-12 with finite numbers and the ``x-maxSeconds`` keyword for duration strings
+Validator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+    jsonschema.Draft202012Validator,
+    validators={"x-maxSeconds": _max_seconds},
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("number", _finite_number),
+)
 
 _TYPE_NAMES = {
     "object": "a mapping",
@@ -59,8 +104,32 @@ def _type_of(value: Any) -> str:
 
 
 def _short(value: Any) -> str:
-    text = json.dumps(value, default=str)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return shown(value, 60)
+
+
+def allowed_range(schema: dict[str, Any], name: str = "value") -> str | None:
+    """``0 < name ≤ 86400`` from a schema's minimum/maximum keywords (None when it has none)."""
+    low: str | None = None
+    high: str | None = None
+    if "exclusiveMinimum" in schema:
+        low = f"{schema['exclusiveMinimum']:g} <"
+    elif "minimum" in schema:
+        low = f"{schema['minimum']:g} ≤"
+    if "exclusiveMaximum" in schema:
+        high = f"< {schema['exclusiveMaximum']:g}"
+    elif "maximum" in schema:
+        high = f"≤ {schema['maximum']:g}"
+    if low is None and high is None:
+        return None
+    return " ".join(p for p in (low, name, high) if p)
+
+
+def _range_hint(schema: dict[str, Any], path: list[str | int]) -> str:
+    name = next((str(p) for p in reversed(path) if isinstance(p, str)), "value")
+    allowed = allowed_range(schema, name)
+    if allowed is not None:
+        return f"allowed: {allowed}"
+    return "write a finite number"
 
 
 def describe_error(error: ValidationError, doc: LocatedDocument) -> str:
@@ -82,6 +151,13 @@ def describe_error(error: ValidationError, doc: LocatedDocument) -> str:
     if validator == "required":
         missing = str(error.message).split("'")[1] if "'" in error.message else str(error.validator_value)
         return f"{doc.where(path)}: {format_path(path)}: missing required field '{missing}' — add '{missing}:' here"
+    wanted_types: Any = schema.get("type", ()) if validator == "type" else ()
+    numeric = {"number", "integer"} & ({wanted_types} if isinstance(wanted_types, str) else set(wanted_types))
+    if numeric and isinstance(error.instance, float) and not math.isfinite(error.instance):
+        return (
+            f"{doc.where(path)}: {format_path(path)}: {_short(error.instance)} is not a finite number — "
+            f"{_range_hint(schema, path)}"
+        )
     if validator == "type":
         wanted: Any = error.validator_value
         names = [wanted] if isinstance(wanted, str) else list(wanted)
@@ -103,22 +179,55 @@ def describe_error(error: ValidationError, doc: LocatedDocument) -> str:
         what = schema.get("description") or f"must match {error.validator_value}"
         return f"{doc.where(path)}: {format_path(path)}: {_short(error.instance)} is not valid — {what}"
     if validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        return f"{doc.where(path)}: {format_path(path)}: {error.message}"
+        return (
+            f"{doc.where(path)}: {format_path(path)}: {_short(error.instance)} is out of range — "
+            f"{_range_hint(schema, path)}"
+        )
+    if validator == "x-maxSeconds":
+        limit = float(schema.get("x-maxSeconds", 0))
+        return f"{doc.where(path)}: {format_path(path)}: {error.message} — allowed: at most {_seconds(limit)}"
+    if validator == "maxLength":
+        return (
+            f"{doc.where(path)}: {format_path(path)}: a string of {len(str(error.instance)):,} characters — allowed: "
+            f"at most {schema.get('maxLength')}"
+        )
     if validator in ("minItems", "minLength", "minProperties"):
         return f"{doc.where(path)}: {format_path(path)}: must not be empty"
     if validator in ("oneOf", "anyOf"):
         described = schema.get("description")
         if described:
             return f"{doc.where(path)}: {format_path(path)}: {_short(error.instance)} is not valid — {described}"
-    return f"{doc.where(path)}: {format_path(path)}: {error.message}"
+    return f"{doc.where(path)}: {format_path(path)}: {_short_message(error.message)}"
+
+
+def _short_message(message: str) -> str:
+    text = " ".join(message.split())
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def _unusable_values(data: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Non-finite numbers and over-long strings anywhere in ``data``: (path, what is wrong — fix)."""
+    pending: list[tuple[tuple[str | int, ...], Any]] = [((), data)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            yield path, f"{shown(value)} is not a finite number — write a finite number"
+        elif isinstance(value, str) and len(value) > MAX_STRING_CHARS:
+            yield path, f"a string of {len(value):,} characters — allowed: at most {MAX_STRING_CHARS:,}"
+        elif isinstance(value, dict):
+            pending.extend(((*path, str(k)), v) for k, v in reversed(list(value.items())))
+        elif isinstance(value, list):
+            pending.extend(((*path, i), v) for i, v in reversed(list(enumerate(value))))
 
 
 def validate_document(doc: LocatedDocument, schema_name: str, error: type[InputError]) -> None:
     """Raise ``error`` with a located one-line message if ``doc`` does not match the schema."""
     schema = load_schema(schema_name)
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = Validator(schema)
     errors = list(validator.iter_errors(doc.data))
     if not errors:
+        for path, problem in _unusable_values(doc.data):
+            raise error(f"{doc.where(path)}: {format_path(path)}: {problem}")
         return
     chosen = best_match(errors)
     # best_match prefers shallow errors; a deeper, more specific one usually helps the user more.

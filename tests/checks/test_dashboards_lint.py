@@ -62,7 +62,7 @@ def test_schema_errors_are_located() -> None:
     assert dashboard is not None
     lines = [str(f) for f in findings]
     shown = "tests/fixtures/dashboards/broken/schema_error.json"
-    assert any(f"{shown}:7: panels[0].gridPos.w: 30 is greater than the maximum of 24" in x for x in lines), lines
+    assert any(f"{shown}:7: panels[0].gridPos.w: 30 is out of range — allowed: 1 ≤ w ≤ 24" in x for x in lines), lines
     assert any(f'{shown}:9: panels[1].id: expected an integer, got a string "2"' in x for x in lines)
     assert any(f"{shown}:10: panels[1].targets: expected a list" in x for x in lines)
     assert any(f"{shown}:5: templating.list[0]: missing required field 'name'" in x for x in lines)
