@@ -384,12 +384,14 @@ def run_load_accounting(
     *,
     targets_file: Path | None = None,
     workdir: Path | None = None,
+    keep_logs: Path | None = None,
 ) -> LoadAccounting:
     """Run a Locust load and prove the gateway counted exactly what Locust sent, split by status and
-    reason (waits for the gateway scrape that follows the last request)."""
+    reason (waits for the gateway scrape that follows the last request). Locust's output of a run with
+    failures is kept in ``keep_logs`` (e.g. the run's report directory) when given."""
     wait_scraped_after(prom, [GATEWAY_JOB], time.time())
     before = read_ledger(prom, GATEWAY_METRICS)
-    result = run_load(spec, gateway_url, targets_file=targets_file, workdir=workdir)
+    result = run_load(spec, gateway_url, targets_file=targets_file, workdir=workdir, keep_logs=keep_logs)
     wait_scraped_after(prom, [GATEWAY_JOB], result.ended_at)
     after = read_ledger(prom, GATEWAY_METRICS)
     workload = workload_of_load(result)
@@ -400,7 +402,9 @@ def run_load_accounting(
     findings = check_accounting(expected, before, after, GATEWAY_METRICS)
     if result.failures:
         failing = {n: e.failures for n, e in result.endpoints.items() if e.failures}
+        last = result.output.strip().splitlines()[-1:]
+        where = f"; see {result.log}" if result.log else f"; Locust's output ends: {last[0]}" if last else ""
         findings.append(
-            Finding("accounting", "locust", f"{result.failures} requests failed (by name: {failing}); see {result.log}")
+            Finding("accounting", "locust", f"{result.failures} requests failed (by name: {failing}){where}")
         )
     return LoadAccounting(result, workload, expected, before, after, findings)

@@ -1,12 +1,14 @@
 """The ``obs-tests`` command line.
 
 Exit codes: 0 all green, 1 a validation failed, 2 a usage or input error (bad option, bad contract,
-unreachable server). Errors print one line, ``ErrorType: message``, never a traceback. Every option can
-also be set with an ``OBS_*`` environment variable (shown in ``--help``).
+unreachable server), 128 + the signal when interrupted (SIGINT 130, SIGTERM 143, SIGHUP 129: whatever
+the run had started is stopped first). Errors print one line, ``ErrorType: message``, never a
+traceback. Every option can also be set with an ``OBS_*`` environment variable (shown in ``--help``).
 """
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -21,6 +23,7 @@ from obs_tests.commands.scenario import scenario
 from obs_tests.commands.serve import serve
 from obs_tests.commands.stack import down, status, up
 from obs_tests.errors import ObsTestsError
+from obs_tests.interrupts import exit_status, forget_signals, signals_as_interrupts
 
 __all__ = ["cli", "main"]
 
@@ -36,8 +39,10 @@ class ObsGroup(click.Group):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
+        forget_signals()
         try:
-            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            with signals_as_interrupts():
+                return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as exc:
             click.echo(exc.ctx.get_help() if exc.ctx else "", err=False)
             sys.exit(2)
@@ -47,12 +52,12 @@ class ObsGroup(click.Group):
             sys.exit(2)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
-        except click.Abort:
-            click.echo("Interrupted.", err=True)
-            sys.exit(130)
-        except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
-            sys.exit(130)
+        except (click.Abort, KeyboardInterrupt) as exc:
+            # click turns a KeyboardInterrupt into Abort (caused by it); either way the command's own
+            # finally blocks have run: what it started is stopped, its faults reverted
+            code = exit_status(exc)
+            click.echo(f"Interrupted ({signal.Signals(code - 128).name}).", err=True)
+            sys.exit(code)
         except ObsTestsError as exc:
             click.echo(f"{type(exc).__name__}: {exc}", err=True)
             sys.exit(exc.exit_code)
@@ -73,7 +78,7 @@ def cli() -> None:
 
     \b
     Exit codes: 0 all green · 1 a validation failed · 2 usage/input error (bad option, bad contract,
-    unreachable server).
+    unreachable server) · 130 SIGINT (Ctrl-C), 143 SIGTERM: interrupted, what it started is stopped.
     """
 
 

@@ -4,7 +4,9 @@ Locust (gevent) never runs inside the test process: ``LoadRun`` starts ``locust`
 process, or a master and N workers — with ``--json-file`` and ``--stop-timeout`` so every request a
 user started is finished and counted before the run ends (without it, requests killed in flight reach
 the gateway but not Locust's stats). A running load is stopped on every exit path (context manager,
-``atexit``, and the parent-death signal of the spawner).
+``atexit``, and the parent-death signal of the spawner), and its temporary directory removed once its
+stats are read: nothing of a run outlives it. Locust's output of a run that counted failures is kept
+only where the caller asks (``keep_logs``: a report directory); ``LoadResult.output`` always has its end.
 
 Example::
 
@@ -19,6 +21,7 @@ import json
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -26,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from obs_tests.errors import ToolError, UsageError
+from obs_tests.errors import ObsTestsError, ToolError, UsageError
 from obs_tests.stack.ports import allocate_ports
 from obs_tests.stack.process import ManagedProcess, Spawner, environ_copy
 from obs_tests.waiting import Poll, wait_for
@@ -126,7 +129,10 @@ class LoadResult:
     started_at: float
     ended_at: float
     returncode: int
-    log: Path
+    #: Locust's output, kept when the run counted failures and the caller named a ``keep_logs`` directory
+    log: Path | None = None
+    #: the end of Locust's output (its summary and error report)
+    output: str = ""
 
     @property
     def requests(self) -> int:
@@ -178,7 +184,14 @@ def _parse_stats(path: Path) -> dict[str, EndpointStats]:
 
 
 class LoadRun:
-    """One Locust run against ``host``; use as a context manager (stopped on every exit path)."""
+    """One Locust run against ``host``; use as a context manager (stopped on every exit path).
+
+    Its files (stats, Locust's output) go to ``workdir`` when given (the caller's, kept), else to a
+    temporary directory removed when the run is over (:meth:`stop`, :meth:`wait`): beside ``targets_file``
+    when there is one — inside the stack's working directory, so ``obs-tests down`` removes it with the
+    stack if our process is SIGKILLed — else in the system temp dir. With ``keep_logs``, Locust's output
+    of a run that counted failures is copied there first.
+    """
 
     def __init__(
         self,
@@ -188,13 +201,16 @@ class LoadRun:
         targets_file: Path | None = None,
         workdir: Path | None = None,
         env: Mapping[str, str] | None = None,
+        keep_logs: Path | None = None,
     ) -> None:
         spec.validate()
         self.spec = spec
         self.host = host
         self.targets_file = targets_file
+        self.keep_logs = keep_logs
         self._own_workdir = workdir is None
-        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="obs-tests-load-"))
+        parent = targets_file.parent if targets_file is not None else None
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="obs-tests-load-", dir=parent))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._extra_env = dict(env or {})
         self._spawner: Spawner | None = None
@@ -202,6 +218,10 @@ class LoadRun:
         self.workers: list[ManagedProcess] = []
         self.started_at = 0.0
         self.stats_file = self.workdir / "stats.json"
+        self._outcome: LoadResult | ObsTestsError | None = None
+        self._finished = False
+        self._finish_lock = threading.Lock()  # a scenario's revert and its cleanup may stop a run at once
+        atexit.register(self.stop)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def __enter__(self) -> LoadRun:
@@ -280,6 +300,13 @@ class LoadRun:
         """Start Locust (master + workers when ``spec.workers`` > 0); returns at once."""
         if self.master is not None:
             return
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
         self._spawner = Spawner()
         env = self._env()
         port = allocate_ports(1)[0] if self.spec.workers else None
@@ -310,9 +337,8 @@ class LoadRun:
                 log_path=self.workdir / f"locust-worker-{index}.log",
                 env=env,
             )
-            worker.start()
             self.workers.append(worker)
-        atexit.register(self.stop)
+            worker.start()
 
     def running(self) -> bool:
         """True while the master (or the single process) runs."""
@@ -353,13 +379,18 @@ class LoadRun:
         """Wait for the run to end by itself; returns Locust's final stats."""
         assert self.master is not None, "start() first"
         limit = timeout if timeout is not None else self._expected_seconds() + self.spec.stop_timeout + 60.0
-        if not self.master.wait(limit):
+        if not self._finished and not self.master.wait(limit):
+            tail = self.master.log_tail(12)
             self.stop()
             raise ToolError(
                 f"Locust did not finish within {limit:.0f}s (expected ~{self._expected_seconds():.0f}s); "
-                f"stopped it — see {self.master.log_path}"
+                f"stopped it — its last output:\n{tail}"
             )
-        return self._result()
+        self._finish()
+        if isinstance(self._outcome, ObsTestsError):
+            raise self._outcome
+        assert self._outcome is not None
+        return self._outcome
 
     def _expected_seconds(self) -> float:
         if self.spec.shape == "soak":
@@ -370,32 +401,73 @@ class LoadRun:
             return 120.0
         return self.spec.duration
 
-    def _result(self) -> LoadResult:
-        assert self.master is not None
+    def _finish(self) -> None:
+        """Once Locust has exited: read its stats (or why there are none), keep its output if asked,
+        remove the run's temporary directory. Idempotent."""
+        with self._finish_lock:
+            if self._finished:
+                return
+            self._finished = True
+        try:
+            if self.master is not None and self.master.pid is not None:
+                for worker in self.workers:
+                    if not worker.wait(15.0):
+                        worker.stop()
+                self._outcome = self._read_outcome(self.master)
+        finally:
+            self._cleanup()
+            if self._own_workdir:
+                shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _read_outcome(self, master: ManagedProcess) -> LoadResult | ObsTestsError:
         ended = time.time()
-        for worker in self.workers:
-            if not worker.wait(15.0):
-                worker.stop()
-        code = self.master.returncode()
-        log = self.master.log_path
-        if not self.stats_file.is_file():
-            tail = self.master.log_tail(12)
-            if "error:" in tail or "usage:" in tail:
-                message = next((line for line in tail.splitlines() if "error:" in line), tail)
-                raise UsageError(f"Locust rejected its arguments: {message.strip()}")
-            raise ToolError(f"Locust exited with status {code} without stats; last output:\n{tail}")
-        result = LoadResult(self.spec, _parse_stats(self.stats_file), self.started_at, ended, code or 0, log)
-        self._cleanup()
-        if self._own_workdir and result.failures == 0:
-            shutil.rmtree(self.workdir, ignore_errors=True)  # kept when something failed: the logs explain it
-        return result
+        code = master.returncode()
+        tail = master.log_tail(40)
+        outcome: LoadResult | ObsTestsError
+        if self.stats_file.is_file():
+            try:
+                endpoints = _parse_stats(self.stats_file)
+            except (OSError, ValueError, KeyError) as exc:
+                return ToolError(f"Locust's stats file is unreadable ({exc}); last output:\n{tail}")
+            outcome = LoadResult(self.spec, endpoints, self.started_at, ended, code or 0, output=tail)
+            if outcome.failures:
+                outcome.log = self._keep_output()
+            return outcome
+        short = "\n".join(tail.splitlines()[-12:])
+        if "error:" in short or "usage:" in short:
+            message = next((line for line in short.splitlines() if "error:" in line), short)
+            return UsageError(f"Locust rejected its arguments: {message.strip()}")
+        kept = self._keep_output()
+        where = f" (kept in {kept})" if kept else ""
+        return ToolError(f"Locust exited with status {code} without stats{where}; last output:\n{short}")
+
+    def _keep_output(self) -> Path | None:
+        """Copy Locust's non-empty output files into ``keep_logs`` (if given); the first copy."""
+        if self.keep_logs is None or self.master is None:
+            return None
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.started_at or time.time()))
+        kept: Path | None = None
+        for proc in (self.master, *self.workers):
+            target = self.keep_logs / f"{proc.name}-{stamp}-{self.workdir.name}.log"
+            try:
+                if proc.log_path.stat().st_size == 0:
+                    continue  # nothing to explain (Locust's stats are in the result)
+                self.keep_logs.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(proc.log_path, target)
+            except OSError:
+                continue
+            kept = kept or target
+        return kept
 
     def stop(self, grace: float | None = None) -> None:
-        """Stop the load now (SIGTERM: users stop, stats are written; SIGKILL after ``grace``)."""
+        """Stop the load now (SIGTERM: users stop, stats are written; SIGKILL after ``grace``), then read
+        its stats for :meth:`wait` and remove its temporary directory."""
         wait = grace if grace is not None else self.spec.stop_timeout + 10.0
-        for proc in [p for p in (self.master, *self.workers) if p is not None]:
-            proc.stop(grace=wait)
-        self._cleanup()
+        try:
+            for proc in [p for p in (self.master, *self.workers) if p is not None]:
+                proc.stop(grace=wait)
+        finally:
+            self._finish()
 
     def _cleanup(self) -> None:
         for proc in [p for p in (self.master, *self.workers) if p is not None]:
@@ -412,9 +484,10 @@ def run_load(
     *,
     targets_file: Path | None = None,
     workdir: Path | None = None,
+    keep_logs: Path | None = None,
 ) -> LoadResult:
     """Run a load to completion and return its stats (the load is stopped if anything goes wrong)."""
-    run = LoadRun(spec, host, targets_file=targets_file, workdir=workdir)
+    run = LoadRun(spec, host, targets_file=targets_file, workdir=workdir, keep_logs=keep_logs)
     with run:
         result = run.wait()
     return result

@@ -23,7 +23,6 @@ import contextlib
 import os
 import signal
 import threading
-import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from obs_tests.clients.grafana import GrafanaClient
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.contract import EMBEDDED, Contract, Metric, load_contract
 from obs_tests.errors import ObsTestsError
+from obs_tests.interrupts import raise_interrupt
 from obs_tests.loadgen import LoadResult, LoadRun, LoadSpec
 from obs_tests.rulefiles import load_rule_files
 from obs_tests.stack.embedded import EmbeddedStack
@@ -114,10 +114,6 @@ def _option(config: pytest.Config, name: str, env: str) -> str | None:
     return os.environ.get(env) or None
 
 
-def _sigterm(signum: int, frame: types.FrameType | None) -> None:
-    raise KeyboardInterrupt("SIGTERM")
-
-
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
@@ -125,7 +121,7 @@ def pytest_configure(config: pytest.Config) -> None:
         signal.SIG_DFL,
         None,
     ):
-        config.stash[_OLD_SIGTERM] = signal.signal(signal.SIGTERM, _sigterm)
+        config.stash[_OLD_SIGTERM] = signal.signal(signal.SIGTERM, raise_interrupt)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

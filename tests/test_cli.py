@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -148,3 +151,40 @@ def test_check_runs_without_other_installed_pytest_plugins() -> None:
     assert OWN_PLUGIN in installed and OWN_PLUGIN not in blocked
     assert "schemathesis" in installed
     assert blocked == installed - {OWN_PLUGIN}
+
+
+HOSTILE_CONFTEST = 'raise RuntimeError("HOSTILE {where} loaded")\n'
+HOSTILE_INI = {
+    "pytest.ini": "[pytest]\naddopts = --hostile-pytest-ini\n",
+    "pyproject.toml": '[tool.pytest.ini_options]\naddopts = "--hostile-pyproject"\n',
+    "tox.ini": "[pytest]\naddopts = --hostile-tox-ini\n",
+    "setup.cfg": "[tool:pytest]\naddopts = --hostile-setup-cfg\n",
+}
+
+
+def test_check_ignores_the_test_configuration_of_the_directory_it_runs_in(tmp_path: Path) -> None:
+    """A project's own conftest.py files (here and in a parent, and in tests/ as pytest's initial
+    conftests) and its ini files (pytest.ini, pyproject.toml, tox.ini, setup.cfg) never reach the
+    product's run: each would fail it."""
+    project = tmp_path / "project"
+    cwd = project / "sub"
+    (cwd / "tests").mkdir(parents=True)
+    for where in (project, cwd, cwd / "tests"):
+        (where / "conftest.py").write_text(HOSTILE_CONFTEST.format(where=where.relative_to(tmp_path)))
+    for directory in (project, cwd):
+        for name, text in HOSTILE_INI.items():
+            (directory / name).write_text(text)
+    obs_tests = Path(sys.executable).parent / "obs-tests"
+    env = {**os.environ, "OBS_CONTRACT": str(ROOT / "obs.yaml")}
+    done = subprocess.run(
+        [str(obs_tests), "check", "--report-dir", str(tmp_path / "reports"), "-k", "test_rule_files_valid"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = done.stdout + done.stderr
+    assert "HOSTILE" not in output and "hostile" not in output, output
+    assert done.returncode == 0, output
+    assert "PASS  rules: promtool check rules" in done.stdout

@@ -25,15 +25,11 @@ from typing import Any
 
 from obs_tests.chaos.faults import Backend, Fault, FaultSpec, build_fault
 from obs_tests.errors import ObsTestsError, UsageError
+from obs_tests.interrupts import Interrupted, note_signal, raise_interrupt
 
-__all__ = ["ChaosController", "ChaosEvent", "raise_interrupt"]
+__all__ = ["ChaosController", "ChaosEvent"]
 
 ChaosEvent = tuple[float, str, str, str]  # (time, "applied"|"reverted"|"revert_failed", fault name, what)
-
-
-def raise_interrupt(signum: int, frame: types.FrameType | None) -> None:
-    """Signal handler: SIGTERM/SIGINT as a KeyboardInterrupt, so ``finally`` blocks revert faults."""
-    raise KeyboardInterrupt(f"received {signal.Signals(signum).name}")
 
 
 class ChaosController:
@@ -111,6 +107,7 @@ class ChaosController:
         if main:
 
             def hold(signum: int, frame: types.FrameType | None) -> None:
+                note_signal(signum)
                 pending.append(signum)
                 self._log("WARNING", f"{signal.Signals(signum).name} received: finishing the reverts first")
 
@@ -125,7 +122,7 @@ class ChaosController:
             for held, handler in saved.items():
                 signal.signal(held, handler)
         if pending:
-            raise KeyboardInterrupt(f"received {signal.Signals(pending[0]).name} (faults reverted)")
+            raise Interrupted(pending[0], " (faults reverted)")
 
     @property
     def active(self) -> list[str]:

@@ -28,22 +28,58 @@ from obs_tests.commands.options import (
     time_scale_option,
 )
 from obs_tests.contract import EMBEDDED, load_contract
+from obs_tests.interrupts import exit_status
 from obs_tests.report import write_run_reports
 from obs_tests.summary import SummaryCollector
 
-__all__ = ["check", "foreign_plugins"]
+__all__ = ["check", "foreign_plugins", "suite_args"]
 
 OWN_PLUGIN = "obs_tests"
 
-# pytest exit codes -> ours: 0 green, 1 validation failed, 2 usage/input/internal error, 130 interrupted.
+# pytest exit codes -> ours: 0 green, 1 validation failed, 2 usage/input/internal error; interrupted:
+# 128 + the signal (130 SIGINT, 143 SIGTERM), see _exit_code.
 _EXIT = {
     pytest.ExitCode.OK: 0,
     pytest.ExitCode.TESTS_FAILED: 1,
-    pytest.ExitCode.INTERRUPTED: 130,
     pytest.ExitCode.INTERNAL_ERROR: 2,
     pytest.ExitCode.USAGE_ERROR: 2,
     pytest.ExitCode.NO_TESTS_COLLECTED: 2,
 }
+
+
+def _exit_code(code: int | pytest.ExitCode) -> int:
+    if code == pytest.ExitCode.INTERRUPTED:
+        return exit_status()  # pytest swallowed the KeyboardInterrupt; the signal was noted
+    return _EXIT.get(pytest.ExitCode(code), 2)
+
+
+def suite_args() -> list[str]:
+    """The pytest arguments that select the installed suite and nothing of the directory we run in.
+
+    pytest reads configuration from where it runs: the ini file (pytest.ini, pyproject.toml, tox.ini,
+    setup.cfg) of the current directory or a parent, and ``conftest.py`` files — with ``--pyargs`` the
+    package name is no path, so pytest loads the conftest.py of the *current directory* (and of its
+    ``test*`` subdirectories) as the "initial conftests". A project's own test configuration (e.g. one
+    that points OBS_STATE_DIR at a private directory, hiding the run's stacks from ``status``/``down``)
+    must never change the product's run. So: the suite's directory as a path (its own conftest.py is
+    loaded, none of the current directory's), ``--confcutdir`` there (no conftest.py above it), our own
+    ini file (``-c``: no ini file is searched for) and the rootdir fixed to the directory holding the
+    ``obs_tests`` package (node ids do not depend on where the command runs).
+    """
+    suite = Path(str(resources.files("obs_tests.suite")))
+    ini = suite / "pytest.ini"
+    return [
+        str(suite),
+        "-c",
+        str(ini),
+        "--rootdir",
+        str(suite.parent.parent),
+        "--confcutdir",
+        str(suite),
+        "-p",
+        "no:cacheprovider",
+        *foreign_plugins(),
+    ]
 
 
 def foreign_plugins() -> list[str]:
@@ -131,17 +167,8 @@ def check(
     log_dir = report_dir / "logs"
     shutil.rmtree(log_dir, ignore_errors=True)
     junit = report_dir / "junit.xml"
-    ini = resources.files("obs_tests.suite").joinpath("pytest.ini")
     args = [
-        "--pyargs",
-        "obs_tests.suite",
-        "-c",
-        str(ini),
-        "--rootdir",
-        str(Path.cwd()),
-        "-p",
-        "no:cacheprovider",
-        *foreign_plugins(),
+        *suite_args(),
         f"--junitxml={junit}",
         "--obs-contract",
         str(contract_path),
@@ -188,4 +215,4 @@ def check(
     )
     shown = "  ".join(str(p) for p in (junit, summary_path, *reports))
     click.echo(f"Reports: {shown}" + ("" if prom_url else f"  (stack logs: {log_dir})"))
-    sys.exit(_EXIT.get(pytest.ExitCode(code) if isinstance(code, int) else code, 2))
+    sys.exit(_exit_code(code))

@@ -8,6 +8,8 @@ its errors itself instead of leaving them to the ``obs-tests`` group.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +24,7 @@ from obs_tests.contract import load_contract, parse_duration
 from obs_tests.errors import ObsTestsError, UsageError
 from obs_tests.health import HealthReport, HealthSettings, Status, run_health
 from obs_tests.health.model import CheckResult, Problem
+from obs_tests.interrupts import exit_status
 
 __all__ = ["health"]
 
@@ -245,6 +248,14 @@ def health(
         report = run_health(settings)
         report.endpoints = shown
         _emit(report, fmt, json_file)
+    except KeyboardInterrupt as exc:
+        # Read-only: nothing to stop or revert. Exit now, 128 + the signal: the interpreter would otherwise
+        # wait at exit for the worker threads' requests still in flight (up to --timeout each).
+        status = exit_status(exc)
+        click.echo(f"Interrupted ({signal.Signals(status - 128).name}).", err=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
     except ObsTestsError as exc:
         _failed_run(f"{type(exc).__name__}: {exc}", shown, fmt, json_file)
         sys.exit(_UNKNOWN)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import socket
 import sys
 import time
-import types
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from obs_tests.commands.options import (
     time_scale_option,
 )
 from obs_tests.errors import UsageError
+from obs_tests.interrupts import signals_as_interrupts, signals_held_off
 
 __all__ = ["serve"]
 
@@ -55,10 +54,6 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.listen(128)
     sock.set_inheritable(True)
     return sock
-
-
-def _sigterm(signum: int, frame: types.FrameType | None) -> None:
-    raise SystemExit(0)
 
 
 @click.command("serve", cls=GroupedCommand)
@@ -198,20 +193,15 @@ def serve(
         f"{'starting' if start_stack else 'at the first run'} (time scale {manager.default_scale:g})"
     )
     sys.stdout.flush()
-    previous = signal.signal(signal.SIGTERM, _sigterm)
     try:
-        server.run(sockets=[sock])
+        # SIGINT/SIGTERM: uvicorn shuts down (the lifespan stops the run and the stack), then re-raises
+        # the signal to the handler before it — the CLI's, which raises Interrupted: exit 130/143.
+        with signals_as_interrupts((signal.SIGINT, signal.SIGTERM)):
+            server.run(sockets=[sock])
     finally:
-        # uvicorn re-raises the signal it caught once it has shut down; by then the lifespan closed the
-        # runs and the stack — unless a second Ctrl-C forced the exit: close them here in every case.
-        with contextlib.suppress(ValueError):
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
+        # ... unless a second Ctrl-C forced the exit: close them here in every case, signals held off
+        with signals_held_off():
             stream.close()
             manager.close()
             sock.close()
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-            signal.signal(signal.SIGINT, signal.default_int_handler)
         click.echo("obs-tests dashboard stopped (stack closed, faults reverted)")

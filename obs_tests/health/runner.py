@@ -226,14 +226,20 @@ def run_health(settings: HealthSettings) -> HealthReport:
             expected = gf_checks.contract_dashboards(settings.contract.files.dashboards)
         except ObsTestsError as exc:
             dashboards_error = exc
+    pool = ThreadPoolExecutor(max_workers=3)
     try:
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            prom_future = pool.submit(ps.fetch_prometheus, prom, settings)
-            am_future = pool.submit(am_checks.fetch_alertmanager, am) if am else None
-            gf_future = pool.submit(gf_checks.fetch_grafana, grafana, expected, settings.workers) if grafana else None
-            prom_state, prom_error = _result(prom_future)
-            am_state, am_error = _result(am_future)
-            gf_state, gf_error = _result(gf_future)
+        prom_future = pool.submit(ps.fetch_prometheus, prom, settings)
+        am_future = pool.submit(am_checks.fetch_alertmanager, am) if am else None
+        gf_future = pool.submit(gf_checks.fetch_grafana, grafana, expected, settings.workers) if grafana else None
+        prom_state, prom_error = _result(prom_future)
+        am_state, am_error = _result(am_future)
+        gf_state, gf_error = _result(gf_future)
+    except BaseException:
+        # interrupted (Ctrl-C, SIGTERM): do not wait for requests in flight, up to --timeout each
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    else:
+        pool.shutdown()
     finally:
         for client in (prom, am, grafana):
             if client is not None:

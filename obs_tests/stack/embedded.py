@@ -38,6 +38,7 @@ import yaml
 from obs_tests.clients.prometheus import PrometheusClient, Target
 from obs_tests.contract import Contract
 from obs_tests.errors import ObsTestsError, StackStartError, UnknownComponent, WaitTimeout
+from obs_tests.interrupts import INTERRUPT_SIGNALS, note_signal, raise_interrupt
 from obs_tests.scenarios.timescale import scale_rule_files, validate_factor
 from obs_tests.stack.components import CATALOGUE, MOCK_SERVICES, Component, ComponentPlan, build_components
 from obs_tests.stack.ports import allocate_ports
@@ -55,7 +56,6 @@ from obs_tests.waiting import Poll, wait_for
 
 __all__ = ["ComponentStatus", "EmbeddedStack"]
 
-_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _FIRST_SCRAPE_BOUND = "Prometheus' first scrape lands ~5 s after it starts (target-update batching) + 1 scrape"
 
 
@@ -72,12 +72,9 @@ class ComponentStatus:
     detail: str
 
 
-def _interrupt(signum: int, frame: types.FrameType | None) -> None:
-    raise KeyboardInterrupt(f"received {signal.Signals(signum).name}")
-
-
 def _ignore(signum: int, frame: types.FrameType | None) -> None:
     """Signals during teardown: teardown is already happening and is bounded in time."""
+    note_signal(signum)
 
 
 class EmbeddedStack:
@@ -116,7 +113,8 @@ class EmbeddedStack:
         self._seed = seed
         self.startup_timeout = startup_timeout or contract.stack.startup_timeout
         self.workdir: Path = Path()
-        #: file_sd file of the Prometheus job ``load`` (Locust processes announce their metrics there)
+        #: file_sd file of the Prometheus job ``load`` (Locust processes announce their metrics there; a
+        #: :class:`~obs_tests.loadgen.LoadRun` given it keeps its files in the same directory)
         self.load_targets: Path | None = None
         self.components: dict[str, Component] = {}
         self._state_lock = threading.Lock()
@@ -195,7 +193,10 @@ class EmbeddedStack:
         for name, port_name in wanted:
             ports.setdefault(name, {})[port_name] = next(free)
         addresses = {n: f"127.0.0.1:{next(iter(p.values()))}" for n, p in ports.items()}
-        self.load_targets = config_dir / "load-targets.json"
+        # Locust runs keep their files beside the file they announce themselves in: inside the workdir,
+        # reaped with the stack even when our process is SIGKILLed
+        (self.workdir / "load").mkdir(exist_ok=True)
+        self.load_targets = self.workdir / "load" / "targets.json"
         self.load_targets.write_text("[]", encoding="utf-8")
         self.rule_files = scale_rule_files(
             self.contract.files.rule_files(),
@@ -387,9 +388,9 @@ class EmbeddedStack:
     def _install_signal_handlers(self) -> None:
         if not self._handle_signals or threading.current_thread() is not threading.main_thread():
             return
-        for sig in _SIGNALS:
+        for sig in INTERRUPT_SIGNALS:
             with contextlib.suppress(ValueError, OSError):
-                self._old_handlers[sig] = signal.signal(sig, _interrupt)
+                self._old_handlers[sig] = signal.signal(sig, raise_interrupt)
 
     def _quiet_signals(self) -> None:
         if self._old_handlers and threading.current_thread() is threading.main_thread():

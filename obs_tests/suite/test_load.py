@@ -6,15 +6,21 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import pytest
+
 from obs_tests.accounting import load_latency_quantiles, run_load_accounting
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.findings import Finding, require_no_findings
 from obs_tests.loadgen import LoadSpec
+from obs_tests.pytest_plugin import log_dir
 from obs_tests.stack import EmbeddedStack
 
 
 def test_accounting_under_load(
-    prom: PrometheusClient, mock_system: EmbeddedStack, obs_summary: Callable[[str], None]
+    prom: PrometheusClient,
+    mock_system: EmbeddedStack,
+    obs_summary: Callable[[str], None],
+    pytestconfig: pytest.Config,
 ) -> None:
     """Every request Locust sent is counted by the gateway, split by status and reason — 0 unaccounted.
     The run is long enough for Prometheus to scrape the load's own metrics (job `load`). 20 users at
@@ -22,7 +28,9 @@ def test_accounting_under_load(
     (the scenarios run on other stacks of the same machine meanwhile)."""
     spec = LoadSpec(users=20, duration=12, malformed_ratio=0.1, think_time=0.1, stop_timeout=15)
     started = time.time()
-    run = run_load_accounting(prom, mock_system.url("gateway"), spec, targets_file=mock_system.load_targets)
+    run = run_load_accounting(
+        prom, mock_system.url("gateway"), spec, targets_file=mock_system.load_targets, keep_logs=log_dir(pytestconfig)
+    )
     findings = list(run.findings)
     window = max(int(time.time() - started) + 5, 30)
     offered = prom.query_value(f"max_over_time(sum(locust_requests_total)[{window}s:1s])") or 0.0

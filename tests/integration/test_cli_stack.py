@@ -69,7 +69,7 @@ def test_foreground_up_stops_on_signal(tmp_path: Path, sig: signal.Signals) -> N
         rest, _ = proc.communicate(timeout=30)
         out = "".join(seen) + rest
         assert "stack ready in" in out
-        assert proc.returncode == 130, out
+        assert proc.returncode == 128 + sig, out
         assert_all_gone(idents)
         assert list_records(state) == []
     finally:
@@ -106,7 +106,7 @@ def test_check_on_embedded_stack_is_green(tmp_path: Path) -> None:
 
 def test_sigterm_during_check_with_background_scenarios_leaks_nothing(tmp_path: Path) -> None:
     """Scenarios run on 2 stacks of their own while other checks run on the session's stack: SIGTERM
-    stops all three stacks — every process gone, no record left — and check exits 130."""
+    stops all three stacks — every process gone, no record left — and check exits 143 (128 + SIGTERM)."""
     state = tmp_path / "state"
     proc = python(
         "-m",
@@ -131,7 +131,7 @@ def test_sigterm_during_check_with_background_scenarios_leaks_nothing(tmp_path: 
         idents = [i for r in records for i in identities(r)]
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=120)
-        assert proc.returncode == 130, out
+        assert proc.returncode == 143, out
         assert_all_gone(idents, timeout=20)
         assert list_records(state) == []
     finally:

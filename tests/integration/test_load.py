@@ -97,7 +97,7 @@ def test_hundred_thousand_requests_zero_unaccounted(stack: EmbeddedStack, prom: 
 def test_exact_size_burst_stops_at_its_request_count(stack: EmbeddedStack) -> None:
     """LoadSpec(requests=N): Locust stops once N requests were sent, long before its duration cap."""
     result = run_load(LoadSpec(users=5, requests=300, duration=120, malformed_ratio=0.0), stack.url("gateway"))
-    assert result.returncode == 0, result.log.read_text()[-2000:]
+    assert result.returncode == 0, result.output[-2000:]
     # Users finish the task they are in when the count is reached: at most one burst (20 signals) each.
     assert 300 <= result.requests <= 300 + 5 * result.spec.burst_size, result.requests
     assert result.failures == 0
