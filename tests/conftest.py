@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import tempfile
 import uuid
@@ -14,15 +15,28 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+_OWN_STATE_DIR = pytest.StashKey[Path]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
     # The suite fixtures (stack, prom, ...) validate the bundled contract; stacks started by the tests
-    # record their state in a private directory so they never touch a user's running stacks.
+    # record their state in a private directory so they never touch a user's running stacks. The session
+    # removes that directory when it ends (pytest_unconfigure).
     os.environ.setdefault("OBS_CONTRACT", str(ROOT / "obs.yaml"))
-    os.environ.setdefault("OBS_STATE_DIR", tempfile.mkdtemp(prefix="obs-tests-state-"))
+    if not os.environ.get("OBS_STATE_DIR"):
+        state_dir = Path(tempfile.mkdtemp(prefix="obs-tests-state-"))
+        os.environ["OBS_STATE_DIR"] = str(state_dir)
+        config.stash[_OWN_STATE_DIR] = state_dir
     # Every process the session starts inherits this marker; the leak check finds them by it.
     os.environ["OBS_TESTS_SESSION"] = uuid.uuid4().hex
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state_dir = config.stash.get(_OWN_STATE_DIR, None)
+    if state_dir is not None:
+        shutil.rmtree(state_dir, ignore_errors=True)
+        if os.environ.get("OBS_STATE_DIR") == str(state_dir):
+            del os.environ["OBS_STATE_DIR"]
 
 
 @pytest.fixture
