@@ -181,8 +181,7 @@ def collect(doc: dict[str, Any], timings: dict[tuple[str, str, str], Timing]) ->
         elif event.get("state") == "done" and label in started:
             within = _WITHIN.search(label)
             if within:
-                step = label if len(label) <= 60 else label[:57] + "..."
-                timings[(name, f"step {step}", "done")].add(float(event["t"]) - started[label], float(within.group(1)))
+                timings[(name, f"step {label}", "done")].add(float(event["t"]) - started[label], float(within.group(1)))
 
 
 def run_check(number: int, work: Path, extra: Sequence[str], order: str) -> tuple[Run, list[dict[str, Any]]]:
@@ -229,11 +228,13 @@ def report(runs: Sequence[Run], timings: dict[tuple[str, str, str], Timing]) -> 
     tight = []
     for (scenario, subject, phase), timing in sorted(timings.items()):
         values = timing.measured
+        # a long step label: its kind and the end of its arguments tell it apart
+        shown = subject if len(subject) <= 44 else subject[:20] + "..." + subject[-21:]
         flag = "  TIGHT" if timing.tight() else ""
         if flag:
             tight.append((scenario, subject, phase, timing))
         print(
-            f"{scenario[:36]:36} {subject[:44]:44} {phase:15} {len(values):>3} {min(values):>6.2f} "
+            f"{scenario[:36]:36} {shown:44} {phase:15} {len(values):>3} {min(values):>6.2f} "
             f"{statistics.median(values):>6.2f} {max(values):>6.2f} {timing.limit:>6.1f} {timing.margin:>7.2f}{flag}"
         )
     green = sum(1 for r in runs if r.code == 0 and not r.leftovers)

@@ -132,6 +132,38 @@ def test_a_scenario_that_holds_passes_with_timings_and_reports(stack: EmbeddedSt
     assert done.returncode == 0, done.output
 
 
+def test_the_runner_holds_a_fault_it_reverts_itself_until_the_alert_notified(
+    stack: EmbeddedStack, tmp_path: Path
+) -> None:
+    # No step reverts the kill: the runner does, after the last step. It must not do so the moment the
+    # alert fires (the alert would resolve before Alertmanager's group_wait ends on a fast machine).
+    path = _scenario(
+        tmp_path,
+        "no-revert-step",
+        """\
+        name: no-revert-step
+        chaos:
+          - {name: kill-exchange, kind: kill, target: exchange, at: 0.5}
+        steps:
+          - wait_for_alert: {name: ExchangeDown, state: firing, within: 30}
+        expect:
+          must_fire:
+            - {alert: ExchangeDown, after: kill-exchange}
+        """,
+    )
+    result = ScenarioRunner(path, stack=stack).run()
+    assert result.passed, result.failures()
+    assert result.timeline is not None
+    firing = result.timeline.first("alert", "ExchangeDown", "firing")
+    note = result.timeline.first("notification", "ExchangeDown", "firing")
+    revert = result.timeline.first("revert", "kill-exchange")
+    assert firing is not None and note is not None and revert is not None
+    assert firing.t <= note.t <= revert.t, (firing.t, note.t, revert.t)
+    (timing,) = result.alerts
+    assert set(timing.limits) == {"fire", "notify", "clear", "notify_resolved"}
+    assert all(margin >= 0 for margin in timing.margins().values()), timing.margins()
+
+
 HOLD = textwrap.dedent(
     """
     import sys
