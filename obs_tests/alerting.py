@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from obs_tests.checks.routing import (
     RouteTest,
     check_inhibition,
@@ -26,12 +24,13 @@ from obs_tests.checks.routing import (
 )
 from obs_tests.clients.alertmanager import AlertmanagerClient, iso
 from obs_tests.contract import parse_duration
-from obs_tests.errors import ObsTestsError, WaitTimeout
+from obs_tests.errors import ConfigInvalid, ObsTestsError, WaitTimeout
 from obs_tests.findings import Finding
 from obs_tests.notifications import SinkClient
 from obs_tests.rulefiles import Rule
 from obs_tests.tools import run_tool
 from obs_tests.waiting import Poll, wait_for
+from obs_tests.yamlfile import load_yaml
 
 __all__ = [
     "AlertmanagerSettings",
@@ -359,5 +358,7 @@ def probe_silence(
 
 def load_alertmanager_config(path: Path) -> dict[str, Any]:
     """Parse an Alertmanager config file (for :func:`settings_from_config`)."""
-    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = load_yaml(path, error=ConfigInvalid)
+    if not isinstance(data, dict):
+        raise ConfigInvalid(f"{path}: an Alertmanager config is a mapping with route and receivers — see alertmanager/")
     return data

@@ -15,7 +15,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any
 
 from obs_tests.errors import ConfigInvalid
 from obs_tests.findings import display_path
+from obs_tests.yamlfile import load_json
 
 __all__ = [
     "BUILTIN_DATASOURCES",
@@ -475,19 +475,7 @@ def parse_dashboard(data: Any, source: str) -> Dashboard:
 
 def read_dashboard_json(path: Path) -> Any:
     """Decode a dashboard file; unreadable files and bad JSON raise :class:`ConfigInvalid` with line:column."""
-    shown = display_path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigInvalid(f"{shown}: dashboard file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigInvalid(f"{shown}: cannot read the dashboard: {exc}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigInvalid(
-            f"{shown}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg} — fix the syntax there"
-        ) from None
+    return load_json(path, error=ConfigInvalid, shown_as=display_path(path))
 
 
 def load_dashboard(path: Path) -> Dashboard:

@@ -32,13 +32,14 @@ from obs_tests.checks.rule_tests import (
 from obs_tests.checks.rules import LintPolicy, lint_rules
 from obs_tests.contract import Contract, parse_duration
 from obs_tests.dashboards import Dashboard, dashboard_files
-from obs_tests.errors import ToolError
+from obs_tests.errors import ConfigInvalid, ToolError
 from obs_tests.findings import Finding, display_path
 from obs_tests.junit import Case, write_junit
 from obs_tests.rulefiles import RuleFile, load_rule_files
 from obs_tests.stack.components import CATALOGUE
 from obs_tests.stack.render import render_prometheus_config
 from obs_tests.tools import promtool, run_tool
+from obs_tests.yamlfile import load_yaml
 
 __all__ = [
     "LintReport",
@@ -120,8 +121,10 @@ def scrape_intervals(contract: Contract) -> dict[str, float]:
     intervals = {j.name: j.scrape_interval or contract.stack.scrape_interval for j in contract.jobs}
     path = contract.files.prometheus_config
     try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
+        config = load_yaml(path, error=ConfigInvalid) or {}
+    except ConfigInvalid:
+        return intervals  # promtool check config reports the file
+    if not isinstance(config, dict):
         return intervals
     default = parse_duration(str((config.get("global") or {}).get("scrape_interval", "1m")))
     for job in config.get("scrape_configs") or []:

@@ -107,7 +107,7 @@ def test_not_a_dashboard_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text('{"title": "x",\n "panels": [}')
     with pytest.raises(ConfigInvalid, match=r"list.json:2:13: not valid JSON"):
         load_dashboard(path)
-    with pytest.raises(ConfigInvalid, match="dashboard file not found"):
+    with pytest.raises(ConfigInvalid, match=r"missing\.json: file not found"):
         load_dashboard(tmp_path / "missing.json")
 
 

@@ -25,10 +25,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from obs_tests.errors import ToolError
+from obs_tests.errors import ConfigInvalid, ToolError
 from obs_tests.findings import Finding, display_path
+from obs_tests.yamlfile import load_yaml
 
 __all__ = [
     "PINNED_IMAGES",
@@ -143,16 +142,21 @@ def check_compose_consistency(compose: Path, prometheus_config: Path) -> list[Fi
     """What ``docker-compose config`` cannot know: agreement with the services, Prometheus and Grafana files."""
     where = display_path(compose)
     try:
-        data = yaml.safe_load(compose.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        return [Finding("compose", where, f"cannot read: {exc}")]
+        data = load_yaml(compose, error=ConfigInvalid) or {}
+    except ConfigInvalid as exc:
+        return [Finding("compose", where, str(exc).removeprefix(f"{compose}: "))]
+    if not isinstance(data, dict):
+        return [Finding("compose", where, "expected a mapping with 'services' at the top level")]
     services: dict[str, Any] = data.get("services") or {}
     findings = _check_services(where, services)
     ports = {name: _listen_port(_service_command(s)) for name, s in services.items() if isinstance(s, dict)}
     try:
-        prometheus = yaml.safe_load(prometheus_config.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        return [*findings, Finding("compose", display_path(prometheus_config), f"cannot read: {exc}")]
+        prometheus = load_yaml(prometheus_config, error=ConfigInvalid) or {}
+    except ConfigInvalid as exc:
+        message = str(exc).removeprefix(f"{prometheus_config}: ")
+        return [*findings, Finding("compose", display_path(prometheus_config), message)]
+    if not isinstance(prometheus, dict):
+        return [*findings, Finding("compose", display_path(prometheus_config), "expected a mapping at the top level")]
     scraped_load = False
     for job in prometheus.get("scrape_configs") or []:
         for static in job.get("static_configs") or []:

@@ -14,14 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from obs_tests.checks.dashboards_lint import dashboard_metric_references
 from obs_tests.contract import ExpectedEmpty, Metric
 from obs_tests.dashboards import dashboard_files, load_dashboard
 from obs_tests.errors import ConfigInvalid
 from obs_tests.findings import Finding
 from obs_tests.promql import PromQLSyntaxError, metric_names
+from obs_tests.yamlfile import load_yaml_all
 
 __all__ = [
     "SYNTHETIC",
@@ -109,9 +108,9 @@ def rule_references(files: Iterable[Path]) -> tuple[dict[str, list[str]], set[st
     problems: list[str] = []
     for path in files:
         try:
-            documents = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
-        except (OSError, yaml.YAMLError) as exc:
-            problems.append(f"{path}: cannot read: {exc}")
+            documents = [d for d in load_yaml_all(path, error=ConfigInvalid) if d]
+        except ConfigInvalid as exc:
+            problems.append(str(exc))
             continue
         for document in documents:
             for group in (document or {}).get("groups", []) or []:

@@ -30,8 +30,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import jsonschema
-
 from obs_tests.contract import ExpectedEmpty
 from obs_tests.dashboards import Dashboard, Panel, Target, datasource_type, parse_dashboard, read_dashboard_json
 from obs_tests.errors import ConfigInvalid, InputError
@@ -39,8 +37,8 @@ from obs_tests.findings import Finding, display_path
 from obs_tests.promql import PromQLSyntaxError, Selector, selectors
 from obs_tests.stack.render import format_duration
 from obs_tests.templating import VARIABLE_SYNTAX, variable_names
-from obs_tests.validation import describe_error, load_schema
-from obs_tests.yamlfile import LocatedDocument, load_located_text
+from obs_tests.validation import Validator, describe_error, load_schema
+from obs_tests.yamlfile import LocatedDocument, load_located_text, read_text
 
 __all__ = [
     "BUILTIN_VARIABLES",
@@ -133,11 +131,11 @@ def validate_dashboard_file(path: Path) -> tuple[Dashboard | None, list[Finding]
     model = data
     if isinstance(data, dict) and isinstance(data.get("dashboard"), dict) and "panels" not in data:
         prefix, model = ("dashboard",), data["dashboard"]
-    validator = jsonschema.Draft202012Validator(load_schema("dashboard"))
+    validator = Validator(load_schema("dashboard"))
     errors = list(validator.iter_errors(model))
     findings: list[Finding] = []
     if errors:
-        located = _json_located(path.read_text(encoding="utf-8"), shown)
+        located = _json_located(read_text(path, error=ConfigInvalid), shown)
         lines = {
             k[len(prefix) :]: v for k, v in (located.lines if located else {}).items() if k[: len(prefix)] == prefix
         }

@@ -11,12 +11,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from obs_tests.errors import ConfigInvalid
 from obs_tests.findings import Finding, display_path
 from obs_tests.junit import Case
 from obs_tests.promql import PromQLSyntaxError, selectors
 from obs_tests.rulefiles import Rule
+from obs_tests.yamlfile import load_yaml
 
 __all__ = [
     "RuleTestCase",
@@ -59,9 +59,9 @@ def load_rule_test_file(path: Path) -> RuleTestFile:
     """Inventory of a promtool test file (a file that does not parse is recorded, not raised)."""
     result = RuleTestFile(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        result.problem = f"cannot read: {exc}"
+        data = load_yaml(path, error=ConfigInvalid)
+    except ConfigInvalid as exc:
+        result.problem = str(exc).removeprefix(f"{path}: ")
         return result
     if not isinstance(data, dict):
         result.problem = "expected a mapping with 'rule_files' and 'tests'"

@@ -24,6 +24,7 @@ from urllib.parse import quote
 from obs_tests.clients.base import HttpApi
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.errors import ApiError, GrafanaUnreachable, UsageError
+from obs_tests.yamlfile import read_text
 
 __all__ = ["GrafanaClient", "GrafanaCredentials"]
 
@@ -36,9 +37,9 @@ def _secret(env: Mapping[str, str], name: str) -> str | None:
     if not path:
         return None
     try:
-        return Path(path).read_text(encoding="utf-8").strip() or None
-    except OSError as exc:
-        raise UsageError(f"{name}_FILE: cannot read {path}: {exc.strerror or exc}") from None
+        return read_text(Path(path), error=UsageError).strip() or None
+    except UsageError as exc:
+        raise UsageError(f"{name}_FILE: cannot read {exc}") from None
 
 
 @dataclass(frozen=True)

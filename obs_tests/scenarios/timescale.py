@@ -25,6 +25,7 @@ import yaml
 from obs_tests.contract import parse_duration
 from obs_tests.errors import ConfigInvalid, ToolError, UsageError
 from obs_tests.tools import run_tool
+from obs_tests.yamlfile import load_yaml_all
 
 __all__ = ["format_duration", "scale_duration", "scale_expr", "scale_rule_files", "validate_factor"]
 
@@ -127,10 +128,7 @@ def scale_rule_files(
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for number, path in enumerate(files):
-        try:
-            docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigInvalid(f"{path}: cannot read rule file to scale it: {exc}") from None
+        docs = load_yaml_all(path, error=ConfigInvalid)
         scaled = [_scale_document(doc, factor, min_range) for doc in docs]
         target = out_dir / f"{number:02d}-{path.name}"
         header = f"# {path} with time scaled by {factor:g} (obs-tests --time-scale); do not edit\n"

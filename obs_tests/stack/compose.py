@@ -20,8 +20,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from obs_tests.chaos.compose import ComposeBackend
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.contract import Contract, parse_duration
@@ -29,6 +27,7 @@ from obs_tests.errors import ConfigInvalid, ObsTestsError, UnknownComponent, Usa
 from obs_tests.rulefiles import load_rule_files
 from obs_tests.scenarios.timescale import format_duration, scale_duration, validate_factor
 from obs_tests.waiting import Poll, wait_for
+from obs_tests.yamlfile import load_yaml
 
 __all__ = ["ComposeStack", "published_urls", "rule_scale_mismatches"]
 
@@ -54,12 +53,7 @@ def _port_entry(entry: Any) -> tuple[str, int, int] | None:
 def published_urls(compose_file: Path) -> dict[str, str]:
     """Service name → the URL the host reaches it at (its first published port; for ``nats`` and
     ``redis`` the client port, as ``nats://`` / ``redis://``). Services that publish nothing are left out."""
-    try:
-        data = yaml.safe_load(compose_file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigInvalid(f"{compose_file}: cannot read the compose file: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigInvalid(f"{compose_file}: not valid YAML: {exc}") from None
+    data = load_yaml(compose_file, error=ConfigInvalid)
     services = data.get("services") if isinstance(data, Mapping) else None
     if not isinstance(services, Mapping):
         raise ConfigInvalid(f"{compose_file}: no `services:` mapping — is this a docker-compose file?")

@@ -14,10 +14,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from obs_tests.contract import Contract
 from obs_tests.errors import ConfigInvalid, ContractInvalid
+from obs_tests.yamlfile import load_yaml
 
 __all__ = ["format_duration", "render_alertmanager_config", "render_prometheus_config", "rewrite_urls"]
 
@@ -116,12 +115,9 @@ def rewrite_urls(value: Any, addresses: Mapping[str, str]) -> Any:
 
 def render_alertmanager_config(source: Path, addresses: Mapping[str, str]) -> dict[str, Any]:
     """The project's Alertmanager config with component URLs rewritten to loopback addresses."""
-    try:
-        data = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigInvalid(f"{source}: Alertmanager config not found — set files.alertmanager_config") from None
-    except yaml.YAMLError as exc:
-        raise ConfigInvalid(f"{source}: not valid YAML: {exc}") from None
+    if not source.exists():
+        raise ConfigInvalid(f"{source}: Alertmanager config not found — set files.alertmanager_config")
+    data = load_yaml(source, error=ConfigInvalid)
     if not isinstance(data, dict):
         raise ConfigInvalid(f"{source}: expected a mapping at the top level")
     rewritten: dict[str, Any] = rewrite_urls(data, addresses)

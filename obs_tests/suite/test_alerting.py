@@ -20,11 +20,13 @@ from obs_tests.alerting import (
 from obs_tests.checks.routing import RouteTest, check_notifications, load_route_tests, route_labels
 from obs_tests.clients.alertmanager import AlertmanagerClient
 from obs_tests.contract import Contract
+from obs_tests.errors import ConfigInvalid
 from obs_tests.findings import Finding, require_no_findings
 from obs_tests.lint import check_alertmanager
 from obs_tests.notifications import SinkClient, wait_for_notification
 from obs_tests.rulefiles import Rule, load_rule_files
 from obs_tests.stack import EmbeddedStack
+from obs_tests.yamlfile import load_yaml
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +107,7 @@ def test_inhibition_live(
     path = contract.files.alertmanager_tests / "inhibition.yml"
     if not path.is_file():
         pytest.skip(f"no inhibition tests ({path})")
-    data = yaml.safe_load(path.read_text()) or {}
+    data = load_yaml(path, error=ConfigInvalid) or {}
     cases = [(c["source"], c.get("suppressed", []), c.get("active", [])) for c in data.get("inhibitions", [])]
     findings = probe_inhibition(alertmanager, cases)
     suppressed = sum(len(c[1]) for c in cases)
