@@ -121,7 +121,10 @@ def test_scale_rules_writes_promtool_checked_copies(tmp_path: Path, monkeypatch:
     assert "range windows ≥ 20s" in stdout
 
 
-@pytest.mark.parametrize(("factor", "message"), [("1", "is the rule files as written"), ("3", "(0, 1]")])
+@pytest.mark.parametrize(
+    ("factor", "message"),
+    [("1", "is the rule files as written"), ("3", "0 < time_scale ≤ 1"), ("nan", "NaN is not a finite number")],
+)
 def test_scale_rules_bad_factor_exit_2(tmp_path: Path, factor: str, message: str) -> None:
     code, _, err = _run(["scenario", "scale-rules", "--time-scale", factor, "-o", str(tmp_path)])
     assert code == 2

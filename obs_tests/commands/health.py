@@ -19,12 +19,13 @@ import click
 
 from obs_tests.clients.base import normalise_url
 from obs_tests.clients.grafana import GrafanaCredentials
-from obs_tests.commands.options import GroupedCommand, GroupedOption
+from obs_tests.commands.options import TIMEOUT, GroupedCommand, GroupedOption, Number
 from obs_tests.contract import load_contract, parse_duration
 from obs_tests.errors import ObsTestsError, UsageError
 from obs_tests.health import HealthReport, HealthSettings, Status, run_health
 from obs_tests.health.model import CheckResult, Problem
 from obs_tests.interrupts import exit_status
+from obs_tests.yamlfile import shown
 
 __all__ = ["health"]
 
@@ -42,16 +43,7 @@ class HealthCommand(GroupedCommand):
             sys.exit(_UNKNOWN)  # SystemExit passes through click's non-standalone main unchanged
 
 
-def _positive(ctx: click.Context, param: click.Parameter, value: float) -> float:
-    if value <= 0:
-        raise click.BadParameter(f"{value:g} — must be greater than 0")
-    return value
-
-
-def _ratio(ctx: click.Context, param: click.Parameter, value: float) -> float:
-    if not 0 < value <= 1:
-        raise click.BadParameter(f"{value:g} — use a ratio in (0, 1], e.g. 0.8")
-    return value
+_MAX_WINDOW = 7 * 86400.0
 
 
 def _window(ctx: click.Context, param: click.Parameter, value: str) -> float:
@@ -59,8 +51,8 @@ def _window(ctx: click.Context, param: click.Parameter, value: str) -> float:
         seconds = parse_duration(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
-    if seconds < 1:
-        raise click.BadParameter(f"{value} — use at least 1s, e.g. 10m")
+    if not 1 <= seconds <= _MAX_WINDOW:
+        raise click.BadParameter(f"{shown(value, 40, quote=False)} — allowed: 1s ≤ window ≤ 7d, e.g. 10m")
     return seconds
 
 
@@ -139,30 +131,27 @@ def _failed_run(error: str, settings: dict[str, str | None], fmt: str, json_file
     "--stale-intervals",
     group="Thresholds",
     envvar="OBS_STALE_INTERVALS",
-    type=float,
+    type=Number(float, minimum=0, minimum_open=True, maximum=1000),
     default=3.0,
     show_default=True,
-    callback=_positive,
     help="A target (or the newest sample) older than this many scrape intervals is stale.",
 )
 @_option(
     "--slow-scrape-ratio",
     group="Thresholds",
     envvar="OBS_SLOW_SCRAPE_RATIO",
-    type=float,
+    type=Number(float, minimum=0, minimum_open=True, maximum=1),
     default=0.8,
     show_default=True,
-    callback=_ratio,
     help="WARNING when a scrape takes this share of its scrape_timeout.",
 )
 @_option(
     "--timeout",
     group="Thresholds",
     envvar="OBS_TIMEOUT",
-    type=float,
+    type=TIMEOUT,
     default=10.0,
     show_default=True,
-    callback=_positive,
     help="Seconds to wait for each HTTP request.",
 )
 @_option(

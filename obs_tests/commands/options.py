@@ -1,21 +1,28 @@
 """Options shared by several commands, and a command class that groups options in ``--help``.
 
-Every option names its ``OBS_*`` environment variable; ``--help`` shows it.
+Every option names its ``OBS_*`` environment variable; ``--help`` shows it. Every numeric option is a
+:class:`Number`: finite and within its stated range, or a usage error (exit 2) naming the option.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from obs_tests.contract import Contract, load_contract
+from obs_tests.validation import allowed_range
+from obs_tests.yamlfile import shown
 
 __all__ = [
+    "TIMEOUT",
+    "TIME_SCALE",
     "GroupedCommand",
     "GroupedOption",
+    "Number",
     "alertmanager_url_option",
     "contract_option",
     "grafana_url_option",
@@ -28,6 +35,81 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+if TYPE_CHECKING:
+    _ParamType = click.ParamType[Any, Any]  # generic from click 8.2 on; plain before (pyproject allows 8.1)
+else:
+    _ParamType = click.ParamType
+
+
+class Number(_ParamType):
+    """A finite ``int`` or ``float`` option within ``[minimum, maximum]`` (``*_open``: that end excluded).
+
+    NaN, infinities, non-numbers and values outside the range are click usage errors naming the option and
+    the allowed range (click's own ``FloatRange`` lets NaN through: every comparison with NaN is false)::
+
+        @click.option("--timeout", type=Number(float, minimum=0, minimum_open=True, maximum=3600))
+    """
+
+    def __init__(
+        self,
+        kind: type[int] | type[float],
+        *,
+        minimum: float | None = None,
+        maximum: float | None = None,
+        minimum_open: bool = False,
+        maximum_open: bool = False,
+    ) -> None:
+        self.kind = kind
+        self.name = "integer" if kind is int else "number"
+        self.schema: dict[str, float] = {}
+        if minimum is not None:
+            self.schema["exclusiveMinimum" if minimum_open else "minimum"] = minimum
+        if maximum is not None:
+            self.schema["exclusiveMaximum" if maximum_open else "maximum"] = maximum
+
+    def allowed(self, name: str = "x") -> str:
+        """The range as text, e.g. ``0 < timeout ≤ 3600``."""
+        return allowed_range(self.schema, name) or "any finite number"
+
+    def _fail(self, what: str, param: click.Parameter | None, ctx: click.Context | None) -> NoReturn:
+        name = (param.name or "value") if param is not None else "value"
+        self.fail(f"{what} — allowed: {self.allowed(name)}", param, ctx)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, bool):
+            self._fail(f"{value} is not a number", param, ctx)
+        if isinstance(value, (int, float)):
+            number: float = value
+        else:
+            text = str(value).strip()
+            try:
+                number = int(text) if self.kind is int else float(text)
+            except ValueError:
+                self._fail(
+                    f"{shown(str(value), 40)} is not {'an integer' if self.kind is int else 'a number'}", param, ctx
+                )
+        if not math.isfinite(number):
+            self._fail(f"{shown(float(number))} is not a finite number", param, ctx)
+        low, high = self.schema.get("minimum"), self.schema.get("maximum")
+        low_open, high_open = self.schema.get("exclusiveMinimum"), self.schema.get("exclusiveMaximum")
+        if (
+            (low is not None and number < low)
+            or (high is not None and number > high)
+            or (low_open is not None and number <= low_open)
+            or (high_open is not None and number >= high_open)
+        ):
+            self._fail(f"{number if isinstance(number, int) else format(number, 'g')} is out of range", param, ctx)
+        return self.kind(number)
+
+    def __repr__(self) -> str:
+        return f"Number({self.kind.__name__}, {self.allowed()})"
+
+
+#: the rule time factor: (0, 1], 1 = the rules as written
+TIME_SCALE = Number(float, minimum=0, minimum_open=True, maximum=1)
+#: seconds to wait for something (a request, a start, a shutdown): at most an hour
+TIMEOUT = Number(float, minimum=0, minimum_open=True, maximum=3600)
 
 
 class GroupedOption(click.Option):
@@ -113,22 +195,15 @@ def state_dir_option(func: F) -> F:
     )(func)
 
 
-def _time_scale(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
-    if value is not None and not 0 < value <= 1:
-        raise click.BadParameter(f"{value:g} — use a factor in (0, 1], e.g. 0.1 (1 = real time)")
-    return value
-
-
 def time_scale_option(func: F) -> F:
     """``--time-scale`` (env ``OBS_TIME_SCALE``): the embedded stack's rule time factor."""
     return click.option(
         "--time-scale",
         cls=GroupedOption,
         group="Stack",
-        type=float,
+        type=TIME_SCALE,
         default=None,
         envvar="OBS_TIME_SCALE",
-        callback=_time_scale,
         help="Embedded stack: load the rules with every for:, keep_firing_for: and range window multiplied by "
         "this factor, e.g. 0.01 turns for: 10m into 6s [default: the contract's stack.time_scale].",
     )(func)
@@ -146,7 +221,7 @@ def scenario_stacks_option(*names: str) -> Callable[[F], F]:
             group="Scenarios",
             envvar="OBS_SCENARIO_STACKS",
             default=None,
-            type=click.IntRange(min=1, max=16),
+            type=Number(int, minimum=1, maximum=16),
             help="Run the scenarios on this many embedded stacks in parallel, each scenario on a stack of its "
             "own (~0.5 GB of memory per stack); check runs them next to its other checks "
             "[default: the contract's stack.scenario_stacks].",

@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import click
-import yaml
 
 from obs_tests.commands.options import (
+    TIME_SCALE,
     GroupedCommand,
     GroupedOption,
+    Number,
     contract_option,
     report_dir_option,
     scenario_stacks_option,
@@ -21,6 +22,7 @@ from obs_tests.commands.options import (
 from obs_tests.contract import Contract, load_contract, parse_duration
 from obs_tests.errors import ConfigInvalid, ObsTestsError, ScenarioInvalid, UsageError
 from obs_tests.scenarios.model import Catalog, load_scenario, load_scenarios, ordered
+from obs_tests.yamlfile import load_yaml
 
 if TYPE_CHECKING:
     from obs_tests.scenarios.runner import ScenarioResult
@@ -115,7 +117,7 @@ def _echo_log(level: str, message: str) -> None:
     envvar="OBS_CONCURRENCY",
     default=1,
     show_default=True,
-    type=click.IntRange(min=1),
+    type=Number(int, minimum=1, maximum=64),
     help="Run up to this many independent scenarios at once (disjoint components, no alert one fires "
     "that another keeps silent, at most one driving load); the others still run alone.",
 )
@@ -249,7 +251,7 @@ def _finish(results: list[ScenarioResult], report_dir: Path, wanted: tuple[str, 
     "--time-scale",
     cls=GroupedOption,
     group="Scale",
-    type=float,
+    type=TIME_SCALE,
     required=True,
     help="Multiply every for:, keep_firing_for: and range window by this factor, e.g. 0.02.",
 )
@@ -257,7 +259,7 @@ def _finish(results: list[ScenarioResult], report_dir: Path, wanted: tuple[str, 
     "--min-range",
     cls=GroupedOption,
     group="Scale",
-    type=float,
+    type=Number(float, minimum=0, maximum=3600),
     default=None,
     help="Never shrink a range window below this many seconds [default: 4 scrape intervals of "
     "prometheus/prometheus.yml, the compose Prometheus].",
@@ -305,10 +307,10 @@ def _compose_scrape_interval(contract: Contract) -> float:
     """The global scrape interval of prometheus/prometheus.yml (the compose Prometheus), else the contract's."""
     path = Path("prometheus/prometheus.yml")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+        data = load_yaml(path, error=ConfigInvalid) if path.is_file() else None
         text = (data or {}).get("global", {}).get("scrape_interval")
         return parse_duration(str(text)) if text else contract.stack.scrape_interval
-    except (OSError, yaml.YAMLError, ValueError, AttributeError, ObsTestsError):
+    except (ValueError, AttributeError, ObsTestsError):
         return contract.stack.scrape_interval
 
 

@@ -15,6 +15,7 @@ import click
 from obs_tests.commands.options import (
     GroupedCommand,
     GroupedOption,
+    Number,
     contract_option,
     report_dir_option,
     time_scale_option,
@@ -75,7 +76,7 @@ def _bind(host: str, port: int) -> socket.socket:
     envvar="OBS_DASHBOARD_PORT",
     default=5558,
     show_default=True,
-    type=click.IntRange(0, 65535),
+    type=Number(int, minimum=0, maximum=65535),
     help="Port to listen on (0: a free one, printed at start).",
 )
 @click.option(
@@ -108,7 +109,7 @@ def _bind(host: str, port: int) -> socket.socket:
     envvar="OBS_STREAM_BUFFER",
     default=10_000,
     show_default=True,
-    type=click.IntRange(10, 1_000_000),
+    type=Number(int, minimum=10, maximum=1_000_000),
     help="Stream messages kept for clients that reconnect.",
 )
 @click.option(

@@ -127,7 +127,17 @@ BAD_INPUTS: list[tuple[str, list[str], str]] = [
     ("timeout-zero", ["--prometheus-url", "http://p:9090", "--timeout", "0"], "--timeout"),
     ("bad-format", ["--prometheus-url", "http://p:9090", "--format", "xml"], "'xml' is not one of 'text', 'json'"),
     ("bad-window", ["--prometheus-url", "http://p:9090", "--window", "10x"], "not a duration"),
-    ("bad-ratio", ["--prometheus-url", "http://p:9090", "--slow-scrape-ratio", "2"], "use a ratio in (0, 1]"),
+    ("bad-ratio", ["--prometheus-url", "http://p:9090", "--slow-scrape-ratio", "2"], "0 < slow_scrape_ratio ≤ 1"),
+    (
+        "timeout-nan",
+        ["--prometheus-url", "http://p:9090", "--timeout", "nan"],
+        "'--timeout' (env var: 'OBS_TIMEOUT'): NaN",
+    ),
+    ("timeout-inf", ["--prometheus-url", "http://p:9090", "--timeout", "inf"], "infinity is not a finite number"),
+    ("timeout-huge", ["--prometheus-url", "http://p:9090", "--timeout", "1e300"], "0 < timeout ≤ 3600"),
+    ("ratio-nan", ["--prometheus-url", "http://p:9090", "--slow-scrape-ratio", "NaN"], "NaN is not a finite number"),
+    ("stale-inf", ["--prometheus-url", "http://p:9090", "--stale-intervals", "-inf"], "-infinity is not a finite"),
+    ("window-huge", ["--prometheus-url", "http://p:9090", "--window", "9" * 400 + "h"], "1s ≤ window ≤ 7d"),
     ("unknown-option", ["--prometheus-url", "http://p:9090", "--bogus"], "No such option '--bogus'"),
     ("missing-contract", ["--prometheus-url", "http://p:9090", "--contract", "nope.yaml"], "ContractInvalid"),
 ]
