@@ -76,6 +76,7 @@ PathKey = tuple[str | int, ...]
 _YAML_TAG = "tag:yaml.org,2002:"
 _NUMBER_TAGS = {f"{_YAML_TAG}int", f"{_YAML_TAG}float"}
 # YAML 1.1 wants a dot in a float ("1.0e+300"); YAML 1.2 and JSON also read 1e300, and so do users.
+_USERINFO = re.compile(r"://[^/@\s\"']*@")
 _EXPONENT_FLOAT = re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
 
 
@@ -121,7 +122,8 @@ def closest(word: str, candidates: Iterable[str], n: int = 1) -> list[str]:
 
 
 def shown(value: Any, limit: int = 60, *, quote: bool = True) -> str:
-    """``value`` for a one-line message: as JSON (control characters escaped), at most ``limit`` characters.
+    """``value`` for a one-line message: as JSON (control characters escaped), credentials in URLs
+    (``http://user:password@host``) left out, at most ``limit`` characters.
 
     >>> shown("a\\nb")
     '"a\\\\nb"'
@@ -129,7 +131,7 @@ def shown(value: Any, limit: int = 60, *, quote: bool = True) -> str:
     if isinstance(value, float) and not math.isfinite(value):
         text = "NaN" if math.isnan(value) else ("infinity" if value > 0 else "-infinity")
     else:
-        text = json.dumps(value, default=str)
+        text = _USERINFO.sub("://", json.dumps(value, default=str))
         if not quote and isinstance(value, str):
             text = text[1:-1]
     return text if len(text) <= limit else text[: limit - 1] + "…"

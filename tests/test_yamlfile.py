@@ -214,6 +214,8 @@ def test_alias_budget_counts_merge_keys() -> None:
         pytest.param(float("nan"), "NaN", id="nan"),
         pytest.param(float("-inf"), "-infinity", id="minus-inf"),
         pytest.param(1e300, "1e+300", id="big"),
+        pytest.param("htp://admin:hunter2@grafana:3000/x", '"htp://grafana:3000/x"', id="url-credentials"),
+        pytest.param({"url": "https://t0k3n@host"}, '{"url": "https://host"}', id="nested-url"),
     ],
 )
 def test_shown_values_fit_on_one_line(value: object, expected: str) -> None:

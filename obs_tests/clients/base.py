@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import threading
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -25,7 +25,10 @@ def is_loopback(url: str) -> bool:
     >>> is_loopback("http://127.0.0.1:9090"), is_loopback("http://localhost"), is_loopback("http://prom:9090")
     (True, True, False)
     """
-    host = (urlsplit(url).hostname or "").lower()
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return False
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
@@ -35,14 +38,17 @@ def is_loopback(url: str) -> bool:
 
 
 def redact_url(url: str) -> str:
-    """``url`` without any ``user:password@`` part (safe to print)."""
-    parts = urlsplit(url)
-    if parts.username or parts.password:
-        host = parts.hostname or ""
-        if parts.port:
-            host += f":{parts.port}"
-        parts = parts._replace(netloc=host)
-    return urlunsplit(parts)
+    """``url`` without any ``user:password@`` part, whatever its shape (safe to print; never raises).
+
+    >>> redact_url("http://admin:pw@prom:99999/x"), redact_url("admin:pw@[::1"), redact_url("http://p:9090")
+    ('http://prom:99999/x', '[::1', 'http://p:9090')
+    """
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        scheme, rest = "", url
+    ends = [i for i in (rest.find(c) for c in "/?#") if i >= 0]
+    netloc, tail = rest[: min(ends, default=len(rest))], rest[min(ends, default=len(rest)) :]
+    return f"{scheme}{separator}{netloc.rpartition('@')[2]}{tail}"
 
 
 def normalise_url(url: str, what: str) -> str:
@@ -51,7 +57,10 @@ def normalise_url(url: str, what: str) -> str:
     Raises :class:`UsageError` for anything that is not a usable ``http://`` or ``https://`` URL.
     """
     text = url.strip()
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        parts = urlsplit("")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"{what} URL {redact_url(text)!r} is not valid — use http://host:port or https://host:port")
     try:

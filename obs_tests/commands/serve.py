@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from obs_tests.clients.base import normalise_url
 from obs_tests.commands.options import (
     GroupedCommand,
     GroupedOption,
@@ -157,6 +158,7 @@ def serve(
 
     token = os.environ.get(TOKEN_ENV) or None
     check_binding(host, token)
+    grafana_url = normalise_url(grafana_url, "Grafana") if grafana_url else None
     contract = load_contract(contract_path)
     directory = scenarios_dir or contract.files.scenarios
     if not directory.is_dir():
@@ -184,6 +186,9 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=3,
         ws_ping_interval=20.0,
+        # wsproto: websockets' sans-I/O protocol logs "ASGI callable returned without completing handshake"
+        # for every WebSocket refused with an HTTP answer (401/403 and the reason), which wsproto sends cleanly
+        ws="wsproto",
         lifespan="on",
     )
     server = uvicorn.Server(config)

@@ -13,7 +13,9 @@ Routes (the OpenAPI document at ``/api/openapi.json`` describes each with its er
     GET  /api/report/{test_id}.{fmt}     json | html | svg | yml
     GET  /api/stream                     SSE (or a WebSocket upgrade of the same path)
 
-Errors are JSON ``{"error": message, "status": code}``; nothing returns a traceback.
+Errors are JSON ``{"error": message, "status": code}``; nothing returns a traceback. Numbers in a request
+must be finite (a JSON body with ``NaN`` or ``Infinity``, which Python's json reads, is refused with the
+field) and within the range the OpenAPI document states; answers never carry NaN (it would not be JSON).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import re
 import sys
 import traceback
@@ -40,20 +43,22 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from obs_tests.errors import InputError, ObsTestsError, ScenarioInvalid
-from obs_tests.validation import load_schema
+from obs_tests.validation import Validator, allowed_range, load_schema
 from obs_tests.web.openapi import RUN_REQUEST_SCHEMA, openapi_document
 from obs_tests.web.runs import ReportNotReady, RunFinished, RunInProgress, RunManager, RunOptions, UnknownRun
 from obs_tests.web.scenario_files import BadScenarioName, UnknownScenario
 from obs_tests.web.security import SecurityMiddleware
+from obs_tests.yamlfile import shown
 
-__all__ = ["MAX_BODY_BYTES", "STATIC_DIR", "create_app"]
+__all__ = ["MAX_BODY_BYTES", "STATIC_DIR", "JSONAnswer", "create_app"]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_BODY_BYTES = 64 * 1024
 _TEST_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$")
 _REPORT = re.compile(r"^(?P<test_id>[^/]+)\.(?P<format>[a-z]+)$")
 _HOST = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$")
-_RUN_VALIDATOR = jsonschema.Draft202012Validator(RUN_REQUEST_SCHEMA)
+_RUN_VALIDATOR = Validator(RUN_REQUEST_SCHEMA)
+_RANGE_KEYWORDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -67,8 +72,29 @@ class ApiError(Exception):
         self.message = message
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN/infinite number replaced by null (JSON has no such numbers)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+class JSONAnswer(JSONResponse):
+    """A JSON response that stays JSON: a non-finite number (never expected) becomes null, not a 500."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except ValueError:
+            return super().render(_finite(content))
+
+
 def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message, "status": status}, status_code=status)
+    return JSONAnswer({"error": message, "status": status}, status_code=status)
 
 
 def _status_of(exc: ObsTestsError) -> int:
@@ -132,7 +158,17 @@ def _validate_run_request(body: Any) -> RunOptions:
     if errors:
         error = jsonschema.exceptions.best_match(errors)
         where = ".".join(str(p) for p in error.absolute_path) or "body"
-        raise ApiError(400, f"{where}: {_short(error.message)} — see RunRequest in /api/openapi.json")
+        schema = error.schema if isinstance(error.schema, dict) else {}
+        value = error.instance
+        if isinstance(value, float) and not math.isfinite(value) and error.validator == "type":
+            problem = f"{shown(value)} is not a finite number"
+        elif error.validator in _RANGE_KEYWORDS:
+            problem = f"{shown(value)} is out of range"
+        else:
+            problem = _short(error.message)
+        allowed = allowed_range(schema, where) if problem != _short(error.message) else None
+        reason = f"allowed: {allowed}" if allowed else "see RunRequest in /api/openapi.json"
+        raise ApiError(400, f"{where}: {problem} — {reason}")
     scale = body.get("time_scale")
     return RunOptions(
         verbose=bool(body.get("verbose", False)),
@@ -189,24 +225,24 @@ def create_app(
     async def info(request: Request) -> Response:
         doc = await run_in_threadpool(manager.info)
         doc["auth_required"] = bool(token)
-        return JSONResponse(doc)
+        return JSONAnswer(doc)
 
     @_api
     async def scenarios(request: Request) -> Response:
         items = await run_in_threadpool(manager.files.summaries)
-        return JSONResponse({"directory": manager.files.directory.name, "scenarios": items})
+        return JSONAnswer({"directory": manager.files.directory.name, "scenarios": items})
 
     @_api
     async def scenario(request: Request) -> Response:
         doc = await run_in_threadpool(manager.files.preview, request.path_params["name"])
-        return JSONResponse(doc)
+        return JSONAnswer(doc)
 
     @_api
     async def run(request: Request) -> Response:
         body = await _json_body(request)
         options = _validate_run_request(body)
         started = await run_in_threadpool(manager.start, str(body["scenario"]), options)
-        return JSONResponse(
+        return JSONAnswer(
             {
                 "test_id": started.test_id,
                 "scenario": started.name,
@@ -221,17 +257,17 @@ def create_app(
     @_api
     async def status(request: Request) -> Response:
         doc = await run_in_threadpool(manager.status, request.path_params["test_id"])
-        return JSONResponse(doc)
+        return JSONAnswer(doc)
 
     @_api
     async def stop(request: Request) -> Response:
         doc = await run_in_threadpool(manager.stop, request.path_params["test_id"])
-        return JSONResponse(doc)
+        return JSONAnswer(doc)
 
     @_api
     async def runs(request: Request) -> Response:
         limit = _int_param(request.query_params.get("limit"), "limit", 1, 500) or 100
-        return JSONResponse(await run_in_threadpool(manager.runs, limit))
+        return JSONAnswer(await run_in_threadpool(manager.runs, limit))
 
     @_api
     async def report(request: Request) -> Response:
@@ -247,10 +283,10 @@ def create_app(
         return Response(content, media_type=media_type, headers=headers)
 
     async def openapi_json(request: Request) -> Response:
-        return JSONResponse(openapi)
+        return JSONAnswer(openapi)
 
     async def stream_schema(request: Request) -> Response:
-        return JSONResponse(load_schema("stream"))
+        return JSONAnswer(load_schema("stream"))
 
     @_api
     async def sse(request: Request) -> Response:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import re
 import secrets
 import threading
@@ -41,6 +42,7 @@ from obs_tests.scenarios.timeline import Event
 from obs_tests.web.scenario_files import ScenarioFiles
 from obs_tests.web.stream import Stream
 from obs_tests.web.views import LOG_LEVELS, alert_rows, chaos_view, event_line, public_url
+from obs_tests.yamlfile import read_text, shown
 
 __all__ = [
     "LOAD_PROFILES",
@@ -374,6 +376,9 @@ class RunManager:
         """Validate the scenario and start it in the background (``RunInProgress`` when one is going)."""
         if options.load not in LOAD_PROFILES:
             raise InputError(f"load profile '{options.load}' — use one of {', '.join(LOAD_PROFILES)}")
+        scale = options.time_scale
+        if scale is not None and not (math.isfinite(scale) and 0 < scale <= 1):
+            raise InputError(f"time_scale: {shown(scale)} — allowed: 0 < time_scale ≤ 1")
         scenario = self.files.load(name)
         with self._lock:
             if self._closed:
@@ -631,12 +636,12 @@ class RunManager:
             if not _TEST_ID.match(directory.name) or not path.is_file():
                 continue
             try:
-                doc = json.loads(path.read_text(encoding="utf-8"))
+                doc = json.loads(read_text(path, error=InputError))  # our own report: NaN is allowed there
                 files = {fmt: directory / name for fmt, name in (("json", "report.json"), ("html", "report.html"))}
                 if (directory / "recorded.yml").is_file():
                     files["yml"] = directory / "recorded.yml"
                 self._runs[directory.name] = Run.from_report(directory.name, doc, files)
-            except (OSError, ValueError, TypeError, KeyError) as exc:
+            except (InputError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
                 if self.echo is not None:
                     self.echo("", "WARNING", f"history: skipping {path}: {exc}")
 

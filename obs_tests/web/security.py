@@ -1,7 +1,9 @@
 """Who may talk to the dashboard.
 
-- It binds 127.0.0.1 by default. Binding any other (non-loopback) address needs ``OBS_DASHBOARD_TOKEN``
-  (at least 16 characters): :func:`check_binding` refuses to start without it.
+- It binds 127.0.0.1 by default. Binding any other (non-loopback) address needs ``OBS_DASHBOARD_TOKEN``:
+  :func:`check_binding` refuses to start without it, and refuses a token that is easy to guess (shorter
+  than 16 characters, with whitespace, fewer than 8 different characters, or a repeated pattern such as
+  ``abcabcabc…``); ``openssl rand -hex 16`` makes a good one. The token is never printed.
 - When a token is set, every ``/api/`` request — REST, WebSocket, SSE, reports — must carry it:
   ``Authorization: Bearer <token>``, or ``?token=<token>`` where a browser cannot set headers (WebSocket,
   EventSource, report links). A missing or wrong token gets 401; the token is never echoed.
@@ -26,10 +28,20 @@ from urllib.parse import parse_qs, urlsplit
 
 from obs_tests.errors import UsageError
 
-__all__ = ["MIN_TOKEN_LENGTH", "TOKEN_ENV", "SecurityMiddleware", "check_binding", "is_loopback"]
+__all__ = [
+    "MIN_TOKEN_DISTINCT",
+    "MIN_TOKEN_LENGTH",
+    "TOKEN_ENV",
+    "SecurityMiddleware",
+    "check_binding",
+    "check_token",
+    "is_loopback",
+]
 
 TOKEN_ENV = "OBS_DASHBOARD_TOKEN"  # noqa: S105 - the name of the variable, not a secret
 MIN_TOKEN_LENGTH = 16
+MIN_TOKEN_DISTINCT = 8
+_HOW_TO_MAKE_ONE = "make one with `export OBS_DASHBOARD_TOKEN=$(openssl rand -hex 16)`"
 _HOST = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$")
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 
@@ -51,19 +63,37 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _period(token: str) -> int:
+    """The length of the shortest unit ``token`` repeats (``len(token)`` when it repeats nothing)."""
+    for size in range(1, len(token) // 2 + 1):
+        if (token[:size] * (len(token) // size + 1))[: len(token)] == token:
+            return size
+    return len(token)
+
+
+def check_token(token: str) -> None:
+    """Refuse a token that is easy to guess (:class:`UsageError`, exit 2); the message never shows it."""
+    problem = None
+    if any(c.isspace() or not c.isprintable() for c in token):
+        problem = "contains whitespace or control characters (a header cannot carry them)"
+    elif len(token) < MIN_TOKEN_LENGTH:
+        problem = f"is too short ({len(token)} characters), at least {MIN_TOKEN_LENGTH} are needed"
+    elif len(set(token)) < MIN_TOKEN_DISTINCT:
+        problem = f"is too easy to guess (fewer than {MIN_TOKEN_DISTINCT} different characters)"
+    elif _period(token) < len(token):
+        problem = f"is too easy to guess (a pattern of {_period(token)} characters, repeated)"
+    if problem is not None:
+        raise UsageError(f"{TOKEN_ENV} {problem} — {_HOW_TO_MAKE_ONE}")
+
+
 def check_binding(host: str, token: str | None) -> None:
-    """Refuse to expose the dashboard beyond this machine without a (long enough) token."""
-    if token is not None and len(token) < MIN_TOKEN_LENGTH:
-        raise UsageError(
-            f"{TOKEN_ENV} is too short ({len(token)} characters) — use at least {MIN_TOKEN_LENGTH}, e.g. "
-            "`export OBS_DASHBOARD_TOKEN=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')`"
-        )
+    """Refuse to expose the dashboard beyond this machine without a token, and any guessable token."""
+    if token is not None:
+        check_token(token)
     if not is_loopback(host) and not token:
         raise UsageError(
-            f"--host {host} exposes the dashboard beyond this machine: set {TOKEN_ENV} (at least "
-            f"{MIN_TOKEN_LENGTH} characters, e.g. `export OBS_DASHBOARD_TOKEN=$(python3 -c 'import secrets; "
-            "print(secrets.token_urlsafe(32))')`) — clients then send `Authorization: Bearer <token>` — or keep "
-            "the default --host 127.0.0.1"
+            f"--host {host} exposes the dashboard beyond this machine: set {TOKEN_ENV} ({_HOW_TO_MAKE_ONE}; clients "
+            "then send `Authorization: Bearer <token>`) — or keep the default --host 127.0.0.1"
         )
 
 

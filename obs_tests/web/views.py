@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from obs_tests.clients.base import redact_url
 
 __all__ = ["LOG_LEVELS", "alert_rows", "chaos_view", "event_line", "public_url"]
 
@@ -18,16 +19,7 @@ LOG_LEVELS = ("INFO", "SUCCESS", "WARNING", "ERROR")
 
 def public_url(url: str | None) -> str | None:
     """``url`` without user info (``http://admin:pw@host`` → ``http://host``): never show credentials."""
-    if not url:
-        return None
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return redact_url(url) if url else None
 
 
 def _label_key(labels: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:

@@ -15,7 +15,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from obs_tests.errors import UsageError
-from obs_tests.web.security import check_binding, is_loopback
+from obs_tests.web.security import check_binding, check_token, is_loopback
 
 from .helpers import ROOT, Server, scenario_dir, serving
 
@@ -48,6 +48,70 @@ def test_binding_beyond_loopback_needs_a_long_token() -> None:
         check_binding("0.0.0.0", None)
     with pytest.raises(UsageError, match="too short"):
         check_binding("0.0.0.0", "short")
+
+
+@pytest.mark.parametrize(
+    ("token", "problem"),
+    [
+        pytest.param(" " * 20, "contains whitespace", id="spaces"),
+        pytest.param("\t" * 20, "contains whitespace", id="tabs"),
+        pytest.param("0123456789abcdef\n", "contains whitespace", id="trailing-newline"),
+        pytest.param("my dashboard token 2024", "contains whitespace", id="passphrase"),
+        pytest.param("a" * 32, "fewer than 8 different characters", id="one-character"),
+        pytest.param("passwordpassword", "fewer than 8 different characters", id="password-twice"),
+        pytest.param("12121212121212121212", "fewer than 8 different characters", id="two-characters"),
+        pytest.param("abcdefgh" * 3, "a pattern of 8 characters, repeated", id="repeated-8"),
+        pytest.param("0123456789" * 2, "a pattern of 10 characters, repeated", id="repeated-digits"),
+        pytest.param("s3cr3t", "too short (6 characters)", id="short"),
+    ],
+)
+def test_guessable_token_is_refused_without_being_shown(token: str, problem: str) -> None:
+    with pytest.raises(UsageError) as info:
+        check_binding("0.0.0.0", token)
+    message = str(info.value)
+    assert message.startswith("OBS_DASHBOARD_TOKEN ") and problem in message, message
+    assert "openssl rand -hex 16" in message
+    assert token.strip() not in message or not token.strip()
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param("test-token-0123456789abcdef", id="test-token"),
+        pytest.param("9f86d081884c7d659a2feaa0c55ad015", id="hex-16"),
+        pytest.param("Jq3_x-Vb8Lr2pZ0tW9mYk4sHf7dN1cGa", id="urlsafe"),
+    ],
+)
+def test_good_token_is_accepted(token: str) -> None:
+    check_token(token)
+    check_binding("0.0.0.0", token)
+
+
+def test_serve_refuses_a_token_of_spaces() -> None:
+    done = _serve("--host", "0.0.0.0", env_token=" " * 20)
+    assert done.returncode == 2
+    assert done.stderr.startswith("UsageError: OBS_DASHBOARD_TOKEN contains whitespace"), done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def test_refused_websockets_close_cleanly_without_an_error_in_the_log(guarded: Server) -> None:
+    base = guarded.url.replace("http://", "ws://") + "/api/stream"
+    refusals = [
+        (base, {}, 401),
+        (f"{base}?token=wrong-token-0123456789abcdef", {}, 401),
+        (f"{base}?token={TOKEN}", {"Origin": "http://evil.example"}, 403),
+        (f"{base}?token={TOKEN}", {"Origin": "null"}, 403),
+        (f"{base}?token={TOKEN}&since=NaN", {}, 403),
+    ]
+    for url, headers, status in refusals:
+        with pytest.raises(InvalidStatus) as refused:
+            connect(url, additional_headers=headers, proxy=None).__enter__()
+        assert refused.value.response.status_code == status, url
+    # a full request after the refusals: the server has finished with them (and logged, if it logs)
+    after = guarded.session.get(guarded.url + "/api/info", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    assert after.status_code == 200
+    logged = guarded.output
+    assert "ERROR" not in logged and "ASGI" not in logged and "Traceback" not in logged, logged
 
 
 def _serve(*args: str, env_token: str | None = None) -> subprocess.CompletedProcess[str]:
