@@ -112,16 +112,20 @@ def allowed_range(schema: dict[str, Any], name: str = "value") -> str | None:
     low: str | None = None
     high: str | None = None
     if "exclusiveMinimum" in schema:
-        low = f"{schema['exclusiveMinimum']:g} <"
+        low = f"{_number(schema['exclusiveMinimum'])} <"
     elif "minimum" in schema:
-        low = f"{schema['minimum']:g} ≤"
+        low = f"{_number(schema['minimum'])} ≤"
     if "exclusiveMaximum" in schema:
-        high = f"< {schema['exclusiveMaximum']:g}"
+        high = f"< {_number(schema['exclusiveMaximum'])}"
     elif "maximum" in schema:
-        high = f"≤ {schema['maximum']:g}"
+        high = f"≤ {_number(schema['maximum'])}"
     if low is None and high is None:
         return None
     return " ".join(p for p in (low, name, high) if p)
+
+
+def _number(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:g}"
 
 
 def _range_hint(schema: dict[str, Any], path: list[str | int]) -> str:

@@ -60,6 +60,7 @@ __all__ = [
     "load_yaml",
     "load_yaml_all",
     "read_text",
+    "redacted",
     "shown",
 ]
 
@@ -131,10 +132,15 @@ def shown(value: Any, limit: int = 60, *, quote: bool = True) -> str:
     if isinstance(value, float) and not math.isfinite(value):
         text = "NaN" if math.isnan(value) else ("infinity" if value > 0 else "-infinity")
     else:
-        text = _USERINFO.sub("://", json.dumps(value, default=str))
+        text = redacted(json.dumps(value, default=str))
         if not quote and isinstance(value, str):
             text = text[1:-1]
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def redacted(text: str) -> str:
+    """``text`` with the credentials of every URL in it left out (``http://user:pw@host`` -> ``http://host``)."""
+    return _USERINFO.sub("://", text)
 
 
 class _Refused(yaml.YAMLError):

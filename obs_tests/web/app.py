@@ -48,7 +48,7 @@ from obs_tests.web.openapi import RUN_REQUEST_SCHEMA, openapi_document
 from obs_tests.web.runs import ReportNotReady, RunFinished, RunInProgress, RunManager, RunOptions, UnknownRun
 from obs_tests.web.scenario_files import BadScenarioName, UnknownScenario
 from obs_tests.web.security import SecurityMiddleware
-from obs_tests.yamlfile import shown
+from obs_tests.yamlfile import redacted, shown
 
 __all__ = ["MAX_BODY_BYTES", "STATIC_DIR", "JSONAnswer", "create_app"]
 
@@ -131,7 +131,7 @@ def _api(handler: Handler) -> Handler:
 
 
 def _short(value: Any, limit: int = 300) -> str:
-    text = str(value)
+    text = redacted(str(value))
     return text if len(text) <= limit else text[:limit] + "…"
 
 

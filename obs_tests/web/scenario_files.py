@@ -21,6 +21,7 @@ from typing import Any
 
 from obs_tests.errors import InputError, ObsTestsError, ScenarioInvalid
 from obs_tests.scenarios.model import Catalog, Scenario, load_scenario
+from obs_tests.yamlfile import shown
 
 __all__ = ["MAX_SCENARIO_BYTES", "NAME_PATTERN", "BadScenarioName", "ScenarioFiles", "UnknownScenario"]
 
@@ -70,9 +71,8 @@ class ScenarioFiles:
     def resolve(self, name: str) -> Path:
         """The file of scenario ``name`` (``gateway-down`` or ``gateway-down.yaml``)."""
         if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
-            shown = name if isinstance(name, str) and len(name) <= 80 else f"{str(name)[:80]}…"
             raise BadScenarioName(
-                f"scenario name {shown!r} is not a file name of the scenario directory — use a name from "
+                f"scenario name {shown(name, 80)} is not a file name of the scenario directory — use a name from "
                 "GET /api/scenarios (letters, digits, '.', '_', '-'; no paths)"
             )
         stem = name[: -len(Path(name).suffix)] if Path(name).suffix in _SUFFIXES else name
