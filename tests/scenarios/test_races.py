@@ -172,8 +172,7 @@ GATEWAY_DOWN = "  must_fire:\n    - {alert: GatewayDown, after: kill-gateway}\n"
             id="held-just-under-the-bound",
         ),
         pytest.param(
-            "  - wait_for_alert: {name: GatewayDown, state: firing}\n"
-            "  - wait_for_time: 5\n  - revert: kill-gateway\n",
+            "  - wait_for_alert: {name: GatewayDown, state: firing}\n  - wait_for_time: 5\n  - revert: kill-gateway\n",
             [],
             id="held-for-the-bound-and-tolerance",
         ),
@@ -251,8 +250,7 @@ def test_an_inhibition_is_held_for_the_inhibited_alerts_notification_bound(tmp_p
         "  notifications:\n    - {alert: NATSPublishFailure, absent_while: NATSDown}\n"
     )
     head = (
-        "  - wait_for_notification: {alert: NATSDown}\n"
-        "  - wait_for_alert: {name: NATSPublishFailure, state: firing}\n"
+        "  - wait_for_notification: {alert: NATSDown}\n  - wait_for_alert: {name: NATSPublishFailure, state: firing}\n"
     )
     short = head + "  - wait_for_time: 2\n  - revert: nats-down\n"
     held = head + "  - wait_for_time: 3\n  - revert: nats-down\n"
