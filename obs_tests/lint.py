@@ -4,7 +4,8 @@ Sections: the Prometheus configs (``promtool check config``, compose file and th
 the rule files (``promtool check rules``), our rule lint, the rule unit tests (``promtool test rules``,
 converted to JUnit per test case), unit-test coverage of every alert, the Alertmanager config
 (``amtool check-config``), the routing tests (``amtool config routes test``) and their coverage, the
-dashboards (JSON Schema + dashboard lint) and ``docker-compose.yml`` (``docker-compose config`` + consistency).
+dashboards (JSON Schema + dashboard lint), ``docker-compose.yml`` (``docker-compose config`` + consistency) and
+the chaos scenarios (schema, references, and races: a fault reverted before what is asserted can happen).
 """
 
 from __future__ import annotations
@@ -32,10 +33,11 @@ from obs_tests.checks.rule_tests import (
 from obs_tests.checks.rules import LintPolicy, lint_rules
 from obs_tests.contract import Contract, parse_duration
 from obs_tests.dashboards import Dashboard, dashboard_files
-from obs_tests.errors import ConfigInvalid, ToolError
+from obs_tests.errors import ConfigInvalid, ScenarioInvalid, ToolError
 from obs_tests.findings import Finding, display_path
 from obs_tests.junit import Case, write_junit
 from obs_tests.rulefiles import RuleFile, load_rule_files
+from obs_tests.scenarios.model import Catalog, load_scenario
 from obs_tests.stack.components import CATALOGUE
 from obs_tests.stack.render import render_prometheus_config
 from obs_tests.tools import promtool, run_tool
@@ -49,6 +51,7 @@ __all__ = [
     "check_configs",
     "check_dashboards",
     "check_rule_files",
+    "check_scenarios",
     "contract_types",
     "lint_static_rules",
     "rule_test_files",
@@ -316,6 +319,29 @@ def check_compose_file(contract: Contract) -> Section:
     return section
 
 
+def check_scenarios(contract: Contract) -> Section:
+    """Every scenario file of the contract's scenario directory, as ``scenario validate`` checks it (schema,
+    what it refers to, races); a contract without a scenario directory has nothing to check here."""
+    section = Section("scenarios")
+    directory = contract.files.scenarios
+    if not directory.is_dir():
+        section.checked.append(f"no scenario directory ({display_path(directory)}): not applicable")
+        return section
+    files = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml"))
+    catalog = Catalog.from_contract(contract)
+    for path in files:
+        try:
+            load_scenario(path, catalog)
+        except ScenarioInvalid as exc:
+            lines = str(exc).splitlines()
+            section.findings += [Finding("scenarios", display_path(path), line) for line in lines]
+            section.cases.append(Case(path.name, "scenarios", failure="\n".join(lines)))
+        else:
+            section.cases.append(Case(path.name, "scenarios"))
+    section.checked.append(f"{len(files)} scenarios in {display_path(directory)}")
+    return section
+
+
 def run_lint(contract: Contract) -> LintReport:
     """Run every static check; nothing needs a running server."""
     report = LintReport()
@@ -342,4 +368,5 @@ def run_lint(contract: Contract) -> LintReport:
     report.sections.extend(check_alertmanager(contract, rules))
     report.sections.append(check_dashboards(contract))
     report.sections.append(check_compose_file(contract))
+    report.sections.append(check_scenarios(contract))
     return report

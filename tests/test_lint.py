@@ -153,3 +153,22 @@ def test_unit_test_with_a_wrong_expectation_shows_promtool_diff(project: Path) -
     assert "FAIL  rule unit tests:" in out
     assert "availability_test.yml:" in out
     assert "exp:[" in out and "got:[" in out and 'severity="warning"' in out and 'severity="critical"' in out
+
+
+def test_scenarios_are_checked_for_races(project: Path) -> None:
+    shutil.copytree(ROOT / "scenarios", project / "scenarios")
+    code, out = _lint(project)
+    assert code == 0, out
+    assert "PASS  scenarios: 19 scenarios in" in out
+    shutil.copy(ROOT / "tests" / "fixtures" / "races" / "stalled-consumer-racy.yaml", project / "scenarios")
+    code, out = _lint(project)
+    assert code == 1, out
+    assert "FAIL  scenarios:" in out
+    assert "steps[3] (revert: orchestrator-hangs): can revert orchestrator-hangs before NATSConsumerLag notified" in out
+    assert "[revert-before-notification]" in out
+
+
+def test_a_contract_without_scenarios_has_nothing_to_check_there(project: Path) -> None:
+    code, out = _lint(project)
+    assert code == 0, out
+    assert "scenarios: no scenario directory" in out and "not applicable" in out
