@@ -8,7 +8,6 @@ traceback. Every option can also be set with an ``OBS_*`` environment variable (
 
 from __future__ import annotations
 
-import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -23,7 +22,7 @@ from obs_tests.commands.scenario import scenario
 from obs_tests.commands.serve import serve
 from obs_tests.commands.stack import down, status, up
 from obs_tests.errors import ObsTestsError
-from obs_tests.interrupts import exit_status, forget_signals, signals_as_interrupts
+from obs_tests.interrupts import exit_status, forget_signals, interrupted_line, signals_as_interrupts
 
 __all__ = ["cli", "main"]
 
@@ -56,7 +55,7 @@ class ObsGroup(click.Group):
             # click turns a KeyboardInterrupt into Abort (caused by it); either way the command's own
             # finally blocks have run: what it started is stopped, its faults reverted
             code = exit_status(exc)
-            click.echo(f"Interrupted ({signal.Signals(code - 128).name}).", err=True)
+            click.echo(interrupted_line(code), err=True)
             sys.exit(code)
         except ObsTestsError as exc:
             click.echo(f"{type(exc).__name__}: {exc}", err=True)

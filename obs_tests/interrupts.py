@@ -31,8 +31,10 @@ __all__ = [
     "Interrupted",
     "exit_status",
     "forget_signals",
+    "interrupted_line",
     "note_signal",
     "raise_interrupt",
+    "signal_received",
     "signals_as_interrupts",
     "signals_held_off",
 ]
@@ -55,6 +57,11 @@ def note_signal(signum: int) -> None:
     """Remember ``signum`` as what interrupted the run (the first one noted wins)."""
     if not _received:
         _received.append(signum)
+
+
+def signal_received() -> int | None:
+    """The first signal noted in this run, if any."""
+    return _received[0] if _received else None
 
 
 def forget_signals() -> None:
@@ -81,6 +88,11 @@ def exit_status(exc: BaseException | None = None) -> int:
         visited.add(id(seen))
         seen = seen.__cause__ or seen.__context__
     return 128 + signal.SIGINT
+
+
+def interrupted_line(status: int) -> str:
+    """What an interrupted command prints last (on stderr): ``Interrupted (SIGTERM).``"""
+    return f"Interrupted ({signal.Signals(status - 128).name})."
 
 
 @contextlib.contextmanager

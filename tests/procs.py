@@ -35,9 +35,10 @@ def _marked(pid: int, marker: bytes) -> bool:
         return False
 
 
-def our_processes(exclude: set[int] | None = None) -> dict[int, str]:
-    """pid -> command line of every live process carrying this session's marker."""
-    value = os.environ.get(SESSION_VAR)
+def our_processes(exclude: set[int] | None = None, session: str | None = None) -> dict[int, str]:
+    """pid -> command line of every live process carrying this session's marker (or ``session``, the
+    marker a test gave one child of its own: that child's processes, not the session's shared stacks)."""
+    value = session or os.environ.get(SESSION_VAR)
     if not value:
         return {}
     marker = f"{SESSION_VAR}={value}".encode()

@@ -28,7 +28,7 @@ from obs_tests.commands.options import (
     time_scale_option,
 )
 from obs_tests.contract import EMBEDDED, load_contract
-from obs_tests.interrupts import exit_status
+from obs_tests.interrupts import exit_status, interrupted_line, signal_received
 from obs_tests.report import write_run_reports
 from obs_tests.summary import SummaryCollector
 
@@ -199,7 +199,15 @@ def check(
     click.echo(f"obs-tests check — {mode}, contract {contract_path}")
     collector = SummaryCollector()
     started, started_wall = time.monotonic(), time.time()
-    code = pytest.main(args, plugins=[collector])
+    try:
+        code = pytest.main(args, plugins=[collector])
+    except Exception:
+        # A signal landing inside one of pytest's own hooks can make pytest fail while it reports the
+        # interrupt (Python 3.11: a frame without a line number breaks its traceback formatting) — after
+        # its session teardown ran (stacks stopped, faults reverted): still an interrupted run.
+        if signal_received() is None:
+            raise
+        code = pytest.ExitCode.INTERRUPTED
     elapsed = time.monotonic() - started
     summary_path = report_dir / "summary.json"
     collector.write_json(summary_path, {"contract": str(contract_path), "stack": mode})
@@ -215,4 +223,7 @@ def check(
     )
     shown = "  ".join(str(p) for p in (junit, summary_path, *reports))
     click.echo(f"Reports: {shown}" + ("" if prom_url else f"  (stack logs: {log_dir})"))
-    sys.exit(_exit_code(code))
+    status = _exit_code(code)
+    if code == pytest.ExitCode.INTERRUPTED:
+        click.echo(interrupted_line(status), err=True)
+    sys.exit(status)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +23,7 @@ from obs_tests.contract import load_contract, parse_duration
 from obs_tests.errors import ObsTestsError, UsageError
 from obs_tests.health import HealthReport, HealthSettings, Status, run_health
 from obs_tests.health.model import CheckResult, Problem
-from obs_tests.interrupts import exit_status
+from obs_tests.interrupts import exit_status, interrupted_line
 from obs_tests.yamlfile import shown
 
 __all__ = ["health"]
@@ -241,7 +240,7 @@ def health(
         # Read-only: nothing to stop or revert. Exit now, 128 + the signal: the interpreter would otherwise
         # wait at exit for the worker threads' requests still in flight (up to --timeout each).
         status = exit_status(exc)
-        click.echo(f"Interrupted ({signal.Signals(status - 128).name}).", err=True)
+        click.echo(interrupted_line(status), err=True)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(status)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -11,6 +13,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import IO
 
 import click
 
@@ -23,19 +26,26 @@ from obs_tests.commands.options import (
     time_scale_option,
 )
 from obs_tests.contract import load_contract
-from obs_tests.errors import StackStartError
+from obs_tests.errors import StackStartError, WaitTimeout
+from obs_tests.interrupts import signals_held_off
 from obs_tests.stack.embedded import EmbeddedStack
+from obs_tests.stack.process import ProcessIdentity, outlive_parent, signal_on_parent_death
 from obs_tests.stack.state import (
     ComponentRecord,
     StackRecord,
     default_state_dir,
     list_records,
+    new_stack_id,
     reap_record,
     reap_stale,
     wait_owner_exit,
+    write_record,
 )
+from obs_tests.waiting import Poll, wait_for
 
 __all__ = ["down", "status", "up"]
+
+READY_LINE = "stack ready in"
 
 
 def _component_state(comp: ComponentRecord) -> tuple[str, bool]:
@@ -78,6 +88,12 @@ def _print_record(record: StackRecord) -> bool:
     return all_up
 
 
+def _stack_id(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"[0-9a-f]{12}", value):
+        raise click.BadParameter(f"{value!r} — 12 hex digits (set by `obs-tests up --detach`)")
+    return value
+
+
 @click.command(cls=GroupedCommand)
 @contract_option
 @state_dir_option
@@ -108,6 +124,7 @@ def _print_record(record: StackRecord) -> bool:
 )
 @time_scale_option
 @click.option("--workdir", hidden=True, type=click.Path(path_type=Path), default=None)
+@click.option("--stack-id", hidden=True, default=None, callback=_stack_id)
 def up(
     contract_path: Path,
     state_dir: Path | None,
@@ -116,8 +133,12 @@ def up(
     timeout: float | None,
     time_scale: float | None,
     workdir: Path | None,
+    stack_id: str | None,
 ) -> None:
     """Start the embedded stack (foreground until Ctrl-C, or --detach).
+
+    Interrupted while it starts (Ctrl-C, SIGTERM; also --detach), it aborts the start: every process it
+    started is stopped, nothing is left; exit status 128 + the signal (130, 143).
 
     \b
     Example:
@@ -128,24 +149,33 @@ def up(
     if detach:
         _up_detached(contract_path, states, no_warm_up, timeout, time_scale)
         return
+    supervisor = workdir is not None  # the background process of `up --detach`
     stack = EmbeddedStack(
         contract,
         state_dir=states,
         warm_up=not no_warm_up,
-        detached=workdir is not None,
+        detached=supervisor,
         origin="up",
         workdir=workdir,
         remove_workdir=True,
         startup_timeout=timeout,
         time_scale=time_scale or contract.stack.time_scale,
+        stack_id=stack_id,
     )
+    try:
+        stack.start()
+    except KeyboardInterrupt:
+        click.echo("up interrupted while the stack was starting: start aborted, every process stopped", err=True)
+        raise
     with stack:
+        if supervisor:
+            outlive_parent()  # ready: from now on the stack runs on after `up --detach` returns
         record = next((r for r in list_records(states) if r.id == stack.id), None)
         elapsed = stack.ready_at - stack.started_at
-        click.echo(f"stack ready in {elapsed:.1f}s — Prometheus {stack.prometheus_url}")
+        click.echo(f"{READY_LINE} {elapsed:.1f}s — Prometheus {stack.prometheus_url}")
         if record is not None:
             _print_record(record)
-        if workdir is None:
+        if not supervisor:
             click.echo("Press Ctrl-C to stop.")
         sys.stdout.flush()
         while True:
@@ -155,9 +185,29 @@ def up(
 def _up_detached(
     contract_path: Path, states: Path, no_warm_up: bool, timeout: float | None, time_scale: float | None
 ) -> None:
+    """Start a supervisor process for the stack, return once the stack is ready. Interrupted (or failing)
+    before that, stop the supervisor and everything it started: an interrupted `up` leaves nothing."""
     reap_stale(states)
+    stack_id = new_stack_id()
     workdir = Path(tempfile.mkdtemp(prefix="obs-tests-stack-"))
     log_path = workdir / "up.log"
+    # Recorded before the supervisor exists (owned by us until it records itself under the same id): if
+    # both of us die before it could clean up, `obs-tests down` still finds and removes the workdir.
+    me = ProcessIdentity.of(os.getpid())
+    assert me is not None
+    write_record(
+        states,
+        StackRecord(
+            id=stack_id,
+            owner_pid=me.pid,
+            owner_start_time=me.start_time,
+            workdir=str(workdir),
+            contract=str(contract_path),
+            started_at=time.time(),
+            detached=True,
+            origin="up",
+        ),
+    )
     argv = [
         sys.executable,
         "-m",
@@ -169,6 +219,8 @@ def _up_detached(
         str(states),
         "--workdir",
         str(workdir),
+        "--stack-id",
+        stack_id,
     ]
     if no_warm_up:
         argv.append("--no-warm-up")
@@ -176,31 +228,86 @@ def _up_detached(
         argv += ["--timeout", str(timeout)]
     if time_scale is not None:
         argv += ["--time-scale", str(time_scale)]
-    with log_path.open("ab") as log:
-        child = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            close_fds=True,
-        )
+    child: subprocess.Popen[bytes] | None = None
+    # a handle of our own on the log: the supervisor removes the workdir (log included) when its start fails
+    with log_path.open("ab") as log, log_path.open("rb") as output:
+        try:
+            child = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C on the terminal reaches us; we stop it in order
+                close_fds=True,
+                # until the stack is ready: if we die (even SIGKILLed), the supervisor gets SIGTERM and
+                # stops what it started
+                preexec_fn=signal_on_parent_death(signal.SIGTERM),  # noqa: PLW1509 - async-signal-safe only
+            )
+            click.echo(f"starting stack {stack_id} (supervisor pid {child.pid}, log {log_path})")
+            sys.stdout.flush()
+            record = _wait_detached_ready(child, states, stack_id, output, log_path, contract_path, timeout)
+        except BaseException as exc:
+            _abort_detached(child, states, stack_id, workdir)
+            if isinstance(exc, KeyboardInterrupt):
+                click.echo(
+                    f"up interrupted while stack {stack_id} was starting: start aborted, every process stopped",
+                    err=True,
+                )
+            raise
+    click.echo(f"stack {record.id} ready (supervisor pid {child.pid}, log {log_path})")
+    _print_record(record)
+
+
+def _wait_detached_ready(
+    child: subprocess.Popen[bytes],
+    states: Path,
+    stack_id: str,
+    output: IO[bytes],
+    log_path: Path,
+    contract_path: Path,
+    timeout: float | None,
+) -> StackRecord:
     limit = (timeout or load_contract(contract_path).stack.startup_timeout) + 15.0
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
+    printed = bytearray()
+
+    def probe() -> Poll[StackRecord | None]:
+        printed.extend(output.read())
         if child.poll() is not None:
-            tail = log_path.read_text(errors="replace").strip().splitlines()[-12:] if log_path.exists() else []
+            printed.extend(output.read())
+            tail = printed.decode("utf-8", "replace").strip().splitlines()[-12:]
             raise StackStartError(
                 f"the background stack exited with status {child.returncode} during start-up:\n" + "\n".join(tail)
             )
-        record = next((r for r in list_records(states) if r.owner_pid == child.pid), None)
-        if record is not None and record.ready:
-            click.echo(f"stack {record.id} ready (supervisor pid {child.pid}, log {log_path})")
-            _print_record(record)
-            return
-        time.sleep(0.1)  # poll spacing while the background stack starts
-    child.terminate()
-    raise StackStartError(f"the background stack was not ready within {limit:.0f}s; see {log_path}")
+        # handed over once the supervisor says so: it prints this after it stopped depending on us
+        if READY_LINE.encode() not in printed:
+            return Poll(False, None, "the supervisor has not reported ready yet")
+        record = next((r for r in list_records(states) if r.id == stack_id), None)
+        ready = record is not None and record.ready and record.owner_pid == child.pid
+        return Poll(ready, record, "the stack is not recorded ready")
+
+    try:
+        record = wait_for(probe, timeout=limit, interval=0.1, expected="the background stack ready")
+    except WaitTimeout:
+        raise StackStartError(f"the background stack was not ready within {limit:.0f}s; see {log_path}") from None
+    assert record is not None
+    return record
+
+
+def _abort_detached(child: subprocess.Popen[bytes] | None, states: Path, stack_id: str, workdir: Path) -> None:
+    """Stop the supervisor (SIGTERM: it stops its components; SIGKILL if it hangs — the kernel then kills
+    them), then remove whatever is left: its record, components still alive, the workdir."""
+    with signals_held_off():  # a second Ctrl-C must not cut the abort short
+        if child is not None and child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(30.0)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        for record in list_records(states):
+            if record.id == stack_id:
+                reap_record(record)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @click.command(cls=GroupedCommand)

@@ -27,7 +27,6 @@ import tempfile
 import threading
 import time
 import types
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +47,7 @@ from obs_tests.stack.state import (
     ComponentRecord,
     StackRecord,
     default_state_dir,
+    new_stack_id,
     reap_stale,
     remove_record,
     write_record,
@@ -95,13 +95,15 @@ class EmbeddedStack:
         seed: int = 1,
         startup_timeout: float | None = None,
         time_scale: float = 1.0,
+        stack_id: str | None = None,
     ) -> None:
         self.contract = contract
         #: rule files are loaded with every ``for:`` and range window multiplied by this (1.0: as written)
         self.time_scale = validate_factor(time_scale)
         #: the rule files Prometheus loads (scaled copies when ``time_scale`` < 1)
         self.rule_files: list[Path] = []
-        self.id = uuid.uuid4().hex[:12]
+        #: the state file is ``stack-<id>.json`` (``stack_id``: one `obs-tests up --detach` recorded first)
+        self.id = stack_id or new_stack_id()
         self._requested_workdir = workdir
         self._log_dir = log_dir
         self.state_dir = state_dir or default_state_dir()
@@ -123,6 +125,7 @@ class EmbeddedStack:
         self._record: StackRecord | None = None
         self._old_handlers: dict[int, Any] = {}
         self._closed = True
+        self._aborting = threading.Event()
         self._lock = threading.RLock()
         self.started_at = 0.0
         self.ready_at = 0.0
@@ -162,17 +165,31 @@ class EmbeddedStack:
             self._mark("spawned")
             self._wait_components_ready()
             self._mark("components_ready")
+            self._check_aborted()
             warm = self._send_warm_up() if self._warm_up else None
             self._wait_targets_up()
             self._mark("targets_up")
             if warm is not None:
                 self._wait_warm_up_visible(warm)
                 self._mark("warm_up_visible")
+            self._check_aborted()
             self.ready_at = time.monotonic()
             self._write_state(ready=True)
-        except BaseException:
+        except BaseException as exc:
             self.close()
+            if self._aborting.is_set() and not isinstance(exc, KeyboardInterrupt):
+                raise StackStartError("start aborted (the stack was asked to stop): every process stopped") from None
             raise
+
+    def abort(self) -> None:
+        """Abort a start in progress, from another thread (a server shutting down while its stack starts):
+        the start stops waiting, stops what it started and raises :class:`StackStartError`. Without a start
+        in progress it only makes a later start fail the same way."""
+        self._aborting.set()
+
+    def _check_aborted(self) -> None:
+        if self._aborting.is_set():
+            raise StackStartError("start aborted")
 
     def _mark(self, phase: str) -> None:
         self.timings[phase] = round(time.monotonic() - self.started_at, 3)
@@ -242,6 +259,7 @@ class EmbeddedStack:
 
     def _spawn_all(self) -> None:
         for name, proc in self.processes.items():
+            self._check_aborted()
             try:
                 proc.start()
             except OSError as exc:
@@ -279,6 +297,7 @@ class EmbeddedStack:
                 timeout=timeout if timeout is not None else self._remaining(),
                 interval=0.05,
                 expected="every component's health endpoint to answer",
+                stop=self._aborting,
                 bound="a few seconds (Python services import, NATS/Redis start in milliseconds)",
             )
         except WaitTimeout as exc:
@@ -312,6 +331,7 @@ class EmbeddedStack:
                 timeout=self._remaining(),
                 interval=0.1,
                 expected="every target up in Prometheus",
+                stop=self._aborting,
                 bound=_FIRST_SCRAPE_BOUND,
                 transient=(ObsTestsError,),
             )
@@ -348,6 +368,7 @@ class EmbeddedStack:
                 timeout=self._remaining(),
                 interval=0.1,
                 expected=f"{accepted} warm-up workflows completed in Prometheus",
+                stop=self._aborting,
                 bound="pipeline latency (ms) + 1 scrape interval",
                 transient=(ObsTestsError,),
             )

@@ -35,8 +35,10 @@ __all__ = [
     "ProcessIdentity",
     "Spawner",
     "environ_copy",
+    "outlive_parent",
     "pid_alive",
     "process_start_time",
+    "signal_on_parent_death",
     "terminate_identities",
 ]
 
@@ -60,15 +62,28 @@ def environ_copy(**extra: str) -> dict[str, str]:
     return env
 
 
-def _die_with(parent: int) -> Callable[[], None]:
-    """A preexec_fn: SIGKILL when the parent (thread) dies; exit at once if it already has."""
+def _die_with(parent: int, sig: int = signal.SIGKILL) -> Callable[[], None]:
+    """A preexec_fn: ``sig`` when the parent (thread) dies; exit at once if it already has."""
 
     def preexec() -> None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        _LIBC.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
         if os.getppid() != parent:
             os._exit(111)
 
     return preexec
+
+
+def signal_on_parent_death(sig: int = signal.SIGTERM) -> Callable[[], None]:
+    """A ``preexec_fn`` for a child started by the calling thread: the kernel sends it ``sig`` when that
+    thread ends — also when our process is SIGKILLed. With SIGTERM the child can tear down what it
+    started; it keeps the signal across ``exec`` until it calls :func:`outlive_parent`."""
+    return _die_with(os.getpid(), sig)
+
+
+def outlive_parent() -> None:
+    """Clear this process' parent-death signal: from now on it runs on after the process that started it
+    (a detached stack's supervisor, once its stack is ready and handed over)."""
+    _LIBC.prctl(_PR_SET_PDEATHSIG, 0, 0, 0, 0)
 
 
 def process_start_time(pid: int) -> int | None:

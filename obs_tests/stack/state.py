@@ -16,17 +16,19 @@ import os
 import shutil
 import threading
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from obs_tests.stack.process import ProcessIdentity, terminate_identities
+from obs_tests.stack.process import ProcessIdentity, pid_alive, terminate_identities
 
 __all__ = [
     "ComponentRecord",
     "StackRecord",
     "default_state_dir",
     "list_records",
+    "new_stack_id",
     "reap_record",
     "reap_stale",
     "remove_record",
@@ -35,6 +37,12 @@ __all__ = [
 ]
 
 STATE_VERSION = 1
+_TMP = ".tmp"  # stack-<id>.tmp<pid>-<thread>: a record being written
+
+
+def new_stack_id() -> str:
+    """A fresh stack id (12 hex digits): the state file is ``stack-<id>.json``."""
+    return uuid.uuid4().hex[:12]
 
 
 def default_state_dir() -> Path:
@@ -109,9 +117,14 @@ def write_record(state_dir: Path, record: StackRecord) -> Path:
     path = state_dir / f"stack-{record.id}.json"
     # one temporary file per writer: two threads updating the same stack (concurrent scenarios pausing
     # two components) must not rename each other's file away
-    tmp = path.with_suffix(f".tmp{os.getpid()}-{threading.get_ident()}")
-    tmp.write_text(json.dumps(record.to_json(), indent=2, sort_keys=True), encoding="utf-8")
-    tmp.replace(path)
+    tmp = path.with_suffix(f"{_TMP}{os.getpid()}-{threading.get_ident()}")
+    try:
+        tmp.write_text(json.dumps(record.to_json(), indent=2, sort_keys=True), encoding="utf-8")
+        tmp.replace(path)
+    except BaseException:  # an interrupt between the two: no half-written file left behind
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
     record.path = path
     return path
 
@@ -137,7 +150,13 @@ def list_records(state_dir: Path) -> list[StackRecord]:
 
 
 def reap_stale(state_dir: Path, grace: float = 5.0) -> list[StackRecord]:
-    """Kill the processes of every stack whose owner is gone; returns the records reaped."""
+    """Kill the processes of every stack whose owner is gone; returns the records reaped. Also removes
+    the temporary files of writers that died (SIGKILLed) between writing a record and renaming it."""
+    for tmp in state_dir.glob(f"stack-*{_TMP}*") if state_dir.is_dir() else []:
+        writer = tmp.suffix.removeprefix(_TMP).split("-")[0]
+        if writer.isdigit() and not pid_alive(int(writer)):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
     reaped = []
     for record in list_records(state_dir):
         if record.owner().alive():

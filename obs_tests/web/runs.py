@@ -269,6 +269,7 @@ class RunManager:
         self._stack_message = "not started (it starts with the first run)"
         self._stack_scale = self.default_scale
         self._stack_thread: threading.Thread | None = None
+        self._starting: Any = None  # the stack being started (close() aborts its start)
         self._runs: dict[str, Run] = {}
         self._active: Run | None = None
         self._closed = False
@@ -310,14 +311,26 @@ class RunManager:
             else:
                 self._set_stack("starting", scale, f"starting at time scale {scale:g}")
             stack = EmbeddedStack(self.contract, time_scale=scale, origin="dashboard", handle_signals=False)
+            self._starting = stack
+            if self._shutting_down():  # since the check above: close() may have missed this stack
+                stack.abort()
             try:
                 stack.__enter__()
             except ObsTestsError as exc:
-                self._set_stack("error", scale, f"{type(exc).__name__}: {exc}")
+                if self._shutting_down():
+                    self._set_stack("stopped", scale, "start aborted: the dashboard is shutting down")
+                else:
+                    self._set_stack("error", scale, f"{type(exc).__name__}: {exc}")
                 raise
+            finally:
+                self._starting = None
             self._stack = stack
             self._set_stack("ready", scale, f"{len(stack.components)} components at time scale {scale:g}")
             return stack
+
+    def _shutting_down(self) -> bool:
+        """close() has begun (read anew: another thread sets it)."""
+        return self._closed
 
     def links(self) -> dict[str, str | None]:
         """Prometheus' alerts page, Alertmanager's API and Grafana (when configured)."""
@@ -651,6 +664,9 @@ class RunManager:
         with self._lock:
             self._closed = True
             active = self._active
+        starting = self._starting
+        if starting is not None:
+            starting.abort()  # a stack still starting stops at once instead of when it is ready
         if active is not None:
             self._log(active, "WARNING", "the dashboard is shutting down: stopping the run")
             active.stop_event.set()

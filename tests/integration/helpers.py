@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import threading
+import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from obs_tests.stack.process import ProcessIdentity
 from obs_tests.stack.state import StackRecord, list_records
 from obs_tests.waiting import Poll, wait_for
+from tests.procs import our_processes
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = ROOT / "obs.yaml"
@@ -101,3 +110,135 @@ def write_paused_scenario(directory: Path, name: str, target: str) -> Path:
     path = directory / f"{name}.yaml"
     path.write_text(PAUSED.format(name=name, target=target), encoding="utf-8")
     return path
+
+
+class CliProcess:
+    """``obs-tests <args>`` in a child process whose output lines are collected as they come, so a test
+    can signal it at an observed moment (a line printed, a state file written)."""
+
+    def __init__(self, args: tuple[str, ...], env: dict[str, str], cwd: Path) -> None:
+        argv = [sys.executable, "-m", "obs_tests.cli", *args]
+        self.proc = subprocess.Popen(
+            argv, env=env, cwd=cwd, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_until(self, probe: Callable[[], Poll[T]], expected: str, timeout: float = 120) -> T:
+        """``wait_for(probe)``, failing at once (with the output) if the process exits first."""
+
+        def checked() -> Poll[T]:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"exited {self.proc.returncode} before {expected}:\n{self.output}")
+            return probe()
+
+        return wait_for(checked, timeout=timeout, interval=0.05, expected=expected)
+
+    def wait_line(self, text: str, timeout: float = 120) -> None:
+        self.wait_until(lambda: Poll(any(text in line for line in self.lines), None), f"{text!r} printed", timeout)
+
+    def finish(self, timeout: float = 90) -> int:
+        """Wait for the process to exit (it was signalled); its exit status."""
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"still running {timeout:g}s after the signal:\n{self.output}") from None
+        self._reader.join(timeout=10)
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.kill()
+        self.proc.wait()
+        self._reader.join(timeout=10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+class Isolated:
+    """Runs obs-tests as a user would, with a home, temp dir and process marker of its own — so a test can
+    prove a run leaves nothing: no process (by marker), no state file (in the default state dir under the
+    home), nothing in its temp dir (stack workdirs, Locust dirs, `up --detach` logs)."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.home = tmp_path / "home"
+        self.tmp = tmp_path / "tmp"
+        self.home.mkdir()
+        self.tmp.mkdir()
+        self.marker = uuid.uuid4().hex
+        self.env = {k: v for k, v in os.environ.items() if k not in ("OBS_STATE_DIR", "PYTEST_ADDOPTS")}
+        self.env.update(
+            HOME=str(self.home), TMPDIR=str(self.tmp), OBS_TESTS_SESSION=self.marker, OBS_CONTRACT=str(CONTRACT)
+        )
+        self.started: list[CliProcess] = []
+
+    @property
+    def state(self) -> Path:
+        """The default state dir (``~/.cache/obs-tests/stacks``) of this home."""
+        return self.home / ".cache" / "obs-tests" / "stacks"
+
+    def start(self, *args: str, cwd: Path = ROOT) -> CliProcess:
+        proc = CliProcess(args, self.env, cwd)
+        self.started.append(proc)
+        return proc
+
+    def run(self, *args: str, cwd: Path, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "obs_tests.cli", *args]
+        return subprocess.run(argv, env=self.env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+    def starting(self, owner_pid: int | None = None) -> Callable[[], Poll[StackRecord | None]]:
+        """Probe: a stack (of ``owner_pid``) recorded with component processes running, not ready yet."""
+
+        def probe() -> Poll[StackRecord | None]:
+            records = [r for r in list_records(self.state) if owner_pid is None or r.owner_pid == owner_pid]
+            found = [r for r in records if not r.ready and any(c.pid for c in r.components.values())]
+            return Poll(bool(found), found[0] if found else None, f"records: {[(r.id, r.ready) for r in records]}")
+
+        return probe
+
+    def ready(self, count: int, owner_pid: int | None = None) -> Callable[[], Poll[list[StackRecord]]]:
+        """Probe: ``count`` stacks (of ``owner_pid``) recorded ready."""
+
+        def probe() -> Poll[list[StackRecord]]:
+            found = [r for r in list_records(self.state) if r.ready and owner_pid in (None, r.owner_pid)]
+            return Poll(len(found) >= count, found, f"{len(found)} stacks ready")
+
+        return probe
+
+    def processes(self) -> dict[int, str]:
+        return our_processes(session=self.marker)
+
+    def assert_nothing_left(self, timeout: float = 20) -> None:
+        """No process carrying our marker, no state file, nothing in the temp dir."""
+        wait_for(
+            lambda: Poll(not (left := self.processes()), left, f"still running: {left}"),
+            timeout=timeout,
+            interval=0.05,
+            expected="every process of the run gone",
+        )
+        state_files = sorted(p.name for p in self.state.glob("*")) if self.state.is_dir() else []
+        assert state_files == [], state_files
+        assert sorted(p.name for p in self.tmp.iterdir()) == []
+
+    def cleanup(self) -> None:
+        """A test's ``finally``: kill what a failed test left running."""
+        for proc in self.started:
+            proc.kill()
+        for pid in self.processes():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from obs_tests.stack.state import StackRecord, list_records
-from obs_tests.waiting import Poll, wait_for
+from obs_tests.stack.state import list_records
 
-from .helpers import ROOT, assert_all_gone, env_with_state, identities, obs_tests, python, reap, wait_ready_record
+from .helpers import assert_all_gone, env_with_state, identities, obs_tests
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
@@ -51,31 +50,6 @@ def test_up_detach_status_down(tmp_path: Path) -> None:
     assert again.returncode == 0 and "no obs-tests stack is running" in again.stdout
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_foreground_up_stops_on_signal(tmp_path: Path, sig: signal.Signals) -> None:
-    state = tmp_path / "state"
-    proc = python("-m", "obs_tests.cli", "up", "--no-warm-up", env=env_with_state(state), cwd=ROOT)
-    try:
-        record = wait_ready_record(state, proc.pid)
-        idents = identities(record)
-        # the record is written just before "stack ready in" is printed: signal once it was
-        assert proc.stdout is not None
-        seen: list[str] = []
-        for line in proc.stdout:
-            seen.append(line)
-            if "stack ready in" in line:
-                break
-        proc.send_signal(sig)
-        rest, _ = proc.communicate(timeout=30)
-        out = "".join(seen) + rest
-        assert "stack ready in" in out
-        assert proc.returncode == 128 + sig, out
-        assert_all_gone(idents)
-        assert list_records(state) == []
-    finally:
-        reap(proc)
-
-
 @pytest.mark.timeout(900)
 def test_check_on_embedded_stack_is_green(tmp_path: Path) -> None:
     """The whole `obs-tests check` (~2.5 min here: the 18 chaos scenarios run on 2 more stacks meanwhile)."""
@@ -102,40 +76,6 @@ def test_check_on_embedded_stack_is_green(tmp_path: Path) -> None:
     assert summary["counts"]["failed"] == 0 and summary["counts"]["passed"] >= 25
     assert (reports / "logs" / "gateway.log").is_file()
     assert list_records(state) == []
-
-
-def test_sigterm_during_check_with_background_scenarios_leaks_nothing(tmp_path: Path) -> None:
-    """Scenarios run on 2 stacks of their own while other checks run on the session's stack: SIGTERM
-    stops all three stacks — every process gone, no record left — and check exits 143 (128 + SIGTERM)."""
-    state = tmp_path / "state"
-    proc = python(
-        "-m",
-        "obs_tests.cli",
-        "check",
-        "--scenario-stacks",
-        "2",
-        "--report-dir",
-        str(tmp_path / "r"),
-        "-k",
-        "test_scenario and (gateway-high-latency or nats-publish-failures) or test_metric_present",
-        env=env_with_state(state),
-        cwd=ROOT,
-    )
-    try:
-
-        def probe() -> Poll[list[StackRecord]]:
-            ready = [r for r in list_records(state) if r.owner_pid == proc.pid and r.ready]
-            return Poll(len(ready) == 3, ready, f"{len(ready)} stacks ready")
-
-        records = wait_for(probe, timeout=120, interval=0.1, expected="the session's stack and 2 scenario stacks")
-        idents = [i for r in records for i in identities(r)]
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=120)
-        assert proc.returncode == 143, out
-        assert_all_gone(idents, timeout=20)
-        assert list_records(state) == []
-    finally:
-        reap(proc)
 
 
 def test_check_fails_naming_a_killed_gateway(tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from obs_tests.stack.process import ProcessIdentity, pid_alive
 from obs_tests.stack.state import (
     ComponentRecord,
@@ -80,3 +82,25 @@ def test_reap_stale_spares_live_owner_and_reused_pids(tmp_path: Path) -> None:
     finally:
         innocent.kill()
         innocent.wait()
+
+
+def test_a_record_write_interrupted_leaves_no_temporary_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    me = ProcessIdentity.of(os.getpid())
+    assert me
+
+    def interrupted(self: Path, target: Path) -> Path:
+        raise KeyboardInterrupt("received SIGINT")
+
+    monkeypatch.setattr(Path, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_record(tmp_path, _record(me, tmp_path / "w", {}))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_reap_stale_removes_the_temporary_files_of_dead_writers(tmp_path: Path) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (tmp_path / f"stack-abc.tmp{dead.pid}-1").write_text("{")
+    (tmp_path / f"stack-abd.tmp{os.getpid()}-1").write_text("{")  # being written by a live writer
+    reap_stale(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == [f"stack-abd.tmp{os.getpid()}-1"]
