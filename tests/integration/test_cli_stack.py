@@ -52,10 +52,15 @@ def test_up_detach_status_down(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(900)
 def test_check_on_embedded_stack_is_green(tmp_path: Path) -> None:
-    """The whole `obs-tests check` (~2.5 min here: the 18 chaos scenarios run on 2 more stacks meanwhile)."""
+    """The whole `obs-tests check` (~2.5 min here: the 18 chaos scenarios run on 2 more stacks meanwhile).
+    Nothing it creates outlives it but its reports: its temp dir is empty after (stack workdirs, Locust
+    run dirs — also of the fault scenarios whose load counted failures)."""
     state = tmp_path / "state"
     reports = tmp_path / "reports"
-    result = obs_tests("check", "--report-dir", str(reports), env=env_with_state(state), timeout=780)
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**env_with_state(state), "TMPDIR": str(temp)}
+    result = obs_tests("check", "--report-dir", str(reports), env=env, timeout=780)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     for job in (
@@ -76,6 +81,7 @@ def test_check_on_embedded_stack_is_green(tmp_path: Path) -> None:
     assert summary["counts"]["failed"] == 0 and summary["counts"]["passed"] >= 25
     assert (reports / "logs" / "gateway.log").is_file()
     assert list_records(state) == []
+    assert sorted(p.name for p in temp.iterdir()) == []
 
 
 def test_check_fails_naming_a_killed_gateway(tmp_path: Path) -> None:
