@@ -49,7 +49,7 @@ from obs_tests.stack.state import (
     default_state_dir,
     new_stack_id,
     reap_stale,
-    remove_record,
+    record_path,
     write_record,
 )
 from obs_tests.waiting import Poll, wait_for
@@ -397,8 +397,10 @@ class EmbeddedStack:
             if self._spawner is not None:
                 self._spawner.close()
                 self._spawner = None
-            if self._record is not None:
-                remove_record(self._record)
+            # under the state lock: after this, _write_state writes nothing (closed); by its path, not
+            # self._record: an interrupt may have landed between a write and the assignment of self._record
+            with self._state_lock, contextlib.suppress(FileNotFoundError):
+                record_path(self.state_dir, self.id).unlink()
             if self._remove_workdir and self.workdir != Path():
                 shutil.rmtree(self.workdir, ignore_errors=True)
         finally:
@@ -429,7 +431,9 @@ class EmbeddedStack:
         # One writer at a time: concurrent scenarios pause and resume components from their own threads,
         # and the record written last must be built from the latest state.
         with self._state_lock:
-            self._write_state_locked(ready=ready)
+            # a scenario thread reverting a fault while the stack closes must not write the record back
+            if not self._closed:
+                self._write_state_locked(ready=ready)
 
     def _write_state_locked(self, *, ready: bool) -> None:
         owner = ProcessIdentity.of(os.getpid())

@@ -31,6 +31,7 @@ __all__ = [
     "new_stack_id",
     "reap_record",
     "reap_stale",
+    "record_path",
     "remove_record",
     "wait_owner_exit",
     "write_record",
@@ -111,10 +112,15 @@ class StackRecord:
         return cls(**fields, components=components, path=path)
 
 
+def record_path(state_dir: Path, stack_id: str) -> Path:
+    """Where the state file of stack ``stack_id`` is (or would be)."""
+    return state_dir / f"stack-{stack_id}.json"
+
+
 def write_record(state_dir: Path, record: StackRecord) -> Path:
     """Atomically write ``record`` into ``state_dir``; returns the file path."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / f"stack-{record.id}.json"
+    path = record_path(state_dir, record.id)
     # one temporary file per writer: two threads updating the same stack (concurrent scenarios pausing
     # two components) must not rename each other's file away
     tmp = path.with_suffix(f"{_TMP}{os.getpid()}-{threading.get_ident()}")
