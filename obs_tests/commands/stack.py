@@ -18,6 +18,7 @@ from typing import IO
 import click
 
 from obs_tests.commands.options import (
+    TIMEOUT,
     GroupedCommand,
     GroupedOption,
     contract_option,
@@ -117,7 +118,7 @@ def _stack_id(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     "--timeout",
     cls=GroupedOption,
     group="Stack",
-    type=float,
+    type=TIMEOUT,
     default=None,
     envvar="OBS_STARTUP_TIMEOUT",
     help="Seconds to wait for the stack to be ready [default: the contract's startup_timeout].",
@@ -356,7 +357,7 @@ def status(state_dir: Path | None, fmt: str) -> None:
     "--timeout",
     cls=GroupedOption,
     group="Stack",
-    type=float,
+    type=TIMEOUT,
     default=20.0,
     show_default=True,
     help="Seconds to wait for a stack's supervisor to shut down before killing it.",

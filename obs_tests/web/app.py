@@ -160,7 +160,9 @@ def _validate_run_request(body: Any) -> RunOptions:
         where = ".".join(str(p) for p in error.absolute_path) or "body"
         schema = error.schema if isinstance(error.schema, dict) else {}
         value = error.instance
-        if isinstance(value, float) and not math.isfinite(value) and error.validator == "type":
+        types = schema.get("type", ())
+        numeric = {"number", "integer"} & ({types} if isinstance(types, str) else set(types))
+        if isinstance(value, float) and not math.isfinite(value) and error.validator == "type" and numeric:
             problem = f"{shown(value)} is not a finite number"
         elif error.validator in _RANGE_KEYWORDS:
             problem = f"{shown(value)} is out of range"
