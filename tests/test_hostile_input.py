@@ -785,3 +785,25 @@ def test_api_stays_healthy_after_hostile_requests(dashboard: Server) -> None:
     assert info["active_run"] is None and info["stack"]["state"] == "stopped"
     assert dashboard.get("/api/runs").json()["runs"] == []
     assert "Traceback" not in dashboard.output and "ERROR" not in dashboard.output
+
+
+def test_docs_show_the_messages_the_commands_print(monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/input-limits.md quotes the one line each example prints: it must be what they print today."""
+    monkeypatch.chdir(ROOT)  # the examples name files relative to the repository
+    text = (ROOT / "docs" / "input-limits.md").read_text(encoding="utf-8")
+    examples = text.split("## Examples", 1)[1]
+    commands = re.search(r"```sh\n(.*?)```", examples, re.DOTALL)
+    printed = re.search(r"They print, in order:\n\n```\n(.*?)```", examples, re.DOTALL)
+    assert commands is not None and printed is not None
+    expected = printed.group(1).splitlines()
+    lines = [line.split("  #", 1)[0].strip() for line in commands.group(1).splitlines() if line.strip()]
+    assert len(lines) == len(expected)
+    for line, message in zip(lines, expected, strict=True):
+        env: dict[str, str] = {}
+        words = line.split()
+        while "=" in words[0]:
+            name, _, value = words.pop(0).partition("=")
+            env[name] = value
+        assert words[0] == "obs-tests"
+        outcome = invoke(words[1:], env)
+        assert message in outcome.output.splitlines(), f"{line}\n  docs:    {message}\n  printed: {outcome.output}"
