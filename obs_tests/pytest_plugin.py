@@ -199,8 +199,8 @@ def scenario_stacks(config: pytest.Config) -> int:
         value = int(text)
     except ValueError:
         value = 0
-    if value < 1:
-        raise pytest.UsageError(f"--obs-scenario-stacks {text}: a whole number of stacks, 1 or more")
+    if not 1 <= value <= 16:
+        raise pytest.UsageError(f"--obs-scenario-stacks {text[:40]}: a whole number of stacks, 1 to 16")
     return value
 
 
