@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 import requests
+import yaml
 from click.testing import CliRunner
 
 from obs_tests.cli import cli
@@ -807,3 +808,27 @@ def test_docs_show_the_messages_the_commands_print(monkeypatch: pytest.MonkeyPat
         assert words[0] == "obs-tests"
         outcome = invoke(words[1:], env)
         assert message in outcome.output.splitlines(), f"{line}\n  docs:    {message}\n  printed: {outcome.output}"
+
+
+def test_lint_reports_an_alias_bomb_rule_file_as_a_located_finding(tmp_path: Path) -> None:
+    """A rule file is something lint judges: a bomb among them is an error finding (exit 1) at its line,
+    found in milliseconds, and the other checks still run."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "bomb.yml").write_text(alias_bomb())
+    doc = yaml.safe_load((ROOT / "obs.yaml").read_text(encoding="utf-8"))
+    doc["files"] = {
+        "prometheus_config": str(ROOT / "prometheus/prometheus.yml"),
+        "rules": [str(rules)],
+        "rule_tests": str(tmp_path / "no-tests"),
+        "alertmanager_config": str(ROOT / "alertmanager/alertmanager.yml"),
+        "alertmanager_tests": str(ROOT / "alertmanager/tests"),
+        "dashboards": str(ROOT / "grafana_dashboards"),
+        "scenarios": str(tmp_path / "no-scenarios"),
+    }
+    contract = tmp_path / "obs.yaml"
+    contract.write_text(yaml.safe_dump(doc))
+    outcome = invoke(["lint", "-c", str(contract), "--junit", str(tmp_path / "lint.xml")])
+    assert outcome.code == 1, outcome.output
+    assert f"{rules / 'bomb.yml'}:6: YAML aliases expand to more than 100,000 nodes" in outcome.stdout
+    assert "Traceback" not in outcome.output
