@@ -29,7 +29,7 @@ from obs_tests.rulefiles import Rule, load_rule_files
 from obs_tests.scenarios.bounds import FileTiming
 from obs_tests.scenarios.races import find_races
 from obs_tests.validation import describe_error, load_schema, validate_document
-from obs_tests.yamlfile import LocatedDocument, closest, format_path, load_located
+from obs_tests.yamlfile import LocatedDocument, closest, format_path, load_located, shown
 
 __all__ = [
     "STEP_KINDS",
@@ -201,7 +201,8 @@ def _known(
     did_you_mean = f" (did you mean '{hint[0]}'?)" if hint else ""
     listed = ", ".join(known) if len(known) <= 30 else ", ".join(known[:30]) + ", ..."
     return ScenarioInvalid(
-        f"{doc.where(path)}: {format_path(path)}: unknown {what} '{value}'{did_you_mean} — known: {listed}"
+        f"{doc.where(path)}: {format_path(path)}: unknown {what} '{shown(value, 80, quote=False)}'{did_you_mean} — "
+        f"known: {listed}"
     )
 
 
