@@ -20,7 +20,7 @@ from typing import Any
 from obs_tests.durations import parse_duration
 from obs_tests.errors import ContractInvalid
 from obs_tests.validation import validate_document
-from obs_tests.yamlfile import LocatedDocument, format_path, load_located
+from obs_tests.yamlfile import LocatedDocument, format_path, load_located, shown
 
 __all__ = [
     "EMBEDDED",
@@ -283,7 +283,7 @@ def _metrics(doc: LocatedDocument, raw: list[dict[str, Any]], jobs: tuple[Job, .
         job = item.get("job")
         if job is not None and job not in job_names:
             raise ContractInvalid(
-                f"{doc.where((*here, 'job'))}: metrics[{index}].job: unknown job '{job}' — "
+                f"{doc.where((*here, 'job'))}: metrics[{index}].job: unknown job '{shown(job, 80, quote=False)}' — "
                 f"declared jobs: {', '.join(job_names)}"
             )
         bounds = item.get("range", {})
