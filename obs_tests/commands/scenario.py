@@ -76,18 +76,19 @@ def validate(contract_path: Path, files: tuple[Path, ...]) -> None:
     what the scenario asserts can have happened); every file is checked, exit 2 if any is invalid."""
     contract = load_contract(contract_path)
     catalog = Catalog.from_contract(contract)
-    invalid = 0
+    last: ScenarioInvalid | None = None
     for path in _paths(contract_path, files):
         try:
             loaded = load_scenario(path, catalog)
         except ScenarioInvalid as exc:
-            invalid += 1
-            for line in str(exc).splitlines():
-                click.echo(f"ScenarioInvalid: {line}", err=True)
+            if last is not None:  # every error but the last is printed here; the last exits 2 below
+                for line in str(last).splitlines():
+                    click.echo(f"ScenarioInvalid: {line}", err=True)
+            last = exc
             continue
         click.echo(f"{path}: ok ({loaded.name})")
-    if invalid:
-        raise click.exceptions.Exit(2)
+    if last is not None:
+        raise last
 
 
 def _echo_log(level: str, message: str) -> None:
