@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import math
 import operator
@@ -1063,6 +1064,33 @@ class ScenarioRunner:
             return "empty (no series matches the expression)"
         return ", ".join(f"{s.value:g}" for s in samples[:3])
 
+    def _metric_outcome(
+        self, prom: PrometheusClient, item: Mapping[str, Any], baseline: Mapping[str, float]
+    ) -> AssertionResult:
+        """One ``expect.metric`` entry judged now."""
+        name = str(item["name"])
+        if "increase" in item:
+            expr = str(item["increase"])
+            delta = self._sum(prom, expr) - baseline.get(expr, 0.0)
+            checks = []
+            if "exact" in item:
+                checks.append((delta == float(item["exact"]), f"exactly {item['exact']:g}"))
+            if "min" in item:
+                checks.append((delta >= float(item["min"]), f">= {item['min']:g}"))
+            if "max" in item:
+                checks.append((delta <= float(item["max"]), f"<= {item['max']:g}"))
+            ok = all(c for c, _ in checks)
+            return AssertionResult(
+                name,
+                ok,
+                f"increase of {expr} " + " and ".join(t for _, t in checks),
+                f"{delta:g}",
+                "" if ok else f"{expr} rose by {delta:g}",
+            )
+        value = prom.query_value(str(item["expr"]))
+        ok = value is not None and not math.isnan(value) and OPS[item["op"]](value, float(item["value"]))
+        return AssertionResult(name, ok, f"{item['expr']} {item['op']} {item['value']}", str(value))
+
     def _judge_metrics(
         self,
         prom: PrometheusClient,
@@ -1070,32 +1098,35 @@ class ScenarioRunner:
         end: float,
         add: Callable[[AssertionResult], None],
     ) -> None:
+        """Each ``expect.metric`` entry: judged at once, or — with ``within`` — the first moment it holds
+        within that many seconds after the steps (work that settles after the run, e.g. workflows closed by
+        a timeout sweeper: a condition, not a time the machine's speed decides)."""
         for item in self.scenario.expect.metric:
-            name = str(item["name"])
-            if "increase" in item:
-                expr = str(item["increase"])
-                delta = self._sum(prom, expr) - baseline.get(expr, 0.0)
-                checks = []
-                if "exact" in item:
-                    checks.append((delta == float(item["exact"]), f"exactly {item['exact']:g}"))
-                if "min" in item:
-                    checks.append((delta >= float(item["min"]), f">= {item['min']:g}"))
-                if "max" in item:
-                    checks.append((delta <= float(item["max"]), f"<= {item['max']:g}"))
-                ok = all(c for c, _ in checks)
-                add(
-                    AssertionResult(
-                        name,
-                        ok,
-                        f"increase of {expr} " + " and ".join(t for _, t in checks),
-                        f"{delta:g}",
-                        "" if ok else f"{expr} rose by {delta:g}",
-                    )
+            if "within" not in item:
+                add(self._metric_outcome(prom, item, baseline))
+                continue
+            within = float(item["within"])
+
+            def probe(item: Mapping[str, Any] = item) -> Poll[AssertionResult]:
+                outcome = self._metric_outcome(prom, item, baseline)
+                return Poll(outcome.passed, outcome, f"{outcome.actual}")
+
+            try:
+                outcome = wait_for(
+                    probe,
+                    timeout=max(0.1, end + within - time.time()),
+                    interval=0.25,
+                    expected=str(item["name"]),
+                    transient=(ObsTestsError,),
+                    stop=self.stop_event,
                 )
-            else:
-                value = prom.query_value(str(item["expr"]))
-                ok = value is not None and not math.isnan(value) and OPS[item["op"]](value, float(item["value"]))
-                add(AssertionResult(name, ok, f"{item['expr']} {item['op']} {item['value']}", str(value)))
+            except WaitTimeout:
+                outcome = self._metric_outcome(prom, item, baseline)
+                if not outcome.passed:
+                    outcome = dataclasses.replace(
+                        outcome, message=f"{outcome.message or outcome.actual} — still after waiting {within:g}s"
+                    )
+            add(outcome)
 
     def _judge_notification(self, note: Mapping[str, Any], add: Callable[[AssertionResult], None]) -> None:
         if "absent_while" in note:
