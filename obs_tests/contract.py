@@ -19,6 +19,7 @@ from typing import Any
 
 from obs_tests.durations import parse_duration
 from obs_tests.errors import ContractInvalid
+from obs_tests.policy import Policy, unknown_levels
 from obs_tests.validation import validate_document
 from obs_tests.yamlfile import LocatedDocument, format_path, load_located, shown
 
@@ -30,6 +31,7 @@ __all__ = [
     "FileSettings",
     "Job",
     "Metric",
+    "NoMatchExpected",
     "StackSettings",
     "load_contract",
     "parse_duration",
@@ -151,6 +153,21 @@ class DashboardSettings:
 
 
 @dataclass(frozen=True)
+class NoMatchExpected:
+    """A rule selector allowed to match no series on this stack (``rules.expected_no_match``), and why."""
+
+    selector: str  # as the finding shows it, or a bare metric name (every selector of that metric)
+    reason: str
+    alert: str | None = None  # only in this rule
+
+    def matches(self, rule: str, selector: str, metric: str | None) -> bool:
+        """True when this declaration covers ``selector`` (of ``metric``) in rule ``rule``."""
+        if self.alert is not None and self.alert != rule:
+            return False
+        return self.selector in (selector, metric)
+
+
+@dataclass(frozen=True)
 class Contract:
     """A parsed, validated contract."""
 
@@ -160,6 +177,8 @@ class Contract:
     jobs: tuple[Job, ...]
     metrics: tuple[Metric, ...]
     dashboards: DashboardSettings = field(default_factory=DashboardSettings)
+    policy: Policy = field(default_factory=Policy)
+    expected_no_match: tuple[NoMatchExpected, ...] = ()
 
     @property
     def root(self) -> Path:
@@ -340,4 +359,21 @@ def load_contract(path: Path) -> Contract:
         jobs=jobs,
         metrics=_metrics(doc, data.get("metrics", []), jobs),
         dashboards=_dashboards(data.get("dashboards", {})),
+        policy=_policy(doc, data.get("policy")),
+        expected_no_match=tuple(
+            NoMatchExpected(str(item["selector"]), str(item["reason"]), item.get("alert"))
+            for item in (data.get("rules") or {}).get("expected_no_match", ())
+        ),
     )
+
+
+def _policy(doc: LocatedDocument, raw: dict[str, Any] | None) -> Policy:
+    levels = (raw or {}).get("levels") or {}
+    unknown = unknown_levels(levels)
+    if unknown:
+        path = ("policy", "levels", unknown[0])
+        raise ContractInvalid(
+            f"{doc.where(path)}: {format_path(path)}: no finding has the rule id {shown(unknown[0])} — "
+            "see docs/policy.md for the ids (globs such as coverage/* are allowed)"
+        )
+    return Policy.from_contract_data(raw)

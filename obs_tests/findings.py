@@ -15,12 +15,17 @@ __all__ = ["Finding", "display_path", "format_findings", "require_no_findings"]
 
 @dataclass(frozen=True)
 class Finding:
-    """One problem: which check, about what, and the message (what, where, how to fix)."""
+    """One problem: which check, about what, and the message (what, where, how to fix); ``rule`` is its
+    stable id (``rule/required-label`` …, see :data:`obs_tests.policy.RULE_IDS`) that the contract's
+    policy sets a level for, ``file``/``line`` where it is (for in-file suppressions)."""
 
     check: str
     subject: str
     message: str
     severity: str = "error"  # error | warning
+    rule: str = ""
+    file: str | None = None
+    line: int | None = None
 
     def __str__(self) -> str:
         return f"[{self.check}] {self.subject}: {self.message}"

@@ -1,0 +1,239 @@
+"""The team's policy: how strict each kind of finding is, what every alert must carry, and reasoned
+in-file suppressions — so a stack obs-tests has never seen can adopt it without rewriting its files.
+
+Every finding has a stable rule id (``rule/required-label``, ``coverage/rule-tests``,
+``dashboard/instance-variable`` …). The contract's ``policy.levels`` maps ids — or glob patterns such as
+``coverage/*`` — to ``error``, ``warning`` or ``off``; the most specific entry wins, and a finding whose id
+no entry names keeps the level its check gave it. Only errors fail a run; warnings are printed and land in
+every report; ``off`` drops the finding.
+
+In a rule file, a comment suppresses findings of one rule (the alert or recording rule the comment is in,
+or the one right below it), with a reason a reviewer can check, the way pint and ruff do it::
+
+    # obs-tests: ignore rule/required-annotation -- community pack, runbooks live in our wiki
+    - alert: HostOutOfMemory
+
+A suppression without a reason, or naming an unknown id, is a finding of its own
+(``policy/suppression``).
+
+Example::
+
+    policy = Policy.from_contract_data({"levels": {"coverage/*": "warning"}})
+    policy.apply(findings)          # severities set, "off" findings dropped
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from obs_tests.durations import parse_duration
+from obs_tests.findings import Finding
+
+__all__ = [
+    "LEVELS",
+    "RULE_IDS",
+    "AlertPolicy",
+    "Policy",
+    "Suppression",
+    "read_suppressions",
+    "unknown_levels",
+]
+
+LEVELS = ("error", "warning", "off")
+
+#: Every stable rule id a finding can carry, with what it means (shown in docs and in messages).
+RULE_IDS: dict[str, str] = {
+    # rule files
+    "rule/syntax": "a rule file Prometheus refuses (promtool check rules), or an expression that does not parse",
+    "rule/required-label": "an alert without a label the policy requires (policy.alerts.required_labels)",
+    "rule/required-annotation": "an alert without an annotation the policy requires",
+    "rule/for": "an alert that can stop firing without `for:` (or `for: 0m`), or below policy.alerts.min_for",
+    "rule/rate-window": "a rate()/increase() window shorter than policy.rate_window_multiple scrape intervals",
+    "rule/counter-function": "rate() over a gauge, or deriv()/delta() over a counter",
+    "rule/duplicate-name": "two alerts with the same name",
+    "rule/runbook-url": "a runbook_url that is not an absolute URL, or points to a missing runbook",
+    "rule/multi-document": "a rule file with several YAML documents (Prometheus loads the first)",
+    "rule/selector-no-match": "a rule selector that matches no series on the live Prometheus",
+    "rule/group-health": "a rule group Prometheus evaluates with errors or slower than its interval",
+    "rule/unit-test": "a failing promtool unit test",
+    # coverage
+    "coverage/rule-tests": "an alert without a promtool unit test where it fires and one where it must not",
+    "coverage/routing-tests": "an alert without a routing test",
+    "coverage/scenarios": "an alert no chaos scenario makes fire and clear",
+    # Alertmanager
+    "alertmanager/config": "an Alertmanager config amtool refuses",
+    "alertmanager/route": "an alert routed to other receivers than its routing test says",
+    # metrics
+    "exposition/promtool": "a problem `promtool check metrics` reports in a target's exposition",
+    "exposition/contract": "an exposed metric whose type or labels differ from the contract",
+    # dashboards
+    "dashboard/schema": "a dashboard file that does not match the dashboard schema",
+    "dashboard/uid": "a missing or duplicated dashboard uid",
+    "dashboard/title": "a missing dashboard or panel title",
+    "dashboard/datasource": "a hard-coded datasource instead of a datasource variable",
+    "dashboard/job-variable": "no job variable, or a selector that does not filter on it",
+    "dashboard/instance-variable": "no instance variable, or a selector that does not filter on it",
+    "dashboard/unit": "a graph, stat or gauge panel without a unit",
+    "dashboard/rate-interval": "rate()/irate()/increase() not over [$__rate_interval]",
+    "dashboard/panel-id": "duplicated panel ids",
+    "dashboard/no-query": "a data panel without a query",
+    "dashboard/undefined-variable": "a query using a variable the dashboard does not define",
+    "dashboard/promql": "a panel query that does not parse",
+    "dashboard/library-panel": "a library panel (its queries live in Grafana)",
+    "dashboard/schema-version": "an old dashboard schemaVersion",
+    "dashboard/panel-empty": "a panel with no data at all (Grafana shows 'No data')",
+    "dashboard/query-empty": "one query of a panel that has data returns nothing",
+    "dashboard/query-error": "a panel query Prometheus refuses",
+    "dashboard/constant-zero": "a panel query that is constantly zero",
+    "dashboard/variable": "a template variable that resolves to no value",
+    # the policy itself
+    "policy/suppression": "an in-file suppression without a reason, or naming an unknown rule id",
+}
+
+_SUPPRESSION = re.compile(r"#\s*obs-tests:\s*ignore\s+(?P<ids>[^\s].*?)(?:\s+--\s*(?P<reason>.*))?\s*$")
+
+
+@dataclass(frozen=True)
+class AlertPolicy:
+    """What every alerting rule must carry."""
+
+    required_labels: tuple[str, ...] = ("severity", "team")
+    required_annotations: tuple[str, ...] = ("summary", "description", "runbook_url")
+    min_for: float = 0.0  # seconds; alerts with a shorter for: are rule/for findings (0: only missing)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Levels per rule id (glob patterns allowed), the alert policy and the rate-window multiple. The
+    defaults are obs-tests' strict ones: every finding at the level its check gives it."""
+
+    alerts: AlertPolicy = field(default_factory=AlertPolicy)
+    rate_window_multiple: float = 4.0
+    levels: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_contract_data(cls, raw: Mapping[str, Any] | None) -> Policy:
+        """From the contract's ``policy`` mapping (already schema-validated)."""
+        if not raw:
+            return cls()
+        alerts = raw.get("alerts") or {}
+        defaults = AlertPolicy()
+        return cls(
+            alerts=AlertPolicy(
+                required_labels=tuple(alerts.get("required_labels", defaults.required_labels)),
+                required_annotations=tuple(alerts.get("required_annotations", defaults.required_annotations)),
+                min_for=parse_duration(str(alerts["min_for"])) if "min_for" in alerts else 0.0,
+            ),
+            rate_window_multiple=float(raw.get("rate_window_multiple", 4.0)),
+            levels=dict(raw.get("levels") or {}),
+        )
+
+    def level(self, rule: str, default: str) -> str:
+        """The level of a finding with id ``rule``: the exact entry, else the most specific matching
+        pattern (the longest one), else ``default``."""
+        if rule in self.levels:
+            return self.levels[rule]
+        matching = [p for p in self.levels if any(c in p for c in "*?[") and fnmatch.fnmatchcase(rule, p)]
+        if matching:
+            return self.levels[max(matching, key=len)]
+        return default
+
+    def apply(self, findings: Iterable[Finding]) -> list[Finding]:
+        """``findings`` with the policy's levels: severities set, ``off`` ones dropped. Findings without a
+        rule id keep theirs."""
+        out = []
+        for finding in findings:
+            if not finding.rule:
+                out.append(finding)
+                continue
+            level = self.level(finding.rule, finding.severity)
+            if level == "off":
+                continue
+            out.append(finding if level == finding.severity else replace(finding, severity=level))
+        return out
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """An ``# obs-tests: ignore <ids> -- <reason>`` comment and the lines it covers (one rule's block)."""
+
+    file: Path
+    line: int
+    rules: tuple[str, ...]
+    reason: str
+    first: int = 0  # the lines of the rule it covers
+    last: int = 0
+
+    def covers(self, finding: Finding) -> bool:
+        """Whether this suppression silences ``finding`` (same file, a line in the rule, a listed id)."""
+        if finding.file is None or finding.line is None or not finding.rule:
+            return False
+        if Path(finding.file).resolve() != self.file.resolve() or not self.first <= finding.line <= self.last:
+            return False
+        return any(fnmatch.fnmatchcase(finding.rule, pattern) for pattern in self.rules)
+
+
+def read_suppressions(path: Path, text: str, rule_lines: Sequence[int]) -> tuple[list[Suppression], list[Finding]]:
+    """The suppressions of a rule file and the problems with them. ``rule_lines`` are the first lines of
+    the file's rules: a comment covers the rule it sits in, or the next rule when it sits above one."""
+    starts = sorted(rule_lines)
+    lines = text.splitlines()
+    found: list[Suppression] = []
+    problems: list[Finding] = []
+    for number, raw in enumerate(lines, start=1):
+        match = _SUPPRESSION.search(raw)
+        if match is None:
+            continue
+        ids = tuple(i for i in re.split(r"[\s,]+", match.group("ids").strip()) if i)
+        reason = (match.group("reason") or "").strip()
+        where = f"{path}:{number}"
+        unknown = [i for i in ids if not any(fnmatch.fnmatchcase(r, i) for r in RULE_IDS)]
+        if not reason:
+            problems.append(
+                Finding(
+                    "policy",
+                    where,
+                    "an obs-tests suppression needs a reason a reviewer can check: "
+                    f"'# obs-tests: ignore {' '.join(ids) or '<rule-id>'} -- <why>'",
+                    rule="policy/suppression",
+                    file=str(path),
+                    line=number,
+                )
+            )
+            continue
+        if unknown or not ids:
+            problems.append(
+                Finding(
+                    "policy",
+                    where,
+                    f"unknown rule id(s) {', '.join(unknown) or '(none)'} — known: {', '.join(sorted(RULE_IDS))}",
+                    rule="policy/suppression",
+                    file=str(path),
+                    line=number,
+                )
+            )
+            continue
+        following = [s for s in starts if s > number]
+        inside = [s for s in starts if s <= number]
+        # Above a rule (only comments or blank lines between): that rule; else the rule it sits in.
+        between = lines[number : following[0] - 1] if following else []
+        if following and all(not ln.strip() or ln.strip().startswith("#") for ln in between):
+            first = following[0]
+        elif inside:
+            first = inside[-1]
+        else:
+            first = following[0] if following else number
+        later = [s for s in starts if s > first]
+        last = later[0] - 1 if later else len(lines)
+        found.append(Suppression(path, number, ids, reason, first, last))
+    return found, problems
+
+
+def unknown_levels(levels: Mapping[str, str]) -> list[str]:
+    """The entries of ``policy.levels`` that name no known rule id (for a located contract error)."""
+    return [key for key in levels if not any(fnmatch.fnmatchcase(r, key) for r in RULE_IDS)]
