@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from obs_tests.dashboards import Dashboard, dashboard_files
 from obs_tests.errors import ConfigInvalid, ScenarioInvalid, ToolError
 from obs_tests.findings import Finding, display_path
 from obs_tests.junit import Case, write_junit
+from obs_tests.policy import Policy, Suppression, judge, suppressions_in
 from obs_tests.rulefiles import RuleFile, load_rule_files
 from obs_tests.scenarios.model import Catalog, load_scenario
 from obs_tests.stack.components import CATALOGUE
@@ -71,6 +72,7 @@ class Section:
     checked: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     cases: list[Case] = field(default_factory=list)
+    let_go: int = 0  # findings the policy turned off or an in-file suppression silenced
 
     @property
     def errors(self) -> list[Finding]:
@@ -81,6 +83,20 @@ class Section:
     def warnings(self) -> list[Finding]:
         """Findings reported but not failing."""
         return [f for f in self.findings if f.severity != "error"]
+
+    def apply_policy(self, policy: Policy, suppressions: Sequence[Suppression]) -> None:
+        """Judge the findings under the contract's policy (in-file suppressions, then levels); a JUnit case
+        loses the failure lines of findings that are no longer errors."""
+        before = list(self.findings)
+        verdict = judge(before, policy, suppressions)
+        self.findings = [*verdict.errors, *verdict.warnings]
+        self.let_go = verdict.off + verdict.suppressed
+        still = {text for f in verdict.errors for text in (f.message, str(f))}
+        gone = {text for f in before if f not in verdict.errors for text in (f.message, str(f))} - still
+        for index, case in enumerate(self.cases):
+            if case.failure:
+                kept = [line for line in case.failure.splitlines() if line not in gone]
+                self.cases[index] = replace(case, failure="\n".join(kept) or None)
 
 
 @dataclass
@@ -369,4 +385,8 @@ def run_lint(contract: Contract) -> LintReport:
     report.sections.append(check_dashboards(contract))
     report.sections.append(check_compose_file(contract))
     report.sections.append(check_scenarios(contract))
+    suppressions, problems = suppressions_in((rf.path, [r.line for r in rf.rules]) for rf in rules)
+    lint.findings += problems
+    for section in report.sections:
+        section.apply_policy(contract.policy, suppressions)
     return report

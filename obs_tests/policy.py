@@ -40,7 +40,10 @@ __all__ = [
     "AlertPolicy",
     "Policy",
     "Suppression",
+    "Verdict",
+    "judge",
     "read_suppressions",
+    "suppressions_in",
     "unknown_levels",
 ]
 
@@ -130,7 +133,8 @@ class Policy:
                 min_for=parse_duration(str(alerts["min_for"])) if "min_for" in alerts else 0.0,
             ),
             rate_window_multiple=float(raw.get("rate_window_multiple", 4.0)),
-            levels=dict(raw.get("levels") or {}),
+            # YAML 1.1 reads a bare `off` as false
+            levels={str(k): "off" if v is False else str(v) for k, v in (raw.get("levels") or {}).items()},
         )
 
     def level(self, rule: str, default: str) -> str:
@@ -237,3 +241,47 @@ def read_suppressions(path: Path, text: str, rule_lines: Sequence[int]) -> tuple
 def unknown_levels(levels: Mapping[str, str]) -> list[str]:
     """The entries of ``policy.levels`` that name no known rule id (for a located contract error)."""
     return [key for key in levels if not any(fnmatch.fnmatchcase(r, key) for r in RULE_IDS)]
+
+
+def suppressions_in(rule_files: Iterable[tuple[Path, Sequence[int]]]) -> tuple[list[Suppression], list[Finding]]:
+    """The suppressions of every rule file (path, first lines of its rules) and the problems with them;
+    an unreadable file has none (its problems are reported by the checks that read it)."""
+    found: list[Suppression] = []
+    problems: list[Finding] = []
+    for path, lines in rule_files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        more, bad = read_suppressions(path, text, lines)
+        found += more
+        problems += bad
+    return found, problems
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Findings after the policy: what fails the run, what is only reported, and what was let go."""
+
+    errors: tuple[Finding, ...] = ()
+    warnings: tuple[Finding, ...] = ()
+    off: int = 0  # dropped by a level 'off'
+    suppressed: int = 0  # dropped by an in-file suppression
+
+    @property
+    def ok(self) -> bool:
+        """No error."""
+        return not self.errors
+
+
+def judge(findings: Iterable[Finding], policy: Policy, suppressions: Sequence[Suppression] = ()) -> Verdict:
+    """Apply in-file suppressions, then the policy's levels."""
+    items = list(findings)
+    kept = [f for f in items if not any(s.covers(f) for s in suppressions)]
+    levelled = policy.apply(kept)
+    return Verdict(
+        errors=tuple(f for f in levelled if f.severity == "error"),
+        warnings=tuple(f for f in levelled if f.severity != "error"),
+        off=len(kept) - len(levelled),
+        suppressed=len(items) - len(kept),
+    )

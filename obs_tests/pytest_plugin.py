@@ -10,6 +10,8 @@ yours) gets:
   mock gateway);
 - parametrisation: a test taking ``contract_job`` / ``contract_metric`` (``contract_histogram``,
   ``contract_gauge``, ``contract_budgeted``) / ``contract_alert`` runs once per job / metric / alert rule;
+- ``obs_findings``: judges a check's findings under the contract's policy (in-file suppressions, then
+  each rule id's level): errors fail the test, warnings go to the summary and every report;
 - markers ``chaos``, ``load``, ``grafana``, ``browser``, ``slow``, ``stack``; ``grafana`` tests skip
   with a reason when no Grafana URL is given.
 
@@ -23,7 +25,7 @@ import contextlib
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,19 +36,23 @@ from obs_tests.clients.grafana import GrafanaClient
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.contract import EMBEDDED, Contract, Metric, load_contract
 from obs_tests.errors import ObsTestsError
+from obs_tests.findings import Finding, format_findings
 from obs_tests.interrupts import raise_interrupt
 from obs_tests.loadgen import LoadResult, LoadRun, LoadSpec
+from obs_tests.policy import Policy, Suppression, Verdict, judge, suppressions_in
 from obs_tests.rulefiles import load_rule_files
 from obs_tests.stack.embedded import EmbeddedStack
 from obs_tests.stack.external import ExternalStack
 
 __all__ = [
+    "FindingsJudge",
     "alertmanager",
     "contract",
     "grafana",
     "healthy_stack",
     "load",
     "mock_system",
+    "obs_findings",
     "obs_report",
     "obs_report_dir",
     "obs_summary",
@@ -64,6 +70,7 @@ MARKERS = {
 }
 
 _CONTRACT_KEY = pytest.StashKey[Contract]()
+_SUPPRESSIONS_KEY = pytest.StashKey[tuple[list[Suppression], list[Finding]]]()
 _REPORT_KEY = pytest.StashKey[dict[str, Any]]()
 _SCENARIOS_KEY = pytest.StashKey[list[Any]]()
 _OLD_SIGTERM = pytest.StashKey[Any]()
@@ -371,6 +378,53 @@ def obs_summary(request: pytest.FixtureRequest) -> Callable[[str], None]:
         request.node.user_properties.append(("summary", text))
 
     return record
+
+
+def session_suppressions(config: pytest.Config) -> tuple[list[Suppression], list[Finding]]:
+    """The in-file suppressions of the contract's rule files (read once per session) and their problems."""
+    if _SUPPRESSIONS_KEY not in config.stash:
+        files = load_rule_files(session_contract(config).files.rule_files())
+        config.stash[_SUPPRESSIONS_KEY] = suppressions_in((rf.path, [r.line for r in rf.rules]) for rf in files)
+    return config.stash[_SUPPRESSIONS_KEY]
+
+
+class FindingsJudge:
+    """A check's findings under the contract's policy (the ``obs_findings`` fixture).
+
+    ``obs_findings(findings)`` judges and fails the test on errors; ``verdict = obs_findings.judge(findings)``
+    then ``obs_findings.require(verdict)`` lets a test write its summary line from the verdict first (so a
+    failed check never reads like a passed one)."""
+
+    def __init__(self, node: pytest.Item, policy: Policy, suppressions: Sequence[Suppression]) -> None:
+        self.node = node
+        self.policy = policy
+        self.suppressions = suppressions
+
+    def judge(self, findings: Iterable[Finding]) -> Verdict:
+        """Suppressions, then levels; warnings are recorded for the summary and the reports."""
+        verdict = judge(findings, self.policy, self.suppressions)
+        if verdict.warnings:
+            self.node.user_properties.append(("warnings", [str(f) for f in verdict.warnings]))
+        return verdict
+
+    def require(self, verdict: Verdict) -> Verdict:
+        """Fail the test (one line per error) when the verdict has errors."""
+        if verdict.errors:
+            pytest.fail(format_findings(verdict.errors), pytrace=False)
+        return verdict
+
+    def __call__(self, findings: Iterable[Finding]) -> Verdict:
+        return self.require(self.judge(findings))
+
+
+@pytest.fixture
+def obs_findings(request: pytest.FixtureRequest) -> FindingsJudge:
+    """Judge a check's findings under the contract's policy: in-file suppressions first, then each rule
+    id's level. Errors fail the test (one line each); warnings are recorded for the summary and every
+    report. See :class:`FindingsJudge`."""
+    config = request.config
+    suppressions, _ = session_suppressions(config)
+    return FindingsJudge(request.node, session_contract(config).policy, suppressions)
 
 
 @pytest.fixture(scope="session")

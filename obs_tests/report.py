@@ -83,6 +83,7 @@ def _families(tests: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
                     "duration_seconds": round(float(t.get("duration") or 0.0), 3),
                     "summary": str(t.get("summary") or ""),
                     "message": str(t.get("message") or ""),
+                    "warnings": [str(w) for w in t.get("warnings") or []],
                 }
                 for t in mine
             ],
@@ -270,6 +271,13 @@ def render_markdown(document: Mapping[str, Any], failures_shown: int = 20) -> st
             lines.append(f"- `{name}: {test['name']}` — {_md(message)[:300]}")
         if len(failures) > failures_shown:
             lines.append(f"- … and {len(failures) - failures_shown} more (see report.html)")
+    warnings = [(name, t, w) for name, f in document["families"].items() for t in f["tests"] for w in t["warnings"]]
+    if warnings:
+        lines += ["", f"**Warnings** ({len(warnings)}: the contract's policy reports them without failing)", ""]
+        for name, test, warning in warnings[:failures_shown]:
+            lines.append(f"- `{name}: {test['name']}` — {_md(warning)[:300]}")
+        if len(warnings) > failures_shown:
+            lines.append(f"- … and {len(warnings) - failures_shown} more (see report.json)")
     return "\n".join(lines) + "\n"
 
 
@@ -402,6 +410,7 @@ def render_html(document: Mapping[str, Any]) -> str:
         parts.append(f'<section id="f-{_e(name)}"><h2>{_e(name)} {_badge(family["status"])}</h2><table>')
         for test in family["tests"]:
             message = f'<div class="msg">{_e(test["message"])}</div>' if test["message"] else ""
+            message += "".join(f'<div class="muted">warning: {_e(w)}</div>' for w in test["warnings"])
             parts.append(
                 f"<tr><td>{_badge(test['outcome'])}</td><td>{_e(test['name'])}<div class=muted>"
                 f"{_e(test['summary'])}</div>{message}</td><td class=num>{_seconds(test['duration_seconds'])}</td></tr>"

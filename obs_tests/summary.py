@@ -28,6 +28,7 @@ class TestOutcome:
     duration: float
     summary: str = ""
     message: str = ""
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -69,8 +70,16 @@ class SummaryCollector:
             message = _failure_message(report)
         elif report.skipped and isinstance(report.longrepr, tuple):
             message = str(report.longrepr[2])
+        warnings = [
+            str(w)
+            for key, value in report.user_properties
+            if key == "warnings" and isinstance(value, list | tuple)
+            for w in value
+        ]
         self.outcomes.append(
-            TestOutcome(report.nodeid, module, name, outcome, report.duration, str(props.get("summary", "")), message)
+            TestOutcome(
+                report.nodeid, module, name, outcome, report.duration, str(props.get("summary", "")), message, warnings
+            )
         )
 
     def counts(self) -> dict[str, int]:
@@ -79,6 +88,10 @@ class SummaryCollector:
         for item in self.outcomes:
             out[item.outcome] = out.get(item.outcome, 0) + 1
         return out
+
+    def warnings(self) -> int:
+        """How many warnings the checks reported (findings the policy lowers: they do not fail the run)."""
+        return sum(len(item.warnings) for item in self.outcomes)
 
     def lines(self) -> list[str]:
         """Human summary, one line per test."""
@@ -89,6 +102,10 @@ class SummaryCollector:
             line = f"  {marks.get(item.outcome, item.outcome):<5} {item.family}: {text}"
             if item.outcome in ("failed", "error") and item.message:
                 line += f"\n          {item.message}"
+            shown = item.warnings[:5]
+            line += "".join(f"\n          warning: {_short(w, 300)}" for w in shown)
+            if len(item.warnings) > len(shown):
+                line += f"\n          ... and {len(item.warnings) - len(shown)} more warnings (report.json)"
             out.append(line)
         return out
 
@@ -96,6 +113,7 @@ class SummaryCollector:
         """Write the run's outcomes as JSON."""
         data = {
             "counts": self.counts(),
+            "warnings": self.warnings(),
             "duration_seconds": round((self.finished or time.monotonic()) - self.started, 3),
             "tests": [asdict(o) for o in self.outcomes],
             "sections": self.sections,

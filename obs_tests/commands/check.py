@@ -217,9 +217,12 @@ def check(
     for line in collector.lines():
         click.echo(line)
     counts = collector.counts()
+    warnings = collector.warnings()
     click.echo(
         f"{counts['passed']} passed, {counts['failed']} failed, {counts['error']} errors, "
-        f"{counts['skipped']} skipped in {elapsed:.1f}s"
+        f"{counts['skipped']} skipped"
+        + (f", {warnings} warnings (the contract's policy: reported, not failing)" if warnings else "")
+        + f" in {elapsed:.1f}s"
     )
     shown = "  ".join(str(p) for p in (junit, summary_path, *reports))
     click.echo(f"Reports: {shown}" + ("" if prom_url else f"  (stack logs: {log_dir})"))

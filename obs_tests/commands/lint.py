@@ -62,5 +62,7 @@ def lint(contract_path: Path, junit: Path, fmt: str) -> None:
                 click.echo(_indent(f"warning: {finding.subject}: {finding.message}"))
         errors = sum(len(s.errors) for s in report.sections)
         warnings = sum(len(s.warnings) for s in report.sections)
-        click.echo(f"{errors} errors, {warnings} warnings — JUnit: {junit}")
+        let_go = sum(s.let_go for s in report.sections)
+        quiet = f", {let_go} turned off or suppressed by the policy" if let_go else ""
+        click.echo(f"{errors} errors, {warnings} warnings{quiet} — JUnit: {junit}")
     sys.exit(0 if report.ok else 1)

@@ -21,9 +21,10 @@ from obs_tests.checks.routing import RouteTest, check_notifications, load_route_
 from obs_tests.clients.alertmanager import AlertmanagerClient
 from obs_tests.contract import Contract
 from obs_tests.errors import ConfigInvalid
-from obs_tests.findings import Finding, require_no_findings
+from obs_tests.findings import Finding
 from obs_tests.lint import check_alertmanager
 from obs_tests.notifications import SinkClient, wait_for_notification
+from obs_tests.pytest_plugin import FindingsJudge
 from obs_tests.rulefiles import Rule, load_rule_files
 from obs_tests.stack import EmbeddedStack
 from obs_tests.yamlfile import load_yaml
@@ -49,10 +50,12 @@ def sink(mock_system: EmbeddedStack) -> SinkClient:
     return SinkClient(mock_system.url("webhook-sink"))
 
 
-def test_alertmanager_config_valid(contract: Contract, obs_summary: Callable[[str], None]) -> None:
+def test_alertmanager_config_valid(
+    contract: Contract, obs_summary: Callable[[str], None], obs_findings: FindingsJudge
+) -> None:
     config, _ = check_alertmanager(contract, [])
     obs_summary(f"amtool check-config: {', '.join(config.checked)}")
-    require_no_findings(config.findings)
+    obs_findings(config.findings)
 
 
 def test_alert_routing(
@@ -61,6 +64,7 @@ def test_alert_routing(
     alert_rules: dict[str, Rule],
     route_tests: list[RouteTest],
     obs_summary: Callable[[str], None],
+    obs_findings: FindingsJudge,
 ) -> None:
     """`amtool config routes test --verify.receivers` for every routing test of this alert."""
     mine = [t for t in route_tests if t.alert == contract_alert.name]
@@ -71,7 +75,7 @@ def test_alert_routing(
         )
     results = run_route_tests(contract.files.alertmanager_config, mine, alert_rules)
     obs_summary(f"{contract_alert.name} -> {', '.join(r for res in results for r in res.receivers)}")
-    require_no_findings([f for r in results for f in r.findings])
+    obs_findings([f for r in results for f in r.findings])
 
 
 def _live_settings(alertmanager: AlertmanagerClient) -> Any:
@@ -84,6 +88,7 @@ def test_live_routing_and_notifications(
     alert_rules: dict[str, Rule],
     route_tests: list[RouteTest],
     obs_summary: Callable[[str], None],
+    obs_findings: FindingsJudge,
 ) -> None:
     """Every alert, posted to the real Alertmanager, notifies its receiver (grouped by the route's group_by);
     resolving it sends a resolved notification exactly where send_resolved is on."""
@@ -97,11 +102,15 @@ def test_live_routing_and_notifications(
         f"{details['alerts']} alerts notified their receivers and resolved ({details['payloads']} payloads; "
         f"inhibited in the first wave, probed alone: {', '.join(details['second_wave']) or 'none'})"
     )
-    require_no_findings(findings)
+    obs_findings(findings)
 
 
 def test_inhibition_live(
-    contract: Contract, alertmanager: AlertmanagerClient, mock_system: EmbeddedStack, obs_summary: Callable[[str], None]
+    contract: Contract,
+    alertmanager: AlertmanagerClient,
+    mock_system: EmbeddedStack,
+    obs_summary: Callable[[str], None],
+    obs_findings: FindingsJudge,
 ) -> None:
     """The inhibition cases of alertmanager/tests/inhibition.yml, posted to the real Alertmanager."""
     path = contract.files.alertmanager_tests / "inhibition.yml"
@@ -112,22 +121,28 @@ def test_inhibition_live(
     findings = probe_inhibition(alertmanager, cases)
     suppressed = sum(len(c[1]) for c in cases)
     obs_summary(f"{len(cases)} inhibition rules: {suppressed} alerts suppressed, controls stay active")
-    require_no_findings(findings)
+    obs_findings(findings)
 
 
 def test_silence_suppresses_then_expires(
-    alertmanager: AlertmanagerClient, sink: SinkClient, obs_summary: Callable[[str], None]
+    alertmanager: AlertmanagerClient,
+    sink: SinkClient,
+    obs_summary: Callable[[str], None],
+    obs_findings: FindingsJudge,
 ) -> None:
     findings, times = probe_silence(alertmanager, sink, _live_settings(alertmanager))
     obs_summary(
         f"a {times['silence_seconds']:g}s silence held the notification back; it went out "
         f"{times['notified_after_expiry']:.1f}s after the silence expired"
     )
-    require_no_findings(findings)
+    obs_findings(findings)
 
 
 def test_watchdog_notifies_through_the_whole_pipeline(
-    alertmanager: AlertmanagerClient, sink: SinkClient, obs_summary: Callable[[str], None]
+    alertmanager: AlertmanagerClient,
+    sink: SinkClient,
+    obs_summary: Callable[[str], None],
+    obs_findings: FindingsJudge,
 ) -> None:
     """The real Watchdog rule: Prometheus -> Alertmanager -> receiver `watchdog`, annotations rendered."""
     settings = _live_settings(alertmanager)
@@ -154,4 +169,4 @@ def test_watchdog_notifies_through_the_whole_pipeline(
         payloads, group_by=settings.group_by, send_resolved=settings.send_resolved
     )
     obs_summary(f"Watchdog notified receiver watchdog: {note['annotations'].get('summary', '')!r}")
-    require_no_findings(findings)
+    obs_findings(findings)

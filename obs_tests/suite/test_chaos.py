@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from obs_tests.contract import Contract
-from obs_tests.findings import Finding, require_no_findings
-from obs_tests.pytest_plugin import session_scenarios
+from obs_tests.findings import Finding
+from obs_tests.pytest_plugin import FindingsJudge, session_scenarios
 from obs_tests.rulefiles import load_rule_files
 from obs_tests.scenarios.model import WATCHDOG, Scenario
 from obs_tests.scenarios.pool import StackPool
@@ -51,6 +51,7 @@ def test_scenario(
     scenario_results: list[ScenarioResult],
     pooled_results: dict[str, ScenarioResult] | None,
     obs_summary: Callable[[str], None],
+    obs_findings: FindingsJudge,
 ) -> None:
     """One scenario run on the live stack: its faults applied and reverted, every expectation judged."""
     if pooled_results is not None:
@@ -69,7 +70,7 @@ def test_scenario(
     ]
     if result.error:
         findings.append(Finding("scenario", contract_scenario.name, result.error))
-    require_no_findings(findings)
+    obs_findings(findings)
 
 
 def _covering(scenarios: list[Scenario]) -> dict[str, list[str]]:
@@ -82,7 +83,10 @@ def _covering(scenarios: list[Scenario]) -> dict[str, list[str]]:
 
 
 def test_every_alert_has_a_scenario(
-    contract: Contract, pytestconfig: pytest.Config, obs_summary: Callable[[str], None]
+    contract: Contract,
+    pytestconfig: pytest.Config,
+    obs_summary: Callable[[str], None],
+    obs_findings: FindingsJudge,
 ) -> None:
     """Every alert rule (but the always-firing watchdog) is made to fire and clear by a scenario."""
     scenarios: list[Scenario] = session_scenarios(pytestconfig)
@@ -90,6 +94,6 @@ def test_every_alert_has_a_scenario(
     covered = _covering(scenarios)
     missing = [a for a in alerts if a not in covered]
     obs_summary(f"{len(alerts) - len(missing)}/{len(alerts)} alerts fired and cleared by a scenario")
-    require_no_findings(
+    obs_findings(
         [Finding("coverage", f"alert {a}", "no scenario makes it fire and clear (expect.must_fire)") for a in missing]
     )

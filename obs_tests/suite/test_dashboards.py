@@ -29,8 +29,8 @@ from obs_tests.checks.dashboards_lint import dashboard_metric_references, lint_d
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.contract import Contract
 from obs_tests.dashboards import Dashboard, dashboard_files, load_dashboard
-from obs_tests.findings import display_path, require_no_findings
-from obs_tests.pytest_plugin import session_contract
+from obs_tests.findings import display_path
+from obs_tests.pytest_plugin import FindingsJudge, session_contract
 from obs_tests.stack import EmbeddedStack
 from obs_tests.stack.external import ExternalStack
 from obs_tests.traffic import mixed_workload, send_concurrently
@@ -101,26 +101,34 @@ def _dashboard(path: Path) -> Dashboard:
     return dashboard
 
 
-def test_dashboard_schema(dashboard_file: Path, obs_summary: Callable[[str], None]) -> None:
+def test_dashboard_schema(
+    dashboard_file: Path, obs_summary: Callable[[str], None], obs_findings: FindingsJudge
+) -> None:
     """The JSON parses and matches the schema of what Grafana and obs-tests read."""
     dashboard, findings = validate_dashboard_file(dashboard_file)
     if dashboard is not None:
         obs_summary(f"{display_path(dashboard_file)}: schema-valid, {len(dashboard.data_panels)} panels")
-    require_no_findings(findings)
+    obs_findings(findings)
 
 
-def test_dashboard_lint(dashboard_file: Path, contract: Contract, obs_summary: Callable[[str], None]) -> None:
+def test_dashboard_lint(
+    dashboard_file: Path,
+    contract: Contract,
+    obs_summary: Callable[[str], None],
+    obs_findings: FindingsJudge,
+) -> None:
     """Datasource variable, unique uid, titles, units, $__rate_interval, job/instance variables used,
     unique panel ids, no data panel without a query."""
     dashboard = _dashboard(dashboard_file)
     others = [load_dashboard(p) for p in dashboard_files(contract.files.dashboards) if p != dashboard_file]
     findings = [f for f in lint_dashboards([dashboard, *others]) if dashboard.label in f.subject]
-    errors = [f for f in findings if f.severity == "error"]
-    warnings = len(findings) - len(errors)
+    verdict = obs_findings.judge(findings)
     obs_summary(
-        f"{dashboard.label}: " + (f"{len(errors)} lint errors" if errors else "lint-clean") + f", {warnings} warnings"
+        f"{dashboard.label}: "
+        + (f"{len(verdict.errors)} lint errors" if verdict.errors else "lint-clean")
+        + f", {len(verdict.warnings)} warnings"
     )
-    require_no_findings(errors)
+    obs_findings.require(verdict)
 
 
 def test_dashboard_panels_show_data(
@@ -133,6 +141,7 @@ def test_dashboard_panels_show_data(
     obs_report: dict[str, Any],
     table_path: Path,
     obs_summary: Callable[[str], None],
+    obs_findings: FindingsJudge,
 ) -> None:
     """Every template variable resolves to a value and every panel query returns data (or is declared
     under dashboards.expected_empty) on the live Prometheus; the table goes to reports/dashboards.txt."""
@@ -151,15 +160,17 @@ def test_dashboard_panels_show_data(
         f"{dashboard.label}: {counts.get('data', 0)}/{sum(counts.values())} panels with data, "
         f"{len(report.executed)} queries ({declared} declared empty); {dashboard_workload}"
     )
-    require_no_findings([f for f in findings if f.severity == "error"])
+    obs_findings(findings)
 
 
-def test_dashboard_expectations_name_real_panels(contract: Contract, obs_summary: Callable[[str], None]) -> None:
+def test_dashboard_expectations_name_real_panels(
+    contract: Contract, obs_summary: Callable[[str], None], obs_findings: FindingsJudge
+) -> None:
     """Every dashboards.expected_empty entry of the contract names an existing dashboard and panel."""
     dashboards = [load_dashboard(p) for p in dashboard_files(contract.files.dashboards)]
     findings = check_expectations(dashboards, contract.dashboards.expected_empty)
     obs_summary(f"{len(contract.dashboards.expected_empty)} declared-empty panel queries name existing panels")
-    require_no_findings(findings)
+    obs_findings(findings)
 
 
 def test_dashboards_coverage(

@@ -32,8 +32,8 @@ from obs_tests.clients.grafana import GrafanaClient
 from obs_tests.contract import Contract
 from obs_tests.dashboard_variables import resolve_variables
 from obs_tests.dashboards import Dashboard, dashboard_files, parse_dashboard, read_dashboard_json
-from obs_tests.findings import Finding, require_no_findings
-from obs_tests.pytest_plugin import session_contract
+from obs_tests.findings import Finding
+from obs_tests.pytest_plugin import FindingsJudge, session_contract
 from obs_tests.templating import TimeRange
 
 pytestmark = pytest.mark.grafana
@@ -69,23 +69,32 @@ def imported(grafana: GrafanaClient) -> Iterator[list[str]]:
         grafana.delete_folder(IMPORT_FOLDER[0])
 
 
-def test_grafana_healthy(grafana: GrafanaClient, obs_summary: Callable[[str], None]) -> None:
+def test_grafana_healthy(
+    grafana: GrafanaClient, obs_summary: Callable[[str], None], obs_findings: FindingsJudge
+) -> None:
     health = grafana.health()
     obs_summary(f"Grafana {health.get('version', '?')} at {grafana.base_url}: database {health.get('database')}")
-    require_no_findings(check_health(health))
+    obs_findings(check_health(health))
 
 
 def test_prometheus_datasource_healthy(
-    grafana: GrafanaClient, prometheus_source: GrafanaDatasource, obs_summary: Callable[[str], None]
+    grafana: GrafanaClient,
+    prometheus_source: GrafanaDatasource,
+    obs_summary: Callable[[str], None],
+    obs_findings: FindingsJudge,
 ) -> None:
     """The datasource's own health check: Grafana can query Prometheus."""
     status, body = grafana.datasource_health(prometheus_source.uid)
     obs_summary(f"datasource '{prometheus_source.name}': {body.get('message', status)}")
-    require_no_findings(check_datasource_health(prometheus_source, status, body))
+    obs_findings(check_datasource_health(prometheus_source, status, body))
 
 
 def test_dashboard_saved_and_read_back(
-    dashboard_file: Path, grafana: GrafanaClient, imported: list[str], obs_summary: Callable[[str], None]
+    dashboard_file: Path,
+    grafana: GrafanaClient,
+    imported: list[str],
+    obs_summary: Callable[[str], None],
+    obs_findings: FindingsJudge,
 ) -> None:
     """A copy saved through /api/dashboards/db reads back unchanged; a provisioned copy equals the file."""
     model, dashboard = _load(dashboard_file)
@@ -108,7 +117,7 @@ def test_dashboard_saved_and_read_back(
         findings += compare_dashboards(f"{dashboard.label} imported", copy, back["dashboard"])
         notes.append("import read back identical")
     obs_summary(f"{dashboard.label}: {', '.join(notes)}")
-    require_no_findings(findings)
+    obs_findings(findings)
 
 
 def test_panels_query_through_grafana(
@@ -118,6 +127,7 @@ def test_panels_query_through_grafana(
     contract: Contract,
     obs_report: dict[str, Any],
     obs_summary: Callable[[str], None],
+    obs_findings: FindingsJudge,
 ) -> None:
     """Every panel query sent through Grafana's /api/ds/query returns data (or is declared empty)."""
     _model, dashboard = _load(dashboard_file)
@@ -129,7 +139,7 @@ def test_panels_query_through_grafana(
         f"{dashboard.label} via Grafana: {counts.get('data', 0)}/{sum(counts.values())} panels with data, "
         f"{len(report.executed)} queries"
     )
-    require_no_findings([f for f in findings if f.severity == "error"])
+    obs_findings(findings)
 
 
 @pytest.mark.browser
@@ -143,6 +153,7 @@ def test_dashboard_renders_in_browser(
     obs_report_dir: Path,
     obs_summary: Callable[[str], None],
     tmp_path: Path,
+    obs_findings: FindingsJudge,
 ) -> None:
     """Headless Chromium logs in, opens the dashboard and waits for every panel: none shows an error or
     "No data" unless declared; a screenshot is saved (reports/grafana/<uid>.png)."""
@@ -184,4 +195,4 @@ def test_dashboard_renders_in_browser(
             )
     obs_report.setdefault("grafana_screenshots", {})[uid] = str(shots / f"{uid}.png")
     obs_summary(f"{dashboard.label}: {len(states)} panels rendered in Chromium, screenshot {shots / f'{uid}.png'}")
-    require_no_findings(findings)
+    obs_findings(findings)

@@ -10,9 +10,9 @@ import pytest
 
 from obs_tests.accounting import load_latency_quantiles, run_load_accounting
 from obs_tests.clients.prometheus import PrometheusClient
-from obs_tests.findings import Finding, require_no_findings
+from obs_tests.findings import Finding
 from obs_tests.loadgen import LoadSpec
-from obs_tests.pytest_plugin import log_dir
+from obs_tests.pytest_plugin import FindingsJudge, log_dir
 from obs_tests.stack import EmbeddedStack
 
 
@@ -21,6 +21,7 @@ def test_accounting_under_load(
     mock_system: EmbeddedStack,
     obs_summary: Callable[[str], None],
     pytestconfig: pytest.Config,
+    obs_findings: FindingsJudge,
 ) -> None:
     """Every request Locust sent is counted by the gateway, split by status and reason — 0 unaccounted.
     The run is long enough for Prometheus to scrape the load's own metrics (job `load`). 20 users at
@@ -39,11 +40,14 @@ def test_accounting_under_load(
             Finding("load", "job load", "Prometheus never scraped the load's own metrics (locust_requests_total)")
         )
     obs_summary(f"{run.summary()}; Prometheus saw {offered:g} offered requests in job load")
-    require_no_findings(findings)
+    obs_findings(findings)
 
 
 def test_latency_histogram_matches_locust(
-    prom: PrometheusClient, mock_system: EmbeddedStack, obs_summary: Callable[[str], None]
+    prom: PrometheusClient,
+    mock_system: EmbeddedStack,
+    obs_summary: Callable[[str], None],
+    obs_findings: FindingsJudge,
 ) -> None:
     """With a 20-180 ms latency fault, the gateway histogram's p50/p95 over the run agree with Locust's."""
     result, quantiles = load_latency_quantiles(
@@ -56,4 +60,4 @@ def test_latency_histogram_matches_locust(
             for q in quantiles
         )
     )
-    require_no_findings([f for q in quantiles for f in q.findings])
+    obs_findings([f for q in quantiles for f in q.findings])

@@ -26,7 +26,8 @@ from obs_tests.checks.metrics import (
 )
 from obs_tests.clients.prometheus import PrometheusClient, Target
 from obs_tests.contract import Contract, Job, Metric
-from obs_tests.findings import Finding, require_no_findings
+from obs_tests.findings import Finding
+from obs_tests.pytest_plugin import FindingsJudge
 from obs_tests.stack import EmbeddedStack
 from obs_tests.tools import promtool_check_metrics
 
@@ -43,7 +44,10 @@ def _intervals(targets: list[Target]) -> dict[str, float]:
 
 
 def test_counters_never_decrease(
-    prom: PrometheusClient, contract: Contract, obs_summary: Callable[[str], None]
+    prom: PrometheusClient,
+    contract: Contract,
+    obs_summary: Callable[[str], None],
+    obs_findings: FindingsJudge,
 ) -> None:
     """Between two scrapes a counter only goes up; a reset is allowed only when the process restarted."""
     jobs = _jobs_regex(contract)
@@ -67,31 +71,40 @@ def test_counters_never_decrease(
     obs_summary(
         f"{counters:g} counter series monotonic over {COUNTER_WINDOW}; {len(report.restarts)} resets by restart"
     )
-    require_no_findings(report.findings)
+    obs_findings(report.findings)
 
 
 def test_exact_accounting(
-    prom: PrometheusClient, mock_system: EmbeddedStack, obs_summary: Callable[[str], None]
+    prom: PrometheusClient,
+    mock_system: EmbeddedStack,
+    obs_summary: Callable[[str], None],
+    obs_findings: FindingsJudge,
 ) -> None:
     """N valid + M invalid webhooks: every counter on their path rose by exactly what happened."""
     run = run_accounting(prom, mock_system.url("gateway"), n_valid=400, n_invalid=100, seed=11)
     obs_summary(run.summary())
-    require_no_findings(run.findings)
+    obs_findings(run.findings)
 
 
 def test_histogram_consistent(
-    prom: PrometheusClient, contract_histogram: Metric, obs_summary: Callable[[str], None]
+    prom: PrometheusClient,
+    contract_histogram: Metric,
+    obs_summary: Callable[[str], None],
+    obs_findings: FindingsJudge,
 ) -> None:
     name = contract_histogram.name
     samples = prom.query(f'{{__name__=~"{name}_bucket|{name}_count|{name}_sum"}}')
     findings = check_histogram(name, samples)
     groups = {tuple(sorted((k, v) for k, v in s.labels.items() if k not in ("__name__", "le"))) for s in samples}
     obs_summary(f"{name}: {len(groups)} series cumulative, +Inf == _count, one set of buckets")
-    require_no_findings(findings)
+    obs_findings(findings)
 
 
 def test_histogram_quantile_matches_workload(
-    prom: PrometheusClient, mock_system: EmbeddedStack, obs_summary: Callable[[str], None]
+    prom: PrometheusClient,
+    mock_system: EmbeddedStack,
+    obs_summary: Callable[[str], None],
+    obs_findings: FindingsJudge,
 ) -> None:
     """histogram_quantile over the gateway latency agrees with what the client measured (one bucket)."""
     results = measure_latency_quantiles(prom, mock_system.url("gateway"))
@@ -103,15 +116,20 @@ def test_histogram_quantile_matches_workload(
             for r in results
         )
     )
-    require_no_findings(findings)
+    obs_findings(findings)
 
 
-def test_gauge_in_range(prom: PrometheusClient, contract_gauge: Metric, obs_summary: Callable[[str], None]) -> None:
+def test_gauge_in_range(
+    prom: PrometheusClient,
+    contract_gauge: Metric,
+    obs_summary: Callable[[str], None],
+    obs_findings: FindingsJudge,
+) -> None:
     samples = prom.query(contract_gauge.name)
     findings = check_gauge_range(contract_gauge, samples)
     bounds = f"[{contract_gauge.range_min}, {contract_gauge.range_max}]"
     obs_summary(f"{contract_gauge.name}: {len(samples)} series finite and within {bounds}")
-    require_no_findings(findings)
+    obs_findings(findings)
 
 
 def _fetch(target: Target) -> str | None:
@@ -129,7 +147,12 @@ def _job_targets(prom: PrometheusClient, job: Job) -> list[Target]:
     return targets
 
 
-def test_exposition_lint(prom: PrometheusClient, contract_job: Job, obs_summary: Callable[[str], None]) -> None:
+def test_exposition_lint(
+    prom: PrometheusClient,
+    contract_job: Job,
+    obs_summary: Callable[[str], None],
+    obs_findings: FindingsJudge,
+) -> None:
     """Each target's /metrics passes the real `promtool check metrics` (minus the job's lint_ignore)."""
     findings: list[Finding] = []
     ignored = 0
@@ -148,11 +171,15 @@ def test_exposition_lint(prom: PrometheusClient, contract_job: Job, obs_summary:
         pytest.skip(f"no /metrics of job {contract_job.name} is reachable from here")
     note = f" ({ignored} known problems accepted by lint_ignore)" if ignored else ""
     obs_summary(f"{contract_job.name}: {fetched} exposition(s) pass promtool check metrics{note}")
-    require_no_findings(findings)
+    obs_findings(findings)
 
 
 def test_exposition_matches_contract(
-    prom: PrometheusClient, contract: Contract, contract_job: Job, obs_summary: Callable[[str], None]
+    prom: PrometheusClient,
+    contract: Contract,
+    contract_job: Job,
+    obs_summary: Callable[[str], None],
+    obs_findings: FindingsJudge,
 ) -> None:
     """Contract metrics in each target's exposition have the declared type and exactly the declared labels."""
     metrics = [m for m in contract.metrics if m.job in (None, contract_job.name)]
@@ -167,11 +194,14 @@ def test_exposition_matches_contract(
     if not fetched:
         pytest.skip(f"no /metrics of job {contract_job.name} is reachable from here")
     obs_summary(f"{contract_job.name}: types and labels of contract metrics match in {fetched} exposition(s)")
-    require_no_findings(findings)
+    obs_findings(findings)
 
 
 def test_cardinality_budget(
-    prom: PrometheusClient, contract_budgeted: Metric, obs_summary: Callable[[str], None]
+    prom: PrometheusClient,
+    contract_budgeted: Metric,
+    obs_summary: Callable[[str], None],
+    obs_findings: FindingsJudge,
 ) -> None:
     metric = contract_budgeted
     selector = '{__name__=~"' + "|".join(metric.series_names()) + '"}'
@@ -189,10 +219,15 @@ def test_cardinality_budget(
             ]
     findings = check_cardinality(metric, series, distinct, top)
     obs_summary(f"{metric.name}: {series} series (budget {metric.max_series})")
-    require_no_findings(findings)
+    obs_findings(findings)
 
 
-def test_metric_fresh(prom: PrometheusClient, contract_metric: Metric, obs_summary: Callable[[str], None]) -> None:
+def test_metric_fresh(
+    prom: PrometheusClient,
+    contract_metric: Metric,
+    obs_summary: Callable[[str], None],
+    obs_findings: FindingsJudge,
+) -> None:
     """Every series has a sample newer than 3 scrape intervals and none seen recently has gone stale."""
     targets = prom.targets()
     intervals = _intervals(targets)
@@ -202,18 +237,21 @@ def test_metric_fresh(prom: PrometheusClient, contract_metric: Metric, obs_summa
     recent = prom.series([contract_metric.query_name], start=now - window, end=now)
     findings = check_freshness(contract_metric, now, current, recent, intervals)
     obs_summary(f"{contract_metric.name}: {len(current)} series fresh, none stale over {window:g}s")
-    require_no_findings(findings)
+    obs_findings(findings)
 
 
 def test_signal_flow_end_to_end(
-    prom: PrometheusClient, mock_system: EmbeddedStack, obs_summary: Callable[[str], None]
+    prom: PrometheusClient,
+    mock_system: EmbeddedStack,
+    obs_summary: Callable[[str], None],
+    obs_findings: FindingsJudge,
 ) -> None:
     """One signal with an X-Correlation-ID: its id is in the log of every component on its path and
     every counter on the path rose by one."""
     logs = {name: mock_system.log_path(name) for name in mock_system.components}
     correlation_id, findings = trace_signal(prom, mock_system.url("gateway"), logs, action="buy")
     obs_summary(f"signal {correlation_id} traced gateway → momentum/risk/sentiment/correlation → orchestrator")
-    require_no_findings(findings)
+    obs_findings(findings)
 
 
 def test_metrics_coverage(
@@ -221,6 +259,7 @@ def test_metrics_coverage(
     contract: Contract,
     obs_report: dict[str, Any],
     obs_summary: Callable[[str], None],
+    obs_findings: FindingsJudge,
 ) -> None:
     """Declared vs exported vs referenced (rules, dashboards): nothing declared or read is missing."""
     exported = {s.labels["__name__"] for s in prom.query(f'group by (__name__) ({{job=~"{_jobs_regex(contract)}"}})')}
@@ -238,4 +277,4 @@ def test_metrics_coverage(
         f"referenced {len(refs)} (missing {len(coverage.referenced_missing)}), "
         f"exported but unused {len(coverage.exported_unused)}"
     )
-    require_no_findings(findings)
+    obs_findings(findings)

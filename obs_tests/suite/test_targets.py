@@ -15,20 +15,30 @@ from obs_tests.checks.targets import (
 )
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.contract import Job, Metric
-from obs_tests.findings import require_no_findings
+from obs_tests.pytest_plugin import FindingsJudge
 
 
-def test_job_targets_up(prom: PrometheusClient, contract_job: Job, obs_summary: Callable[[str], None]) -> None:
+def test_job_targets_up(
+    prom: PrometheusClient,
+    contract_job: Job,
+    obs_summary: Callable[[str], None],
+    obs_findings: FindingsJudge,
+) -> None:
     targets = prom.targets()
     findings = check_job_targets(contract_job, targets, now=time.time())
     obs_summary(summarise_job(contract_job, targets))
-    require_no_findings(findings)
+    obs_findings(findings)
 
 
-def test_metric_present(prom: PrometheusClient, contract_metric: Metric, obs_summary: Callable[[str], None]) -> None:
+def test_metric_present(
+    prom: PrometheusClient,
+    contract_metric: Metric,
+    obs_summary: Callable[[str], None],
+    obs_findings: FindingsJudge,
+) -> None:
     groups = MetricGroups(tuple(prom.query(metric_groups_query(contract_metric))))
     known = prom.metric_names() if groups.series == 0 else []
     findings = check_metric_present(contract_metric, groups, known)
     labels = f" with {', '.join(contract_metric.labels)}" if contract_metric.labels else ""
     obs_summary(f"{contract_metric.name} ({contract_metric.type}): {groups.series} series{labels}")
-    require_no_findings(findings)
+    obs_findings(findings)
