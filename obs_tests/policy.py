@@ -38,6 +38,7 @@ __all__ = [
     "LEVELS",
     "RULE_IDS",
     "AlertPolicy",
+    "Accepted",
     "Policy",
     "Suppression",
     "Verdict",
@@ -111,13 +112,32 @@ class AlertPolicy:
 
 
 @dataclass(frozen=True)
+class Accepted:
+    """One finding accepted with a reason (``policy.exceptions``; what ``obs-tests init --baseline``
+    records): its rule id and its subject as obs-tests prints it, without the location in parentheses
+    (``alert HostHighLoad`` matches ``alert HostHighLoad (rules/host.yml:12)``)."""
+
+    rule: str
+    subject: str
+    reason: str
+
+    def covers(self, finding: Finding) -> bool:
+        """Whether this exception accepts ``finding``."""
+        if not fnmatch.fnmatchcase(finding.rule, self.rule):
+            return False
+        return finding.subject == self.subject or finding.subject.startswith(self.subject + " (")
+
+
+@dataclass(frozen=True)
 class Policy:
-    """Levels per rule id (glob patterns allowed), the alert policy and the rate-window multiple. The
-    defaults are obs-tests' strict ones: every finding at the level its check gives it."""
+    """Levels per rule id (glob patterns allowed), the alert policy, the rate-window multiple and the
+    accepted findings. The defaults are obs-tests' strict ones: every finding at the level its check
+    gives it, none accepted."""
 
     alerts: AlertPolicy = field(default_factory=AlertPolicy)
     rate_window_multiple: float = 4.0
     levels: Mapping[str, str] = field(default_factory=dict)
+    exceptions: tuple[Accepted, ...] = ()
 
     @classmethod
     def from_contract_data(cls, raw: Mapping[str, Any] | None) -> Policy:
@@ -135,6 +155,9 @@ class Policy:
             rate_window_multiple=float(raw.get("rate_window_multiple", 4.0)),
             # YAML 1.1 reads a bare `off` as false
             levels={str(k): "off" if v is False else str(v) for k, v in (raw.get("levels") or {}).items()},
+            exceptions=tuple(
+                Accepted(str(e["rule"]), str(e["subject"]), str(e["reason"])) for e in raw.get("exceptions") or ()
+            ),
         )
 
     def level(self, rule: str, default: str) -> str:
@@ -148,10 +171,12 @@ class Policy:
         return default
 
     def apply(self, findings: Iterable[Finding]) -> list[Finding]:
-        """``findings`` with the policy's levels: severities set, ``off`` ones dropped. Findings without a
-        rule id keep theirs."""
+        """``findings`` with the policy's levels: severities set, ``off`` ones and accepted ones
+        (``exceptions``) dropped. Findings without a rule id keep theirs."""
         out = []
         for finding in findings:
+            if any(e.covers(finding) for e in self.exceptions):
+                continue
             if not finding.rule:
                 out.append(finding)
                 continue

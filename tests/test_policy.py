@@ -171,3 +171,17 @@ def test_lint_sections_apply_the_policy_to_findings_and_junit_cases() -> None:
     assert section.let_go == 1
     assert section.cases[0].failure is None
     assert section.cases[1].failure == "message of rule/unit-test\npromtool said: exp [1] got []"
+
+
+def test_exceptions_accept_one_finding_by_rule_and_subject(tmp_path: Path) -> None:
+    path = tmp_path / "obs.yaml"
+    path.write_text(
+        "version: 1\njobs: [{name: node, instances: 1}]\n"
+        "policy:\n  exceptions:\n"
+        "    - {rule: rule/for, subject: alert HostHighLoad, reason: 'baseline: fires on one evaluation'}\n"
+    )
+    policy = load_contract(path).policy
+    accepted = Finding("rules", "alert HostHighLoad (rules/host.yml:12)", "no for:", rule="rule/for")
+    other_alert = Finding("rules", "alert HostHighLoadX (rules/host.yml:20)", "no for:", rule="rule/for")
+    other_rule = Finding("rules", "alert HostHighLoad (r.yml:12)", "no summary", rule="rule/required-annotation")
+    assert policy.apply([accepted, other_alert, other_rule]) == [other_alert, other_rule]
