@@ -37,8 +37,8 @@ from obs_tests.findings import Finding
 __all__ = [
     "LEVELS",
     "RULE_IDS",
-    "AlertPolicy",
     "Accepted",
+    "AlertPolicy",
     "Policy",
     "Suppression",
     "Verdict",
