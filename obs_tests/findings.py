@@ -28,7 +28,20 @@ class Finding:
     line: int | None = None
 
     def __str__(self) -> str:
-        return f"[{self.check}] {self.subject}: {self.message}"
+        text = f"[{self.check}] {self.subject}: {self.message}"
+        return f"{text} [{self.rule}]" if self.rule else text
+
+    def to_json(self) -> dict[str, object]:
+        """The finding for machine-readable reports."""
+        return {
+            "check": self.check,
+            "rule": self.rule,
+            "severity": self.severity,
+            "subject": self.subject,
+            "message": self.message,
+            "file": self.file,
+            "line": self.line,
+        }
 
 
 def format_findings(findings: Iterable[Finding], limit: int = 50) -> str:

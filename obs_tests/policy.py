@@ -46,6 +46,7 @@ __all__ = [
     "read_suppressions",
     "suppressions_in",
     "unknown_levels",
+    "without_location",
 ]
 
 LEVELS = ("error", "warning", "off")
@@ -99,6 +100,7 @@ RULE_IDS: dict[str, str] = {
     "policy/suppression": "an in-file suppression without a reason, or naming an unknown rule id",
 }
 
+_LOCATION = re.compile(r"\s+\([^()]*:\d+\)$")
 _SUPPRESSION = re.compile(r"#\s*obs-tests:\s*ignore\s+(?P<ids>[^\s].*?)(?:\s+--\s*(?P<reason>.*))?\s*$")
 
 
@@ -111,11 +113,17 @@ class AlertPolicy:
     min_for: float = 0.0  # seconds; alerts with a shorter for: are rule/for findings (0: only missing)
 
 
+def without_location(subject: str) -> str:
+    """``subject`` without a trailing ``(file:line)``."""
+    return _LOCATION.sub("", subject)
+
+
 @dataclass(frozen=True)
 class Accepted:
     """One finding accepted with a reason (``policy.exceptions``; what ``obs-tests init --baseline``
-    records): its rule id and its subject as obs-tests prints it, without the location in parentheses
-    (``alert HostHighLoad`` matches ``alert HostHighLoad (rules/host.yml:12)``)."""
+    records): its rule id and its subject as obs-tests prints it, without a trailing ``(file:line)``
+    (``alert HostHighLoad`` matches ``alert HostHighLoad (rules/host.yml:12)``: moving the rule in its file
+    keeps it accepted)."""
 
     rule: str
     subject: str
@@ -125,7 +133,7 @@ class Accepted:
         """Whether this exception accepts ``finding``."""
         if not fnmatch.fnmatchcase(finding.rule, self.rule):
             return False
-        return finding.subject == self.subject or finding.subject.startswith(self.subject + " (")
+        return self.subject in (finding.subject, without_location(finding.subject))
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from obs_tests.errors import ContractInvalid
 from obs_tests.findings import Finding
 from obs_tests.junit import Case
 from obs_tests.lint import Section
-from obs_tests.policy import RULE_IDS, Policy, judge, read_suppressions, unknown_levels
+from obs_tests.policy import RULE_IDS, Accepted, Policy, judge, read_suppressions, unknown_levels, without_location
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -185,3 +185,15 @@ def test_exceptions_accept_one_finding_by_rule_and_subject(tmp_path: Path) -> No
     other_alert = Finding("rules", "alert HostHighLoadX (rules/host.yml:20)", "no for:", rule="rule/for")
     other_rule = Finding("rules", "alert HostHighLoad (r.yml:12)", "no summary", rule="rule/required-annotation")
     assert policy.apply([accepted, other_alert, other_rule]) == [other_alert, other_rule]
+
+
+def test_an_exception_matches_a_subject_without_its_location_and_nothing_wider() -> None:
+    accepted = Accepted("dashboard/panel-empty", "dashboard 'Node' (node, node.json) panel 'Fans' (id 7)", "no fans")
+    assert accepted.covers(
+        Finding("d", "dashboard 'Node' (node, node.json) panel 'Fans' (id 7)", "m", rule="dashboard/panel-empty")
+    )
+    assert not accepted.covers(
+        Finding("d", "dashboard 'Node' (node, node.json) panel 'Fans' (id 8)", "m", rule="dashboard/panel-empty")
+    )
+    assert without_location("alert X (rules/a.yml:12)") == "alert X"
+    assert without_location("dashboard 'Node' (node, node.json)") == "dashboard 'Node' (node, node.json)"
