@@ -64,6 +64,7 @@ RULE_IDS: dict[str, str] = {
     "rule/runbook-url": "a runbook_url that is not an absolute URL, or points to a missing runbook",
     "rule/multi-document": "a rule file with several YAML documents (Prometheus loads the first)",
     "rule/selector-no-match": "a rule selector that matches no series on the live Prometheus",
+    "rule/expected-no-match": "a rules.expected_no_match entry naming no selector of any rule, or one that matches now",
     "rule/group-health": "a rule group Prometheus evaluates with errors or slower than its interval",
     "rule/unit-test": "a failing promtool unit test",
     # coverage
