@@ -17,6 +17,7 @@ import click
 from obs_tests import __version__
 from obs_tests.commands.check import check
 from obs_tests.commands.health import health
+from obs_tests.commands.init import init
 from obs_tests.commands.lint import lint
 from obs_tests.commands.scenario import scenario
 from obs_tests.commands.serve import serve
@@ -81,6 +82,7 @@ def cli() -> None:
     """
 
 
+cli.add_command(init)
 cli.add_command(up)
 cli.add_command(down)
 cli.add_command(status)

@@ -405,6 +405,9 @@ class FindingsJudge:
         verdict = judge(findings, self.policy, self.suppressions)
         if verdict.warnings:
             self.node.user_properties.append(("warnings", [str(f) for f in verdict.warnings]))
+        if verdict.errors or verdict.warnings:
+            judged = [f.to_json() for f in (*verdict.errors, *verdict.warnings)]
+            self.node.user_properties.append(("findings", judged))
         return verdict
 
     def require(self, verdict: Verdict) -> Verdict:

@@ -29,6 +29,8 @@ class TestOutcome:
     summary: str = ""
     message: str = ""
     warnings: list[str] = field(default_factory=list)
+    #: every finding judged in the test (errors and warnings), as :meth:`Finding.to_json` gives them
+    findings: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -76,9 +78,24 @@ class SummaryCollector:
             if key == "warnings" and isinstance(value, list | tuple)
             for w in value
         ]
+        findings = [
+            dict(f)
+            for key, value in report.user_properties
+            if key == "findings" and isinstance(value, list | tuple)
+            for f in value
+            if isinstance(f, dict)
+        ]
         self.outcomes.append(
             TestOutcome(
-                report.nodeid, module, name, outcome, report.duration, str(props.get("summary", "")), message, warnings
+                report.nodeid,
+                module,
+                name,
+                outcome,
+                report.duration,
+                str(props.get("summary", "")),
+                message,
+                warnings,
+                findings,
             )
         )
 
