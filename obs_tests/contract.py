@@ -229,11 +229,24 @@ def _stack(doc: LocatedDocument, raw: dict[str, Any]) -> StackSettings:
     )
 
 
-def _files(root: Path, raw: dict[str, Any]) -> FileSettings:
+def _files(doc: LocatedDocument, root: Path, raw: dict[str, Any]) -> FileSettings:
     def path(key: str, default: str) -> Path:
         return (root / str(raw.get(key, default))).resolve()
 
+    def must_exist(where: tuple[str | int, ...], given: str, resolved: Path, what: str) -> None:
+        # A path the contract names explicitly must exist: a typo would otherwise check "0 files".
+        if not resolved.exists():
+            raise ContractInvalid(
+                f"{doc.where(where)}: {format_path(where)}: {shown(given, 200)} does not exist (resolved to "
+                f"{resolved}) — fix the path (relative to {root}), or leave the field out when you have no {what}"
+            )
+
     rules = raw.get("rules", ["prometheus/alerts", "prometheus/rules"])
+    if "rules" in raw:
+        for index, entry in enumerate(rules):
+            must_exist(("files", "rules", index), entry, (root / entry).resolve(), "rule files")
+    if "dashboards" in raw:
+        must_exist(("files", "dashboards"), raw["dashboards"], path("dashboards", ""), "dashboards")
     return FileSettings(
         prometheus_config=path("prometheus_config", "prometheus/prometheus.yml"),
         rules=tuple((root / r).resolve() for r in rules),
@@ -355,7 +368,7 @@ def load_contract(path: Path) -> Contract:
     return Contract(
         source=path.resolve(),
         stack=_stack(doc, data.get("stack", {})),
-        files=_files(root, data.get("files", {})),
+        files=_files(doc, root, data.get("files", {})),
         jobs=jobs,
         metrics=_metrics(doc, data.get("metrics", []), jobs),
         dashboards=_dashboards(data.get("dashboards", {})),

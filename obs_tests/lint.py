@@ -29,15 +29,16 @@ from obs_tests.checks.rule_tests import (
     junit_cases,
     load_rule_test_file,
     parse_promtool_test,
+    plain_test_file,
 )
-from obs_tests.checks.rules import LintPolicy, lint_rules
+from obs_tests.checks.rules import LintPolicy, check_no_match_declarations, lint_rules
 from obs_tests.contract import Contract, parse_duration
 from obs_tests.dashboards import Dashboard, dashboard_files
 from obs_tests.errors import ConfigInvalid, ScenarioInvalid, ToolError
 from obs_tests.findings import Finding, display_path
 from obs_tests.junit import Case, write_junit
 from obs_tests.policy import Policy, Suppression, judge, suppressions_in
-from obs_tests.rulefiles import RuleFile, load_rule_files
+from obs_tests.rulefiles import PlainRuleFile, RuleFile, load_rule_file, load_rule_files, plain_rule_files
 from obs_tests.scenarios.model import Catalog, load_scenario
 from obs_tests.stack.components import CATALOGUE
 from obs_tests.stack.render import render_prometheus_config
@@ -46,6 +47,7 @@ from obs_tests.yamlfile import load_yaml
 
 __all__ = [
     "LintReport",
+    "ScrapeIntervals",
     "Section",
     "check_alertmanager",
     "check_compose_file",
@@ -61,7 +63,9 @@ __all__ = [
     "scrape_intervals",
 ]
 
-_CHECK_RULES_LINE = re.compile(r"^(?P<file>[^:\s]+):\s*(?P<line>\d+):(?P<col>\d+):\s*(?P<text>.*)$")
+_LOCATED = re.compile(r"^(?P<line>\d+):(?P<col>\d+):\s*(?P<text>.*)$")
+_YAML_LINE = re.compile(r"^(?:yaml: )?line (?P<line>\d+):\s*(?P<text>.*)$")
+_RULE_REF = re.compile(r'group "(?P<group>[^"]*)", rule (?P<index>\d+),')
 
 
 @dataclass
@@ -135,22 +139,64 @@ def contract_types(contract: Contract) -> dict[str, str]:
     return {m.name: m.type for m in contract.metrics}
 
 
-def scrape_intervals(contract: Contract) -> dict[str, float]:
-    """job -> the largest scrape interval it has in any config the rules run with (embedded, compose)."""
-    intervals = {j.name: j.scrape_interval or contract.stack.scrape_interval for j in contract.jobs}
+@dataclass(frozen=True)
+class ScrapeIntervals:
+    """The scrape interval of each job the rate-window lint judges against, and where they come from."""
+
+    jobs: dict[str, float] = field(default_factory=dict)
+    #: for series whose job is unknown: the largest interval in use (None: none known, windows not judged)
+    default: float | None = None
+    source: str = ""
+
+    @property
+    def known(self) -> bool:
+        """Whether any window can be judged."""
+        return self.default is not None
+
+    def describe(self) -> str:
+        """One line for the lint output: against what the windows were judged, or why they were not."""
+        if not self.known:
+            return (
+                "rate windows: not applicable — no scrape interval known (no files.prometheus_config, no "
+                "jobs[].scrape_interval in the contract); `obs-tests check` takes them from the live Prometheus"
+            )
+        return f"rate windows against the scrape intervals of {self.source}"
+
+
+def scrape_intervals(contract: Contract) -> ScrapeIntervals:
+    """Each job's largest scrape interval in any config the rules run with, known without a server: the
+    embedded stack's (the jobs it scrapes: those with components), the contract's ``jobs[].scrape_interval``
+    and ``files.prometheus_config``. Nothing is assumed for a job none of them gives."""
+    jobs: dict[str, float] = {}
+    sources: list[str] = []
+    for job in contract.jobs:
+        if job.scrape_interval:
+            jobs[job.name] = job.scrape_interval
+        elif job.components:
+            jobs[job.name] = contract.stack.scrape_interval
+    if jobs:
+        sources.append("the contract" if not any(j.components for j in contract.jobs) else "the embedded stack")
+    global_interval: float | None = None
     path = contract.files.prometheus_config
-    try:
-        config = load_yaml(path, error=ConfigInvalid) or {}
-    except ConfigInvalid:
-        return intervals  # promtool check config reports the file
-    if not isinstance(config, dict):
-        return intervals
-    default = parse_duration(str((config.get("global") or {}).get("scrape_interval", "1m")))
-    for job in config.get("scrape_configs") or []:
-        seconds = parse_duration(str(job.get("scrape_interval"))) if job.get("scrape_interval") else default
-        name = str(job.get("job_name"))
-        intervals[name] = max(intervals.get(name, 0.0), seconds)
-    return intervals
+    config: Any = None
+    if path.is_file():
+        try:
+            config = load_yaml(path, error=ConfigInvalid) or {}
+        except ConfigInvalid:
+            config = None  # promtool check config reports the file
+    if isinstance(config, dict):
+        sources.append(display_path(path))
+        try:
+            global_interval = parse_duration(str((config.get("global") or {}).get("scrape_interval", "1m")))
+            for job in config.get("scrape_configs") or []:
+                raw = job.get("scrape_interval") if isinstance(job, dict) else None
+                seconds = parse_duration(str(raw)) if raw else global_interval
+                name = str(job.get("job_name")) if isinstance(job, dict) else ""
+                jobs[name] = max(jobs.get(name, 0.0), seconds)
+        except ValueError:
+            pass  # promtool check config reports the bad duration
+    known = [*jobs.values(), *([global_interval] if global_interval else [])]
+    return ScrapeIntervals(jobs, max(known) if known else None, " and ".join(sources))
 
 
 def rule_test_files(contract: Contract) -> list[Path]:
@@ -159,18 +205,23 @@ def rule_test_files(contract: Contract) -> list[Path]:
     return sorted(p for p in directory.glob("*.y*ml")) if directory.is_dir() else []
 
 
-def lint_static_rules(contract: Contract, files: Sequence[RuleFile]) -> list[Finding]:
-    """Our rule lint with the contract's metric types and every config's scrape intervals."""
-    intervals = scrape_intervals(contract)
+def lint_static_rules(
+    contract: Contract, files: Sequence[RuleFile], intervals: ScrapeIntervals | None = None
+) -> list[Finding]:
+    """Our rule lint under the contract's policy (alert labels, annotations, min for, window multiple), with
+    its metric types and the scrape intervals (``intervals``: the live ones; default: :func:`scrape_intervals`),
+    and the contract's ``rules.expected_no_match`` entries that name no selector of any rule."""
+    intervals = intervals or scrape_intervals(contract)
     runbooks = contract.root / "runbooks"
-    return lint_rules(
+    findings = lint_rules(
         files,
         types=contract_types(contract),
-        intervals=intervals,
+        intervals=intervals.jobs,
         job_of={m.name: m.job for m in contract.metrics if m.job},
-        default_interval=max(intervals.values(), default=60.0),
-        policy=LintPolicy(runbooks_dir=runbooks if runbooks.is_dir() else None),
+        default_interval=intervals.default,
+        policy=LintPolicy.from_policy(contract.policy, runbooks if runbooks.is_dir() else None),
     )
+    return findings + check_no_match_declarations(files, contract.expected_no_match)
 
 
 def check_configs(contract: Contract) -> Section:
@@ -182,9 +233,11 @@ def check_configs(contract: Contract) -> Section:
     with tempfile.TemporaryDirectory(prefix="obs-lint-") as tmp:
         if any(j.components for j in contract.jobs):
             addresses = {name: f"127.0.0.1:{9000 + i}" for i, name in enumerate(CATALOGUE)}
+            # the embedded Prometheus loads PrometheusRule manifests as the plain files of their groups
+            loaded = [p.path for p in plain_rule_files(contract.files.rule_files(), Path(tmp) / "rules")]
             try:
                 rendered = render_prometheus_config(
-                    contract, addresses, alertmanager="127.0.0.1:9093", rule_files=contract.files.rule_files()
+                    contract, addresses, alertmanager="127.0.0.1:9093", rule_files=loaded
                 )
             except Exception as exc:  # noqa: BLE001 - any render problem is a finding here
                 section.findings.append(Finding("config", "embedded prometheus.yml", str(exc)))
@@ -203,45 +256,92 @@ def check_configs(contract: Contract) -> Section:
     return section
 
 
+def _promtool_findings(plain: PlainRuleFile, rf: RuleFile, output: str) -> list[Finding]:
+    """promtool check rules' complaints about ``plain``, located in the file the user edits (a manifest's
+    line for its extracted groups; the rule's line when promtool names only group and rule number)."""
+    shown = display_path(plain.source)
+    found: list[Finding] = []
+    for raw in output.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("Checking ", "FAILED:", "SUCCESS:")):
+            continue
+        head, sep, rest = line.partition(": ")
+        text = rest if sep and Path(head).name == plain.path.name else line
+        number: int | None = None
+        located = _LOCATED.match(text) or _YAML_LINE.match(text)
+        if located:
+            number = int(located.group("line")) or None
+            text = located.group("text") if _LOCATED.match(text) else text
+        ref = _RULE_REF.search(text)
+        if number is not None:
+            number = plain.source_line(number)
+        elif ref:  # promtool gives no line ("0:0:"): the rule's
+            group, index = ref.group("group"), int(ref.group("index")) - 1
+            rule = next(
+                (r for r in rf.rules if r.group == group and r.index == index and r.manifest == plain.manifest), None
+            )
+            number = rule.line if rule else None
+        where = f"{shown}:{number}" if number else shown
+        if plain.manifest:
+            text += f" (PrometheusRule {plain.manifest})"
+        finding = Finding("rules", where, f"promtool: {text}", rule="rule/syntax", file=str(plain.source), line=number)
+        if finding not in found:
+            found.append(finding)
+    return found or [
+        Finding("rules", shown, f"promtool check rules: {output.strip()}", rule="rule/syntax", file=str(plain.source))
+    ]
+
+
 def check_rule_files(files: Sequence[Path]) -> Section:
-    """``promtool check rules`` on each rule file; errors located at file:line."""
+    """``promtool check rules`` on each rule file (the groups of each PrometheusRule manifest as the plain
+    file the operator would write); errors located at the user's file:line."""
     section = Section("rule files")
-    for path in files:
-        result = promtool("check", "rules", str(path))
-        section.checked.append(display_path(path))
-        failure = None
-        if result.returncode != 0:
-            failure = result.output
-            for line in result.output.splitlines():
-                match = _CHECK_RULES_LINE.match(line.strip())
-                if match and Path(match.group("file")).name == path.name:
-                    section.findings.append(
-                        Finding(
-                            "rules", f"{display_path(path)}:{match.group('line')}", f"promtool: {match.group('text')}"
-                        )
-                    )
-            if not any(f.subject.startswith(display_path(path)) for f in section.findings):
-                section.findings.append(Finding("rules", display_path(path), f"promtool check rules: {result.output}"))
-        section.cases.append(Case(path.name, "rule-files", failure=failure))
+    with tempfile.TemporaryDirectory(prefix="obs-rules-") as tmp:
+        for path in files:
+            rf = load_rule_file(path)
+            section.checked.append(display_path(path))
+            failures = []
+            for plain in plain_rule_files([rf], Path(tmp)):
+                result = promtool("check", "rules", str(plain.path))
+                if result.returncode != 0:
+                    found = _promtool_findings(plain, rf, result.output)
+                    section.findings += found
+                    failures += [f.message for f in found]
+            section.cases.append(Case(path.name, "rule-files", failure="\n".join(failures) or None))
     return section
 
 
 def run_rule_tests(contract: Contract, rules: Sequence[RuleFile]) -> tuple[Section, Section]:
-    """``promtool test rules`` per test file (JUnit case per test case) and the coverage of every alert."""
+    """``promtool test rules`` per test file (JUnit case per test case) and the coverage of every alert. A
+    test file that loads PrometheusRule manifests runs against the plain files of their groups."""
     tests = Section("rule unit tests")
     coverage = Section("rule test coverage")
     inventories = []
-    for path in rule_test_files(contract):
-        inventory = load_rule_test_file(path)
-        inventories.append(inventory)
-        result = promtool("test", "rules", str(path))
-        failures = parse_promtool_test(result.output)
-        cases = junit_cases(inventory, result.returncode, failures, result.output)
-        tests.cases += cases
-        tests.checked.append(f"{path.name} ({len(inventory.cases)} cases)")
-        for case in cases:
-            if case.failure:
-                tests.findings.append(Finding("rule-tests", f"{path.name}: {case.name}", case.failure))
+    with tempfile.TemporaryDirectory(prefix="obs-rule-tests-") as tmp:
+        extracted: dict[Path, list[Path]] = {}
+        for plain in plain_rule_files([rf for rf in rules if rf.is_manifest], Path(tmp) / "rules"):
+            extracted.setdefault(plain.source.resolve(), []).append(plain.path)
+        for path in rule_test_files(contract):
+            inventory = load_rule_test_file(path)
+            inventories.append(inventory)
+            runnable = plain_test_file(path, extracted, Path(tmp)) if extracted else path
+            result = promtool("test", "rules", str(runnable))
+            output = result.output.replace(str(runnable), str(path))
+            failures = parse_promtool_test(output)
+            cases = junit_cases(inventory, result.returncode, failures, output)
+            tests.cases += cases
+            tests.checked.append(f"{path.name} ({len(inventory.cases)} cases)")
+            for case in cases:
+                if case.failure:
+                    tests.findings.append(
+                        Finding(
+                            "rule-tests",
+                            f"{path.name}: {case.name}",
+                            case.failure,
+                            rule="rule/unit-test",
+                            file=str(path),
+                        )
+                    )
     alerts = [r for rf in rules for r in rf.alerts]
     coverage.findings = check_rule_test_coverage(alerts, inventories)
     coverage.checked.append(f"{len(alerts)} alerts")
@@ -264,14 +364,36 @@ def check_alertmanager(contract: Contract, rules: Sequence[RuleFile]) -> tuple[S
     config = Section("alertmanager config")
     routing = Section("routing")
     path = contract.files.alertmanager_config
+    if contract.stack.alertmanager is None:
+        reason = "not applicable: the contract declares no Alertmanager (stack.alertmanager: null)"
+        config.checked.append(reason)
+        routing.checked.append(reason)
+        return config, routing
     if not path.is_file():
-        config.findings.append(Finding("alertmanager", str(path), "Alertmanager config not found"))
+        config.findings.append(
+            Finding(
+                "alertmanager",
+                display_path(path),
+                "Alertmanager config not found — set files.alertmanager_config to your alertmanager.yml, or "
+                "stack.alertmanager: null in the contract when the stack has no Alertmanager",
+                rule="alertmanager/config",
+                file=str(path),
+            )
+        )
         return config, routing
     result = run_tool(["amtool", "check-config", str(path)])
     config.checked.append(display_path(path))
     failure = None if result.returncode == 0 else result.output
     if failure:
-        config.findings.append(Finding("alertmanager", str(path), f"amtool check-config: {result.output}"))
+        config.findings.append(
+            Finding(
+                "alertmanager",
+                display_path(path),
+                f"amtool check-config: {result.output}",
+                rule="alertmanager/config",
+                file=str(path),
+            )
+        )
     config.cases.append(Case(path.name, "alertmanager-config", failure=failure))
     directory = contract.files.alertmanager_tests
     test_paths = sorted(directory.glob("*.y*ml")) if directory.is_dir() else []
@@ -367,8 +489,12 @@ def run_lint(contract: Contract) -> LintReport:
     files.checked = [f"{len(rule_paths)} files"]
     report.sections.append(files)
     rules = load_rule_files(rule_paths)
-    lint = Section("rule lint", checked=[f"{sum(len(rf.rules) for rf in rules)} rules in {len(rules)} files"])
-    lint.findings = lint_static_rules(contract, rules)
+    manifests = sum(rf.is_manifest for rf in rules)
+    counted = f"{sum(len(rf.rules) for rf in rules)} rules in {len(rules)} files"
+    counted += f" ({manifests} of them PrometheusRule manifests)" if manifests else ""
+    intervals = scrape_intervals(contract)
+    lint = Section("rule lint", checked=[counted, intervals.describe()])
+    lint.findings = lint_static_rules(contract, rules, intervals)
     for rf in rules:
         for rule in rf.rules:
             mine = [f for f in lint.findings if f.subject.startswith(f"{rule.title} (")]

@@ -121,3 +121,42 @@ def test_parse_duration(text: str, seconds: float) -> None:
 def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="not a duration"):
         parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        pytest.param(
+            "files:\n  rules: [rules, prometheus/alert]\n",
+            'c.yaml:3: files.rules[1]: "prometheus/alert" does not exist (resolved to ',
+            id="rules-typo",
+        ),
+        pytest.param(
+            "files:\n  dashboards: grafana/dashbords\n",
+            'c.yaml:3: files.dashboards: "grafana/dashbords" does not exist (resolved to ',
+            id="dashboards-typo",
+        ),
+    ],
+)
+def test_a_mistyped_rules_or_dashboards_path_is_a_located_error(tmp_path: Path, files: str, expected: str) -> None:
+    """Defect 4: a path the contract names that does not exist is an error, not "0 files"."""
+    (tmp_path / "rules").mkdir()
+    path = tmp_path / "c.yaml"
+    path.write_text("version: 1\n" + files + "jobs:\n  - {name: node, instances: 1}\n")
+    with pytest.raises(ContractInvalid) as info:
+        load_contract(path)
+    assert str(info.value).startswith(str(path)[: -len("c.yaml")] + expected), str(info.value)
+    assert "fix the path (relative to" in str(info.value)
+
+
+def test_existing_and_default_file_paths_load(tmp_path: Path) -> None:
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "alerts.yml").write_text("groups: []\n")
+    (tmp_path / "dash").mkdir()
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "version: 1\nfiles:\n  rules: [rules, alerts.yml]\n  dashboards: dash\njobs:\n  - {name: n, instances: 1}\n"
+    )
+    assert load_contract(path).files.rule_files() == [tmp_path / "alerts.yml"]
+    path.write_text("version: 1\njobs:\n  - {name: n, instances: 1}\n")  # defaults need not exist
+    assert load_contract(path).files.rule_files() == []

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A copy of the project's monitoring config to break."""
-    for name in ("prometheus", "alertmanager", "runbooks"):
+    for name in ("prometheus", "alertmanager", "runbooks", "grafana_dashboards"):
         shutil.copytree(ROOT / name, tmp_path / name)
     shutil.copy(ROOT / "obs.yaml", tmp_path / "obs.yaml")
     return tmp_path
@@ -172,3 +172,148 @@ def test_a_contract_without_scenarios_has_nothing_to_check_there(project: Path) 
     code, out = _lint(project)
     assert code == 0, out
     assert "scenarios: no scenario directory" in out and "not applicable" in out
+
+
+COMMUNITY = ROOT / "tests" / "fixtures" / "rules" / "community"
+FOREIGN_CONTRACT = """version: 1
+stack:
+  prometheus: http://prometheus.example:9090
+  alertmanager: null
+files:
+  rules: [rules]
+  rule_tests: rule-tests
+jobs:
+  - {{name: node, instances: 1{node_interval}}}
+  - {{name: redis, instances: 1}}
+  - {{name: prometheus, instances: 1}}
+{policy}"""
+DAY_ONE_POLICY = """policy:
+  alerts:
+    required_labels: [severity]
+    required_annotations: [summary, description]
+  levels:
+    rule/for: warning
+    coverage/*: warning
+"""
+
+
+@pytest.fixture
+def foreign(tmp_path: Path) -> Path:
+    """A stack obs-tests did not design: a community-style rule pack (one file of PrometheusRule manifests),
+    its own Prometheus by URL, no Alertmanager, no prometheus.yml."""
+    (tmp_path / "rules").mkdir()
+    for path in COMMUNITY.glob("*.y*ml"):
+        shutil.copy(path, tmp_path / "rules")
+    shutil.copytree(COMMUNITY / "tests", tmp_path / "rule-tests")
+    (tmp_path / "rule-tests" / "operator_test.yml").write_text(
+        (COMMUNITY / "tests" / "operator_test.yml")
+        .read_text()
+        .replace("../operator-rules.yaml", "../rules/operator-rules.yaml")
+    )
+    _write_foreign(tmp_path)
+    return tmp_path
+
+
+def _write_foreign(project: Path, policy: str = DAY_ONE_POLICY, node_interval: str = "") -> None:
+    text = FOREIGN_CONTRACT.format(policy=policy, node_interval=node_interval)
+    (project / "obs.yaml").write_text(text)
+
+
+def test_foreign_stack_is_green_under_its_policy(foreign: Path) -> None:
+    """Defects 1, 5, 7 and the PrometheusRule format: the day-one policy of the contract decides."""
+    code, out = _lint(foreign)
+    assert code == 0, out
+    assert "PASS  rule files: 2 files" in out  # promtool checked the manifests' groups too
+    assert "rules in 2 files (1 of them PrometheusRule manifests)" in out
+    assert "rate windows: not applicable — no scrape interval known" in out
+    assert "PASS  alertmanager config: not applicable: the contract declares no Alertmanager" in out
+    assert "PASS  routing: not applicable" in out
+    assert "PASS  rule unit tests: operator_test.yml (2 cases)" in out
+    assert "missing label(s) team" not in out and "runbook_url" not in out
+    assert "warning: alert HostFilesystemAlmostFull (" in out and "'for: 0' (the same as no 'for:')" in out
+
+
+def test_foreign_stack_under_the_strict_default_policy(foreign: Path) -> None:
+    _write_foreign(foreign, policy="")
+    code, out = _lint(foreign)
+    assert code == 1
+    assert "missing label(s) team — routing needs them" in out
+    assert "missing annotation(s) runbook_url — the on-call needs them" in out
+
+
+def test_rate_windows_use_the_contract_job_interval_offline(foreign: Path) -> None:
+    """Defect 7: with jobs[].scrape_interval the windows are judged against it (never an assumed 1 s)."""
+    _write_foreign(foreign, node_interval=", scrape_interval: 15s")
+    code, out = _lint(foreign, "--format", "json")
+    assert code == 1  # rule/rate-window stays an error under this policy
+    lint = next(s for s in json.loads(out)["sections"] if s["name"] == "rule lint")
+    windows = [f for f in lint["errors"] + lint["warnings"] if f["rule"] == "rule/rate-window"]
+    assert [f["subject"].split(" (")[0] for f in windows] == ["alert HostCpuBusy"]
+    assert "of its job (unknown: the largest interval in use) (15s) — use at least [60s]" in windows[0]["message"]
+    assert "rate windows against the scrape intervals of the contract" in lint["checked"]
+
+
+def test_promtool_errors_in_a_manifest_point_at_the_manifest(foreign: Path) -> None:
+    path = foreign / "rules" / "operator-rules.yaml"
+    path.write_text(path.read_text().replace("prometheus_notifications_alertmanagers_discovered < 1", "sum(up"))
+    line = next(i for i, t in enumerate(path.read_text().splitlines(), 1) if "sum(up" in t)
+    code, out = _lint(foreign)
+    assert code == 1
+    assert "FAIL  rule files:" in out
+    assert f"operator-rules.yaml:{line}: promtool:" in out
+    assert "(PrometheusRule monitoring/prometheus-self-rules)" in out
+
+
+def test_promtool_unit_tests_of_a_manifest_can_fail(foreign: Path) -> None:
+    path = foreign / "rule-tests" / "operator_test.yml"
+    path.write_text(path.read_text().replace("severity: critical", "severity: page"))
+    code, out = _lint(foreign)
+    assert code == 1
+    assert "FAIL  rule unit tests:" in out and 'severity="page"' in out and "operator_test.yml" in out
+
+
+def test_in_file_suppressions_apply_to_the_rule_lint(foreign: Path) -> None:
+    _write_foreign(foreign, policy="")
+    path = foreign / "rules" / "host-and-redis.yml"
+    text = path.read_text().replace(
+        "      - alert: RedisDown\n",
+        "      # obs-tests: ignore rule/required-label rule/required-annotation -- vendor pack, routed by severity\n"
+        "      - alert: RedisDown\n",
+    )
+    text = text.replace(
+        "      - alert: RedisTooManyClients\n",
+        "      # obs-tests: ignore rule/required-label\n      - alert: RedisTooManyClients\n",
+    )
+    path.write_text(text)
+    code, out = _lint(foreign)
+    assert code == 1
+    lint = out.split("rule unit tests")[0].split("rule lint")[1]
+    redis_down = [line for line in lint.splitlines() if "alert RedisDown (" in line]
+    assert redis_down and not [line for line in redis_down if "missing" in line]  # only its for: 0m is left
+    # a suppression without a reason silences nothing
+    assert any("alert RedisTooManyClients (" in line and "missing label(s)" in line for line in lint.splitlines())
+    assert "an obs-tests suppression needs a reason a reviewer can check" in out
+
+
+def test_a_declared_alertmanager_without_config_says_how_to_fix(foreign: Path) -> None:
+    (foreign / "obs.yaml").write_text(
+        (foreign / "obs.yaml").read_text().replace("alertmanager: null", "alertmanager: http://am:9093")
+    )
+    code, out = _lint(foreign)
+    assert code == 1
+    assert "FAIL  alertmanager config:" in out
+    assert "Alertmanager config not found — set files.alertmanager_config" in out
+    assert "or stack.alertmanager: null in the contract when the stack has no Alertmanager" in out
+
+
+def test_a_stale_expected_no_match_entry_is_a_finding(foreign: Path) -> None:
+    _write_foreign(
+        foreign,
+        policy=DAY_ONE_POLICY
+        + "rules:\n  expected_no_match:\n    - {selector: node_hwmon_temp_celsius, reason: a VM has no sensors}\n"
+        "    - {selector: node_hwmon_temp_celcius, reason: typo}\n",
+    )
+    code, out = _lint(foreign)
+    assert code == 1
+    assert "rules.expected_no_match[1]: 'node_hwmon_temp_celcius' matches no selector of any rule" in out
+    assert "rules.expected_no_match[0]" not in out

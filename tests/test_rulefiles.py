@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from obs_tests.rulefiles import load_rule_file
+from obs_tests.rulefiles import load_rule_file, plain_rule_files
+from obs_tests.tools import run_tool
 
 RULES = Path(__file__).resolve().parent / "fixtures" / "rules"
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,3 +84,81 @@ def test_structural_problems(tmp_path: Path, text: str, message: str) -> None:
     path.write_text(text)
     problems = load_rule_file(path).problems
     assert any(message in p.message for p in problems), problems
+
+
+COMMUNITY = RULES / "community"
+
+
+def test_problems_carry_the_rule_id_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "r.yml"
+    path.write_text("groups:\n  - name: a\n    rules:\n      - alert: X\n        expr: up\n        for: soon\n")
+    [problem] = load_rule_file(path).problems
+    assert (problem.rule, problem.file, problem.line) == ("rule/syntax", str(path), 6)
+    [multi] = load_rule_file(RULES / "multi_document.yml").problems
+    assert (multi.rule, multi.line) == ("rule/multi-document", 13)  # where the second document starts
+
+
+def test_prometheus_rule_manifests_are_read_and_other_kinds_ignored() -> None:
+    parsed = load_rule_file(COMMUNITY / "operator-rules.yaml")
+    assert parsed.problems == []  # several documents are normal here: no multi-document warning
+    assert parsed.is_manifest
+    assert [(r.name, r.manifest) for r in parsed.rules] == [
+        ("RedisExporterScrapeError", "monitoring/redis-exporter-rules"),
+        ("RedisReplicaMissing", "monitoring/redis-exporter-rules"),
+        ("redis:commands:rate1m", "monitoring/redis-exporter-rules"),
+        ("PrometheusNotificationsDropped", "monitoring/prometheus-self-rules"),
+        ("PrometheusNoAlertmanager", "monitoring/prometheus-self-rules"),
+    ]
+    lines = (COMMUNITY / "operator-rules.yaml").read_text().splitlines()
+    for rule in parsed.rules:
+        assert lines[rule.line - 1].strip() == f"- {rule.kind if rule.kind == 'record' else 'alert'}: {rule.name}"
+        assert lines[rule.expr_line - 1].strip().startswith("expr:")
+    assert parsed.groups == ["redis-exporter", "prometheus-notifications"]
+    assert {r.group_interval for r in parsed.rules if r.group == "prometheus-notifications"} == {30.0}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param(
+            "apiVersion: example.org/v1\nkind: PrometheusRule\nspec:\n  groups: []\n",
+            "the Prometheus Operator's is monitoring.coreos.com/v1",
+            id="foreign-api-version",
+        ),
+        pytest.param(
+            "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata: {name: x}\nspec: {}\n",
+            "PrometheusRule x: expected 'spec.groups'",
+            id="no-spec-groups",
+        ),
+        pytest.param(
+            "apiVersion: v1\nkind: ConfigMap\ndata: {a: b}\n",
+            "no PrometheusRule in this file",
+            id="only-other-kinds",
+        ),
+        pytest.param(
+            "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata: {name: x}\nspec:\n  groups:\n"
+            "    - name: g\n      rules:\n        - alert: A\n          expr: up\n          severity: page\n",
+            "unknown field 'severity'",
+            id="unknown-rule-field",
+        ),
+    ],
+)
+def test_manifest_problems_are_located(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(text)
+    problems = load_rule_file(path).problems
+    assert any(message in p.message for p in problems), problems
+
+
+def test_plain_rule_files_extract_each_manifest_for_promtool(tmp_path: Path) -> None:
+    plain = plain_rule_files([COMMUNITY / "host-and-redis.yml", COMMUNITY / "operator-rules.yaml"], tmp_path)
+    assert plain[0].path == COMMUNITY / "host-and-redis.yml" and plain[0].source_line(7) == 7
+    assert [p.manifest for p in plain[1:]] == ["monitoring/redis-exporter-rules", "monitoring/prometheus-self-rules"]
+    result = run_tool(["promtool", "check", "rules", *(str(p.path) for p in plain[1:])])
+    assert result.returncode == 0, result.output
+    assert "SUCCESS: 3 rules found" in result.output and "SUCCESS: 2 rules found" in result.output
+    # a line of the extracted file maps back to the manifest's line of the same rule
+    extracted = plain[2].path.read_text().splitlines()
+    number = next(i for i, text in enumerate(extracted, 1) if "alert: PrometheusNoAlertmanager" in text)
+    manifest = (COMMUNITY / "operator-rules.yaml").read_text().splitlines()
+    assert manifest[plain[2].source_line(number) - 1].strip() == "- alert: PrometheusNoAlertmanager"

@@ -1,16 +1,21 @@
 """promtool rule unit tests: what each test file contains, what promtool said about it, and whether
 every alert is covered by a case where it fires and a case where it must not.
 
-Pure logic; :mod:`obs_tests.lint` runs promtool.
+Pure logic; :mod:`obs_tests.lint` runs promtool. A test file that loads PrometheusRule manifests (which
+promtool cannot read) is run as a copy that loads the plain files of their groups (:func:`plain_test_file`).
 """
 
 from __future__ import annotations
 
+import glob
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
+from obs_tests.durations import parse_duration
 from obs_tests.errors import ConfigInvalid
 from obs_tests.findings import Finding, display_path
 from obs_tests.junit import Case
@@ -26,6 +31,7 @@ __all__ = [
     "junit_cases",
     "load_rule_test_file",
     "parse_promtool_test",
+    "plain_test_file",
 ]
 
 
@@ -119,19 +125,37 @@ def parse_promtool_test(output: str) -> list[TestFailure]:
     return failures
 
 
+def _same_time(promtool_time: str | None, written: str) -> bool:
+    """promtool prints eval times normalised (``1m30s`` for ``90s``)."""
+    if promtool_time is None:
+        return True
+    try:
+        return parse_duration(promtool_time) == parse_duration(written)
+    except ValueError:
+        return promtool_time == written
+
+
 def junit_cases(test_file: RuleTestFile, returncode: int, failures: Sequence[TestFailure], output: str) -> list[Case]:
-    """One JUnit case per test case of the file; failures carry promtool's diff."""
+    """One JUnit case per test case of the file; failures carry promtool's diff. A failure promtool reports
+    that matches no known case (or a failed run without any) is a case of its own, never dropped."""
     classname = test_file.path.stem
     if test_file.problem or (returncode != 0 and not failures):
         return [Case("load", classname, failure=test_file.problem or output.strip() or "promtool failed")]
     cases = []
+    matched: set[int] = set()
     for case in test_file.cases:
         matching = [
-            f.text
-            for f in failures
-            if f.group == case.group and f.subject == case.subject and (f.eval_time in (None, case.eval_time))
+            index
+            for index, f in enumerate(failures)
+            if f.group == case.group and f.subject == case.subject and _same_time(f.eval_time, case.eval_time)
         ]
-        cases.append(Case(case.name, classname, failure="\n\n".join(matching) if matching else None))
+        matched.update(matching)
+        text = "\n\n".join(failures[i].text for i in matching)
+        cases.append(Case(case.name, classname, failure=text or None))
+    for index, failure in enumerate(failures):
+        if index not in matched:
+            name = f"{failure.group or '?'} / {failure.subject or '?'} @ {failure.eval_time or '?'}"
+            cases.append(Case(name, classname, failure=failure.text))
     return cases
 
 
@@ -156,6 +180,9 @@ def check_rule_test_coverage(alerts: Iterable[Rule], test_files: Sequence[RuleTe
                     "rule-tests",
                     f"alert {alert.name} ({display_path(alert.file)}:{alert.line})",
                     f"no unit test: missing {'; '.join(missing)} — add it to the promtool tests",
+                    rule="coverage/rule-tests",
+                    file=str(alert.file),
+                    line=alert.line or None,
                 )
             )
     return findings
@@ -167,3 +194,34 @@ def _always_firing(alert: Rule) -> bool:
         return not selectors(alert.expr)
     except PromQLSyntaxError:
         return False
+
+
+def plain_test_file(path: Path, extracted: Mapping[Path, Sequence[Path]], out_dir: Path) -> Path:
+    """``path`` itself, or — when its ``rule_files`` load a PrometheusRule manifest (a key of ``extracted``,
+    resolved) — a copy in ``out_dir`` whose ``rule_files`` load the plain files of the manifest's groups
+    instead (every other entry made absolute, globs expanded as promtool would)."""
+    try:
+        data = load_yaml(path, error=ConfigInvalid)
+    except ConfigInvalid:
+        return path  # promtool reports it
+    if not isinstance(data, dict) or not isinstance(data.get("rule_files"), list):
+        return path
+    entries: list[str] = []
+    changed = False
+    for entry in data["rule_files"]:
+        pattern = str(path.parent / str(entry))
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        for match in matches:
+            plain = extracted.get(Path(match).resolve())
+            changed = changed or plain is not None
+            entries += [str(p) for p in plain] if plain is not None else [str(Path(match).resolve())]
+    if not changed:
+        return path
+    out_dir.mkdir(parents=True, exist_ok=True)
+    copy = out_dir / path.name
+    count = 1
+    while copy.exists():
+        count += 1
+        copy = out_dir / f"{path.stem}-{count}{path.suffix}"
+    copy.write_text(yaml.safe_dump({**data, "rule_files": entries}, sort_keys=False), encoding="utf-8")
+    return copy

@@ -1,13 +1,19 @@
 """Rule lint in the spirit of pint: static checks over parsed rule files, and live checks against a
 running Prometheus.
 
-Static (no server): required labels and annotations, ``for`` on every alert that can stop firing,
-``rate``/``increase`` windows >= 4x the scrape interval of the series' job, no counter functions over
-gauges and no gauge functions over counters, unique alert names, well-formed ``runbook_url`` (and an
-existing runbook file when the URL points into the project's ``runbooks/``), expressions that parse.
+Static (no server), as the contract's ``policy`` says: the required labels and annotations
+(``policy.alerts``), a ``for`` on every alert that can stop firing (``for: 0m`` is no ``for``; at least
+``policy.alerts.min_for``), ``rate``/``increase`` windows >= ``policy.rate_window_multiple`` scrape
+intervals of the series' job (not applicable where no interval is known: never a guessed one), no counter
+functions over gauges and no gauge functions over counters, unique alert names, well-formed ``runbook_url``
+(and an existing runbook file when the URL points into the project's ``runbooks/``), expressions that parse.
 
 Live: every series selector matches something now (else: which metric or label matcher is to blame,
-with the closest existing names/values), every rule group loaded and healthy, no group falling behind.
+with the closest existing names/values) unless the contract declares it expected to match nothing
+(``rules.expected_no_match``, with a reason), every rule group loaded and healthy, no group falling behind.
+
+Every finding carries its rule id (``rule/required-label``, ``rule/rate-window`` …) and file and line, so
+the policy can set its level and an in-file suppression can silence it.
 """
 
 from __future__ import annotations
@@ -20,7 +26,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import yaml
+
+from obs_tests.contract import NoMatchExpected
+from obs_tests.durations import parse_duration
 from obs_tests.findings import Finding, display_path
+from obs_tests.policy import Policy
 from obs_tests.promql import PromQLSyntaxError, Selector, selectors
 from obs_tests.rulefiles import Rule, RuleFile
 
@@ -30,15 +41,20 @@ __all__ = [
     "WINDOW_FACTORS",
     "LintPolicy",
     "SelectorProbe",
+    "check_no_match_declarations",
     "check_rule_groups",
+    "declared_no_match",
     "diagnose_selector",
     "lint_rules",
+    "live_scrape_intervals",
     "live_selectors",
     "loaded_rule_groups",
     "metric_type",
+    "stale_no_match_finding",
 ]
 
-#: range functions and the minimum window, in scrape intervals of the series they read
+#: range functions and the minimum window, in scrape intervals of the series they read (the 4x ones
+#: follow ``policy.rate_window_multiple``; the 2x ones need two samples whatever the policy)
 WINDOW_FACTORS = {
     "rate": 4.0,
     "increase": 4.0,
@@ -58,11 +74,30 @@ _SYNTHETIC = frozenset({"ALERTS", "ALERTS_FOR_STATE"})
 
 @dataclass(frozen=True)
 class LintPolicy:
-    """What the static lint requires."""
+    """What the static lint requires (the defaults are obs-tests' strict ones; a contract's ``policy``
+    gives its own through :meth:`from_policy`)."""
 
     required_labels: tuple[str, ...] = ("severity", "team")
     required_annotations: tuple[str, ...] = ("summary", "description", "runbook_url")
+    min_for: float = 0.0  # seconds; 0: only a missing (or zero) for: is a finding
+    rate_window_multiple: float = 4.0
     runbooks_dir: Path | None = None
+
+    @classmethod
+    def from_policy(cls, policy: Policy, runbooks_dir: Path | None = None) -> LintPolicy:
+        """The lint policy of a contract's ``policy`` (alert labels, annotations, min for, window multiple)."""
+        return cls(
+            required_labels=tuple(policy.alerts.required_labels),
+            required_annotations=tuple(policy.alerts.required_annotations),
+            min_for=policy.alerts.min_for,
+            rate_window_multiple=policy.rate_window_multiple,
+            runbooks_dir=runbooks_dir,
+        )
+
+    def factor(self, function: str) -> float:
+        """The minimum window of ``function``, in scrape intervals."""
+        base = WINDOW_FACTORS[function]
+        return self.rate_window_multiple if base == 4.0 else base
 
 
 def metric_type(name: str, types: Mapping[str, str]) -> str | None:
@@ -82,9 +117,16 @@ def _where(rule: Rule, line: int | None = None) -> str:
     return f"{rule.title} ({display_path(rule.file)}:{line or rule.line})"
 
 
+def _finding(rule: Rule, rule_id: str, message: str, line: int | None = None, severity: str = "error") -> Finding:
+    at = line or rule.line
+    return Finding(
+        "rules", _where(rule, at), message, severity=severity, rule=rule_id, file=str(rule.file), line=at or None
+    )
+
+
 def _interval_for(
-    sel: Selector, intervals: Mapping[str, float], job_of: Mapping[str, str], default: float
-) -> tuple[float, str]:
+    sel: Selector, intervals: Mapping[str, float], job_of: Mapping[str, str], default: float | None
+) -> tuple[float | None, str]:
     for label, op, value in sel.matchers:
         if label == "job" and op == "=" and value in intervals:
             return intervals[value], value
@@ -96,7 +138,7 @@ def _interval_for(
     job = job_of.get(sel.metric or "") or job_of.get((sel.metric or "").rsplit("_", 1)[0], "")
     if job in intervals:
         return intervals[job], job
-    return default, "any job"
+    return default, "its job (unknown: the largest interval in use)"
 
 
 def _lint_expr(
@@ -105,68 +147,103 @@ def _lint_expr(
     types: Mapping[str, str],
     intervals: Mapping[str, float],
     job_of: Mapping[str, str],
-    default_interval: float,
+    default_interval: float | None,
+    policy: LintPolicy,
 ) -> list[Finding]:
-    findings = []
-    here = _where(rule, rule.expr_line)
+    findings: list[Finding] = []
     for sel in sels:
         if sel.function in WINDOW_FACTORS and sel.range_seconds is not None:
             interval, job = _interval_for(sel, intervals, job_of, default_interval)
-            factor = WINDOW_FACTORS[sel.function]
-            if sel.range_seconds < factor * interval:
+            factor = policy.factor(sel.function)
+            if interval is not None and sel.range_seconds < factor * interval:
                 findings.append(
-                    Finding(
-                        "rules",
-                        here,
+                    _finding(
+                        rule,
+                        "rule/rate-window",
                         f"{sel.function}({sel.text()}[{sel.range_seconds:g}s]): the window is shorter than "
                         f"{factor:g}x the scrape interval of {job} ({interval:g}s) — use at least "
                         f"[{factor * interval:g}s], or the result is noisy and breaks on one missed scrape",
+                        rule.expr_line,
                     )
                 )
         kind = metric_type(sel.metric, types) if sel.metric else None
         if sel.function in COUNTER_FUNCTIONS and kind == "gauge":
             findings.append(
-                Finding(
-                    "rules",
-                    here,
+                _finding(
+                    rule,
+                    "rule/counter-function",
                     f"{sel.function}() over {sel.metric}, a gauge — {sel.function} assumes a counter (it treats "
                     "every decrease as a reset); use deriv()/delta() for gauges",
+                    rule.expr_line,
                 )
             )
         if sel.function in GAUGE_FUNCTIONS and kind in ("counter", "histogram", "summary"):
             findings.append(
-                Finding(
-                    "rules",
-                    here,
+                _finding(
+                    rule,
+                    "rule/counter-function",
                     f"{sel.function}() over {sel.metric}, a counter — it ignores counter resets; use rate() or "
                     "increase()",
+                    rule.expr_line,
                 )
             )
-    return findings
+    return list(dict.fromkeys(findings))  # a selector written twice is one finding
 
 
 def _lint_runbook(rule: Rule, policy: LintPolicy) -> list[Finding]:
     url = rule.annotations.get("runbook_url")
     if not url:
         return []
-    here = _where(rule)
     if "{{" in url:
         return []  # templated per alert instance: cannot be checked statically
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or " " in url:
-        return [Finding("rules", here, f"runbook_url {url!r} is not an absolute http(s) URL")]
+        return [_finding(rule, "rule/runbook-url", f"runbook_url {url!r} is not an absolute http(s) URL")]
     if policy.runbooks_dir is not None and "/runbooks/" in parts.path:
         name = parts.path.rsplit("/runbooks/", 1)[1]
         if not (policy.runbooks_dir / name).is_file():
             return [
-                Finding(
-                    "rules",
-                    here,
+                _finding(
+                    rule,
+                    "rule/runbook-url",
                     f"runbook_url points at runbooks/{name}, which does not exist in {policy.runbooks_dir} — "
                     "write the runbook",
                 )
             ]
     return []
+
+
+def _lint_for(rule: Rule, always_firing: bool, policy: LintPolicy) -> list[Finding]:
+    if always_firing:
+        return []
+    if not rule.for_seconds:
+        written = "no 'for:'" if rule.for_seconds is None else "'for: 0' (the same as no 'for:')"
+        return [
+            _finding(
+                rule,
+                "rule/for",
+                f"{written} — the alert fires on a single evaluation, so one failed scrape or a blip pages; "
+                f"add e.g. for: {_shown_duration(max(policy.min_for, 300.0))} (only always-firing watchdogs go "
+                "without)",
+            )
+        ]
+    if rule.for_seconds < policy.min_for:
+        return [
+            _finding(
+                rule,
+                "rule/for",
+                f"for: {_shown_duration(rule.for_seconds)} is shorter than the policy's minimum "
+                f"(policy.alerts.min_for: {_shown_duration(policy.min_for)}) — raise it, or lower the minimum",
+            )
+        ]
+    return []
+
+
+def _shown_duration(seconds: float) -> str:
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
 
 
 def lint_rules(
@@ -175,14 +252,14 @@ def lint_rules(
     types: Mapping[str, str] | None = None,
     intervals: Mapping[str, float] | None = None,
     job_of: Mapping[str, str] | None = None,
-    default_interval: float = 60.0,
+    default_interval: float | None = None,
     policy: LintPolicy | None = None,
 ) -> list[Finding]:
     """Static lint of every rule in ``files`` (plus the problems met while parsing them).
 
     ``types`` maps metric -> type (contract or metadata); ``intervals`` maps job -> scrape interval;
     ``job_of`` maps metric -> the job that exports it; ``default_interval`` is used for series whose
-    job is unknown (pass the largest scrape interval in use).
+    job is unknown (pass the largest scrape interval in use; None: their windows are not judged).
     """
     policy = policy or LintPolicy()
     types = types or {}
@@ -196,39 +273,39 @@ def lint_rules(
             try:
                 sels = selectors(rule.expr)
             except PromQLSyntaxError as exc:
-                findings.append(Finding("rules", _where(rule, rule.expr_line), f"expression does not parse: {exc}"))
+                findings.append(_finding(rule, "rule/syntax", f"expression does not parse: {exc}", rule.expr_line))
                 continue
-            findings += _lint_expr(rule, sels, types, intervals, job_of, default_interval)
+            findings += _lint_expr(rule, sels, types, intervals, job_of, default_interval, policy)
             if rule.kind != "alert":
                 continue
-            here = _where(rule)
             missing_labels = [k for k in policy.required_labels if not rule.labels.get(k)]
             if missing_labels:
                 findings.append(
-                    Finding("rules", here, f"missing label(s) {', '.join(missing_labels)} — routing needs them")
+                    _finding(
+                        rule,
+                        "rule/required-label",
+                        f"missing label(s) {', '.join(missing_labels)} — routing needs them (required by "
+                        "policy.alerts.required_labels)",
+                    )
                 )
             missing = [k for k in policy.required_annotations if not rule.annotations.get(k, "").strip()]
             if missing:
                 findings.append(
-                    Finding("rules", here, f"missing annotation(s) {', '.join(missing)} — the on-call needs them")
-                )
-            always_firing = not sels
-            if rule.for_seconds is None and not always_firing:
-                findings.append(
-                    Finding(
-                        "rules",
-                        here,
-                        "no 'for:' — the alert fires on a single evaluation, so one failed scrape or a blip pages; "
-                        "add e.g. for: 5m (only always-firing watchdogs go without)",
+                    _finding(
+                        rule,
+                        "rule/required-annotation",
+                        f"missing annotation(s) {', '.join(missing)} — the on-call needs them (required by "
+                        "policy.alerts.required_annotations)",
                     )
                 )
+            findings += _lint_for(rule, not sels, policy)
             findings += _lint_runbook(rule, policy)
             if rule.name in seen:
                 first = seen[rule.name]
                 findings.append(
-                    Finding(
-                        "rules",
-                        here,
+                    _finding(
+                        rule,
+                        "rule/duplicate-name",
                         f"alert name already used at {first.file}:{first.line} — alert names must be unique "
                         "(routing, silences and runbooks key on them)",
                     )
@@ -254,12 +331,14 @@ class SelectorProbe:
 
 
 def live_selectors(rule: Rule) -> list[Selector]:
-    """The selectors of ``rule`` that must match series on a live Prometheus (not inside absent())."""
+    """The distinct selectors of ``rule`` that must match series on a live Prometheus (not inside absent()),
+    in source order: a selector written twice in the expression is probed, and reported, once."""
     try:
         sels = selectors(rule.expr)
     except PromQLSyntaxError:
         return []
-    return [s for s in sels if s.function not in _NO_SERIES_EXPECTED and s.metric not in _SYNTHETIC]
+    wanted = [s for s in sels if s.function not in _NO_SERIES_EXPECTED and s.metric not in _SYNTHETIC]
+    return list({s.text(): s for s in reversed(wanted)}.values())[::-1]
 
 
 def diagnose_selector(probe: SelectorProbe, metric_names: Iterable[str]) -> Finding | None:
@@ -268,16 +347,16 @@ def diagnose_selector(probe: SelectorProbe, metric_names: Iterable[str]) -> Find
     if probe.matches > 0:
         return None
     sel = probe.selector
-    here = _where(probe.rule, probe.rule.expr_line)
+    rule = probe.rule
     if sel.metric and not probe.metric_exists:
         hint = difflib.get_close_matches(sel.metric, list(metric_names), n=3, cutoff=0.6)
         suggestion = f"; closest existing: {', '.join(hint)}" if hint else ""
-        return Finding(
-            "rules",
-            here,
+        message = (
             f"selector {sel.text()} matches no series: no metric {sel.metric} exists{suggestion} — the rule can "
-            "never fire (typo, or the exporter does not export it)",
+            "never fire (typo, or the exporter does not export it; if it is off on purpose, declare it in the "
+            "contract's rules.expected_no_match with the reason)"
         )
+        return _finding(rule, "rule/selector-no-match", message, rule.expr_line)
     culprits = [m for m, n in probe.matcher_matches.items() if n == 0]
     if culprits:
         parts = []
@@ -285,12 +364,90 @@ def diagnose_selector(probe: SelectorProbe, metric_names: Iterable[str]) -> Find
             existing = probe.label_values.get(label, [])
             shown = ", ".join(f'"{v}"' for v in existing[:5]) or "none (the label is absent)"
             parts.append(f'{label}{op}"{value}" matches nothing (existing {label} values: {shown})')
-        return Finding("rules", here, f"selector {sel.text()} matches no series: " + "; ".join(parts))
+        message = f"selector {sel.text()} matches no series: " + "; ".join(parts)
+        return _finding(rule, "rule/selector-no-match", message, rule.expr_line)
+    return _finding(
+        rule,
+        "rule/selector-no-match",
+        f"selector {sel.text()} matches no series now (each matcher alone matches; their combination does not)",
+        rule.expr_line,
+    )
+
+
+def declared_no_match(rule: Rule, selector: Selector, declared: Sequence[NoMatchExpected]) -> NoMatchExpected | None:
+    """The contract's ``rules.expected_no_match`` entry that allows ``selector`` of ``rule`` to match
+    nothing, if any."""
+    return next((d for d in declared if d.matches(rule.name, selector.text(), selector.metric)), None)
+
+
+def stale_no_match_finding(index: int, entry: NoMatchExpected, matches: int) -> Finding:
+    """A warning: the selector the contract declares to match nothing matches ``matches`` series now."""
     return Finding(
         "rules",
-        here,
-        f"selector {sel.text()} matches no series now (each matcher alone matches; their combination does not)",
+        f"rules.expected_no_match[{index}]",
+        f"{entry.selector} is declared to match nothing ({entry.reason}) but matches {matches} series now — "
+        "remove the declaration so a future outage of it is caught",
+        severity="warning",
+        rule="rule/expected-no-match",
     )
+
+
+def check_no_match_declarations(files: Sequence[RuleFile], declared: Sequence[NoMatchExpected]) -> list[Finding]:
+    """Entries of ``rules.expected_no_match`` that match no selector of any rule (misspelled, or the rule is
+    gone): each is a finding, with the closest selectors."""
+    pairs = [(rule, sel) for rf in files for rule in rf.rules for sel in live_selectors(rule)]
+    findings = []
+    for index, entry in enumerate(declared):
+        if any(entry.matches(rule.name, sel.text(), sel.metric) for rule, sel in pairs):
+            continue
+        candidates = sorted({sel.text() for rule, sel in pairs if entry.alert in (None, rule.name)})
+        candidates += sorted({sel.metric for rule, sel in pairs if sel.metric and entry.alert in (None, rule.name)})
+        hint = difflib.get_close_matches(entry.selector, candidates, n=3, cutoff=0.5)
+        scope = f" of rule {entry.alert}" if entry.alert else " of any rule"
+        if entry.alert and not any(rule.name == entry.alert for rule, _ in pairs):
+            scope = f" (there is no rule {entry.alert})"
+        findings.append(
+            Finding(
+                "rules",
+                f"rules.expected_no_match[{index}]",
+                f"{entry.selector!r} matches no selector{scope}"
+                + (f" — closest: {', '.join(hint)}" if hint else "")
+                + "; fix it or remove the stale declaration",
+                rule="rule/expected-no-match",
+            )
+        )
+    return findings
+
+
+def live_scrape_intervals(config_yaml: str, target_intervals: Mapping[str, float]) -> tuple[dict[str, float], float]:
+    """(job -> scrape interval, the global interval) of a live Prometheus, from its configuration
+    (``/api/v1/status/config``) and, for jobs the configuration does not show, its targets' ``scrapeInterval``.
+    A job scraped at several intervals counts with its slowest."""
+    try:
+        config = yaml.safe_load(config_yaml) or {}
+    except yaml.YAMLError:
+        config = {}
+    if not isinstance(config, dict):
+        config = {}
+    global_interval = _seconds((config.get("global") or {}).get("scrape_interval")) or 60.0
+    jobs: dict[str, float] = {}
+    for job in config.get("scrape_configs") or []:
+        if isinstance(job, dict) and job.get("job_name"):
+            seconds = _seconds(job.get("scrape_interval")) or global_interval
+            name = str(job["job_name"])
+            jobs[name] = max(jobs.get(name, 0.0), seconds)
+    for name, seconds in target_intervals.items():
+        jobs.setdefault(name, seconds)
+    return jobs, global_interval
+
+
+def _seconds(value: Any) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        return parse_duration(str(value))
+    except ValueError:
+        return None
 
 
 _SCALED_COPY = re.compile(r"^\d{2}-")
@@ -305,20 +462,33 @@ def loaded_rule_groups(api_groups: Sequence[Mapping[str, Any]]) -> dict[tuple[st
     return loaded
 
 
+def _group_finding(group: str, rf: RuleFile, message: str, subject: str | None = None, name: str = "") -> Finding:
+    mine = [r for r in rf.rules if r.group == group]
+    line = next((r.line for r in mine if r.name == name), mine[0].line if mine else None)
+    return Finding(
+        "rules",
+        subject or f"group '{group}' ({rf.path.name})",
+        message,
+        rule="rule/group-health",
+        file=str(rf.path),
+        line=line,
+    )
+
+
 def check_rule_groups(files: Sequence[RuleFile], api_groups: Sequence[Mapping[str, Any]]) -> list[Finding]:
     """Every group of ``files`` is loaded (``/api/v1/rules``), every rule healthy with no lastError, and
-    no group takes longer to evaluate than its interval."""
+    no group takes longer to evaluate than its interval. The groups of a PrometheusRule manifest are found
+    by name (the operator writes them to files of its own naming)."""
     loaded = loaded_rule_groups(api_groups)
+    by_name = {str(g.get("name", "")): g for g in api_groups}
     findings = []
     for rf in files:
         for group in dict.fromkeys(rf.groups):
-            api = loaded.get((rf.path.name, group))
+            api = by_name.get(group) if rf.is_manifest else loaded.get((rf.path.name, group))
             if api is None:
                 findings.append(
-                    Finding(
-                        "rules",
-                        f"group '{group}' ({rf.path.name})",
-                        "not loaded by Prometheus — is the file in rule_files, did the last reload fail?",
+                    _group_finding(
+                        group, rf, "not loaded by Prometheus — is the file in rule_files, did the last reload fail?"
                     )
                 )
                 continue
@@ -326,9 +496,9 @@ def check_rule_groups(files: Sequence[RuleFile], api_groups: Sequence[Mapping[st
             took = float(api.get("evaluationTime") or 0)
             if interval and took > interval:
                 findings.append(
-                    Finding(
-                        "rules",
-                        f"group '{group}' ({rf.path.name})",
+                    _group_finding(
+                        group,
+                        rf,
                         f"evaluation takes {took:.3f}s, longer than its {interval:g}s interval: evaluations are "
                         "skipped — split the group or simplify its rules",
                     )
@@ -337,10 +507,12 @@ def check_rule_groups(files: Sequence[RuleFile], api_groups: Sequence[Mapping[st
                 health, error = rule.get("health", ""), rule.get("lastError", "")
                 if health not in ("ok", "unknown") or error:
                     findings.append(
-                        Finding(
-                            "rules",
-                            f"{rule.get('type', 'rule')} {rule.get('name')} (group '{group}', {rf.path.name})",
+                        _group_finding(
+                            group,
+                            rf,
                             f"health {health}: {error or 'no error text'}",
+                            f"{rule.get('type', 'rule')} {rule.get('name')} (group '{group}', {rf.path.name})",
+                            str(rule.get("name", "")),
                         )
                     )
     return findings

@@ -2,11 +2,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
+
 from obs_tests.checks.rule_tests import (
     check_rule_test_coverage,
     junit_cases,
     load_rule_test_file,
     parse_promtool_test,
+    plain_test_file,
 )
 from obs_tests.rulefiles import load_rule_file
 
@@ -95,3 +98,32 @@ def test_coverage(tmp_path: Path) -> None:
     assert [f.subject.split(" (")[0] for f in findings] == ["alert Untested"]
     assert "missing a case where it fires" in findings[0].message
     assert "a case where it must not fire" in findings[0].message
+
+
+def test_a_failure_at_a_normalised_eval_time_is_not_dropped(tmp_path: Path) -> None:
+    """promtool prints `time: 1m30s` for `eval_time: 90s`: the case fails, it does not pass silently."""
+    path = tmp_path / "t.yml"
+    path.write_text(
+        TEST_FILE.replace(
+            "eval_time: 2m, alertname: Down, exp_alerts: [{", "eval_time: 120s, alertname: Down, exp_alerts: [{"
+        )
+    )
+    cases = junit_cases(load_rule_test_file(path), 1, parse_promtool_test(OUTPUT), OUTPUT)
+    assert [c.name for c in cases if c.failure] == ["fires / Down @ 120s"]
+
+
+def test_a_failure_matching_no_known_case_is_a_case_of_its_own(tmp_path: Path) -> None:
+    path = tmp_path / "t.yml"
+    path.write_text(TEST_FILE.replace("name: fires", "name: renamed"))
+    cases = junit_cases(load_rule_test_file(path), 1, parse_promtool_test(OUTPUT), OUTPUT)
+    assert [c.name for c in cases if c.failure] == ["fires / Down @ 2m"]
+
+
+def test_plain_test_file_loads_the_groups_of_a_manifest(tmp_path: Path) -> None:
+    community = Path(__file__).resolve().parents[1] / "fixtures" / "rules" / "community"
+    original = community / "tests" / "operator_test.yml"
+    assert plain_test_file(original, {}, tmp_path) == original
+    extracted = {(community / "operator-rules.yaml").resolve(): [tmp_path / "a.yml", tmp_path / "b.yml"]}
+    copy = plain_test_file(original, extracted, tmp_path)
+    assert copy.parent == tmp_path
+    assert yaml.safe_load(copy.read_text())["rule_files"] == [str(tmp_path / "a.yml"), str(tmp_path / "b.yml")]

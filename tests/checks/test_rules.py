@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -7,12 +9,20 @@ import pytest
 from obs_tests.checks.rules import (
     LintPolicy,
     SelectorProbe,
+    check_no_match_declarations,
     check_rule_groups,
+    declared_no_match,
     diagnose_selector,
     lint_rules,
+    live_scrape_intervals,
     live_selectors,
     metric_type,
+    stale_no_match_finding,
 )
+from obs_tests.contract import NoMatchExpected
+from obs_tests.durations import parse_duration
+from obs_tests.findings import Finding
+from obs_tests.policy import RULE_IDS, Policy
 from obs_tests.promql import selectors
 from obs_tests.rulefiles import load_rule_file
 
@@ -181,3 +191,165 @@ def test_rule_groups_match_time_scaled_copies() -> None:
     assert [f.message for f in wrong] == [
         "not loaded by Prometheus — is the file in rule_files, did the last reload fail?"
     ]
+
+
+COMMUNITY = RULES / "community"
+API = Path(__file__).resolve().parents[1] / "fixtures" / "api"
+
+
+def _community(**kwargs: object) -> list[Finding]:
+    files = [load_rule_file(COMMUNITY / "host-and-redis.yml"), load_rule_file(COMMUNITY / "operator-rules.yaml")]
+    return lint_rules(files, **kwargs)  # type: ignore[arg-type]
+
+
+def test_every_static_finding_has_a_rule_id_file_and_line() -> None:
+    findings = _community(default_interval=15.0)
+    assert findings
+    for finding in findings:
+        assert finding.rule in RULE_IDS, finding
+        assert finding.file and finding.line, finding
+
+
+def test_community_pack_fails_the_strict_default_policy() -> None:
+    """Without a contract policy obs-tests stays strict: team label and runbook_url required."""
+    rules = {f.rule for f in _community()}
+    assert {"rule/required-label", "rule/required-annotation", "rule/for"} <= rules
+    messages = [f.message for f in _community() if f.subject.startswith("alert RedisDown ")]
+    assert any("missing label(s) team" in m for m in messages)
+    assert any("missing annotation(s) runbook_url" in m for m in messages)
+
+
+def test_alert_policy_comes_from_the_contract_policy() -> None:
+    """Defect 1: the required labels and annotations are the contract's policy.alerts, not hard-coded."""
+    policy = Policy.from_contract_data(
+        {"alerts": {"required_labels": ["severity"], "required_annotations": ["summary", "description"]}}
+    )
+    rules = {f.rule for f in _community(policy=LintPolicy.from_policy(policy))}
+    assert "rule/required-label" not in rules and "rule/required-annotation" not in rules
+    stricter = Policy.from_contract_data({"alerts": {"required_labels": ["severity", "service"]}})
+    [first, *_] = [f for f in _community(policy=LintPolicy.from_policy(stricter)) if f.rule == "rule/required-label"]
+    assert "missing label(s) service" in first.message
+
+
+@pytest.mark.parametrize(
+    ("written", "flagged"),
+    [
+        pytest.param("", "no 'for:'", id="missing"),
+        pytest.param("        for: 0m\n", "'for: 0' (the same as no 'for:')", id="0m"),
+        pytest.param("        for: 0s\n", "'for: 0' (the same as no 'for:')", id="0s"),
+        pytest.param("        for: 1m\n", None, id="1m"),
+    ],
+)
+def test_for_zero_is_no_for(tmp_path: Path, written: str, flagged: str | None) -> None:
+    """Defect 6: `for: 0m` fires on a single evaluation, exactly like a missing `for:`."""
+    path = tmp_path / "r.yml"
+    path.write_text(f"groups:\n  - name: a\n    rules:\n      - alert: A\n        expr: up == 0\n{written}")
+    policy = LintPolicy(required_labels=(), required_annotations=())
+    findings = lint_rules([load_rule_file(path)], policy=policy)
+    if flagged is None:
+        assert findings == []
+    else:
+        [finding] = findings
+        assert finding.rule == "rule/for" and finding.line == 4
+        assert finding.message.startswith(flagged) and "fires on a single evaluation" in finding.message
+
+
+def test_min_for_from_the_policy(tmp_path: Path) -> None:
+    path = tmp_path / "r.yml"
+    path.write_text("groups:\n  - name: a\n    rules:\n      - alert: A\n        expr: up == 0\n        for: 1m\n")
+    policy = LintPolicy.from_policy(
+        Policy.from_contract_data({"alerts": {"required_labels": [], "required_annotations": [], "min_for": "5m"}})
+    )
+    [finding] = lint_rules([load_rule_file(path)], policy=policy)
+    assert finding.rule == "rule/for"
+    assert "for: 1m is shorter than the policy's minimum (policy.alerts.min_for: 5m)" in finding.message
+    assert lint_rules([load_rule_file(path)], policy=replace(policy, min_for=60.0)) == []
+
+
+def test_rate_windows_are_not_judged_without_a_known_interval() -> None:
+    """Defect 7: no interval known -> no rate-window finding (never an assumed 1 s); 15 s -> [30s] flagged."""
+    assert not [f for f in _community() if f.rule == "rule/rate-window"]
+    [finding] = [f for f in _community(default_interval=15.0) if f.rule == "rule/rate-window"]
+    assert finding.subject.startswith("alert HostCpuBusy (")
+    assert 'rate(node_cpu_seconds_total{mode="idle"}[30s]): the window is shorter than 4x' in finding.message
+    assert "(15s) — use at least [60s]" in finding.message
+
+
+def test_rate_window_multiple_from_the_policy() -> None:
+    loose = LintPolicy.from_policy(Policy.from_contract_data({"rate_window_multiple": 2}))
+    assert not [f for f in _community(default_interval=15.0, policy=loose) if f.rule == "rule/rate-window"]
+    strict = LintPolicy.from_policy(Policy.from_contract_data({"rate_window_multiple": 8}))
+    windows = [f for f in _community(default_interval=15.0, policy=strict) if f.rule == "rule/rate-window"]
+    assert {f.subject.split(" (")[0] for f in windows} >= {"alert HostCpuBusy", "alert RedisRejectingConnections"}
+    assert all("8x the scrape interval" in f.message for f in windows)
+
+
+def test_live_intervals_from_the_recorded_config_and_targets() -> None:
+    config = json.loads((API / "status_config_foreign.json").read_text())["data"]["yaml"]
+    targets = json.loads((API / "targets_foreign.json").read_text())["data"]["activeTargets"]
+    by_job = {t["labels"]["job"]: parse_duration(t["scrapeInterval"]) for t in targets}
+    jobs, default = live_scrape_intervals(config, by_job)
+    assert jobs == {"prometheus": 15.0, "node": 30.0, "redis": 15.0, "postgres": 60.0}
+    assert default == 15.0
+    assert live_scrape_intervals("not: [valid", {"node": 30.0}) == ({"node": 30.0}, 60.0)
+
+
+def test_a_selector_written_twice_is_probed_once() -> None:
+    """Defect 13: redis_memory_max_bytes appears twice in RedisMemoryNearLimit: one selector, one finding."""
+    rule = next(r for r in load_rule_file(COMMUNITY / "host-and-redis.yml").rules if r.name == "RedisMemoryNearLimit")
+    assert [s.text() for s in live_selectors(rule)] == ["redis_memory_used_bytes", "redis_memory_max_bytes"]
+    fs = next(r for r in load_rule_file(COMMUNITY / "host-and-redis.yml").rules if r.name == "HostFilesystemAlmostFull")
+    assert len(live_selectors(fs)) == 3  # avail, size, readonly: each once
+
+
+def test_expected_no_match_declarations() -> None:
+    """Defect 14: a selector may be declared to match nothing, with a reason; a stale entry is a finding."""
+    files = [load_rule_file(COMMUNITY / "host-and-redis.yml"), load_rule_file(COMMUNITY / "operator-rules.yaml")]
+    rules = {r.name: r for rf in files for r in rf.rules}
+    declared = (
+        NoMatchExpected("node_hwmon_temp_celsius", "a VM has no hardware sensors"),
+        NoMatchExpected('node_systemd_unit_state{state="failed"}', "systemd collector off", "HostSystemdUnitFailed"),
+        NoMatchExpected("node_hwmon_temp_celcius", "typo"),
+        NoMatchExpected("redis_up", "wrong rule", "NoSuchRule"),
+    )
+    temp = rules["HostTemperatureHigh"]
+    assert declared_no_match(temp, live_selectors(temp)[0], declared) == declared[0]
+    unit = rules["HostSystemdUnitFailed"]
+    assert declared_no_match(unit, live_selectors(unit)[0], declared) == declared[1]
+    redis = rules["RedisDown"]
+    assert declared_no_match(redis, live_selectors(redis)[0], declared) is None
+    stale = check_no_match_declarations(files, declared)
+    assert [(f.subject, f.rule) for f in stale] == [
+        ("rules.expected_no_match[2]", "rule/expected-no-match"),
+        ("rules.expected_no_match[3]", "rule/expected-no-match"),
+    ]
+    assert "closest: node_hwmon_temp_celsius" in stale[0].message
+    assert "(there is no rule NoSuchRule)" in stale[1].message
+    assert check_no_match_declarations(files, declared[:2]) == []
+    assert stale_no_match_finding(0, declared[0], 3).severity == "warning"
+
+
+def test_live_findings_carry_ids() -> None:
+    finding = diagnose_selector(_probe("gateway_webhook_total", matches=0, metric_exists=False), [])
+    assert finding is not None and finding.rule == "rule/selector-no-match" and finding.line == 5
+    files = [load_rule_file(RULES / "recording_only.yml")]
+    [missing] = check_rule_groups(files, [])
+    assert (missing.rule, missing.line) == ("rule/group-health", 6)
+
+
+def test_manifest_groups_are_found_by_name_on_the_live_prometheus() -> None:
+    """The operator writes a PrometheusRule's groups to a file it names itself: match them by group name."""
+    files = [load_rule_file(COMMUNITY / "operator-rules.yaml")]
+    loaded = [
+        {
+            "name": name,
+            "file": f"/etc/prometheus/rules/prometheus-rulefiles-0/monitoring-{name}-0a1b.yaml",
+            "interval": 30,
+            "evaluationTime": 0.001,
+            "rules": [],
+        }
+        for name in ("redis-exporter", "prometheus-notifications")
+    ]
+    assert check_rule_groups(files, loaded) == []
+    [missing] = check_rule_groups(files, loaded[:1])
+    assert missing.subject == "group 'prometheus-notifications' (operator-rules.yaml)"

@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.stack, pytest.mark.slow]
 def broken_am(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStack]:
     """A stack whose Alertmanager sends critical alerts to `warning` and has no inhibition rules."""
     root = tmp_path_factory.mktemp("broken-am")
-    for name in ("prometheus", "alertmanager", "runbooks"):
+    for name in ("prometheus", "alertmanager", "runbooks", "grafana_dashboards"):
         shutil.copytree(ROOT / name, root / name)
     shutil.copy(ROOT / "obs.yaml", root / "obs.yaml")
     path = root / "alertmanager" / "alertmanager.yml"

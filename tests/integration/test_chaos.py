@@ -31,7 +31,7 @@ SCALE = 0.02
 def broken_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the project's monitoring config where GatewayDown reads a misspelled metric."""
     root = tmp_path_factory.mktemp("broken-project")
-    for name in ("prometheus", "alertmanager", "scenarios", "runbooks"):
+    for name in ("prometheus", "alertmanager", "scenarios", "runbooks", "grafana_dashboards"):
         shutil.copytree(ROOT / name, root / name)
     shutil.copy(ROOT / "obs.yaml", root / "obs.yaml")
     rules = root / "prometheus" / "alerts" / "availability.yml"

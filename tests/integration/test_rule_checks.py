@@ -33,7 +33,7 @@ BROKEN = """groups:
 
 
 def test_live_lint_names_missing_metrics_labels_and_unhealthy_groups(tmp_path: Path) -> None:
-    for name in ("prometheus", "alertmanager", "runbooks"):
+    for name in ("prometheus", "alertmanager", "runbooks", "grafana_dashboards"):
         shutil.copytree(ROOT / name, tmp_path / name)
     shutil.copy(ROOT / "obs.yaml", tmp_path / "obs.yaml")
     (tmp_path / "prometheus" / "alerts" / "broken.yml").write_text(BROKEN)
