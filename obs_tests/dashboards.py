@@ -3,7 +3,10 @@ their queries and datasources, and the template variables.
 
 It reads what Grafana reads — the saved model (``schemaVersion`` 1 to today), the old ``rows`` layout,
 the export-for-sharing form (``__inputs``/``__requires``/``__elements``) and the API form
-(``{"dashboard": {...}, "meta": {...}}``) — without changing anything.
+(``{"dashboard": {...}, "meta": {...}}``) — without changing the file. Datasources may be given as a
+name, a ``{type, uid}`` object or an export's ``${DS_PROMETHEUS}`` input placeholder (in either form): a
+placeholder stands for the datasource of the input's plugin (:func:`datasource_type`). A constant input's
+``${VAR_X}`` is replaced by its value, as Grafana's import does.
 
 Example::
 
@@ -232,6 +235,7 @@ class Dashboard:
     time_from: str = "now-6h"
     time_to: str = "now"
     inputs: Mapping[str, str] = field(default_factory=dict)  # ${DS_X} input name -> plugin id
+    constants: Mapping[str, str] = field(default_factory=dict)  # ${VAR_X} constant input name -> its value
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -446,18 +450,30 @@ def datasource_type(
     return default
 
 
+def _bind_constants(value: Any, constants: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+        for name, text in constants.items():
+            value = value.replace(f"${{{name}}}", text)
+        return value
+    if isinstance(value, list):
+        return [_bind_constants(v, constants) for v in value]
+    if isinstance(value, dict):
+        return {k: v if k == "__inputs" else _bind_constants(v, constants) for k, v in value.items()}
+    return value
+
+
 def parse_dashboard(data: Any, source: str) -> Dashboard:
     """Build a :class:`Dashboard` from decoded JSON (raises :class:`ConfigInvalid` if it is not one)."""
     if isinstance(data, dict) and isinstance(data.get("dashboard"), dict) and "panels" not in data:
         data = data["dashboard"]  # the API form: {"dashboard": {...}, "meta": {...}}
     if not isinstance(data, dict):
         raise ConfigInvalid(f"{source}: a dashboard is a JSON object, got {type(data).__name__} — export it again")
+    declared = [i for i in data.get("__inputs") or [] if isinstance(i, dict) and i.get("name")]
+    inputs = {str(i["name"]): _str(i.get("pluginId")) for i in declared}
+    constants = {str(i["name"]): _str(i.get("value")) for i in declared if i.get("type") == "constant"}
+    if constants:  # Grafana's import writes a constant input's value wherever ${VAR_X} stands
+        data = _bind_constants(data, constants)
     panels = [*_walk_panels(data.get("panels"), "panels", None, False), *_old_rows(data.get("rows"))]
-    inputs = {
-        str(i.get("name")): str(i.get("pluginId", ""))
-        for i in data.get("__inputs") or []
-        if isinstance(i, dict) and i.get("name")
-    }
     time = _mapping(data.get("time"))
     return Dashboard(
         source=source,
@@ -469,6 +485,7 @@ def parse_dashboard(data: Any, source: str) -> Dashboard:
         time_from=_str(time.get("from"), "now-6h"),
         time_to=_str(time.get("to"), "now"),
         inputs=inputs,
+        constants=constants,
         raw=data,
     )
 

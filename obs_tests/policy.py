@@ -97,6 +97,10 @@ RULE_IDS: dict[str, str] = {
     "dashboard/query-error": "a panel query Prometheus refuses",
     "dashboard/constant-zero": "a panel query that is constantly zero",
     "dashboard/variable": "a template variable that resolves to no value",
+    "dashboard/expected-empty": "a dashboards.expected_empty entry naming no existing dashboard, panel or query",
+    # Grafana (live)
+    "grafana/health": "Grafana or its Prometheus datasource fails its health check",
+    "grafana/dashboard-copy": "Grafana's copy of a dashboard differs from the file (provisioned, or read back)",
     # the policy itself
     "policy/suppression": "an in-file suppression without a reason, or naming an unknown rule id",
 }

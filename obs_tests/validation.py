@@ -166,6 +166,8 @@ def describe_error(error: ValidationError, doc: LocatedDocument) -> str:
         wanted: Any = error.validator_value
         names = [wanted] if isinstance(wanted, str) else list(wanted)
         expected = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
+        if error.instance is None:  # "got null null" said the same thing twice
+            return f"{doc.where(path)}: {format_path(path)}: expected {expected}, got null"
         return (
             f"{doc.where(path)}: {format_path(path)}: expected {expected}, "
             f"got {_type_of(error.instance)} {_short(error.instance)}"

@@ -4,6 +4,8 @@ tests/integration/test_dashboards.py.)"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from obs_tests.dashboard_variables import (
@@ -16,8 +18,9 @@ from obs_tests.dashboard_variables import (
     select_current,
     sort_options,
 )
-from obs_tests.dashboards import TemplateVariable, parse_dashboard
+from obs_tests.dashboards import TemplateVariable, load_dashboard, parse_dashboard
 from obs_tests.templating import ALL, TimeRange
+from tests.recorded_prometheus import RecordedPrometheus
 
 
 @pytest.mark.parametrize(
@@ -136,6 +139,33 @@ def test_a_variable_of_another_datasource_is_skipped_with_why() -> None:
             "templating": {
                 "list": [{"name": "app", "type": "query", "datasource": {"type": "loki", "uid": "l"}, "query": "x"}]
             },
+        },
+        "loki.json",
+    )
+    assert resolve_variables(dashboard, None, TimeRange(0, 60))["app"].skipped == (
+        "datasource type 'loki' is not Prometheus"
+    )
+
+
+def test_variables_on_an_import_input_resolve_on_the_prometheus_checked() -> None:
+    """A community export's variables name their datasource as ${DS_PROMETHEUS} (as a name or as a uid)."""
+    dashboard = load_dashboard(
+        Path(__file__).parent / "fixtures" / "dashboards" / "community" / "node_host_overview.json"
+    )
+    resolved = resolve_variables(dashboard, RecordedPrometheus(), TimeRange(0, 3600))
+    assert resolved["job"].value.values == ("node",)
+    assert resolved["node"].query == 'label_values(node_uname_info{job="node"}, instance)'
+    assert resolved["node"].value.values == ("localhost:9100",)
+    assert resolved["device"].value.is_all
+
+
+def test_a_variable_on_an_input_of_another_plugin_is_skipped_with_why() -> None:
+    dashboard = parse_dashboard(
+        {
+            "__inputs": [{"name": "DS_LOKI", "type": "datasource", "pluginId": "loki"}],
+            "title": "t",
+            "panels": [],
+            "templating": {"list": [{"name": "app", "type": "query", "datasource": "${DS_LOKI}", "query": "x"}]},
         },
         "loki.json",
     )

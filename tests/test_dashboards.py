@@ -118,3 +118,52 @@ def test_bundled_dashboards_are_found_and_have_stable_uids() -> None:
     assert uids == [f"obs-{f.stem}" for f in files]
     assert dashboard_files(BUNDLED / "gateway.json") == [BUNDLED / "gateway.json"]
     assert dashboard_files(BUNDLED / "nope") == []
+
+
+COMMUNITY = Path(__file__).parent / "fixtures" / "dashboards" / "community"
+
+
+def test_an_export_for_sharing_keeps_its_placeholders_and_knows_their_plugins() -> None:
+    dashboard = load_dashboard(COMMUNITY / "node_host_overview.json")
+    assert dashboard.inputs == {"DS_PROMETHEUS": "prometheus"}
+    by_title = {p.title: p for p in dashboard.panels}
+    as_object, as_name = by_title["CPU busy"], by_title["Memory used"]
+    assert as_object.datasource == DatasourceRef(type="prometheus", uid="${DS_PROMETHEUS}")
+    assert as_name.datasource == DatasourceRef(name="${DS_PROMETHEUS}")
+    assert {datasource_type(p.datasource, dashboard) for p in (as_object, as_name)} == {"prometheus"}
+    node = dashboard.variable("node")
+    assert node is not None and datasource_type(node.datasource, dashboard) == "prometheus"
+    # "repeat": null is not repeated; the collapsed row's panel is kept and marked
+    assert by_title["System load and processes"].repeat is None
+    assert by_title["Disk I/O time $device"].repeat == "device"
+    assert by_title["Hardware temperature"].collapsed and by_title["Hardware temperature"].row == "Hardware"
+
+
+def test_a_constant_input_is_bound_like_grafanas_import_does() -> None:
+    dashboard = parse_dashboard(
+        {
+            "__inputs": [
+                {"name": "DS_PROMETHEUS", "type": "datasource", "pluginId": "prometheus"},
+                {"name": "VAR_JOB", "type": "constant", "label": "job", "value": "node"},
+            ],
+            "title": "t",
+            "panels": [{"type": "stat", "title": "up", "targets": [{"refId": "A", "expr": 'up{job="${VAR_JOB}"}'}]}],
+        },
+        "t.json",
+    )
+    assert dashboard.constants == {"VAR_JOB": "node"}
+    assert dashboard.panels[0].targets[0].expr == 'up{job="node"}'
+
+
+def test_the_api_form_with_meta_is_unwrapped() -> None:
+    dashboard = load_dashboard(COMMUNITY / "redis_saved_api_form.json")
+    assert (dashboard.uid, dashboard.title) == ("redis-saved", "Redis (saved in Grafana)")
+    kinds = {p.title: datasource_type(p.datasource, dashboard) for p in dashboard.panels}
+    assert kinds == {
+        "Uptime": "prometheus",
+        "Connected clients": "prometheus",
+        "Commands per second": "prometheus",
+        "Memory used": "prometheus",
+        "Keys per database": "prometheus",  # a name: Prometheus unless Grafana says otherwise
+        "Redis log": "loki",
+    }

@@ -12,8 +12,13 @@ an instant query), and the outcome classified:
 - ``skipped``        not a Prometheus query (Loki, TestData, an expression, a hidden query), with why;
 - ``unresolved``     a library panel: its queries are in Grafana, not in the file.
 
-Panels may be declared as expected to be empty in the contract (``dashboards.expected_empty``). Template
-variables must resolve to at least one value. Static checks (schema, lint) are in
+A panel is judged as Grafana draws it: it has data when any of its visible queries has data. A panel
+without data at all is a ``dashboard/panel-empty`` error (Grafana shows "No data"); an empty query of a
+panel that shows data is a ``dashboard/query-empty`` warning of its own (Grafana draws the other
+series). Queries or whole panels may be declared as expected to be empty in the contract
+(``dashboards.expected_empty``); "declared empty" counts *panels* everywhere (summary lines,
+reports/dashboards.txt, the report's ``dashboards_coverage``): panels without data whose every empty query
+is declared. Template variables must resolve to at least one value. Static checks (schema, lint) are in
 :mod:`obs_tests.checks.dashboards_lint`.
 
 Example::
@@ -49,6 +54,7 @@ from obs_tests.waiting import Poll, wait_for
 
 __all__ = [
     "FAILING",
+    "PANEL_ORDER",
     "STATUSES",
     "DashboardReport",
     "QueryResult",
@@ -63,11 +69,15 @@ __all__ = [
     "plan_queries",
     "run_dashboard",
     "run_queries",
+    "summary_line",
     "wait_visible",
 ]
 
 STATUSES = ("data", "constant_zero", "empty", "error", "skipped", "unresolved")
 FAILING = frozenset({"empty", "error"})
+#: a panel's status from its queries' statuses, as Grafana draws it: the first one any query has
+PANEL_ORDER = ("data", "error", "constant_zero", "empty", "unresolved", "skipped")
+_NO_DATA = frozenset({"empty", "constant_zero"})
 _NO_SERIES_EXPECTED = frozenset({"absent", "absent_over_time"})
 DEFAULT_WIDTH_PX = 1920  # Grafana's panel resolution = its width in pixels; 24 grid columns on a 1920 px screen
 
@@ -123,13 +133,23 @@ class DashboardReport:
         """Results of queries that ran."""
         return [r for r in self.results if r.status not in ("skipped", "unresolved")]
 
+    def results_of(self, panel: Panel, repeat: str = "") -> list[QueryResult]:
+        """The results of one panel (one copy of a repeated panel)."""
+        return [r for r in self.results if r.panel is panel and r.repeat == repeat]
+
     def panel_status(self, panel: Panel, repeat: str = "") -> str:
-        """The worst status of a panel's queries (``error`` > ``empty`` > ``constant_zero`` > ``data``); queries
-        declared as expected to be empty only count when nothing else of the panel has data."""
-        order = ["error", "empty", "constant_zero", "data", "unresolved", "skipped"]
-        mine = [r for r in self.results if r.panel is panel and r.repeat == repeat]
-        statuses = [r.status for r in mine if not r.accepted] or [r.status for r in mine]
-        return next((s for s in order if s in statuses), "skipped")
+        """The panel as Grafana draws it (:data:`PANEL_ORDER`): ``data`` when any of its visible queries has
+        data — an empty or failing query beside it is a finding of its own —, else ``error`` when a query
+        failed, else ``constant_zero``, else ``empty`` ("No data"); ``unresolved``/``skipped`` when nothing
+        of it ran. Hidden queries are skipped and never count."""
+        statuses = {r.status for r in self.results_of(panel, repeat)}
+        return next((s for s in PANEL_ORDER if s in statuses), "skipped")
+
+    def declared_empty(self, panel: Panel, repeat: str = "") -> bool:
+        """The panel draws no data and the contract declares every one of its empty (or all-zero) queries."""
+        if self.panel_status(panel, repeat) not in _NO_DATA:
+            return False
+        return all(r.accepted for r in self.results_of(panel, repeat) if r.status in _NO_DATA)
 
     def panels(self) -> list[tuple[Panel, str, str]]:
         """(panel, repeat, status) for every panel that has results."""
@@ -141,8 +161,19 @@ class DashboardReport:
         return [(p, rep, self.panel_status(p, rep)) for p, rep in seen]
 
     def counts(self) -> Counter[str]:
-        """Panel statuses counted."""
+        """Panel statuses counted (a repeated panel once per copy)."""
         return Counter(status for _, _, status in self.panels())
+
+    @property
+    def checked_panels(self) -> int:
+        """Panels at least one query of which ran on Prometheus (not skipped, not a library panel)."""
+        counts = self.counts()
+        return sum(n for status, n in counts.items() if status not in ("skipped", "unresolved"))
+
+    @property
+    def panels_declared_empty(self) -> int:
+        """Panels without data that the contract declares (see :meth:`declared_empty`)."""
+        return sum(1 for p, rep, _ in self.panels() if self.declared_empty(p, rep))
 
     def to_json(self) -> dict[str, Any]:
         """The report section of this dashboard."""
@@ -152,6 +183,7 @@ class DashboardReport:
             "file": Path(self.dashboard.source).name,
             "time_range": {"start": self.time_range.start, "end": self.time_range.end},
             "panels": dict(self.counts()),
+            "panels_declared_empty": self.panels_declared_empty,
             "queries": [r.to_json() for r in self.results],
             "variables": {
                 name: {
@@ -443,42 +475,137 @@ def _declared(report: DashboardReport, result: QueryResult, expected: Sequence[E
     return None
 
 
+_DECLARE_HINT = "if no data is right here, declare it under dashboards.expected_empty in the contract, with the reason"
+
+
+def _empty_detail(result: QueryResult) -> str:
+    ref = result.target.ref_id if result.target is not None else "-"
+    return f"query {ref}: {result.message or 'no series'} — query: {result.expr}"
+
+
 def check_report(report: DashboardReport, expected: Sequence[ExpectedEmpty] = ()) -> list[Finding]:
-    """Findings for one dashboard: errors, undeclared empty queries, constant zeros (warnings), library
-    panels (warnings) and variables that resolve to nothing. Declared empty queries are marked accepted."""
+    """Findings for one dashboard, each panel judged as Grafana draws it (:meth:`DashboardReport.panel_status`):
+
+    - ``dashboard/panel-empty`` (error): no visible query of the panel has data — Grafana shows "No data";
+    - ``dashboard/query-empty`` (warning): an empty query of a panel that shows data from its other queries;
+    - ``dashboard/query-error`` (error): a query Prometheus refuses;
+    - ``dashboard/constant-zero`` (warning), ``dashboard/library-panel`` (warning, not checked here) and
+      ``dashboard/variable`` (error: a variable that resolves to nothing).
+
+    Queries the contract declares as expected to be empty are marked accepted and are no finding.
+    """
     findings = check_variables(report)
     subject = f"dashboard {report.dashboard.label}"
     for index, result in enumerate(report.results):
-        if result.status in ("empty", "constant_zero"):
+        if result.status in _NO_DATA:
             reason = _declared(report, result, expected)
             if reason is not None:
                 report.results[index] = replace(result, accepted=reason)
-                continue
-        if result.status == "error":
-            findings.append(
-                Finding("dashboards", f"{subject} {result.where}", f"error: {result.message} — query: {result.expr}")
-            )
-        elif result.status == "empty":
-            findings.append(
-                Finding(
-                    "dashboards",
-                    f"{subject} {result.where}",
-                    f'empty (the panel shows "No data"): {result.message} — query: {result.expr} (if no data is '
-                    "right here, declare it under dashboards.expected_empty in the contract, with the reason)",
+    for panel, repeat, status in report.panels():
+        mine = report.results_of(panel, repeat)
+        for result in mine:
+            where = f"{subject} {result.where}"
+            if result.status == "error":
+                findings.append(
+                    Finding(
+                        "dashboards",
+                        where,
+                        f"error: {result.message} — query: {result.expr}",
+                        rule="dashboard/query-error",
+                        file=report.dashboard.source,
+                    )
                 )
-            )
-        elif result.status == "constant_zero":
-            findings.append(
-                Finding(
-                    "dashboards",
-                    f"{subject} {result.where}",
-                    f"constant zero: {result.message} — query: {result.expr}",
-                    "warning",
+            elif result.status == "constant_zero" and not result.accepted:
+                findings.append(
+                    Finding(
+                        "dashboards",
+                        where,
+                        f"constant zero: {result.message} — query: {result.expr}",
+                        "warning",
+                        rule="dashboard/constant-zero",
+                        file=report.dashboard.source,
+                    )
                 )
+            elif result.status == "unresolved":
+                findings.append(
+                    Finding(
+                        "dashboards",
+                        where,
+                        result.message,
+                        "warning",
+                        rule="dashboard/library-panel",
+                        file=report.dashboard.source,
+                    )
+                )
+        empty = [r for r in mine if r.status == "empty" and not r.accepted]
+        if not empty:
+            continue
+        if status in ("data", "constant_zero"):
+            drawn = [r.target.ref_id for r in mine if r.target is not None and r.status in ("data", "constant_zero")]
+            for result in empty:
+                findings.append(
+                    Finding(
+                        "dashboards",
+                        f"{subject} {result.where}",
+                        f"empty query (Grafana draws the panel from {', '.join(drawn)} without it): "
+                        f"{result.message or 'no series'} — query: {result.expr} ({_DECLARE_HINT}, query: "
+                        f"{result.target.ref_id if result.target is not None else '-'})",
+                        "warning",
+                        rule="dashboard/query-empty",
+                        file=report.dashboard.source,
+                    )
+                )
+            continue
+        copy = f" [{repeat}]" if repeat else ""
+        details = "; ".join(_empty_detail(r) for r in empty)
+        findings.append(
+            Finding(
+                "dashboards",
+                f"{subject} panel {panel.label}{copy}",
+                f'empty (the panel shows "No data"): {details} ({_DECLARE_HINT})',
+                rule="dashboard/panel-empty",
+                file=report.dashboard.source,
             )
-        elif result.status == "unresolved":
-            findings.append(Finding("dashboards", f"{subject} {result.where}", result.message, "warning"))
+        )
     return findings
+
+
+_RULE_WORDS = {
+    "dashboard/panel-empty": ("empty panel", "empty panels"),
+    "dashboard/query-empty": ("empty query", "empty queries"),
+    "dashboard/query-error": ("query error", "query errors"),
+    "dashboard/constant-zero": ("constant-zero query", "constant-zero queries"),
+    "dashboard/variable": ("variable without value", "variables without value"),
+    "dashboard/library-panel": ("library panel", "library panels"),
+}
+
+
+def summary_line(report: DashboardReport, errors: Sequence[Finding] = (), suffix: str = "") -> str:
+    """The summary line of one dashboard's live check, written from the same findings as its verdict:
+    a failed check leads with what failed, so it never reads like a pass.
+
+    ``'Node' (node, node.json): 2 errors (1 empty panel, 1 query error) — 11/13 panels with data, 1 panel
+    declared empty, 40 queries``
+    """
+    counts = report.counts()
+    declared = report.panels_declared_empty
+    body = f"{counts.get('data', 0)}/{report.checked_panels} panels with data"
+    if declared:
+        body += f", {declared} panel{'s' if declared != 1 else ''} declared empty"
+    not_checked = counts.get("skipped", 0) + counts.get("unresolved", 0)
+    if not_checked:
+        body += f", {not_checked} not checked (not Prometheus, or library panels)"
+    body += f", {len(report.executed)} queries" + (f"; {suffix}" if suffix else "")
+    if not errors:
+        return f"{report.dashboard.label}: {body}"
+    kinds = Counter(f.rule for f in errors)
+    parts = []
+    for rule, n in kinds.most_common():
+        one, many = _RULE_WORDS.get(rule, (rule or "problem", f"{rule or 'problem'}s"))
+        parts.append(f"{n} {one if n == 1 else many}")
+    return (
+        f"{report.dashboard.label}: {len(errors)} error{'s' if len(errors) != 1 else ''} ({', '.join(parts)}) — {body}"
+    )
 
 
 def check_variables(report: DashboardReport) -> list[Finding]:
@@ -488,7 +615,13 @@ def check_variables(report: DashboardReport) -> list[Finding]:
         subject = f"dashboard {report.dashboard.label} variable ${name}"
         if resolved.error:
             findings.append(
-                Finding("dashboard-variables", subject, f"{resolved.error} — query: {resolved.query or '(none)'}")
+                Finding(
+                    "dashboard-variables",
+                    subject,
+                    f"{resolved.error} — query: {resolved.query or '(none)'}",
+                    rule="dashboard/variable",
+                    file=report.dashboard.source,
+                )
             )
         elif resolved.empty:
             query = resolved.query or resolved.variable.query_text
@@ -499,6 +632,8 @@ def check_variables(report: DashboardReport) -> list[Finding]:
                     subject,
                     f"resolved to no value: {query!r}{regex} returns nothing over the dashboard's time range — "
                     "check the metric and label names (every panel using it shows no data)",
+                    rule="dashboard/variable",
+                    file=report.dashboard.source,
                 )
             )
     return findings
@@ -516,6 +651,7 @@ def check_expectations(dashboards: Sequence[Dashboard], expected: Sequence[Expec
                     "dashboards",
                     f"dashboards.expected_empty[{index}]",
                     f"no dashboard '{item.dashboard}' — known: {known}",
+                    rule="dashboard/expected-empty",
                 )
             )
             continue
@@ -528,6 +664,7 @@ def check_expectations(dashboards: Sequence[Dashboard], expected: Sequence[Expec
                     "dashboards",
                     f"dashboards.expected_empty[{index}]",
                     f"dashboard '{item.dashboard}' has no panel '{item.panel}'{hint}",
+                    rule="dashboard/expected-empty",
                 )
             )
             continue
@@ -538,18 +675,22 @@ def check_expectations(dashboards: Sequence[Dashboard], expected: Sequence[Expec
                     "dashboards",
                     f"dashboards.expected_empty[{index}]",
                     f"panel '{item.panel}' has no query '{item.query}' — its queries: {', '.join(sorted(refs))}",
+                    rule="dashboard/expected-empty",
                 )
             )
     return findings
 
 
 def format_report(report: DashboardReport) -> str:
-    """A summary table: one line per panel query, worst first."""
+    """A summary table: a head line counting panels by how Grafana draws them (and the panels declared
+    empty), then one line per panel query, worst first."""
     counts = report.counts()
     total = sum(counts.values())
+    declared = report.panels_declared_empty
     head = (
         f"{report.dashboard.label}: {total} panels — "
-        + ", ".join(f"{counts.get(s, 0)} {s}" for s in STATUSES if counts.get(s))
+        + ", ".join(f"{counts.get(s, 0)} {s}" for s in PANEL_ORDER if counts.get(s))
+        + (f"; {declared} panel{'s' if declared != 1 else ''} declared empty" if declared else "")
         + f" ({len(report.executed)} queries in {report.seconds:.2f}s)"
     )
     order = {s: i for i, s in enumerate(["error", "empty", "constant_zero", "unresolved", "skipped", "data"])}
@@ -567,22 +708,20 @@ def format_report(report: DashboardReport) -> str:
 def dashboard_coverage(
     reports: Sequence[DashboardReport], referenced: Mapping[str, list[str]], exported: Iterable[str]
 ) -> dict[str, Any]:
-    """Metrics the dashboards read vs exported, and panels with data / total."""
+    """Metrics the dashboards read vs exported, and panels as Grafana draws them: ``panels_total`` counts
+    the panels checked on Prometheus (a repeated panel once per copy), ``panels_with_data`` those any
+    visible query of which has data, ``panels_declared_empty`` those without data the contract declares,
+    ``panels_not_checked`` the rest (not Prometheus, library panels)."""
     have = set(exported)
-    panels = [status for r in reports for _, _, status in r.panels()]
-    with_data = sum(1 for s in panels if s == "data")
-    accepted = sum(
-        1
-        for r in reports
-        for p, rep, status in r.panels()
-        if status in ("empty", "constant_zero")
-        and all(x.accepted for x in r.results if x.panel is p and x.repeat == rep and x.status == status)
-    )
+    total = sum(r.checked_panels for r in reports)
+    with_data = sum(r.counts().get("data", 0) for r in reports)
+    not_checked = sum(r.counts().get("skipped", 0) + r.counts().get("unresolved", 0) for r in reports)
     return {
         "metrics_referenced": len(referenced),
         "metrics_missing": {m: w for m, w in sorted(referenced.items()) if m not in have},
-        "panels_total": len(panels),
+        "panels_total": total,
         "panels_with_data": with_data,
-        "panels_declared_empty": accepted,
-        "panels_with_data_ratio": round(with_data / len(panels), 3) if panels else None,
+        "panels_declared_empty": sum(r.panels_declared_empty for r in reports),
+        "panels_not_checked": not_checked,
+        "panels_with_data_ratio": round(with_data / total, 3) if total else None,
     }

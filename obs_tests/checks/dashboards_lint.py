@@ -1,37 +1,55 @@
 """Static dashboard checks (no server): JSON Schema validation and lint rules in the spirit of
 grafana/dashboard-linter, plus the metrics every panel reads (for the coverage report).
 
-Rules (each finding names the dashboard, the panel title/id and the fix):
+Rules (each finding names the dashboard, the panel title/id and the fix, and carries the stable rule id in
+brackets, which the contract's ``policy.levels`` can lower or turn off):
 
-==========================  ===========================================================================
-``uid``                     every dashboard has a ``uid``, unique in the directory (links and provisioning
-                            rely on it)
-``title``                   dashboard and data panels have titles
-``template-datasource``     a ``datasource`` variable (type datasource, Prometheus) exists and every panel
-                            and query uses it instead of a hard-coded datasource
-``template-job``            ``job`` and ``instance`` variables exist, and every Prometheus selector filters
-``template-instance``       on them (``job=~"$job"``, ``instance=~"$instance"``)
-``template-undefined``      queries and variable queries only use variables the dashboard defines
-``panel-units``             time series, stat, gauge, bar gauge and heatmap panels set a unit
-``rate-interval``           ``rate``/``irate``/``increase`` windows are ``$__rate_interval`` (``increase``
-                            over ``$__range`` is accepted: "total over the dashboard's time range")
-``panel-ids``               no two panels share an id
-``panel-targets``           every data panel has at least one query
-``promql``                  every Prometheus query parses (variables replaced by placeholders)
-``library-panel``           library panels are reported: their queries live in Grafana, not in the file
-``schema-version``          dashboards older than schemaVersion 27 are reported (Grafana migrates on load)
-==========================  ===========================================================================
+=======================================  ==============================================================
+``uid`` [dashboard/uid]                  every dashboard has a ``uid``, unique in the directory (links and
+                                         provisioning rely on it)
+``title`` [dashboard/title]              dashboard and data panels have titles
+``template-datasource``                  a ``datasource`` variable (type datasource, Prometheus) exists and
+[dashboard/datasource]                   every panel and query uses it (or an export's ``${DS_…}`` input)
+                                         instead of a hard-coded datasource
+``template-job`` [dashboard/job-         a job and an instance variable exist and every Prometheus selector
+variable], ``template-instance``         filters on them. Which variable that is, is read from the queries:
+[dashboard/instance-variable]            the one they filter the label on (``instance=~"$node"``,
+                                         ``instance="$node:9100"``), whatever its name
+``template-undefined``                   queries and variable queries only use variables the dashboard
+[dashboard/undefined-variable]           defines (or an export's ``__inputs``)
+``panel-units`` [dashboard/unit]         time series, stat, gauge, bar gauge and heatmap panels set a unit
+``rate-interval``                        ``rate``/``irate``/``increase`` windows are ``$__rate_interval``
+[dashboard/rate-interval]                (``increase`` over ``$__range`` is accepted: "total over the
+                                         dashboard's time range")
+``panel-ids`` [dashboard/panel-id]       no two panels share an id
+``panel-targets`` [dashboard/no-query]   every data panel has at least one query
+``promql`` [dashboard/promql]            every Prometheus query parses (variables replaced by placeholders)
+``library-panel``                        library panels are reported: their queries live in Grafana, not in
+[dashboard/library-panel]                the file
+``schema-version``                       dashboards older than schemaVersion 27 are reported (Grafana
+[dashboard/schema-version]               migrates on load)
+=======================================  ==============================================================
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from obs_tests.contract import ExpectedEmpty
-from obs_tests.dashboards import Dashboard, Panel, Target, datasource_type, parse_dashboard, read_dashboard_json
+from obs_tests.dashboard_variables import parse_variable_query
+from obs_tests.dashboards import (
+    BUILTIN_DATASOURCES,
+    Dashboard,
+    Panel,
+    Target,
+    datasource_type,
+    parse_dashboard,
+    read_dashboard_json,
+)
 from obs_tests.errors import ConfigInvalid, InputError
 from obs_tests.findings import Finding, display_path
 from obs_tests.promql import PromQLSyntaxError, Selector, selectors
@@ -42,11 +60,14 @@ from obs_tests.yamlfile import LocatedDocument, load_located_text, read_text
 
 __all__ = [
     "BUILTIN_VARIABLES",
+    "FILTER_LABELS",
     "LINT_RULES",
+    "LINT_RULE_IDS",
     "RATE_FUNCTIONS",
     "UNIT_PANEL_TYPES",
     "PromTarget",
     "dashboard_metric_references",
+    "filter_variables",
     "lint_dashboard",
     "lint_dashboards",
     "placeholder_expr",
@@ -69,6 +90,24 @@ LINT_RULES = (
     "library-panel",
     "schema-version",
 )
+#: each lint rule's stable id (:data:`obs_tests.policy.RULE_IDS`), which the contract's policy sets a level for
+LINT_RULE_IDS = {
+    "uid": "dashboard/uid",
+    "title": "dashboard/title",
+    "template-datasource": "dashboard/datasource",
+    "template-job": "dashboard/job-variable",
+    "template-instance": "dashboard/instance-variable",
+    "template-undefined": "dashboard/undefined-variable",
+    "panel-units": "dashboard/unit",
+    "rate-interval": "dashboard/rate-interval",
+    "panel-ids": "dashboard/panel-id",
+    "panel-targets": "dashboard/no-query",
+    "promql": "dashboard/promql",
+    "library-panel": "dashboard/library-panel",
+    "schema-version": "dashboard/schema-version",
+}
+#: the labels every selector should filter on a dashboard variable
+FILTER_LABELS = ("job", "instance")
 RATE_FUNCTIONS = frozenset({"rate", "irate", "increase"})
 UNIT_PANEL_TYPES = frozenset({"timeseries", "graph", "stat", "singlestat", "gauge", "bargauge", "heatmap"})
 BUILTIN_VARIABLES = frozenset(
@@ -126,7 +165,7 @@ def validate_dashboard_file(path: Path) -> tuple[Dashboard | None, list[Finding]
         data = read_dashboard_json(path)
     except ConfigInvalid as exc:
         where, _, message = str(exc).partition(": ")
-        return None, [Finding("dashboard-schema", where, message)]
+        return None, [_schema_finding(shown, where, message)]
     prefix: tuple[str, ...] = ()
     model = data
     if isinstance(data, dict) and isinstance(data.get("dashboard"), dict) and "panels" not in data:
@@ -140,14 +179,28 @@ def validate_dashboard_file(path: Path) -> tuple[Dashboard | None, list[Finding]
             k[len(prefix) :]: v for k, v in (located.lines if located else {}).items() if k[: len(prefix)] == prefix
         }
         doc = LocatedDocument(shown, model, lines)
-        for error in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path])[:20]:
+        for error in errors:
             where, _, message = describe_error(error, doc).partition(": ")
-            findings.append(Finding("dashboard-schema", where, message))
+            findings.append(_schema_finding(shown, where, message))
+        findings = sorted(findings, key=lambda f: f.line or 0)[:20]  # in document order
     try:
         dashboard = parse_dashboard(data, shown)
     except ConfigInvalid as exc:
-        return None, [*findings, Finding("dashboard-schema", shown, str(exc))]
+        return None, [*findings, _schema_finding(shown, shown, str(exc))]
     return dashboard, findings
+
+
+def _schema_finding(shown: str, where: str, message: str) -> Finding:
+    """A ``dashboard/schema`` finding at ``file:line[:column]`` (``where``)."""
+    line = re.match(r".*?:(\d+)(?::\d+)?$", where.removeprefix(shown)) if where.startswith(shown) else None
+    return Finding(
+        "dashboard-schema",
+        where,
+        message,
+        rule="dashboard/schema",
+        file=shown,
+        line=int(line.group(1)) if line else None,
+    )
 
 
 def prometheus_targets(
@@ -155,8 +208,10 @@ def prometheus_targets(
 ) -> tuple[list[PromTarget], list[tuple[Panel, Target | None, str]]]:
     """(queries that go to Prometheus, [(panel, target, why it is skipped)]).
 
-    Skipped: hidden queries, queries without ``expr``, non-Prometheus datasources (Loki, TestData, …),
-    server-side expressions, library panels (their model is in Grafana) and panels inside rows only.
+    Skipped: hidden queries, queries without ``expr``, non-Prometheus datasources (Loki, TestData, …, also an
+    export's ``${DS_LOKI}`` input), server-side expressions, library panels (their model is in Grafana) and
+    panels inside rows only. A Prometheus datasource — by ``{type, uid}``, by name, or an export's
+    ``${DS_PROMETHEUS}`` input — is the Prometheus obs-tests checks against.
     """
     queries: list[PromTarget] = []
     skipped: list[tuple[Panel, Target | None, str]] = []
@@ -183,6 +238,8 @@ def prometheus_targets(
                 continue
             if kind != "prometheus":
                 where = f"datasource {ref.text() if ref else '(default)'}"
+                if ref is not None and ref.variable in dashboard.inputs:
+                    where += " (an import input)"
                 skipped.append((panel, target, f"{where} is of type '{kind}', not Prometheus"))
                 continue
             if not target.expr or not target.expr.strip():
@@ -221,44 +278,152 @@ def _parse(expr: str) -> tuple[list[Selector], dict[float, str]]:
 
 def _finding(rule: str, dashboard: Dashboard, where: str, message: str, severity: str = "error") -> Finding:
     subject = f"dashboard {dashboard.label}" + (f" {where}" if where else "")
-    return Finding(f"dashboard-lint:{rule}", subject, message, severity)
+    return Finding(
+        f"dashboard-lint:{rule}", subject, message, severity, rule=LINT_RULE_IDS[rule], file=dashboard.source
+    )
 
 
 def _uses_variable(value: str, name: str) -> bool:
-    return f"{_PLACEHOLDER}{name}" in value
+    """``value`` (a matcher value with placeholders) uses ``$name`` — not a longer name starting with it."""
+    return re.search(rf"{_PLACEHOLDER}{re.escape(name)}(?!\w)", value) is not None
 
 
-def _lint_variables(dashboard: Dashboard, exprs: Sequence[PromTarget]) -> list[Finding]:
+@dataclass(frozen=True)
+class _Parsed:
+    item: PromTarget
+    selectors: tuple[Selector, ...] = ()
+    windows: Mapping[float, str] | None = None
+    error: PromQLSyntaxError | None = None
+
+
+def _parse_target(item: PromTarget) -> _Parsed:
+    try:
+        sels, windows = _parse(item.target.expr or "")
+    except PromQLSyntaxError as exc:
+        return _Parsed(item, error=exc)
+    return _Parsed(item, tuple(sels), windows)
+
+
+@dataclass(frozen=True)
+class _Filter:
+    """The variables the queries filter one label on (most used first) and how they write it."""
+
+    label: str
+    names: tuple[str, ...] = ()
+    written: str = ""  # the most common matcher, e.g. instance="$node:9100"
+    listing: str | None = None  # no query filters on a variable, but this one lists the label's values
+
+    @property
+    def wanted(self) -> tuple[str, ...]:
+        return self.names or ((self.listing,) if self.listing else ())
+
+    @property
+    def suggestion(self) -> str:
+        return self.written or f'{self.label}=~"${self.wanted[0]}"'
+
+
+def _listing_variable(dashboard: Dashboard, label: str) -> str | None:
+    """A variable named ``label``, else a query variable listing its values (``label_values(…, label)``)."""
+    if dashboard.variable(label) is not None:
+        return label
+    for var in dashboard.variables:
+        if var.type == "query":
+            query = parse_variable_query(var.query_text)
+            if query.kind == "label_values" and query.label == label:
+                return var.name
+    return None
+
+
+def _filters(dashboard: Dashboard, sels: Iterable[Selector]) -> dict[str, _Filter]:
+    names = [v.name for v in dashboard.variables]
+    uses: dict[str, Counter[str]] = {label: Counter() for label in FILTER_LABELS}
+    written: dict[str, Counter[tuple[str, str, str]]] = {label: Counter() for label in FILTER_LABELS}
+    for sel in sels:
+        if sel.metric and sel.metric.startswith(_PLACEHOLDER):
+            continue
+        for label, op, value in sel.matchers:
+            if label not in uses:
+                continue
+            for name in names:
+                if _uses_variable(value, name):
+                    uses[label][name] += 1
+                    written[label][(name, op, re.sub(rf"{_PLACEHOLDER}(\w+)", r"$\1", value))] += 1
+    out = {}
+    for label in FILTER_LABELS:
+        counts = uses[label]
+        # most used first; on a tie the variable named like the label, then by name
+        ranked = tuple(sorted(counts, key=lambda n: (-counts[n], n != label, n)))
+        if not ranked:
+            out[label] = _Filter(label, listing=_listing_variable(dashboard, label))
+            continue
+        forms = [(count, form) for form, count in written[label].items() if form[0] == ranked[0]]
+        _, (_name, op, value) = max(forms, key=lambda x: x[0])
+        out[label] = _Filter(label, ranked, f'{label}{op}"{value}"')
+    return out
+
+
+def filter_variables(dashboard: Dashboard, known: dict[str, str] | None = None) -> dict[str, tuple[str, ...]]:
+    """For ``job`` and ``instance``: the variables the dashboard's Prometheus queries filter that label on,
+    most used first — whatever they are called (``instance="$node:9100"`` -> ``('node',)``).
+
+    Example: a dashboard whose queries read ``node_load1{instance="$node:9100", job="$job"}`` gives
+    ``{"job": ("job",), "instance": ("node",)}``.
+    """
+    queries, _ = prometheus_targets(dashboard, known)
+    parsed = [_parse_target(item) for item in queries]
+    found = _filters(dashboard, [sel for p in parsed for sel in p.selectors])
+    return {label: found[label].names for label in FILTER_LABELS}
+
+
+def _prometheus_inputs(dashboard: Dashboard) -> list[str]:
+    return sorted(f"${{{name}}}" for name, plugin in dashboard.inputs.items() if plugin == "prometheus")
+
+
+def _lint_variables(dashboard: Dashboard, filters: Mapping[str, _Filter]) -> list[Finding]:
     findings: list[Finding] = []
     defined = {v.name for v in dashboard.variables} | set(dashboard.inputs)
     datasource_vars = [v for v in dashboard.variables if v.type == "datasource"]
     if not any(v.query_text in ("prometheus", "") for v in datasource_vars):
+        inputs = _prometheus_inputs(dashboard)
+        via = (
+            f"its queries use the import input {', '.join(inputs)}, which Grafana binds to one datasource when the "
+            "dashboard is imported; "
+            if inputs
+            else ""
+        )
         findings.append(
             _finding(
                 "template-datasource",
                 dashboard,
                 "",
-                "no datasource variable — add {name: datasource, type: datasource, query: prometheus} to "
+                f"no datasource variable — {via}add {{name: datasource, type: datasource, query: prometheus}} to "
                 "templating.list and use ${datasource} in every panel and query",
             )
         )
-    used = {name for t in exprs for name in variable_names(t.target.expr or "")}
-    for name in ("job", "instance"):
-        var = dashboard.variable(name)
-        if var is None:
+    for label in FILTER_LABELS:
+        found = filters[label]
+        if found.names:
+            continue
+        if found.listing is not None:
             findings.append(
                 _finding(
-                    f"template-{name}",
+                    f"template-{label}",
                     dashboard,
                     "",
-                    f"no '{name}' variable — add a query variable label_values({name}) (multi-value, include All) "
-                    f'and filter every selector with {name}=~"${name}"',
+                    f"variable ${found.listing} is defined but no query filters {label} on it — add "
+                    f"{found.suggestion} to every selector",
                 )
             )
-        elif name not in used:
-            findings.append(
-                _finding(f"template-{name}", dashboard, "", f"variable ${name} is defined but no query uses it")
+            continue
+        findings.append(
+            _finding(
+                f"template-{label}",
+                dashboard,
+                "",
+                f"no {label} variable: no query filters {label} on a variable — add a query variable "
+                f'label_values({label}) (multi-value, include All) and filter every selector with {label}=~"${label}"',
             )
+        )
     for var in dashboard.variables:
         for name in variable_names(var.query_text) + variable_names(var.regex):
             if name not in defined and name not in BUILTIN_VARIABLES and not name.startswith("__auto_interval_"):
@@ -278,23 +443,41 @@ def _lint_variables(dashboard: Dashboard, exprs: Sequence[PromTarget]) -> list[F
     return findings
 
 
-def _lint_datasource(dashboard: Dashboard, panel: Panel, target: Target | None) -> Finding | None:
+def _datasource_variable(dashboard: Dashboard) -> str:
+    """How a panel should name its Prometheus: the dashboard's datasource variable, else its import input."""
+    for var in dashboard.variables:
+        if var.type == "datasource" and var.query_text in ("prometheus", ""):
+            return f"${{{var.name}}}"
+    inputs = _prometheus_inputs(dashboard)
+    return inputs[0] if inputs else "${datasource}"
+
+
+def _lint_datasource(
+    dashboard: Dashboard, panel: Panel, target: Target | None, known: dict[str, str] | None
+) -> Finding | None:
+    """A Prometheus datasource named by a fixed uid or name (other plugins' panels are not this lint's
+    business: the datasource variable is a Prometheus one)."""
     ref = target.datasource if target is not None else panel.datasource
-    if ref is None or ref.variable or ref.key in ("-- Mixed --", "-- Dashboard --", "-- Grafana --", "__expr__"):
+    if ref is None or ref.variable or ref.key in BUILTIN_DATASOURCES or ref.type == "datasource":
         return None
-    if ref.type == "datasource":
+    if target is not None and ref == panel.datasource:
+        return None  # Grafana 8.3+ repeats the panel's datasource on every query: reported once, on the panel
+    if datasource_type(ref, dashboard, known) != "prometheus":
         return None
     where = f"panel {panel.label}" + (f" query {target.ref_id}" if target is not None else "")
     return _finding(
         "template-datasource",
         dashboard,
         where,
-        f"datasource is hard-coded ({ref.text()}) — use the ${{datasource}} variable so the dashboard works on "
-        "every Grafana",
+        f"datasource is hard-coded ({ref.text()}) — use {_datasource_variable(dashboard)} so the dashboard works "
+        "on every Grafana",
     )
 
 
-def _lint_query(dashboard: Dashboard, item: PromTarget, defined: set[str]) -> list[Finding]:
+def _lint_query(
+    dashboard: Dashboard, parsed: _Parsed, defined: set[str], filters: Mapping[str, _Filter]
+) -> list[Finding]:
+    item = parsed.item
     expr = item.target.expr or ""
     findings: list[Finding] = []
     for name in variable_names(expr):
@@ -308,11 +491,10 @@ def _lint_query(dashboard: Dashboard, item: PromTarget, defined: set[str]) -> li
                     "Prometheus rejects or misreads it",
                 )
             )
-    try:
-        sels, windows = _parse(expr)
-    except PromQLSyntaxError as exc:
-        return [*findings, _finding("promql", dashboard, item.where, f"does not parse: {exc} — query: {expr}")]
-    for sel in sels:
+    if parsed.error is not None:
+        return [*findings, _finding("promql", dashboard, item.where, f"does not parse: {parsed.error} — query: {expr}")]
+    windows = parsed.windows or {}
+    for sel in parsed.selectors:
         if sel.function in RATE_FUNCTIONS and not sel.subquery:
             window = windows.get(sel.range_seconds or 0.0)
             ok = window is not None and (
@@ -331,17 +513,18 @@ def _lint_query(dashboard: Dashboard, item: PromTarget, defined: set[str]) -> li
                 )
         if sel.metric and sel.metric.startswith(_PLACEHOLDER):
             continue
-        for label in ("job", "instance"):
-            var = dashboard.variable(label)
-            if var is None:
+        for label in FILTER_LABELS:
+            wanted = filters[label].wanted
+            if not wanted:
                 continue
-            if not any(m[0] == label and _uses_variable(m[2], label) for m in sel.matchers):
+            if not any(m[0] == label and any(_uses_variable(m[2], n) for n in wanted) for m in sel.matchers):
                 findings.append(
                     _finding(
                         f"template-{label}",
                         dashboard,
                         item.where,
-                        f'selector {sel.metric or "{…}"} does not filter on ${label} — add {label}=~"${label}"',
+                        f"selector {sel.metric or '{…}'} does not filter on ${wanted[0]} — add "
+                        f"{filters[label].suggestion}",
                     )
                 )
     return findings
@@ -368,7 +551,9 @@ def lint_dashboard(dashboard: Dashboard, known: dict[str, str] | None = None) ->
             )
         )
     queries, _skipped = prometheus_targets(dashboard, known)
-    findings += _lint_variables(dashboard, queries)
+    parsed = [_parse_target(item) for item in queries]
+    filters = _filters(dashboard, [sel for p in parsed for sel in p.selectors])
+    findings += _lint_variables(dashboard, filters)
     defined = {v.name for v in dashboard.variables} | set(dashboard.inputs)
     seen_ids: dict[int, Panel] = {}
     for panel in dashboard.panels:
@@ -412,16 +597,16 @@ def lint_dashboard(dashboard: Dashboard, known: dict[str, str] | None = None) ->
                     "no unit — set fieldConfig.defaults.unit (e.g. reqps, s, percentunit, bytes, short)",
                 )
             )
-        problem = _lint_datasource(dashboard, panel, None)
+        problem = _lint_datasource(dashboard, panel, None, known)
         if problem:
             findings.append(problem)
         for target in panel.targets:
             if target.datasource is not None and not target.hide:
-                problem = _lint_datasource(dashboard, panel, target)
+                problem = _lint_datasource(dashboard, panel, target, known)
                 if problem:
                     findings.append(problem)
-    for item in queries:
-        findings += _lint_query(dashboard, item, defined)
+    for one in parsed:
+        findings += _lint_query(dashboard, one, defined, filters)
     return findings
 
 

@@ -79,7 +79,14 @@ def prometheus_datasource(datasources: Sequence[Mapping[str, Any]], name: str | 
 def check_health(health: Mapping[str, Any]) -> list[Finding]:
     """``/api/health`` says the database is ok."""
     if health.get("database") != "ok":
-        return [Finding("grafana", "/api/health", f"database is {health.get('database')!r}, expected 'ok'")]
+        return [
+            Finding(
+                "grafana",
+                "/api/health",
+                f"database is {health.get('database')!r}, expected 'ok'",
+                rule="grafana/health",
+            )
+        ]
     return []
 
 
@@ -93,6 +100,7 @@ def check_datasource_health(source: GrafanaDatasource, status: int, body: Mappin
             f"datasource '{source.name}' ({source.uid})",
             f"health check failed (HTTP {status}): {body.get('message', body)} — check its URL in "
             "grafana/provisioning/datasources and that Grafana can reach Prometheus",
+            rule="grafana/health",
         )
     ]
 
@@ -115,10 +123,24 @@ def compare_dashboards(label: str, expected: Mapping[str, Any], actual: Mapping[
     findings = []
     for key in ("title", "variables"):
         if want[key] != have[key]:
-            findings.append(Finding("grafana", label, f"{key} differs: file {want[key]!r}, Grafana {have[key]!r}"))
+            findings.append(
+                Finding(
+                    "grafana",
+                    label,
+                    f"{key} differs: file {want[key]!r}, Grafana {have[key]!r}",
+                    rule="grafana/dashboard-copy",
+                )
+            )
     missing = [f"{title!r} (id {ident})" for ident, title in want["panels"] if (ident, title) not in have["panels"]]
     if missing:
-        findings.append(Finding("grafana", label, f"panels missing in Grafana's copy: {', '.join(missing)}"))
+        findings.append(
+            Finding(
+                "grafana",
+                label,
+                f"panels missing in Grafana's copy: {', '.join(missing)}",
+                rule="grafana/dashboard-copy",
+            )
+        )
     for key, (kind, targets) in want["panels"].items():
         theirs = have["panels"].get(key)
         if theirs is not None and theirs != (kind, targets):
@@ -127,6 +149,7 @@ def compare_dashboards(label: str, expected: Mapping[str, Any], actual: Mapping[
                     "grafana",
                     label,
                     f"panel {key[1]!r} (id {key[0]}) differs: file {kind} {targets}, Grafana {theirs[0]} {theirs[1]}",
+                    rule="grafana/dashboard-copy",
                 )
             )
     return findings

@@ -23,6 +23,7 @@ from obs_tests.checks.dashboards import (
     format_report,
     max_step,
     run_dashboard,
+    summary_line,
     wait_visible,
 )
 from obs_tests.checks.dashboards_lint import dashboard_metric_references, lint_dashboards, validate_dashboard_file
@@ -106,9 +107,12 @@ def test_dashboard_schema(
 ) -> None:
     """The JSON parses and matches the schema of what Grafana and obs-tests read."""
     dashboard, findings = validate_dashboard_file(dashboard_file)
-    if dashboard is not None:
+    verdict = obs_findings.judge(findings)
+    if verdict.errors:
+        obs_summary(f"{display_path(dashboard_file)}: {len(verdict.errors)} schema errors")
+    elif dashboard is not None:
         obs_summary(f"{display_path(dashboard_file)}: schema-valid, {len(dashboard.data_panels)} panels")
-    obs_findings(findings)
+    obs_findings.require(verdict)
 
 
 def test_dashboard_lint(
@@ -154,13 +158,9 @@ def test_dashboard_panels_show_data(
     obs_report.setdefault("dashboards", {})[dashboard_file.name] = report.to_json()
     with table_path.open("a", encoding="utf-8") as out:
         out.write(format_report(report) + "\n\n")
-    counts = report.counts()
-    declared = sum(1 for r in report.results if r.accepted)
-    obs_summary(
-        f"{dashboard.label}: {counts.get('data', 0)}/{sum(counts.values())} panels with data, "
-        f"{len(report.executed)} queries ({declared} declared empty); {dashboard_workload}"
-    )
-    obs_findings(findings)
+    verdict = obs_findings.judge(findings)
+    obs_summary(summary_line(report, verdict.errors, dashboard_workload))
+    obs_findings.require(verdict)
 
 
 def test_dashboard_expectations_name_real_panels(
@@ -169,8 +169,14 @@ def test_dashboard_expectations_name_real_panels(
     """Every dashboards.expected_empty entry of the contract names an existing dashboard and panel."""
     dashboards = [load_dashboard(p) for p in dashboard_files(contract.files.dashboards)]
     findings = check_expectations(dashboards, contract.dashboards.expected_empty)
-    obs_summary(f"{len(contract.dashboards.expected_empty)} declared-empty panel queries name existing panels")
-    obs_findings(findings)
+    verdict = obs_findings.judge(findings)
+    total = len(contract.dashboards.expected_empty)
+    obs_summary(
+        f"{len(verdict.errors)} of {total} dashboards.expected_empty entries name no existing panel or query"
+        if verdict.errors
+        else f"{total} dashboards.expected_empty entries name existing panels"
+    )
+    obs_findings.require(verdict)
 
 
 def test_dashboards_coverage(
@@ -186,12 +192,17 @@ def test_dashboards_coverage(
     section = dashboard_coverage(list(reports.values()), refs, prom.metric_names())
     section["unparsed"] = problems
     obs_report["dashboards_coverage"] = section
-    obs_summary(
-        f"dashboards read {section['metrics_referenced']} metrics ({len(section['metrics_missing'])} missing); "
-        f"{section['panels_with_data']}/{section['panels_total']} panels with data"
-        + (f", {section['panels_declared_empty']} declared empty" if section["panels_declared_empty"] else "")
-    )
     missing = section["metrics_missing"]
+    declared = section["panels_declared_empty"]
+    obs_summary(
+        (
+            f"{len(missing)} of the {section['metrics_referenced']} metrics the dashboards read are not in Prometheus"
+            if missing
+            else f"dashboards read {section['metrics_referenced']} metrics, all in Prometheus"
+        )
+        + f"; {section['panels_with_data']}/{section['panels_total']} panels with data"
+        + (f", {declared} panel{'s' if declared != 1 else ''} declared empty" if declared else "")
+    )
     if missing:
         lines = [f"metric {m} (read by {', '.join(w[:3])}) is not in Prometheus" for m, w in missing.items()]
         pytest.fail("\n".join(lines), pytrace=False)

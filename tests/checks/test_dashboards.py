@@ -18,16 +18,25 @@ from obs_tests.checks.dashboards import (
     dashboard_coverage,
     format_report,
     plan_queries,
+    run_dashboard,
+    summary_line,
 )
 from obs_tests.contract import ExpectedEmpty
 from obs_tests.dashboard_variables import ResolvedVariable
-from obs_tests.dashboards import Dashboard, load_dashboard
+from obs_tests.dashboards import Dashboard, Panel, load_dashboard
+from obs_tests.findings import Finding
 from obs_tests.templating import TimeRange, VariableValue
+from tests.recorded_prometheus import RecordedPrometheus
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = ROOT / "grafana_dashboards"
 FOREIGN = ROOT / "tests" / "fixtures" / "dashboards" / "foreign"
+COMMUNITY = ROOT / "tests" / "fixtures" / "dashboards" / "community"
 SPAN = TimeRange(1_700_000_000.0, 1_700_000_900.0)  # 15 minutes
+
+
+def _recorded() -> RecordedPrometheus:
+    return RecordedPrometheus("node_exporter_default_collectors.json")
 
 
 @pytest.mark.parametrize(
@@ -99,23 +108,13 @@ def _report(results: list[QueryResult], dashboard: Dashboard) -> DashboardReport
 
 def test_findings_name_the_panel_and_declarations_accept_empty_queries() -> None:
     dashboard = load_dashboard(BUNDLED / "load.json")
-    offered = dashboard.panels[0]
+    offered, users = dashboard.panels[0], dashboard.panels[3]
     results = [
+        QueryResult(dashboard.label, users, users.targets[0], "empty", "sum(locust_users)", "no metric locust_users"),
         QueryResult(
             dashboard.label,
             offered,
             offered.targets[0],
-            "empty",
-            "sum(rate(locust_requests_total[4s]))",
-            "no metric locust_requests_total exists",
-        ),
-        QueryResult(
-            dashboard.label, offered, offered.targets[1], "data", "sum(rate(gateway_webhooks_total[4s]))", "", 1
-        ),
-        QueryResult(
-            dashboard.label,
-            dashboard.panels[3],
-            dashboard.panels[3].targets[0],
             "error",
             "sum(",
             "Prometheus: bad_data: 1:5: parse error: unclosed left parenthesis",
@@ -123,21 +122,83 @@ def test_findings_name_the_panel_and_declarations_accept_empty_queries() -> None
     ]
     report = _report(results, dashboard)
     findings = check_report(report)
-    assert [f.check for f in findings] == ["dashboards", "dashboards"]
+    assert [(f.check, f.rule, f.severity) for f in findings] == [
+        ("dashboards", "dashboard/panel-empty", "error"),
+        ("dashboards", "dashboard/query-error", "error"),
+    ]
     assert findings[0].subject == (
-        "dashboard 'obs-tests / Load: offered vs served' (obs-load, load.json) panel 'Offered vs served load' (id 1) "
-        "query A"
+        "dashboard 'obs-tests / Load: offered vs served' (obs-load, load.json) panel 'Locust users' (id 4)"
     )
-    assert findings[0].message.startswith('empty (the panel shows "No data"): no metric locust_requests_total exists')
+    assert findings[0].message.startswith(
+        'empty (the panel shows "No data"): query A: no metric locust_users — query: sum(locust_users)'
+    )
     assert "declare it under dashboards.expected_empty" in findings[0].message
+    assert findings[1].subject.endswith("panel 'Offered vs served load' (id 1) query A")
     assert findings[1].message.startswith("error: Prometheus: bad_data: 1:5: parse error: unclosed left parenthesis")
-    assert report.panel_status(offered) == "empty"
+    assert report.panel_status(users) == "empty"
 
     report = _report(list(results), dashboard)
-    findings = check_report(report, [ExpectedEmpty("obs-load", "Offered vs served load", "no load running", "A")])
-    assert len(findings) == 1 and findings[0].message.startswith("error:")
+    findings = check_report(report, [ExpectedEmpty("obs-load", "Locust users", "no load running")])
+    assert [f.rule for f in findings] == ["dashboard/query-error"]
     assert report.results[0].accepted == "no load running"
-    assert report.panel_status(offered) == "data"  # the served query has data; the declared one does not count
+    assert report.declared_empty(users) and report.panels_declared_empty == 1
+
+
+def _panel_of_seven(dashboard: Dashboard, empty: int) -> tuple[Panel, list[QueryResult]]:
+    panel = next(p for p in dashboard.panels if p.title == "System load and processes")
+    results = [
+        QueryResult(
+            dashboard.label,
+            panel,
+            t,
+            "empty" if i >= 7 - empty else "data",
+            t.expr or "",
+            "no metric node_processes_state exists — a typo, or the exporter does not export it"
+            if i >= 7 - empty
+            else "",
+            0 if i >= 7 - empty else 1,
+        )
+        for i, t in enumerate(panel.targets)
+    ]
+    return panel, results
+
+
+def test_a_panel_with_data_is_not_failed_for_one_empty_query() -> None:
+    """Defect 9: 6 queries with data and 1 empty used to fail as 'empty (the panel shows "No data")'."""
+    dashboard = load_dashboard(COMMUNITY / "node_host_overview.json")
+    panel, results = _panel_of_seven(dashboard, empty=1)
+    assert len(panel.targets) == 7
+    report = _report(results, dashboard)
+    [finding] = check_report(report)
+    assert (finding.rule, finding.severity) == ("dashboard/query-empty", "warning")
+    assert finding.subject.endswith("panel 'System load and processes' (id 7) query G")
+    assert finding.message.startswith(
+        "empty query (Grafana draws the panel from A, B, C, D, E, F without it): no metric node_processes_state"
+    )
+    assert "query: G)" in finding.message
+    assert report.panel_status(panel) == "data"
+    assert report.counts() == {"data": 1}
+    assert dashboard_coverage([report], {}, [])["panels_with_data"] == 1
+
+
+def test_a_panel_without_any_data_is_one_error_listing_its_queries() -> None:
+    dashboard = load_dashboard(COMMUNITY / "node_host_overview.json")
+    panel, results = _panel_of_seven(dashboard, empty=7)
+    report = _report(results, dashboard)
+    [finding] = check_report(report)
+    assert (finding.rule, finding.severity) == ("dashboard/panel-empty", "error")
+    assert finding.subject.endswith("panel 'System load and processes' (id 7)")
+    assert finding.message.count("— query: ") == 7 and "query A: " in finding.message
+    assert report.panel_status(panel) == "empty"
+
+
+def test_hidden_queries_do_not_count() -> None:
+    dashboard = load_dashboard(COMMUNITY / "node_host_overview.json")
+    panel = next(p for p in dashboard.panels if p.title == "CPU by mode")
+    report = run_dashboard(dashboard, _recorded(), scrape_interval=15.0, time_range=SPAN)
+    statuses = {r.target.ref_id: r.status for r in report.results if r.panel is panel and r.target is not None}
+    assert statuses == {"A": "data", "B": "skipped"}
+    assert report.panel_status(panel) == "data"
 
 
 def test_constant_zero_is_a_warning_unless_declared() -> None:
@@ -187,6 +248,66 @@ def test_summary_table_and_coverage() -> None:
         "panels_total": 2,
         "panels_with_data": 1,
         "panels_declared_empty": 0,
+        "panels_not_checked": 0,
         "panels_with_data_ratio": 0.5,
     }
     assert report.to_json()["panels"] == {"data": 1, "empty": 1}
+
+
+def _node_report(expected: list[ExpectedEmpty] | None = None) -> tuple[DashboardReport, list[Finding]]:
+    dashboard = load_dashboard(COMMUNITY / "node_host_overview.json")
+    prom = _recorded()
+    report = run_dashboard(dashboard, prom, scrape_interval=15.0, time_range=SPAN, expected_empty=expected or ())
+    return report, check_report(report, expected or ())
+
+
+def test_a_community_export_runs_on_the_prometheus_checked_against() -> None:
+    """`${DS_PROMETHEUS}` placeholders (name and {type, uid} forms) resolve to the Prometheus obs-tests checks;
+    `$node` and `$job` are resolved like Grafana does and expanded in every query."""
+    report, findings = _node_report()
+    assert not [r for r in report.results if r.status == "skipped" and "not Prometheus" in r.message]
+    assert report.variables["node"].value.values == ("localhost:9100",)
+    assert report.variables["device"].value.values == ("vda", "zram0")  # include All, regex /^(?!dm-|loop).*$/
+    memory = next(r for r in report.results if r.panel.title == "Memory used")
+    assert memory.expr.startswith('100 * (1 - node_memory_MemAvailable_bytes{instance="localhost:9100",job="node"}')
+    assert [r.repeat for r in report.results if r.panel.repeat] == ["device=vda", "device=zram0"]
+    # a collector that is off: one query of a panel with data (warning); hardware absent: a whole panel (error)
+    assert sorted((f.rule, f.severity, f.subject.rpartition(" panel ")[2]) for f in findings) == [
+        ("dashboard/panel-empty", "error", "'Hardware temperature' (id 21)"),
+        ("dashboard/query-empty", "warning", "'System load and processes' (id 7) query G"),
+    ]
+    processes = next(f for f in findings if f.rule == "dashboard/query-empty")
+    assert "no metric node_processes_state exists" in processes.message
+    counts = report.counts()
+    assert counts == {"data": 10, "empty": 1}  # 9 panels, one repeated for 2 disks, drawn with data
+    assert report.checked_panels == 11
+
+
+def test_declared_empty_panels_are_counted_in_panels_everywhere() -> None:
+    declared = [
+        ExpectedEmpty("node-host-overview", "Hardware temperature", "a VM has no sensors (hwmon)"),
+        ExpectedEmpty("node-host-overview", "System load and processes", "processes collector is off", "G"),
+    ]
+    report, findings = _node_report(declared)
+    assert findings == []
+    assert report.panels_declared_empty == 1  # the panel without data; G's panel has data
+    assert summary_line(report) == (
+        "'Node host overview (community style)' (node-host-overview, node_host_overview.json): 10/11 panels with "
+        f"data, 1 panel declared empty, {len(report.executed)} queries"
+    )
+    head = format_report(report).splitlines()[0]
+    assert "11 panels — 10 data, 1 empty; 1 panel declared empty (" in head
+    coverage = dashboard_coverage([report], {}, [])
+    assert (coverage["panels_total"], coverage["panels_with_data"], coverage["panels_declared_empty"]) == (11, 10, 1)
+    assert report.to_json()["panels_declared_empty"] == 1
+
+
+def test_summary_line_of_a_failed_check_leads_with_what_failed() -> None:
+    report, findings = _node_report()
+    errors = [f for f in findings if f.severity == "error"]
+    line = summary_line(report, errors)
+    assert line.startswith(
+        "'Node host overview (community style)' (node-host-overview, node_host_overview.json): 1 error (1 empty "
+        "panel) — 10/11 panels with data"
+    )
+    assert summary_line(report, []).endswith(f"10/11 panels with data, {len(report.executed)} queries")

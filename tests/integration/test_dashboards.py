@@ -203,7 +203,11 @@ def test_suite_passes_on_the_repository_and_fails_on_a_broken_copy(
     shutil.copy(CONTRACT, broken / "obs.yaml")
     code, out = _check(stack, broken / "obs.yaml", tmp_path, "dashboard")
     assert code == 1, out
-    assert "FAIL  dashboards: 'Live problems' (broken-live, live_problems.json): 1/4 panels with data" in out
+    # the summary line of the failed check leads with what failed (it must not read like a pass)
+    assert (
+        "FAIL  dashboards: 'Live problems' (broken-live, live_problems.json): 4 errors (2 empty panels, 1 variable "
+        "without value, 1 query error) — 1/4 panels with data" in out
+    )
     assert "no metric gateway_webhook_total exists; closest exported: gateway_webhooks_total" in out
     assert "FAIL  dashboards: 'Live problems' (broken-live, live_problems.json): 1 lint errors" in out
 
