@@ -31,11 +31,13 @@ from obs_tests.templating import Expander, TimeRange, VariableValue, interval_to
 
 __all__ = [
     "GrafanaDatasource",
+    "bind_inputs",
     "check_datasource_health",
     "check_health",
     "classify_frames",
     "compare_dashboards",
     "dashboard_signature",
+    "datasource_types",
     "expected_titles",
     "prometheus_datasource",
     "run_dashboard_via_grafana",
@@ -74,6 +76,42 @@ def prometheus_datasource(datasources: Sequence[Mapping[str, Any]], name: str | 
         raise ApiError("Grafana has no Prometheus datasource — provision one (grafana/provisioning/datasources)")
     default = [d for d in proms if d.get("isDefault")]
     return GrafanaDatasource.from_api((default or proms)[0])
+
+
+def datasource_types(datasources: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Name and uid of every Grafana datasource -> its plugin type (what a panel naming one queries)."""
+    known: dict[str, str] = {}
+    for item in datasources:
+        kind = str(item.get("type") or "")
+        for key in (item.get("name"), item.get("uid")):
+            if key and kind:
+                known[str(key)] = kind
+    return known
+
+
+def bind_inputs(model: Mapping[str, Any], source: GrafanaDatasource) -> dict[str, Any]:
+    """An export-for-sharing dashboard as Grafana's import dialog saves it when ``source`` is chosen for its
+    Prometheus inputs: every ``${DS_X}`` of a Prometheus ``__inputs`` entry becomes ``source``'s uid (other
+    plugins' inputs are left as written, they are not checked here) and ``__inputs`` is dropped. A dashboard
+    without inputs is returned as is (a copy)."""
+    inputs = [i for i in model.get("__inputs") or [] if isinstance(i, dict) and i.get("name")]
+    names = [str(i["name"]) for i in inputs if i.get("type") == "datasource" and i.get("pluginId") == "prometheus"]
+    if not inputs:
+        return dict(model)
+
+    def bind(value: Any) -> Any:
+        if isinstance(value, str):
+            for name in names:
+                value = value.replace(f"${{{name}}}", source.uid)
+            return value
+        if isinstance(value, list):
+            return [bind(v) for v in value]
+        if isinstance(value, dict):
+            return {k: bind(v) for k, v in value.items()}
+        return value
+
+    bound: dict[str, Any] = bind({k: v for k, v in model.items() if k != "__inputs"})
+    return bound
 
 
 def check_health(health: Mapping[str, Any]) -> list[Finding]:
@@ -210,7 +248,11 @@ def run_dashboard_via_grafana(
     started = time.perf_counter()
     span = time_range or TimeRange.parse(dashboard.time_from, dashboard.time_to)
     proxy = grafana.prometheus_via(source.uid)
-    names = {source.name: "prometheus", source.uid: "prometheus"}
+    try:  # a panel naming another datasource (Loki, by name) is skipped, not sent to Prometheus
+        names = datasource_types(grafana.datasources())
+    except ApiError:
+        names = {}
+    names.update({source.name: "prometheus", source.uid: "prometheus"})
     variables = resolve_variables(dashboard, proxy, span, datasources=names)
     jobs, not_run = plan_queries(
         dashboard, variables, span, scrape_interval=source.scrape_interval, datasources=names, keep_macros=True

@@ -14,15 +14,17 @@ import pytest
 from obs_tests.checks.dashboards import DashboardReport
 from obs_tests.checks.grafana import (
     GrafanaDatasource,
+    bind_inputs,
     check_datasource_health,
     check_health,
     classify_frames,
     compare_dashboards,
+    datasource_types,
     expected_titles,
     prometheus_datasource,
 )
 from obs_tests.dashboard_variables import ResolvedVariable
-from obs_tests.dashboards import load_dashboard
+from obs_tests.dashboards import datasource_type, load_dashboard, parse_dashboard
 from obs_tests.errors import ApiError
 from obs_tests.templating import TimeRange, VariableValue
 
@@ -109,3 +111,28 @@ def test_titles_the_browser_must_find() -> None:
     assert "Confidence — momentum" in titles and "Confidence — risk" in titles
     assert "Messages processed by agent" in titles
     assert "Confidence — $agent_type" not in titles
+
+
+def test_an_export_is_bound_to_the_checked_datasource_like_grafanas_import() -> None:
+    model = json.loads(
+        (ROOT / "tests" / "fixtures" / "dashboards" / "community" / "node_host_overview.json").read_text()
+    )
+    source = GrafanaDatasource("prom-uid", "Prometheus", 15.0)
+    bound = bind_inputs(model, source)
+    assert "${DS_PROMETHEUS}" not in json.dumps(bound) and "__inputs" not in bound
+    assert bound["panels"][1]["datasource"] == {"type": "prometheus", "uid": "prom-uid"}
+    assert bound["panels"][2]["datasource"] == "prom-uid"
+    assert compare_dashboards("imported", model, bound) == []  # same panels and queries
+    dashboard = parse_dashboard(bound, "bound.json")
+    known = datasource_types([{"name": "Prometheus", "uid": "prom-uid", "type": "prometheus"}])
+    assert {datasource_type(p.datasource, dashboard, known) for p in dashboard.data_panels if p.targets} == {
+        "prometheus"
+    }
+    assert bind_inputs(GATEWAY, source) == GATEWAY  # no inputs: unchanged
+
+
+def test_datasources_by_name_and_uid() -> None:
+    known = datasource_types(
+        [{"name": "Prometheus", "uid": "p1", "type": "prometheus"}, {"name": "Logs", "uid": "l1", "type": "loki"}]
+    )
+    assert known == {"Prometheus": "prometheus", "p1": "prometheus", "Logs": "loki", "l1": "loki"}
