@@ -98,6 +98,7 @@ RULE_IDS: dict[str, str] = {
     "dashboard/constant-zero": "a panel query that is constantly zero",
     "dashboard/variable": "a template variable that resolves to no value",
     "dashboard/expected-empty": "a dashboards.expected_empty entry naming no existing dashboard, panel or query",
+    "dashboard/metric-missing": "a metric a dashboard query reads that Prometheus does not have",
     # Grafana (live)
     "grafana/health": "Grafana or its Prometheus datasource fails its health check",
     "grafana/dashboard-copy": "Grafana's copy of a dashboard differs from the file (provisioned, or read back)",

@@ -59,6 +59,7 @@ __all__ = [
     "DashboardReport",
     "QueryResult",
     "check_expectations",
+    "check_metric_coverage",
     "check_report",
     "check_variables",
     "classify_values",
@@ -678,6 +679,47 @@ def check_expectations(dashboards: Sequence[Dashboard], expected: Sequence[Expec
                     rule="dashboard/expected-empty",
                 )
             )
+    return findings
+
+
+def _metrics_read(expr: str) -> set[str]:
+    try:
+        return {s.metric for s in selectors(expr) if s.metric}
+    except PromQLSyntaxError:
+        return set()
+
+
+def check_metric_coverage(
+    missing: Mapping[str, Sequence[str]], reports: Sequence[DashboardReport], exported: Sequence[str]
+) -> list[Finding]:
+    """``dashboard/metric-missing`` for every metric the dashboards read that Prometheus does not have
+    (``missing``: metric -> the panels reading it). Judged like the panels: an error when a panel reading it
+    shows no data at all (or no live result says), a warning when every panel reading it draws data from
+    its other queries (their empty query is a ``dashboard/query-empty`` warning too)."""
+    findings = []
+    names = tuple(exported)
+    for metric, readers in missing.items():
+        panels = [
+            report.panel_status(r.panel, r.repeat)
+            for report in reports
+            for r in report.executed
+            if metric in _metrics_read(r.expr)
+        ]
+        drawn = bool(panels) and all(status in ("data", "constant_zero") for status in panels)
+        hint = _closest(metric, names)
+        shown = ", ".join(readers[:3]) + (f" and {len(readers) - 3} more" if len(readers) > 3 else "")
+        findings.append(
+            Finding(
+                "dashboards",
+                f"metric {metric}",
+                f"read by {shown}, but Prometheus has no such metric"
+                + (f" (closest exported: {', '.join(hint)})" if hint else "")
+                + " — a typo, or an exporter or collector that is off on this stack (then declare the queries "
+                "reading it under dashboards.expected_empty, with the reason)",
+                "warning" if drawn else "error",
+                rule="dashboard/metric-missing",
+            )
+        )
     return findings
 
 

@@ -18,6 +18,7 @@ from obs_tests.accounting import wait_drained, wait_scraped_after
 from obs_tests.checks.dashboards import (
     DashboardReport,
     check_expectations,
+    check_metric_coverage,
     check_report,
     dashboard_coverage,
     format_report,
@@ -185,24 +186,26 @@ def test_dashboards_coverage(
     reports: dict[Path, DashboardReport],
     obs_report: dict[str, Any],
     obs_summary: Callable[[str], None],
+    obs_findings: FindingsJudge,
 ) -> None:
-    """Metrics the dashboards read exist in Prometheus; panels with data / total (report section)."""
+    """Metrics the dashboards read exist in Prometheus; panels with data / panels checked (report section)."""
     dashboards = [load_dashboard(p) for p in dashboard_files(contract.files.dashboards)]
     refs, problems = dashboard_metric_references(dashboards, contract.dashboards.expected_empty)
-    section = dashboard_coverage(list(reports.values()), refs, prom.metric_names())
+    exported = prom.metric_names()
+    section = dashboard_coverage(list(reports.values()), refs, exported)
     section["unparsed"] = problems
     obs_report["dashboards_coverage"] = section
-    missing = section["metrics_missing"]
+    verdict = obs_findings.judge(check_metric_coverage(section["metrics_missing"], list(reports.values()), exported))
     declared = section["panels_declared_empty"]
     obs_summary(
         (
-            f"{len(missing)} of the {section['metrics_referenced']} metrics the dashboards read are not in Prometheus"
-            if missing
-            else f"dashboards read {section['metrics_referenced']} metrics, all in Prometheus"
+            f"{len(verdict.errors) + len(verdict.warnings)} of the {section['metrics_referenced']} metrics the "
+            f"dashboards read are not in Prometheus ({len(verdict.errors)} errors)"
+            if verdict.errors
+            else f"dashboards read {section['metrics_referenced']} metrics"
+            + (f", {len(verdict.warnings)} not in Prometheus (warnings)" if verdict.warnings else ", all in Prometheus")
         )
         + f"; {section['panels_with_data']}/{section['panels_total']} panels with data"
         + (f", {declared} panel{'s' if declared != 1 else ''} declared empty" if declared else "")
     )
-    if missing:
-        lines = [f"metric {m} (read by {', '.join(w[:3])}) is not in Prometheus" for m, w in missing.items()]
-        pytest.fail("\n".join(lines), pytrace=False)
+    obs_findings.require(verdict)

@@ -12,6 +12,7 @@ import pytest
 from obs_tests.checks.dashboards import (
     DashboardReport,
     QueryResult,
+    check_metric_coverage,
     check_report,
     check_variables,
     classify_values,
@@ -311,3 +312,48 @@ def test_summary_line_of_a_failed_check_leads_with_what_failed() -> None:
         "panel) — 10/11 panels with data"
     )
     assert summary_line(report, []).endswith(f"10/11 panels with data, {len(report.executed)} queries")
+
+
+def test_the_broken_live_dashboard_summary_names_every_kind_of_error() -> None:
+    """What tests/integration/test_dashboards.py expects from the live run of live_problems.json."""
+    dashboard = load_dashboard(ROOT / "tests" / "fixtures" / "dashboards" / "broken" / "live_problems.json")
+    typo, wrong, syntax, everything = dashboard.panels
+    results = [
+        QueryResult(dashboard.label, typo, typo.targets[0], "empty", "a", "no metric gateway_webhook_total exists"),
+        QueryResult(dashboard.label, wrong, wrong.targets[0], "empty", "b", 'status="acepted" matches nothing'),
+        QueryResult(dashboard.label, syntax, syntax.targets[0], "error", "c", "Prometheus: bad_data: parse error"),
+        QueryResult(dashboard.label, everything, everything.targets[0], "data", "d", "", 3),
+    ]
+    desk = dashboard.variable("desk")
+    assert desk is not None
+    variables = {"desk": ResolvedVariable(desk, (), VariableValue("desk", ()), query="label_values(x, desk)")}
+    report = DashboardReport(dashboard, SPAN, variables, results)
+    errors = [f for f in check_report(report) if f.severity == "error"]
+    assert summary_line(report, errors).startswith(
+        "'Live problems' (broken-live, live_problems.json): 4 errors (2 empty panels, 1 variable without value, "
+        "1 query error) — 1/4 panels with data"
+    )
+
+
+def test_a_missing_metric_is_judged_like_the_panels_reading_it() -> None:
+    """A metric only a query beside data reads (a collector that is off) is a warning, so a baseline that
+    accepts the panel's warnings is not failed by the coverage check; one that blanks a panel is an error."""
+    report, _ = _node_report()
+    exported = _recorded().names
+    missing = {
+        "node_processes_state": ["panel 'System load and processes' (node_host_overview.json)"],
+        "node_hwmon_temp_celsius": ["panel 'Hardware temperature' (node_host_overview.json)"],
+        "node_hwmon_temp_crit_celsius": ["panel 'Hardware temperature' (node_host_overview.json)"],
+        "node_never_run": ["panel 'Elsewhere' (x.json)"],
+    }
+    findings = {f.subject: f for f in check_metric_coverage(missing, [report], exported)}
+    assert {s: (f.rule, f.severity) for s, f in findings.items()} == {
+        "metric node_processes_state": ("dashboard/metric-missing", "warning"),
+        "metric node_hwmon_temp_celsius": ("dashboard/metric-missing", "error"),
+        "metric node_hwmon_temp_crit_celsius": ("dashboard/metric-missing", "error"),
+        "metric node_never_run": ("dashboard/metric-missing", "error"),
+    }
+    assert findings["metric node_hwmon_temp_celsius"].message.startswith(
+        "read by panel 'Hardware temperature' (node_host_overview.json), but Prometheus has no such metric"
+    )
+    assert check_metric_coverage({}, [report], exported) == []
