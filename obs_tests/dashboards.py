@@ -77,6 +77,23 @@ BUILTIN_DATASOURCES = {
     "-- Expression --": "__expr__",
 }
 
+#: words in a datasource name that say its plugin (see :func:`datasource_type`)
+_PLUGIN_WORDS = {
+    "loki": "loki",
+    "elasticsearch": "elasticsearch",
+    "opensearch": "grafana-opensearch-datasource",
+    "influxdb": "influxdb",
+    "graphite": "graphite",
+    "tempo": "tempo",
+    "jaeger": "jaeger",
+    "zipkin": "zipkin",
+    "mysql": "mysql",
+    "postgres": "grafana-postgresql-datasource",
+    "postgresql": "grafana-postgresql-datasource",
+    "cloudwatch": "cloudwatch",
+    "testdata": "grafana-testdata-datasource",
+}
+
 _VARIABLE_REF = re.compile(r"^\$\{?(\w+)(?::\w+)?\}?$|^\[\[(\w+)\]\]$")
 
 
@@ -427,7 +444,8 @@ def datasource_type(
 
     ``None`` (Grafana's default datasource) is ``default``; a ``${var}`` reference is the datasource variable's
     plugin (or the ``__inputs`` entry of an exported dashboard); a bare name is looked up in ``known``
-    (name or uid -> type, e.g. from Grafana's ``/api/datasources``) and otherwise assumed to be ``default``.
+    (name or uid -> type, e.g. from Grafana's ``/api/datasources``), else the plugin its name plainly says
+    (``Loki``, ``influxdb-prod``), else assumed to be ``default``.
     """
     if ref is None:
         return default
@@ -447,7 +465,17 @@ def datasource_type(
         return default
     if known and ref.key in known:
         return known[ref.key]
-    return default
+    return _named_plugin(ref.key) or default
+
+
+def _named_plugin(name: str) -> str | None:
+    """The plugin a datasource *name* plainly says (``Loki``, ``loki-prod``, ``InfluxDB``), when Grafana is
+    not there to ask: old dashboards name their datasources, and Grafana names a new one after its plugin."""
+    words = set(re.findall(r"[a-z]+", name.lower()))
+    if "prometheus" in words:
+        return None
+    found = {plugin for word, plugin in _PLUGIN_WORDS.items() if word in words}
+    return found.pop() if len(found) == 1 else None
 
 
 def _bind_constants(value: Any, constants: Mapping[str, str]) -> Any:
