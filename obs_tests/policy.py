@@ -74,9 +74,19 @@ RULE_IDS: dict[str, str] = {
     # Alertmanager
     "alertmanager/config": "an Alertmanager config amtool refuses",
     "alertmanager/route": "an alert routed to other receivers than its routing test says",
+    "alertmanager/inhibition": "an alert the live Alertmanager inhibits where it must not, or does not where it must",
+    "alertmanager/notification": "a notification that did not reach its receiver, or was grouped or resolved wrongly",
+    "alertmanager/silence": "a silence that did not hold a notification back, or did not let it out when it expired",
     # metrics
     "exposition/promtool": "a problem `promtool check metrics` reports in a target's exposition",
     "exposition/contract": "an exposed metric whose type or labels differ from the contract",
+    "coverage/metrics": "a metric the contract declares, or a rule or panel reads, that no target exports",
+    "metric/counter-reset": "a counter that went down without a restart of what it counts",
+    "metric/histogram": "a histogram whose buckets are not cumulative, lack +Inf, or disagree with _count",
+    "metric/quantile": "a histogram_quantile further from the measured latency than one bucket",
+    "metric/range": "a gauge outside the range the contract declares, or not finite",
+    "metric/cardinality": "a metric with more series than its max_series budget",
+    "metric/freshness": "a series with no sample for several scrape intervals, or gone stale",
     # dashboards
     "dashboard/schema": "a dashboard file that does not match the dashboard schema",
     "dashboard/uid": "a missing or duplicated dashboard uid",
