@@ -379,11 +379,13 @@ def _prometheus_inputs(dashboard: Dashboard) -> list[str]:
     return sorted(f"${{{name}}}" for name, plugin in dashboard.inputs.items() if plugin == "prometheus")
 
 
-def _lint_variables(dashboard: Dashboard, filters: Mapping[str, _Filter]) -> list[Finding]:
+def _lint_variables(dashboard: Dashboard, filters: Mapping[str, _Filter], prometheus: bool) -> list[Finding]:
+    """``prometheus``: the dashboard has Prometheus queries (else it needs no Prometheus variables: a text
+    or Loki-only dashboard)."""
     findings: list[Finding] = []
     defined = {v.name for v in dashboard.variables} | set(dashboard.inputs)
     datasource_vars = [v for v in dashboard.variables if v.type == "datasource"]
-    if not any(v.query_text in ("prometheus", "") for v in datasource_vars):
+    if prometheus and not any(v.query_text in ("prometheus", "") for v in datasource_vars):
         inputs = _prometheus_inputs(dashboard)
         via = (
             f"its queries use the import input {', '.join(inputs)}, which Grafana binds to one datasource when the "
@@ -402,7 +404,7 @@ def _lint_variables(dashboard: Dashboard, filters: Mapping[str, _Filter]) -> lis
         )
     for label in FILTER_LABELS:
         found = filters[label]
-        if found.names:
+        if found.names or not prometheus:
             continue
         if found.listing is not None:
             findings.append(
@@ -553,7 +555,7 @@ def lint_dashboard(dashboard: Dashboard, known: dict[str, str] | None = None) ->
     queries, _skipped = prometheus_targets(dashboard, known)
     parsed = [_parse_target(item) for item in queries]
     filters = _filters(dashboard, [sel for p in parsed for sel in p.selectors])
-    findings += _lint_variables(dashboard, filters)
+    findings += _lint_variables(dashboard, filters, prometheus=bool(queries))
     defined = {v.name for v in dashboard.variables} | set(dashboard.inputs)
     seen_ids: dict[int, Panel] = {}
     for panel in dashboard.panels:

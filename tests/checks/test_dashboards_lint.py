@@ -523,3 +523,41 @@ def test_every_lint_finding_has_a_known_rule_id() -> None:
         ("dashboard/schema", "tests/fixtures/dashboards/broken/schema_error.json")
     }
     assert [f.line for f in schema] == sorted(f.line or 0 for f in schema)  # panels[2] before panels[10]
+
+
+def test_a_dashboard_without_prometheus_queries_needs_no_prometheus_variables() -> None:
+    logs = parse_dashboard(
+        {
+            "uid": "logs",
+            "title": "Logs",
+            "panels": [
+                {"id": 1, "type": "text", "title": "About", "options": {"content": "read me"}},
+                {
+                    "id": 2,
+                    "type": "logs",
+                    "title": "Errors",
+                    "datasource": {"type": "loki", "uid": "${loki}"},
+                    "targets": [{"refId": "A", "expr": '{app="gateway"} |= "error"'}],
+                },
+            ],
+            "templating": {"list": [{"name": "loki", "type": "datasource", "query": "loki"}]},
+        },
+        "logs.json",
+    )
+    assert lint_dashboard(logs) == []
+    # the same dashboard with one Prometheus query needs them
+    model = {
+        **logs.raw,
+        "panels": [
+            *logs.raw["panels"],
+            {
+                "id": 3,
+                "type": "stat",
+                "title": "Up",
+                "fieldConfig": {"defaults": {"unit": "short"}},
+                "targets": [{"refId": "A", "expr": "sum(up)"}],
+            },
+        ],
+    }
+    rules = {f.rule for f in lint_dashboard(parse_dashboard(model, "logs.json"))}
+    assert rules == {"dashboard/datasource", "dashboard/job-variable", "dashboard/instance-variable"}
