@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from obs_tests.policy import RULE_IDS
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = sorted((ROOT / "docs").glob("*.md"))
 _BLOCK = re.compile(r"^```sh\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -47,3 +49,9 @@ def test_docs_command_example_runs(command: str, code: int) -> None:
     output = done.stdout + done.stderr
     assert done.returncode == code, f"{command!r} exited {done.returncode}, expected {code}:\n{output}"
     assert "Traceback" not in done.stderr, done.stderr
+
+
+def test_the_policy_page_lists_every_rule_id() -> None:
+    text = (ROOT / "docs" / "policy.md").read_text(encoding="utf-8")
+    missing = [rule for rule in RULE_IDS if f"| `{rule}` |" not in text]
+    assert not missing, f"docs/policy.md does not list: {', '.join(missing)}"
