@@ -118,7 +118,10 @@ def _chaos(scenarios: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def _alert_coverage(
-    alerts: Sequence[str], scenarios: Sequence[Mapping[str, Any]], always_firing: Sequence[str]
+    alerts: Sequence[str],
+    scenarios: Sequence[Mapping[str, Any]],
+    always_firing: Sequence[str],
+    applicable: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     fired: set[str] = set()
     cleared: set[str] = set()
@@ -138,6 +141,8 @@ def _alert_coverage(
         "exercised_alerts": exercised,
         "fired_not_cleared": sorted(a for a in alerts if a in fired and a not in cleared),
         "not_exercised": sorted(a for a in alerts if a not in fired),
+        # why no scenario could run on this stack (the suite's scenario_coverage section), else None
+        "not_applicable": (applicable or {}).get("reason") if (applicable or {}).get("applicable") is False else None,
     }
 
 
@@ -190,7 +195,9 @@ def build_report(
         "chaos": _chaos(scenarios),
         "health": health,
         "coverage": {
-            "alerts": _alert_coverage(sorted(set(alerts)), scenarios, sorted(set(always_firing))),
+            "alerts": _alert_coverage(
+                sorted(set(alerts)), scenarios, sorted(set(always_firing)), sections.get("scenario_coverage")
+            ),
             "panels": _panel_coverage(sections.get("dashboards_coverage")),
             "metrics": _metric_coverage(sections.get("metrics_coverage")),
         },
@@ -210,7 +217,9 @@ def _ratio(part: int, whole: int) -> str:
 def _coverage_lines(coverage: Mapping[str, Any]) -> list[str]:
     alerts = coverage["alerts"]
     lines = [f"alerts exercised (fired and cleared): {_ratio(alerts['exercised'], alerts['total'])}"]
-    if alerts["always_firing"]:
+    if alerts.get("not_applicable"):
+        lines[0] = f"alerts exercised (fired and cleared): not applicable — {alerts['not_applicable']}"
+    elif alerts["always_firing"]:
         lines[0] += f" (always firing, not counted: {', '.join(alerts['always_firing'])})"
     panels = coverage.get("panels")
     lines.append(
@@ -315,9 +324,11 @@ def _bar(part: int, whole: int) -> str:
     return f'<span class="bar"><span style="width:{width}%"></span></span>'
 
 
-def _card(title: str, part: int | None, whole: int | None, note: str = "") -> str:
+def _card(
+    title: str, part: int | None, whole: int | None, note: str = "", absent: str = "not measured in this run"
+) -> str:
     if part is None or whole is None:
-        body = '<div class="big muted">—</div><div class="muted">not measured in this run</div>'
+        body = f'<div class="big muted">—</div><div class="muted">{_e(absent)}</div>'
     else:
         body = f'<div class="big">{part}/{whole}</div>{_bar(part, whole)} <span class="muted">{_e(note)}</span>'
     return f'<section class="card"><h2>{_e(title)}</h2>{body}</section>'
@@ -341,7 +352,13 @@ def render_html(document: Mapping[str, Any]) -> str:
         f"{counts['skipped']} skipped · {document['duration_seconds']:.1f}s · {_e(document['stack'])} · "
         f"contract {_e(document['contract'])} · {_e(document['generated_at'])}</div></header><main>",
         '<div class="cards">',
-        _card("Alerts exercised", alerts["exercised"], alerts["total"], "fired and cleared by a scenario"),
+        _card(
+            "Alerts exercised",
+            None if alerts.get("not_applicable") else alerts["exercised"],
+            alerts["total"],
+            "fired and cleared by a scenario",
+            f"not applicable — {alerts.get('not_applicable')}",
+        ),
         _card("Panels with data", panels["with_data"] if panels else None, panels["total"] if panels else None),
         _card(
             "Metrics declared / exported / referenced",
@@ -363,7 +380,7 @@ def render_html(document: Mapping[str, Any]) -> str:
             f"<td class=num>{c['skipped']}</td></tr>"
         )
     parts.append("</table></section>")
-    if alerts["not_exercised"] or alerts["fired_not_cleared"]:
+    if not alerts.get("not_applicable") and (alerts["not_exercised"] or alerts["fired_not_cleared"]):
         parts.append("<section><h2>Alerts not exercised</h2>")
         if alerts["not_exercised"]:
             parts.append(f"<p>never fired by a scenario: {_e(', '.join(alerts['not_exercised']))}</p>")

@@ -96,6 +96,7 @@ def test_full_report_is_valid_and_computes_coverage() -> None:
         "exercised_alerts": ["GatewayDown"],
         "fired_not_cleared": ["AgentStalled"],
         "not_exercised": ["NATSDown"],
+        "not_applicable": None,
     }
     assert "1/3 (33%) (always firing, not counted: Watchdog)" in render_markdown(document)
     assert document["coverage"]["panels"] == {"total": 30, "with_data": 27, "declared_empty": 3}
@@ -137,6 +138,20 @@ def test_nothing_measured_is_not_claimed() -> None:
     markdown = render_markdown(document)
     assert "dashboard panels with data: not measured" in markdown
     assert "alerts exercised (fired and cleared): 0/1 (0%)" in markdown
+
+
+def test_scenario_coverage_on_a_stack_where_scenarios_cannot_run_is_not_applicable() -> None:
+    """Defect 3: a Prometheus of yours by URL runs no scenario: the report says why, not "0/74 exercised"."""
+    reason = "the chaos scenarios inject faults into the embedded stack; this run checks http://prom:9090"
+    sections = {"scenario_coverage": {"applicable": False, "reason": reason}}
+    document = build_report(_summary([_test("chaos", "t", "skipped")], sections), alerts=["HostDown", "RedisDown"])
+    jsonschema.validate(document, SCHEMA)
+    assert document["coverage"]["alerts"]["not_applicable"] == reason
+    markdown = render_markdown(document)
+    assert f"alerts exercised (fired and cleared): not applicable — {reason}" in markdown
+    assert "0/2" not in markdown
+    page = render_html(document)
+    assert "not applicable — the chaos scenarios inject faults" in page and "Alerts not exercised" not in page
 
 
 def test_html_is_self_contained_and_escaped() -> None:
