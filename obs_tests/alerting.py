@@ -125,7 +125,9 @@ def run_route_tests(config: Path, tests: Sequence[RouteTest], rules: Mapping[str
         )
         findings = check_route(test, labels, got)
         if not findings and done.returncode != 0:
-            findings = [Finding("routing", f"alert {test.alert}", f"amtool failed: {done.output}")]
+            findings = [
+                Finding("routing", f"alert {test.alert}", f"amtool failed: {done.output}", rule="alertmanager/route")
+            ]
         results.append(RouteResult(test, labels, got, tuple(findings)))
     return results
 
@@ -198,6 +200,7 @@ def _await_notes(
                 "notifications",
                 f"alert {alertname}",
                 f"no {status} notification reached receiver {receiver} within {within:g}s (got: {seen})",
+                rule="alertmanager/notification",
             )
         )
     excused_names = {p[0] for p in pending if p not in left}
@@ -349,7 +352,14 @@ def probe_silence(
                 transient=(ObsTestsError,),
             )
         except WaitTimeout as exc:
-            findings.append(Finding("silences", "silence probe", f"the alert was never silenced: {exc.message}"))
+            findings.append(
+                Finding(
+                    "silences",
+                    "silence probe",
+                    f"the alert was never silenced: {exc.message}",
+                    rule="alertmanager/silence",
+                )
+            )
 
         def while_silenced() -> list[dict[str, Any]]:
             got = sink.notifications(since=started, labels={"obs_probe": run_id})
@@ -361,7 +371,12 @@ def probe_silence(
             early = while_silenced()
         if early:
             findings.append(
-                Finding("silences", "silence probe", f"a notification went out while silenced: {early[0]['receiver']}")
+                Finding(
+                    "silences",
+                    "silence probe",
+                    f"a notification went out while silenced: {early[0]['receiver']}",
+                    rule="alertmanager/silence",
+                )
             )
         within = settings.notify_within(receiver) + duration
         try:
@@ -379,7 +394,12 @@ def probe_silence(
             after = note[0]["received_at"] - ends
         except WaitTimeout as exc:
             findings.append(
-                Finding("silences", "silence probe", f"nothing arrived after the silence expired: {exc.message}")
+                Finding(
+                    "silences",
+                    "silence probe",
+                    f"nothing arrived after the silence expired: {exc.message}",
+                    rule="alertmanager/silence",
+                )
             )
             after = float("nan")
     finally:

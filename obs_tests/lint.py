@@ -31,7 +31,8 @@ from obs_tests.checks.rule_tests import (
     parse_promtool_test,
     plain_test_file,
 )
-from obs_tests.checks.rules import LintPolicy, check_no_match_declarations, lint_rules
+from obs_tests.checks.rules import LintPolicy, lint_rules
+from obs_tests.checks.selectors import check_no_match_declarations
 from obs_tests.contract import Contract, parse_duration
 from obs_tests.dashboards import Dashboard, dashboard_files
 from obs_tests.errors import ConfigInvalid, ScenarioInvalid, ToolError
@@ -147,6 +148,8 @@ class ScrapeIntervals:
     #: for series whose job is unknown: the largest interval in use (None: none known, windows not judged)
     default: float | None = None
     source: str = ""
+    #: metric -> the job exporting it (a live Prometheus knows; the contract's metrics[].job are added)
+    metric_jobs: dict[str, str] = field(default_factory=dict)
 
     @property
     def known(self) -> bool:
@@ -217,7 +220,7 @@ def lint_static_rules(
         files,
         types=contract_types(contract),
         intervals=intervals.jobs,
-        job_of={m.name: m.job for m in contract.metrics if m.job},
+        job_of={**intervals.metric_jobs, **{m.name: m.job for m in contract.metrics if m.job}},
         default_interval=intervals.default,
         policy=LintPolicy.from_policy(contract.policy, runbooks if runbooks.is_dir() else None),
     )

@@ -35,7 +35,7 @@ import yaml
 
 from obs_tests.durations import parse_duration
 from obs_tests.errors import ConfigInvalid
-from obs_tests.findings import Finding
+from obs_tests.findings import Finding, display_path
 from obs_tests.yamlfile import LocatedDocument, load_located_all, load_located_text
 
 __all__ = [
@@ -89,6 +89,19 @@ class Rule:
     def title(self) -> str:
         """``alert GatewayDown`` / ``record job:up:sum``."""
         return f"{self.kind} {self.name}"
+
+    def finding(self, rule_id: str, message: str, line: int | None = None, severity: str = "error") -> Finding:
+        """A finding about this rule with its id, located at ``line`` (default: the rule's first line)."""
+        at = line or self.line
+        return Finding(
+            "rules",
+            f"{self.title} ({display_path(self.file)}:{at})",
+            message,
+            severity=severity,
+            rule=rule_id,
+            file=str(self.file),
+            line=at or None,
+        )
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from obs_tests.rulefiles import load_rule_file, plain_rule_files
+from obs_tests.scenarios.timescale import scale_rule_files
 from obs_tests.tools import run_tool
 
 RULES = Path(__file__).resolve().parent / "fixtures" / "rules"
@@ -162,3 +163,12 @@ def test_plain_rule_files_extract_each_manifest_for_promtool(tmp_path: Path) -> 
     number = next(i for i, text in enumerate(extracted, 1) if "alert: PrometheusNoAlertmanager" in text)
     manifest = (COMMUNITY / "operator-rules.yaml").read_text().splitlines()
     assert manifest[plain[2].source_line(number) - 1].strip() == "- alert: PrometheusNoAlertmanager"
+
+
+def test_the_embedded_stack_loads_a_manifest_as_plain_groups_at_its_time_scale(tmp_path: Path) -> None:
+    """What EmbeddedStack does: extract the manifests' groups, then scale them; promtool accepts the result."""
+    plain = plain_rule_files([COMMUNITY / "operator-rules.yaml"], tmp_path / "plain")
+    scaled = scale_rule_files([p.path for p in plain], 0.1, tmp_path / "scaled", min_range=4.0)
+    text = "\n".join(p.read_text() for p in scaled)
+    assert "increase(prometheus_notifications_dropped_total[30s])" in text
+    assert "interval: 30s" in text  # group intervals are the stack's business, not scaled

@@ -20,7 +20,7 @@ from obs_tests.dashboards import dashboard_files, load_dashboard
 from obs_tests.errors import ConfigInvalid
 from obs_tests.findings import Finding
 from obs_tests.promql import PromQLSyntaxError, metric_names
-from obs_tests.yamlfile import load_yaml_all
+from obs_tests.rulefiles import load_rule_files
 
 __all__ = [
     "SYNTHETIC",
@@ -102,28 +102,22 @@ def _add(refs: dict[str, list[str]], names: Iterable[str], where: str) -> None:
 
 
 def rule_references(files: Iterable[Path]) -> tuple[dict[str, list[str]], set[str], list[str]]:
-    """(metric name -> rules reading it, names recording rules produce, problems) over rule files."""
+    """(metric name -> rules reading it, names recording rules produce, problems) over rule files, plain or
+    PrometheusRule manifests."""
     refs: dict[str, list[str]] = {}
     recorded: set[str] = set()
     problems: list[str] = []
-    for path in files:
-        try:
-            documents = [d for d in load_yaml_all(path, error=ConfigInvalid) if d]
-        except ConfigInvalid as exc:
-            problems.append(str(exc))
-            continue
-        for document in documents:
-            for group in (document or {}).get("groups", []) or []:
-                for rule in group.get("rules", []) or []:
-                    name = rule.get("alert") or rule.get("record") or "?"
-                    if rule.get("record"):
-                        recorded.add(str(rule["record"]))
-                    try:
-                        names = metric_names(str(rule.get("expr", "")))
-                    except PromQLSyntaxError as exc:
-                        problems.append(f"{path.name}: rule {name}: {exc}")
-                        continue
-                    _add(refs, names, f"rule {name} ({path.name})")
+    for rf in load_rule_files(files):
+        problems += [f"{rf.path}: {p.message}" for p in rf.problems if p.severity == "error" and p.line is None]
+        for rule in rf.rules:
+            if rule.kind == "record":
+                recorded.add(rule.name)
+            try:
+                names = metric_names(rule.expr)
+            except PromQLSyntaxError as exc:
+                problems.append(f"{rf.path.name}: rule {rule.name}: {exc}")
+                continue
+            _add(refs, names, f"rule {rule.name} ({rf.path.name})")
     return refs, recorded, problems
 
 
@@ -153,6 +147,7 @@ def check_coverage(coverage: MetricsCoverage, contract_source: str = "the contra
             "coverage",
             f"metric {name}",
             f"declared in {contract_source} but no target exports it — export it or remove the declaration",
+            rule="coverage/metrics",
         )
         for name in coverage.declared_missing
     ]
@@ -163,6 +158,7 @@ def check_coverage(coverage: MetricsCoverage, contract_source: str = "the contra
                 f"metric {name}",
                 f"read by {', '.join(where[:3])}{' …' if len(where) > 3 else ''} but no target exports it — that "
                 "alert can never fire / that panel stays empty",
+                rule="coverage/metrics",
             )
         )
     return findings

@@ -106,6 +106,7 @@ def check_counter_resets(
                         f"went down from {v0:g} to {v1:g} at {_clock(t1)}, and job '{target[0]}' instance "
                         f"'{target[1]}' exports no {start_metric} to tell whether it restarted — export it (or "
                         "name the job's start_time_metric in the contract) so resets can be told from bugs",
+                        rule="metric/counter-reset",
                     )
                 )
                 continue
@@ -121,6 +122,7 @@ def check_counter_resets(
                     f"({start_metric} stayed {before if before is not None else after:.3f}) — a "
                     "counter must only go up and reset only when its process restarts; rate() reads this as a "
                     "reset and over-counts",
+                    rule="metric/counter-reset",
                 )
             )
     return report
@@ -156,7 +158,9 @@ def check_histogram(name: str, samples: Iterable[Sample], *, nonnegative: bool |
             sums[key] = sample.value
     findings: list[Finding] = []
     if not buckets:
-        return [Finding("histograms", name, f"no {name}_bucket series — is it really a histogram?")]
+        return [
+            Finding("histograms", name, f"no {name}_bucket series — is it really a histogram?", rule="metric/histogram")
+        ]
     reference: tuple[float, ...] | None = None
     reference_series = ""
     for key in sorted(set(buckets) | set(counts)):
@@ -164,12 +168,14 @@ def check_histogram(name: str, samples: Iterable[Sample], *, nonnegative: bool |
         shown = format_series(name, labels)
         bounds = buckets.get(key, {})
         if not bounds:
-            findings.append(Finding("histograms", shown, f"has {name}_count but no {name}_bucket series"))
+            findings.append(
+                Finding("histograms", shown, f"has {name}_count but no {name}_bucket series", rule="metric/histogram")
+            )
             continue
         ordered = sorted(bounds.items())
         nan = [le for le, v in ordered if math.isnan(v)]
         if nan:
-            findings.append(Finding("histograms", shown, f'bucket le="{nan[0]:g}" is NaN'))
+            findings.append(Finding("histograms", shown, f'bucket le="{nan[0]:g}" is NaN', rule="metric/histogram"))
         for (le0, v0), (le1, v1) in itertools.pairwise(ordered):
             if v0 > v1:
                 findings.append(
@@ -178,10 +184,15 @@ def check_histogram(name: str, samples: Iterable[Sample], *, nonnegative: bool |
                         shown,
                         f'bucket le="{le0:g}" = {v0:g} > le="{le1:g}" = {v1:g} — buckets must be cumulative '
                         "(non-decreasing in le)",
+                        rule="metric/histogram",
                     )
                 )
         if math.inf not in bounds:
-            findings.append(Finding("histograms", shown, 'has no le="+Inf" bucket — every histogram needs one'))
+            findings.append(
+                Finding(
+                    "histograms", shown, 'has no le="+Inf" bucket — every histogram needs one', rule="metric/histogram"
+                )
+            )
         elif key in counts and bounds[math.inf] != counts[key]:
             findings.append(
                 Finding(
@@ -189,16 +200,18 @@ def check_histogram(name: str, samples: Iterable[Sample], *, nonnegative: bool |
                     shown,
                     f'le="+Inf" bucket = {bounds[math.inf]:g} but {name}_count = {counts[key]:g} — they must be '
                     "equal (every observation falls in +Inf)",
+                    rule="metric/histogram",
                 )
             )
         elif key not in counts:
-            findings.append(Finding("histograms", shown, f"has buckets but no {name}_count"))
+            findings.append(Finding("histograms", shown, f"has buckets but no {name}_count", rule="metric/histogram"))
         if nonnegative and key in sums and sums[key] < 0:
             findings.append(
                 Finding(
                     "histograms",
                     shown,
                     f"{name}_sum = {sums[key]:g} < 0 although its observations cannot be negative",
+                    rule="metric/histogram",
                 )
             )
         edges = tuple(le for le, _ in ordered)
@@ -213,6 +226,7 @@ def check_histogram(name: str, samples: Iterable[Sample], *, nonnegative: bool |
                     shown,
                     f"bucket boundaries differ from {reference_series}: only here {only_here}, only there "
                     f"{only_there} — one metric must use one set of buckets (or quantiles cannot be aggregated)",
+                    rule="metric/histogram",
                 )
             )
     return findings
@@ -242,6 +256,7 @@ def check_quantile(
                 f"{name} {label}",
                 f"the workload measured {measured * 1000:.1f} ms, beyond the last finite bucket "
                 f"({lower:g} s): the histogram cannot resolve it — add larger buckets",
+                rule="metric/quantile",
             )
         ]
     if math.isnan(from_histogram) or abs(from_histogram - measured) > width:
@@ -252,6 +267,7 @@ def check_quantile(
                 f"histogram_quantile gives {from_histogram * 1000:.1f} ms, the workload measured "
                 f"{measured * 1000:.1f} ms: off by more than one bucket width ({width * 1000:g} ms, bucket "
                 f"({lower:g}, {upper:g}] s) — the histogram does not describe the latency clients saw",
+                rule="metric/quantile",
             )
         ]
     return []
@@ -285,6 +301,7 @@ def check_gauge_range(metric: Metric, samples: Iterable[Sample], limit: int = 5)
             "gauges",
             f"metric {metric.name}",
             f"{len(bad)} of {total} series outside the contract range {bounds} or not finite: {shown_bad}",
+            rule="metric/range",
         )
     ]
 
@@ -324,6 +341,7 @@ def check_cardinality(
             f"metric {metric.name}",
             f"{series} series, over the budget of {metric.max_series}; labels with the most values: {culprits} — "
             "bound the label values or raise max_series in the contract",
+            rule="metric/cardinality",
         )
     ]
 
@@ -366,6 +384,7 @@ def check_freshness(
                 f"metric {metric.name}",
                 f"{len(old)} series have no sample newer than {max_intervals:g} scrape intervals: "
                 + "; ".join(old[:5]),
+                rule="metric/freshness",
             )
         )
     stale = []
@@ -380,6 +399,7 @@ def check_freshness(
                 f"metric {metric.name}",
                 f"{len(stale)} series went stale (seen recently, gone now — is their target down?): "
                 + "; ".join(sorted(stale)[:5]),
+                rule="metric/freshness",
             )
         )
     return findings

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from obs_tests.errors import ConfigInvalid
-from obs_tests.findings import Finding
+from obs_tests.findings import Finding, display_path
 from obs_tests.rulefiles import Rule
 from obs_tests.yamlfile import closest, load_located
 
@@ -54,18 +54,27 @@ def load_route_tests(paths: Iterable[Path]) -> tuple[list[RouteTest], list[Findi
         try:
             doc = load_located(path, error=ConfigInvalid)
         except ConfigInvalid as exc:
-            problems.append(Finding("routing", str(path), exc.message))
+            problems.append(Finding("routing", str(path), exc.message, rule="alertmanager/route"))
             continue
         if isinstance(doc.data, dict) and "tests" not in doc.data and "inhibitions" in doc.data:
             continue  # inhibition tests (verified live), not routing tests
         items = (doc.data or {}).get("tests") if isinstance(doc.data, dict) else None
         if not isinstance(items, list):
-            problems.append(Finding("routing", doc.where(()), "expected 'tests:' with a list of routing tests"))
+            problems.append(
+                Finding(
+                    "routing",
+                    doc.where(()),
+                    "expected 'tests:' with a list of routing tests",
+                    rule="alertmanager/route",
+                )
+            )
             continue
         for index, item in enumerate(items):
             here = doc.where(("tests", index))
             if not isinstance(item, dict) or not item.get("alert") or not item.get("receivers"):
-                problems.append(Finding("routing", here, "each test needs 'alert' and 'receivers'"))
+                problems.append(
+                    Finding("routing", here, "each test needs 'alert' and 'receivers'", rule="alertmanager/route")
+                )
                 continue
             unknown = sorted(set(item) - _TEST_KEYS)
             if unknown:
@@ -74,6 +83,7 @@ def load_route_tests(paths: Iterable[Path]) -> tuple[list[RouteTest], list[Findi
                         "routing",
                         here,
                         f"unknown field(s) {', '.join(unknown)} — known: {', '.join(sorted(_TEST_KEYS))}",
+                        rule="alertmanager/route",
                     )
                 )
             receivers = item["receivers"]
@@ -97,7 +107,12 @@ def route_labels(test: RouteTest, rules: Mapping[str, Rule]) -> dict[str, str] |
         hint = closest(test.alert, rules)
         did_you_mean = f" (did you mean '{hint[0]}'?)" if hint else ""
         known = ", ".join(sorted(rules)[:12])
-        return Finding("routing", test.where, f"unknown alert '{test.alert}'{did_you_mean} — known: {known}")
+        return Finding(
+            "routing",
+            test.where,
+            f"unknown alert '{test.alert}'{did_you_mean} — known: {known}",
+            rule="alertmanager/route",
+        )
     labels = {k: v for k, v in rule.labels.items() if "{{" not in v}
     return {"alertname": test.alert, **labels, **test.labels}
 
@@ -113,6 +128,7 @@ def check_route(test: RouteTest, labels: Mapping[str, str], got: Sequence[str]) 
             f"alert {test.alert} ({test.where})",
             f"routes to [{', '.join(got) or 'nothing'}], expected [{', '.join(test.receivers)}] for labels "
             f"{{{shown}}} — fix the route matchers (or the expectation)",
+            rule="alertmanager/route",
         )
     ]
 
@@ -123,8 +139,11 @@ def check_routing_coverage(alerts: Iterable[Rule], tests: Iterable[RouteTest]) -
     return [
         Finding(
             "routing",
-            f"alert {a.name} ({a.file}:{a.line})",
+            f"alert {a.name} ({display_path(a.file)}:{a.line})",
             f"no routing test — add `- alert: {a.name}` with its expected receivers to alertmanager/tests/",
+            rule="coverage/routing-tests",
+            file=str(a.file),
+            line=a.line or None,
         )
         for a in alerts
         if a.name not in tested
@@ -161,7 +180,9 @@ def check_inhibition(
     for labels in suppressed:
         alert = _find(am_alerts, labels)
         if alert is None:
-            findings.append(Finding("inhibition", _describe(labels), "never reached Alertmanager"))
+            findings.append(
+                Finding("inhibition", _describe(labels), "never reached Alertmanager", rule="alertmanager/inhibition")
+            )
             continue
         state, inhibited_by, _ = _state(alert)
         if state != "suppressed" or not inhibited_by:
@@ -171,12 +192,15 @@ def check_inhibition(
                     _describe(labels),
                     f"should be inhibited but is {state or 'unknown'} (inhibitedBy: {inhibited_by or 'nobody'}) — "
                     "check inhibit_rules (source/target matchers and `equal` labels)",
+                    rule="alertmanager/inhibition",
                 )
             )
     for labels in active:
         alert = _find(am_alerts, labels)
         if alert is None:
-            findings.append(Finding("inhibition", _describe(labels), "never reached Alertmanager"))
+            findings.append(
+                Finding("inhibition", _describe(labels), "never reached Alertmanager", rule="alertmanager/inhibition")
+            )
             continue
         state, inhibited_by, _ = _state(alert)
         if state != "active":
@@ -185,6 +209,7 @@ def check_inhibition(
                     "inhibition",
                     _describe(labels),
                     f"should stay active but is {state} (inhibitedBy: {inhibited_by}) — an inhibit rule is too broad",
+                    rule="alertmanager/inhibition",
                 )
             )
     return findings
@@ -212,7 +237,10 @@ def check_notifications(
             if set(group_labels) - set(expected):
                 findings.append(
                     Finding(
-                        "notifications", subject, f"grouped by {sorted(group_labels)}, the route says {list(expected)}"
+                        "notifications",
+                        subject,
+                        f"grouped by {sorted(group_labels)}, the route says {list(expected)}",
+                        rule="alertmanager/notification",
                     )
                 )
             for alert in alerts:
@@ -224,21 +252,37 @@ def check_notifications(
                             subject,
                             f"alert {alert.get('labels', {}).get('alertname')} does not share the group labels "
                             f"{mismatch}",
+                            rule="alertmanager/notification",
                         )
                     )
         if payload.get("status") == "resolved" and not send_resolved.get(receiver, True):
             findings.append(
                 Finding(
-                    "notifications", subject, "a resolved notification reached a receiver with send_resolved: false"
+                    "notifications",
+                    subject,
+                    "a resolved notification reached a receiver with send_resolved: false",
+                    rule="alertmanager/notification",
                 )
             )
         for alert in alerts:
             name = alert.get("labels", {}).get("alertname", "?")
             for key, text in (alert.get("annotations") or {}).items():
                 if not str(text).strip():
-                    findings.append(Finding("notifications", subject, f"alert {name}: annotation {key} is empty"))
+                    findings.append(
+                        Finding(
+                            "notifications",
+                            subject,
+                            f"alert {name}: annotation {key} is empty",
+                            rule="alertmanager/notification",
+                        )
+                    )
                 elif "{{" in str(text) or "<no value>" in str(text):
                     findings.append(
-                        Finding("notifications", subject, f"alert {name}: annotation {key} is not rendered: {text!r}")
+                        Finding(
+                            "notifications",
+                            subject,
+                            f"alert {name}: annotation {key} is not rendered: {text!r}",
+                            rule="alertmanager/notification",
+                        )
                     )
     return findings

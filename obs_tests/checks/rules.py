@@ -1,16 +1,15 @@
-"""Rule lint in the spirit of pint: static checks over parsed rule files, and live checks against a
-running Prometheus.
+"""Rule lint in the spirit of pint: static checks over parsed rule files, and the health of the rule groups
+a running Prometheus evaluates (the live selector checks are :mod:`obs_tests.checks.selectors`).
 
 Static (no server), as the contract's ``policy`` says: the required labels and annotations
 (``policy.alerts``), a ``for`` on every alert that can stop firing (``for: 0m`` is no ``for``; at least
 ``policy.alerts.min_for``), ``rate``/``increase`` windows >= ``policy.rate_window_multiple`` scrape
-intervals of the series' job (not applicable where no interval is known: never a guessed one), no counter
-functions over gauges and no gauge functions over counters, unique alert names, well-formed ``runbook_url``
-(and an existing runbook file when the URL points into the project's ``runbooks/``), expressions that parse.
+intervals of the series' job (not applicable where no interval is known: never a guessed one; a live
+Prometheus gives them, :func:`live_scrape_intervals`), no counter functions over gauges and no gauge
+functions over counters, unique alert names, well-formed ``runbook_url`` (and an existing runbook file when
+the URL points into the project's ``runbooks/``), expressions that parse.
 
-Live: every series selector matches something now (else: which metric or label matcher is to blame,
-with the closest existing names/values) unless the contract declares it expected to match nothing
-(``rules.expected_no_match``, with a reason), every rule group loaded and healthy, no group falling behind.
+Live: every rule group loaded and healthy, no group falling behind.
 
 Every finding carries its rule id (``rule/required-label``, ``rule/rate-window`` …) and file and line, so
 the policy can set its level and an in-file suppression can silence it.
@@ -18,19 +17,17 @@ the policy can set its level and an in-file suppression can silence it.
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
 
-from obs_tests.contract import NoMatchExpected
 from obs_tests.durations import parse_duration
-from obs_tests.findings import Finding, display_path
+from obs_tests.findings import Finding
 from obs_tests.policy import Policy
 from obs_tests.promql import PromQLSyntaxError, Selector, selectors
 from obs_tests.rulefiles import Rule, RuleFile
@@ -40,17 +37,11 @@ __all__ = [
     "GAUGE_FUNCTIONS",
     "WINDOW_FACTORS",
     "LintPolicy",
-    "SelectorProbe",
-    "check_no_match_declarations",
     "check_rule_groups",
-    "declared_no_match",
-    "diagnose_selector",
     "lint_rules",
     "live_scrape_intervals",
-    "live_selectors",
     "loaded_rule_groups",
     "metric_type",
-    "stale_no_match_finding",
 ]
 
 #: range functions and the minimum window, in scrape intervals of the series they read (the 4x ones
@@ -68,8 +59,6 @@ WINDOW_FACTORS = {
 }
 COUNTER_FUNCTIONS = frozenset({"rate", "irate", "increase", "resets"})
 GAUGE_FUNCTIONS = frozenset({"delta", "idelta", "deriv", "predict_linear", "holt_winters"})
-_NO_SERIES_EXPECTED = frozenset({"absent", "absent_over_time"})
-_SYNTHETIC = frozenset({"ALERTS", "ALERTS_FOR_STATE"})
 
 
 @dataclass(frozen=True)
@@ -113,17 +102,6 @@ def metric_type(name: str, types: Mapping[str, str]) -> str | None:
     return None
 
 
-def _where(rule: Rule, line: int | None = None) -> str:
-    return f"{rule.title} ({display_path(rule.file)}:{line or rule.line})"
-
-
-def _finding(rule: Rule, rule_id: str, message: str, line: int | None = None, severity: str = "error") -> Finding:
-    at = line or rule.line
-    return Finding(
-        "rules", _where(rule, at), message, severity=severity, rule=rule_id, file=str(rule.file), line=at or None
-    )
-
-
 def _interval_for(
     sel: Selector, intervals: Mapping[str, float], job_of: Mapping[str, str], default: float | None
 ) -> tuple[float | None, str]:
@@ -157,8 +135,7 @@ def _lint_expr(
             factor = policy.factor(sel.function)
             if interval is not None and sel.range_seconds < factor * interval:
                 findings.append(
-                    _finding(
-                        rule,
+                    rule.finding(
                         "rule/rate-window",
                         f"{sel.function}({sel.text()}[{sel.range_seconds:g}s]): the window is shorter than "
                         f"{factor:g}x the scrape interval of {job} ({interval:g}s) — use at least "
@@ -169,8 +146,7 @@ def _lint_expr(
         kind = metric_type(sel.metric, types) if sel.metric else None
         if sel.function in COUNTER_FUNCTIONS and kind == "gauge":
             findings.append(
-                _finding(
-                    rule,
+                rule.finding(
                     "rule/counter-function",
                     f"{sel.function}() over {sel.metric}, a gauge — {sel.function} assumes a counter (it treats "
                     "every decrease as a reset); use deriv()/delta() for gauges",
@@ -179,8 +155,7 @@ def _lint_expr(
             )
         if sel.function in GAUGE_FUNCTIONS and kind in ("counter", "histogram", "summary"):
             findings.append(
-                _finding(
-                    rule,
+                rule.finding(
                     "rule/counter-function",
                     f"{sel.function}() over {sel.metric}, a counter — it ignores counter resets; use rate() or "
                     "increase()",
@@ -198,13 +173,12 @@ def _lint_runbook(rule: Rule, policy: LintPolicy) -> list[Finding]:
         return []  # templated per alert instance: cannot be checked statically
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or " " in url:
-        return [_finding(rule, "rule/runbook-url", f"runbook_url {url!r} is not an absolute http(s) URL")]
+        return [rule.finding("rule/runbook-url", f"runbook_url {url!r} is not an absolute http(s) URL")]
     if policy.runbooks_dir is not None and "/runbooks/" in parts.path:
         name = parts.path.rsplit("/runbooks/", 1)[1]
         if not (policy.runbooks_dir / name).is_file():
             return [
-                _finding(
-                    rule,
+                rule.finding(
                     "rule/runbook-url",
                     f"runbook_url points at runbooks/{name}, which does not exist in {policy.runbooks_dir} — "
                     "write the runbook",
@@ -219,8 +193,7 @@ def _lint_for(rule: Rule, always_firing: bool, policy: LintPolicy) -> list[Findi
     if not rule.for_seconds:
         written = "no 'for:'" if rule.for_seconds is None else "'for: 0' (the same as no 'for:')"
         return [
-            _finding(
-                rule,
+            rule.finding(
                 "rule/for",
                 f"{written} — the alert fires on a single evaluation, so one failed scrape or a blip pages; "
                 f"add e.g. for: {_shown_duration(max(policy.min_for, 300.0))} (only always-firing watchdogs go "
@@ -229,8 +202,7 @@ def _lint_for(rule: Rule, always_firing: bool, policy: LintPolicy) -> list[Findi
         ]
     if rule.for_seconds < policy.min_for:
         return [
-            _finding(
-                rule,
+            rule.finding(
                 "rule/for",
                 f"for: {_shown_duration(rule.for_seconds)} is shorter than the policy's minimum "
                 f"(policy.alerts.min_for: {_shown_duration(policy.min_for)}) — raise it, or lower the minimum",
@@ -273,7 +245,7 @@ def lint_rules(
             try:
                 sels = selectors(rule.expr)
             except PromQLSyntaxError as exc:
-                findings.append(_finding(rule, "rule/syntax", f"expression does not parse: {exc}", rule.expr_line))
+                findings.append(rule.finding("rule/syntax", f"expression does not parse: {exc}", rule.expr_line))
                 continue
             findings += _lint_expr(rule, sels, types, intervals, job_of, default_interval, policy)
             if rule.kind != "alert":
@@ -281,8 +253,7 @@ def lint_rules(
             missing_labels = [k for k in policy.required_labels if not rule.labels.get(k)]
             if missing_labels:
                 findings.append(
-                    _finding(
-                        rule,
+                    rule.finding(
                         "rule/required-label",
                         f"missing label(s) {', '.join(missing_labels)} — routing needs them (required by "
                         "policy.alerts.required_labels)",
@@ -291,8 +262,7 @@ def lint_rules(
             missing = [k for k in policy.required_annotations if not rule.annotations.get(k, "").strip()]
             if missing:
                 findings.append(
-                    _finding(
-                        rule,
+                    rule.finding(
                         "rule/required-annotation",
                         f"missing annotation(s) {', '.join(missing)} — the on-call needs them (required by "
                         "policy.alerts.required_annotations)",
@@ -303,8 +273,7 @@ def lint_rules(
             if rule.name in seen:
                 first = seen[rule.name]
                 findings.append(
-                    _finding(
-                        rule,
+                    rule.finding(
                         "rule/duplicate-name",
                         f"alert name already used at {first.file}:{first.line} — alert names must be unique "
                         "(routing, silences and runbooks key on them)",
@@ -315,108 +284,7 @@ def lint_rules(
     return findings
 
 
-# -- live -----------------------------------------------------------------------------------------
-
-
-@dataclass
-class SelectorProbe:
-    """What Prometheus says about one selector of a rule, for :func:`diagnose_selector`."""
-
-    rule: Rule
-    selector: Selector
-    matches: int
-    metric_exists: bool = True
-    matcher_matches: dict[tuple[str, str, str], int] = field(default_factory=dict)
-    label_values: dict[str, list[str]] = field(default_factory=dict)
-
-
-def live_selectors(rule: Rule) -> list[Selector]:
-    """The distinct selectors of ``rule`` that must match series on a live Prometheus (not inside absent()),
-    in source order: a selector written twice in the expression is probed, and reported, once."""
-    try:
-        sels = selectors(rule.expr)
-    except PromQLSyntaxError:
-        return []
-    wanted = [s for s in sels if s.function not in _NO_SERIES_EXPECTED and s.metric not in _SYNTHETIC]
-    return list({s.text(): s for s in reversed(wanted)}.values())[::-1]
-
-
-def diagnose_selector(probe: SelectorProbe, metric_names: Iterable[str]) -> Finding | None:
-    """A finding when the selector matches nothing, naming the missing metric (with the closest existing
-    names) or the label matcher that excludes every series (with the values that exist)."""
-    if probe.matches > 0:
-        return None
-    sel = probe.selector
-    rule = probe.rule
-    if sel.metric and not probe.metric_exists:
-        hint = difflib.get_close_matches(sel.metric, list(metric_names), n=3, cutoff=0.6)
-        suggestion = f"; closest existing: {', '.join(hint)}" if hint else ""
-        message = (
-            f"selector {sel.text()} matches no series: no metric {sel.metric} exists{suggestion} — the rule can "
-            "never fire (typo, or the exporter does not export it; if it is off on purpose, declare it in the "
-            "contract's rules.expected_no_match with the reason)"
-        )
-        return _finding(rule, "rule/selector-no-match", message, rule.expr_line)
-    culprits = [m for m, n in probe.matcher_matches.items() if n == 0]
-    if culprits:
-        parts = []
-        for label, op, value in culprits:
-            existing = probe.label_values.get(label, [])
-            shown = ", ".join(f'"{v}"' for v in existing[:5]) or "none (the label is absent)"
-            parts.append(f'{label}{op}"{value}" matches nothing (existing {label} values: {shown})')
-        message = f"selector {sel.text()} matches no series: " + "; ".join(parts)
-        return _finding(rule, "rule/selector-no-match", message, rule.expr_line)
-    return _finding(
-        rule,
-        "rule/selector-no-match",
-        f"selector {sel.text()} matches no series now (each matcher alone matches; their combination does not)",
-        rule.expr_line,
-    )
-
-
-def declared_no_match(rule: Rule, selector: Selector, declared: Sequence[NoMatchExpected]) -> NoMatchExpected | None:
-    """The contract's ``rules.expected_no_match`` entry that allows ``selector`` of ``rule`` to match
-    nothing, if any."""
-    return next((d for d in declared if d.matches(rule.name, selector.text(), selector.metric)), None)
-
-
-def stale_no_match_finding(index: int, entry: NoMatchExpected, matches: int) -> Finding:
-    """A warning: the selector the contract declares to match nothing matches ``matches`` series now."""
-    return Finding(
-        "rules",
-        f"rules.expected_no_match[{index}]",
-        f"{entry.selector} is declared to match nothing ({entry.reason}) but matches {matches} series now — "
-        "remove the declaration so a future outage of it is caught",
-        severity="warning",
-        rule="rule/expected-no-match",
-    )
-
-
-def check_no_match_declarations(files: Sequence[RuleFile], declared: Sequence[NoMatchExpected]) -> list[Finding]:
-    """Entries of ``rules.expected_no_match`` that match no selector of any rule (misspelled, or the rule is
-    gone): each is a finding, with the closest selectors."""
-    pairs = [(rule, sel) for rf in files for rule in rf.rules for sel in live_selectors(rule)]
-    findings = []
-    for index, entry in enumerate(declared):
-        if any(entry.matches(rule.name, sel.text(), sel.metric) for rule, sel in pairs):
-            continue
-        candidates = sorted({sel.text() for rule, sel in pairs if entry.alert in (None, rule.name)})
-        candidates += sorted({sel.metric for rule, sel in pairs if sel.metric and entry.alert in (None, rule.name)})
-        hint = difflib.get_close_matches(entry.selector, candidates, n=3, cutoff=0.5)
-        scope = f" of rule {entry.alert}" if entry.alert else " of any rule"
-        if entry.alert and not any(rule.name == entry.alert for rule, _ in pairs):
-            scope = f" (there is no rule {entry.alert})"
-        findings.append(
-            Finding(
-                "rules",
-                f"rules.expected_no_match[{index}]",
-                f"{entry.selector!r} matches no selector{scope}"
-                + (f" — closest: {', '.join(hint)}" if hint else "")
-                + "; fix it or remove the stale declaration",
-                rule="rule/expected-no-match",
-            )
-        )
-    return findings
+# -- live: scrape intervals and rule groups ----------------------------------------------------------
 
 
 def live_scrape_intervals(config_yaml: str, target_intervals: Mapping[str, float]) -> tuple[dict[str, float], float]:

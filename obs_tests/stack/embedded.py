@@ -38,6 +38,7 @@ from obs_tests.clients.prometheus import PrometheusClient, Target
 from obs_tests.contract import Contract
 from obs_tests.errors import ObsTestsError, StackStartError, UnknownComponent, WaitTimeout
 from obs_tests.interrupts import INTERRUPT_SIGNALS, note_signal, raise_interrupt
+from obs_tests.rulefiles import plain_rule_files
 from obs_tests.scenarios.timescale import scale_rule_files, validate_factor
 from obs_tests.stack.components import CATALOGUE, MOCK_SERVICES, Component, ComponentPlan, build_components
 from obs_tests.stack.ports import allocate_ports
@@ -215,8 +216,10 @@ class EmbeddedStack:
         (self.workdir / "load").mkdir(exist_ok=True)
         self.load_targets = self.workdir / "load" / "targets.json"
         self.load_targets.write_text("[]", encoding="utf-8")
+        # Prometheus loads a PrometheusRule manifest as the plain file of its groups (what the operator does)
+        plain = plain_rule_files(self.contract.files.rule_files(), config_dir / "rules-plain")
         self.rule_files = scale_rule_files(
-            self.contract.files.rule_files(),
+            [p.path for p in plain],
             self.time_scale,
             config_dir / "rules",
             min_range=4 * self.contract.stack.scrape_interval,

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from obs_tests.contract import Contract
-from obs_tests.findings import Finding
-from obs_tests.pytest_plugin import FindingsJudge, session_scenarios
+from obs_tests.findings import Finding, display_path
+from obs_tests.pytest_plugin import FindingsJudge, embedded_time_scale, session_scenarios
 from obs_tests.rulefiles import load_rule_files
 from obs_tests.scenarios.model import WATCHDOG, Scenario
 from obs_tests.scenarios.pool import StackPool
@@ -82,18 +83,48 @@ def _covering(scenarios: list[Scenario]) -> dict[str, list[str]]:
     return covered
 
 
+def scenarios_not_applicable(config: pytest.Config, contract: Contract) -> str | None:
+    """Why no chaos scenario can run in this session, or None when they can: they inject faults into the
+    embedded stack's components, so a Prometheus of yours (by URL) runs none; without a scenario
+    directory there are none to run."""
+    if embedded_time_scale(config) is None:
+        return (
+            "the chaos scenarios inject faults into the embedded stack's components; this run checks a "
+            "Prometheus of yours (by URL), where none can run"
+        )
+    if not contract.files.scenarios.is_dir():
+        return f"no scenario directory ({display_path(contract.files.scenarios)}, files.scenarios in the contract)"
+    return None
+
+
 def test_every_alert_has_a_scenario(
     contract: Contract,
     pytestconfig: pytest.Config,
+    obs_report: dict[str, Any],
     obs_summary: Callable[[str], None],
     obs_findings: FindingsJudge,
 ) -> None:
-    """Every alert rule (but the always-firing watchdog) is made to fire and clear by a scenario."""
+    """Every alert rule (but the always-firing watchdog) is made to fire and clear by a scenario — where
+    scenarios can run at all (else the check is not applicable, and the report says why)."""
+    reason = scenarios_not_applicable(pytestconfig, contract)
+    obs_report["scenario_coverage"] = {"applicable": reason is None, "reason": reason}
+    if reason is not None:
+        obs_summary(f"alerts exercised by scenarios: not applicable — {reason}")
+        pytest.skip(f"not applicable: {reason}")
     scenarios: list[Scenario] = session_scenarios(pytestconfig)
-    alerts = sorted({r.name for rf in load_rule_files(contract.files.rule_files()) for r in rf.alerts} - {WATCHDOG})
+    rules = [r for rf in load_rule_files(contract.files.rule_files()) for r in rf.alerts if r.name != WATCHDOG]
+    alerts = {r.name: r for r in rules}
     covered = _covering(scenarios)
-    missing = [a for a in alerts if a not in covered]
-    obs_summary(f"{len(alerts) - len(missing)}/{len(alerts)} alerts fired and cleared by a scenario")
-    obs_findings(
-        [Finding("coverage", f"alert {a}", "no scenario makes it fire and clear (expect.must_fire)") for a in missing]
-    )
+    missing = sorted(a for a in alerts if a not in covered)
+    findings = [
+        alerts[a].finding(
+            "coverage/scenarios",
+            f"no scenario makes it fire and clear — add one to {display_path(contract.files.scenarios)} "
+            "(expect.must_fire with clears: true)",
+        )
+        for a in missing
+    ]
+    verdict = obs_findings.judge(findings)
+    text = f"{len(alerts) - len(missing)}/{len(alerts)} alerts fired and cleared by a scenario"
+    obs_summary(text + (f" ({len(verdict.warnings)} uncovered, warnings by the policy)" if verdict.warnings else ""))
+    obs_findings.require(verdict)

@@ -16,7 +16,14 @@ from obs_tests.checks.coverage import (
     dashboard_references,
     rule_references,
 )
-from obs_tests.checks.exposition import check_exposition, lint_findings, parse_promtool
+from obs_tests.checks.exposition import (
+    LintProblem,
+    check_exposition,
+    lint_findings,
+    lint_ignore_patterns,
+    parse_promtool,
+    yaml_list,
+)
 from obs_tests.checks.metrics import (
     check_cardinality,
     check_counter_resets,
@@ -27,6 +34,7 @@ from obs_tests.checks.metrics import (
 from obs_tests.clients.prometheus import PrometheusClient, Target
 from obs_tests.contract import Contract, Job, Metric
 from obs_tests.findings import Finding
+from obs_tests.policy import Verdict
 from obs_tests.pytest_plugin import FindingsJudge
 from obs_tests.stack import EmbeddedStack
 from obs_tests.tools import promtool_check_metrics
@@ -41,6 +49,28 @@ def _jobs_regex(contract: Contract) -> str:
 
 def _intervals(targets: list[Target]) -> dict[str, float]:
     return {t.job: t.scrape_interval for t in targets if t.scrape_interval}
+
+
+def _said(verdict: Verdict, clean: str, checked: str) -> str:
+    """The summary line from the verdict, never contradicting it: ``clean`` when nothing was found, else
+    what was checked and how many errors and warnings."""
+    if not verdict.errors and not verdict.warnings:
+        return clean
+    counts = [f"{len(verdict.errors)} error(s)"] if verdict.errors else []
+    counts += [f"{len(verdict.warnings)} warning(s)"] if verdict.warnings else []
+    return f"{checked}: {', '.join(counts)}"
+
+
+def _judge(
+    obs_findings: FindingsJudge,
+    obs_summary: Callable[[str], None],
+    findings: list[Finding],
+    clean: str,
+    checked: str,
+) -> Verdict:
+    verdict = obs_findings.judge(findings)
+    obs_summary(_said(verdict, clean, checked))
+    return obs_findings.require(verdict)
 
 
 def test_counters_never_decrease(
@@ -68,10 +98,14 @@ def test_counters_never_decrease(
             starts[(item.labels.get("job", ""), item.labels.get("instance", ""))] = item.points
     report = check_counter_resets(series, starts, start_metrics)
     counters = prom.query_value(f"count({selector})") or 0
-    obs_summary(
-        f"{counters:g} counter series monotonic over {COUNTER_WINDOW}; {len(report.restarts)} resets by restart"
+    restarts = f"{len(report.restarts)} resets by restart"
+    _judge(
+        obs_findings,
+        obs_summary,
+        report.findings,
+        f"{counters:g} counter series monotonic over {COUNTER_WINDOW}; {restarts}",
+        f"{counters:g} counter series checked over {COUNTER_WINDOW} ({restarts})",
     )
-    obs_findings(report.findings)
 
 
 def test_exact_accounting(
@@ -96,8 +130,13 @@ def test_histogram_consistent(
     samples = prom.query(f'{{__name__=~"{name}_bucket|{name}_count|{name}_sum"}}')
     findings = check_histogram(name, samples)
     groups = {tuple(sorted((k, v) for k, v in s.labels.items() if k not in ("__name__", "le"))) for s in samples}
-    obs_summary(f"{name}: {len(groups)} series cumulative, +Inf == _count, one set of buckets")
-    obs_findings(findings)
+    _judge(
+        obs_findings,
+        obs_summary,
+        findings,
+        f"{name}: {len(groups)} series cumulative, +Inf == _count, one set of buckets",
+        f"{name}: {len(groups)} series checked",
+    )
 
 
 def test_histogram_quantile_matches_workload(
@@ -128,8 +167,13 @@ def test_gauge_in_range(
     samples = prom.query(contract_gauge.name)
     findings = check_gauge_range(contract_gauge, samples)
     bounds = f"[{contract_gauge.range_min}, {contract_gauge.range_max}]"
-    obs_summary(f"{contract_gauge.name}: {len(samples)} series finite and within {bounds}")
-    obs_findings(findings)
+    _judge(
+        obs_findings,
+        obs_summary,
+        findings,
+        f"{contract_gauge.name}: {len(samples)} series finite and within {bounds}",
+        f"{contract_gauge.name}: {len(samples)} series checked against {bounds}",
+    )
 
 
 def _fetch(target: Target) -> str | None:
@@ -155,6 +199,7 @@ def test_exposition_lint(
 ) -> None:
     """Each target's /metrics passes the real `promtool check metrics` (minus the job's lint_ignore)."""
     findings: list[Finding] = []
+    reported: list[LintProblem] = []
     ignored = 0
     fetched = 0
     for target in _job_targets(prom, contract_job):
@@ -166,12 +211,18 @@ def test_exposition_lint(
         problems = parse_promtool(result.output)
         found, skipped = lint_findings(f"{contract_job.name}/{target.instance}", problems, contract_job.lint_ignore)
         findings += found
+        reported += [p for p in problems if p not in skipped and p not in reported]
         ignored += len(skipped)
     if not fetched:
         pytest.skip(f"no /metrics of job {contract_job.name} is reachable from here")
     note = f" ({ignored} known problems accepted by lint_ignore)" if ignored else ""
-    obs_summary(f"{contract_job.name}: {fetched} exposition(s) pass promtool check metrics{note}")
-    obs_findings(findings)
+    checked = f"{contract_job.name}: {fetched} exposition(s) checked by promtool check metrics{note}"
+    patterns = lint_ignore_patterns(reported)
+    if patterns:  # an exporter the user cannot change: everything to paste into the job at once
+        checked += f" — if the names are not yours, accept them in job '{contract_job.name}': "
+        checked += f"lint_ignore: {yaml_list(patterns)}"
+    clean = f"{contract_job.name}: {fetched} exposition(s) pass promtool check metrics{note}"
+    _judge(obs_findings, obs_summary, findings, clean, checked)
 
 
 def test_exposition_matches_contract(
@@ -193,8 +244,13 @@ def test_exposition_matches_contract(
         findings += check_exposition(f"{contract_job.name}/{target.instance}", text, metrics)
     if not fetched:
         pytest.skip(f"no /metrics of job {contract_job.name} is reachable from here")
-    obs_summary(f"{contract_job.name}: types and labels of contract metrics match in {fetched} exposition(s)")
-    obs_findings(findings)
+    _judge(
+        obs_findings,
+        obs_summary,
+        findings,
+        f"{contract_job.name}: types and labels of contract metrics match in {fetched} exposition(s)",
+        f"{contract_job.name}: types and labels of contract metrics checked in {fetched} exposition(s)",
+    )
 
 
 def test_cardinality_budget(
@@ -218,8 +274,13 @@ def test_cardinality_budget(
                 (s.labels.get(label, ""), s.value) for s in prom.query(f"topk(3, count by ({label}) ({selector}))")
             ]
     findings = check_cardinality(metric, series, distinct, top)
-    obs_summary(f"{metric.name}: {series} series (budget {metric.max_series})")
-    obs_findings(findings)
+    _judge(
+        obs_findings,
+        obs_summary,
+        findings,
+        f"{metric.name}: {series} series (budget {metric.max_series})",
+        f"{metric.name}: {series} series against a budget of {metric.max_series}",
+    )
 
 
 def test_metric_fresh(
@@ -236,8 +297,13 @@ def test_metric_fresh(
     current = prom.query(f"timestamp({contract_metric.query_name})")
     recent = prom.series([contract_metric.query_name], start=now - window, end=now)
     findings = check_freshness(contract_metric, now, current, recent, intervals)
-    obs_summary(f"{contract_metric.name}: {len(current)} series fresh, none stale over {window:g}s")
-    obs_findings(findings)
+    _judge(
+        obs_findings,
+        obs_summary,
+        findings,
+        f"{contract_metric.name}: {len(current)} series fresh, none stale over {window:g}s",
+        f"{contract_metric.name}: {len(current)} series checked for freshness over {window:g}s",
+    )
 
 
 def test_signal_flow_end_to_end(
@@ -250,8 +316,13 @@ def test_signal_flow_end_to_end(
     every counter on the path rose by one."""
     logs = {name: mock_system.log_path(name) for name in mock_system.components}
     correlation_id, findings = trace_signal(prom, mock_system.url("gateway"), logs, action="buy")
-    obs_summary(f"signal {correlation_id} traced gateway → momentum/risk/sentiment/correlation → orchestrator")
-    obs_findings(findings)
+    _judge(
+        obs_findings,
+        obs_summary,
+        findings,
+        f"signal {correlation_id} traced gateway → momentum/risk/sentiment/correlation → orchestrator",
+        f"signal {correlation_id} followed through gateway → agents → orchestrator",
+    )
 
 
 def test_metrics_coverage(

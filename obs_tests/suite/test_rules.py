@@ -1,5 +1,6 @@
-"""Alert and recording rules: promtool (config, rules, unit tests), rule lint, and live checks against
-the running Prometheus (every selector matches, every group healthy)."""
+"""Alert and recording rules: promtool (config, rules, unit tests), rule lint (rate windows against the live
+scrape intervals on a stack of yours), and live checks against the running Prometheus (every selector
+matches but those the contract declares in rules.expected_no_match, every group healthy)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from obs_tests.checks.rules import SelectorProbe, check_rule_groups, diagnose_selector, live_selectors
+from obs_tests.checks.rules import check_rule_groups, live_scrape_intervals
+from obs_tests.checks.selectors import ProbeResult, live_selectors, probe_rule
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.contract import Contract
-from obs_tests.findings import Finding
 from obs_tests.junit import write_junit
-from obs_tests.lint import check_configs, check_rule_files, lint_static_rules, run_rule_tests
-from obs_tests.pytest_plugin import FindingsJudge
+from obs_tests.lint import (
+    ScrapeIntervals,
+    check_configs,
+    check_rule_files,
+    lint_static_rules,
+    run_rule_tests,
+    scrape_intervals,
+)
+from obs_tests.policy import Verdict
+from obs_tests.pytest_plugin import FindingsJudge, embedded_time_scale
 from obs_tests.rulefiles import Rule, RuleFile, load_rule_files
 
 
@@ -38,19 +47,44 @@ def test_rule_files_valid(contract: Contract, obs_summary: Callable[[str], None]
     obs_findings(section.findings)
 
 
+def _live_intervals(prom: PrometheusClient, rule_files: list[RuleFile]) -> ScrapeIntervals:
+    """Each job's scrape interval as the Prometheus under test runs it (its configuration, else its targets),
+    and the job exporting each metric the rules read over a window (the slowest, when several do)."""
+    jobs, default = live_scrape_intervals(
+        prom.config(), {t.job: t.scrape_interval for t in prom.targets() if t.scrape_interval}
+    )
+    windowed = sorted(
+        {s.metric for rf in rule_files for r in rf.rules for s in live_selectors(r) if s.metric and s.range_seconds}
+    )
+    metric_jobs: dict[str, str] = {}
+    if windowed:
+        found = prom.query(f'group by (__name__, job) ({{__name__=~"{"|".join(windowed)}"}})')
+        for sample in found:
+            name, job = sample.labels.get("__name__", ""), sample.labels.get("job", "")
+            if job in jobs and jobs[job] >= jobs.get(metric_jobs.get(name, ""), 0.0):
+                metric_jobs[name] = job
+    return ScrapeIntervals(jobs, max([*jobs.values(), default]), "the live Prometheus", metric_jobs)
+
+
 def test_rule_lint(
     contract: Contract,
     rule_files: list[RuleFile],
+    request: pytest.FixtureRequest,
     obs_summary: Callable[[str], None],
     obs_findings: FindingsJudge,
 ) -> None:
     """Labels, annotations, `for`, rate windows vs scrape intervals, counter/gauge functions, unique names,
-    runbook URLs."""
-    findings = lint_static_rules(contract, rule_files)
+    runbook URLs. On a stack of yours the windows are judged against the live scrape intervals (the embedded
+    stack scrapes at the contract's)."""
+    if embedded_time_scale(request.config) is None:
+        intervals = _live_intervals(request.getfixturevalue("prom"), rule_files)
+    else:
+        intervals = scrape_intervals(contract)
+    findings = lint_static_rules(contract, rule_files, intervals)
     rules = sum(len(rf.rules) for rf in rule_files)
     verdict = obs_findings.judge(findings)
     state = f"{len(verdict.errors)} lint errors" if verdict.errors else "lint-clean"
-    obs_summary(f"{rules} rules: {state}, {len(verdict.warnings)} warnings")
+    obs_summary(f"{rules} rules: {state}, {len(verdict.warnings)} warnings; {intervals.describe()}")
     obs_findings.require(verdict)
 
 
@@ -83,55 +117,45 @@ def test_rule_test_coverage(
     obs_findings(coverage.findings)
 
 
-def _probe(prom: PrometheusClient, rule: Rule, names: list[str]) -> list[Finding]:
-    findings = []
-    for sel in live_selectors(rule):
-        text = sel.text()
-        matches = int(prom.query_value(f"count({text})") or 0)
-        if matches:
-            continue
-        probe = SelectorProbe(rule, sel, 0)
-        if sel.metric:
-            probe.metric_exists = bool(prom.query_value(f'count({{__name__="{sel.metric}"}})'))
-        if probe.metric_exists:
-            for label, op, value in sel.matchers:
-                base = sel.metric or ""
-                single = f'{base}{{{label}{op}"{value}"}}' if base else f'{{{label}{op}"{value}"}}'
-                probe.matcher_matches[(label, op, value)] = int(prom.query_value(f"count({single})") or 0)
-                if base:
-                    probe.label_values[label] = sorted(
-                        s.labels.get(label, "") for s in prom.query(f"count by ({label}) ({base})")
-                    )
-        finding = diagnose_selector(probe, names)
-        if finding:
-            findings.append(finding)
-    return findings
+def _probe_summary(name: str, result: ProbeResult, verdict: Verdict, probed: int) -> str:
+    declared = "; ".join(f"{sel.text()} matches nothing as declared: {entry.reason}" for sel, entry in result.declared)
+    if verdict.errors:
+        text = f"{name}: {probed} selector(s) probed, {len(verdict.errors)} match nothing"
+    else:
+        text = f"{name}: {probed - len(result.declared)} selector(s) match live series"
+    return text + (f" ({declared})" if declared else "")
 
 
 def test_rule_selectors_match_live(
     prom: PrometheusClient,
+    contract: Contract,
     contract_alert: Rule,
     obs_summary: Callable[[str], None],
     obs_findings: FindingsJudge,
 ) -> None:
-    """Every series selector of the alert matches at least one series on the live Prometheus."""
-    names = prom.metric_names()
-    findings = _probe(prom, contract_alert, names)
-    obs_summary(f"{contract_alert.name}: {len(live_selectors(contract_alert))} selector(s) match live series")
-    obs_findings(findings)
+    """Every series selector of the alert matches at least one series on the live Prometheus, but those the
+    contract declares in rules.expected_no_match (reported with the reason)."""
+    result = probe_rule(prom, contract_alert, prom.metric_names(), contract.expected_no_match)
+    verdict = obs_findings.judge(result.findings)
+    obs_summary(_probe_summary(contract_alert.name, result, verdict, len(live_selectors(contract_alert))))
+    obs_findings.require(verdict)
 
 
 def test_recording_rule_selectors_match_live(
     prom: PrometheusClient,
+    contract: Contract,
     rule_files: list[RuleFile],
     obs_summary: Callable[[str], None],
     obs_findings: FindingsJudge,
 ) -> None:
     names = prom.metric_names()
     records = [r for rf in rule_files for r in rf.rules if r.kind == "record"]
-    findings = [f for r in records for f in _probe(prom, r, names)]
-    obs_summary(f"{len(records)} recording rules read live series")
-    obs_findings(findings)
+    results = [probe_rule(prom, r, names, contract.expected_no_match) for r in records]
+    merged = ProbeResult([f for r in results for f in r.findings], [d for r in results for d in r.declared])
+    verdict = obs_findings.judge(merged.findings)
+    probed = sum(len(live_selectors(r)) for r in records)
+    obs_summary(_probe_summary(f"{len(records)} recording rules", merged, verdict, probed))
+    obs_findings.require(verdict)
 
 
 def test_rule_groups_healthy(
@@ -142,6 +166,9 @@ def test_rule_groups_healthy(
 ) -> None:
     """Every rule group is loaded, every rule evaluates without error, no group falls behind."""
     groups = prom.rules()
-    findings = check_rule_groups(rule_files, groups)
-    obs_summary(f"{len(groups)} rule groups loaded with health ok, no lastError")
-    obs_findings(findings)
+    verdict = obs_findings.judge(check_rule_groups(rule_files, groups))
+    if verdict.errors:
+        obs_summary(f"{len(groups)} rule groups loaded: {len(verdict.errors)} problem(s)")
+    else:
+        obs_summary(f"{len(groups)} rule groups loaded with health ok, no lastError")
+    obs_findings.require(verdict)

@@ -1,6 +1,15 @@
 from __future__ import annotations
 
-from obs_tests.checks.exposition import LintProblem, check_exposition, lint_findings, parse_promtool
+import yaml
+
+from obs_tests.checks.exposition import (
+    LintProblem,
+    check_exposition,
+    lint_findings,
+    lint_ignore_patterns,
+    parse_promtool,
+    yaml_list,
+)
 from obs_tests.contract import Metric
 
 PROMTOOL = """fooBar metric names should be written in 'snake_case' not 'camelCase'
@@ -67,3 +76,48 @@ def test_missing_and_unexpected_labels() -> None:
 def test_unparseable_exposition() -> None:
     [finding] = check_exposition("gw", "# TYPE x counter\nx_total{ 1\n", [Metric("x_total", "counter")])
     assert "the exposition does not parse" in finding.message
+
+
+THIRD_PARTY = """node_cpu_guest_seconds counter metrics should have "_total" suffix
+node_cpu_seconds counter metrics should have "_total" suffix
+node_disk_io_time_weighted_seconds counter metrics should have "_total" suffix
+node_disk_read_time_seconds counter metrics should have "_total" suffix
+node_disk_write_time_seconds counter metrics should have "_total" suffix
+node_scrape_collector_duration_ms use base unit "seconds" instead of "milliseconds"
+"""
+
+
+def test_a_third_party_problem_says_how_to_accept_it_in_the_contract() -> None:
+    """Defect 11: a name the user cannot change points at the job's lint_ignore, with a regex to paste."""
+    findings, _ = lint_findings("node/host:9100", parse_promtool(THIRD_PARTY))
+    first = findings[0]
+    assert first.rule == "exposition/promtool"
+    assert first.message == (
+        'promtool: node_cpu_guest_seconds: counter metrics should have "_total" suffix — rename it where it is '
+        "exported; an exporter whose names you cannot change (node_exporter, redis_exporter …) is accepted in the "
+        "contract's job 'node': lint_ignore: ['^node_cpu_guest_seconds counter metrics should have \"_total\" "
+        "suffix$']"
+    )
+    pasted = yaml.safe_load(first.message.split("job 'node': ")[1])["lint_ignore"]
+    assert lint_findings("node/host:9100", parse_promtool(THIRD_PARTY), pasted)[0] == findings[1:]
+    assert [str(p) for p in lint_findings("node/h", parse_promtool(THIRD_PARTY), pasted)[1]] == [
+        'node_cpu_guest_seconds counter metrics should have "_total" suffix'
+    ]
+
+
+def test_lint_ignore_patterns_accept_exactly_a_jobs_problems() -> None:
+    problems = parse_promtool(THIRD_PARTY)
+    patterns = lint_ignore_patterns(problems)
+    assert patterns == [
+        '^node_\\S+ counter metrics should have "_total" suffix$',
+        '^node_scrape_collector_duration_ms use base unit "seconds" instead of "milliseconds"$',
+    ]
+    findings, ignored = lint_findings("node/h", problems, yaml.safe_load(f"x: {yaml_list(patterns)}")["x"])
+    assert findings == [] and len(ignored) == len(problems)
+    other = parse_promtool("node_foo metric names should be written in 'snake_case' not 'camelCase'\n")
+    assert lint_findings("node/h", other, patterns)[0]  # a different problem is not accepted
+
+
+def test_a_parse_error_cannot_be_accepted() -> None:
+    [finding] = lint_findings("x/h", parse_promtool("error while linting: text format parsing error in line 3\n"))[0]
+    assert "lint_ignore cannot accept this" in finding.message

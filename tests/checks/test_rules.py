@@ -8,22 +8,14 @@ import pytest
 
 from obs_tests.checks.rules import (
     LintPolicy,
-    SelectorProbe,
-    check_no_match_declarations,
     check_rule_groups,
-    declared_no_match,
-    diagnose_selector,
     lint_rules,
     live_scrape_intervals,
-    live_selectors,
     metric_type,
-    stale_no_match_finding,
 )
-from obs_tests.contract import NoMatchExpected
 from obs_tests.durations import parse_duration
 from obs_tests.findings import Finding
 from obs_tests.policy import RULE_IDS, Policy
-from obs_tests.promql import selectors
 from obs_tests.rulefiles import load_rule_file
 
 RULES = Path(__file__).resolve().parents[1] / "fixtures" / "rules"
@@ -112,47 +104,6 @@ def test_metric_type_by_declaration_and_convention() -> None:
     assert metric_type("h_seconds_bucket", TYPES) == "counter"
     assert metric_type("foo_total", {}) == "counter"
     assert metric_type("foo", {}) is None
-
-
-def test_live_selectors_skip_absent_and_alerts(tmp_path: Path) -> None:
-    path = tmp_path / "r.yml"
-    path.write_text(
-        "groups:\n  - name: a\n    rules:\n      - alert: A\n"
-        '        expr: absent(up{job="x"}) or ALERTS{alertname="B"} or foo > 1\n        for: 1m\n'
-    )
-    [rule] = load_rule_file(path).rules
-    assert [s.metric for s in live_selectors(rule)] == ["foo"]
-
-
-def _probe(expr: str, **kwargs: object) -> SelectorProbe:
-    path_rule = load_rule_file(RULES / "short_window.yml").rules[0]
-    return SelectorProbe(path_rule, selectors(expr)[0], **kwargs)  # type: ignore[arg-type]
-
-
-def test_diagnose_missing_metric_suggests_closest() -> None:
-    finding = diagnose_selector(
-        _probe("gateway_webhook_total", matches=0, metric_exists=False), ["gateway_webhooks_total", "up"]
-    )
-    assert finding is not None
-    assert "no metric gateway_webhook_total exists; closest existing: gateway_webhooks_total" in finding.message
-
-
-def test_diagnose_label_matcher() -> None:
-    probe = _probe(
-        'gateway_webhooks_total{status="acepted"}',
-        matches=0,
-        matcher_matches={("status", "=", "acepted"): 0},
-        label_values={"status": ["accepted", "error", "invalid"]},
-    )
-    finding = diagnose_selector(probe, [])
-    assert finding is not None
-    assert (
-        'status="acepted" matches nothing (existing status values: "accepted", "error", "invalid")' in finding.message
-    )
-
-
-def test_diagnose_matching_selector() -> None:
-    assert diagnose_selector(_probe("up", matches=3), []) is None
 
 
 def test_rule_groups_health() -> None:
@@ -294,44 +245,7 @@ def test_live_intervals_from_the_recorded_config_and_targets() -> None:
     assert live_scrape_intervals("not: [valid", {"node": 30.0}) == ({"node": 30.0}, 60.0)
 
 
-def test_a_selector_written_twice_is_probed_once() -> None:
-    """Defect 13: redis_memory_max_bytes appears twice in RedisMemoryNearLimit: one selector, one finding."""
-    rule = next(r for r in load_rule_file(COMMUNITY / "host-and-redis.yml").rules if r.name == "RedisMemoryNearLimit")
-    assert [s.text() for s in live_selectors(rule)] == ["redis_memory_used_bytes", "redis_memory_max_bytes"]
-    fs = next(r for r in load_rule_file(COMMUNITY / "host-and-redis.yml").rules if r.name == "HostFilesystemAlmostFull")
-    assert len(live_selectors(fs)) == 3  # avail, size, readonly: each once
-
-
-def test_expected_no_match_declarations() -> None:
-    """Defect 14: a selector may be declared to match nothing, with a reason; a stale entry is a finding."""
-    files = [load_rule_file(COMMUNITY / "host-and-redis.yml"), load_rule_file(COMMUNITY / "operator-rules.yaml")]
-    rules = {r.name: r for rf in files for r in rf.rules}
-    declared = (
-        NoMatchExpected("node_hwmon_temp_celsius", "a VM has no hardware sensors"),
-        NoMatchExpected('node_systemd_unit_state{state="failed"}', "systemd collector off", "HostSystemdUnitFailed"),
-        NoMatchExpected("node_hwmon_temp_celcius", "typo"),
-        NoMatchExpected("redis_up", "wrong rule", "NoSuchRule"),
-    )
-    temp = rules["HostTemperatureHigh"]
-    assert declared_no_match(temp, live_selectors(temp)[0], declared) == declared[0]
-    unit = rules["HostSystemdUnitFailed"]
-    assert declared_no_match(unit, live_selectors(unit)[0], declared) == declared[1]
-    redis = rules["RedisDown"]
-    assert declared_no_match(redis, live_selectors(redis)[0], declared) is None
-    stale = check_no_match_declarations(files, declared)
-    assert [(f.subject, f.rule) for f in stale] == [
-        ("rules.expected_no_match[2]", "rule/expected-no-match"),
-        ("rules.expected_no_match[3]", "rule/expected-no-match"),
-    ]
-    assert "closest: node_hwmon_temp_celsius" in stale[0].message
-    assert "(there is no rule NoSuchRule)" in stale[1].message
-    assert check_no_match_declarations(files, declared[:2]) == []
-    assert stale_no_match_finding(0, declared[0], 3).severity == "warning"
-
-
-def test_live_findings_carry_ids() -> None:
-    finding = diagnose_selector(_probe("gateway_webhook_total", matches=0, metric_exists=False), [])
-    assert finding is not None and finding.rule == "rule/selector-no-match" and finding.line == 5
+def test_group_findings_carry_ids() -> None:
     files = [load_rule_file(RULES / "recording_only.yml")]
     [missing] = check_rule_groups(files, [])
     assert (missing.rule, missing.line) == ("rule/group-health", 6)
