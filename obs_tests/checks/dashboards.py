@@ -41,7 +41,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from obs_tests.checks.dashboards_lint import PromTarget, prometheus_targets
+from obs_tests.checks.dashboards_lint import NOT_PROMETHEUS, PromTarget, prometheus_targets
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.contract import ExpectedEmpty
 from obs_tests.dashboard_variables import ResolvedVariable, auto_intervals, resolve_variables
@@ -541,14 +541,21 @@ def check_report(report: DashboardReport, expected: Sequence[ExpectedEmpty] = ()
         empty = [r for r in mine if r.status == "empty" and not r.accepted]
         if not empty:
             continue
-        if status in ("data", "constant_zero"):
+        # queries of another datasource (a mixed panel) may draw data obs-tests cannot see
+        elsewhere = [r.target.ref_id for r in mine if r.target is not None and r.message.endswith(NOT_PROMETHEUS)]
+        if status in ("data", "constant_zero") or elsewhere:
             drawn = [r.target.ref_id for r in mine if r.target is not None and r.status in ("data", "constant_zero")]
+            source = (
+                f"from {', '.join(drawn)}"
+                if drawn
+                else f"from {', '.join(elsewhere)} (another datasource, not checked here), if they have data"
+            )
             for result in empty:
                 findings.append(
                     Finding(
                         "dashboards",
                         f"{subject} {result.where}",
-                        f"empty query (Grafana draws the panel from {', '.join(drawn)} without it): "
+                        f"empty query (Grafana draws the panel {source} without it): "
                         f"{result.message or 'no series'} — query: {result.expr} ({_DECLARE_HINT}, query: "
                         f"{result.target.ref_id if result.target is not None else '-'})",
                         "warning",

@@ -63,6 +63,7 @@ __all__ = [
     "FILTER_LABELS",
     "LINT_RULES",
     "LINT_RULE_IDS",
+    "NOT_PROMETHEUS",
     "RATE_FUNCTIONS",
     "UNIT_PANEL_TYPES",
     "PromTarget",
@@ -106,6 +107,8 @@ LINT_RULE_IDS = {
     "library-panel": "dashboard/library-panel",
     "schema-version": "dashboard/schema-version",
 }
+#: how the reason of a query skipped for its datasource ends (its data is drawn, but not checked here)
+NOT_PROMETHEUS = ", not Prometheus"
 #: the labels every selector should filter on a dashboard variable
 FILTER_LABELS = ("job", "instance")
 RATE_FUNCTIONS = frozenset({"rate", "irate", "increase"})
@@ -240,7 +243,7 @@ def prometheus_targets(
                 where = f"datasource {ref.text() if ref else '(default)'}"
                 if ref is not None and ref.variable in dashboard.inputs:
                     where += " (an import input)"
-                skipped.append((panel, target, f"{where} is of type '{kind}', not Prometheus"))
+                skipped.append((panel, target, f"{where} is of type '{kind}'{NOT_PROMETHEUS}"))
                 continue
             if not target.expr or not target.expr.strip():
                 skipped.append((panel, target, f"no PromQL expression (panel datasource type '{panel_type}')"))

@@ -357,3 +357,24 @@ def test_a_missing_metric_is_judged_like_the_panels_reading_it() -> None:
         "read by panel 'Hardware temperature' (node_host_overview.json), but Prometheus has no such metric"
     )
     assert check_metric_coverage({}, [report], exported) == []
+
+
+def test_an_empty_query_beside_another_datasource_is_not_a_blank_panel() -> None:
+    """A mixed panel: Grafana may draw the Loki or TestData query's data, which obs-tests does not check."""
+    dashboard = load_dashboard(FOREIGN / "mixed_datasources.json")
+    jobs, not_run = plan_queries(dashboard, _resolved(dashboard), SPAN, scrape_interval=1.0)
+    mixed = dashboard.panels[0]
+    results = [
+        QueryResult(dashboard.label, j.item.panel, j.item.target, "empty", j.expr, "no metric x exists")
+        for j in jobs
+        if j.item.panel is mixed
+    ]
+    report = _report([*results, *(r for r in not_run if r.panel is mixed)], dashboard)
+    [finding] = check_report(report)
+    assert (finding.rule, finding.severity) == ("dashboard/query-empty", "warning")
+    assert "Grafana draws the panel from B, C (another datasource, not checked here), if they have data" in (
+        finding.message
+    )
+    # without them, the same empty query is a blank panel
+    report = _report(results, dashboard)
+    assert [f.rule for f in check_report(report)] == ["dashboard/panel-empty"]
