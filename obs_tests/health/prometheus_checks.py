@@ -284,16 +284,28 @@ def judge_self_scrape(self_series: Sequence[Sample]) -> CheckResult:
     return CheckResult.judge("prometheus.self_scrape", "prometheus", "", [problem])
 
 
-def judge_alertmanagers(data: Mapping[str, Any]) -> CheckResult:
-    """Prometheus sends alerts to at least one Alertmanager."""
+def judge_alertmanagers(data: Mapping[str, Any], *, wanted: bool | None = True) -> CheckResult:
+    """Prometheus sends alerts to at least one Alertmanager. ``wanted``: True when the user asked for one
+    (``--alertmanager-url``, or a contract whose ``stack.alertmanager`` is set): none is CRITICAL; False when
+    the contract declares none (``stack.alertmanager: null``): not applicable; None when nobody said: a
+    WARNING (alerts go nowhere, which may be on purpose)."""
     active = [str(a.get("url", "?")) for a in data.get("activeAlertmanagers") or []]
     dropped = data.get("droppedAlertmanagers") or []
     if not active:
+        if wanted is False:
+            return CheckResult.skip(
+                "prometheus.alertmanagers",
+                "prometheus",
+                "not applicable: the contract declares no Alertmanager (stack.alertmanager: null)",
+            )
         extra = f" ({len(dropped)} dropped by relabelling)" if dropped else ""
+        fix = "configure alerting.alertmanagers"
+        if not wanted:
+            fix += ", or give a contract with stack.alertmanager: null when the stack has none on purpose"
         problem = Problem(
-            Status.CRITICAL,
+            Status.CRITICAL if wanted else Status.WARNING,
             "alerting",
-            f"Prometheus has no Alertmanager{extra}: alerts fire but go nowhere — configure alerting.alertmanagers",
+            f"Prometheus has no Alertmanager{extra}: alerts fire but go nowhere — {fix}",
         )
         return CheckResult.judge("prometheus.alertmanagers", "prometheus", "", [problem], {"alertmanagers": 0.0})
     return CheckResult.judge(
@@ -380,7 +392,8 @@ def judge_rules(
     window: str = "10m",
 ) -> CheckResult:
     """Every rule healthy with no ``lastError``; no group slower than its interval, stalled, or missing
-    iterations; every group of the contract's rule files loaded (``expected_groups``: (file name, group))."""
+    iterations; every group of the contract's rule files loaded (``expected_groups``: (file name, group); an
+    empty file name — a PrometheusRule manifest's group, in a file the operator names — matches by group)."""
     problems: list[Problem] = []
     rules = 0
     slowest: tuple[float, str] | None = None
@@ -454,12 +467,13 @@ def judge_rules(
             )
         )
     loaded = loaded_rule_groups(groups)
+    names = {name for _, name in loaded}
     for file_name, group_name in expected_groups:
-        if (file_name, group_name) not in loaded:
+        if (file_name, group_name) not in loaded and not (file_name == "" and group_name in names):
             problems.append(
                 Problem(
                     Status.CRITICAL,
-                    f"group '{group_name}' ({file_name})",
+                    f"group '{group_name}' ({file_name or 'a PrometheusRule manifest'})",
                     "in the contract's rule files but not loaded by Prometheus — is the file in rule_files, did "
                     "the last config reload fail?",
                     {"group": group_name, "file": file_name},

@@ -56,7 +56,18 @@ def _expected_groups(settings: HealthSettings) -> list[tuple[str, str]]:
     if settings.contract is None:
         return []
     files = load_rule_files(settings.contract.files.rule_files())
-    return [(rf.path.name, group) for rf in files for group in dict.fromkeys(rf.groups)]
+    # a PrometheusRule manifest's groups land in files the operator names: matched by group name ("")
+    return [("" if rf.is_manifest else rf.path.name, group) for rf in files for group in dict.fromkeys(rf.groups)]
+
+
+def _alertmanager_wanted(settings: HealthSettings) -> bool | None:
+    """True when an Alertmanager was asked for (a URL, or the contract's stack.alertmanager), False when the
+    contract declares none, None when nothing says."""
+    if settings.alertmanager_url:
+        return True
+    if settings.contract is not None:
+        return settings.contract.stack.alertmanager is not None
+    return None
 
 
 def _resend_grace(state: ps.PrometheusState) -> float:
@@ -125,7 +136,11 @@ def _prometheus_checks(
     self_scraped = bool(state.data.get("q:self_series"))
     out.append(_guard("prometheus.self_scrape", "prometheus", lambda: pc.judge_self_scrape(state.query("self_series"))))
     out.append(
-        _guard("prometheus.alertmanagers", "prometheus", lambda: pc.judge_alertmanagers(state.need("alertmanagers")))
+        _guard(
+            "prometheus.alertmanagers",
+            "prometheus",
+            lambda: pc.judge_alertmanagers(state.need("alertmanagers"), wanted=_alertmanager_wanted(settings)),
+        )
     )
     if self_scraped:
         out.append(

@@ -55,7 +55,10 @@ def test_ok_passes_through_and_keeps_json_and_history(
 
 
 def test_critical_passes_exit_2_and_arguments_through(prometheus: FakeApi, lock: dict[str, str]) -> None:
-    prometheus.json("/api/v1/alertmanagers")["data"]["activeAlertmanagers"] = []
+    gateway = next(
+        t for t in prometheus.json("/api/v1/targets")["data"]["activeTargets"] if t["labels"]["job"] == "gateway"
+    )
+    gateway["health"] = "down"
     code, out = run({**lock, "OBS_HEALTH_QUIET": "1"}, "--prometheus-url", prometheus.url)
     assert code == 2
     assert out.startswith("HEALTH CRITICAL: 1 critical")

@@ -13,6 +13,7 @@ import pytest
 
 from obs_tests.contract import load_contract
 from obs_tests.health import HealthReport, HealthSettings, Status, run_health
+from obs_tests.health.prometheus_checks import judge_alertmanagers, judge_rules
 from obs_tests.validation import load_schema
 
 from .conftest import FakeApi, Route
@@ -303,3 +304,46 @@ def test_warn_only_reports_critical_as_warning(prometheus: FakeApi) -> None:
 def test_warn_only_keeps_unknown(prometheus: FakeApi) -> None:
     _query_fails(prometheus)
     assert _run(prometheus, warn_only=True).exit_code == 3
+
+
+def _contract(tmp_path: Path, alertmanager: str) -> Any:
+    path = tmp_path / "obs.yaml"
+    path.write_text(
+        f"version: 1\nstack: {{alertmanager: {alertmanager}}}\njobs:\n  - {{name: prometheus, instances: 1}}\n"
+    )
+    return load_contract(path)
+
+
+def test_no_alertmanager_declared_is_not_applicable(prometheus: FakeApi, tmp_path: Path) -> None:
+    """Defect 5: with stack.alertmanager: null, a Prometheus without an Alertmanager is what was declared."""
+    _no_alertmanager(prometheus)
+    report = _run(prometheus, contract=_contract(tmp_path, "null"))
+    [check] = [c for c in report.checks if c.name == "prometheus.alertmanagers"]
+    assert check.status is Status.OK
+    assert check.skipped == "not applicable: the contract declares no Alertmanager (stack.alertmanager: null)"
+    assert report.status is Status.OK, report.to_text()
+
+
+def test_no_alertmanager_without_anyone_asking_is_a_warning(prometheus: FakeApi) -> None:
+    _no_alertmanager(prometheus)
+    status, text = _check(_run(prometheus), "prometheus.alertmanagers")
+    assert status is Status.WARNING
+    assert "go nowhere — configure alerting.alertmanagers, or give a contract with stack.alertmanager: null" in text
+
+
+def test_no_alertmanager_when_one_is_asked_for_is_critical(prometheus: FakeApi, tmp_path: Path) -> None:
+    _no_alertmanager(prometheus)
+    status, _ = _check(_run(prometheus, contract=_contract(tmp_path, "http://am:9093")), "prometheus.alertmanagers")
+    assert status is Status.CRITICAL
+    assert judge_alertmanagers({"activeAlertmanagers": []}, wanted=True).status is Status.CRITICAL
+
+
+def test_groups_of_a_prometheus_rule_manifest_are_found_by_name() -> None:
+    groups = [
+        {"name": "redis-exporter", "file": "/etc/prometheus/rules/prometheus-0/monitoring-redis.yaml", "rules": []}
+    ]
+    ok = judge_rules(groups, 0.0, expected_groups=[("", "redis-exporter")])
+    assert ok.status is Status.OK, ok.problems
+    missing = judge_rules(groups, 0.0, expected_groups=[("", "prometheus-notifications")])
+    assert missing.status is Status.CRITICAL
+    assert "group 'prometheus-notifications' (a PrometheusRule manifest): in the contract" in str(missing.problems[0])
