@@ -95,7 +95,7 @@ def test_misspelled_metric_wrong_label_value_syntax_error_and_empty_variable(
     assert "parse error" in syntax.message
     findings = check_report(report, contract.dashboards.expected_empty)
     text = format_findings(findings)
-    assert "panel 'Webhooks (typo)' (id 1) query A: empty (the panel shows \"No data\"): no metric" in text
+    assert "panel 'Webhooks (typo)' (id 1): empty (the panel shows \"No data\"): query A: no metric" in text
     assert "panel 'Syntax error' (id 3) query A: error: Prometheus: bad_data:" in text
     [variable] = check_variables(report)
     assert variable.subject.endswith("variable $desk")
@@ -201,6 +201,8 @@ def test_suite_passes_on_the_repository_and_fails_on_a_broken_copy(
     shutil.copytree(ROOT / "grafana_dashboards", broken / "grafana_dashboards")
     shutil.copy(FIXTURES / "broken" / "live_problems.json", broken / "grafana_dashboards" / "live_problems.json")
     shutil.copy(CONTRACT, broken / "obs.yaml")
+    for name in ("prometheus", "alertmanager", "scenarios"):  # the other files the contract names
+        (broken / name).symlink_to(ROOT / name)
     code, out = _check(stack, broken / "obs.yaml", tmp_path, "dashboard")
     assert code == 1, out
     # the summary line of the failed check leads with what failed (it must not read like a pass)
