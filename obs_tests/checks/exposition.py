@@ -153,7 +153,8 @@ def check_exposition(target: str, text: str, metrics: Iterable[Metric]) -> list[
     for family in parsed:
         labels: set[str] = set()
         for sample in family.samples:
-            labels |= set(sample.labels)
+            # an empty label value is no label to Prometheus (err="" of a scrape that had no error)
+            labels |= {name for name, value in sample.labels.items() if value != ""}
         families[family.name] = (family.type, labels - _STRUCTURAL_LABELS)
     findings = []
     for metric in metrics:

@@ -19,7 +19,7 @@ import click
 from obs_tests.clients.base import normalise_url
 from obs_tests.clients.grafana import GrafanaCredentials
 from obs_tests.commands.options import TIMEOUT, GroupedCommand, GroupedOption, Number
-from obs_tests.contract import load_contract, parse_duration
+from obs_tests.contract import EMBEDDED, load_contract, parse_duration
 from obs_tests.errors import ObsTestsError, UsageError
 from obs_tests.health import HealthReport, HealthSettings, Status, run_health
 from obs_tests.health.model import CheckResult, Problem
@@ -87,8 +87,8 @@ def _failed_run(error: str, settings: dict[str, str | None], fmt: str, json_file
     "--prometheus-url",
     group="Endpoints",
     envvar="OBS_PROMETHEUS_URL",
-    required=True,
-    help="The Prometheus to check (user:password@ in the URL for basic auth; never printed).",
+    help="The Prometheus to check (user:password@ in the URL for basic auth; never printed). Default: the "
+    "contract's stack.prometheus when it is a URL.",
 )
 @_option("--alertmanager-url", group="Endpoints", envvar="OBS_ALERTMANAGER_URL", help="Also check this Alertmanager.")
 @_option(
@@ -180,7 +180,7 @@ def _failed_run(error: str, settings: dict[str, str | None], fmt: str, json_file
     help="Report CRITICAL as WARNING in the exit code (1), e.g. while rolling the check out.",
 )
 def health(
-    prometheus_url: str,
+    prometheus_url: str | None,
     alertmanager_url: str | None,
     grafana_url: str | None,
     contract_path: Path | None,
@@ -208,6 +208,7 @@ def health(
     \b
     Examples:
       obs-tests health --prometheus-url http://prometheus:9090
+      obs-tests health --contract obs.yaml    # the URLs of the contract's stack section
       obs-tests health --prometheus-url http://prometheus:9090 --alertmanager-url http://alertmanager:9093 \\
           --grafana-url http://grafana:3000 --contract obs.yaml --format json
     """
@@ -220,12 +221,25 @@ def health(
         from obs_tests.clients.base import redact_url  # noqa: PLC0415
 
         shown = {k: redact_url(v) if v else None for k, v in shown.items()}
+        contract = load_contract(contract_path) if contract_path else None
+        if contract is not None and not contract.stack.embedded:  # the URLs of the contract's stack
+            prometheus_url = prometheus_url or contract.stack.prometheus
+            if contract.stack.alertmanager not in (None, EMBEDDED):
+                alertmanager_url = alertmanager_url or contract.stack.alertmanager
+            grafana_url = grafana_url or contract.stack.grafana
+        shown = {"prometheus": prometheus_url, "alertmanager": alertmanager_url, "grafana": grafana_url}
+        shown = {k: redact_url(v) if v else None for k, v in shown.items()}
+        if prometheus_url is None:
+            raise UsageError(
+                "Missing option '--prometheus-url' (env var: 'OBS_PROMETHEUS_URL'), and no --contract whose "
+                "stack.prometheus is a URL (see 'obs-tests health --help')"
+            )
         settings = HealthSettings(
             prometheus_url=normalise_url(prometheus_url, "Prometheus"),
             alertmanager_url=normalise_url(alertmanager_url, "Alertmanager") if alertmanager_url else None,
             grafana_url=normalise_url(grafana_url, "Grafana") if grafana_url else None,
             grafana=GrafanaCredentials.from_env() if grafana_url else GrafanaCredentials(),
-            contract=load_contract(contract_path) if contract_path else None,
+            contract=contract,
             timeout=timeout,
             window=window,
             stale_intervals=stale_intervals,

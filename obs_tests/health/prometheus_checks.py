@@ -6,7 +6,9 @@ Each names what is wrong (job and instance, rule group and file, counter) and wh
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -550,6 +552,13 @@ def judge_tsdb(runtimeinfo: Mapping[str, Any], counters: Mapping[str, Sequence[S
     )
 
 
+_ALWAYS = re.compile(r"\s*(vector\(\s*1\s*\)|1)\s*")
+
+
+def _alerting_rules(groups: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [r for g in groups for r in g.get("rules") or [] if r.get("type") == "alerting"]
+
+
 def judge_watchdog(
     name: str,
     alerts: Sequence[Mapping[str, Any]],
@@ -559,20 +568,41 @@ def judge_watchdog(
     *,
     am_age: float | None = None,
     resend_grace: float = 75.0,
+    discover: bool = False,
 ) -> CheckResult:
     """The always-firing watchdog alert fires in Prometheus and (given an Alertmanager) reached it.
 
     Alertmanager keeps no alerts across a restart; Prometheus re-sends firing alerts every
     ``--rules.alert.resend-delay``. An Alertmanager younger (``am_age`` seconds) than ``resend_grace``
-    that lacks the watchdog is a WARNING, not yet a CRITICAL."""
+    that lacks the watchdog is a WARNING, not yet a CRITICAL. ``discover``: when no rule is named
+    ``name``, an alerting rule whose expression always fires (``vector(1)``) under another name — as
+    community packs write their watchdogs — is the watchdog."""
+    rules = _alerting_rules(groups)
+    if discover and not any(r.get("name") == name for r in rules):
+        stand_in = next((r for r in rules if _ALWAYS.fullmatch(str(r.get("query", "")))), None)
+        if stand_in is not None:
+            found = str(stand_in.get("name"))
+            result = _judge_watchdog(found, alerts, groups, am_alerts, am_url, am_age=am_age, resend_grace=resend_grace)
+            note = f" (no rule named {name}; {found} always fires: expr {stand_in.get('query')})"
+            return replace(result, summary=result.summary + note) if result.status is Status.OK else result
+    return _judge_watchdog(name, alerts, groups, am_alerts, am_url, am_age=am_age, resend_grace=resend_grace)
+
+
+def _judge_watchdog(
+    name: str,
+    alerts: Sequence[Mapping[str, Any]],
+    groups: Sequence[Mapping[str, Any]],
+    am_alerts: Sequence[Mapping[str, Any]] | None,
+    am_url: str | None,
+    *,
+    am_age: float | None,
+    resend_grace: float,
+) -> CheckResult:
     mine = [a for a in alerts if a.get("labels", {}).get("alertname") == name]
     firing = [a for a in mine if a.get("state") == "firing"]
     check = "pipeline.watchdog"
     if not firing:
-        rule = next(
-            (r for g in groups for r in g.get("rules") or [] if r.get("type") == "alerting" and r.get("name") == name),
-            None,
-        )
+        rule = next((r for r in _alerting_rules(groups) if r.get("name") == name), None)
         if mine:
             problem = Problem(
                 Status.WARNING,

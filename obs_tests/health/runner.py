@@ -142,7 +142,18 @@ def _prometheus_checks(
             lambda: pc.judge_alertmanagers(state.need("alertmanagers"), wanted=_alertmanager_wanted(settings)),
         )
     )
-    if self_scraped:
+    sends_to = (state.data.get("alertmanagers") or {}).get("activeAlertmanagers")
+    if self_scraped and sends_to == []:
+        # every notification is dropped when there is nowhere to send it: prometheus.alertmanagers judged that
+        out.append(
+            CheckResult.skip(
+                "prometheus.notifications",
+                "prometheus",
+                "not applicable: Prometheus sends to no Alertmanager (see prometheus.alertmanagers), so it drops "
+                "every notification",
+            )
+        )
+    elif self_scraped:
         out.append(
             _guard(
                 "prometheus.notifications",
@@ -197,6 +208,8 @@ def _prometheus_checks(
                     settings.alertmanager_url,
                     am_age=_am_age(state, am),
                     resend_grace=_resend_grace(state),
+                    # the default name: a pack's own always-firing rule (another name) stands in for it
+                    discover=settings.watchdog_alert == "Watchdog",
                 ),
             )
         )

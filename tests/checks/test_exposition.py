@@ -121,3 +121,17 @@ def test_lint_ignore_patterns_accept_exactly_a_jobs_problems() -> None:
 def test_a_parse_error_cannot_be_accepted() -> None:
     [finding] = lint_findings("x/h", parse_promtool("error while linting: text format parsing error in line 3\n"))[0]
     assert "lint_ignore cannot accept this" in finding.message
+
+
+def test_an_empty_label_value_is_no_label() -> None:
+    """redis_exporter writes err="" when the last scrape had no error; Prometheus stores no err label then,
+    so a contract written from the live series (without err) is right."""
+    exposition = (
+        "# HELP redis_exporter_last_scrape_error The last scrape error status.\n"
+        "# TYPE redis_exporter_last_scrape_error gauge\n"
+        'redis_exporter_last_scrape_error{err=""} 0\n'
+    )
+    assert check_exposition("redis", exposition, [Metric("redis_exporter_last_scrape_error", "gauge")]) == []
+    failing = exposition.replace('err=""', 'err="dial tcp: connection refused"')
+    [finding] = check_exposition("redis", failing, [Metric("redis_exporter_last_scrape_error", "gauge")])
+    assert "does not declare: err" in finding.message

@@ -74,6 +74,24 @@ def test_options_from_environment(prometheus: FakeApi, tmp_path: Path) -> None:
     assert json.loads(out) == json.loads(target.read_text())
 
 
+def test_the_contract_of_a_stack_of_yours_gives_the_urls(prometheus: FakeApi, tmp_path: Path) -> None:
+    """`obs-tests init` writes stack.prometheus: <url>; `health -c obs.yaml` needs no other option."""
+    contract = tmp_path / "obs.yaml"
+    contract.write_text(
+        f"version: 1\nstack: {{prometheus: '{prometheus.url}', alertmanager: null}}\n"
+        "jobs:\n  - {name: gateway, instances: 1}\n"
+    )
+    code, out = health("--contract", str(contract))
+    assert code == 0, out
+    assert out.startswith("HEALTH OK: "), out
+    # an embedded contract names no URL: the option is still missing, said as such
+    embedded = tmp_path / "embedded.yaml"
+    embedded.write_text("version: 1\njobs:\n  - {name: gateway, instances: 1}\n")
+    code, out = health("--contract", str(embedded))
+    assert code == 3, out
+    assert "Missing option '--prometheus-url'" in out and "no --contract whose stack.prometheus is a URL" in out
+
+
 @pytest.mark.parametrize("broken", [False, True], ids=["ok", "critical"])
 def test_json_matches_published_schema(prometheus: FakeApi, alertmanager: FakeApi, broken: bool) -> None:
     if broken:

@@ -324,6 +324,20 @@ def test_no_alertmanager_declared_is_not_applicable(prometheus: FakeApi, tmp_pat
     assert report.status is Status.OK, report.to_text()
 
 
+def test_notifications_dropped_with_no_alertmanager_declared_are_not_an_outage(
+    prometheus: FakeApi, tmp_path: Path
+) -> None:
+    """Prometheus drops every notification when it sends to no Alertmanager: with none declared, that is
+    what was declared, not a CRITICAL "alerts never reached anyone" (found on a stack without one)."""
+    _no_alertmanager(prometheus)
+    _dropped(prometheus)
+    report = _run(prometheus, contract=_contract(tmp_path, "null"))
+    [check] = [c for c in report.checks if c.name == "prometheus.notifications"]
+    assert check.skipped is not None and check.skipped.startswith("not applicable: Prometheus sends to no Alertmanager")
+    assert report.status is Status.OK, report.to_text()
+    # (with an Alertmanager configured the same drops stay CRITICAL: the "dropped" case above)
+
+
 def test_no_alertmanager_without_anyone_asking_is_a_warning(prometheus: FakeApi) -> None:
     _no_alertmanager(prometheus)
     status, text = _check(_run(prometheus), "prometheus.alertmanagers")
@@ -347,3 +361,37 @@ def test_groups_of_a_prometheus_rule_manifest_are_found_by_name() -> None:
     missing = judge_rules(groups, 0.0, expected_groups=[("", "prometheus-notifications")])
     assert missing.status is Status.CRITICAL
     assert "group 'prometheus-notifications' (a PrometheusRule manifest): in the contract" in str(missing.problems[0])
+
+
+def _rename_watchdog(api: FakeApi, name: str) -> None:
+    """The pack calls its always-firing rule something else (as community packs do)."""
+    for group in _groups(api):
+        for rule in group["rules"]:
+            if rule["name"] == "Watchdog":
+                rule["name"] = name
+                rule["query"] = "vector(1)"
+                for alert in rule.get("alerts") or []:
+                    alert["labels"]["alertname"] = name
+    for alert in api.json("/api/v1/alerts")["data"]["alerts"]:
+        if alert["labels"]["alertname"] == "Watchdog":
+            alert["labels"]["alertname"] = name
+
+
+def test_an_always_firing_rule_of_another_name_is_the_watchdog(prometheus: FakeApi) -> None:
+    _rename_watchdog(prometheus, "PrometheusAlwaysFiring")
+    status, text = _check(_run(prometheus), "pipeline.watchdog")
+    assert status is Status.OK, text
+    assert text == (
+        "PrometheusAlwaysFiring firing in Prometheus (no rule named Watchdog; PrometheusAlwaysFiring always fires: "
+        "expr vector(1))"
+    )
+    # it is judged like the watchdog: loaded but not firing is a broken pipeline
+    _watchdog_silent(prometheus)
+    alerts = prometheus.json("/api/v1/alerts")["data"]
+    alerts["alerts"] = [a for a in alerts["alerts"] if a["labels"]["alertname"] != "PrometheusAlwaysFiring"]
+    status, text = _check(_run(prometheus), "pipeline.watchdog")
+    assert status is Status.CRITICAL
+    assert "alert PrometheusAlwaysFiring: the rule is loaded but the alert is not firing" in text
+    # a name given on purpose is looked for as given
+    status, text = _check(_run(prometheus, watchdog_alert="DeadMansSwitch"), "pipeline.watchdog")
+    assert status is Status.WARNING and "no alerting rule named DeadMansSwitch" in text
