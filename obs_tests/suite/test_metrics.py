@@ -51,14 +51,14 @@ def _intervals(targets: list[Target]) -> dict[str, float]:
     return {t.job: t.scrape_interval for t in targets if t.scrape_interval}
 
 
-def _said(verdict: Verdict, clean: str, checked: str) -> str:
+def _said(verdict: Verdict, clean: str, checked: str, advice: str = "") -> str:
     """The summary line from the verdict, never contradicting it: ``clean`` when nothing was found, else
-    what was checked and how many errors and warnings."""
+    what was checked, how many errors and warnings, and ``advice`` (what to do about them) last."""
     if not verdict.errors and not verdict.warnings:
         return clean
     counts = [f"{len(verdict.errors)} error(s)"] if verdict.errors else []
     counts += [f"{len(verdict.warnings)} warning(s)"] if verdict.warnings else []
-    return f"{checked}: {', '.join(counts)}"
+    return f"{checked}: {', '.join(counts)}{advice}"
 
 
 def _judge(
@@ -67,9 +67,10 @@ def _judge(
     findings: list[Finding],
     clean: str,
     checked: str,
+    advice: str = "",
 ) -> Verdict:
     verdict = obs_findings.judge(findings)
-    obs_summary(_said(verdict, clean, checked))
+    obs_summary(_said(verdict, clean, checked, advice))
     return obs_findings.require(verdict)
 
 
@@ -218,11 +219,12 @@ def test_exposition_lint(
     note = f" ({ignored} known problems accepted by lint_ignore)" if ignored else ""
     checked = f"{contract_job.name}: {fetched} exposition(s) checked by promtool check metrics{note}"
     patterns = lint_ignore_patterns(reported)
+    advice = ""
     if patterns:  # an exporter the user cannot change: everything to paste into the job at once
-        checked += f" — if the names are not yours, accept them in job '{contract_job.name}': "
-        checked += f"lint_ignore: {yaml_list(patterns)}"
+        advice = f" — if the names are not yours, accept them in job '{contract_job.name}': "
+        advice += f"lint_ignore: {yaml_list(patterns)}"
     clean = f"{contract_job.name}: {fetched} exposition(s) pass promtool check metrics{note}"
-    _judge(obs_findings, obs_summary, findings, clean, checked)
+    _judge(obs_findings, obs_summary, findings, clean, checked, advice)
 
 
 def test_exposition_matches_contract(

@@ -75,10 +75,13 @@ def reap(proc: subprocess.Popen[str]) -> None:
     proc.stdout.close()
 
 
-def obs_tests(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run the CLI; past ``timeout`` it gets SIGTERM (so it tears its stack down), then the test fails."""
+def obs_tests(
+    *args: str, env: dict[str, str], timeout: float = 120, cwd: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI (in ``cwd``); past ``timeout`` it gets SIGTERM (so it tears its stack down), then the test
+    fails."""
     argv = [sys.executable, "-m", "obs_tests.cli", *args]
-    with subprocess.Popen(argv, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT) as proc:
+    with subprocess.Popen(argv, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd) as proc:
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
