@@ -81,7 +81,12 @@ def test_gateway_signals_flow_to_routed_agents_and_complete_workflows(live: Stac
 def test_gateway_log_lines_are_structured_json(live: Stack) -> None:
     correlation_id = unique_id("log")
     assert post_signal(live.gateway, signal_body("hold"), correlation_id).status == 200
-    record = next(r for r in live.gateway.log_records() if r.get("correlation_id") == correlation_id)
+    # the line is written right after the response (BufferedJsonLogger: at the end of the loop iteration)
+    record = wait_for(
+        lambda: next((r for r in live.gateway.log_records() if r.get("correlation_id") == correlation_id), None),
+        timeout=5,
+        what=f"the gateway's log line of {correlation_id}",
+    )
     assert set(record) >= {"ts", "level", "component", "msg", "correlation_id"}
     assert record["component"] == "gateway"
     assert record["level"] == "INFO"
