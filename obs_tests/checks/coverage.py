@@ -9,6 +9,7 @@ actually export, which the rules and dashboards read — and the differences.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,12 +153,19 @@ def check_coverage(coverage: MetricsCoverage, contract_source: str = "the contra
         for name in coverage.declared_missing
     ]
     for name, where in coverage.referenced_missing.items():
+        effects = []
+        if any(w.startswith("rule ") for w in where):
+            effects.append("the rule reading it can never fire")
+        if any(w.startswith("panel ") for w in where):
+            effects.append("the panel queries reading it return nothing")
+        hint = difflib.get_close_matches(name, sorted(coverage.exported), n=3, cutoff=0.6)
+        closest = f" (closest exported: {', '.join(hint)})" if hint else ""
         findings.append(
             Finding(
                 "coverage",
                 f"metric {name}",
-                f"read by {', '.join(where[:3])}{' …' if len(where) > 3 else ''} but no target exports it — that "
-                "alert can never fire / that panel stays empty",
+                f"read by {', '.join(where[:3])}{' …' if len(where) > 3 else ''} but no target exports it"
+                f"{closest} — {' and '.join(effects) or 'what reads it gets nothing'}",
                 rule="coverage/metrics",
             )
         )

@@ -358,7 +358,8 @@ def _run_one(prom: PrometheusClient, job: _Job, time_range: TimeRange, label: st
     status = classify_values(values)
     message = ""
     if status == "constant_zero":
-        message = f"all {series} series are 0 over the whole range"
+        where = "at the end of the range (an instant query)" if job.instant else "over the whole range"
+        message = f"all {series} series are 0 {where}"
     elif status == "empty" and series:
         message = (
             f"{series} series, but every value is NaN — a ratio or histogram_quantile over windows in which "
@@ -391,8 +392,11 @@ def _closest(metric: str, names: tuple[str, ...]) -> list[str]:
     return difflib.get_close_matches(metric, names, n=3, cutoff=0.6)
 
 
-def diagnose_empty(prom: PrometheusClient, expr: str, metric_names: Sequence[str], time_range: TimeRange) -> str:
-    """Why ``expr`` returns nothing: the first selector that matches no series, and what exists instead."""
+def diagnose_empty(
+    prom: PrometheusClient, expr: str, metric_names: Sequence[str], time_range: TimeRange, *, instant: bool = False
+) -> str:
+    """Why ``expr`` returns nothing: the first selector that matches no series, and what exists instead.
+    ``instant``: the panel asks for one instant (the end of the range), not the range."""
     try:
         sels = [s for s in selectors(expr) if s.function not in _NO_SERIES_EXPECTED]
     except PromQLSyntaxError as exc:
@@ -419,6 +423,12 @@ def diagnose_empty(prom: PrometheusClient, expr: str, metric_names: Sequence[str
         if parts:
             return f"selector {text} matches no series: " + "; ".join(parts)
         return f"selector {text} matches no series (each matcher alone matches; their combination does not)"
+    if instant:
+        return (
+            "every selector matches series in the range, but the expression returns nothing at its end (an "
+            "instant query): the series are stale there (their target down?), or a filter such as > 0, too few "
+            "samples for the rate window, or label sets that differ across an operator"
+        )
     return (
         "every selector matches series, but the expression returns nothing over the range (a filter such as "
         "> 0, too few samples for the rate window, or label sets that differ across an operator)"
@@ -456,7 +466,7 @@ def run_dashboard(
             if names is None:
                 names = prom.metric_names()
             try:
-                why = diagnose_empty(prom, result.expr, names, span)
+                why = diagnose_empty(prom, result.expr, names, span, instant=index < len(jobs) and jobs[index].instant)
             except ApiError as exc:
                 why = f"(could not diagnose: {exc})"
             results[index] = replace(result, message=why)

@@ -74,18 +74,26 @@ def _value_at(points: Sequence[tuple[float, float]], ts: float) -> float | None:
     return points[index - 1][1] if index else None
 
 
+def _changed(points: Sequence[tuple[float, float]], t0: float, t1: float) -> bool:
+    before, after = _value_at(points, t0), _value_at(points, t1)
+    return before is not None and after is not None and after != before
+
+
 def check_counter_resets(
     series: Iterable[RangeSeries],
     process_starts: Mapping[tuple[str, str], Sequence[tuple[float, float]]],
     start_metrics: Mapping[str, str] | None = None,
+    other_starts: Mapping[tuple[str, str], Sequence[Sequence[tuple[float, float]]]] | None = None,
 ) -> CounterReport:
     """Every decrease between two consecutive samples must coincide with a process restart.
 
     ``series`` are raw samples of counter series; ``process_starts`` maps ``(job, instance)`` to the
     raw samples of that target's start-time gauge: ``process_start_time_seconds`` unless
     ``start_metrics`` names another one for the job (an exporter's counters reset when the server it
-    exports restarts, e.g. ``redis_start_time_seconds``). A decrease while the start time stays the
-    same is a finding; one where it changed is a reported restart.
+    exports restarts, e.g. ``redis_start_time_seconds``). ``other_starts``: the raw samples of the
+    target's other ``*_start_time_seconds`` gauges — an exporter exports its own process' start and the
+    server's, and a counter of either resets when that one restarts. A decrease while every start time
+    stays the same is a finding; one where one changed is a reported restart.
     """
     report = CounterReport()
     for item in series:
@@ -93,10 +101,14 @@ def check_counter_resets(
         shown = format_series(name, item.labels)
         target = (item.labels.get("job", ""), item.labels.get("instance", ""))
         starts = process_starts.get(target)
+        others = (other_starts or {}).get(target, ())
         start_metric = (start_metrics or {}).get(target[0], "process_start_time_seconds")
         points = item.points
         for (t0, v0), (t1, v1) in itertools.pairwise(points):
             if v1 >= v0 or math.isnan(v0) or math.isnan(v1):
+                continue
+            if any(_changed(other, t0, t1) for other in others):
+                report.restarts.append(Restart(shown, t1, v0, v1))
                 continue
             if not starts:
                 report.findings.append(
@@ -111,7 +123,7 @@ def check_counter_resets(
                 )
                 continue
             before, after = _value_at(starts, t0), _value_at(starts, t1)
-            if before is not None and after is not None and after != before:
+            if _changed(starts, t0, t1):
                 report.restarts.append(Restart(shown, t1, v0, v1))
                 continue
             report.findings.append(
@@ -387,11 +399,17 @@ def check_freshness(
                 rule="metric/freshness",
             )
         )
-    stale = []
+    # a target still exporting other series of the metric is up: its gone series are label churn (an info
+    # metric's run id after a restart of what it exports, a label value that went away), a warning
+    exporting = {(dict(k).get("job", ""), dict(k).get("instance", "")) for k in now_keys}
+    stale: list[str] = []
+    churned: list[str] = []
     for recent_labels in recent:
         key = tuple(sorted((k, v) for k, v in recent_labels.items() if k != "__name__"))
         if key not in now_keys:
-            stale.append(format_series(metric.query_name, dict(key)))
+            labels = dict(key)
+            gone = churned if (labels.get("job", ""), labels.get("instance", "")) in exporting else stale
+            gone.append(format_series(metric.query_name, labels))
     if stale:
         findings.append(
             Finding(
@@ -399,6 +417,18 @@ def check_freshness(
                 f"metric {metric.name}",
                 f"{len(stale)} series went stale (seen recently, gone now — is their target down?): "
                 + "; ".join(sorted(stale)[:5]),
+                rule="metric/freshness",
+            )
+        )
+    if churned:
+        findings.append(
+            Finding(
+                "freshness",
+                f"metric {metric.name}",
+                f"{len(churned)} series gone while their target still exports others of it (a label value "
+                "changed or went away — an info metric's run id after a restart, a device removed): "
+                + "; ".join(sorted(churned)[:5]),
+                severity="warning",
                 rule="metric/freshness",
             )
         )

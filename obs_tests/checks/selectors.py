@@ -73,6 +73,13 @@ def diagnose_selector(probe: SelectorProbe, metric_names: Iterable[str]) -> Find
         return None
     sel = probe.selector
     rule = probe.rule
+    if sel.metric and not probe.metric_exists and sel.metric in set(metric_names):
+        message = (
+            f"selector {sel.text()} matches no series: {sel.metric} has no series now, though Prometheus "
+            "stored some of it (recently or before) — its target, or what its exporter reads, stopped "
+            "exporting it; the rule cannot fire until it is back"
+        )
+        return rule.finding("rule/selector-no-match", message, rule.expr_line)
     if sel.metric and not probe.metric_exists:
         hint = difflib.get_close_matches(sel.metric, list(metric_names), n=3, cutoff=0.6)
         suggestion = f"; closest existing: {', '.join(hint)}" if hint else ""

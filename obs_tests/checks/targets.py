@@ -16,9 +16,11 @@ from obs_tests.findings import Finding
 
 __all__ = [
     "MetricGroups",
+    "check_exporter_up",
     "check_job_targets",
     "check_metric_present",
     "describe_target",
+    "exporter_up_query",
     "metric_groups_query",
     "summarise_job",
 ]
@@ -70,12 +72,35 @@ def check_job_targets(job: Job, targets: Sequence[Target], now: float | None = N
     return findings
 
 
-def summarise_job(job: Job, targets: Sequence[Target]) -> str:
+def exporter_up_query(job: str) -> str:
+    """An exporter's own verdict on what it exports (``redis_up``, ``mysql_up``, ``pg_up`` …) where it is 0:
+    the exporter answers but cannot read its server."""
+    quoted = job.replace("\\", "\\\\").replace('"', '\\"')
+    return f'{{__name__=~"[a-z][a-z0-9]*_up", job="{quoted}"}} == 0'
+
+
+def check_exporter_up(job: Job, down: Sequence[Sample]) -> list[Finding]:
+    """A finding per target whose exporter reports its server down (``<name>_up == 0``, the samples of
+    :func:`exporter_up_query`): Prometheus scrapes the exporter fine, yet its server's metrics are gone."""
+    return [
+        Finding(
+            "targets",
+            f"job {job.name}",
+            f"target {sample.labels.get('instance', '?')} is up, but its exporter reports "
+            f"{sample.labels.get('__name__', '?')} = 0: it cannot read the server it exports (down, or "
+            "unreachable from the exporter) — that server's metrics are missing until it can",
+        )
+        for sample in down
+    ]
+
+
+def summarise_job(job: Job, targets: Sequence[Target], down: Sequence[Sample] = ()) -> str:
     """``gateway: 1/1 up (127.0.0.1:40123)`` for the run summary."""
     mine = [t for t in targets if t.job == job.name]
     up = sum(t.up for t in mine)
     where = ", ".join(t.instance for t in mine)
-    return f"{job.name}: {up}/{job.instances} targets up" + (f" ({where})" if where else "")
+    servers = "".join(f"; {d.labels.get('__name__', '?')} = 0 on {d.labels.get('instance', '?')}" for d in down)
+    return f"{job.name}: {up}/{job.instances} targets up" + (f" ({where})" if where else "") + servers
 
 
 @dataclass(frozen=True)
@@ -108,6 +133,8 @@ def check_metric_present(metric: Metric, groups: MetricGroups, known_names: Iter
         names = list(known_names)
         hint = difflib.get_close_matches(metric.query_name, names, n=3, cutoff=0.6)
         suggestion = f"; closest exported names: {', '.join(hint)}" if hint else ""
+        if metric.query_name in names:
+            suggestion = " now, though it stored some before (is its target, or what its exporter reads, down?)"
         source = f" by job '{metric.job}'" if metric.job else ""
         return [
             Finding(

@@ -137,6 +137,8 @@ def init(
                 click.echo(f"  {line}")
             sys.exit(1)
     click.echo(f"next: obs-tests lint -c {output}" + (f" && obs-tests check -c {output}" if starter.live else ""))
+    if not baseline:
+        click.echo("      red on day one? init --baseline --force accepts what is red today, each with its reason")
 
 
 def _write(starter: Starter, output: Path) -> None:

@@ -8,8 +8,10 @@ from collections.abc import Callable
 
 from obs_tests.checks.targets import (
     MetricGroups,
+    check_exporter_up,
     check_job_targets,
     check_metric_present,
+    exporter_up_query,
     metric_groups_query,
     summarise_job,
 )
@@ -26,7 +28,9 @@ def test_job_targets_up(
 ) -> None:
     targets = prom.targets()
     findings = check_job_targets(contract_job, targets, now=time.time())
-    obs_summary(summarise_job(contract_job, targets))
+    down = prom.query(exporter_up_query(contract_job.name))
+    findings += check_exporter_up(contract_job, down)
+    obs_summary(summarise_job(contract_job, targets, down))
     obs_findings(findings)
 
 

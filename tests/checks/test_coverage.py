@@ -69,4 +69,13 @@ def test_coverage_sets_and_findings() -> None:
     messages = [f"{f.subject}: {f.message}" for f in check_coverage(coverage, "obs.yaml")]
     assert messages[0].startswith("metric ghost_total: declared in obs.yaml but no target exports it")
     assert messages[1].startswith("metric typo_total: read by rule C, panel 'X' (d.json) but no target exports it")
+    assert messages[1].endswith(
+        "(closest exported: extra_total) — the rule reading it can never fire and the panel queries reading it "
+        "return nothing"
+    )
+    # a metric only a panel reads does not claim an alert can never fire
+    only_panel = MetricsCoverage({}, exported, {"gateway_webhook_total": ["panel 'Y' (d.json)"]})
+    [finding] = check_coverage(only_panel)
+    assert "closest exported: gateway_webhooks_total" in finding.message
+    assert finding.message.endswith("— the panel queries reading it return nothing")
     assert coverage.to_json()["referenced_missing"] == {"typo_total": ["rule C", "panel 'X' (d.json)"]}

@@ -17,6 +17,7 @@ from obs_tests.checks.dashboards import (
     check_variables,
     classify_values,
     dashboard_coverage,
+    diagnose_empty,
     format_report,
     plan_queries,
     run_dashboard,
@@ -378,3 +379,15 @@ def test_an_empty_query_beside_another_datasource_is_not_a_blank_panel() -> None
     # without them, the same empty query is a blank panel
     report = _report(results, dashboard)
     assert [f.rule for f in check_report(report)] == ["dashboard/panel-empty"]
+
+
+def test_an_empty_instant_query_is_diagnosed_at_its_instant() -> None:
+    """A stat panel with `instant: true` asks for the end of the range only: its series can be stale there
+    (a target down) while they exist over the range — not "nothing over the range"."""
+    prom = _recorded()
+    names = prom.metric_names()
+    instant = diagnose_empty(prom, 'node_load1{job="node"} > 1000', names, SPAN, instant=True)
+    assert instant.startswith("every selector matches series in the range, but the expression returns nothing at")
+    assert "(an instant query): the series are stale there (their target down?)" in instant
+    ranged = diagnose_empty(prom, 'node_load1{job="node"} > 1000', names, SPAN)
+    assert "returns nothing over the range" in ranged and "instant" not in ranged

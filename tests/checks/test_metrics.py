@@ -54,6 +54,18 @@ def test_decrease_without_process_metrics_is_a_finding() -> None:
     assert "exports no process_start_time_seconds" in finding.message
 
 
+def test_a_restart_of_the_server_an_exporter_exports_explains_its_reset() -> None:
+    """redis-server restarted, redis_exporter did not: process_start_time_seconds (the exporter's) stayed,
+    redis_start_time_seconds changed — a restart, not a bug (was a false failure on a stack of yours)."""
+    server = {("gateway", "127.0.0.1:1"): [tuple((T + i, v) for i, v in enumerate((50, 50, 90, 90)))]}
+    report = check_counter_resets([_counter(10, 12, 1, 3)], _starts(100, 100, 100, 100), None, server)
+    assert report.findings == [] and len(report.restarts) == 1
+    # another target's server restart explains nothing here
+    elsewhere = {("gateway", "127.0.0.1:2"): server[("gateway", "127.0.0.1:1")]}
+    [finding] = check_counter_resets([_counter(10, 12, 1, 3)], _starts(100, 100, 100, 100), None, elsewhere).findings
+    assert "without a restart" in finding.message
+
+
 def test_exporter_counters_reset_only_when_the_exported_server_restarts() -> None:
     """A job's start_time_metric (e.g. redis_start_time_seconds) decides, not the exporter's own process."""
     metrics = {"gateway": "redis_start_time_seconds"}
@@ -188,5 +200,11 @@ def test_freshness() -> None:
     [finding] = check_freshness(metric, T, old, [], {"exchange": 1.0})
     assert 'exchange_price{job="exchange", pair="BTC-USD"} is 10.0s old (limit 3s)' in finding.message
     recent = [{"__name__": "exchange_price", "job": "exchange", "pair": p} for p in ("BTC-USD", "ETH-USD")]
-    [stale] = check_freshness(metric, T, fresh, recent, {"exchange": 1.0})
-    assert "1 series went stale" in stale.message and 'pair="ETH-USD"' in stale.message
+    # the target still exports BTC-USD: ETH-USD going away is churn, a warning
+    [churn] = check_freshness(metric, T, fresh, recent, {"exchange": 1.0})
+    assert churn.severity == "warning" and 'pair="ETH-USD"' in churn.message
+    assert "1 series gone while their target still exports others of it" in churn.message
+    # a target with no current series of it: stale, an error
+    other = [{**r, "instance": "127.0.0.1:2"} for r in recent]
+    [stale, _] = check_freshness(metric, T, fresh, recent + other, {"exchange": 1.0})
+    assert stale.severity == "error" and "2 series went stale" in stale.message and "127.0.0.1:2" in stale.message

@@ -46,6 +46,17 @@ def test_diagnose_missing_metric_suggests_closest() -> None:
     assert "no metric gateway_webhook_total exists; closest existing: gateway_webhooks_total" in finding.message
 
 
+def test_a_metric_gone_now_is_not_called_a_typo_of_itself() -> None:
+    """redis-server stopped: redis_connected_clients is a known name without current series. It was
+    reported as 'no metric redis_connected_clients exists; closest existing: redis_connected_clients'."""
+    finding = diagnose_selector(
+        _probe("redis_connected_clients", matches=0, metric_exists=False), ["redis_connected_clients", "redis_up"]
+    )
+    assert finding is not None
+    assert "redis_connected_clients has no series now, though Prometheus stored some of it" in finding.message
+    assert "closest" not in finding.message and "typo" not in finding.message
+
+
 def test_diagnose_label_matcher() -> None:
     probe = _probe(
         'gateway_webhooks_total{status="acepted"}',

@@ -9,8 +9,10 @@ import pytest
 
 from obs_tests.checks.targets import (
     MetricGroups,
+    check_exporter_up,
     check_job_targets,
     check_metric_present,
+    exporter_up_query,
     metric_groups_query,
     summarise_job,
 )
@@ -97,6 +99,13 @@ def test_missing_metric_suggests_closest_exported_names() -> None:
     assert "closest exported names: gateway_webhooks_total" in finding.message
 
 
+def test_a_metric_gone_now_says_so_not_closest_to_itself() -> None:
+    metric = Metric("redis_commands_total", "counter", job="redis")
+    [finding] = check_metric_present(metric, _groups(), ["redis_commands_total", "redis_up"])
+    assert "no series of redis_commands_total by job 'redis' now, though it stored some before" in finding.message
+    assert "closest" not in finding.message
+
+
 def test_missing_label_is_reported_with_an_example() -> None:
     metric = Metric("agent_messages_processed_total", "counter", labels=("agent_type",))
     groups = _groups(({"job": "agents", "agent_type": "risk"}, 1), ({"job": "agents"}, 2))
@@ -109,3 +118,15 @@ def test_metric_from_the_wrong_job() -> None:
     metric = Metric("redis_up", "gauge", job="redis")
     [finding] = check_metric_present(metric, _groups(({"job": "nats"}, 1)))
     assert finding.message == "expected from job 'redis' but exported by nats"
+
+
+def test_an_exporter_that_cannot_read_its_server_is_named() -> None:
+    """redis-server stopped, redis_exporter up: the target is up, but redis_up = 0 says why every redis_*
+    metric is gone (it was not named at all: 'redis: 1/1 targets up')."""
+    job = Job("redis", instances=1)
+    down = [Sample({"__name__": "redis_up", "job": "redis", "instance": "127.0.0.1:9121"}, 0.0, 0.0)]
+    [finding] = check_exporter_up(job, down)
+    assert finding.message.startswith("target 127.0.0.1:9121 is up, but its exporter reports redis_up = 0")
+    assert check_exporter_up(job, []) == []
+    assert summarise_job(job, [], down).endswith("; redis_up = 0 on 127.0.0.1:9121")
+    assert exporter_up_query("redis") == '{__name__=~"[a-z][a-z0-9]*_up", job="redis"} == 0'
