@@ -65,6 +65,7 @@ RULE_IDS: dict[str, str] = {
     "rule/multi-document": "a rule file with several YAML documents (Prometheus loads the first)",
     "rule/selector-no-match": "a rule selector that matches no series on the live Prometheus",
     "rule/expected-no-match": "a rules.expected_no_match entry naming no selector of any rule, or one that matches now",
+    "rule/absent-true": "absent(selector) is true now: nothing matches, so the alert fires now (forever, on a typo)",
     "rule/group-health": "a rule group Prometheus evaluates with errors or slower than its interval",
     "rule/unit-test": "a failing promtool unit test",
     # coverage

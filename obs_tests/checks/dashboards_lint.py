@@ -113,6 +113,8 @@ NOT_PROMETHEUS = ", not Prometheus"
 FILTER_LABELS = ("job", "instance")
 RATE_FUNCTIONS = frozenset({"rate", "irate", "increase"})
 UNIT_PANEL_TYPES = frozenset({"timeseries", "graph", "stat", "singlestat", "gauge", "bargauge", "heatmap"})
+#: panels whose value mappings turn the number into text (UP/DOWN): a unit means nothing there
+_MAPPED_TYPES = frozenset({"stat", "singlestat", "gauge", "bargauge", "state-timeline", "status-history", "table"})
 BUILTIN_VARIABLES = frozenset(
     {
         "__interval",
@@ -593,13 +595,21 @@ def lint_dashboard(dashboard: Dashboard, known: dict[str, str] | None = None) ->
             findings.append(
                 _finding("panel-targets", dashboard, f"panel {panel.label}", "shows data but has no query — add one")
             )
-        if panel.type in UNIT_PANEL_TYPES and not panel.unit:
+        mapped = bool(((panel.raw.get("fieldConfig") or {}).get("defaults") or {}).get("mappings")) or bool(
+            panel.raw.get("valueMaps")  # singlestat's value-to-text mappings
+        )
+        if panel.type in UNIT_PANEL_TYPES and not panel.unit and not (mapped and panel.type in _MAPPED_TYPES):
+            where = {
+                "graph": "yaxes[0].format (the old graph panel)",
+                "singlestat": "format (the old singlestat panel)",
+                "heatmap": "options.yAxis.unit (or fieldConfig.defaults.unit)",
+            }.get(panel.type, "fieldConfig.defaults.unit")
             findings.append(
                 _finding(
                     "panel-units",
                     dashboard,
                     f"panel {panel.label}",
-                    "no unit — set fieldConfig.defaults.unit (e.g. reqps, s, percentunit, bytes, short)",
+                    f"no unit — set {where} (e.g. reqps, s, percentunit, bytes, short)",
                 )
             )
         problem = _lint_datasource(dashboard, panel, None, known)

@@ -31,6 +31,8 @@ from obs_tests.rulefiles import Rule, RuleFile
 __all__ = [
     "ProbeResult",
     "SelectorProbe",
+    "absent_selectors",
+    "absent_true_finding",
     "check_no_match_declarations",
     "declared_no_match",
     "diagnose_selector",
@@ -64,6 +66,30 @@ def live_selectors(rule: Rule) -> list[Selector]:
         return []
     wanted = [s for s in sels if s.function not in _NO_SERIES_EXPECTED and s.metric not in _SYNTHETIC]
     return list({s.text(): s for s in reversed(wanted)}.values())[::-1]
+
+
+def absent_selectors(rule: Rule) -> list[Selector]:
+    """The selectors of ``rule`` inside ``absent()``/``absent_over_time()``, once each: they are meant to
+    match nothing during an outage, and must match something the rest of the time."""
+    try:
+        sels = selectors(rule.expr)
+    except PromQLSyntaxError:
+        return []
+    wanted = [s for s in sels if s.function in _NO_SERIES_EXPECTED and s.metric not in _SYNTHETIC]
+    return list({s.text(): s for s in reversed(wanted)}.values())[::-1]
+
+
+def absent_true_finding(rule: Rule, selector: Selector, diagnosis: Finding | None) -> Finding:
+    """A warning: ``absent(selector)`` is true now, so the alert fires now; with the diagnosis of the
+    selector (a misspelt job fires forever)."""
+    why = diagnosis.message.split(" matches no series: ", 1)[-1] if diagnosis else "nothing matches now"
+    return rule.finding(
+        "rule/absent-true",
+        f"{selector.function}({selector.text()}) is true now, so the alert fires now: {why} — right during an "
+        "outage of what it watches; if a name or label is misspelt it fires forever",
+        rule.expr_line,
+        severity="warning",
+    )
 
 
 def diagnose_selector(probe: SelectorProbe, metric_names: Iterable[str]) -> Finding | None:
@@ -157,6 +183,7 @@ class ProbeResult:
 
     findings: list[Finding] = field(default_factory=list)
     declared: list[tuple[Selector, NoMatchExpected]] = field(default_factory=list)
+    absent: list[Selector] = field(default_factory=list)  # absent(selector) true now
 
 
 def _count(prom: PrometheusClient, expr: str) -> int:
@@ -171,6 +198,10 @@ def probe_rule(
     now is a warning."""
     result = ProbeResult()
     known = list(names)
+    for sel in absent_selectors(rule):
+        if not _count(prom, sel.text()):
+            result.absent.append(sel)
+            result.findings.append(absent_true_finding(rule, sel, diagnose_selector(_probe(prom, rule, sel), known)))
     for sel in live_selectors(rule):
         text = sel.text()
         matches = _count(prom, text)
@@ -184,19 +215,24 @@ def probe_rule(
             continue
         if matches:
             continue
-        probe = SelectorProbe(rule, sel, 0)
-        if sel.metric:
-            probe.metric_exists = bool(prom.query_value(f'count({{__name__="{sel.metric}"}})'))
-        if probe.metric_exists:
-            base = sel.metric or ""
-            for label, op, value in sel.matchers:
-                single = f'{base}{{{label}{op}"{value}"}}' if base else f'{{{label}{op}"{value}"}}'
-                probe.matcher_matches[(label, op, value)] = _count(prom, single)
-                if base:
-                    probe.label_values[label] = sorted(
-                        s.labels.get(label, "") for s in prom.query(f"count by ({label}) ({base})")
-                    )
-        finding = diagnose_selector(probe, known)
+        finding = diagnose_selector(_probe(prom, rule, sel), known)
         if finding:
             result.findings.append(finding)
     return result
+
+
+def _probe(prom: PrometheusClient, rule: Rule, sel: Selector) -> SelectorProbe:
+    """What Prometheus has of a selector that matches nothing: the metric, and each matcher alone."""
+    probe = SelectorProbe(rule, sel, 0)
+    if sel.metric:
+        probe.metric_exists = bool(prom.query_value(f'count({{__name__="{sel.metric}"}})'))
+    if probe.metric_exists:
+        base = sel.metric or ""
+        for label, op, value in sel.matchers:
+            single = f'{base}{{{label}{op}"{value}"}}' if base else f'{{{label}{op}"{value}"}}'
+            probe.matcher_matches[(label, op, value)] = _count(prom, single)
+            if base:
+                probe.label_values[label] = sorted(
+                    s.labels.get(label, "") for s in prom.query(f"count by ({label}) ({base})")
+                )
+    return probe

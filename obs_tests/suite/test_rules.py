@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from obs_tests.checks.rules import check_rule_groups, live_scrape_intervals
-from obs_tests.checks.selectors import ProbeResult, live_selectors, probe_rule
+from obs_tests.checks.selectors import ProbeResult, absent_selectors, live_selectors, probe_rule
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.contract import Contract
 from obs_tests.junit import write_junit
@@ -118,12 +118,19 @@ def test_rule_test_coverage(
     obs_findings(coverage.findings)
 
 
-def _probe_summary(name: str, result: ProbeResult, verdict: Verdict, probed: int) -> str:
+def _probe_summary(name: str, result: ProbeResult, verdict: Verdict, probed: int, absent: int = 0) -> str:
     declared = "; ".join(f"{sel.text()} matches nothing as declared: {entry.reason}" for sel, entry in result.declared)
     if verdict.errors:
-        text = f"{name}: {probed} selector(s) probed, {len(verdict.errors)} match nothing"
-    else:
+        text = f"{name}: {probed + absent} selector(s) probed, {len(verdict.errors)} match nothing"
+    elif probed or not absent:
         text = f"{name}: {probed - len(result.declared)} selector(s) match live series"
+    else:
+        text = f"{name}:"
+    if absent and not verdict.errors:
+        quiet = absent - len(result.absent)
+        text += f"{',' if probed else ''} {quiet}/{absent} inside absent() match (absent() is false: quiet)"
+        if result.absent:
+            text += "; " + ", ".join(f"{s.function}({s.text()})" for s in result.absent) + " true now: it fires"
     return text + (f" ({declared})" if declared else "")
 
 
@@ -138,7 +145,8 @@ def test_rule_selectors_match_live(
     contract declares in rules.expected_no_match (reported with the reason)."""
     result = probe_rule(prom, contract_alert, prom.metric_names(), contract.expected_no_match)
     verdict = obs_findings.judge(result.findings)
-    obs_summary(_probe_summary(contract_alert.name, result, verdict, len(live_selectors(contract_alert))))
+    probed, absent = len(live_selectors(contract_alert)), len(absent_selectors(contract_alert))
+    obs_summary(_probe_summary(contract_alert.name, result, verdict, probed, absent))
     obs_findings.require(verdict)
 
 
@@ -152,10 +160,15 @@ def test_recording_rule_selectors_match_live(
     names = prom.metric_names()
     records = [r for rf in rule_files for r in rf.rules if r.kind == "record"]
     results = [probe_rule(prom, r, names, contract.expected_no_match) for r in records]
-    merged = ProbeResult([f for r in results for f in r.findings], [d for r in results for d in r.declared])
+    merged = ProbeResult(
+        [f for r in results for f in r.findings],
+        [d for r in results for d in r.declared],
+        [a for r in results for a in r.absent],
+    )
     verdict = obs_findings.judge(merged.findings)
     probed = sum(len(live_selectors(r)) for r in records)
-    obs_summary(_probe_summary(f"{len(records)} recording rules", merged, verdict, probed))
+    absent = sum(len(absent_selectors(r)) for r in records)
+    obs_summary(_probe_summary(f"{len(records)} recording rules", merged, verdict, probed, absent))
     obs_findings.require(verdict)
 
 

@@ -162,6 +162,34 @@ def test_missing_unit() -> None:
     assert "panel 'Requests/s' (id 1)" in findings[0].subject
 
 
+def test_a_stat_that_maps_values_to_text_needs_no_unit_and_old_panels_are_told_where_it_goes() -> None:
+    def stat_with_mappings(model: dict[str, Any]) -> None:
+        panel = model["panels"][0]
+        panel["type"] = "stat"
+        panel["fieldConfig"]["defaults"].pop("unit")
+        panel["fieldConfig"]["defaults"]["mappings"] = [
+            {"type": "value", "options": {"0": {"text": "DOWN"}, "1": {"text": "UP"}}}
+        ]
+
+    assert "panel-units" not in _rules(lint_dashboard(_gateway(stat_with_mappings)))
+
+    # a time series with mappings still draws numbers on an axis: it needs its unit
+    def series_with_mappings(model: dict[str, Any]) -> None:
+        stat_with_mappings(model)
+        model["panels"][0]["type"] = "timeseries"
+
+    assert "panel-units" in _rules(lint_dashboard(_gateway(series_with_mappings)))
+
+    def old_graph(model: dict[str, Any]) -> None:
+        panel = model["panels"][0]
+        panel["type"] = "graph"
+        panel["fieldConfig"]["defaults"].pop("unit")
+        panel["yaxes"] = [{"format": None}, {"format": "short"}]
+
+    [finding] = [f for f in lint_dashboard(_gateway(old_graph)) if f.check.endswith("panel-units")]
+    assert finding.message.startswith("no unit — set yaxes[0].format (the old graph panel)")
+
+
 def test_every_rule_on_one_broken_dashboard() -> None:
     dashboard = load_dashboard(FIXTURES / "broken" / "lint_problems.json")
     findings = lint_dashboard(dashboard)

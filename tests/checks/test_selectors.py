@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from obs_tests.checks.selectors import (
     SelectorProbe,
+    absent_selectors,
     check_no_match_declarations,
     declared_no_match,
     diagnose_selector,
@@ -192,3 +193,26 @@ def test_probe_accepts_what_the_contract_declares_and_flags_a_declaration_that_m
         "rules.expected_no_match[1]",
     )
     assert "matches 1 series now — remove the declaration" in stale.message
+
+
+def test_an_absent_alert_on_a_misspelt_job_is_caught(tmp_path: Path) -> None:
+    """absent(…{job="node-exporter"}) on a stack whose job is node fires forever: its selectors were skipped
+    ('0 selector(s) match live series'). Now: absent() true now is a warning with the diagnosis."""
+    path = tmp_path / "absent.yml"
+    path.write_text(
+        "groups:\n  - name: g\n    rules:\n"
+        '      - alert: NodeGone\n        expr: absent(node_load5{job="node-exporter"})\n        for: 5m\n'
+        '      - alert: NodeGoneRight\n        expr: absent(node_load5{job="node"})\n        for: 5m\n'
+    )
+    wrong, right = load_rule_file(path).rules
+    assert [s.text() for s in absent_selectors(wrong)] == ['node_load5{job="node-exporter"}']
+    prom = RecordedSeries()
+    result = probe_rule(prom, wrong, ["node_load5"])
+    [finding] = result.findings
+    assert (finding.rule, finding.severity, finding.line) == ("rule/absent-true", "warning", 5)
+    assert finding.message.startswith(
+        'absent(node_load5{job="node-exporter"}) is true now, so the alert fires now: job="node-exporter" matches '
+        'nothing (existing job values: "node")'
+    )
+    assert [s.text() for s in result.absent] == ['node_load5{job="node-exporter"}']
+    assert probe_rule(prom, right, ["node_load5"]).findings == []
