@@ -522,7 +522,7 @@ def _lint_query(
             continue
         for label in FILTER_LABELS:
             wanted = filters[label].wanted
-            if not wanted:
+            if not wanted or not _may_carry(sel.metric, label):
                 continue
             if not any(m[0] == label and any(_uses_variable(m[2], n) for n in wanted) for m in sel.matchers):
                 findings.append(
@@ -535,6 +535,15 @@ def _lint_query(
                     )
                 )
     return findings
+
+
+def _may_carry(metric: str | None, label: str) -> bool:
+    """Whether series of ``metric`` can carry ``label``. A recording rule named by the convention
+    ``level:metric:operations`` keeps the labels of its level (``job:redis_commands:rate5m`` is summed by
+    job: it has no instance label to filter on); every other series may carry any label."""
+    if not metric or metric.count(":") < 2:
+        return True
+    return label in metric.split(":", 1)[0].split("_")
 
 
 def lint_dashboard(dashboard: Dashboard, known: dict[str, str] | None = None) -> list[Finding]:

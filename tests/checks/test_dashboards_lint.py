@@ -156,6 +156,24 @@ def test_missing_job_variable_and_unfiltered_selector() -> None:
     assert findings[0].message == 'selector gateway_webhooks_total does not filter on $job — add job=~"$job"'
 
 
+def test_a_recorded_series_summed_by_job_is_not_asked_to_filter_on_instance() -> None:
+    """job:redis_commands:rate5m (level:metric:operations) is summed by job: it has no instance label, and
+    adding instance=~"$instance" would empty the panel (found on a mixin-style dashboard)."""
+
+    def by_job(model: dict[str, Any]) -> None:
+        _first_expr(model)["expr"] = 'sum(job:gateway_webhooks:rate5m{job=~"$job"})'
+
+    assert lint_dashboard(_gateway(by_job)) == []
+
+    def by_instance(model: dict[str, Any]) -> None:
+        _first_expr(model)["expr"] = 'sum(instance:gateway_webhooks:rate5m{job=~"$job"})'
+
+    [finding] = lint_dashboard(_gateway(by_instance))
+    assert finding.message == (
+        'selector instance:gateway_webhooks:rate5m does not filter on $instance — add instance=~"$instance"'
+    )
+
+
 def test_missing_unit() -> None:
     findings = lint_dashboard(_gateway(lambda m: m["panels"][0]["fieldConfig"]["defaults"].pop("unit")))
     assert _rules(findings) == ["panel-units"]
