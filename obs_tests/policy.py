@@ -145,10 +145,15 @@ class Accepted:
     rule: str
     subject: str
     reason: str
+    #: a text the finding's message must contain (the selector of a rule/selector-no-match finding): the
+    #: exception then accepts that one problem of the subject, not a new one beside it
+    contains: str = ""
 
     def covers(self, finding: Finding) -> bool:
         """Whether this exception accepts ``finding``."""
         if not fnmatch.fnmatchcase(finding.rule, self.rule):
+            return False
+        if self.contains and self.contains not in finding.message:
             return False
         return self.subject in (finding.subject, without_location(finding.subject))
 
@@ -181,7 +186,8 @@ class Policy:
             # YAML 1.1 reads a bare `off` as false
             levels={str(k): "off" if v is False else str(v) for k, v in (raw.get("levels") or {}).items()},
             exceptions=tuple(
-                Accepted(str(e["rule"]), str(e["subject"]), str(e["reason"])) for e in raw.get("exceptions") or ()
+                Accepted(str(e["rule"]), str(e["subject"]), str(e["reason"]), str(e.get("contains") or ""))
+                for e in raw.get("exceptions") or ()
             ),
         )
 

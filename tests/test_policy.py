@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from obs_tests.commands.init import _narrowing
 from obs_tests.contract import load_contract
 from obs_tests.errors import ContractInvalid
 from obs_tests.findings import Finding
@@ -197,3 +198,30 @@ def test_an_exception_matches_a_subject_without_its_location_and_nothing_wider()
     )
     assert without_location("alert X (rules/a.yml:12)") == "alert X"
     assert without_location("dashboard 'Node' (node, node.json)") == "dashboard 'Node' (node, node.json)"
+
+
+def test_an_exception_with_contains_accepts_that_problem_and_not_a_new_one_beside_it(tmp_path: Path) -> None:
+    """--baseline accepts the selector of a collector that is off; a typo added later to the same alert is red."""
+    path = tmp_path / "obs.yaml"
+    path.write_text(
+        "version: 1\njobs: [{name: node, instances: 1}]\n"
+        "policy:\n  exceptions:\n"
+        "    - rule: rule/selector-no-match\n      subject: alert HostTemperatureHigh\n"
+        "      reason: 'baseline: no sensors on a VM'\n      contains: node_hwmon_temp_celsius\n"
+    )
+    policy = load_contract(path).policy
+    subject = "alert HostTemperatureHigh (rules/host.yml:71)"
+    off = Finding(
+        "rules", subject, "selector node_hwmon_temp_celsius matches no series: …", rule="rule/selector-no-match"
+    )
+    typo = Finding("rules", subject, "selector node_hwmon_tmp_crit matches no series: …", rule="rule/selector-no-match")
+    assert policy.apply([off, typo]) == [typo]
+
+
+def test_baseline_narrows_rule_findings_to_their_selector() -> None:
+    selector = Finding(
+        "r", "alert A (a.yml:3)", 'selector x{job="n"} matches no series: …', rule="rule/selector-no-match"
+    )
+    window = Finding("r", "alert A (a.yml:3)", "rate(x[30s]): the window is shorter than 4x …", rule="rule/rate-window")
+    other = Finding("r", "alert A (a.yml:3)", "no annotation summary", rule="rule/required-annotation")
+    assert [_narrowing(f) for f in (selector, window, other)] == ['x{job="n"}', "rate(x[30s])", ""]

@@ -149,6 +149,23 @@ def _write(starter: Starter, output: Path) -> None:
         raise ContractInvalid(f"obs-tests init wrote an invalid contract (please report it): {exc}") from None
 
 
+#: the part of a rule finding's message that names the one problem (the selector, the windowed call)
+_NARROWING = {
+    "rule/selector-no-match": " matches no series",
+    "rule/absent-true": " is true now",
+    "rule/rate-window": ": the window is shorter",
+}
+
+
+def _narrowing(finding: Finding) -> str:
+    """What an exception must find in the message to accept this problem only: the selector of a
+    selector finding, the call of a rate-window finding; "" for findings whose subject says it all."""
+    marker = _NARROWING.get(finding.rule)
+    if marker is None or marker not in finding.message:
+        return ""
+    return finding.message.split(marker, 1)[0].removeprefix("selector ")
+
+
 def _baseline(starter: Starter, output: Path) -> list[str]:
     """Run lint (and, live, check) on the starter contract; accept every error that has a rule id."""
     contract = load_contract(output)
@@ -159,14 +176,15 @@ def _baseline(starter: Starter, output: Path) -> list[str]:
         errors += found
         remaining += failed
     when = time.strftime("%Y-%m-%d")
-    accepted: dict[tuple[str, str], Accepted] = {}
+    accepted: dict[tuple[str, str, str], Accepted] = {}
     for finding in errors:
         if not finding.rule:
             remaining.append(str(finding))
             continue
-        key = (finding.rule, without_location(finding.subject))
+        contains = _narrowing(finding)
+        key = (finding.rule, without_location(finding.subject), contains)
         message = finding.message if len(finding.message) <= 240 else finding.message[:239] + "…"
-        accepted.setdefault(key, Accepted(key[0], key[1], f"baseline {when}: {message}"))
+        accepted.setdefault(key, Accepted(key[0], key[1], f"baseline {when}: {message}", contains))
     starter.accepted = list(accepted.values())
     _write(starter, output)
     by_rule: dict[str, int] = {}
