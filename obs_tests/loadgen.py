@@ -221,6 +221,9 @@ class LoadRun:
         self._outcome: LoadResult | ObsTestsError | None = None
         self._finished = False
         self._finish_lock = threading.Lock()  # a scenario's revert and its cleanup may stop a run at once
+        self._finisher: int | None = None  # the thread finishing the run
+        self._finish_done = threading.Event()  # set while no finishing is in progress
+        self._finish_done.set()
         atexit.register(self.stop)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -404,10 +407,17 @@ class LoadRun:
     def _finish(self) -> None:
         """Once Locust has exited: read its stats (or why there are none), keep its output if asked,
         remove the run's temporary directory. Idempotent."""
+        me = threading.get_ident()
         with self._finish_lock:
-            if self._finished:
-                return
-            self._finished = True
+            mine = not self._finished
+            elsewhere = self._finished and self._finisher not in (None, me)
+            if mine:
+                self._finished, self._finisher = True, me
+                self._finish_done.clear()
+        if not mine:
+            if elsewhere:  # another thread is finishing: return once it is done (its files gone)
+                self._finish_done.wait(timeout=60.0)
+            return
         try:
             if self.master is not None and self.master.pid is not None:
                 for worker in self.workers:
@@ -415,9 +425,13 @@ class LoadRun:
                         worker.stop()
                 self._outcome = self._read_outcome(self.master)
         finally:
-            self._cleanup()
-            if self._own_workdir:
-                shutil.rmtree(self.workdir, ignore_errors=True)
+            try:
+                self._cleanup()
+                if self._own_workdir:
+                    shutil.rmtree(self.workdir, ignore_errors=True)
+            finally:
+                self._finisher = None
+                self._finish_done.set()
 
     def _read_outcome(self, master: ManagedProcess) -> LoadResult | ObsTestsError:
         ended = time.time()

@@ -141,31 +141,40 @@ def dashboard_references(
     return refs, problems + unparsed
 
 
-def check_coverage(coverage: MetricsCoverage, contract_source: str = "the contract") -> list[Finding]:
-    """Declared-missing and referenced-missing metrics are findings (with where they are read)."""
+def check_coverage(
+    coverage: MetricsCoverage, contract_source: str = "the contract", stored: Iterable[str] = ()
+) -> list[Finding]:
+    """Declared-missing and referenced-missing metrics are findings (with where they are read). ``stored``:
+    the names Prometheus has stored series of (``/api/v1/label/__name__/values``) — one of them without
+    series now is an outage of what exports it, not a name to fix."""
+    known = set(stored)
+    gone = " now, though Prometheus stored series of it (is its target, or what its exporter reads, down?)"
     findings = [
         Finding(
             "coverage",
             f"metric {name}",
-            f"declared in {contract_source} but no target exports it — export it or remove the declaration",
+            f"declared in {contract_source} but no target exports it"
+            + (gone if name in known else " — export it or remove the declaration"),
             rule="coverage/metrics",
         )
         for name in coverage.declared_missing
     ]
+    candidates = sorted(coverage.exported - coverage.recorded)
     for name, where in coverage.referenced_missing.items():
         effects = []
         if any(w.startswith("rule ") for w in where):
             effects.append("the rule reading it can never fire")
         if any(w.startswith("panel ") for w in where):
             effects.append("the panel queries reading it return nothing")
-        hint = difflib.get_close_matches(name, sorted(coverage.exported), n=3, cutoff=0.6)
-        closest = f" (closest exported: {', '.join(hint)})" if hint else ""
+        hint = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
+        closest = gone if name in known else f" (closest exported: {', '.join(hint)})" if hint else ""
+        outcome = " and ".join(effects) or "what reads it gets nothing"
         findings.append(
             Finding(
                 "coverage",
                 f"metric {name}",
                 f"read by {', '.join(where[:3])}{' …' if len(where) > 3 else ''} but no target exports it"
-                f"{closest} — {' and '.join(effects) or 'what reads it gets nothing'}",
+                f"{closest} — {outcome + (' until it is back' if name in known else '')}",
                 rule="coverage/metrics",
             )
         )

@@ -133,15 +133,17 @@ def check_metric_present(metric: Metric, groups: MetricGroups, known_names: Iter
         names = list(known_names)
         hint = difflib.get_close_matches(metric.query_name, names, n=3, cutoff=0.6)
         suggestion = f"; closest exported names: {', '.join(hint)}" if hint else ""
+        fix = " — export it or remove it from the contract"
         if metric.query_name in names:
             suggestion = " now, though it stored some before (is its target, or what its exporter reads, down?)"
+            fix = ""
         source = f" by job '{metric.job}'" if metric.job else ""
         return [
             Finding(
                 "metrics",
                 subject,
                 f"declared in the contract ({metric.type}) but Prometheus has no series of "
-                f"{metric.query_name}{source}{suggestion} — export it or remove it from the contract",
+                f"{metric.query_name}{source}{suggestion}{fix}",
             )
         ]
     findings = []

@@ -126,6 +126,10 @@ class EmbeddedStack:
         self._record: StackRecord | None = None
         self._old_handlers: dict[int, Any] = {}
         self._closed = True
+        #: set while no close is in progress; a second close() waits on it (see close)
+        self._close_done = threading.Event()
+        self._close_done.set()
+        self._closer: int | None = None
         self._aborting = threading.Event()
         self._lock = threading.RLock()
         self.started_at = 0.0
@@ -381,11 +385,21 @@ class EmbeddedStack:
             ) from None
 
     def close(self) -> None:
-        """Stop every component (SIGTERM, then SIGKILL), remove temp files and the state file."""
+        """Stop every component (SIGTERM, then SIGKILL), remove temp files and the state file.
+
+        Called while another thread closes the stack, it returns once that close is done: the caller (the
+        main thread, about to exit) must not leave a half-removed working directory behind."""
+        me = threading.get_ident()
         with self._lock:
-            if self._closed:
-                return
-            self._closed = True
+            mine = not self._closed
+            elsewhere = self._closed and self._closer not in (None, me)
+            if mine:
+                self._closed, self._closer = True, me
+                self._close_done.clear()
+        if not mine:
+            if elsewhere:
+                self._close_done.wait(timeout=60.0)
+            return
         self._quiet_signals()
         try:
             procs = list(self.processes.values())
@@ -407,8 +421,12 @@ class EmbeddedStack:
             if self._remove_workdir and self.workdir != Path():
                 shutil.rmtree(self.workdir, ignore_errors=True)
         finally:
-            atexit.unregister(self.close)
-            self._restore_signal_handlers()
+            try:
+                atexit.unregister(self.close)
+                self._restore_signal_handlers()
+            finally:
+                self._closer = None
+                self._close_done.set()
 
     # -- signals ---------------------------------------------------------------------------------
     def _install_signal_handlers(self) -> None:

@@ -101,8 +101,8 @@ def test_counters_never_decrease(
     others: dict[tuple[str, str], list[Sequence[tuple[float, float]]]] = {}
     if series:
         used = "|".join(sorted(set(start_metrics.values())))
-        selector = f'{{__name__=~".+_start_time_seconds", __name__!~"{used}", job=~"{jobs}"}}'
-        for item in prom.query_raw(f"{selector}[{COUNTER_WINDOW}]"):
+        start_times = f'{{__name__=~".+_start_time_seconds", __name__!~"{used}", job=~"{jobs}"}}'
+        for item in prom.query_raw(f"{start_times}[{COUNTER_WINDOW}]"):
             others.setdefault((item.labels.get("job", ""), item.labels.get("instance", "")), []).append(item.points)
     report = check_counter_resets(series, starts, start_metrics, others)
     counters = prom.query_value(f"count({selector})") or 0
@@ -312,7 +312,7 @@ def test_metric_fresh(
         obs_summary,
         findings,
         f"{contract_metric.name}: {len(current)} series fresh, none stale over {window:g}s",
-        f"{contract_metric.name}: {len(current)} series checked for freshness over {window:g}s",
+        f"{contract_metric.name}: {len(current)} series now, {len(recent)} seen over {window:g}s",
     )
 
 
@@ -352,7 +352,8 @@ def test_metrics_coverage(
     section = coverage.to_json()
     section["unparsed"] = problems + panel_problems
     obs_report["metrics_coverage"] = section
-    findings = check_coverage(coverage, contract.source.name)
+    missing = coverage.declared_missing or coverage.referenced_missing
+    findings = check_coverage(coverage, contract.source.name, prom.metric_names() if missing else ())
     obs_summary(
         f"declared {len(coverage.declared)} (missing {len(coverage.declared_missing)}), exported {len(exported)}, "
         f"referenced {len(refs)} (missing {len(coverage.referenced_missing)}), "

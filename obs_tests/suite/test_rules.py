@@ -128,7 +128,8 @@ def _probe_summary(name: str, result: ProbeResult, verdict: Verdict, probed: int
         text = f"{name}:"
     if absent and not verdict.errors:
         quiet = absent - len(result.absent)
-        text += f"{',' if probed else ''} {quiet}/{absent} inside absent() match (absent() is false: quiet)"
+        text += f"{',' if probed else ''} {quiet}/{absent} inside absent() match"
+        text += " (absent() is false: quiet)" if quiet == absent else ""
         if result.absent:
             text += "; " + ", ".join(f"{s.function}({s.text()})" for s in result.absent) + " true now: it fires"
     return text + (f" ({declared})" if declared else "")

@@ -79,3 +79,19 @@ def test_coverage_sets_and_findings() -> None:
     assert "closest exported: gateway_webhooks_total" in finding.message
     assert finding.message.endswith("— the panel queries reading it return nothing")
     assert coverage.to_json()["referenced_missing"] == {"typo_total": ["rule C", "panel 'X' (d.json)"]}
+
+
+def test_a_metric_gone_in_an_outage_is_not_a_name_to_fix() -> None:
+    """redis-server down: its metrics were stored, have no series now; a recording rule's output (it has a
+    job label, so it is 'exported') is never offered as the closest name."""
+    declared = {"redis_commands_total": Metric("redis_commands_total", "counter")}
+    exported = {"job:redis_commands:rate5m", "redis_up"}
+    refs = {"redis_connected_clients": ["rule RedisTooManyClients (redis.yml)"], "redis_command": ["rule X (x.yml)"]}
+    coverage = MetricsCoverage(declared, exported, refs, {"job:redis_commands:rate5m"})
+    stored = ["redis_commands_total", "redis_connected_clients", "redis_up"]
+    declared_gone, typo, read_gone = check_coverage(coverage, "obs.yaml", stored)
+    assert declared_gone.message.endswith("now, though Prometheus stored series of it (is its target, or what its "
+                                          "exporter reads, down?)")  # fmt: skip
+    assert "remove the declaration" not in declared_gone.message
+    assert read_gone.message.endswith("down?) — the rule reading it can never fire until it is back")
+    assert "closest exported" not in typo.message  # job:redis_commands:rate5m is recorded, not a candidate

@@ -236,7 +236,8 @@ class Isolated:
         )
         state_files = sorted(p.name for p in self.state.glob("*")) if self.state.is_dir() else []
         assert state_files == [], state_files
-        assert sorted(p.name for p in self.tmp.iterdir()) == []
+        left = sorted(str(p.relative_to(self.tmp)) for p in self.tmp.rglob("*"))
+        assert left == [], f"left in the run's temp dir: {left[:40]}"
 
     def cleanup(self) -> None:
         """A test's ``finally``: kill what a failed test left running."""

@@ -7,11 +7,14 @@ import re
 import signal
 import subprocess
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from obs_tests.contract import load_contract
+from obs_tests.stack import EmbeddedStack
 from obs_tests.stack.process import ProcessIdentity
 from obs_tests.stack.state import list_records
 from obs_tests.waiting import Poll, wait_for
@@ -330,3 +333,26 @@ def test_serve_interrupted_leaves_nothing(iso: Isolated, tmp_path: Path, moment:
     if moment == "running":
         assert "fault reverted: pause-exchange" in server.output
     iso.assert_nothing_left()
+
+
+def test_a_close_during_another_threads_close_returns_when_it_is_done(tmp_path: Path) -> None:
+    """The main thread, about to exit after an interrupt, closes a stack a pool thread is already closing:
+    it must return only once that close is done, or the process can exit with the stack's working
+    directory half removed (one way test_check_interrupted_leaves_nothing[running-SIGTERM] can leave a
+    directory behind, which it did once in CI)."""
+    stack = EmbeddedStack(load_contract(CONTRACT), state_dir=tmp_path / "state", warm_up=False)
+    try:
+        stack.start()
+        workdir = stack.workdir
+        other = threading.Thread(target=stack.close)
+        other.start()
+        wait_for(
+            lambda: Poll(stack._closed, stack._closed),
+            timeout=10, interval=0.001, expected="the other thread closing the stack",
+        )  # fmt: skip
+        stack.close()
+        assert not workdir.exists(), sorted(str(p) for p in workdir.rglob("*"))[:10]
+        other.join(timeout=30)
+        assert not other.is_alive()
+    finally:
+        stack.close()
