@@ -38,6 +38,7 @@ __all__ = [
     "WINDOW_FACTORS",
     "LintPolicy",
     "check_rule_groups",
+    "evaluated",
     "lint_rules",
     "live_scrape_intervals",
     "loaded_rule_groups",
@@ -343,6 +344,12 @@ def _group_finding(group: str, rf: RuleFile, message: str, subject: str | None =
     )
 
 
+def evaluated(group: Mapping[str, Any]) -> bool:
+    """Whether Prometheus has evaluated the group (``lastEvaluation`` is Go's zero time before the first;
+    a Prometheus that does not say is taken at its word)."""
+    return not str(group.get("lastEvaluation", "")).startswith("0001-01-01")
+
+
 def check_rule_groups(files: Sequence[RuleFile], api_groups: Sequence[Mapping[str, Any]]) -> list[Finding]:
     """Every group of ``files`` is loaded (``/api/v1/rules``), every rule healthy with no lastError, and
     no group takes longer to evaluate than its interval. The groups of a PrometheusRule manifest are found
@@ -361,6 +368,16 @@ def check_rule_groups(files: Sequence[RuleFile], api_groups: Sequence[Mapping[st
                 )
                 continue
             interval = float(api.get("interval") or 0)
+            if not evaluated(api):
+                findings.append(
+                    _group_finding(
+                        group,
+                        rf,
+                        f"loaded but never evaluated (interval {interval:g}s): its rules report health unknown "
+                        "and none of them can fire — is the rule manager stuck, or the group's interval huge?",
+                    )
+                )
+                continue
             took = float(api.get("evaluationTime") or 0)
             if interval and took > interval:
                 findings.append(

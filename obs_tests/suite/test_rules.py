@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from obs_tests.checks.rules import check_rule_groups, live_scrape_intervals
+from obs_tests.checks.rules import check_rule_groups, evaluated, live_scrape_intervals
 from obs_tests.checks.selectors import ProbeResult, absent_selectors, live_selectors, probe_rule
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.contract import Contract
+from obs_tests.errors import WaitTimeout
 from obs_tests.junit import write_junit
 from obs_tests.lint import (
     ScrapeIntervals,
@@ -25,6 +27,7 @@ from obs_tests.lint import (
 from obs_tests.policy import Verdict
 from obs_tests.pytest_plugin import FindingsJudge, embedded_time_scale
 from obs_tests.rulefiles import Rule, RuleFile, load_rule_files
+from obs_tests.waiting import Poll, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -179,8 +182,24 @@ def test_rule_groups_healthy(
     obs_summary: Callable[[str], None],
     obs_findings: FindingsJudge,
 ) -> None:
-    """Every rule group is loaded, every rule evaluates without error, no group falls behind."""
-    groups = prom.rules()
+    """Every rule group is loaded, every rule evaluates without error, no group falls behind. A group not
+    evaluated yet (a stack just started, a reload) is waited for, up to two of its intervals: until then
+    its rules say health unknown, which proves nothing."""
+
+    def probe() -> Poll[list[dict[str, Any]]]:
+        groups = prom.rules()
+        waiting = [str(g.get("name")) for g in groups if not evaluated(g)]
+        return Poll(not waiting, groups, f"not evaluated yet: {', '.join(waiting)}")
+
+    first = prom.rules()
+    bound = 2 * max((float(g.get("interval") or 0) for g in first), default=0.0) + 1.0
+    try:
+        groups = wait_for(
+            probe, timeout=bound, interval=0.1, expected="every rule group evaluated once",
+            bound=f"2 evaluation intervals + 1s ({bound:g}s)",
+        )  # fmt: skip
+    except WaitTimeout:
+        groups = prom.rules()  # the groups still not evaluated are findings of their own
     verdict = obs_findings.judge(check_rule_groups(rule_files, groups))
     if verdict.errors:
         obs_summary(f"{len(groups)} rule groups loaded: {len(verdict.errors)} problem(s)")

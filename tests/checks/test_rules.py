@@ -131,6 +131,14 @@ def test_rule_groups_health() -> None:
     assert any("longer than its 30s interval" in m for m in messages)
     assert "health err: vector contains metrics with the same labelset" in messages
     assert "not loaded by Prometheus" in check_rule_groups(files, [])[0].message
+    # never evaluated: its rules say health unknown, which proves nothing (was passed as healthy)
+    fresh = [
+        {**api[0], "lastEvaluation": "0001-01-01T00:00:00Z", "rules": [{**api[0]["rules"][0], "health": "unknown"}]}
+    ]
+    [never] = check_rule_groups(files, fresh)
+    assert never.message.startswith("loaded but never evaluated (interval 30s)")
+    assert check_rule_groups(files, [{**fresh[0], "lastEvaluation": "2026-12-02T23:00:00Z", "evaluationTime": 0.1,
+                                      "rules": [{**api[0]["rules"][0], "health": "ok"}]}]) == []  # fmt: skip
 
 
 def test_rule_groups_match_time_scaled_copies() -> None:

@@ -26,8 +26,10 @@ BROKEN = """groups:
         annotations: {summary: s, description: d, runbook_url: "https://example.org/r"}
   - name: duplicate-series
     rules:
+      # two series that the rule's label makes one: fails at every evaluation, from the first (a rule over
+      # scraped series fails only once two jobs have been scraped)
       - record: obs:up:by_job
-        expr: sum by (job) (up)
+        expr: label_replace(vector(1), "job", "a", "", "") or label_replace(vector(2), "job", "b", "", "")
         labels: {job: flattened}
 """
 
