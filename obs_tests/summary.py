@@ -110,6 +110,19 @@ class SummaryCollector:
         """How many warnings the checks reported (findings the policy lowers: they do not fail the run)."""
         return sum(len(item.warnings) for item in self.outcomes)
 
+    def start_with(self) -> str:
+        """When a job's targets check failed beside other failures: the line to read first (a target down,
+        or an exporter that cannot read its server, fails every check of what it exports); else ""."""
+        failed = [o for o in self.outcomes if o.outcome in ("failed", "error")]
+        down = [o for o in failed if o.family == "targets" and o.name.startswith("test_job_targets_up")]
+        if not down or len(failed) == len(down):
+            return ""
+        jobs = "; ".join(o.summary or o.name for o in down)
+        return (
+            f"Start with the targets: {jobs} — the checks of what a target down exports fail with it "
+            f"({len(failed) - len(down)} more failed)"
+        )
+
     def lines(self) -> list[str]:
         """Human summary, one line per test."""
         marks = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP", "error": "ERROR"}

@@ -224,6 +224,9 @@ def check(
         + (f", {warnings} warnings (the contract's policy: reported, not failing)" if warnings else "")
         + f" in {elapsed:.1f}s"
     )
+    first = collector.start_with()
+    if first:
+        click.echo(first)
     shown = "  ".join(str(p) for p in (junit, summary_path, *reports))
     click.echo(f"Reports: {shown}" + ("" if prom_url else f"  (stack logs: {log_dir})"))
     status = _exit_code(code)
