@@ -58,7 +58,7 @@ format: venv
 	$(BIN)/ruff format $(LINT_PATHS)
 
 test: deps venv lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_ARGS) $(if $(OBS_TEST_JUNIT),--junitxml=$(OBS_TEST_JUNIT))
 
 bench: deps venv
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b; done

@@ -88,7 +88,7 @@ def test_runs_on_push_pull_request_and_nightly() -> None:
     triggers = workflow[True]  # YAML 1.1 reads the key `on` as True
     assert {"push", "pull_request", "schedule"} <= set(triggers)
     assert triggers["schedule"][0]["cron"]
-    assert set(workflow["jobs"]) == {"static", "embedded", "compose"}
+    assert set(workflow["jobs"]) == {"static", "tests", "embedded", "compose"}
 
 
 def test_every_job_uploads_its_reports_even_on_failure() -> None:
@@ -101,7 +101,7 @@ def test_every_job_uploads_its_reports_even_on_failure() -> None:
 
 def test_make_targets_exist() -> None:
     used = make_targets_used(_workflow())
-    assert {"deps", "venv", "check", "lint"} <= used
+    assert {"deps", "venv", "check", "lint", "test"} <= used
     missing = used - makefile_targets((ROOT / "Makefile").read_text())
     assert not missing, f"the workflow runs make targets the Makefile lacks: {sorted(missing)}"
 
@@ -130,3 +130,57 @@ def test_compose_job_runs_the_documented_commands() -> None:
     assert "docker compose config --quiet" in scripts
     assert '--grafana-url "$GRAFANA"' in scripts
     assert "obs-tests health" in scripts and "--json-file reports/health.json" in scripts
+
+
+def test_the_project_tests_run_in_ci_with_their_junit_published() -> None:
+    """The workflow ran lint, check and compose but never the project's own tests (make test)."""
+    job = _workflow()["jobs"]["tests"]
+    assert job.get("container") == "debian:12"
+    assert any(str(step.get("run", "")).strip() == "make test" for step in job["steps"])
+    assert job["env"]["OBS_TEST_JUNIT"] == "reports/tests-junit.xml"
+    # make test passes it to pytest (and without it, nothing changes)
+    dry = subprocess.run(
+        ["make", "-n", "test", "OBS_TEST_JUNIT=reports/tests-junit.xml"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert "--junitxml=reports/tests-junit.xml" in dry.stdout, dry.stdout + dry.stderr
+
+
+def test_every_job_publishes_a_test_report_and_caches_pip() -> None:
+    for name, job in _workflow()["jobs"].items():
+        reports = [s for s in job["steps"] if str(s.get("uses", "")).startswith("mikepenz/action-junit-report@")]
+        assert reports and reports[0].get("if") == "always()", f"job {name} publishes no test report"
+        assert reports[0]["with"]["report_paths"].startswith("reports/"), name
+        assert job["permissions"]["checks"] == "write", name
+        cached = any(str(s.get("uses", "")).startswith("actions/cache@") for s in job["steps"]) or any(
+            str(s.get("uses", "")).startswith("actions/setup-python@") and s["with"].get("cache") == "pip"
+            for s in job["steps"]
+        )
+        assert cached, f"job {name} does not cache pip"
+
+
+def _health_step() -> dict[str, Any]:
+    steps = _workflow()["jobs"]["compose"]["steps"]
+    step: dict[str, Any] = next(s for s in steps if "obs-tests health" in str(s.get("run", "")))
+    return step
+
+
+@pytest.mark.parametrize(("status", "fails"), [(0, False), (1, False), (2, True), (3, True)])
+def test_a_critical_health_result_fails_the_job(tmp_path: Path, status: int, fails: bool) -> None:
+    """The health step piped into tee without pipefail: a CRITICAL (2) never failed the job. Run as GitHub
+    runs a `shell: bash` step (bash --noprofile --norc -eo pipefail), with an obs-tests that exits ``status``."""
+    step = _health_step()
+    assert step.get("shell") == "bash" and step.get("if") == "always()"
+    fake = tmp_path / "bin" / "obs-tests"
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\necho 'HEALTH status {status}'\nexit {status}\n")
+    fake.chmod(0o755)
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", str(step["run"])],
+        cwd=tmp_path,
+        env={"PATH": f"{fake.parent}:/usr/bin:/bin", "PROM": "p", "AM": "a", "GRAFANA": "g"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert (done.returncode != 0) == fails, (done.returncode, done.stdout, done.stderr)
+    assert (tmp_path / "reports" / "health.txt").read_text() == f"HEALTH status {status}\n"
