@@ -202,8 +202,9 @@ def health(
     watchdog alert fires.
 
     \b
-    Exit status (Nagios): 0 OK · 1 WARNING · 2 CRITICAL · 3 UNKNOWN (cannot query Prometheus,
-    credentials refused, bad option or input). The first line of output is the summary.
+    Exit status (Nagios): 0 OK · 1 WARNING · 2 CRITICAL (also: a checked server does not answer —
+    refused, timed out, TLS failure) · 3 UNKNOWN (credentials refused, not a Prometheus API, bad option or
+    input). The first line of output is the summary.
 
     \b
     Examples:

@@ -36,8 +36,9 @@ __all__ = ["endpoint_failure", "run_health"]
 
 
 def endpoint_failure(name: str, component: str, exc: ObsTestsError, *, down_is_critical: bool) -> CheckResult:
-    """The result of a check whose server failed: CRITICAL when a checked component is down, UNKNOWN when
-    it cannot be judged (credentials refused, not the expected API, Prometheus itself unreachable)."""
+    """The result of a check whose server failed: CRITICAL when a checked component does not answer
+    (refused, timed out, TLS failure — as Nagios' check_http says of the service it checks), UNKNOWN when
+    it cannot be judged (credentials refused, not the expected API)."""
     message = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, EndpointAuthError):
         message += " (HTTP 401/403: set the right credentials; the check cannot judge without them)"
@@ -274,7 +275,7 @@ def run_health(settings: HealthSettings) -> HealthReport:
                 client.close()
     checks: list[CheckResult] = []
     if prom_error is not None:
-        checks.append(endpoint_failure("prometheus.api", "prometheus", prom_error, down_is_critical=False))
+        checks.append(endpoint_failure("prometheus.api", "prometheus", prom_error, down_is_critical=True))
     else:
         checks += _prometheus_checks(prom_state, settings, am_state)
     if am_error is not None:

@@ -190,9 +190,7 @@ def _endpoint_cases(
     return ["--prometheus-url", _status_server(serve, status)], expected
 
 
-@pytest.mark.parametrize(
-    "case", ["refused", "timeout", "tls", "html", "json-not-prometheus", "401", "403", "500", "404"]
-)
+@pytest.mark.parametrize("case", ["html", "json-not-prometheus", "401", "403", "500", "404"])
 def test_unusable_prometheus_is_unknown(
     request: pytest.FixtureRequest, serve: Callable[[FakeApi], FakeApi], case: str
 ) -> None:
@@ -208,6 +206,23 @@ def test_unusable_prometheus_is_unknown(
     assert document["status"] == "UNKNOWN"
 
 
+@pytest.mark.parametrize("case", ["refused", "timeout", "tls"])
+def test_a_prometheus_that_does_not_answer_is_critical(
+    request: pytest.FixtureRequest, serve: Callable[[FakeApi], FakeApi], case: str
+) -> None:
+    """Nagios: a refused connection or a timeout of the very service checked is CRITICAL (as check_http
+    says), not UNKNOWN — UNKNOWN is for the check's own failures (it was exit 3 here)."""
+    args, fragment = _endpoint_cases(request, serve, case)
+    code, out = health(*args)
+    assert code == 2, out
+    first = out.splitlines()[0]
+    assert first.startswith("HEALTH CRITICAL: 1 critical, 0 ok — prometheus.api: ")
+    assert fragment in first
+    document = json.loads(health(*args, "--format", "json")[1])
+    jsonschema.validate(document, load_schema("health"))
+    assert document["status"] == "CRITICAL"
+
+
 def test_bad_url_in_json_mode_still_prints_a_valid_document() -> None:
     code, out = health("--prometheus-url", "prometheus", "--format", "json")
     assert code == 3
@@ -218,7 +233,7 @@ def test_bad_url_in_json_mode_still_prints_a_valid_document() -> None:
 
 def test_credentials_in_url_are_never_printed(closed_port: int) -> None:
     code, out = health("--prometheus-url", f"http://admin:hunter2@127.0.0.1:{closed_port}", "--format", "json")
-    assert code == 3
+    assert code == 2  # refused: CRITICAL
     assert "hunter2" not in out
     assert json.loads(out)["endpoints"]["prometheus"] == f"http://127.0.0.1:{closed_port}"
 
@@ -268,7 +283,7 @@ def test_unwritable_json_file_is_unknown(prometheus: FakeApi, tmp_path: Path) ->
 def test_help_lists_exit_codes() -> None:
     code, out = health("--help")
     assert code == 0
-    assert "0 OK · 1 WARNING · 2 CRITICAL · 3 UNKNOWN" in out
+    assert "0 OK · 1 WARNING · 2 CRITICAL" in out and "3 UNKNOWN (credentials refused" in out
     assert "OBS_PROMETHEUS_URL" in out
 
 

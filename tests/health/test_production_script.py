@@ -74,10 +74,11 @@ def test_env_file_is_read(prometheus: FakeApi, tmp_path: Path, lock: dict[str, s
     assert json.loads(out)["status"] == "OK"
 
 
-def test_unreachable_is_unknown(closed_port: int, lock: dict[str, str]) -> None:
+def test_unreachable_is_critical(closed_port: int, lock: dict[str, str]) -> None:
+    """The Prometheus being checked refuses connections: CRITICAL, as check_http says (was UNKNOWN)."""
     code, out = run({**lock, "OBS_PROMETHEUS_URL": f"http://127.0.0.1:{closed_port}"})
-    assert code == 3
-    assert out.startswith("HEALTH UNKNOWN: 1 unknown, 0 ok — prometheus.api: PrometheusUnreachable")
+    assert code == 2
+    assert out.startswith("HEALTH CRITICAL: 1 critical, 0 ok — prometheus.api: PrometheusUnreachable")
 
 
 @pytest.mark.parametrize(

@@ -129,11 +129,11 @@ def test_missing_watchdog_rule_is_a_warning(stack: EmbeddedStack) -> None:
     assert "pipeline.watchdog: alert NoSuchWatchdog: no alerting rule named NoSuchWatchdog is loaded" in out
 
 
-def test_unreachable_prometheus_is_unknown(closed_port: int) -> None:
+def test_unreachable_prometheus_is_critical(closed_port: int) -> None:
     result = obs_tests("health", "--prometheus-url", f"http://127.0.0.1:{closed_port}", env={"PATH": "/usr/bin:/bin"})
-    assert result.returncode == 3
+    assert result.returncode == 2
     assert result.stdout.startswith(
-        f"HEALTH UNKNOWN: 1 unknown, 0 ok — prometheus.api: PrometheusUnreachable: cannot connect to Prometheus at "
+        f"HEALTH CRITICAL: 1 critical, 0 ok — prometheus.api: PrometheusUnreachable: cannot connect to Prometheus at "
         f"http://127.0.0.1:{closed_port}: connection refused"
     )
     assert "Traceback" not in result.stdout + result.stderr
