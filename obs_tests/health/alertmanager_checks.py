@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from obs_tests.clients.alertmanager import AlertmanagerClient
-from obs_tests.clients.prometheus import Sample
+from obs_tests.clients.prometheus import Sample, Target
 from obs_tests.health.model import CheckResult, Problem, Status
 
 __all__ = [
@@ -95,13 +96,36 @@ def judge_am_receivers(receivers: Sequence[str]) -> CheckResult:
     )
 
 
+def _alertmanager_targets(targets: Sequence[Target], alertmanager_url: str | None) -> list[Target]:
+    """The scrape targets of Alertmanager: a job named for it, or the address of the Alertmanager checked."""
+    address = urlsplit(alertmanager_url).netloc.rpartition("@")[2] if alertmanager_url else ""
+    return [t for t in targets if "alertmanager" in t.job.lower() or (address and t.instance == address)]
+
+
 def judge_am_notifications(
-    failed: Sequence[Sample], total: Sequence[Sample], window: str, *, scraped: bool, alertmanager_given: bool
+    failed: Sequence[Sample],
+    total: Sequence[Sample],
+    window: str,
+    *,
+    scraped: bool,
+    alertmanager_given: bool,
+    targets: Sequence[Target] = (),
+    alertmanager_url: str | None = None,
 ) -> CheckResult:
     """No integration failed to deliver notifications over the window (CRITICAL when every attempt failed).
-    ``scraped``: Prometheus has ``alertmanager_notifications_total`` series at all."""
+    ``scraped``: Prometheus has ``alertmanager_notifications_total`` series at all; ``targets``: the
+    scrape targets, to tell a scrape job that is missing from one whose target is down."""
     name = "alertmanager.notifications"
     if not scraped:
+        down = [t for t in _alertmanager_targets(targets, alertmanager_url) if not t.up]
+        if down:
+            where = ", ".join(f"job {t.job} target {t.instance}" for t in down)
+            return CheckResult.skip(
+                name,
+                "alertmanager",
+                f"not judged now: Prometheus cannot scrape Alertmanager ({where} is down), so its notification "
+                "counters are stale",
+            )
         if not alertmanager_given:
             return CheckResult.skip(name, "alertmanager", "Prometheus has no alertmanager_notifications_total series")
         problem = Problem(

@@ -224,6 +224,8 @@ def _prometheus_checks(
                 window,
                 scraped=bool(state.query("am_series")),
                 alertmanager_given=settings.alertmanager_url is not None,
+                targets=state.data.get("targets") or [],
+                alertmanager_url=settings.alertmanager_url,
             ),
         )
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from obs_tests.clients.prometheus import Sample
+from obs_tests.clients.prometheus import Sample, Target
 from obs_tests.health import HealthReport, HealthSettings, Status, run_health
 from obs_tests.health.alertmanager_checks import judge_am_notifications
 
@@ -139,6 +139,35 @@ def test_alertmanager_not_scraped(given: bool, status: Status) -> None:
     assert result.status is status
     assert ("does not scrape Alertmanager" in result.summary) is given
     assert (result.skipped is not None) is not given
+
+
+def _target(job: str, instance: str, health: str) -> Target:
+    return Target(job, instance, health, {"job": job}, f"http://{instance}/metrics", "", None, 0.0, 15.0, 10.0)
+
+
+def test_an_alertmanager_whose_scrape_is_down_is_not_called_unscraped() -> None:
+    """Alertmanager paused: its counters go stale; the job exists, its target is down — it said 'Prometheus
+    does not scrape Alertmanager … add a scrape job'."""
+    down = [_target("alertmanager", "127.0.0.1:9093", "down"), _target("node", "127.0.0.1:9100", "up")]
+    result = judge_am_notifications(
+        [], [], "10m", scraped=False, alertmanager_given=True, targets=down, alertmanager_url="http://127.0.0.1:9093"
+    )
+    assert result.skipped == (
+        "not judged now: Prometheus cannot scrape Alertmanager (job alertmanager target 127.0.0.1:9093 is down), "
+        "so its notification counters are stale"
+    )
+    # found by address when the job has another name
+    by_address = [_target("am-main", "127.0.0.1:9093", "down")]
+    result = judge_am_notifications(
+        [], [], "10m", scraped=False, alertmanager_given=True, targets=by_address,
+        alertmanager_url="http://user:pw@127.0.0.1:9093",
+    )  # fmt: skip
+    assert result.skipped is not None and "job am-main target 127.0.0.1:9093 is down" in result.skipped
+    # no such job at all: the scrape job is missing, as before
+    missing = judge_am_notifications(
+        [], [], "10m", scraped=False, alertmanager_given=True, targets=[_target("node", "127.0.0.1:9100", "up")]
+    )
+    assert "does not scrape Alertmanager" in missing.summary and missing.status is Status.WARNING
 
 
 def test_failing_notifications_through_the_run(prometheus: FakeApi, alertmanager: FakeApi) -> None:
