@@ -257,6 +257,16 @@ def _fmt(value: float | None) -> str:
     return "never" if value is None else f"{value:.1f}s"
 
 
+def _after_resolving(sent: float | None) -> str:
+    """When the resolved notification came, relative to the poll that saw the alert resolved: it can come
+    between that poll and the one before (never "-0.1s after")."""
+    if sent is None:
+        return "none"
+    if sent < 0:
+        return f"with the resolve ({-sent:.1f}s before the poll that saw it resolved)"
+    return f"{sent:.1f}s after resolving"
+
+
 def import_callable(path: str) -> Callable[..., Any]:
     """``package.module:function`` or ``package.module.function``."""
     module_name, _, attr = path.rpartition(":") if ":" in path else path.rpartition(".")
@@ -1046,7 +1056,7 @@ class ScenarioRunner:
                         f"{must.alert} resolved notification",
                         sent is not None and sent <= limit,
                         f"a resolved notification within {limit:.1f}s",
-                        "none" if sent is None else f"{sent:.1f}s after resolving",
+                        _after_resolving(sent),
                     )
                 )
 

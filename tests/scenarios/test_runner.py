@@ -6,7 +6,7 @@ from typing import Any
 
 from obs_tests.contract import load_contract
 from obs_tests.scenarios.model import Catalog, load_scenario
-from obs_tests.scenarios.runner import AssertionResult, ScenarioRunner
+from obs_tests.scenarios.runner import AssertionResult, ScenarioRunner, _after_resolving
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,3 +69,11 @@ def test_a_metric_expectation_without_within_is_judged_at_once(tmp_path: Path) -
     outcome = _judge(runner, prom, baseline=0)
     assert not outcome.passed and prom.queries == 1
     assert outcome.actual == "1"
+
+
+def test_a_resolved_notification_between_two_polls_is_not_negative_time() -> None:
+    """The report said 'resolved notification: -0.1s after resolving' when the notification came between
+    the poll before and the poll that saw the alert resolved."""
+    assert _after_resolving(-0.1) == "with the resolve (0.1s before the poll that saw it resolved)"
+    assert _after_resolving(1.25) == "1.2s after resolving"
+    assert _after_resolving(None) == "none"
