@@ -124,6 +124,7 @@ def _option(config: pytest.Config, name: str, env: str) -> str | None:
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
+    config.addinivalue_line("markers", "obs_contract_unreadable: obs-tests could not read the contract (internal)")
     if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) in (
         signal.SIG_DFL,
         None,
@@ -148,8 +149,40 @@ def session_contract(config: pytest.Config) -> Contract:
         try:
             config.stash[_CONTRACT_KEY] = load_contract(contract_path(config))
         except ObsTestsError as exc:
-            raise pytest.UsageError(f"{type(exc).__name__}: {exc}") from None
+            hint = ""
+            if not contract_path(config).exists():
+                hint = " (give --obs-contract=PATH or OBS_CONTRACT, or run pytest where your obs.yaml is)"
+            raise pytest.UsageError(f"{type(exc).__name__}: {exc}{hint}") from None
     return config.stash[_CONTRACT_KEY]
+
+
+_NO_CONTRACT = "obs_contract_unreadable"
+
+
+def _contract_error(config: pytest.Config) -> str:
+    """Why the contract cannot be read ("" when it can)."""
+    try:
+        session_contract(config)
+    except pytest.UsageError as exc:
+        return str(exc)
+    return ""
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test parametrized without a readable contract fails saying why: one line, no traceback."""
+    if item.get_closest_marker(_NO_CONTRACT) is not None:
+        pytest.fail(_contract_error(item.config), pytrace=False)
+
+
+def _contract_or_none(metafunc: pytest.Metafunc, name: str) -> Contract | None:
+    """The contract for parametrizing ``name``; when it cannot be read, one test that fails saying why (an
+    error raised while collecting comes out wrapped in other plugins' hook warnings)."""
+    try:
+        return session_contract(metafunc.config)
+    except pytest.UsageError:
+        mark = getattr(pytest.mark, _NO_CONTRACT)
+        metafunc.parametrize(name, [pytest.param(None, id="no-contract", marks=mark)])
+        return None
 
 
 _METRIC_PARAMS: dict[str, Callable[[Metric], bool]] = {
@@ -161,15 +194,13 @@ _METRIC_PARAMS: dict[str, Callable[[Metric], bool]] = {
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "contract_job" in metafunc.fixturenames:
-        jobs = session_contract(metafunc.config).jobs
-        metafunc.parametrize("contract_job", jobs, ids=[j.name for j in jobs])
+    if "contract_job" in metafunc.fixturenames and (contract := _contract_or_none(metafunc, "contract_job")):
+        metafunc.parametrize("contract_job", contract.jobs, ids=[j.name for j in contract.jobs])
     for name, keep in _METRIC_PARAMS.items():
-        if name in metafunc.fixturenames:
-            metrics = [m for m in session_contract(metafunc.config).metrics if keep(m)]
+        if name in metafunc.fixturenames and (contract := _contract_or_none(metafunc, name)):
+            metrics = [m for m in contract.metrics if keep(m)]
             metafunc.parametrize(name, metrics, ids=[m.name for m in metrics])
-    if "contract_alert" in metafunc.fixturenames:
-        contract = session_contract(metafunc.config)
+    if "contract_alert" in metafunc.fixturenames and (contract := _contract_or_none(metafunc, "contract_alert")):
         alerts = [r for rf in load_rule_files(contract.files.rule_files()) for r in rf.alerts]
         metafunc.parametrize("contract_alert", alerts, ids=[a.name for a in alerts])
     if "contract_scenario" in metafunc.fixturenames:
@@ -243,6 +274,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def contract(pytestconfig: pytest.Config) -> Contract:
     """The parsed contract (``--obs-contract``, default ``obs.yaml``)."""
+    error = _contract_error(pytestconfig)
+    if error:
+        pytest.fail(error, pytrace=False)
     return session_contract(pytestconfig)
 
 

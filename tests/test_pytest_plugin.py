@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,3 +30,25 @@ def test_scenario_stacks_out_of_range_is_a_usage_error(text: str) -> None:
 @pytest.mark.parametrize(("text", "value"), [("1", 1), ("16", 16), (" 4 ", 4)])
 def test_scenario_stacks_in_range(text: str, value: int) -> None:
     assert scenario_stacks(_Config(text)) == value  # type: ignore[arg-type]
+
+
+def test_a_users_tests_without_an_obs_yaml_fail_saying_why(tmp_path: Path) -> None:
+    """Without obs.yaml, collection failed with a ContractInvalid wrapped in another plugin's hook warning.
+    Now: tests that need no contract pass; those that do fail at setup with one line saying how to give it."""
+    (tmp_path / "test_mine.py").write_text(
+        "def test_plain():\n    assert True\n\n"
+        "def test_needs_the_contract(contract):\n    assert contract\n\n"
+        "def test_per_job(contract_job):\n    assert contract_job\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path / "test_mine.py")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("OBS_", "PYTEST_"))},
+    )  # fmt: skip
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "1 passed, 2 errors" in out
+    assert "ERROR at setup of test_per_job[no-contract]" in out
+    line = "ContractInvalid: obs.yaml: file not found — check the path (give --obs-contract=PATH or OBS_CONTRACT"
+    assert out.count(line) == 2
+    assert "Warning" not in out and "Traceback" not in out and "During handling" not in out
