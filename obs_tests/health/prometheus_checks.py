@@ -6,9 +6,11 @@ Each names what is wrong (job and instance, rule group and file, counter) and wh
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from obs_tests.health.prometheus_state import TSDB_FAILURE_COUNTERS
 from obs_tests.health.settings import HealthSettings
 
 __all__ = [
+    "Recency",
     "judge_alertmanagers",
     "judge_api",
     "judge_config_reload",
@@ -319,13 +322,48 @@ def judge_alertmanagers(data: Mapping[str, Any], *, wanted: bool | None = True) 
     )
 
 
+@dataclass(frozen=True)
+class Recency:
+    """When counter series last grew (``last``: samples whose value is that time, on Prometheus' clock), to
+    tell an incident that ended within the window from one still going on: growth older than ``ongoing``
+    seconds at ``now`` has ended. Without a matching sample the growth counts as going on."""
+
+    last: Sequence[Sample] = ()
+    now: float = 0.0
+    ongoing: float = math.inf
+
+    def ended(self, sample: Sample) -> float | None:
+        """When the growth of ``sample``'s series ended, or None while it may still be going on."""
+        for other in self.last:
+            if other.labels == sample.labels and self.now - other.value > self.ongoing:
+                return other.value
+        return None
+
+    def describe(self, ended: float) -> str:
+        """``the last 252s ago (05:10:03 UTC), none since — recovered``."""
+        clock = datetime.fromtimestamp(ended, tz=UTC).strftime("%H:%M:%S")
+        return f"the last {self.now - ended:.0f}s ago ({clock} UTC), none since — recovered"
+
+    def fields(self, ended: float | None) -> dict[str, Any]:
+        """The problem's fields for when it ended (nothing while it goes on)."""
+        if ended is None:
+            return {}
+        when = datetime.fromtimestamp(ended, tz=UTC).isoformat()
+        return {"ended": when, "ended_seconds_ago": round(self.now - ended)}
+
+
 def judge_notifications(
     queue: Sequence[Sample],
     dropped: Sequence[Sample],
     errors: Sequence[Sample],
     settings: HealthSettings,
+    *,
+    dropped_recency: Recency = Recency(),
+    errors_recency: Recency = Recency(),
 ) -> CheckResult:
-    """The notification queue is not filling up, no alert was dropped, no send failed (over the window)."""
+    """The notification queue is not filling up, no alert was dropped, no send failed (over the window). Drops
+    that ended within the window (``dropped_recency``) are a recovered incident: WARNING with when they ended,
+    not CRITICAL."""
     window = settings.window_text
     problems = []
     fill = max((s.value for s in queue), default=0.0)
@@ -345,27 +383,35 @@ def judge_notifications(
     for sample in dropped:
         if sample.value > 0:
             where = sample.labels.get("instance", "?")
+            ended = dropped_recency.ended(sample)
+            lost = f"{sample.value:.0f} alert notifications dropped in the last {window}"
+            why = "(no Alertmanager accepted them, or the queue overflowed)"
             problems.append(
                 Problem(
-                    Status.CRITICAL,
+                    Status.CRITICAL if ended is None else Status.WARNING,
                     f"Prometheus {where}",
-                    f"{sample.value:.0f} alert notifications dropped in the last {window} (no Alertmanager accepted "
-                    "them, or the queue overflowed) — those alerts never reached anyone",
-                    {"instance": where, "dropped": round(sample.value, 1)},
+                    f"{lost} {why} — those alerts never reached anyone"
+                    if ended is None
+                    else f"{lost}, {dropped_recency.describe(ended)}; those alerts never reached anyone",
+                    {"instance": where, "dropped": round(sample.value, 1), **dropped_recency.fields(ended)},
                 )
             )
     for sample in errors:
         where = sample.labels.get("alertmanager", "?")
+        ended = errors_recency.ended(sample)
+        failed = f"{sample.value:.0f} failed send(s) from Prometheus {sample.labels.get('instance', '?')} in the last "
         problems.append(
             Problem(
                 Status.WARNING,
                 f"Alertmanager {where}",
-                f"{sample.value:.0f} failed send(s) from Prometheus {sample.labels.get('instance', '?')} in the last "
-                f"{window} — is that Alertmanager up and reachable?",
+                f"{failed}{window} — is that Alertmanager up and reachable?"
+                if ended is None
+                else f"{failed}{window}, {errors_recency.describe(ended)}",
                 {
                     "alertmanager": where,
                     "instance": sample.labels.get("instance", "?"),
                     "errors": round(sample.value, 1),
+                    **errors_recency.fields(ended),
                 },
             )
         )
@@ -388,6 +434,7 @@ def judge_rules(
     now: float,
     *,
     missed: Sequence[Sample] = (),
+    missed_recency: Recency = Recency(),
     failures: Sequence[Sample] = (),
     expected_groups: Sequence[tuple[str, str]] = (),
     stale_intervals: float = 3.0,
@@ -448,12 +495,16 @@ def judge_rules(
     failing_groups = {p.fields.get("group") for p in problems if p.fields.get("rule")}
     for sample in missed:
         file, _, name = sample.labels.get("rule_group", "").rpartition(";")
+        ended = missed_recency.ended(sample)
+        count = f"{sample.value:.0f} evaluation(s) missed in the last {window}"
         problems.append(
             Problem(
                 Status.WARNING,
                 f"group '{name}' ({Path(file).name})",
-                f"{sample.value:.0f} evaluation(s) missed in the last {window} — the group falls behind its interval",
-                {"group": name, "file": file, "missed": round(sample.value, 1)},
+                f"{count} — the group falls behind its interval"
+                if ended is None
+                else f"{count}, {missed_recency.describe(ended)} (it keeps its interval again)",
+                {"group": name, "file": file, "missed": round(sample.value, 1), **missed_recency.fields(ended)},
             )
         )
     for sample in failures:

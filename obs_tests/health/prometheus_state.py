@@ -5,11 +5,15 @@
 instant queries), concurrently.
 
 Counter-based checks read Prometheus' own metrics *as it scraped them* (``increase(...[window])``), so
-a drop or failure long ago does not keep a check red; they need Prometheus to scrape itself.
+a drop or failure long ago does not keep a check red; they need Prometheus to scrape itself. For the
+counters an incident makes grow (dropped notifications, failed sends, missed evaluations) a ``*_last``
+query also says when each series last grew, so an incident that ended within the window is told apart
+from one still going on.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,11 +21,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from obs_tests.clients.prometheus import PrometheusClient, Sample
+from obs_tests.durations import parse_duration
 from obs_tests.errors import ObsTestsError
 from obs_tests.health.model import Status
 from obs_tests.health.settings import HealthSettings
 
-__all__ = ["TSDB_FAILURE_COUNTERS", "DataMissing", "PrometheusState", "fetch_prometheus", "queries"]
+__all__ = [
+    "TSDB_FAILURE_COUNTERS",
+    "DataMissing",
+    "PrometheusState",
+    "fetch_prometheus",
+    "last_increase_step",
+    "queries",
+]
 
 #: TSDB counters whose increase means trouble (most often a full or failing disk): status and meaning
 TSDB_FAILURE_COUNTERS: dict[str, tuple[Status, str]] = {
@@ -40,6 +52,20 @@ TSDB_FAILURE_COUNTERS: dict[str, tuple[Status, str]] = {
 }
 
 
+def last_increase_step(window: str) -> float:
+    """The resolution, in seconds, of the ``*_last`` queries over ``window``: 240 steps, at least 1 s."""
+    return float(max(1, math.ceil(parse_duration(window) / 240)))
+
+
+def _last_increase(counter: str, by: str, window: str) -> str:
+    """When the ``sum by (by)`` of ``counter`` last grew within ``window`` (Prometheus' clock, to the
+    resolution of :func:`last_increase_step`): the newest subquery step whose value exceeds the one a step
+    before. A counter reset is a fall, not growth."""
+    step = f"{last_increase_step(window):g}s"
+    grew = f"sum by ({by}) ({counter}) > sum by ({by}) ({counter} offset {step})"
+    return f"max_over_time(timestamp({grew})[{window}:{step}])"
+
+
 def queries(window: str) -> dict[str, str]:
     """The aggregated PromQL queries of a health run, by name (``window`` e.g. ``10m``)."""
     out = {
@@ -56,6 +82,9 @@ def queries(window: str) -> dict[str, str]:
         "missed_iterations": (
             f"sum by (rule_group) (increase(prometheus_rule_group_iterations_missed_total[{window}])) > 0"
         ),
+        "dropped_last": _last_increase("prometheus_notifications_dropped_total", "instance", window),
+        "notify_errors_last": _last_increase("prometheus_notifications_errors_total", "instance, alertmanager", window),
+        "missed_iterations_last": _last_increase("prometheus_rule_group_iterations_missed_total", "rule_group", window),
         "rule_failures": f"sum by (rule_group) (increase(prometheus_rule_evaluation_failures_total[{window}])) > 0",
         "am_failed": f"sum by (instance, integration) (increase(alertmanager_notifications_failed_total[{window}]))",
         "am_total": f"sum by (instance, integration) (increase(alertmanager_notifications_total[{window}]))",
@@ -87,6 +116,11 @@ class PrometheusState:
     def query(self, name: str) -> list[Sample]:
         """The result of the named query of :func:`queries`."""
         result: list[Sample] = self.need(f"q:{name}")
+        return result
+
+    def optional(self, name: str) -> list[Sample]:
+        """The result of the named query, empty when it could not be fetched (for what only refines a check)."""
+        result: list[Sample] = self.data.get(f"q:{name}") or []
         return result
 
     @property

@@ -82,6 +82,29 @@ def _resend_grace(state: ps.PrometheusState) -> float:
     return resend + max(intervals, default=0.0) + 15.0
 
 
+def _ongoing(state: ps.PrometheusState, settings: HealthSettings) -> float:
+    """How recent a counter's last growth must be for its incident to count as going on: a send every
+    resend delay (plus a group interval), seen at Prometheus' next two self-scrapes, to the ``*_last``
+    queries' resolution."""
+    flags = state.data.get("flags") or {}
+    try:
+        resend = parse_duration(str(flags.get("rules.alert.resend-delay") or "1m"))
+    except ValueError:
+        resend = 60.0
+    groups = [float(g.get("interval") or 0) for g in state.data.get("rules") or []]
+    own = {s.labels.get("instance") for s in state.data.get("q:self_series") or []}
+    targets: list[Target] = state.data.get("targets") or []
+    scrapes = [t.scrape_interval for t in targets if t.scrape_interval and t.instance in own] or [
+        t.scrape_interval for t in targets if t.scrape_interval
+    ]
+    return (
+        resend
+        + max(groups, default=60.0)
+        + 2 * max(scrapes, default=60.0)
+        + ps.last_increase_step(settings.window_text)
+    )
+
+
 def _am_age(state: ps.PrometheusState, am: am_checks.AlertmanagerState | None) -> float | None:
     started = parse_time(str(am.status.get("uptime") or "")) if am else None
     return None if started is None else max(0.0, state.now - started)
@@ -135,6 +158,11 @@ def _prometheus_checks(
         )
     )
     self_scraped = bool(state.data.get("q:self_series"))
+    ongoing = _ongoing(state, settings)
+
+    def recency(name: str) -> pc.Recency:
+        return pc.Recency(state.optional(name), now, ongoing)
+
     out.append(_guard("prometheus.self_scrape", "prometheus", lambda: pc.judge_self_scrape(state.query("self_series"))))
     out.append(
         _guard(
@@ -160,7 +188,12 @@ def _prometheus_checks(
                 "prometheus.notifications",
                 "prometheus",
                 lambda: pc.judge_notifications(
-                    state.query("queue"), state.query("dropped"), state.query("notify_errors"), settings
+                    state.query("queue"),
+                    state.query("dropped"),
+                    state.query("notify_errors"),
+                    settings,
+                    dropped_recency=recency("dropped_last"),
+                    errors_recency=recency("notify_errors_last"),
                 ),
             )
         )
@@ -175,6 +208,7 @@ def _prometheus_checks(
             groups,
             now,
             missed=missed,
+            missed_recency=recency("missed_iterations_last"),
             failures=failures,
             expected_groups=_expected_groups(settings),
             stale_intervals=settings.stale_intervals,

@@ -65,7 +65,7 @@ def test_requests_are_aggregate_and_read_only(prometheus: FakeApi) -> None:
     _run(prometheus)
     assert all(r.startswith("GET ") for r in prometheus.requests), prometheus.requests
     assert prometheus.requests.count("GET /api/v1/targets") == 1
-    assert len(prometheus.requests) <= 30
+    assert len(prometheus.requests) <= 33
 
 
 def _down(api: FakeApi) -> None:
@@ -395,3 +395,90 @@ def test_an_always_firing_rule_of_another_name_is_the_watchdog(prometheus: FakeA
     # a name given on purpose is looked for as given
     status, text = _check(_run(prometheus, watchdog_alert="DeadMansSwitch"), "pipeline.watchdog")
     assert status is Status.WARNING and "no alerting rule named DeadMansSwitch" in text
+
+
+def _last_grew(api: FakeApi, name: str, labels: dict[str, str], ago: float) -> None:
+    api.set_query(name, [{"metric": labels, "value": [0, str(_now(api) - ago)]}])
+
+
+@pytest.mark.parametrize(
+    ("mutate", "last", "labels", "check", "ongoing", "recovered"),
+    [
+        pytest.param(
+            _dropped,
+            "dropped_last",
+            {"instance": "p:9090"},
+            "prometheus.notifications",
+            (Status.CRITICAL, "17 alert notifications dropped in the last 10m (no Alertmanager accepted them"),
+            (Status.WARNING, "17 alert notifications dropped in the last 10m, the last 300s ago ("),
+            id="dropped",
+        ),
+        pytest.param(
+            _send_errors,
+            "notify_errors_last",
+            {"instance": "p:9090", "alertmanager": "http://am:9093/api/v2/alerts"},
+            "prometheus.notifications",
+            (Status.WARNING, "in the last 10m — is that Alertmanager up and reachable?"),
+            (Status.WARNING, "4 failed send(s) from Prometheus p:9090 in the last 10m, the last 300s ago ("),
+            id="send-errors",
+        ),
+        pytest.param(
+            _missed,
+            "missed_iterations_last",
+            {"rule_group": "/etc/prometheus/x.yml;heavy"},
+            "prometheus.rules",
+            (Status.WARNING, "3 evaluation(s) missed in the last 10m — the group falls behind its interval"),
+            (Status.WARNING, "3 evaluation(s) missed in the last 10m, the last 300s ago ("),
+            id="missed",
+        ),
+    ],
+)
+def test_an_incident_that_ended_in_the_window_is_reported_as_recovered(
+    prometheus: FakeApi,
+    mutate: Callable[[FakeApi], None],
+    last: str,
+    labels: dict[str, str],
+    check: str,
+    ongoing: tuple[Status, str],
+    recovered: tuple[Status, str],
+) -> None:
+    """A 10-second Alertmanager pause kept health CRITICAL for the whole 10-minute window ("19 alert
+    notifications dropped"): growth that stopped long enough ago is a recovered incident, with when it ended;
+    growth seen at the last self-scrapes (or of unknown time) is still going on."""
+    mutate(prometheus)
+    status, text = _check(_run(prometheus), check)
+    assert (status, ongoing[1] in text) == (ongoing[0], True), text
+    assert "recovered" not in text
+    _last_grew(prometheus, last, labels, ago=2.0)
+    status, text = _check(_run(prometheus), check)
+    assert (status, ongoing[1] in text) == (ongoing[0], True), text
+    _last_grew(prometheus, last, labels, ago=300.0)
+    report = _run(prometheus)
+    status, text = _check(report, check)
+    assert (status, recovered[1] in text) == (recovered[0], True), text
+    assert "UTC), none since — recovered" in text
+    [problem] = next(c for c in report.checks if c.name == check).problems
+    assert problem.fields["ended_seconds_ago"] == 300
+    # another series' growth says nothing about this one's
+    _last_grew(prometheus, last, {**labels, "instance": "other:9090"}, ago=300.0)
+    assert _check(_run(prometheus), check)[0] is ongoing[0]
+
+
+def test_last_increase_queries_run_on_prometheus_syntax() -> None:
+    """The ``*_last`` subqueries parse (promtool checks the expression inside a rule)."""
+    import subprocess  # noqa: PLC0415
+
+    from obs_tests.health.prometheus_state import queries  # noqa: PLC0415
+
+    rules = "groups:\n  - name: q\n    rules:\n" + "".join(
+        f"      - record: q:{name.removesuffix('_last')}:last\n        expr: '{expr}'\n"
+        for name, expr in queries("10m").items()
+        if name.endswith("_last")
+    )
+    path = ROOT / ".pytest-health-last.yml"
+    try:
+        path.write_text(rules)
+        result = subprocess.run(["promtool", "check", "rules", str(path)], capture_output=True, text=True, check=False)
+    finally:
+        path.unlink(missing_ok=True)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -47,12 +47,12 @@ def _health(stack: EmbeddedStack, *args: str) -> tuple[int, str]:
 
 
 def _settings(stack: EmbeddedStack, **kwargs: object) -> HealthSettings:
+    options: dict[str, object] = {"window": 20.0, **kwargs}
     return HealthSettings(
         prometheus_url=stack.prometheus_url,
         alertmanager_url=stack.alertmanager_url,
         contract=stack.contract,
-        window=20.0,
-        **kwargs,  # type: ignore[arg-type]
+        **options,  # type: ignore[arg-type]
     )
 
 
@@ -152,6 +152,29 @@ def test_stopped_alertmanager_is_critical_naming_it(stack: EmbeddedStack) -> Non
     finally:
         stack.start("alertmanager")
         stack.heal()
+
+
+def test_an_alertmanager_outage_that_ended_is_a_recovered_incident(stack: EmbeddedStack) -> None:
+    """Issue 17: after a short Alertmanager outage health stayed CRITICAL for the whole window ("N alert
+    notifications dropped"). On the real Prometheus: CRITICAL while the drops go on, then a WARNING saying
+    when they ended — within the same window, long before the drops age out of it."""
+    try:
+        stack.stop("alertmanager")
+        _wait_status(stack, "prometheus.notifications", Status.CRITICAL, window=120.0)
+    finally:
+        stack.start("alertmanager")
+        stack.heal()
+    _wait_status(stack, "prometheus.notifications", Status.WARNING, window=120.0)
+    code, out = _health(stack, "--window", "120s", "--format", "json")
+    assert code == 1, out
+    document = json.loads(out)
+    [check] = [c for c in document["checks"] if c["name"] == "prometheus.notifications"]
+    assert check["status"] == "WARNING", out
+    [problem] = [p for p in check["problems"] if "dropped" in p]
+    assert "alert notifications dropped in the last 2m, the last " in problem["message"]
+    assert "none since — recovered" in problem["message"]
+    assert 0 < problem["ended_seconds_ago"] < 60
+    assert all(p["status"] == "WARNING" and "recovered" in p["message"] for p in check["problems"]), out
 
 
 BROKEN_RULES = """groups:
