@@ -1,9 +1,10 @@
 """The report of one ``obs-tests check`` run: a JSON document (schema ``obs_tests/schemas/report.schema.json``),
 a self-contained HTML page and a Markdown summary for a CI job summary — next to JUnit XML.
 
-One section per check family (targets, metrics, rules, alerting, chaos, dashboards, grafana, load, health)
-and a coverage summary: alerts exercised (fired and cleared by a chaos scenario) / alert rules, dashboard
-panels with data / panels, metrics declared / exported / referenced.
+One section per check family (targets, metrics, rules, alerting, chaos, dashboards, grafana, load, health),
+the scenario lanes (which stack ran which chaos scenario, from when to when) and a coverage summary: alerts
+exercised (fired and cleared by a chaos scenario) / alert rules, dashboard panels with data / panels,
+metrics declared / exported / referenced.
 
 Example::
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -91,14 +93,31 @@ def _families(tests: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return families
 
 
-def _chaos(scenarios: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def _span(doc: Mapping[str, Any]) -> tuple[float, float] | None:
+    """When a scenario held its stack (unix seconds): from when its runner took the stack (heal and settle
+    included; a report written before that was recorded: from the scenario's start) to its end."""
+    began = float(doc.get("began_at") or doc.get("started_at") or 0.0)
+    if not began:
+        return None
+    ended = float(doc.get("finished_at") or 0.0) or float(doc.get("started_at") or began) + float(
+        doc.get("duration") or 0.0
+    )
+    return began, max(ended, began)
+
+
+def _chaos(scenarios: Sequence[Mapping[str, Any]], started_at: float | None) -> dict[str, Any]:
+    spans = [_span(doc) for doc in scenarios]
+    origin = started_at or min((span[0] for span in spans if span), default=0.0)
     rows = []
-    for doc in scenarios:
+    for doc, span in zip(scenarios, spans, strict=True):
         rows.append(
             {
                 "scenario": str(doc.get("scenario", "")),
                 "status": str(doc.get("status", "")),
                 "duration_seconds": round(float(doc.get("duration") or 0.0), 3),
+                "lane": str(doc.get("lane") or ""),
+                "started_offset_seconds": None if span is None else round(span[0] - origin, 3),
+                "ended_offset_seconds": None if span is None else round(span[1] - origin, 3),
                 "alerts": [
                     {
                         "alert": str(a.get("alert", "")),
@@ -108,6 +127,7 @@ def _chaos(scenarios: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
                         "resolved_after": a.get("resolved_after"),
                         "detection_overhead": a.get("detection_overhead"),
                         "limits": dict(a.get("limits") or {}),
+                        "bound_source": dict(a.get("bound_source") or {}),
                         "margins": dict(a.get("margins") or {}),
                     }
                     for a in doc.get("alerts") or []
@@ -175,9 +195,12 @@ def build_report(
     alerts: Iterable[str] = (),
     always_firing: Iterable[str] = (),
     generated_at: float | None = None,
+    started_at: float | None = None,
 ) -> dict[str, Any]:
     """The JSON document from a run's ``summary.json`` data, the chaos scenario results and the names of
-    the contract's alert rules (``always_firing``: watchdogs, which can fire but never clear — not counted)."""
+    the contract's alert rules (``always_firing``: watchdogs, which can fire but never clear — not counted).
+    ``started_at`` (unix seconds) is the run's start, from which each scenario's start and end offsets on
+    its lane are counted (default: the first scenario's start)."""
     tests: list[Mapping[str, Any]] = list(summary.get("tests") or [])
     sections: dict[str, Any] = dict(summary.get("sections") or {})
     counts = {o: int((summary.get("counts") or {}).get(o, 0)) for o in _OUTCOMES}
@@ -192,7 +215,7 @@ def build_report(
         "counts": counts,
         "duration_seconds": round(float(summary.get("duration_seconds") or 0.0), 3),
         "families": _families(tests),
-        "chaos": _chaos(scenarios),
+        "chaos": _chaos(scenarios, started_at),
         "health": health,
         "coverage": {
             "alerts": _alert_coverage(
@@ -338,6 +361,64 @@ def _seconds(value: Any) -> str:
     return "—" if value is None else f"{float(value):.2f}s"
 
 
+_LANE_FILL = {"passed": "#1f7a4d", "failed": "#b3261e", "error": "#b3261e"}
+
+
+def _lanes_svg(scenarios: Sequence[Mapping[str, Any]]) -> str:
+    """Which stack (lane) ran which scenario, from when to when: one row per lane, a bar per scenario
+    (red: failed or error; its tooltip gives the name, result and times), seconds from the run's start."""
+    timed = [r for r in scenarios if r.get("started_offset_seconds") is not None]
+    if not timed:
+        return ""
+    lanes: list[str] = []
+    for row in sorted(timed, key=lambda r: float(r["started_offset_seconds"])):
+        if (row.get("lane") or "stack") not in lanes:
+            lanes.append(row.get("lane") or "stack")
+    span = max([float(r["ended_offset_seconds"]) for r in timed] + [1.0])
+    width, left, lane_height = 900, 140, 26
+    height = 34 + lane_height * len(lanes)
+    scale = (width - left - 20) / span
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        'style="max-width:100%;height:auto" role="img" aria-label="scenario lanes">',
+        f'<line x1="{left}" y1="22" x2="{width - 20}" y2="22" stroke="#8a93a3"/>',
+    ]
+    step = max(1, math.ceil(span / 10))
+    for tick in range(0, int(span) + 1, step):
+        parts.append(f'<text x="{left + tick * scale:.1f}" y="16" font-size="10" text-anchor="middle">{tick}s</text>')
+    for index, lane in enumerate(lanes):
+        y = 28 + index * lane_height
+        parts.append(f'<text x="4" y="{y + 14}" font-size="12">{_e(lane)}</text>')
+        for row in timed:
+            if (row.get("lane") or "stack") != lane:
+                continue
+            start, end = float(row["started_offset_seconds"]), float(row["ended_offset_seconds"])
+            x, bar = left + start * scale, max((end - start) * scale, 2.0)
+            fill = _LANE_FILL.get(str(row["status"]), "#8a93a3")
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y}" width="{bar:.1f}" height="18" rx="3" fill="{fill}" stroke="#fff">'
+                f"<title>{_e(row['scenario'])} — {_e(row['status'])} on {_e(lane)}, "
+                f"+{start:.1f}s to +{end:.1f}s ({end - start:.1f}s)</title></rect>"
+            )
+            name = str(row["scenario"])
+            if bar >= 7 * len(name) + 6:
+                parts.append(
+                    f'<text x="{x + 4:.1f}" y="{y + 13}" font-size="11" fill="#fff" pointer-events="none">'
+                    f"{_e(name)}</text>"
+                )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _limit_cell(alert: Mapping[str, Any], phase: str) -> str:
+    limit = (alert.get("limits") or {}).get(phase)
+    if limit is None:
+        return "—"
+    source = str((alert.get("bound_source") or {}).get(phase, "computed"))
+    words = {"within": "set in the scenario", "computed": "bound + tolerance", "default": "default"}.get(source, source)
+    return f"{_seconds(limit)} <span class=muted>{_e(words)}</span>"
+
+
 def render_html(document: Mapping[str, Any]) -> str:
     """One self-contained HTML page (no external assets, every value escaped)."""
     counts = document["counts"]
@@ -388,17 +469,24 @@ def render_html(document: Mapping[str, Any]) -> str:
             parts.append(f"<p>fired but never cleared: {_e(', '.join(alerts['fired_not_cleared']))}</p>")
         parts.append("</section>")
     scenarios = document["chaos"]["scenarios"]
+    lanes = _lanes_svg(scenarios)
+    if lanes:
+        parts.append(
+            "<section><h2>Scenario lanes</h2><p class=muted>Which stack ran which scenario, from when to when "
+            f"(seconds from the start of the run; red: failed).</p>{lanes}</section>"
+        )
     if scenarios:
         parts.append(
             "<section><h2>Chaos timings</h2><table><tr><th>scenario</th><th>result</th><th>alert</th><th>fault</th>"
-            "<th class=num>fired after</th><th class=num>notified after</th><th class=num>cleared after</th>"
-            "<th class=num>detection overhead</th></tr>"
+            "<th class=num>fired after</th><th class=num>fire limit</th><th class=num>notified after</th>"
+            "<th class=num>cleared after</th><th class=num>detection overhead</th></tr>"
         )
         for doc in scenarios:
             rows = doc["alerts"] or [{}]
             for index, a in enumerate(rows):
+                lane = f"<div class=muted>{_e(doc['lane'])}</div>" if doc.get("lane") else ""
                 head = (
-                    f"<td>{_e(doc['scenario'])}</td><td class=nw>{_badge(doc['status'])} "
+                    f"<td>{_e(doc['scenario'])}{lane}</td><td class=nw>{_badge(doc['status'])} "
                     f"{_seconds(doc['duration_seconds'])}</td>"
                     if index == 0
                     else "<td></td><td></td>"
@@ -406,6 +494,7 @@ def render_html(document: Mapping[str, Any]) -> str:
                 parts.append(
                     f"<tr>{head}<td>{_e(a.get('alert', '—'))}</td><td>{_e(a.get('fault', ''))}</td>"
                     f"<td class=num>{_seconds(a.get('fired_after'))}</td>"
+                    f"<td class=num>{_limit_cell(a, 'fire')}</td>"
                     f"<td class=num>{_seconds(a.get('notified_after'))}</td>"
                     f"<td class=num>{_seconds(a.get('resolved_after'))}</td>"
                     f"<td class=num>{_seconds(a.get('detection_overhead'))}</td></tr>"
@@ -468,5 +557,6 @@ def write_run_reports(summary_path: Path, report_dir: Path, contract: Contract, 
         scenarios=load_scenario_results(report_dir, since),
         alerts=[rule.name for rule in rules],
         always_firing=watchdogs,
+        started_at=since,
     )
     return write_reports(document, report_dir)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -204,3 +205,60 @@ def test_run_reports_from_the_contract(tmp_path: Path) -> None:
     assert document["coverage"]["alerts"]["always_firing"] == ["Watchdog"]
     assert document["coverage"]["alerts"]["total"] >= 10
     assert "GatewayDown" in document["coverage"]["alerts"]["not_exercised"]
+
+
+def _laned(name: str, lane: str, began: float, finished: float, status: str = "passed") -> dict[str, Any]:
+    doc = _scenario("GatewayDown")
+    doc.update(scenario=name, status=status, lane=lane, began_at=began, started_at=began + 1, finished_at=finished)
+    doc["duration"] = finished - began - 1
+    return doc
+
+
+def test_the_check_report_shows_which_stack_ran_which_scenario_and_when() -> None:
+    """The check report had no timeline of the scenario lanes: which stack ran which scenario, from when to when."""
+    start = 1_000.0
+    scenarios = [
+        _laned("gateway-down", "stack 2", start + 5, start + 25),
+        _laned("exchange-down", "stack 3", start + 6, start + 20, "failed"),
+        _laned("redis-<down>", "stack 2", start + 26, start + 40),
+    ]
+    document = build_report(_summary([_test("chaos", "t")]), scenarios=scenarios, started_at=start)
+    jsonschema.validate(document, SCHEMA)
+    rows = [
+        (r["scenario"], r["lane"], r["started_offset_seconds"], r["ended_offset_seconds"])
+        for r in document["chaos"]["scenarios"]
+    ]
+    assert rows == [
+        ("gateway-down", "stack 2", 5.0, 25.0),
+        ("exchange-down", "stack 3", 6.0, 20.0),
+        ("redis-<down>", "stack 2", 26.0, 40.0),
+    ]
+    page = render_html(document)
+    assert "<h2>Scenario lanes</h2>" in page
+    svg = page[page.index('<svg xmlns="http://www.w3.org/2000/svg"') : page.index("</svg>") + 6]
+    assert 'aria-label="scenario lanes"' in svg
+    assert re.findall(r'<text x="4" y="\d+" font-size="12">([^<]*)</text>', svg) == ["stack 2", "stack 3"]
+    bars = re.findall(r'<rect [^>]*fill="(#[0-9a-f]+)"[^>]*><title>([^<]*)</title>', svg)
+    assert bars == [  # lane by lane
+        ("#1f7a4d", "gateway-down — passed on stack 2, +5.0s to +25.0s (20.0s)"),
+        ("#1f7a4d", "redis-&lt;down&gt; — passed on stack 2, +26.0s to +40.0s (14.0s)"),
+        ("#b3261e", "exchange-down — failed on stack 3, +6.0s to +20.0s (14.0s)"),
+    ]
+    assert "<down>" not in page
+
+
+def test_scenarios_without_recorded_times_draw_no_lanes() -> None:
+    scenario = _scenario("GatewayDown")  # a result document without began_at/started_at
+    document = build_report(_summary([_test("chaos", "t")]), scenarios=[scenario])
+    jsonschema.validate(document, SCHEMA)
+    assert document["chaos"]["scenarios"][0]["started_offset_seconds"] is None
+    assert "Scenario lanes" not in render_html(document)
+
+
+def test_the_check_report_carries_the_limit_and_its_source() -> None:
+    scenario = _scenario("GatewayDown")
+    scenario["alerts"][0].update(limits={"fire": 10.0}, bound_source={"fire": "within"})
+    document = build_report(_summary([_test("chaos", "t")]), scenarios=[scenario])
+    jsonschema.validate(document, SCHEMA)
+    assert document["chaos"]["scenarios"][0]["alerts"][0]["bound_source"] == {"fire": "within"}
+    assert "10.00s <span class=muted>set in the scenario</span>" in render_html(document)

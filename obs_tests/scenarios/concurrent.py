@@ -12,7 +12,8 @@ Two scenarios may share the stack when nothing one does can be seen by the other
 
 :func:`plan_waves` groups scenarios greedily, in their given order, into waves of compatible ones;
 :func:`run_concurrently` runs the waves one after another: the stack is healed and settled once
-before each wave, then every scenario of the wave runs in its own thread. On SIGINT/SIGTERM every
+before each wave, then every scenario of the wave runs in its own thread (its result's ``lane``:
+``slot 1``, ``slot 2``, … — its place in the wave). On SIGINT/SIGTERM every
 running scenario is stopped, its faults reverted, and the interrupt re-raised.
 
 Example::
@@ -152,8 +153,9 @@ def run_concurrently(
                 stack=stack,
                 log=tag_log(log, s.name),
                 prepared=len(wave.scenarios) > 1,
+                lane=f"slot {slot + 1}",
             )
-            for s in wave.scenarios
+            for slot, s in enumerate(wave.scenarios)
         ]
         if len(runners) == 1:
             results[runners[0].scenario.name] = runners[0].run()

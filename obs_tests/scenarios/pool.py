@@ -3,7 +3,8 @@ scenario keeps a whole stack (its own Prometheus, Alertmanager, sink and service
 one scenario does can be seen by another, unlike :mod:`obs_tests.scenarios.concurrent`, where
 independent scenarios share one stack.
 
-Every stack takes the next scenario of the list as soon as it is free. Stacks of the pool are started
+Every stack takes the next scenario of the list as soon as it is free; each result names its stack
+(``lane``: ``stack 1``, ``stack 2``, ``stack 3 (lent)``), for the reports' lane timeline. Stacks of the pool are started
 and stopped by the thread that works on them; the caller may lend one it already runs (``first``).
 On SIGINT/SIGTERM every running scenario is stopped, its faults reverted, the pool's stacks stopped,
 and the interrupt re-raised.
@@ -151,9 +152,9 @@ class StackPool:
         if self.on_stack is not None:
             self.on_stack(index, message)
 
-    def _work_on(self, stack: object) -> None:
+    def _work_on(self, stack: object, lane: str) -> None:
         while (scenario := self._next_scenario()) is not None:
-            runner = ScenarioRunner(scenario, stack=stack, log=tag_log(self.log, scenario.name))
+            runner = ScenarioRunner(scenario, stack=stack, log=tag_log(self.log, scenario.name), lane=lane)
             with self._lock:
                 self._runners.append(runner)
             if self._stopping.is_set():
@@ -163,7 +164,7 @@ class StackPool:
     def _lent(self, index: int, stack: object) -> None:
         try:
             self._tell(index, f"stack {index + 1} (lent) takes scenarios")
-            self._work_on(stack)
+            self._work_on(stack, f"stack {index + 1} (lent)")
         except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
             self._errors.append(exc)
             self.stop()
@@ -173,7 +174,7 @@ class StackPool:
             if index == 0 and self.first is not None:
                 with self._lock:
                     self._started.append(index)
-                self._work_on(self.first)
+                self._work_on(self.first, "stack 1")
                 return
             if self._stopping.is_set():
                 return
@@ -188,7 +189,7 @@ class StackPool:
                 self._started.append(index)
             self._tell(index, f"stack {index + 1} up")
             try:
-                self._work_on(stack)
+                self._work_on(stack, f"stack {index + 1}")
             finally:
                 manager.__exit__(None, None, None)
                 self._tell(index, f"stack {index + 1} down")

@@ -55,6 +55,14 @@ OPS: dict[str, Callable[[float, float], bool]] = {
 
 LogFn = Callable[[str, str], None]
 
+#: what each phase's computed bound is made of (see :mod:`obs_tests.scenarios.bounds`)
+_BOUND_PARTS = {
+    "fire": "the rule's for + scrape/evaluation intervals",
+    "notify": "group_wait/group_interval + one evaluation",
+    "clear": "scrape/evaluation intervals + range window + keep_firing_for",
+    "notify_resolved": "group_interval + one evaluation",
+}
+
 
 @dataclass(frozen=True)
 class AssertionResult:
@@ -130,26 +138,51 @@ class AlertTiming:
             if (value := measured.get(phase)) is not None
         }
 
-    def describe(self) -> str:
-        """One line: each phase measured against what the judge allowed (and the theory, where a
-        scenario's own ``within``/``clear_within`` replaced it)."""
+    def theory(self, phase: str) -> float | None:
+        """The computed bound of a phase (seconds, without the tolerance), or None without bounds."""
         b = self.bounds
-        theory = {
-            "fire": b.fire(self.detect) if b else None,
-            "clear": b.resolve() if b else None,
+        if b is None:
+            return None
+        return {
+            "fire": b.fire(self.detect),
+            "notify": b.notify(),
+            "clear": b.resolve(),
+            "notify_resolved": b.notify_resolved(),
+        }[phase]
+
+    def bound_source(self) -> dict[str, str]:
+        """What set each judged phase's limit: ``within`` (the scenario's own ``within`` or
+        ``clear_within``), ``computed`` (the bound from the live configs, plus the tolerance) or
+        ``default`` (the rule was not loaded: no bound to compute)."""
+        return {
+            phase: "within" if phase in self.given else "computed" if self.bounds is not None else "default"
+            for phase in self.limits
         }
+
+    def limit_text(self, phase: str) -> str:
+        """The limit that judged ``phase`` and where it comes from, e.g. ``within 10.0s, set in the
+        scenario`` or ``bound 8.0s: 6.0s from the rule's for + scrape/evaluation intervals, + tolerance
+        2.0s``."""
+        limit = self.limits[phase]
+        source = self.bound_source()[phase]
+        if source == "within":
+            return f"{'within' if phase == 'fire' else 'clear_within'} {limit:.1f}s, set in the scenario"
+        bound = self.theory(phase)
+        if source == "default" or bound is None:
+            return f"limit {limit:.1f}s, a default: the rule is not loaded, so no bound"
+        parts = _BOUND_PARTS[phase] + (" + the expression's detect time" if phase == "fire" and self.detect else "")
+        return f"bound {limit:.1f}s: {bound:.1f}s from {parts}, + tolerance {limit - bound:.1f}s"
+
+    def describe(self) -> str:
+        """One line: each phase measured against the limit that judged it, and where that limit comes
+        from (the scenario's ``within``/``clear_within``, or the computed bound plus the tolerance)."""
         words = {"fire": "fired", "notify": "notified", "clear": "cleared", "notify_resolved": "resolved notified"}
-        parts = []
         measured = self.measured()
-        for phase, word in words.items():
-            if phase not in self.limits:
-                continue
-            limit = self.limits[phase]
-            text = f"{word} {_fmt(measured[phase])} (limit {limit:.1f}s"
-            ideal = theory.get(phase)
-            if phase in self.given and ideal is not None:
-                text += f", given; bound {ideal:.1f}s"
-            parts.append(text + ")")
+        parts = [
+            f"{word} {_fmt(measured[phase])} ({self.limit_text(phase)})"
+            for phase, word in words.items()
+            if phase in self.limits
+        ]
         return f"{self.alert} " + ", ".join(parts)
 
     @property
@@ -185,6 +218,7 @@ class AlertTiming:
             "detection_overhead": self.detection_overhead,
             "bounds": self.bounds.to_json(self.detect) if self.bounds else None,
             "limits": dict(self.limits),
+            "bound_source": self.bound_source(),
             "margins": self.margins(),
         }
 
@@ -197,6 +231,11 @@ class ScenarioResult:
     path: str
     description: str
     status: str = "running"  # running | passed | failed | error | stopped
+    type: str = "chaos"  # the scenario's type: chaos | steady_state
+    #: which stack ran it when several run scenarios at once (a pool's "stack 2", a wave's "slot 1"), else ""
+    lane: str = ""
+    #: when the runner took its stack (unix seconds; heal and settle included), before ``started_at``
+    began_at: float = 0.0
     started_at: float = 0.0
     finished_at: float = 0.0
     time_scale: float = 1.0
@@ -235,7 +274,11 @@ class ScenarioResult:
             "path": self.path,
             "description": self.description,
             "status": self.status,
+            "type": self.type,
+            "lane": self.lane,
+            "began_at": self.began_at,
             "started_at": self.started_at,
+            "finished_at": self.finished_at,
             "duration": self.duration,
             "time_scale": self.time_scale,
             "error": self.error,
@@ -295,6 +338,7 @@ class ScenarioRunner:
         stop: threading.Event | None = None,
         settle_timeout: float = 60.0,
         prepared: bool = False,
+        lane: str = "",
     ) -> None:
         self.contract = contract or (stack.contract if stack is not None else load_contract(Path("obs.yaml")))
         self.stack = stack
@@ -308,7 +352,9 @@ class ScenarioRunner:
         self.settle_timeout = settle_timeout
         # True when the caller already healed and settled the stack (scenarios run concurrently).
         self.prepared = prepared
-        self.result = ScenarioResult(self.scenario.name, str(self.scenario.path), self.scenario.description)
+        self.result = ScenarioResult(
+            self.scenario.name, str(self.scenario.path), self.scenario.description, type=self.scenario.type, lane=lane
+        )
         self.timeline = Timeline()
         self._step_done: dict[str, float] = {}
         self._clock = 0.0  # faults' `at` counts from here: the start, or when the setup load sends
@@ -333,6 +379,7 @@ class ScenarioRunner:
     def run(self) -> ScenarioResult:
         """Run the scenario to the end and return the judged result (never raises for a failed check;
         input errors raise :class:`ScenarioInvalid`, interrupts propagate after the faults are reverted)."""
+        self.result.began_at = time.time()
         if self._own_stack:
             from obs_tests.stack import EmbeddedStack  # noqa: PLC0415
 
@@ -995,7 +1042,7 @@ class ScenarioRunner:
         timing.limits["fire"] = deadline
         if must.within is not None:
             timing.given.add("fire")
-        bound_text = f"bound {b.fire(timing.detect):.1f}s" if b else "no bound (rule not loaded)"
+        bound_text = timing.limit_text("fire")
         fired = timing.fired_after
         if fired is None:
             last = self._last_value(must.alert)
@@ -1003,7 +1050,7 @@ class ScenarioRunner:
                 AssertionResult(
                     f"{must.alert} fires",
                     False,
-                    f"firing within {deadline:.1f}s of {timing.fault}",
+                    f"firing within {deadline:.1f}s of {timing.fault} ({bound_text})",
                     "never fired",
                     f"{must.alert} never fired within {deadline:.1f}s of fault {timing.fault} ({bound_text}); "
                     f"last expression value: {last}",
@@ -1028,7 +1075,7 @@ class ScenarioRunner:
                 AssertionResult(
                     f"{must.alert} notified",
                     notified is not None and notified <= limit,
-                    f"a firing notification within {limit:.1f}s of firing",
+                    f"a firing notification within {limit:.1f}s of firing ({timing.limit_text('notify')})",
                     "none" if notified is None else f"{notified:.1f}s after firing",
                 )
             )
@@ -1042,9 +1089,11 @@ class ScenarioRunner:
                 AssertionResult(
                     f"{must.alert} clears",
                     resolved is not None and resolved <= limit,
-                    f"resolved within {limit:.1f}s of the revert",
+                    f"resolved within {limit:.1f}s of the revert ({timing.limit_text('clear')})",
                     "still firing" if timing.resolved_at is None else f"resolved {_fmt(resolved)} after the revert",
-                    "" if resolved is not None and resolved <= limit else f"{must.alert} did not clear in time",
+                    ""
+                    if resolved is not None and resolved <= limit
+                    else f"{must.alert} did not clear in time ({timing.limit_text('clear')})",
                 )
             )
             if must.notify and timing.resolved_at is not None:
@@ -1055,7 +1104,7 @@ class ScenarioRunner:
                     AssertionResult(
                         f"{must.alert} resolved notification",
                         sent is not None and sent <= limit,
-                        f"a resolved notification within {limit:.1f}s",
+                        f"a resolved notification within {limit:.1f}s ({timing.limit_text('notify_resolved')})",
                         _after_resolving(sent),
                     )
                 )

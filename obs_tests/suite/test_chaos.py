@@ -58,7 +58,7 @@ def test_scenario(
     if pooled_results is not None:
         result = pooled_results[contract_scenario.name]
     else:
-        result = ScenarioRunner(contract_scenario, stack=mock_system).run()
+        result = ScenarioRunner(contract_scenario, stack=mock_system, lane="session stack").run()
     scenario_results.append(result)
     text = f"{result.assertions_passed}/{len(result.assertions)} assertions in {result.duration:.1f}s"
     timings = _timings(result)

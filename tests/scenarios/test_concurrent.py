@@ -5,8 +5,10 @@ from pathlib import Path
 import pytest
 
 from obs_tests.contract import load_contract
+from obs_tests.scenarios import concurrent
 from obs_tests.scenarios.concurrent import conflict, plan_waves
 from obs_tests.scenarios.model import Catalog, Scenario, load_scenario, load_scenarios, ordered
+from obs_tests.scenarios.runner import ScenarioResult
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = "# yaml-language-server: $schema=../obs_tests/schemas/scenario.schema.json\n"
@@ -90,3 +92,30 @@ def test_waves_keep_order_and_size(shipped: dict[str, Scenario], catalog: Catalo
                 assert conflict(a, b, catalog) is None
     assert any(len(w.scenarios) == 2 for w in waves)
     assert [w.scenarios for w in plan_waves(scenarios, catalog, 1)] == [[s] for s in scenarios]
+
+
+def test_scenarios_of_a_wave_run_in_slots_named_in_their_results(
+    shipped: dict[str, Scenario], catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class FakeRunner:
+        def __init__(self, scenario: Scenario, *, stack: object, log: object, prepared: bool, lane: str) -> None:
+            self.scenario = scenario
+            self.lane = lane
+
+        def prepare(self) -> None:
+            pass
+
+        def run(self) -> ScenarioResult:
+            return ScenarioResult(self.scenario.name, "", "", status="passed", lane=self.lane)
+
+        def stop(self) -> None:
+            pass
+
+    monkeypatch.setattr(concurrent, "ScenarioRunner", FakeRunner)
+    wave = [shipped["orchestrator-down"], shipped["exchange-feed-failing"]]
+    results = concurrent.run_concurrently([*wave, shipped["steady-state"]], object(), catalog, max_concurrent=2)
+    assert [(r.scenario, r.lane) for r in results] == [
+        ("orchestrator-down", "slot 1"),
+        ("exchange-feed-failing", "slot 2"),
+        ("steady-state", "slot 1"),
+    ]

@@ -4,9 +4,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from obs_tests.contract import load_contract
-from obs_tests.scenarios.model import Catalog, load_scenario
-from obs_tests.scenarios.runner import AssertionResult, ScenarioRunner, _after_resolving
+from obs_tests.scenarios.bounds import AlertBounds
+from obs_tests.scenarios.model import Catalog, MustFire, load_scenario
+from obs_tests.scenarios.runner import AlertTiming, AssertionResult, ScenarioRunner, _after_resolving
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -77,3 +80,122 @@ def test_a_resolved_notification_between_two_polls_is_not_negative_time() -> Non
     assert _after_resolving(-0.1) == "with the resolve (0.1s before the poll that saw it resolved)"
     assert _after_resolving(1.25) == "1.2s after resolving"
     assert _after_resolving(None) == "none"
+
+
+BOUNDS = AlertBounds(
+    "GatewayDown",
+    scrape_interval=1.0,
+    scrape_timeout=1.0,
+    evaluation_interval=1.0,
+    levels=1,
+    for_seconds=3.0,
+    keep_firing_for=0.0,
+    window=0.0,
+    group_wait=1.0,
+    group_interval=2.0,
+)  # fire bound 6.0s, clear bound 2.0s
+
+
+def _judged(tmp_path: Path, must: MustFire, fired_after: float, resolved_after: float = 1.0) -> list[AssertionResult]:
+    runner = _runner(tmp_path, "{name: closed, increase: 'x_total', min: 10}")
+    timing = AlertTiming("GatewayDown", "kill-gateway", BOUNDS, fault_at=100.0, firing_at=100.0 + fired_after)
+    timing.reverted_at, timing.resolved_at = 200.0, 200.0 + resolved_after
+    found: list[AssertionResult] = []
+    runner._judge_must_fire(timing, must, 2.0, found.append)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("must", "fired_after", "passed", "said"),
+    [
+        pytest.param(
+            MustFire("GatewayDown", within=10.0, notify=False, clears=False),
+            8.8,
+            True,
+            "within 10.0s, set in the scenario",
+            id="within-passed",
+        ),
+        pytest.param(
+            MustFire("GatewayDown", within=10.0, notify=False, clears=False),
+            12.0,
+            False,
+            "within 10.0s, set in the scenario",
+            id="within-failed",
+        ),
+        pytest.param(
+            MustFire("GatewayDown", notify=False, clears=False),
+            7.5,
+            True,
+            "bound 8.0s: 6.0s from the rule's for + scrape/evaluation intervals, + tolerance 2.0s",
+            id="computed",
+        ),
+    ],
+)
+def test_the_fire_verdict_names_the_limit_that_judged_it(
+    tmp_path: Path, must: MustFire, fired_after: float, passed: bool, said: str
+) -> None:
+    """`scenario run` printed 'fired 8.8s (bound 6.0s)' — or 'limit 10.0s, given; bound 6.0s' — when the
+    scenario's `within: 10` judged it: the bound shown must be the one that judged, and say its kind."""
+    (fires,) = _judged(tmp_path, must, fired_after)
+    assert fires.passed is passed
+    assert f"({said})" in fires.expected
+    if not passed:
+        assert fires.message == f"fired, but {fired_after:.1f}s after the fault; {said}"
+    if must.within is not None:
+        assert "6.0s" not in fires.expected + fires.message  # the computed bound did not judge it
+
+
+def test_the_printed_line_and_the_json_carry_the_limit_and_its_source() -> None:
+    """What `scenario run` prints under each verdict (AlertTiming.describe) and the report's bound_source."""
+    within = AlertTiming("GatewayDown", "kill-gateway", BOUNDS, fault_at=100.0, firing_at=108.8)
+    within.limits, within.given = {"fire": 10.0, "clear": 30.0}, {"fire", "clear"}
+    computed = AlertTiming("GatewayDown", "kill-gateway", BOUNDS, fault_at=100.0, firing_at=105.0)
+    computed.limits = {"fire": 8.0, "clear": 4.0}
+    assert within.describe() == (
+        "GatewayDown fired 8.8s (within 10.0s, set in the scenario), cleared never (clear_within 30.0s, set in the "
+        "scenario)"
+    )
+    assert computed.describe().startswith(
+        "GatewayDown fired 5.0s (bound 8.0s: 6.0s from the rule's for + scrape/evaluation intervals, + tolerance "
+        "2.0s), cleared never (bound 4.0s: 2.0s from scrape/evaluation intervals + range window + keep_firing_for"
+    )
+    assert within.to_json(0.0)["bound_source"] == {"fire": "within", "clear": "within"}
+    assert computed.to_json(0.0)["bound_source"] == {"fire": "computed", "clear": "computed"}
+    unloaded = AlertTiming("GatewayDown", "kill-gateway", None, limits={"fire": 60.0})
+    assert unloaded.bound_source() == {"fire": "default"}
+    assert "a default: the rule is not loaded" in unloaded.describe()
+
+
+def test_a_clear_within_judges_the_clear_phase_and_says_so(tmp_path: Path) -> None:
+    found = _judged(tmp_path, MustFire("GatewayDown", notify=False, clear_within=30.0), 5.0, resolved_after=31.0)
+    clears = next(a for a in found if a.name == "GatewayDown clears")
+    assert not clears.passed
+    assert clears.expected == "resolved within 30.0s of the revert (clear_within 30.0s, set in the scenario)"
+    assert clears.message == "GatewayDown did not clear in time (clear_within 30.0s, set in the scenario)"
+
+
+class _Unreachable(Exception):
+    pass
+
+
+def test_a_result_records_its_lane_and_when_its_runner_took_the_stack(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\ntype: steady_state\nsteps:\n  - wait_for_time: 1\n")
+    contract = load_contract(ROOT / "obs.yaml")
+
+    class Stack:
+        def __init__(self) -> None:
+            self.components: dict[str, Any] = {}
+
+        def prometheus(self) -> Any:
+            raise _Unreachable
+
+    runner = ScenarioRunner(
+        load_scenario(path, Catalog.from_contract(contract)), stack=Stack(), contract=contract, lane="stack 2"
+    )
+    before = time.time()
+    with pytest.raises(_Unreachable):
+        runner.run()
+    doc = runner.result.to_json()
+    assert doc["lane"] == "stack 2" and doc["type"] == "steady_state"
+    assert before <= doc["began_at"] <= time.time()
