@@ -95,12 +95,13 @@ class EmbeddedStack:
         remove_workdir: bool | None = None,
         seed: int = 1,
         startup_timeout: float | None = None,
-        time_scale: float = 1.0,
+        time_scale: float | None = None,
         stack_id: str | None = None,
     ) -> None:
         self.contract = contract
-        #: rule files are loaded with every ``for:`` and range window multiplied by this (1.0: as written)
-        self.time_scale = validate_factor(time_scale)
+        #: rule files are loaded with every ``for:`` and range window multiplied by this (1.0: as written);
+        #: by default the contract's ``stack.time_scale``, as every command uses
+        self.time_scale = validate_factor(contract.stack.time_scale if time_scale is None else time_scale)
         #: the rule files Prometheus loads (scaled copies when ``time_scale`` < 1)
         self.rule_files: list[Path] = []
         #: the state file is ``stack-<id>.json`` (``stack_id``: one `obs-tests up --detach` recorded first)
