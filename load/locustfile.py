@@ -23,8 +23,10 @@ Request names (Locust's stats rows, and the accounting): ``signal`` (valid), ``m
 Options (also as env vars): ``--malformed-ratio`` (OBS_MALFORMED_RATIO, default 0.05), ``--burst-size``
 (OBS_BURST_SIZE, 20), ``--think-time`` seconds between tasks per user (OBS_THINK_TIME, 0),
 ``--max-requests`` (OBS_MAX_REQUESTS: stop after that many requests),
-``--metrics-port`` (OBS_LOCUST_METRICS_PORT; -1 off, 0 any free port): the load's own Prometheus metrics
-(``load/metrics.py``), announced for scraping in the file named by OBS_LOAD_TARGETS_FILE.
+``--metrics-port`` (OBS_LOCUST_METRICS_PORT; 0 any free port, the default; -1 off): the load's own
+Prometheus metrics (``load/metrics.py``), announced for scraping to the obs-tests stack serving ``--host``
+(or in the file named by OBS_LOAD_TARGETS_FILE): a run by hand shows up in job ``load`` and on the load
+dashboard.
 """
 
 from __future__ import annotations

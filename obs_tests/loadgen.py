@@ -256,8 +256,8 @@ class LoadRun:
             **self._extra_env,
         }
         env["OBS_LOAD_SENDING_FILE"] = str(self.sending_file)
-        if self.targets_file is not None and spec.metrics:
-            env["OBS_LOAD_TARGETS_FILE"] = str(self.targets_file)
+        # announced where this run says, never to a stack found by --host (that is for runs by hand)
+        env["OBS_LOAD_TARGETS_FILE"] = str(self.targets_file) if self.targets_file is not None and spec.metrics else ""
         return env
 
     def _master_argv(self, master_port: int | None) -> list[str]:

@@ -86,6 +86,11 @@ def _print_record(record: StackRecord) -> bool:
             f"  {comp.name:<20} {comp.pid or '-':>8} {next(iter(comp.ports.values()), 0):>6}  {state:<9} "
             f"{'up' if is_up else 'DOWN':<4} {comp.url}"
         )
+    if record.load_targets and (gateway := record.components.get("gateway")):
+        click.echo(
+            f"  Locust: `locust -f load/locustfile.py --host {gateway.url}` shows up in Prometheus job load and on "
+            f"the load dashboard (it announces its metrics in {record.load_targets})"
+        )
     return all_up
 
 

@@ -471,6 +471,7 @@ class EmbeddedStack:
             detached=self._detached,
             origin=self._origin,
             remove_workdir=self._remove_workdir,
+            load_targets=str(self.load_targets or ""),
         )
         for name, comp in self.components.items():
             proc = self.processes.get(name)

@@ -20,6 +20,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from obs_tests.stack.process import ProcessIdentity, pid_alive, terminate_identities
 
@@ -28,6 +29,7 @@ __all__ = [
     "StackRecord",
     "default_state_dir",
     "list_records",
+    "load_targets_for",
     "new_stack_id",
     "reap_record",
     "reap_stale",
@@ -87,6 +89,9 @@ class StackRecord:
     detached: bool = False
     origin: str = "api"  # "up" for stacks started by `obs-tests up`, "api" for EmbeddedStack users
     remove_workdir: bool = True
+    #: the file_sd file of Prometheus job ``load``: Locust processes driving this stack announce their metrics
+    #: there ("" for a stack without one)
+    load_targets: str = ""
     components: dict[str, ComponentRecord] = field(default_factory=dict)
     path: Path | None = None
 
@@ -153,6 +158,30 @@ def list_records(state_dir: Path) -> list[StackRecord]:
         except (OSError, ValueError, TypeError):
             continue
     return records
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url.strip())
+    host = "127.0.0.1" if parts.hostname in ("localhost", "::1") else (parts.hostname or "")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return parts.scheme, host, port
+
+
+def load_targets_for(url: str, state_dir: Path | None = None) -> Path | None:
+    """The ``load`` targets file of the running stack one of whose components serves ``url`` (e.g. a Locust
+    ``--host`` pointed at the embedded gateway), or None when no running stack of ``state_dir`` serves it."""
+    wanted = _origin(url)
+    if not wanted[1] or wanted[2] is None:
+        return None
+    for record in list_records(state_dir or default_state_dir()):
+        if not record.load_targets or not record.owner().alive():
+            continue
+        if any(_origin(comp.url) == wanted for comp in record.components.values()):
+            return Path(record.load_targets)
+    return None
 
 
 def reap_stale(state_dir: Path, grace: float = 5.0) -> list[StackRecord]:

@@ -21,6 +21,7 @@ from obs_tests.findings import format_findings
 from obs_tests.loadgen import LoadRun, LoadSpec, run_load
 from obs_tests.stack import EmbeddedStack
 from obs_tests.stack.process import pid_alive
+from obs_tests.waiting import Poll, wait_for
 from tests.procs import cmdline
 
 from .helpers import ROOT, assert_all_gone
@@ -175,3 +176,42 @@ def test_no_orphan_when_the_owner_is_killed(stack: EmbeddedStack, sig: signal.Si
         assert_all_gone(idents, timeout=15)
     except WaitTimeout as exc:
         raise AssertionError(f"{exc}: {[(i.pid, cmdline(i.pid)) for i in idents if i.alive()]}") from None
+
+
+def _load_series(prom: PrometheusClient, service: str) -> float:
+    samples = prom.query(f'sum(locust_requests_total{{job="load", service="{service}"}})')
+    return samples[0].value if samples else 0.0
+
+
+def test_a_locust_run_by_hand_shows_up_in_prometheus_without_flags(
+    stack: EmbeddedStack, prom: PrometheusClient, tmp_path: Path
+) -> None:
+    """Issue 17: `locust -f load/locustfile.py --host <gateway>` run by hand never reached job `load` (the
+    metrics port was off and nothing told it the stack's targets file). Now it finds the running stack
+    serving --host, announces itself, is scraped, and removes itself on exit; `status` says how."""
+    status = subprocess.run(
+        [sys.executable, "-m", "obs_tests.cli", "status"], capture_output=True, text=True, timeout=60, check=False
+    )
+    gateway = stack.url("gateway")
+    assert f"Locust: `locust -f load/locustfile.py --host {gateway}` shows up in Prometheus job load" in status.stdout
+    assert str(stack.load_targets) in status.stdout
+    env = {k: v for k, v in os.environ.items() if k not in ("OBS_LOAD_TARGETS_FILE", "OBS_LOCUST_METRICS_PORT")}
+    argv = [sys.executable, "-m", "locust", "-f", str(ROOT / "load" / "locustfile.py"), "--headless", "-u", "2"]
+    argv += ["-r", "2", "-t", "90s", "--think-time", "0.05", "--host", gateway]
+    locust = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    service = f"locust-local-{locust.pid}"
+    try:
+        wait_for(
+            lambda: Poll((got := _load_series(prom, service)) > 0, got, f"locust_requests_total of {service}: {got}"),
+            timeout=30,
+            interval=0.25,
+            expected=f"requests of the hand-run Locust ({service}) scraped as job load",
+            bound="file_sd refresh 1s + 1 scrape interval",
+        )
+        assert stack.load_targets is not None
+        assert service in stack.load_targets.read_text()
+    finally:
+        locust.send_signal(signal.SIGINT)
+        _, err = locust.communicate(timeout=60)
+    assert locust.returncode == 0, err.decode()[-2000:]
+    assert service not in stack.load_targets.read_text()
