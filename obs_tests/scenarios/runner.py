@@ -159,30 +159,38 @@ class AlertTiming:
             for phase in self.limits
         }
 
-    def limit_text(self, phase: str) -> str:
+    def limit_text(self, phase: str, *, short: bool = False) -> str:
         """The limit that judged ``phase`` and where it comes from, e.g. ``within 10.0s, set in the
         scenario`` or ``bound 8.0s: 6.0s from the rule's for + scrape/evaluation intervals, + tolerance
-        2.0s``."""
+        2.0s`` (``short``: ``bound 8.0s``, the derivation left to the reports)."""
         limit = self.limits[phase]
         source = self.bound_source()[phase]
         if source == "within":
             return f"{'within' if phase == 'fire' else 'clear_within'} {limit:.1f}s, set in the scenario"
         bound = self.theory(phase)
         if source == "default" or bound is None:
-            return f"limit {limit:.1f}s, a default: the rule is not loaded, so no bound"
+            return f"limit {limit:.1f}s, a default" + ("" if short else ": the rule is not loaded, so no bound")
+        if short:
+            return f"bound {limit:.1f}s"
         parts = _BOUND_PARTS[phase] + (" + the expression's detect time" if phase == "fire" and self.detect else "")
         return f"bound {limit:.1f}s: {bound:.1f}s from {parts}, + tolerance {limit - bound:.1f}s"
 
     def describe(self) -> str:
-        """One line: each phase measured against the limit that judged it, and where that limit comes
-        from (the scenario's ``within``/``clear_within``, or the computed bound plus the tolerance)."""
+        """One line: each phase measured against the limit that judged it and its kind (the scenario's
+        ``within``/``clear_within``, the computed bound plus the tolerance, or a default); the derivation
+        of a computed bound is in the verdicts and reports. A resolved notification can come between the
+        poll before and the poll that saw the alert resolved: "with the resolve", never "-0.1s"."""
         words = {"fire": "fired", "notify": "notified", "clear": "cleared", "notify_resolved": "resolved notified"}
         measured = self.measured()
-        parts = [
-            f"{word} {_fmt(measured[phase])} ({self.limit_text(phase)})"
-            for phase, word in words.items()
-            if phase in self.limits
-        ]
+        parts = []
+        for phase, word in words.items():
+            if phase not in self.limits:
+                continue
+            value = measured[phase]
+            shown = (
+                "with the resolve" if phase == "notify_resolved" and value is not None and value < 0 else _fmt(value)
+            )
+            parts.append(f"{word} {shown} ({self.limit_text(phase, short=True)})")
         return f"{self.alert} " + ", ".join(parts)
 
     @property

@@ -155,15 +155,28 @@ def test_the_printed_line_and_the_json_carry_the_limit_and_its_source() -> None:
         "GatewayDown fired 8.8s (within 10.0s, set in the scenario), cleared never (clear_within 30.0s, set in the "
         "scenario)"
     )
-    assert computed.describe().startswith(
-        "GatewayDown fired 5.0s (bound 8.0s: 6.0s from the rule's for + scrape/evaluation intervals, + tolerance "
-        "2.0s), cleared never (bound 4.0s: 2.0s from scrape/evaluation intervals + range window + keep_firing_for"
+    assert computed.describe() == "GatewayDown fired 5.0s (bound 8.0s), cleared never (bound 4.0s)"
+    assert computed.limit_text("fire") == (
+        "bound 8.0s: 6.0s from the rule's for + scrape/evaluation intervals, + tolerance 2.0s"
     )
     assert within.to_json(0.0)["bound_source"] == {"fire": "within", "clear": "within"}
     assert computed.to_json(0.0)["bound_source"] == {"fire": "computed", "clear": "computed"}
     unloaded = AlertTiming("GatewayDown", "kill-gateway", None, limits={"fire": 60.0})
     assert unloaded.bound_source() == {"fire": "default"}
-    assert "a default: the rule is not loaded" in unloaded.describe()
+    assert "(limit 60.0s, a default)" in unloaded.describe()
+    assert "a default: the rule is not loaded" in unloaded.limit_text("fire")
+
+
+def test_a_resolved_notification_with_the_resolve_is_not_negative() -> None:
+    """The check summary said 'resolved notified -0.1s': the notification came between the poll before and
+    the poll that saw the alert resolved."""
+    timing = AlertTiming("GatewayDown", "kill-gateway", BOUNDS, fault_at=100.0, firing_at=105.0)
+    timing.resolved_at, timing.resolved_notified_at = 210.0, 209.9
+    timing.limits = {"notify_resolved": 5.0}
+    assert timing.measured()["notify_resolved"] == pytest.approx(-0.1)
+    assert timing.describe() == "GatewayDown resolved notified with the resolve (bound 5.0s)"
+    timing.resolved_notified_at = 211.0
+    assert timing.describe() == "GatewayDown resolved notified 1.0s (bound 5.0s)"
 
 
 def test_a_clear_within_judges_the_clear_phase_and_says_so(tmp_path: Path) -> None:
