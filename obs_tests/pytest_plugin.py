@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -40,6 +41,7 @@ from obs_tests.findings import Finding, format_findings
 from obs_tests.interrupts import raise_interrupt
 from obs_tests.loadgen import LoadResult, LoadRun, LoadSpec
 from obs_tests.policy import Policy, Suppression, Verdict, judge, suppressions_in
+from obs_tests.progress import Progress
 from obs_tests.rulefiles import load_rule_files
 from obs_tests.stack.embedded import EmbeddedStack
 from obs_tests.stack.external import ExternalStack
@@ -74,6 +76,7 @@ _SUPPRESSIONS_KEY = pytest.StashKey[tuple[list[Suppression], list[Finding]]]()
 _REPORT_KEY = pytest.StashKey[dict[str, Any]]()
 _SCENARIOS_KEY = pytest.StashKey[list[Any]]()
 _OLD_SIGTERM = pytest.StashKey[Any]()
+_PROGRESS_KEY = pytest.StashKey[Progress]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -130,6 +133,39 @@ def pytest_configure(config: pytest.Config) -> None:
         None,
     ):
         config.stash[_OLD_SIGTERM] = signal.signal(signal.SIGTERM, raise_interrupt)
+
+
+def session_progress(config: pytest.Config) -> Progress:
+    """What the session waits for, through pytest's terminal past output capturing (as live logs are): a
+    line per phase, and on a terminal a status line while it lasts. Silent with ``-qq`` or without pytest's
+    terminal reporter."""
+    if (cached := config.stash.get(_PROGRESS_KEY, None)) is not None:
+        return cached
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capman = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or config.get_verbosity() < -1:
+        progress = Progress(lambda line: None)
+        config.stash[_PROGRESS_KEY] = progress
+        return progress
+
+    def uncaptured() -> contextlib.AbstractContextManager[None]:
+        return capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext()
+
+    def write_line(line: str) -> None:
+        with uncaptured():
+            if getattr(reporter, "_width_of_current_line", 0):  # after -q's dots
+                reporter.write("\n")
+            reporter.ensure_newline()
+            reporter.write_line(line)
+
+    def draw(text: str) -> None:
+        with uncaptured():
+            reporter.write(text, flush=True)
+
+    terminal = bool(getattr(reporter, "isatty", False)) and os.environ.get("TERM") != "dumb"
+    progress = Progress(write_line, draw if terminal else None, width=lambda: shutil.get_terminal_size().columns)
+    config.stash[_PROGRESS_KEY] = progress
+    return progress
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -322,7 +358,8 @@ def stack(pytestconfig: pytest.Config, contract: Contract) -> Iterator[EmbeddedS
     except (ValueError, ObsTestsError) as exc:
         raise pytest.UsageError(f"--obs-time-scale {time_scale:g}: {exc}") from None
     try:
-        embedded.__enter__()
+        with session_progress(pytestconfig).phase("starting the embedded stack", at_most=embedded.startup_timeout):
+            embedded.__enter__()
     except ObsTestsError as exc:
         # Every test needs the stack: stop the session with the reason instead of N identical errors.
         pytest.exit(f"{type(exc).__name__}: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)

@@ -10,7 +10,8 @@ Example::
     )
 
 On timeout :class:`~obs_tests.errors.WaitTimeout` says what was expected, what was seen last and the
-theoretical bound, so a failure explains itself.
+theoretical bound, so a failure explains itself. While it waits, the wait is listed by
+:func:`active_waits` (what, since when, for how long at most), which :mod:`obs_tests.progress` shows.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Generic, TypeVar
 
 from obs_tests.errors import WaitTimeout
 
-__all__ = ["Poll", "wait_for"]
+__all__ = ["ActiveWait", "Poll", "active_waits", "wait_for"]
 
 T = TypeVar("T")
 
@@ -37,6 +38,30 @@ class Poll(Generic[T]):
     ok: bool
     value: T
     seen: str = ""
+
+
+@dataclass(frozen=True)
+class ActiveWait:
+    """A :func:`wait_for` in progress: what it waits for, when it started and its timeout (monotonic clock)."""
+
+    expected: str
+    started: float
+    timeout: float
+    thread: str
+
+    def elapsed(self, now: float | None = None) -> float:
+        """Seconds waited so far."""
+        return (time.monotonic() if now is None else now) - self.started
+
+
+_active: dict[int, ActiveWait] = {}
+_active_lock = threading.Lock()
+
+
+def active_waits() -> list[ActiveWait]:
+    """Every :func:`wait_for` in progress in this process (any thread), the longest-running first."""
+    with _active_lock:
+        return sorted(_active.values(), key=lambda w: w.started)
 
 
 def _describe(poll: Poll[T] | None, error: BaseException | None) -> str:
@@ -62,8 +87,28 @@ def wait_for(
     Exceptions listed in ``transient`` count as "not yet" (the last one is reported on timeout); any
     other exception propagates. ``stop`` aborts the wait early (raising :class:`WaitTimeout`).
     """
-    deadline = time.monotonic() + timeout
     started = time.monotonic()
+    deadline = started + timeout
+    token = object()
+    with _active_lock:
+        _active[id(token)] = ActiveWait(expected, started, timeout, threading.current_thread().name)
+    try:
+        return _poll(probe, started, deadline, expected, bound, interval, transient, stop)
+    finally:
+        with _active_lock:
+            del _active[id(token)]
+
+
+def _poll(
+    probe: Callable[[], Poll[T]],
+    started: float,
+    deadline: float,
+    expected: str,
+    bound: str,
+    interval: float,
+    transient: tuple[type[BaseException], ...],
+    stop: threading.Event | None,
+) -> T:
     last: Poll[T] | None = None
     last_error: BaseException | None = None
     while True:

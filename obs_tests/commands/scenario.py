@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ from obs_tests.commands.options import (
 )
 from obs_tests.contract import Contract, load_contract, parse_duration
 from obs_tests.errors import ConfigInvalid, ObsTestsError, ScenarioInvalid, UsageError
+from obs_tests.progress import Progress, is_terminal, terminal_width
 from obs_tests.scenarios.model import Catalog, load_scenario, load_scenarios, ordered
 from obs_tests.yamlfile import load_yaml
 
@@ -91,10 +93,30 @@ def validate(contract_path: Path, files: tuple[Path, ...]) -> None:
         raise last
 
 
-def _echo_log(level: str, message: str) -> None:
+def _echo_log(level: str, message: str, progress: Progress | None = None) -> None:
     stamp = time.strftime("%H:%M:%S")
-    click.secho(f"{stamp} {level:7} {message}", **_LEVEL_STYLE.get(level, {}))  # type: ignore[arg-type]
+    line = click.style(f"{stamp} {level:7} {message}", **_LEVEL_STYLE.get(level, {}))  # type: ignore[arg-type]
+    if progress is not None:
+        progress.line(line)
+    else:
+        click.echo(line)
     sys.stdout.flush()
+
+
+def _progress() -> Progress:
+    """Phase lines on stdout; a status line too when a person watches it (a terminal)."""
+
+    def echo(line: str) -> None:
+        click.echo(line)
+        sys.stdout.flush()
+
+    def draw(text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    if not is_terminal(sys.stdout):
+        return Progress(echo)
+    return Progress(echo, draw, width=lambda: terminal_width(sys.stdout))
 
 
 @scenario.command("run", cls=GroupedCommand)
@@ -171,7 +193,7 @@ def run(
     Exit 0 when every scenario passed, 1 when one failed, 2 on bad input.
     """
     from obs_tests.scenarios.concurrent import run_concurrently  # noqa: PLC0415
-    from obs_tests.scenarios.pool import run_on_stacks  # noqa: PLC0415
+    from obs_tests.scenarios.pool import StackPool  # noqa: PLC0415
     from obs_tests.scenarios.reports import parse_formats  # noqa: PLC0415
     from obs_tests.scenarios.runner import ScenarioRunner  # noqa: PLC0415
     from obs_tests.stack import EmbeddedStack  # noqa: PLC0415
@@ -184,46 +206,63 @@ def run(
     stacks = 1 if compose or concurrency > 1 else scenario_stacks or contract.stack.scenario_stacks
     catalog = Catalog.from_contract(contract)
     scenarios = ordered(load_scenario(p, catalog) for p in _paths(contract_path, files))
+    progress = _progress()
+
+    def log(level: str, message: str) -> None:
+        _echo_log(level, message, progress)
+
     if stacks > 1 and len(scenarios) > 1:
         declared = next((s.time_scale for s in scenarios if s.time_scale), None)
         scale = time_scale or declared or contract.stack.time_scale
+        lanes = min(stacks, len(scenarios))
         click.echo(
-            f"obs-tests scenario run — {len(scenarios)} scenario(s) on {min(stacks, len(scenarios))} embedded "
-            f"stacks, time scale {scale:g}"
+            f"obs-tests scenario run — {len(scenarios)} scenario(s) on {lanes} embedded stacks, time scale {scale:g}"
         )
-        results = run_on_stacks(
+        pool = StackPool(
             scenarios,
             lambda: EmbeddedStack(contract, time_scale=scale, origin="scenario"),
             stacks=stacks,
-            log=lambda n, lv, m: _echo_log(lv, f"[{n}] {m}"),
-            on_stack=lambda _, message: _echo_log("INFO", message),
+            log=lambda n, lv, m: log(lv, f"[{n}] {m}"),
+            on_stack=lambda _, message: log("INFO", message),
         )
+        with progress.phase(
+            f"running {len(scenarios)} scenarios on {lanes} stacks (each starts in at most "
+            f"{contract.stack.startup_timeout:g}s)",
+            status=lambda: f"{pool.finished}/{len(scenarios)} done",
+        ):
+            results = pool.run()
         _finish(results, report_dir, wanted)
     stack: EmbeddedStack | ComposeStack
     if compose:
         scale = time_scale or 1.0
         stack = ComposeStack(contract, project=compose_project, compose_file=compose_file, time_scale=scale)
-        where = f"compose project {compose_project}"
+        where, start_bound = f"compose project {compose_project}", stack.ready_timeout
     else:
         declared = next((s.time_scale for s in scenarios if s.time_scale), None)
         scale = time_scale or declared or contract.stack.time_scale
         stack = EmbeddedStack(contract, time_scale=scale, origin="scenario")
-        where = "embedded stack"
+        where, start_bound = "embedded stack", stack.startup_timeout
     click.echo(f"obs-tests scenario run — {len(scenarios)} scenario(s) on the {where}, time scale {scale:g}")
     results = []
-    with stack:
+    with contextlib.ExitStack() as running:
+        with progress.phase(f"starting the {where}", at_most=start_bound):
+            running.enter_context(stack)
         if concurrency > 1:
-            results = run_concurrently(
-                scenarios,
-                stack,
-                catalog,
-                max_concurrent=concurrency,
-                log=lambda n, lv, m: _echo_log(lv, f"[{n}] {m}"),
-                on_wave=lambda wave: click.echo(f"concurrently: {wave.describe()}"),
-            )
+            with progress.phase(f"running {len(scenarios)} scenarios, up to {concurrency} at once"):
+                results = run_concurrently(
+                    scenarios,
+                    stack,
+                    catalog,
+                    max_concurrent=concurrency,
+                    log=lambda n, lv, m: log(lv, f"[{n}] {m}"),
+                    on_wave=lambda wave: progress.line(f"concurrently: {wave.describe()}"),
+                )
         else:
-            for item in scenarios:
-                results.append(ScenarioRunner(item, stack=stack, log=_echo_log).run())
+            for number, item in enumerate(scenarios, start=1):
+                with progress.phase(
+                    f"[{number}/{len(scenarios)}] {item.name}", status=lambda: results[-1].status if results else ""
+                ):
+                    results.append(ScenarioRunner(item, stack=stack, log=log).run())
     _finish(results, report_dir, wanted)
 
 

@@ -98,6 +98,11 @@ class StackPool:
             threading.Thread(target=self._work, args=(i,), name=f"scenario-stack-{i + 1}") for i in range(count)
         ]
 
+    @property
+    def finished(self) -> int:
+        """How many scenarios have a result so far."""
+        return len(self._results)
+
     def run(self) -> list[ScenarioResult]:
         """Start, wait for every scenario, return the results in the scenarios' order."""
         run_threads(self._threads, self.stop)

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from obs_tests.pytest_plugin import embedded_time_scale, log_dir, scenario_stacks, session_contract
+from obs_tests.pytest_plugin import embedded_time_scale, log_dir, scenario_stacks, session_contract, session_progress
 from obs_tests.scenarios.model import Scenario
 from obs_tests.scenarios.pool import StackPool
 from obs_tests.stack import EmbeddedStack
@@ -49,6 +49,27 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     if last and _uses_stack(item) and not _is_chaos(item):
         _lend_session_stack(item.config)
     return result
+
+
+_AREA = pytest.StashKey[str]()
+
+
+def _area(item: pytest.Item) -> str:
+    return item.path.stem.removeprefix("test_")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Say when the checks of another area (module) begin, and how many there are: a log shows what the
+    run is busy with, between the dots."""
+    area = _area(item)
+    if item.config.stash.get(_AREA, None) == area:
+        return
+    item.config.stash[_AREA] = area
+    items = item.session.items
+    start = items.index(item) if item in items else len(items)
+    count = next((n for n, other in enumerate(items[start:]) if _area(other) != area), len(items) - start)
+    session_progress(item.config).line(f"{area}: {max(count, 1)} check(s) …")
 
 
 def _lend_session_stack(config: pytest.Config) -> None:
@@ -98,6 +119,11 @@ def scenario_pool(request: pytest.FixtureRequest) -> Iterator[StackPool | None]:
     others = any(not _is_chaos(item) for item in session.items)
     pool = StackPool(selected, make, stacks=stacks, first=None if others else request.getfixturevalue("stack"))
     pool.start()
+    own = stacks - (0 if others else 1)
+    session_progress(config).line(
+        f"chaos: {len(selected)} scenarios run in the background on {own} stack(s) of their own"
+        + (", and on the session's stack once the other checks are done with it" if others else "")
+    )
     try:
         stack = request.getfixturevalue("stack")
         if isinstance(stack, EmbeddedStack):

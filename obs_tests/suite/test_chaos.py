@@ -16,7 +16,7 @@ import pytest
 
 from obs_tests.contract import Contract
 from obs_tests.findings import Finding, display_path
-from obs_tests.pytest_plugin import FindingsJudge, embedded_time_scale, session_scenarios
+from obs_tests.pytest_plugin import FindingsJudge, embedded_time_scale, session_progress, session_scenarios
 from obs_tests.rulefiles import load_rule_files
 from obs_tests.scenarios.model import WATCHDOG, Scenario
 from obs_tests.scenarios.pool import StackPool
@@ -35,11 +35,17 @@ def scenario_results(obs_report_dir: Path) -> Iterator[list[ScenarioResult]]:
 
 
 @pytest.fixture(scope="module")
-def pooled_results(scenario_pool: StackPool | None) -> dict[str, ScenarioResult] | None:
+def pooled_results(pytestconfig: pytest.Config, scenario_pool: StackPool | None) -> dict[str, ScenarioResult] | None:
     """Every selected scenario's result from the pool of stacks (None: they run one by one, in each test)."""
     if scenario_pool is None:
         return None
-    return {r.scenario: r for r in scenario_pool.wait()}
+    total = len(scenario_pool.scenarios)
+    with session_progress(pytestconfig).phase(
+        f"chaos: waiting for the scenarios still running ({scenario_pool.finished}/{total} done)",
+        status=lambda: f"{scenario_pool.finished}/{total} done",
+    ):
+        results = scenario_pool.wait()
+    return {r.scenario: r for r in results}
 
 
 def _timings(result: ScenarioResult) -> str:

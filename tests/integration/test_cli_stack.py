@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 
 from obs_tests.stack.state import list_records
 
-from .helpers import assert_all_gone, env_with_state, identities, obs_tests
+from .helpers import ROOT, assert_all_gone, env_with_state, identities, obs_tests
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
@@ -76,6 +78,15 @@ def test_check_on_embedded_stack_is_green(tmp_path: Path) -> None:
         assert re.search(rf"PASS\s+targets: {job}: 1/1 targets up", out), out
     assert "PASS  targets: agents: 4/4 targets up" in out
     assert "PASS  targets: agent_confidence_score (gauge): 4 series with agent_type" in out
+    # never silent: a line per phase in a log (no terminal), with its bound where it has one
+    assert "\nstarting the embedded stack (at most 60s) …\n" in out
+    assert re.search(r"^starting the embedded stack: done after [\d.]+s$", out, flags=re.M), out
+    assert re.search(r"^chaos: \d+ scenarios run in the background on \d stack\(s\) of their own", out, flags=re.M)
+    assert re.search(
+        r"^chaos: waiting for the scenarios still running .*: done after [\d.]+s, \d+/\d+ done$", out, flags=re.M
+    )
+    assert re.search(r"^metrics: \d+ check\(s\) …$", out, flags=re.M), out
+    assert "\x1b[K" not in out  # no status line drawn into a log
     assert (reports / "junit.xml").is_file()
     summary = json.loads((reports / "summary.json").read_text())
     assert summary["counts"]["failed"] == 0 and summary["counts"]["passed"] >= 25
@@ -127,3 +138,39 @@ def test_check_fails_naming_a_killed_gateway(tmp_path: Path) -> None:
 
 def test_python_is_this_venv() -> None:
     assert Path(sys.executable).exists()
+
+
+def test_scenario_run_on_a_terminal_shows_what_it_waits_for_and_for_how_long_at_most(tmp_path: Path) -> None:
+    """Issue 17: `scenario run` was silent for 6 s while its stack started, with no n/N. On a terminal (a
+    pty, through script(1)) a status line names the wait in progress and its bound; the phases are lines."""
+    command = shlex.join(
+        [
+            sys.executable,
+            "-m",
+            "obs_tests.cli",
+            "scenario",
+            "run",
+            "--report-dir",
+            str(tmp_path),
+            "scenarios/steady-state.yaml",
+        ]
+    )
+    result = subprocess.run(
+        ["script", "-qec", command, "/dev/null"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env={**env_with_state(tmp_path / "state"), "TERM": "xterm"},
+        check=False,
+    )
+    out = result.stdout.replace("\r\n", "\n")
+    assert result.returncode == 0, out[-3000:]
+    assert "starting the embedded stack (at most 60s) …" in out
+    assert "[1/1] steady-state …" in out
+    assert re.search(
+        r"\x1b\[K  [\d.]+s of at most 60s · waiting for every target up in Prometheus \([\d.]+s of at most", out
+    ), out
+    assert re.search(
+        r"^\[1/1\] steady-state: done after [\d.]+s, passed$", out.replace("\r\x1b[K", "\n"), flags=re.M
+    ), out
