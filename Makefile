@@ -46,7 +46,9 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 venv: $(BIN)/.installed
 
 check: deps venv
-	$(BIN)/obs-tests check
+	@rc=0; $(BIN)/obs-tests check || rc=$$?; \
+	echo "obs-tests is in $(VENV)/: run ./obs-tests from here, or 'source $(VENV)/bin/activate' once per shell"; \
+	exit $$rc
 
 lint: venv
 	$(BIN)/ruff check $(LINT_PATHS)
