@@ -124,7 +124,31 @@ def _option(config: pytest.Config, name: str, env: str) -> str | None:
     return os.environ.get(env) or None
 
 
+def _contract_argument_took_the_rootdir(config: pytest.Config) -> str | None:
+    """``--obs-contract /x/obs.yaml`` as two arguments: pytest picks its rootdir (and ini file) from the path
+    arguments before any plugin loads, so it took that checkout's — its pytest settings would apply to the
+    user's tests. The fix, when nothing else fixes the rootdir (``--rootdir``, ``-c``)."""
+    args = [str(a) for a in config.invocation_params.args]
+    if "--obs-contract" not in args or config.known_args_namespace.rootdir or config.known_args_namespace.inifilename:
+        return None
+    index = args.index("--obs-contract")
+    if index + 1 >= len(args):
+        return None
+    value = args[index + 1]
+    invocation = config.invocation_params.dir
+    if invocation.is_relative_to(config.rootpath):
+        return None  # the tests run inside that tree anyway
+    ini = f" and its {config.inipath.name}" if config.inipath else ""
+    return (
+        f"--obs-contract {value}: given as a separate argument, pytest took {config.rootpath} as the rootdir{ini} "
+        f"(it picks them from path arguments before plugins load), so that project's pytest settings would apply "
+        f"to your tests in {invocation} — write --obs-contract={value}, or set OBS_CONTRACT={value}"
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    if (problem := _contract_argument_took_the_rootdir(config)) is not None:
+        raise pytest.UsageError(problem)
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     config.addinivalue_line("markers", "obs_contract_unreadable: obs-tests could not read the contract (internal)")

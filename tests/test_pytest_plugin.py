@@ -12,6 +12,8 @@ import pytest
 
 from obs_tests.pytest_plugin import scenario_stacks
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 class _Config:
     def __init__(self, value: str) -> None:
@@ -52,3 +54,29 @@ def test_a_users_tests_without_an_obs_yaml_fail_saying_why(tmp_path: Path) -> No
     line = "ContractInvalid: obs.yaml: file not found — check the path (give --obs-contract=PATH or OBS_CONTRACT"
     assert out.count(line) >= 2  # each error's section (and, under CI=true, its untruncated summary line)
     assert "Warning" not in out and "Traceback" not in out and "During handling" not in out
+
+
+def test_a_contract_given_as_a_separate_argument_does_not_hand_the_users_tests_to_another_rootdir(
+    tmp_path: Path,
+) -> None:
+    """`pytest --obs-contract /path/to/checkout/obs.yaml` made pytest take that checkout as rootdir (pytest
+    picks it from path arguments before plugins load), so its pytest settings applied to the user's tests:
+    now a usage error with the fix; `--obs-contract=PATH` runs them under their own rootdir."""
+    (tmp_path / "test_mine.py").write_text("def test_plain():\n    assert True\n")
+    contract = ROOT / "obs.yaml"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OBS_", "PYTEST_"))}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args, "test_mine.py"]
+        return subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+
+    split = run("--obs-contract", str(contract))
+    assert split.returncode == pytest.ExitCode.USAGE_ERROR, split.stdout + split.stderr
+    assert (
+        f"ERROR: --obs-contract {contract}: given as a separate argument, pytest took {ROOT} as the rootdir and its "
+        f"pyproject.toml" in split.stderr
+    )
+    assert f"write --obs-contract={contract}, or set OBS_CONTRACT={contract}" in split.stderr
+    joined = run(f"--obs-contract={contract}")
+    assert joined.returncode == 0, joined.stdout + joined.stderr
+    assert f"rootdir: {tmp_path}" in joined.stdout
