@@ -28,7 +28,9 @@ def _label_key(labels: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
 
 def alert_rows(events: Iterable[Mapping[str, Any]], timings: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
     """One row per alert series seen (state now and when it went pending/firing/resolved, seconds since
-    the scenario start), with the measured times and bounds of the report's ``alerts`` when known.
+    the scenario start), with the measured times of the report's ``alerts`` when known and the limit that
+    judged each (``fire_bound``/``resolve_bound``, from ``fire_source``/``resolve_source``: ``within`` — the
+    scenario's own — or ``computed``).
     An expected alert that never fired gets a row in state ``inactive``."""
     rows: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, Any]] = {}
     for event in events:
@@ -56,14 +58,20 @@ def alert_rows(events: Iterable[Mapping[str, Any]], timings: Sequence[Mapping[st
     for timing in timings:
         name = str(timing.get("alert"))
         bounds = timing.get("bounds") or {}
+        limits = timing.get("limits") or {}
+        sources = timing.get("bound_source") or {}
         measured = {
             "expected": True,
             "fault": timing.get("fault"),
             "fired_after": timing.get("fired_after"),
             "notified_after": timing.get("notified_after"),
             "resolved_after": timing.get("resolved_after"),
-            "fire_bound": bounds.get("fire"),
-            "resolve_bound": bounds.get("resolve"),
+            # the limit that judged the phase (a scenario's within, or the computed bound + tolerance) and
+            # where it comes from; reports older than the limits: the computed bound
+            "fire_bound": limits.get("fire", bounds.get("fire")),
+            "fire_source": sources.get("fire", "computed" if "fire" in bounds else None),
+            "resolve_bound": limits.get("clear", bounds.get("resolve")),
+            "resolve_source": sources.get("clear", "computed" if "resolve" in bounds else None),
         }
         matching = [r for r in out if r["alert"] == name]
         if not matching:

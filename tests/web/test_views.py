@@ -47,6 +47,22 @@ def test_alert_rows_follow_the_states_and_add_the_measured_times() -> None:
     assert rows[2]["state"] == "inactive" and rows[2]["expected"] is True and rows[2]["fire_bound"] is None
 
 
+def test_alert_rows_show_the_limit_that_judged_each_phase() -> None:
+    """The dashboard showed the computed bound even when the scenario's own `within` judged the alert."""
+    timings = [
+        {"alert": "XDown", "fault": "kill-x", "fired_after": 8.8, "resolved_after": 1.0,
+         "bounds": {"fire": 4.2, "resolve": 2.0}, "limits": {"fire": 10.0, "clear": 4.0},
+         "bound_source": {"fire": "within", "clear": "computed"}},
+    ]  # fmt: skip
+    [x, *_] = alert_rows(EVENTS, timings)
+    assert (x["fire_bound"], x["fire_source"], x["resolve_bound"], x["resolve_source"]) == (
+        10.0,
+        "within",
+        4.0,
+        "computed",
+    )
+
+
 def test_chaos_view_live_and_final() -> None:
     live = chaos_view(EVENTS[:2])
     assert (live["applied"], live["reverted"], live["active"]) == (1, 0, ["kill-x"])

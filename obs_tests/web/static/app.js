@@ -293,8 +293,9 @@
     body.replaceChildren();
     for (const row of state.run.alerts) {
       const labels = Object.entries(row.labels).filter(([k]) => k !== "severity").map(([k, v]) => `${k}=${v}`).join(", ");
-      const fired = row.fired_after === undefined ? "—" : `${secs(row.fired_after)} (≤ ${secs(row.fire_bound)})`;
-      const resolved = row.resolved_after === undefined ? "—" : `${secs(row.resolved_after)} (≤ ${secs(row.resolve_bound)})`;
+      const limit = (value, source) => `≤ ${secs(value)}${source === "within" ? ", set in the scenario" : ""}`;
+      const fired = row.fired_after === undefined ? "—" : `${secs(row.fired_after)} (${limit(row.fire_bound, row.fire_source)})`;
+      const resolved = row.resolved_after === undefined ? "—" : `${secs(row.resolved_after)} (${limit(row.resolve_bound, row.resolve_source)})`;
       body.append(el("tr", { "data-testid": "alert-row", "data-alert": row.alert, "data-state": row.state },
         el("td", { text: row.alert }), el("td", { text: labels }),
         el("td", { class: `state-${row.state}`, "data-testid": "alert-state", text: row.state }),
