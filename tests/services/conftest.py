@@ -115,6 +115,19 @@ def metric(url: str, name: str, **labels: str) -> float:
     return scrape(url).get((name, frozenset(labels.items())), 0.0)
 
 
+def sample(url: str, name: str, **labels: str) -> float:
+    """One sample's value; fails, naming the series of that name it did find, when it is absent."""
+    samples = scrape(url)
+    key = (name, frozenset(labels.items()))
+    if key not in samples:
+        found = sorted(str(dict(sorted(other))) for (sample_name, other) in samples if sample_name == name)
+        raise AssertionError(
+            f"{url}/metrics has no series {name}{dict(sorted(labels.items()))}; "
+            f"label sets of {name} found: {', '.join(found) or 'none'}"
+        )
+    return samples[key]
+
+
 @dataclass
 class Proc:
     name: str
