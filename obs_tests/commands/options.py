@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from obs_tests.contract import Contract, load_contract
 from obs_tests.validation import allowed_range
 from obs_tests.yamlfile import shown
 
@@ -26,7 +25,6 @@ __all__ = [
     "alertmanager_url_option",
     "contract_option",
     "grafana_url_option",
-    "load_contract_option",
     "output_format_option",
     "prometheus_url_option",
     "report_dir_option",
@@ -265,8 +263,3 @@ def grafana_url_option(func: F) -> F:
         help="A Grafana server; enables the grafana checks (credentials from OBS_GRAFANA_TOKEN or "
         "OBS_GRAFANA_USER/OBS_GRAFANA_PASSWORD).",
     )(func)
-
-
-def load_contract_option(path: Path) -> Contract:
-    """Load the contract named by ``--contract`` (errors propagate as ContractInvalid, exit 2)."""
-    return load_contract(path)
