@@ -29,11 +29,10 @@ import yaml
 
 from obs_tests.checks.coverage import SYNTHETIC, dashboard_references, rule_references
 from obs_tests.clients.prometheus import PrometheusClient
-from obs_tests.durations import parse_duration
+from obs_tests.durations import format_duration, parse_duration
 from obs_tests.errors import ConfigInvalid, ObsTestsError, UsageError
 from obs_tests.policy import Accepted
 from obs_tests.rulefiles import load_rule_files
-from obs_tests.scenarios.timescale import format_duration
 from obs_tests.yamlfile import load_yaml
 
 __all__ = [

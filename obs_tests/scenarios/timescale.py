@@ -23,11 +23,12 @@ from typing import Any
 import yaml
 
 from obs_tests.contract import parse_duration
+from obs_tests.durations import format_duration
 from obs_tests.errors import ConfigInvalid, ToolError, UsageError
 from obs_tests.tools import run_tool
 from obs_tests.yamlfile import load_yaml_all
 
-__all__ = ["format_duration", "scale_duration", "scale_expr", "scale_rule_files", "validate_factor"]
+__all__ = ["scale_duration", "scale_expr", "scale_rule_files", "validate_factor"]
 
 # A PromQL duration: one or more <number><unit> parts.
 _DURATION = r"(?:\d+(?:ms|[smhdwy]))+"
@@ -41,23 +42,6 @@ def validate_factor(factor: float) -> float:
     if not 0 < factor <= 1:
         raise UsageError(f"time scale {factor:g}: use a factor in (0, 1], e.g. 0.1 (1.0 = real time)")
     return factor
-
-
-def format_duration(seconds: float) -> str:
-    """A Prometheus duration for ``seconds`` (whole milliseconds): ``90.5`` → ``1m30s500ms``.
-
-    >>> format_duration(12.0), format_duration(0.25), format_duration(3600)
-    ('12s', '250ms', '1h')
-    """
-    ms = max(round(seconds * 1000), 0)
-    if ms == 0:
-        return "0s"
-    parts = []
-    for unit, size in (("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
-        count, ms = divmod(ms, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts)
 
 
 def scale_duration(text: str, factor: float, *, minimum: float = 0.0) -> str:

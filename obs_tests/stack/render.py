@@ -15,22 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from obs_tests.contract import Contract
+from obs_tests.durations import format_duration
 from obs_tests.errors import ConfigInvalid, ContractInvalid
 from obs_tests.yamlfile import load_yaml
 
-__all__ = ["format_duration", "render_alertmanager_config", "render_prometheus_config", "rewrite_urls"]
+__all__ = ["render_alertmanager_config", "render_prometheus_config", "rewrite_urls"]
 
 _URL = re.compile(r"^(?P<scheme>https?://)(?P<host>[A-Za-z0-9_.-]+)(?::(?P<port>[0-9]+))?(?P<rest>/.*)?$")
-
-
-def format_duration(seconds: float) -> str:
-    """Seconds -> Prometheus duration (``1s``, ``500ms``, ``2m``)."""
-    millis = round(seconds * 1000)
-    if millis % 60000 == 0 and millis >= 60000:
-        return f"{millis // 60000}m"
-    if millis % 1000 == 0:
-        return f"{millis // 1000}s"
-    return f"{millis}ms"
 
 
 def render_prometheus_config(

@@ -7,17 +7,9 @@ import yaml
 
 from obs_tests.contract import load_contract
 from obs_tests.errors import ToolError, UsageError
-from obs_tests.scenarios.timescale import format_duration, scale_duration, scale_expr, scale_rule_files
+from obs_tests.scenarios.timescale import scale_duration, scale_expr, scale_rule_files
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.mark.parametrize(
-    ("seconds", "text"),
-    [(0, "0s"), (0.25, "250ms"), (12, "12s"), (90.5, "1m30s500ms"), (3600, "1h"), (3661, "1h1m1s")],
-)
-def test_format_duration(seconds: float, text: str) -> None:
-    assert format_duration(seconds) == text
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,6 @@ from obs_tests.contract import load_contract
 from obs_tests.errors import ConfigInvalid, ContractInvalid
 from obs_tests.stack.components import CATALOGUE
 from obs_tests.stack.render import (
-    format_duration,
     render_alertmanager_config,
     render_prometheus_config,
     rewrite_urls,
@@ -40,6 +39,29 @@ def test_prometheus_config_from_contract_passes_promtool(tmp_path: Path) -> None
     assert config["global"]["scrape_interval"] == "1s"
     assert config["global"]["evaluation_interval"] == "1s"
     assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["127.0.0.1:20001"]
+    path = tmp_path / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config))
+    result = subprocess.run(["promtool", "check", "config", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_prometheus_config_with_uneven_intervals_passes_promtool(tmp_path: Path) -> None:
+    contract_file = tmp_path / "obs.yaml"
+    contract_file.write_text(
+        "version: 1\n"
+        "stack: {scrape_interval: 1500ms, evaluation_interval: 1h}\n"
+        "jobs:\n"
+        "  - {name: gw, instances: 1, components: [gateway], scrape_interval: 90500ms}\n"
+        "  - {name: sink, instances: 1, components: [webhook-sink]}\n"
+    )
+    config = render_prometheus_config(
+        load_contract(contract_file), _addresses(), alertmanager=None, rule_files=[], load_targets=tmp_path / "t.json"
+    )
+    assert config["global"]["scrape_interval"] == "1s500ms"
+    assert config["global"]["evaluation_interval"] == "1h"
+    jobs = {c["job_name"]: c for c in config["scrape_configs"]}
+    assert jobs["gw"]["scrape_interval"] == jobs["gw"]["scrape_timeout"] == "1m30s500ms"
+    assert jobs["sink"]["scrape_interval"] == jobs["load"]["scrape_interval"] == "1s500ms"
     path = tmp_path / "prometheus.yml"
     path.write_text(yaml.safe_dump(config))
     result = subprocess.run(["promtool", "check", "config", str(path)], capture_output=True, text=True)
@@ -91,8 +113,3 @@ def test_rewrite_urls(value: object, expected: object) -> None:
 def test_alertmanager_config_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigInvalid, match="Alertmanager config not found"):
         render_alertmanager_config(tmp_path / "nope.yml", {})
-
-
-@pytest.mark.parametrize(("seconds", "text"), [(1, "1s"), (0.5, "500ms"), (60, "1m"), (90, "90s"), (0.25, "250ms")])
-def test_format_duration(seconds: float, text: str) -> None:
-    assert format_duration(seconds) == text
