@@ -292,11 +292,10 @@ def test_tls_context_is_available() -> None:
     assert ssl.create_default_context().verify_mode == ssl.CERT_REQUIRED
 
 
-def test_readme_documents_every_check_and_the_exit_codes(prometheus: FakeApi, alertmanager: FakeApi) -> None:
+def test_docs_document_every_check_and_the_exit_codes(prometheus: FakeApi, alertmanager: FakeApi) -> None:
     code, out = health("--prometheus-url", prometheus.url, "--alertmanager-url", alertmanager.url, "--format", "json")
     assert code == 0
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("### `obs-tests health`", 1)[1].split("\n### ", 1)[0]
+    section = (ROOT / "docs" / "health.md").read_text()
     for check in json.loads(out)["checks"]:
         name = check["name"].split(".")[1]
         assert f"`{check['name']}`" in section or f".{name}`" in section, check["name"]

@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.stack, pytest.mark.load, pytest.mark.slow]
 
 
 def test_locust_cli_headless_exits_0(stack: EmbeddedStack, tmp_path: Path) -> None:
-    """The command of the README, verbatim, against the embedded stack."""
+    """The headless command of docs/load.md, verbatim, against the embedded stack."""
     done = subprocess.run(
         [
             sys.executable,

@@ -1,4 +1,4 @@
-"""The README's Python API examples, run as written: ``EmbeddedStack(contract)`` takes the contract's time
+"""The Python API examples of docs/stack.md, run as written: ``EmbeddedStack(contract)`` takes the contract's time
 scale like every command, so the notification example's ``within=30`` holds (at 1.0, ``GatewayDown``'s
 ``for: 1m`` alone would exceed it)."""
 
@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
 
 def _python_block(containing: str) -> str:
-    blocks = re.findall(r"^```python\n(.*?)^```", (ROOT / "README.md").read_text(), flags=re.S | re.M)
+    blocks = re.findall(r"^```python\n(.*?)^```", (ROOT / "docs" / "stack.md").read_text(), flags=re.S | re.M)
     [block] = [b for b in blocks if containing in b]
     return str(block)
 
@@ -32,7 +32,7 @@ def test_the_python_api_defaults_to_the_contracts_time_scale() -> None:
     assert EmbeddedStack(contract, time_scale=1.0).time_scale == 1.0
 
 
-def test_the_readmes_stack_and_notification_examples_run_as_written() -> None:
+def test_the_stack_docs_stack_and_notification_examples_run_as_written() -> None:
     api = _python_block("from obs_tests.stack import EmbeddedStack")
     notify = _python_block("wait_for_notification(")
     program = api + textwrap.indent(notify, "    ") + '    print("notified:", note["labels"]["alertname"])\n'

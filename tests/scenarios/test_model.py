@@ -87,10 +87,10 @@ def test_schema_is_published_and_referenced_by_the_scenarios() -> None:
         ), path
 
 
-def test_readme_scenario_example_is_valid(catalog: Catalog, tmp_path: Path) -> None:
-    text = (ROOT / "README.md").read_text()
+def test_docs_scenario_example_is_valid(catalog: Catalog, tmp_path: Path) -> None:
+    text = (ROOT / "docs" / "scenarios.md").read_text()
     start = text.index("# yaml-language-server: $schema=../obs_tests/schemas/scenario.schema.json\nname:")
-    path = tmp_path / "readme.yaml"
+    path = tmp_path / "example.yaml"
     path.write_text(text[start : text.index("```", start)])
     scenario = load_scenario(path, catalog)
     assert scenario.chaos and scenario.steps and scenario.expect.must_fire

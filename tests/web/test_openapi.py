@@ -1,4 +1,4 @@
-"""The published OpenAPI document: what it promises, and that the README documents the same API."""
+"""The published OpenAPI document: what it promises, and that docs/serve.md documents the same API."""
 
 from __future__ import annotations
 
@@ -12,22 +12,20 @@ from obs_tests.web.openapi import RUN_REQUEST_SCHEMA, openapi_document
 from .helpers import ROOT
 
 
-def _readme_section() -> str:
-    text = (ROOT / "README.md").read_text()
-    start = text.index("## Scenario dashboard: `obs-tests serve`")
-    return text[start : text.index("\n## ", start + 10)]
+def _serve_page() -> str:
+    return (ROOT / "docs" / "serve.md").read_text()
 
 
-def test_every_api_path_is_in_the_readme() -> None:
-    section = _readme_section()
+def test_every_api_path_is_in_the_serve_page() -> None:
+    section = _serve_page()
     for path, operations in openapi_document(token_required=False)["paths"].items():
         for method in operations:
             documented = path.replace("{format}", "{json,html,svg,yml}").replace(".{test_id}", "")
-            assert f"`{method.upper()} {documented}" in section, f"{method.upper()} {path} missing from the README"
+            assert f"`{method.upper()} {documented}" in section, f"{method.upper()} {path} missing from docs/serve.md"
 
 
-def test_the_readme_run_example_is_a_valid_request() -> None:
-    bodies = re.findall(r"-d '(\{[^']*\})'", _readme_section())
+def test_the_serve_page_run_example_is_a_valid_request() -> None:
+    bodies = re.findall(r"-d '(\{[^']*\})'", _serve_page())
     assert bodies
     for body in bodies:
         jsonschema.validate(json.loads(body), RUN_REQUEST_SCHEMA)
