@@ -7,14 +7,20 @@ The tree::
     │   ├── UsageError            a bad command-line option or combination
     │   ├── ContractInvalid       obs.yaml does not match the contract schema
     │   ├── ConfigInvalid         a Prometheus/Alertmanager/dashboard file is unusable
-    │   └── ScenarioInvalid       a scenario file is unusable
+    │   ├── ScenarioInvalid       a scenario file is unusable
+    │   ├── PromQLSyntaxError     a PromQL expression (rule, dashboard, scenario) does not parse
+    │   ├── RequestInvalid        a request to the ``serve`` API is unusable; ``status`` is its 4xx answer
+    │   ├── SignalRejected        mock gateway: a webhook body is not a valid signal; ``reason`` says why
+    │   └── PayloadInvalid        mock sink: a webhook payload is not an Alertmanager payload
     ├── EndpointError             exit 2: a server we were pointed at cannot be used
     │   ├── EndpointUnreachable   connection refused, DNS, TLS, timeout
     │   │   ├── PrometheusUnreachable
     │   │   ├── AlertmanagerUnreachable
     │   │   └── GrafanaUnreachable
     │   ├── EndpointAuthError     401/403
-    │   └── ApiError              the server answered, but not with what its API promises
+    │   ├── ApiError              the server answered, but not with what its API promises
+    │   ├── DataMissing           health: a value a check needs could not be fetched
+    │   └── PublishError          mock services: NATS JetStream did not take a publish
     ├── StackError                exit 2: the embedded stack could not do what was asked
     │   ├── StackStartError       a component did not start or did not become ready
     │   ├── StackNotRunning       no stack to talk to (status/down with no state file)
@@ -35,14 +41,20 @@ __all__ = [
     "ConfigInvalid",
     "ContractInvalid",
     "ControlUnavailable",
+    "DataMissing",
     "EndpointAuthError",
     "EndpointError",
     "EndpointUnreachable",
     "GrafanaUnreachable",
     "InputError",
     "ObsTestsError",
+    "PayloadInvalid",
+    "PromQLSyntaxError",
     "PrometheusUnreachable",
+    "PublishError",
+    "RequestInvalid",
     "ScenarioInvalid",
+    "SignalRejected",
     "StackError",
     "StackNotRunning",
     "StackStartError",
@@ -86,6 +98,39 @@ class ScenarioInvalid(InputError):
     """A scenario file is malformed or refers to unknown alerts, components or faults."""
 
 
+class PromQLSyntaxError(InputError):
+    """A PromQL expression (of a rule, a dashboard panel, a scenario) does not parse; the message is the
+    parser's."""
+
+
+class RequestInvalid(InputError):
+    """A request to the ``obs-tests serve`` API is unusable; ``status`` is the HTTP status it is answered
+    with (400, 413 too large, 415 not JSON)."""
+
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class SignalRejected(InputError):
+    """A webhook body sent to the mock gateway is not a valid trading signal.
+
+    ``reason`` is one of ``obs_tests.services.signals.REASONS`` (the ``reason`` label of
+    ``gateway_validation_errors_total``), ``message`` names the field; ``str()`` is ``reason: message``.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.message}"
+
+
+class PayloadInvalid(InputError):
+    """A webhook payload posted to the mock sink is not an Alertmanager payload (the message names the field)."""
+
+
 class EndpointError(ObsTestsError):
     """A server we were pointed at cannot be used."""
 
@@ -112,6 +157,15 @@ class EndpointAuthError(EndpointError):
 
 class ApiError(EndpointError):
     """The server answered, but not the way its API is documented to answer."""
+
+
+class DataMissing(EndpointError):
+    """A value a health check needs could not be fetched (its request failed); that check is UNKNOWN."""
+
+
+class PublishError(EndpointError):
+    """A mock service could not publish to NATS JetStream (not connected, no ack in time, an error reply,
+    or an injected failure)."""
 
 
 class StackError(ObsTestsError):

@@ -16,13 +16,11 @@ from typing import Any
 
 import promql_parser
 
-__all__ = ["PromQLSyntaxError", "Selector", "metric_names", "parse", "selectors"]
+from obs_tests.errors import PromQLSyntaxError
+
+__all__ = ["Selector", "metric_names", "parse", "selectors"]
 
 _OPS = {"Equal": "=", "NotEqual": "!=", "Re": "=~", "NotRe": "!~"}
-
-
-class PromQLSyntaxError(ValueError):
-    """The expression does not parse; the message is the parser's."""
 
 
 @dataclass(frozen=True)

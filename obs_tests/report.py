@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from obs_tests.contract import Contract
-from obs_tests.promql import PromQLSyntaxError, selectors
+from obs_tests.errors import PromQLSyntaxError
+from obs_tests.promql import selectors
 from obs_tests.rulefiles import load_rule_files
 
 __all__ = [

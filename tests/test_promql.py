@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from obs_tests.promql import PromQLSyntaxError, Selector, metric_names, selectors
+from obs_tests.errors import PromQLSyntaxError
+from obs_tests.promql import Selector, metric_names, selectors
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,8 @@ import random
 
 import pytest
 
-from obs_tests.services.signals import SignalRejected, parse_signal
+from obs_tests.errors import SignalRejected
+from obs_tests.services.signals import parse_signal
 from obs_tests.traffic import ACTIONS, INVALID_KINDS, invalid_signal, valid_signal
 
 

@@ -18,9 +18,9 @@ from typing import Any
 from obs_tests.checks.dashboards_lint import dashboard_metric_references
 from obs_tests.contract import ExpectedEmpty, Metric
 from obs_tests.dashboards import dashboard_files, load_dashboard
-from obs_tests.errors import ConfigInvalid
+from obs_tests.errors import ConfigInvalid, PromQLSyntaxError
 from obs_tests.findings import Finding
-from obs_tests.promql import PromQLSyntaxError, metric_names
+from obs_tests.promql import metric_names
 from obs_tests.rulefiles import load_rule_files
 
 __all__ = [

@@ -46,9 +46,9 @@ from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.contract import ExpectedEmpty
 from obs_tests.dashboard_variables import ResolvedVariable, auto_intervals, resolve_variables
 from obs_tests.dashboards import Dashboard, Panel, Target
-from obs_tests.errors import ApiError
+from obs_tests.errors import ApiError, PromQLSyntaxError
 from obs_tests.findings import Finding
-from obs_tests.promql import PromQLSyntaxError, selectors
+from obs_tests.promql import selectors
 from obs_tests.templating import Expander, TimeRange, VariableValue, query_interval
 from obs_tests.waiting import Poll, wait_for
 

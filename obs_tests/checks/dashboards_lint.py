@@ -51,9 +51,9 @@ from obs_tests.dashboards import (
     read_dashboard_json,
 )
 from obs_tests.durations import format_duration
-from obs_tests.errors import ConfigInvalid, InputError
+from obs_tests.errors import ConfigInvalid, InputError, PromQLSyntaxError
 from obs_tests.findings import Finding, display_path
-from obs_tests.promql import PromQLSyntaxError, Selector, selectors
+from obs_tests.promql import Selector, selectors
 from obs_tests.templating import VARIABLE_SYNTAX, variable_names
 from obs_tests.validation import Validator, describe_error, load_schema
 from obs_tests.yamlfile import LocatedDocument, load_located_text, read_text

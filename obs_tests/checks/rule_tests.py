@@ -16,10 +16,10 @@ from pathlib import Path
 import yaml
 
 from obs_tests.durations import parse_duration
-from obs_tests.errors import ConfigInvalid
+from obs_tests.errors import ConfigInvalid, PromQLSyntaxError
 from obs_tests.findings import Finding, display_path
 from obs_tests.junit import Case
-from obs_tests.promql import PromQLSyntaxError, selectors
+from obs_tests.promql import selectors
 from obs_tests.rulefiles import Rule
 from obs_tests.yamlfile import load_yaml
 

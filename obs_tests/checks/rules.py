@@ -27,9 +27,10 @@ from urllib.parse import urlsplit
 import yaml
 
 from obs_tests.durations import parse_duration
+from obs_tests.errors import PromQLSyntaxError
 from obs_tests.findings import Finding
 from obs_tests.policy import Policy
-from obs_tests.promql import PromQLSyntaxError, Selector, selectors
+from obs_tests.promql import Selector, selectors
 from obs_tests.rulefiles import Rule, RuleFile
 
 __all__ = [

@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.contract import NoMatchExpected
+from obs_tests.errors import PromQLSyntaxError
 from obs_tests.findings import Finding
-from obs_tests.promql import PromQLSyntaxError, Selector, selectors
+from obs_tests.promql import Selector, selectors
 from obs_tests.rulefiles import Rule, RuleFile
 
 __all__ = [

@@ -22,13 +22,12 @@ from typing import Any
 
 from obs_tests.clients.prometheus import PrometheusClient, Sample
 from obs_tests.durations import parse_duration
-from obs_tests.errors import ObsTestsError
+from obs_tests.errors import DataMissing, ObsTestsError
 from obs_tests.health.model import Status
 from obs_tests.health.settings import HealthSettings
 
 __all__ = [
     "TSDB_FAILURE_COUNTERS",
-    "DataMissing",
     "PrometheusState",
     "fetch_prometheus",
     "last_increase_step",
@@ -92,10 +91,6 @@ def queries(window: str) -> dict[str, str]:
     for counter in TSDB_FAILURE_COUNTERS:
         out[f"tsdb:{counter}"] = f"sum by (instance) (increase({counter}[{window}])) > 0"
     return out
-
-
-class DataMissing(Exception):
-    """A piece of state could not be fetched; the check that needs it is UNKNOWN."""
 
 
 @dataclass

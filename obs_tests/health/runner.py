@@ -23,7 +23,7 @@ from obs_tests.clients.alertmanager import AlertmanagerClient
 from obs_tests.clients.grafana import GrafanaClient
 from obs_tests.clients.prometheus import PrometheusClient, Target
 from obs_tests.contract import parse_duration
-from obs_tests.errors import EndpointAuthError, EndpointUnreachable, ObsTestsError
+from obs_tests.errors import DataMissing, EndpointAuthError, EndpointUnreachable, ObsTestsError
 from obs_tests.health import alertmanager_checks as am_checks
 from obs_tests.health import grafana_checks as gf_checks
 from obs_tests.health import prometheus_checks as pc
@@ -49,7 +49,7 @@ def endpoint_failure(name: str, component: str, exc: ObsTestsError, *, down_is_c
 def _guard(name: str, component: str, judge: Callable[[], CheckResult]) -> CheckResult:
     try:
         return judge()
-    except ps.DataMissing as exc:
+    except DataMissing as exc:
         return CheckResult.unknown(name, component, f"could not fetch what this check needs: {exc}")
 
 

@@ -30,8 +30,8 @@ from obs_tests.alerting import AlertmanagerSettings, settings_from_config
 from obs_tests.clients.alertmanager import AlertmanagerClient
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.contract import parse_duration
-from obs_tests.errors import ObsTestsError
-from obs_tests.promql import PromQLSyntaxError, selectors
+from obs_tests.errors import ObsTestsError, PromQLSyntaxError
+from obs_tests.promql import selectors
 from obs_tests.rulefiles import Rule
 
 __all__ = ["AlertBounds", "BoundsModel", "FileTiming"]

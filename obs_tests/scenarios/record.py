@@ -23,8 +23,8 @@ import yaml
 
 from obs_tests.contract import Contract
 from obs_tests.durations import format_duration
-from obs_tests.errors import ScenarioInvalid, ToolError
-from obs_tests.promql import PromQLSyntaxError, selectors
+from obs_tests.errors import PromQLSyntaxError, ScenarioInvalid, ToolError
+from obs_tests.promql import selectors
 from obs_tests.rulefiles import load_rule_files
 from obs_tests.scenarios.model import Catalog, load_scenario
 from obs_tests.scenarios.runner import ScenarioResult, ScenarioRunner

@@ -24,7 +24,8 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from prometheus_client import Counter, Gauge, Histogram
 
-from obs_tests.services.bus import MessageKey, NatsLink, PublishError, PullWorker, SeenSequences, message_key
+from obs_tests.errors import PublishError
+from obs_tests.services.bus import MessageKey, NatsLink, PullWorker, SeenSequences, message_key
 from obs_tests.services.metrics import DURATION_BUCKETS, preinit
 from obs_tests.services.routing import (
     AGENT_TYPES,

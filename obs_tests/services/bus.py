@@ -37,13 +37,13 @@ from nats.js.api import (
     StreamConfig,
 )
 
+from obs_tests.errors import PublishError
 from obs_tests.services.faults import FaultState
 from obs_tests.services.logs import JsonLogger
 from obs_tests.services.routing import ConsumerSpec, StreamSpec
 
 __all__ = [
     "NatsLink",
-    "PublishError",
     "PullWorker",
     "SeenSequences",
     "ensure_consumer",
@@ -52,10 +52,6 @@ __all__ = [
 ]
 
 _STREAM_NAME_IN_USE = 10058
-
-
-class PublishError(Exception):
-    """A publish did not reach JetStream (not connected, timeout, API error or injected)."""
 
 
 def _expire(future: asyncio.Future[Msg]) -> None:

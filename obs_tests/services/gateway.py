@@ -26,7 +26,8 @@ from typing import Any, Final
 import orjson
 from prometheus_client import Counter, Gauge, Histogram
 
-from obs_tests.services.bus import NatsLink, PublishError
+from obs_tests.errors import PublishError, SignalRejected
+from obs_tests.services.bus import NatsLink
 from obs_tests.services.http import App, Request, Response, json_response
 from obs_tests.services.metrics import DURATION_BUCKETS, NOOP, NoOpMetric, preinit
 from obs_tests.services.routing import (
@@ -38,7 +39,7 @@ from obs_tests.services.routing import (
     subject_for,
 )
 from obs_tests.services.runtime import BufferedJsonLogger, CommonOptions, Service
-from obs_tests.services.signals import REASONS, SignalRejected, correlation_id_from, parse_signal
+from obs_tests.services.signals import REASONS, correlation_id_from, parse_signal
 
 __all__ = ["WEBHOOK_PATH", "WEBHOOK_STATUSES", "Gateway"]
 

@@ -7,7 +7,7 @@ names the field::
     >>> parse_signal(b'{"action": "buy"}')
     Traceback (most recent call last):
     ...
-    obs_tests.services.signals.SignalRejected: missing_field: missing required field 'timestamp'
+    obs_tests.errors.SignalRejected: missing_field: missing required field 'timestamp'
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from typing import Any, Final
 import fastjsonschema
 import orjson
 
+from obs_tests.errors import SignalRejected
 from obs_tests.validation import load_schema
 
 __all__ = [
     "REASONS",
-    "SignalRejected",
     "correlation_id_from",
     "parse_signal",
     "signal_schema",
@@ -40,15 +40,6 @@ REASONS: Final = (
 )
 
 _CORRELATION_ID: Final = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
-
-
-class SignalRejected(Exception):
-    """A webhook body is not a valid signal; ``reason`` is one of :data:`REASONS`."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(f"{reason}: {message}")
-        self.reason = reason
-        self.message = message
 
 
 @cache

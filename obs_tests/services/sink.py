@@ -24,16 +24,13 @@ from typing import Any, Final
 import orjson
 from prometheus_client import Counter
 
+from obs_tests.errors import PayloadInvalid
 from obs_tests.services.http import Request, Response, json_response
 from obs_tests.services.runtime import CommonOptions, Service
 
-__all__ = ["Notification", "PayloadInvalid", "Sink", "parse_payload"]
+__all__ = ["Notification", "Sink", "parse_payload"]
 
 _ALERT_STATUSES: Final = ("firing", "resolved")
-
-
-class PayloadInvalid(ValueError):
-    """The body is not an Alertmanager webhook payload."""
 
 
 @dataclass(frozen=True, slots=True)

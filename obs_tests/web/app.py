@@ -42,7 +42,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from obs_tests.errors import InputError, ObsTestsError, ScenarioInvalid
+from obs_tests.errors import InputError, ObsTestsError, RequestInvalid, ScenarioInvalid
 from obs_tests.validation import Validator, allowed_range, load_schema
 from obs_tests.web.openapi import RUN_REQUEST_SCHEMA, openapi_document
 from obs_tests.web.runs import ReportNotReady, RunFinished, RunInProgress, RunManager, RunOptions, UnknownRun
@@ -61,15 +61,6 @@ _RUN_VALIDATOR = Validator(RUN_REQUEST_SCHEMA)
 _RANGE_KEYWORDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 
 Handler = Callable[[Request], Awaitable[Response]]
-
-
-class ApiError(Exception):
-    """An HTTP error answer with a message."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def _finite(value: Any) -> Any:
@@ -98,6 +89,8 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 def _status_of(exc: ObsTestsError) -> int:
+    if isinstance(exc, RequestInvalid):
+        return exc.status
     if isinstance(exc, BadScenarioName):
         return 400
     if isinstance(exc, (UnknownScenario, UnknownRun)):
@@ -119,8 +112,6 @@ def _api(handler: Handler) -> Handler:
     async def wrapped(request: Request) -> Response:
         try:
             return await handler(request)
-        except ApiError as exc:
-            return _error(exc.status, exc.message)
         except ObsTestsError as exc:
             status = _status_of(exc)
             if status == 500:
@@ -138,19 +129,21 @@ def _short(value: Any, limit: int = 300) -> str:
 async def _json_body(request: Request) -> Any:
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != "application/json":
-        raise ApiError(415, f"send the body as application/json (got {_short(ctype or 'no content type', 80)})")
+        raise RequestInvalid(
+            f"send the body as application/json (got {_short(ctype or 'no content type', 80)})", status=415
+        )
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise ApiError(413, f"request body of {declared} bytes — at most {MAX_BODY_BYTES}")
+        raise RequestInvalid(f"request body of {declared} bytes — at most {MAX_BODY_BYTES}", status=413)
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_BODY_BYTES:
-            raise ApiError(413, f"request body over {MAX_BODY_BYTES} bytes")
+            raise RequestInvalid(f"request body over {MAX_BODY_BYTES} bytes", status=413)
     try:
         return json.loads(body)
     except (ValueError, RecursionError) as exc:
-        raise ApiError(400, f"request body is not valid JSON: {_short(exc, 120)}") from None
+        raise RequestInvalid(f"request body is not valid JSON: {_short(exc, 120)}") from None
 
 
 def _validate_run_request(body: Any) -> RunOptions:
@@ -170,7 +163,7 @@ def _validate_run_request(body: Any) -> RunOptions:
             problem = _short(error.message)
         allowed = allowed_range(schema, where) if problem != _short(error.message) else None
         reason = f"allowed: {allowed}" if allowed else "see RunRequest in /api/openapi.json"
-        raise ApiError(400, f"{where}: {problem} — {reason}")
+        raise RequestInvalid(f"{where}: {problem} — {reason}")
     scale = body.get("time_scale")
     return RunOptions(
         verbose=bool(body.get("verbose", False)),
@@ -184,11 +177,11 @@ def _int_param(raw: str | None, name: str, minimum: int, maximum: int | None = N
     if raw is None or raw == "":
         return None
     if not raw.isdigit() or len(raw) > 18:
-        raise ApiError(400, f"{name}: {_short(raw, 40)!r} is not a non-negative integer")
+        raise RequestInvalid(f"{name}: {_short(raw, 40)!r} is not a non-negative integer")
     value = int(raw)
     if value < minimum or (maximum is not None and value > maximum):
         bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
-        raise ApiError(400, f"{name}: {value} — must be {bound}")
+        raise RequestInvalid(f"{name}: {value} — must be {bound}")
     return value
 
 
@@ -198,7 +191,7 @@ def _stream_params(query: Any, last_event_id: str | None) -> tuple[int | None, s
         since = _int_param(last_event_id.strip(), "Last-Event-ID", 0)
     test_id = query.get("test_id") or None
     if test_id is not None and not _TEST_ID.match(test_id):
-        raise ApiError(400, f"test_id: {_short(test_id, 40)!r} — test ids look like 20261122-081618-a1b2c3")
+        raise RequestInvalid(f"test_id: {_short(test_id, 40)!r} — test ids look like 20261122-081618-a1b2c3")
     return since, test_id
 
 
@@ -275,8 +268,8 @@ def create_app(
     async def report(request: Request) -> Response:
         match = _REPORT.match(request.path_params["file"])
         if match is None or not _TEST_ID.match(match.group("test_id")):
-            raise ApiError(
-                400, "reports are /api/report/<test_id>.<json|html|svg|yml>, e.g. 20261122-081618-a1b2c3.json"
+            raise RequestInvalid(
+                "reports are /api/report/<test_id>.<json|html|svg|yml>, e.g. 20261122-081618-a1b2c3.json"
             )
         content, media_type = await run_in_threadpool(manager.report, match.group("test_id"), match.group("format"))
         headers = {}
@@ -313,7 +306,7 @@ def create_app(
     async def websocket(ws: WebSocket) -> None:
         try:
             since, test_id = _stream_params(ws.query_params, None)
-        except ApiError as exc:
+        except RequestInvalid as exc:
             await ws.close(code=1008, reason=exc.message[:120])
             return
         await ws.accept()

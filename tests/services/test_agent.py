@@ -6,8 +6,8 @@ from types import SimpleNamespace
 import orjson
 import pytest
 
+from obs_tests.errors import PublishError
 from obs_tests.services.agent import FAILURE_REASONS, Agent, decode_signal
-from obs_tests.services.bus import PublishError
 from obs_tests.services.routing import AGENT_TYPES
 from obs_tests.services.runtime import CommonOptions
 from tests.services.conftest import Stack, call, metric, post_signal, scrape, signal_body, unique_id, wait_for

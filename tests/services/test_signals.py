@@ -6,7 +6,8 @@ import random
 import orjson
 import pytest
 
-from obs_tests.services.signals import REASONS, SignalRejected, correlation_id_from, parse_signal
+from obs_tests.errors import SignalRejected
+from obs_tests.services.signals import REASONS, correlation_id_from, parse_signal
 
 VALID = {
     "timestamp": "2026-11-22T10:00:00Z",

@@ -6,7 +6,8 @@ from typing import Any
 import orjson
 import pytest
 
-from obs_tests.services.sink import PayloadInvalid, parse_payload
+from obs_tests.errors import PayloadInvalid
+from obs_tests.services.sink import parse_payload
 from tests.services.conftest import Stack, call, metric
 
 
