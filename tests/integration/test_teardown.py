@@ -133,8 +133,7 @@ def test_signal_to_pytest_mid_session_tears_down(tmp_path: Path, sig: signal.Sig
         "-p",
         "no:cacheprovider",
         "-q",
-        "--obs-contract",
-        str(CONTRACT),
+        f"--obs-contract={CONTRACT}",  # with =: as a separate argument it would be pytest's rootdir (a usage error)
         env=env_with_state(state),
         cwd=tmp_path,
     )
