@@ -2,7 +2,7 @@
 #
 #   make check   install what is missing, start the embedded stack, run the validation suite, report
 #   make test    install what is missing, lint, run the project's own tests
-#   make lint    ruff + ruff format --check + mypy
+#   make lint    the import layers (import-linter) + ruff + ruff format --check + mypy
 #   make bench   run the benchmarks (prints numbers; see benchmarks/README.md)
 
 SHELL := /bin/bash
@@ -18,7 +18,7 @@ APT_PACKAGES := prometheus prometheus-alertmanager prometheus-node-exporter prom
 PYTEST_ARGS ?= --durations=25
 LINT_PATHS := $(wildcard obs_tests tests benchmarks load)
 
-.PHONY: help deps venv check test lint format bench clean
+.PHONY: help deps venv check test lint lint-imports format bench clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -50,10 +50,14 @@ check: deps venv
 	echo "obs-tests is in $(VENV)/: run ./obs-tests from here, or 'source $(VENV)/bin/activate' once per shell"; \
 	exit $$rc
 
-lint: venv
+lint: venv lint-imports
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy
+
+# the layers contract of pyproject.toml ([tool.importlinter]): no import runs back up, none into the demo
+lint-imports: venv
+	$(BIN)/lint-imports --no-cache
 
 format: venv
 	$(BIN)/ruff check --fix $(LINT_PATHS)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from obs_tests.rulefiles import load_rule_file, plain_rule_files
-from obs_tests.scenarios.timescale import scale_rule_files
+from obs_tests.stack.timescale import scale_rule_files
 from obs_tests.tools import run_tool
 
 RULES = Path(__file__).resolve().parent / "fixtures" / "rules"

@@ -1,7 +1,7 @@
 """Faults: each a small class with ``apply()`` and a guaranteed ``revert()``.
 
 A fault acts on a *backend* — the embedded stack (processes) or a docker-compose project (containers,
-:class:`~obs_tests.chaos.compose.ComposeBackend`) — and, for service faults, on the mock services'
+:class:`~obs_tests.stack.containers.ComposeBackend`) — and, for service faults, on the mock services'
 admin API. :func:`build_fault` turns a scenario's fault declaration into one::
 
     fault = build_fault(FaultSpec("kill-gateway", "kill", "gateway"), backend)
@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from obs_tests.clients.services import ServiceClient
 from obs_tests.errors import UsageError
+from obs_tests.loadgen import LoadRun, LoadSpec
 
 __all__ = [
     "FAULT_KINDS",
@@ -214,8 +215,6 @@ class LoadFault(Fault):
 
     def __init__(self, spec: FaultSpec, backend: Backend) -> None:
         super().__init__(spec)
-        from obs_tests.loadgen import LoadSpec  # noqa: PLC0415 - loadgen pulls in the stack modules
-
         fields = dict(spec.params)
         fields.setdefault("duration", 3600.0)
         fields.setdefault("stop_timeout", 10.0)
@@ -227,15 +226,13 @@ class LoadFault(Fault):
             raise UsageError(f"fault {spec.name}: params: {exc}") from None
         self.load.validate()
         self.backend = backend
-        self.run: Any = None
+        self.run: LoadRun | None = None
 
     def describe(self) -> str:
         """``load 10 users, 50 % malformed``."""
         return f"load {self.load.users} users, {self.load.malformed_ratio:.0%} malformed"
 
     def _apply(self) -> None:
-        from obs_tests.loadgen import LoadRun  # noqa: PLC0415
-
         self.run = LoadRun(
             self.load, self.backend.url(self.target), targets_file=getattr(self.backend, "load_targets", None)
         )

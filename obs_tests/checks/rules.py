@@ -325,7 +325,7 @@ _SCALED_COPY = re.compile(r"^\d{2}-")
 
 def loaded_rule_groups(api_groups: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], Mapping[str, Any]]:
     """``/api/v1/rules`` groups by (file name, group name). A time-scaled copy ``NN-<name>`` that
-    Prometheus loads with ``--time-scale`` (scenarios.timescale) also counts as ``<name>``."""
+    Prometheus loads with ``--time-scale`` (stack.timescale) also counts as ``<name>``."""
     exact = {(Path(str(g.get("file", ""))).name, str(g.get("name", ""))): g for g in api_groups}
     loaded = {(_SCALED_COPY.sub("", file), name): g for (file, name), g in exact.items()}
     loaded.update(exact)  # an exact file name wins over a stripped one

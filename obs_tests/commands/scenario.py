@@ -323,7 +323,7 @@ def scale_rules(contract_path: Path, time_scale: float, min_range: float | None,
       OBS_PROMETHEUS_RULES=./build/rules docker compose -p obs-tests up -d
       obs-tests scenario run --compose --time-scale 0.01
     """
-    from obs_tests.scenarios.timescale import scale_rule_files, validate_factor  # noqa: PLC0415
+    from obs_tests.stack.timescale import scale_rule_files, validate_factor  # noqa: PLC0415
 
     if validate_factor(time_scale) == 1:
         raise UsageError("--time-scale 1 is the rule files as written: mount prometheus/ as it is")

@@ -20,13 +20,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from obs_tests.chaos.compose import ComposeBackend
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.contract import Contract, parse_duration
 from obs_tests.durations import format_duration
 from obs_tests.errors import ConfigInvalid, ObsTestsError, UnknownComponent, UsageError
 from obs_tests.rulefiles import load_rule_files
-from obs_tests.scenarios.timescale import scale_duration, validate_factor
+from obs_tests.stack.containers import ComposeBackend
+from obs_tests.stack.timescale import scale_duration, validate_factor
 from obs_tests.waiting import Poll, wait_for
 from obs_tests.yamlfile import load_yaml
 

@@ -39,7 +39,6 @@ from obs_tests.contract import Contract
 from obs_tests.errors import ObsTestsError, StackStartError, UnknownComponent, WaitTimeout
 from obs_tests.interrupts import INTERRUPT_SIGNALS, note_signal, raise_interrupt
 from obs_tests.rulefiles import plain_rule_files
-from obs_tests.scenarios.timescale import scale_rule_files, validate_factor
 from obs_tests.stack.components import CATALOGUE, MOCK_SERVICES, Component, ComponentPlan, build_components
 from obs_tests.stack.ports import allocate_ports
 from obs_tests.stack.process import ManagedProcess, ProcessIdentity, Spawner, environ_copy
@@ -53,6 +52,7 @@ from obs_tests.stack.state import (
     record_path,
     write_record,
 )
+from obs_tests.stack.timescale import scale_rule_files, validate_factor
 from obs_tests.waiting import Poll, wait_for
 
 __all__ = ["ComponentStatus", "EmbeddedStack"]

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from obs_tests.chaos.compose import ComposeBackend
 from obs_tests.chaos.controller import ChaosController
 from obs_tests.chaos.faults import FAULT_KINDS, FaultSpec, build_fault
 from obs_tests.errors import StackError, UnknownComponent, UsageError
+from obs_tests.stack.containers import ComposeBackend
 
 
 class RecordingBackend:

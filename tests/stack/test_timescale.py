@@ -7,7 +7,7 @@ import yaml
 
 from obs_tests.contract import load_contract
 from obs_tests.errors import ToolError, UsageError
-from obs_tests.scenarios.timescale import scale_duration, scale_expr, scale_rule_files
+from obs_tests.stack.timescale import scale_duration, scale_expr, scale_rule_files
 
 ROOT = Path(__file__).resolve().parents[2]
 
