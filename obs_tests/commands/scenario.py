@@ -27,7 +27,7 @@ from obs_tests.scenarios.model import Catalog, load_scenario, load_scenarios, or
 from obs_tests.yamlfile import load_yaml
 
 if TYPE_CHECKING:
-    from obs_tests.scenarios.runner import ScenarioResult
+    from obs_tests.scenarios.results import ScenarioResult
 
 __all__ = ["scenario"]
 

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 
 from obs_tests.interrupts import raise_interrupt
 from obs_tests.scenarios.model import Catalog, Scenario
-from obs_tests.scenarios.runner import ScenarioResult, ScenarioRunner
+from obs_tests.scenarios.results import ScenarioResult
+from obs_tests.scenarios.runner import ScenarioRunner
 
 __all__ = [
     "SHARED_COMPONENTS",

@@ -1,14 +1,33 @@
 """Custom assertions shipped with obs-tests, for ``expect.custom`` (each gets the recorded timeline).
 
 A custom assertion is any callable ``f(timeline) -> bool | (bool, message)``; reference it by dotted
-path (``package.module:function``).
+path (``package.module:function``), which :func:`import_callable` resolves.
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from obs_tests.errors import ScenarioInvalid
 from obs_tests.scenarios.timeline import Timeline
 
-__all__ = ["pipeline_resumed_after_restart"]
+__all__ = ["import_callable", "pipeline_resumed_after_restart"]
+
+
+def import_callable(path: str) -> Callable[..., Any]:
+    """``package.module:function`` or ``package.module.function``."""
+    module_name, _, attr = path.rpartition(":") if ":" in path else path.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+        func = getattr(module, attr)
+    except (ImportError, AttributeError) as exc:
+        raise ScenarioInvalid(f"custom assertion '{path}': cannot import it ({exc})") from None
+    if not callable(func):
+        raise ScenarioInvalid(f"custom assertion '{path}' is not callable")
+    result: Callable[..., Any] = func
+    return result
 
 
 def pipeline_resumed_after_restart(timeline: Timeline) -> tuple[bool, str]:

@@ -13,7 +13,8 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from obs_tests.validation import describe_error, load_schema, validate_document
 from obs_tests.yamlfile import LocatedDocument, closest, format_path, load_located, shown
 
 __all__ = [
+    "OPS",
     "STEP_KINDS",
     "Catalog",
     "ChaosEntry",
@@ -56,6 +58,15 @@ STEP_KINDS = (
     "assert",
 )
 WATCHDOG = "Watchdog"
+#: what each ``op`` of a step or a metric expectation means (the schema lists the same ones)
+OPS: dict[str, Callable[[float, float], bool]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+}
 
 
 @dataclass(frozen=True)

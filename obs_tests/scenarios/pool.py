@@ -23,7 +23,8 @@ from typing import Any
 
 from obs_tests.scenarios.concurrent import join_ignoring_signals, run_threads, tag_log
 from obs_tests.scenarios.model import Scenario
-from obs_tests.scenarios.runner import ScenarioResult, ScenarioRunner
+from obs_tests.scenarios.results import ScenarioResult
+from obs_tests.scenarios.runner import ScenarioRunner
 
 __all__ = ["StackPool", "run_on_stacks"]
 

@@ -27,7 +27,8 @@ from obs_tests.errors import PromQLSyntaxError, ScenarioInvalid, ToolError
 from obs_tests.promql import selectors
 from obs_tests.rulefiles import load_rule_files
 from obs_tests.scenarios.model import Catalog, load_scenario
-from obs_tests.scenarios.runner import ScenarioResult, ScenarioRunner
+from obs_tests.scenarios.results import ScenarioResult
+from obs_tests.scenarios.runner import ScenarioRunner
 from obs_tests.tools import run_tool
 
 __all__ = ["build_fixture", "record_scenario"]

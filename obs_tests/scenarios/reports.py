@@ -18,7 +18,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from obs_tests.errors import UsageError
-from obs_tests.scenarios.runner import ScenarioResult
+from obs_tests.scenarios.results import ScenarioResult
 
 __all__ = [
     "FORMATS",

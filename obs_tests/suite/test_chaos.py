@@ -21,7 +21,8 @@ from obs_tests.rulefiles import load_rule_files
 from obs_tests.scenarios.model import WATCHDOG, Scenario
 from obs_tests.scenarios.pool import StackPool
 from obs_tests.scenarios.reports import write_reports
-from obs_tests.scenarios.runner import ScenarioResult, ScenarioRunner
+from obs_tests.scenarios.results import ScenarioResult
+from obs_tests.scenarios.runner import ScenarioRunner
 from obs_tests.stack import EmbeddedStack
 
 

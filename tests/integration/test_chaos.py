@@ -17,7 +17,8 @@ from obs_tests.contract import load_contract
 from obs_tests.durations import format_duration
 from obs_tests.scenarios.record import build_fixture
 from obs_tests.scenarios.reports import render_html, render_junit, render_markdown, write_reports
-from obs_tests.scenarios.runner import ScenarioResult, ScenarioRunner
+from obs_tests.scenarios.results import ScenarioResult
+from obs_tests.scenarios.runner import ScenarioRunner
 from obs_tests.stack import EmbeddedStack
 from obs_tests.stack.process import ProcessIdentity
 from obs_tests.tools import run_tool

@@ -8,7 +8,7 @@ from obs_tests.contract import load_contract
 from obs_tests.scenarios import concurrent
 from obs_tests.scenarios.concurrent import conflict, plan_waves
 from obs_tests.scenarios.model import Catalog, Scenario, load_scenario, load_scenarios, ordered
-from obs_tests.scenarios.runner import ScenarioResult
+from obs_tests.scenarios.results import ScenarioResult
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = "# yaml-language-server: $schema=../obs_tests/schemas/scenario.schema.json\n"

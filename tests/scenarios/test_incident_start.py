@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from obs_tests.scenarios.runner import incident_start
+from obs_tests.scenarios.steps import incident_start
 from obs_tests.scenarios.timeline import Event
 
 T0 = 1_800_000_000.0

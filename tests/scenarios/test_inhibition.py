@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from obs_tests.scenarios.runner import inhibition_held
+from obs_tests.scenarios.judge import inhibition_held
 from obs_tests.scenarios.timeline import Event, Recorder, Timeline
 
 T = 1_800_000_000.0

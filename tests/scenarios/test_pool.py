@@ -11,7 +11,7 @@ import pytest
 
 from obs_tests.scenarios import pool
 from obs_tests.scenarios.pool import StackPool
-from obs_tests.scenarios.runner import ScenarioResult
+from obs_tests.scenarios.results import ScenarioResult
 
 
 class FakeRunner:

@@ -8,7 +8,7 @@ from typing import Any
 
 from obs_tests.scenarios.bounds import AlertBounds
 from obs_tests.scenarios.reports import render_html, render_markdown
-from obs_tests.scenarios.runner import AlertTiming, AssertionResult, ScenarioResult
+from obs_tests.scenarios.results import AlertTiming, AssertionResult, ScenarioResult
 
 BOUNDS = AlertBounds("X", 1.0, 1.0, 1.0, 1, 3.0, 0.0, 0.0, 1.0, 2.0)  # fire bound 6.0s, clear bound 2.0s
 START = 1_000.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from obs_tests.scenarios.runner import happened_within, in_order
+from obs_tests.scenarios.judge import happened_within, in_order
 from obs_tests.scenarios.timeline import Event
 
 

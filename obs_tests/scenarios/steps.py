@@ -1,0 +1,328 @@
+"""The step interpreter: one handler per step kind, looked up by kind in :data:`STEP_HANDLERS`.
+
+A handler gets a :class:`StepContext` (the clients, the recorder, the chaos controller, the timeline and
+the stop event of the run) and the step's arguments as parsed from the scenario; it returns what happened
+(``"GatewayDown firing after 4.2s"``), or raises :class:`~obs_tests.errors.WaitTimeout` when its condition
+did not hold in time. :func:`run_steps` runs a scenario's steps in order until one fails.
+
+Example::
+
+    ctx = StepContext(prom, recorder, chaos, timeline, stop, new_load, background_loads=[])
+    STEP_HANDLERS["wait_for_time"].run(ctx, 2)  # "2s passed"
+    run_steps(scenario.steps, ctx, log=log, add=result.assertions.append, on_done=done_ids.append)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from obs_tests.chaos.controller import ChaosController
+from obs_tests.clients.prometheus import PrometheusClient
+from obs_tests.errors import ObsTestsError, WaitTimeout
+from obs_tests.loadgen import LoadRun
+from obs_tests.scenarios.model import OPS, Step
+from obs_tests.scenarios.results import AssertionResult
+from obs_tests.scenarios.timeline import Event, Recorder, Timeline, parse_time
+from obs_tests.waiting import Poll, wait_for
+
+__all__ = ["STEP_HANDLERS", "StepContext", "StepHandler", "await_fault", "incident_start", "run_steps"]
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What a step handler may use: the run's Prometheus client, alert recorder, chaos controller and
+    timeline; ``stop`` is set when the run is asked to stop (waits end early); ``new_load(raw, default
+    duration)`` makes an unstarted Locust run from a ``load`` mapping, and a load that does not wait goes
+    to ``background_loads`` (the runner stops those at the end)."""
+
+    prom: PrometheusClient
+    recorder: Recorder
+    chaos: ChaosController
+    timeline: Timeline
+    stop: threading.Event
+    new_load: Callable[[Mapping[str, Any], float], LoadRun]
+    background_loads: list[LoadRun]
+
+
+@dataclass(frozen=True)
+class StepHandler:
+    """How one step kind runs: ``run(ctx, args)`` returns what happened; an ``asserts`` step is an
+    assertion, its success recorded as a passed one (a failed step is always recorded as failed)."""
+
+    run: Callable[[StepContext, Any], str]
+    asserts: bool = False
+
+
+class _StepFailed(Exception):
+    def __init__(self, message: str, expected: str, actual: str) -> None:
+        super().__init__(message)
+        self.expected = expected
+        self.actual = actual
+
+
+# -- the loop ------------------------------------------------------------------------------------
+def run_steps(
+    steps: Sequence[Step],
+    ctx: StepContext,
+    *,
+    log: Callable[[str, str], None],
+    add: Callable[[AssertionResult], None],
+    on_done: Callable[[str], None],
+) -> None:
+    """Run ``steps`` in order, each recorded on the timeline (started, done, failed or stopped) and
+    logged; stop at the first that fails (its failure goes to ``add``) or when the run is stopped.
+    ``on_done(id)`` is told when a step with an id is done (faults may be scheduled after it)."""
+    for step in steps:
+        label = step.id or step.describe()
+        ctx.timeline.record("step", label, "started")
+        log("INFO", f"step: {step.describe()}")
+        handler = STEP_HANDLERS[step.kind]
+        try:
+            message = handler.run(ctx, step.args)
+        except (WaitTimeout, _StepFailed) as exc:
+            if ctx.stop.is_set():
+                ctx.timeline.record("step", label, "stopped")
+                return
+            verdict = _failed(f"step {label}", step, exc)
+            ctx.timeline.record("step", label, "failed", error=verdict.message)
+            add(verdict)
+            log("ERROR", f"step {label} failed: {verdict.message}")
+            return
+        ctx.timeline.record("step", label, "done")
+        if handler.asserts:
+            add(AssertionResult(f"step {label}", True, step.describe(), message))
+        if step.id:
+            on_done(step.id)
+
+
+def _failed(name: str, step: Step, exc: WaitTimeout | _StepFailed) -> AssertionResult:
+    if isinstance(exc, _StepFailed):
+        return AssertionResult(name, False, exc.expected, exc.actual, str(exc))
+    return AssertionResult(name, False, step.describe(), "timed out", exc.message)
+
+
+# -- the handlers, one per step kind -------------------------------------------------------------
+def _wait_for_alert(ctx: StepContext, args: Mapping[str, Any]) -> str:
+    """``wait_for_alert: {name, state, labels?, within?}``: the alert reaches the state (``pending``
+    also accepts ``firing``; ``resolved`` means no longer active)."""
+    name, state, labels = args["name"], args["state"], args.get("labels")
+    within = args.get("within", 60)
+    started = time.time()
+
+    def probe() -> Poll[str]:
+        now = ctx.recorder.state(name, labels)
+        if state == "resolved":
+            ok = now == "inactive"
+        elif state == "pending":
+            ok = now in ("pending", "firing")
+        else:
+            ok = now == state
+        return Poll(ok, now, f"{name} is {now}")
+
+    wait_for(
+        probe,
+        timeout=float(within),
+        interval=0.05,
+        expected=f"{name} {state}",
+        bound=f"within {within}s",
+        stop=ctx.stop,
+    )
+    return f"{name} {state} after {time.time() - started:.1f}s"
+
+
+def _wait_for_metric(ctx: StepContext, args: Mapping[str, Any]) -> str:
+    """``wait_for_metric: {expr, op, value, within?}``: the expression's value compares true."""
+    expr, op, value = args["expr"], args["op"], float(args["value"])
+    within = args.get("within", 60)
+    compare = OPS[op]
+
+    def probe() -> Poll[float | None]:
+        got = ctx.prom.query_value(expr)
+        ok = got is not None and compare(got, value)
+        return Poll(ok, got, f"{expr} = {got}")
+
+    got = wait_for(
+        probe,
+        timeout=float(within),
+        interval=0.1,
+        expected=f"{expr} {op} {value:g}",
+        bound=f"within {within}s",
+        transient=(ObsTestsError,),
+        stop=ctx.stop,
+    )
+    return f"{expr} = {got}"
+
+
+def _wait_for_notification(ctx: StepContext, args: Mapping[str, Any]) -> str:
+    """``wait_for_notification: {alert, status?, receiver?, within?}``: a notification of the alert's
+    current incident: received after its latest change to this status (pending/firing for "firing",
+    resolved for "resolved"; Alertmanager may notify before obs-tests sees the state) or, if the alert has
+    not changed in this run, after the step started."""
+    within = args.get("within", 60)
+    status = args.get("status", "firing")
+    started = incident_start(ctx.timeline.find("alert", args["alert"]), status, time.time())
+
+    def probe() -> Poll[int]:
+        found = [
+            e
+            for e in ctx.timeline.find("notification", args["alert"], status, since=started)
+            if "receiver" not in args or e.detail.get("receiver") == args["receiver"]
+        ]
+        return Poll(bool(found), len(found))
+
+    wait_for(
+        probe,
+        timeout=float(within),
+        interval=0.1,
+        expected=f"a {status} notification of {args['alert']}"
+        + (f" to {args['receiver']}" if "receiver" in args else ""),
+        stop=ctx.stop,
+    )
+    return f"{status} notification of {args['alert']} received"
+
+
+def _wait_for_time(ctx: StepContext, args: Any) -> str:
+    """``wait_for_time: SECONDS``; fails when the run is stopped meanwhile."""
+    if ctx.stop.wait(float(args)):
+        raise _StepFailed("scenario stopped", "time passes", "stopped")
+    return f"{args}s passed"
+
+
+def _wait_for_cycles(ctx: StepContext, args: Any) -> str:
+    """``wait_for_cycles: N``: every rule group evaluated N more times."""
+    prom = ctx.prom
+    cycles = int(args)
+
+    def last_evals() -> float:
+        times = [str(g.get("lastEvaluation") or "") for g in prom.rules()]
+        values = [parse_time(t) or 0.0 for t in times]
+        return min(values) if values else 0.0
+
+    start = last_evals()
+    seen: list[float] = [start]
+
+    def probe() -> Poll[int]:
+        now = last_evals()
+        if now > seen[-1]:
+            seen.append(now)
+        return Poll(len(seen) - 1 >= cycles, len(seen) - 1, f"{len(seen) - 1} of {cycles} cycles")
+
+    interval = min((float(g.get("interval") or 1.0) for g in prom.rules()), default=1.0)
+    wait_for(
+        probe,
+        timeout=cycles * interval * 3 + 10,
+        interval=0.05,
+        expected=f"{cycles} rule evaluation cycles",
+        bound=f"{cycles} x {interval:g}s",
+        transient=(ObsTestsError,),
+        stop=ctx.stop,
+    )
+    return f"{cycles} evaluation cycles"
+
+
+def _load(ctx: StepContext, args: Mapping[str, Any]) -> str:
+    """``load: {users, duration?, …, wait?}``: a Locust run, waited for unless ``wait: false``."""
+    run = ctx.new_load(args, 10.0)
+    spec = run.spec
+    run.start()
+    ctx.timeline.record("load", "step", "started", users=spec.users, duration=spec.duration)
+    if args.get("wait", True) is False:
+        ctx.background_loads.append(run)
+        return f"{spec.users} users started in the background"
+    try:
+        res = run.wait()
+    finally:
+        run.stop()
+    ctx.timeline.record("load", "step", "done", requests=res.requests, failures=res.failures)
+    return f"{res.requests} requests, {res.failures} failures"
+
+
+def _wait_for_fault(ctx: StepContext, args: Any) -> str:
+    """``wait_for_fault: NAME``: the scheduled fault applied (fails if it could not be)."""
+    _wait_fault(ctx.timeline, str(args), timeout=120)
+    return f"{args} applied"
+
+
+def _revert(ctx: StepContext, args: Any) -> str:
+    """``revert: NAME``: revert the fault, once it has been applied."""
+    name = str(args)
+    if name not in ctx.chaos.faults:
+        _wait_fault(ctx.timeline, name, timeout=120)
+    if ctx.chaos.revert(name):
+        ctx.timeline.record("revert", name, "reverted")
+    return f"{name} reverted"
+
+
+def _assert_state(ctx: StepContext, args: Mapping[str, Any]) -> str:
+    """``assert: {alert, state, message?}`` or ``assert: {expr, op, value, message?}``, judged now."""
+    if "alert" in args:
+        state = ctx.recorder.state(args["alert"])
+        if state != args["state"]:
+            raise _StepFailed(
+                args.get("message") or f"{args['alert']} is {state}", f"{args['alert']} {args['state']}", state
+            )
+        return f"{args['alert']} is {state}"
+    value = ctx.prom.query_value(args["expr"])
+    if value is None or not OPS[args["op"]](value, float(args["value"])):
+        raise _StepFailed(
+            args.get("message") or f"{args['expr']} = {value}",
+            f"{args['expr']} {args['op']} {args['value']}",
+            str(value),
+        )
+    return f"{args['expr']} = {value}"
+
+
+#: every step kind (:data:`~obs_tests.scenarios.model.STEP_KINDS`) → its handler
+STEP_HANDLERS: dict[str, StepHandler] = {
+    "wait_for_alert": StepHandler(_wait_for_alert),
+    "wait_for_metric": StepHandler(_wait_for_metric),
+    "wait_for_notification": StepHandler(_wait_for_notification),
+    "wait_for_time": StepHandler(_wait_for_time),
+    "wait_for_cycles": StepHandler(_wait_for_cycles),
+    "wait_for_fault": StepHandler(_wait_for_fault),
+    "load": StepHandler(_load),
+    "revert": StepHandler(_revert),
+    "assert": StepHandler(_assert_state, asserts=True),
+}
+
+
+# -- helpers -------------------------------------------------------------------------------------
+def _wait_fault(timeline: Timeline, name: str, timeout: float) -> None:
+    def probe() -> Poll[bool]:
+        if timeline.first("fault", name, "failed") is not None:
+            raise _StepFailed(f"fault {name} could not be applied", f"fault {name} applied", "failed")
+        event = timeline.first("fault", name, "applied")
+        return Poll(event is not None, event is not None)
+
+    wait_for(probe, timeout=timeout, interval=0.05, expected=f"fault {name} applied")
+
+
+def await_fault(timeline: Timeline, name: str, timeout: float) -> None:
+    """Wait up to ``timeout`` seconds for fault ``name`` to be applied; return quietly when it could not
+    be applied or was not in time (the judge then finds no fault time)."""
+    with contextlib.suppress(WaitTimeout, _StepFailed):
+        _wait_fault(timeline, name, timeout)
+
+
+def incident_start(events: Sequence[Event], status: str, now: float) -> float:
+    """Since when a ``status`` notification belongs to the alert's current incident, given its recorded
+    ``events``: its latest change to that status (pending/firing for "firing", resolved for "resolved")
+    less 1 s, as Alertmanager may notify before obs-tests' poll sees the change — but for "firing" never
+    before the alert's ``activeAt`` (a notification older than that is of an earlier incident, e.g. one
+    Alertmanager repeated while Prometheus restarted); ``now`` when the alert has not changed in the run.
+    """
+    states = ("pending", "firing") if status == "firing" else ("resolved",)
+    changes = [e for e in events if e.state in states]
+    if not changes:
+        return now
+    latest = changes[-1]
+    start = latest.t - 1.0
+    active_at = latest.detail.get("active_at")
+    if status == "firing" and isinstance(active_at, int | float):
+        start = max(start, float(active_at))
+    return start

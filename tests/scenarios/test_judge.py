@@ -1,0 +1,162 @@
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from obs_tests.contract import load_contract
+from obs_tests.scenarios.bounds import AlertBounds
+from obs_tests.scenarios.judge import Judge
+from obs_tests.scenarios.model import Catalog, MustFire, load_scenario
+from obs_tests.scenarios.results import AlertTiming, AssertionResult, ScenarioResult
+from obs_tests.scenarios.timeline import Timeline
+
+ROOT = Path(__file__).resolve().parents[2]
+
+BOUNDS = AlertBounds("GatewayDown", 1.0, 1.0, 1.0, 1, 3.0, 0.0, 0.0, 1.0, 2.0)  # fire bound 6.0s, clear bound 2.0s
+
+
+class RisingCounter:
+    """A Prometheus stand-in whose ``sum(...)`` grows by ``step`` at every query."""
+
+    def __init__(self, start: float, step: float) -> None:
+        self.value = start
+        self.step = step
+        self.queries = 0
+
+    def query_value(self, expr: str, default: float | None = None) -> float:
+        self.queries += 1
+        self.value += self.step
+        return self.value
+
+
+def _judge(tmp_path: Path, metric: str, prom: Any = None) -> Judge:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: s\nchaos:\n  - {name: kill-gateway, kind: kill, target: gateway, at: 1}\n"
+        f"steps:\n  - wait_for_fault: kill-gateway\nexpect:\n  metric:\n    - {metric}\n"
+    )
+    catalog = Catalog.from_contract(load_contract(ROOT / "obs.yaml"))
+    scenario = load_scenario(path, catalog)
+    result = ScenarioResult(scenario.name, str(scenario.path), scenario.description)
+    return Judge(scenario, catalog, Timeline(), result, prom=prom, bounds=None, stop=threading.Event())
+
+
+def _metric(judge: Judge, baseline: float) -> AssertionResult:
+    found: list[AssertionResult] = []
+    judge._judge_metrics({"sum(x_total)": baseline}, time.time(), found.append)
+    (outcome,) = found
+    return outcome
+
+
+def test_a_metric_expectation_with_within_is_judged_once_it_holds(tmp_path: Path) -> None:
+    prom = RisingCounter(start=0, step=1)
+    outcome = _metric(_judge(tmp_path, "{name: closed, increase: 'x_total', min: 10, within: 5}", prom), baseline=0)
+    assert outcome.passed, outcome
+    assert prom.queries >= 10  # it waited for the counter to get there
+
+
+def test_a_metric_expectation_with_within_fails_when_it_never_holds(tmp_path: Path) -> None:
+    judge = _judge(tmp_path, "{name: closed, increase: 'x_total', min: 1000, within: 0.5}", RisingCounter(0, 1))
+    outcome = _metric(judge, baseline=0)
+    assert not outcome.passed
+    assert "still after waiting 0.5s" in outcome.message
+
+
+def test_a_metric_expectation_without_within_is_judged_at_once(tmp_path: Path) -> None:
+    prom = RisingCounter(start=0, step=1)
+    outcome = _metric(_judge(tmp_path, "{name: closed, increase: 'x_total', min: 10}", prom), baseline=0)
+    assert not outcome.passed and prom.queries == 1
+    assert outcome.actual == "1"
+
+
+def test_the_baseline_sums_the_counters_whose_increase_is_expected(tmp_path: Path) -> None:
+    judge = _judge(tmp_path, "{name: closed, increase: 'x_total', min: 10}", RisingCounter(start=4, step=1))
+    assert judge.baseline() == {"x_total": 5.0}
+
+
+def _judged(tmp_path: Path, must: MustFire, fired_after: float, resolved_after: float = 1.0) -> list[AssertionResult]:
+    judge = _judge(tmp_path, "{name: closed, increase: 'x_total', min: 10}")
+    timing = AlertTiming("GatewayDown", "kill-gateway", BOUNDS, fault_at=100.0, firing_at=100.0 + fired_after)
+    timing.reverted_at, timing.resolved_at = 200.0, 200.0 + resolved_after
+    found: list[AssertionResult] = []
+    judge._judge_must_fire(timing, must, 2.0, found.append)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("must", "fired_after", "passed", "said"),
+    [
+        pytest.param(
+            MustFire("GatewayDown", within=10.0, notify=False, clears=False),
+            8.8,
+            True,
+            "within 10.0s, set in the scenario",
+            id="within-passed",
+        ),
+        pytest.param(
+            MustFire("GatewayDown", within=10.0, notify=False, clears=False),
+            12.0,
+            False,
+            "within 10.0s, set in the scenario",
+            id="within-failed",
+        ),
+        pytest.param(
+            MustFire("GatewayDown", notify=False, clears=False),
+            7.5,
+            True,
+            "bound 8.0s: 6.0s from the rule's for + scrape/evaluation intervals, + tolerance 2.0s",
+            id="computed",
+        ),
+    ],
+)
+def test_the_fire_verdict_names_the_limit_that_judged_it(
+    tmp_path: Path, must: MustFire, fired_after: float, passed: bool, said: str
+) -> None:
+    """`scenario run` printed 'fired 8.8s (bound 6.0s)' — or 'limit 10.0s, given; bound 6.0s' — when the
+    scenario's `within: 10` judged it: the bound shown must be the one that judged, and say its kind."""
+    (fires,) = _judged(tmp_path, must, fired_after)
+    assert fires.passed is passed
+    assert f"({said})" in fires.expected
+    if not passed:
+        assert fires.message == f"fired, but {fired_after:.1f}s after the fault; {said}"
+    if must.within is not None:
+        assert "6.0s" not in fires.expected + fires.message  # the computed bound did not judge it
+
+
+def test_a_clear_within_judges_the_clear_phase_and_says_so(tmp_path: Path) -> None:
+    found = _judged(tmp_path, MustFire("GatewayDown", notify=False, clear_within=30.0), 5.0, resolved_after=31.0)
+    clears = next(a for a in found if a.name == "GatewayDown clears")
+    assert not clears.passed
+    assert clears.expected == "resolved within 30.0s of the revert (clear_within 30.0s, set in the scenario)"
+    assert clears.message == "GatewayDown did not clear in time (clear_within 30.0s, set in the scenario)"
+
+
+def test_a_notifying_alert_is_judged_in_every_phase(tmp_path: Path) -> None:
+    """Fire, notify, clear and the resolved notification, in that order, each against its limit."""
+    judge = _judge(tmp_path, "{name: closed, increase: 'x_total', min: 10}")
+    timing = AlertTiming("GatewayDown", "kill-gateway", BOUNDS, fault_at=100.0, firing_at=105.0, notified_at=106.0)
+    timing.reverted_at, timing.resolved_at, timing.resolved_notified_at = 200.0, 201.0, 200.9
+    found: list[AssertionResult] = []
+    judge._judge_must_fire(timing, MustFire("GatewayDown"), 2.0, found.append)
+    assert [(a.name, a.passed) for a in found] == [
+        ("GatewayDown fires", True),
+        ("GatewayDown notified", True),
+        ("GatewayDown clears", True),
+        ("GatewayDown resolved notification", True),
+    ]
+    assert found[3].actual == "with the resolve (0.1s before the poll that saw it resolved)"
+    assert set(timing.limits) == {"fire", "notify", "clear", "notify_resolved"}
+
+
+def test_an_alert_that_never_fired_is_judged_on_firing_only(tmp_path: Path) -> None:
+    judge = _judge(tmp_path, "{name: closed, increase: 'x_total', min: 10}")
+    timing = AlertTiming("NoSuchAlert", "kill-gateway", None, fault_at=100.0)
+    found: list[AssertionResult] = []
+    judge._judge_must_fire(timing, MustFire("NoSuchAlert"), 2.0, found.append)
+    (fires,) = found
+    assert not fires.passed and fires.actual == "never fired"
+    assert fires.message.endswith("last expression value: unknown (the rule is not loaded)")

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from obs_tests.scenarios.model import STEP_KINDS, Step
+from obs_tests.scenarios.results import AssertionResult
+from obs_tests.scenarios.steps import STEP_HANDLERS, StepContext, run_steps
+from obs_tests.scenarios.timeline import Timeline
+
+
+class _Recorder:
+    def __init__(self, states: dict[str, str]) -> None:
+        self.states = states
+
+    def state(self, name: str, labels: Any = None) -> str:
+        return self.states.get(name, "inactive")
+
+
+class _Prometheus:
+    def __init__(self, value: float | None) -> None:
+        self.value = value
+
+    def query_value(self, expr: str, default: float | None = None) -> float | None:
+        return self.value
+
+
+def _ctx(*, states: dict[str, str] | None = None, value: float | None = None, stop: bool = False) -> StepContext:
+    event = threading.Event()
+    if stop:
+        event.set()
+
+    def no_load(raw: Any, default_duration: float) -> Any:
+        raise AssertionError("no load expected")
+
+    return StepContext(_Prometheus(value), _Recorder(states or {}), None, Timeline(), event, no_load, [])  # type: ignore[arg-type]
+
+
+def _run(ctx: StepContext, *steps: Step) -> tuple[list[AssertionResult], list[str], list[tuple[str, str]]]:
+    found: list[AssertionResult] = []
+    done: list[str] = []
+    logged: list[tuple[str, str]] = []
+    run_steps(
+        steps, ctx, log=lambda level, message: logged.append((level, message)), add=found.append, on_done=done.append
+    )
+    return found, done, logged
+
+
+def test_every_step_kind_has_a_handler() -> None:
+    assert set(STEP_HANDLERS) == set(STEP_KINDS)
+    assert [kind for kind, handler in STEP_HANDLERS.items() if handler.asserts] == ["assert"]
+
+
+def test_an_assert_step_that_holds_is_a_passed_assertion_and_marks_its_id_done() -> None:
+    ctx = _ctx(states={"GatewayDown": "firing"})
+    found, done, logged = _run(ctx, Step("assert", {"alert": "GatewayDown", "state": "firing"}, id="check"))
+    assert found == [
+        AssertionResult("step check", True, "assert(alert=GatewayDown, state=firing)", "GatewayDown is firing")
+    ]
+    assert done == ["check"]
+    assert logged == [("INFO", "step: assert(alert=GatewayDown, state=firing)")]
+    assert [e.state for e in ctx.timeline.find("step", "check")] == ["started", "done"]
+
+
+def test_a_failed_step_is_a_failed_assertion_and_ends_the_steps() -> None:
+    ctx = _ctx(value=3.0)
+    assertion = Step("assert", {"expr": "up", "op": ">", "value": 5})
+    found, done, logged = _run(ctx, assertion, Step("wait_for_time", 0))
+    label = assertion.describe()
+    assert found == [AssertionResult(f"step {label}", False, "up > 5", "3.0", "up = 3.0")]
+    assert logged[-1] == ("ERROR", f"step {label} failed: up = 3.0")
+    assert ctx.timeline.first("step", "wait_for_time(0)") is None  # never started
+    assert done == []
+
+
+def test_a_wait_ended_by_stop_is_recorded_as_stopped_not_failed() -> None:
+    ctx = _ctx(stop=True)
+    found, _, logged = _run(ctx, Step("wait_for_time", 5))
+    assert found == []
+    assert [e.state for e in ctx.timeline.find("step")] == ["started", "stopped"]
+    assert [level for level, _ in logged] == ["INFO"]
+
+
+def test_a_wait_step_returns_what_happened() -> None:
+    assert STEP_HANDLERS["wait_for_time"].run(_ctx(), 0) == "0s passed"
+    assert STEP_HANDLERS["wait_for_metric"].run(_ctx(value=2.0), {"expr": "up", "op": "==", "value": 2}) == "up = 2.0"
