@@ -174,9 +174,10 @@ def _validate_run_request(body: Any) -> RunOptions:
 
 
 def _int_param(raw: str | None, name: str, minimum: int, maximum: int | None = None) -> int | None:
-    if raw is None or raw == "":
+    if raw is None:
         return None
-    if not raw.isdigit() or len(raw) > 18:
+    # given but empty is no integer (the documented schema says so); isdigit() alone takes '²' and '٣'
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise RequestInvalid(f"{name}: {_short(raw, 40)!r} is not a non-negative integer")
     value = int(raw)
     if value < minimum or (maximum is not None and value > maximum):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import schemathesis
@@ -105,3 +106,12 @@ def test_fuzzing_never_started_a_run_or_the_stack(fuzz_server: Server, tmp_path:
     info = fuzz_server.info()
     assert info["stack"]["state"] == "stopped"
     assert fuzz_server.get("/api/runs").json()["runs"] == []
+
+
+@pytest.mark.parametrize("value", ["", "²", "٣", "1.0", "-1", " 5"])
+def test_a_given_limit_that_is_no_integer_is_rejected(fuzz_server: Server, value: str) -> None:
+    """What the fuzzing found with some seeds: `?limit=` (given, empty) was taken for "absent" and answered 200,
+    and str.isdigit() took '²' (int() then raised) and '٣' — the schema says integer, so 400 naming it."""
+    response = fuzz_server.get(f"/api/runs?limit={quote(value)}")
+    assert response.status_code == 400, response.text
+    assert "limit: " in response.json()["error"]
