@@ -95,7 +95,9 @@ def test_api_answers_as_documented(
     operation = api_schema[path][method]
 
     @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    # derandomize: the same examples every run, so CI never fails on a seed it did not try before (found
+    # with random seeds: the empty `?limit=`, pinned by the test below); drop it locally to explore further
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True)
     def answers_as_documented(case: Any) -> None:
         case.call_and_validate(checks=CHECKS, session=fuzz_server.session)
 
