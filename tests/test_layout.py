@@ -1,0 +1,112 @@
+"""The tree stays readable: every module has a test module mirroring its path (``obs_tests/stack/probes.py`` ↔
+``tests/stack/test_probes.py``) or names, with its reason, the test module that covers it; and no module
+grows past ~500 lines — those above it today are listed with their size, which may only shrink."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "obs_tests"
+
+#: module -> (the test module covering it, a name that test uses, why it is not a mirrored test module)
+TESTED_ELSEWHERE: dict[str, tuple[str, str, str]] = {
+    "accounting.py": ("tests/integration/test_accounting.py", "accounting", "counts against a live stack"),
+    "chaos/faults.py": (
+        "tests/chaos/test_controller.py",
+        "obs_tests.chaos.faults",
+        "each fault through its controller",
+    ),
+    "clients/alertmanager.py": (
+        "tests/integration/test_alerting_probes.py",
+        "AlertmanagerClient",
+        "a live Alertmanager",
+    ),
+    "clients/services.py": ("tests/integration/test_metric_checks.py", "ServiceClient", "the live mock services"),
+    "commands/check.py": ("tests/test_cli.py", '"check"', "the CLI's tests run each command"),
+    "commands/health.py": ("tests/health/test_command.py", '"health"', "with the health package's tests"),
+    "commands/init.py": ("tests/test_starter.py", '"init"', "with the starter it drives"),
+    "commands/lint.py": ("tests/test_lint.py", '"lint"', "with the lint it drives"),
+    "commands/options.py": ("tests/test_options.py", "obs_tests.commands.options", "shared by every command"),
+    "commands/scenario.py": ("tests/test_cli.py", '"scenario"', "the CLI's tests run each command"),
+    "commands/serve.py": ("tests/web/test_serve_cli.py", '"serve"', "with the web package's tests"),
+    "commands/stack.py": ("tests/integration/test_cli_stack.py", '"status"', "up/status/down need real stacks"),
+    "findings.py": ("tests/test_policy.py", "obs_tests.findings", "findings are judged by the policy"),
+    "health/prometheus_checks.py": ("tests/health/test_runner.py", "prometheus_checks", "whole runs on recorded APIs"),
+    "health/prometheus_state.py": ("tests/health/test_runner.py", "prometheus_state", "whole runs on recorded APIs"),
+    "health/settings.py": ("tests/health/test_runner.py", "HealthSettings", "whole runs on recorded APIs"),
+    "junit.py": ("tests/test_policy.py", "junit", "written with the findings it reports"),
+    "notifications.py": ("tests/integration/test_alerting_probes.py", "wait_for_notification", "a live webhook sink"),
+    "scenarios/bounds.py": ("tests/scenarios/test_races.py", "bounds", "the race check is its user"),
+    "scenarios/record.py": ("tests/integration/test_chaos.py", "obs_tests.scenarios.record", "records a live run"),
+    "scenarios/timeline.py": ("tests/scenarios/test_judge.py", "timeline", "judged through the judge"),
+    "services/__main__.py": ("tests/services/test_main.py", "__main__", "a module named __main__"),
+    "stack/components.py": ("tests/stack/test_render.py", "components", "rendered into the configs"),
+    "stack/containers.py": ("tests/chaos/test_controller.py", "ComposeBackend", "docker SDK calls, with the faults"),
+    "stack/embedded.py": ("tests/integration/test_embedded_stack.py", "EmbeddedStack", "starts real servers"),
+    "tools.py": ("tests/test_rulefiles.py", "obs_tests.tools", "promtool runs on rule files"),
+    "web/app.py": ("tests/web/test_api.py", "/api/", "the API over HTTP"),
+    "web/runs.py": ("tests/web/test_stream.py", "obs_tests.web.runs", "runs publish to the stream"),
+}
+
+#: modules over ~500 lines today, with their size: they may shrink, never grow (issue 18 splits them)
+LONG = {
+    "checks/dashboards.py": 786,
+    "health/prometheus_checks.py": 699,
+    "checks/dashboards_lint.py": 690,
+    "web/runs.py": 688,
+    "stack/embedded.py": 617,
+    "services/http.py": 570,
+    "report.py": 563,
+    "pytest_plugin.py": 559,
+    "dashboards.py": 542,
+    "lint.py": 521,
+    "scenarios/runner.py": 508,
+    "loadgen.py": 507,
+}
+MAX_LINES = 500
+
+
+def _modules() -> list[str]:
+    return sorted(
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if path.name != "__init__.py" and "suite" not in path.parts and "__pycache__" not in path.parts
+    )
+
+
+def _mirror(module: str) -> Path:
+    path = Path(module)
+    return ROOT / "tests" / path.parent / f"test_{path.name}"
+
+
+@pytest.mark.parametrize("module", _modules())
+def test_every_module_has_its_test_module_or_a_reason(module: str) -> None:
+    if module not in TESTED_ELSEWHERE:
+        assert _mirror(module).is_file(), (
+            f"obs_tests/{module} has no test module: add {_mirror(module).relative_to(ROOT)}, or name the test "
+            "module covering it in TESTED_ELSEWHERE with the reason"
+        )
+        return
+    test, name, reason = TESTED_ELSEWHERE[module]
+    assert reason
+    assert not _mirror(module).is_file(), f"obs_tests/{module} has its mirrored test module now: drop its entry"
+    assert name in (ROOT / test).read_text(), f"{test} does not use {name}: the entry for obs_tests/{module} is stale"
+
+
+def test_no_entry_names_a_module_that_is_gone() -> None:
+    assert set(TESTED_ELSEWHERE) <= set(_modules())
+    assert set(LONG) <= set(_modules())
+
+
+@pytest.mark.parametrize("module", _modules())
+def test_no_module_grows_past_its_size(module: str) -> None:
+    lines = len((PACKAGE / module).read_text().splitlines())
+    limit = LONG.get(module, MAX_LINES)
+    assert lines <= limit, (
+        f"obs_tests/{module}: {lines} lines, over {limit} — split it by concern (aim ≤ {MAX_LINES})"
+        if module not in LONG
+        else f"obs_tests/{module}: {lines} lines, it may only shrink from {limit}"
+    )
