@@ -11,7 +11,11 @@ The tree::
     │   ├── PromQLSyntaxError     a PromQL expression (rule, dashboard, scenario) does not parse
     │   ├── RequestInvalid        a request to the ``serve`` API is unusable; ``status`` is its 4xx answer
     │   ├── SignalRejected        mock gateway: a webhook body is not a valid signal; ``reason`` says why
-    │   └── PayloadInvalid        mock sink: a webhook payload is not an Alertmanager payload
+    │   ├── PayloadInvalid        mock sink: a webhook payload is not an Alertmanager payload
+    │   ├── FaultsInvalid         mock services: a fault document does not match faults.schema.json
+    │   ├── UnknownRun            ``serve``: no run with that test id (404)
+    │   ├── BadScenarioName       ``serve``: not a plain file name of the scenario directory (400)
+    │   └── UnknownScenario       ``serve``: no scenario file of that name (404)
     ├── EndpointError             exit 2: a server we were pointed at cannot be used
     │   ├── EndpointUnreachable   connection refused, DNS, TLS, timeout
     │   │   ├── PrometheusUnreachable
@@ -27,6 +31,9 @@ The tree::
     │   ├── UnknownComponent      a component name that the stack does not have
     │   └── ControlUnavailable    process control asked of a stack we do not own
     ├── ToolError                 exit 2: promtool/amtool/locust missing or crashed
+    ├── RunInProgress             ``serve``: a run is going on this stack already (409)
+    ├── RunFinished               ``serve``: the run is over, nothing to stop (409)
+    ├── ReportNotReady            ``serve``: the run has no such report (yet) (404 / 409)
     └── WaitTimeout               exit 1: a condition did not hold before its deadline
 
 Messages say what is wrong, where, and how to fix it; the CLI prints ``ErrorType: message`` and
@@ -38,6 +45,7 @@ from __future__ import annotations
 __all__ = [
     "AlertmanagerUnreachable",
     "ApiError",
+    "BadScenarioName",
     "ConfigInvalid",
     "ContractInvalid",
     "ControlUnavailable",
@@ -45,6 +53,7 @@ __all__ = [
     "EndpointAuthError",
     "EndpointError",
     "EndpointUnreachable",
+    "FaultsInvalid",
     "GrafanaUnreachable",
     "InputError",
     "ObsTestsError",
@@ -52,7 +61,10 @@ __all__ = [
     "PromQLSyntaxError",
     "PrometheusUnreachable",
     "PublishError",
+    "ReportNotReady",
     "RequestInvalid",
+    "RunFinished",
+    "RunInProgress",
     "ScenarioInvalid",
     "SignalRejected",
     "StackError",
@@ -60,6 +72,8 @@ __all__ = [
     "StackStartError",
     "ToolError",
     "UnknownComponent",
+    "UnknownRun",
+    "UnknownScenario",
     "UsageError",
     "WaitTimeout",
 ]
@@ -129,6 +143,38 @@ class SignalRejected(InputError):
 
 class PayloadInvalid(InputError):
     """A webhook payload posted to the mock sink is not an Alertmanager payload (the message names the field)."""
+
+
+class FaultsInvalid(InputError):
+    """A fault document does not match ``faults.schema.json``; the message names the field."""
+
+
+class UnknownRun(InputError):
+    """No run with that test id (HTTP 404)."""
+
+
+class BadScenarioName(InputError):
+    """A scenario name that is not a plain file name of the scenario directory (HTTP 400)."""
+
+
+class UnknownScenario(InputError):
+    """No scenario file of that name in the scenario directory (HTTP 404)."""
+
+
+class RunInProgress(ObsTestsError):
+    """A run is going on this stack already (HTTP 409)."""
+
+
+class RunFinished(ObsTestsError):
+    """The run is over: nothing to stop (HTTP 409)."""
+
+
+class ReportNotReady(ObsTestsError):
+    """The run has no such report (yet) (HTTP 404 / 409)."""
+
+    def __init__(self, message: str, *, running: bool) -> None:
+        super().__init__(message)
+        self.running = running
 
 
 class EndpointError(ObsTestsError):

@@ -31,18 +31,14 @@ import random
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from obs_tests.errors import InputError
+from obs_tests.errors import FaultsInvalid
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator, ValidationError
 
-__all__ = ["FaultState", "Faults", "FaultsInvalid", "Latency", "parse_faults"]
+__all__ = ["FaultState", "Faults", "Latency", "parse_faults"]
 
 _GARBLE: Final = bytes((byte ^ 0x5A) for byte in range(256))
-
-
-class FaultsInvalid(InputError):
-    """A fault document does not match ``faults.schema.json``; the message names the field."""
 
 
 @dataclass(frozen=True)

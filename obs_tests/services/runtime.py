@@ -25,8 +25,9 @@ import orjson
 import uvicorn
 import uvloop
 
+from obs_tests.errors import FaultsInvalid
 from obs_tests.services import corruptions
-from obs_tests.services.faults import FaultsInvalid, FaultState
+from obs_tests.services.faults import FaultState
 from obs_tests.services.http import AdminGuard, App, Request, Response, Router, http_protocol, json_response
 from obs_tests.services.logs import LEVELS, JsonLogger
 from obs_tests.services.metrics import CONTENT_TYPE, Exposition

@@ -42,11 +42,21 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from obs_tests.errors import InputError, ObsTestsError, RequestInvalid, ScenarioInvalid
+from obs_tests.errors import (
+    BadScenarioName,
+    InputError,
+    ObsTestsError,
+    ReportNotReady,
+    RequestInvalid,
+    RunFinished,
+    RunInProgress,
+    ScenarioInvalid,
+    UnknownRun,
+    UnknownScenario,
+)
 from obs_tests.validation import Validator, allowed_range, load_schema
 from obs_tests.web.openapi import RUN_REQUEST_SCHEMA, openapi_document
-from obs_tests.web.runs import ReportNotReady, RunFinished, RunInProgress, RunManager, RunOptions, UnknownRun
-from obs_tests.web.scenario_files import BadScenarioName, UnknownScenario
+from obs_tests.web.runs import RunManager, RunOptions
 from obs_tests.web.security import SecurityMiddleware
 from obs_tests.yamlfile import redacted, shown
 

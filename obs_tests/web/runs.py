@@ -36,7 +36,7 @@ import yaml
 
 from obs_tests import __version__
 from obs_tests.contract import Contract
-from obs_tests.errors import InputError, ObsTestsError
+from obs_tests.errors import InputError, ObsTestsError, ReportNotReady, RunFinished, RunInProgress, UnknownRun
 from obs_tests.scenarios.model import Scenario
 from obs_tests.scenarios.timeline import Event
 from obs_tests.web.scenario_files import ScenarioFiles
@@ -48,13 +48,9 @@ __all__ = [
     "LOAD_PROFILES",
     "REPORT_FORMATS",
     "TEST_ID_PATTERN",
-    "ReportNotReady",
     "Run",
-    "RunFinished",
-    "RunInProgress",
     "RunManager",
     "RunOptions",
-    "UnknownRun",
 ]
 
 TEST_ID_PATTERN = r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$"
@@ -77,26 +73,6 @@ HISTORY_LIMIT = 500
 LOG_LIMIT = 5000
 
 EchoFn = Callable[[str, str, str], None]
-
-
-class RunInProgress(ObsTestsError):
-    """A run is going on this stack already (HTTP 409)."""
-
-
-class RunFinished(ObsTestsError):
-    """The run is over: nothing to stop (HTTP 409)."""
-
-
-class ReportNotReady(ObsTestsError):
-    """The run has no such report (yet) (HTTP 404 / 409)."""
-
-    def __init__(self, message: str, *, running: bool) -> None:
-        super().__init__(message)
-        self.running = running
-
-
-class UnknownRun(InputError):
-    """No run with that test id (HTTP 404)."""
 
 
 @dataclass(frozen=True)

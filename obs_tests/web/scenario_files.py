@@ -19,25 +19,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from obs_tests.errors import InputError, ObsTestsError, ScenarioInvalid
+from obs_tests.errors import BadScenarioName, ObsTestsError, ScenarioInvalid, UnknownScenario
 from obs_tests.scenarios.model import Catalog, Scenario, load_scenario
 from obs_tests.yamlfile import shown
 
-__all__ = ["MAX_SCENARIO_BYTES", "NAME_PATTERN", "BadScenarioName", "ScenarioFiles", "UnknownScenario"]
+__all__ = ["MAX_SCENARIO_BYTES", "NAME_PATTERN", "ScenarioFiles"]
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 _NAME = re.compile(NAME_PATTERN)
 _SUFFIXES = (".yaml", ".yml")
 MAX_SCENARIO_BYTES = 1_000_000
 _LOCATED = re.compile(r"^(?P<file>[^\n]+?\.ya?ml)(?::(?P<line>\d+))?: (?P<message>.*)$", re.DOTALL)
-
-
-class BadScenarioName(InputError):
-    """A scenario name that is not a plain file name of the scenario directory (HTTP 400)."""
-
-
-class UnknownScenario(InputError):
-    """No scenario file of that name in the scenario directory (HTTP 404)."""
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from typing import Any
 import orjson
 import pytest
 
-from obs_tests.services.faults import Faults, FaultsInvalid, FaultState, Latency, parse_faults
+from obs_tests.errors import FaultsInvalid
+from obs_tests.services.faults import Faults, FaultState, Latency, parse_faults
 
 
 @pytest.mark.parametrize(

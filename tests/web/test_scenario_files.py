@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from obs_tests.contract import load_contract
-from obs_tests.errors import ScenarioInvalid
+from obs_tests.errors import BadScenarioName, ScenarioInvalid, UnknownScenario
 from obs_tests.scenarios.model import Catalog
-from obs_tests.web.scenario_files import BadScenarioName, ScenarioFiles, UnknownScenario
+from obs_tests.web.scenario_files import ScenarioFiles
 
 from .helpers import FIXTURES, ROOT
 
