@@ -223,10 +223,12 @@ class Agent(Service):
                 await msg.nak(delay=1.0)
                 continue
             self.seen.add(key)
-            await msg.ack()
+            # counted before the ack: once NATS holds nothing unacknowledged (what the accounting waits for
+            # before it reads the counters) every count is already there; a redelivery is deduplicated
             self._processed.inc()
             self._score.set(value)
             self._duration.observe(time.perf_counter() - started)
+            await msg.ack()
             self.log.info(
                 "signal processed",
                 correlation_id=decision["correlation_id"],

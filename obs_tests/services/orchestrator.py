@@ -306,17 +306,22 @@ class Orchestrator(Service):
         now = time.time()
         for (msg, key, decision), result in zip(entries, results, strict=True):
             self.seen.add(key)
+            # counted before the ack: once NATS holds nothing unacknowledged (what the accounting waits for
+            # before it reads the counters) every count is already there; a redelivery is deduplicated
+            self._count(decision, result, now)
             await msg.ack()
-            outcome = result[0].decode() if isinstance(result[0], bytes) else str(result[0])
-            if outcome == "late":
-                self._late.inc()
-                self.log.info("late decision", correlation_id=decision["correlation_id"])
-                continue
-            if outcome == "dup":
-                continue
-            self._decisions[decision["agent_type"]].inc()
-            if outcome == "done":
-                self._close(decision, result, now)
+
+    def _count(self, decision: dict[str, Any], result: list[Any], now: float) -> None:
+        outcome = result[0].decode() if isinstance(result[0], bytes) else str(result[0])
+        if outcome == "late":
+            self._late.inc()
+            self.log.info("late decision", correlation_id=decision["correlation_id"])
+            return
+        if outcome == "dup":
+            return
+        self._decisions[decision["agent_type"]].inc()
+        if outcome == "done":
+            self._close(decision, result, now)
 
     def _close(self, decision: dict[str, Any], result: list[Any], now: float) -> None:
         status = result[1].decode() if isinstance(result[1], bytes) else str(result[1])

@@ -189,6 +189,22 @@ def test_agent_redelivered_message_is_counted_once() -> None:
     assert _value(agent, "agent_redeliveries_total") == 1
 
 
+def test_agent_counts_a_message_before_acking_it() -> None:
+    """`make check` once found agent_messages_processed_total one short (+271 of 272): the agent acked, then
+    counted — NATS showed nothing unacknowledged and Prometheus scraped the agent in between. The count
+    must be there when the ack goes out."""
+    agent, _ = _agent()
+    seen_at_ack: list[float] = []
+    msg = _FakeMsg(12, 1, _signal_bytes("c"))
+
+    async def ack() -> None:
+        seen_at_ack.append(_value(agent, "agent_messages_processed_total"))
+
+    msg.ack = ack  # type: ignore[method-assign]
+    asyncio.run(agent._handle([msg]))
+    assert seen_at_ack == [1.0]
+
+
 def test_agent_same_sequence_of_a_recreated_stream_is_a_new_message() -> None:
     agent, published = _agent()
     asyncio.run(agent._handle([_FakeMsg(1, 1, _signal_bytes("old"), stored="t0")]))

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import asyncio
 import signal
+from types import SimpleNamespace
+from typing import Any
 
+import orjson
 import pytest
 
-from obs_tests.services.orchestrator import WORKFLOW_STATUSES, decode_decision
+from obs_tests.services.orchestrator import WORKFLOW_STATUSES, Orchestrator, decode_decision
+from obs_tests.services.runtime import CommonOptions
 from tests.services.conftest import (
     WORKFLOW_TIMEOUT,
     Stack,
@@ -105,3 +110,49 @@ def test_orchestrator_redis_paused_naks_counts_errors_and_recovers(live: Stack) 
     wait_for(lambda: _workflows(live)["completed"] == before["completed"] + 1, timeout=10, what="workflow completed")
     live.settle()
     assert _workflows(live) == {**before, "completed": before["completed"] + 1}, "counted exactly once"
+
+
+class _Pipeline:
+    def __init__(self, results: list[Any]) -> None:
+        self.results = results
+
+    async def __aenter__(self) -> _Pipeline:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def execute(self) -> list[Any]:
+        return self.results
+
+
+def test_orchestrator_counts_a_decision_before_acking_it() -> None:
+    """Like the agents: counting after the ack let Prometheus scrape a count one short once NATS showed
+    nothing unacknowledged (what the exact accounting waits for). The count must be there at the ack."""
+    orchestrator = Orchestrator(CommonOptions(port=1, log_level="ERROR"))
+    done = [b"done", b"completed", [b"a:risk", orjson.dumps({"score": 0.5})]]
+    orchestrator.redis = SimpleNamespace(pipeline=lambda transaction: _Pipeline([done]))  # type: ignore[assignment]
+
+    async def record(**_: Any) -> None:
+        return None
+
+    orchestrator._record = record  # type: ignore[assignment]
+    decision = {"correlation_id": "c", "agent_type": "risk", "action": "hold", "score": 0.5, "received_at": 1.0}
+    seen_at_ack: list[tuple[float | None, float | None]] = []
+
+    async def ack() -> None:
+        registry = orchestrator.registry
+        seen_at_ack.append(
+            (
+                registry.get_sample_value("orchestrator_decisions_total", {"agent_type": "risk"}),
+                registry.get_sample_value("orchestrator_workflows_total", {"status": "completed"}),
+            )
+        )
+
+    msg = SimpleNamespace(
+        metadata=SimpleNamespace(sequence=SimpleNamespace(stream=7), num_delivered=1, timestamp="t0"),
+        data=orjson.dumps(decision),
+        ack=ack,
+    )
+    asyncio.run(orchestrator._handle([msg]))  # type: ignore[list-item]
+    assert seen_at_ack == [(1.0, 1.0)]
