@@ -157,9 +157,14 @@ HOLD = textwrap.dedent(
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
-def test_no_orphan_when_the_owner_is_killed(stack: EmbeddedStack, sig: signal.Signals) -> None:
+def test_no_orphan_when_the_owner_is_killed(stack: EmbeddedStack, sig: signal.Signals, tmp_path: Path) -> None:
+    # the owner dies without running its cleanup (no handler for either signal): the kernel stops Locust, but
+    # nobody can remove the run's directory — so it is made in this test's own temp dir, not the system's
     owner = subprocess.Popen(
-        [sys.executable, "-c", HOLD, stack.url("gateway")], stdout=subprocess.PIPE, text=True, env=dict(os.environ)
+        [sys.executable, "-c", HOLD, stack.url("gateway")],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
     )
     assert owner.stdout is not None
     line = owner.stdout.readline()
