@@ -71,26 +71,26 @@ def _alertmanager_wanted(settings: HealthSettings) -> bool | None:
     return None
 
 
-def _resend_grace(state: ps.PrometheusState) -> float:
-    """How long after an Alertmanager start Prometheus may take to re-send a firing alert."""
+def _resend_delay(state: ps.PrometheusState) -> float:
+    """Prometheus' ``--rules.alert.resend-delay`` (its default, 1m, when the flags do not say)."""
     flags = state.data.get("flags") or {}
     try:
-        resend = parse_duration(str(flags.get("rules.alert.resend-delay") or "1m"))
+        return parse_duration(str(flags.get("rules.alert.resend-delay") or "1m"))
     except ValueError:
-        resend = 60.0
+        return 60.0
+
+
+def _resend_grace(state: ps.PrometheusState) -> float:
+    """How long after an Alertmanager start Prometheus may take to re-send a firing alert."""
     intervals = [float(g.get("interval") or 0) for g in state.data.get("rules") or []]
-    return resend + max(intervals, default=0.0) + 15.0
+    return _resend_delay(state) + max(intervals, default=0.0) + 15.0
 
 
 def _ongoing(state: ps.PrometheusState, settings: HealthSettings) -> float:
     """How recent a counter's last growth must be for its incident to count as going on: a send every
     resend delay (plus a group interval), seen at Prometheus' next two self-scrapes, to the ``*_last``
     queries' resolution."""
-    flags = state.data.get("flags") or {}
-    try:
-        resend = parse_duration(str(flags.get("rules.alert.resend-delay") or "1m"))
-    except ValueError:
-        resend = 60.0
+    resend = _resend_delay(state)
     groups = [float(g.get("interval") or 0) for g in state.data.get("rules") or []]
     own = {s.labels.get("instance") for s in state.data.get("q:self_series") or []}
     targets: list[Target] = state.data.get("targets") or []
