@@ -1,6 +1,6 @@
 # The mock trading system (gateway, agents, orchestrator, exchange, NATS exporter), the alert webhook sink
 # and Locust, as one image for docker-compose.yml. Each service runs as
-#   python -m obs_tests.services <gateway|agent|orchestrator|exchange|sink|nats-exporter> --host 0.0.0.0 --port …
+#   python -m obs_tests.demo <gateway|agent|orchestrator|exchange|sink|nats-exporter> --host 0.0.0.0 --port …
 # and Locust as `locust -f load/locustfile.py …`. Dependencies are pinned by constraints.txt.
 FROM python:3.11-slim-bookworm
 
@@ -18,4 +18,4 @@ COPY load ./load
 
 USER obs
 EXPOSE 8000
-CMD ["python", "-m", "obs_tests.services", "--help"]
+CMD ["python", "-m", "obs_tests.demo", "--help"]

@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from obs_tests.contract import load_contract  # noqa: E402
+from obs_tests.config.contract import load_contract  # noqa: E402
 from obs_tests.scenarios.concurrent import run_concurrently  # noqa: E402
 from obs_tests.scenarios.model import Catalog, load_scenarios, ordered  # noqa: E402
 from obs_tests.scenarios.pool import run_on_stacks  # noqa: E402

@@ -22,7 +22,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from obs_tests.accounting import wait_drained, wait_scraped_after  # noqa: E402
 from obs_tests.checks.dashboards import (  # noqa: E402
     max_step,
     plan_queries,
@@ -31,12 +30,13 @@ from obs_tests.checks.dashboards import (  # noqa: E402
     wait_visible,
 )
 from obs_tests.checks.dashboards_lint import lint_dashboards, validate_dashboard_file  # noqa: E402
-from obs_tests.contract import load_contract  # noqa: E402
-from obs_tests.dashboard_variables import resolve_variables  # noqa: E402
-from obs_tests.dashboards import dashboard_files, load_dashboard  # noqa: E402
+from obs_tests.config.contract import load_contract  # noqa: E402
+from obs_tests.dashboards.dashboard_json import dashboard_files, load_dashboard  # noqa: E402
+from obs_tests.dashboards.templating import TimeRange  # noqa: E402
+from obs_tests.dashboards.variables import resolve_variables  # noqa: E402
+from obs_tests.demo.traffic import mixed_workload, send_concurrently  # noqa: E402
+from obs_tests.demo.workload import wait_drained, wait_scraped_after  # noqa: E402
 from obs_tests.stack import EmbeddedStack  # noqa: E402
-from obs_tests.templating import TimeRange  # noqa: E402
-from obs_tests.traffic import mixed_workload, send_concurrently  # noqa: E402
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ Usage: .venv/bin/python benchmarks/gateway_throughput.py [--rounds 3] [--seconds
        [--gateway-cpu 0] [--locust-cpu 1] [--nats-cpu 1] [--locust-workers 0] [--publish-timeout 2]
 
 Starts nats-server (JetStream, temp store, free loopback ports) once, then for each round a fresh
-gateway (``python -m obs_tests.services gateway``, pinned with ``taskset -c GATEWAY_CPU``) and a
+gateway (``python -m obs_tests.demo gateway``, pinned with ``taskset -c GATEWAY_CPU``) and a
 headless Locust run of ``load/locustfile.py`` (``SignalUser``, FastHttpUser, think time 0, malformed
 ratio 0; this process and so Locust are pinned to LOCUST_CPU) for ``--seconds``. Rounds alternate A
 (full instrumentation) and B (``--no-instrumentation``) in the order A B, B A, A B, … so a drift of the
@@ -51,9 +51,9 @@ import nats.js.errors  # noqa: E402
 import orjson  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
-from obs_tests.loadgen import LoadRun, LoadSpec  # noqa: E402
 from obs_tests.stack.ports import allocate_ports  # noqa: E402
 from obs_tests.stack.process import ManagedProcess, Spawner  # noqa: E402
+from obs_tests.workloads.loadgen import LoadRun, LoadSpec  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 MODES = {"A": "full instrumentation", "B": "--no-instrumentation"}
@@ -199,7 +199,7 @@ def run_round(
     asyncio.run(_purge(nats_url))
     port = allocate_ports(1)[0]
     url = f"http://127.0.0.1:{port}"
-    argv = ["taskset", "-c", args.gateway_cpu, sys.executable, "-m", "obs_tests.services", "gateway"]
+    argv = ["taskset", "-c", args.gateway_cpu, sys.executable, "-m", "obs_tests.demo", "gateway"]
     argv += ["--port", str(port), "--nats-url", nats_url, "--publish-timeout", f"{args.publish_timeout:g}"]
     if mode == "B":
         argv.append("--no-instrumentation")

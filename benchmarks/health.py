@@ -27,10 +27,10 @@ sys.path.insert(0, str(ROOT))
 
 from obs_tests.clients.alertmanager import AlertmanagerClient  # noqa: E402
 from obs_tests.clients.prometheus import PrometheusClient  # noqa: E402
+from obs_tests.core.waiting import Poll, wait_for  # noqa: E402
 from obs_tests.health import HealthSettings, Status, run_health  # noqa: E402
 from obs_tests.stack.ports import allocate_ports  # noqa: E402
 from obs_tests.stack.process import ManagedProcess, Spawner  # noqa: E402
-from obs_tests.waiting import Poll, wait_for  # noqa: E402
 
 FARM = r"""
 import asyncio, sys

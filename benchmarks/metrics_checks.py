@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from obs_tests.clients.prometheus import PrometheusClient  # noqa: E402
-from obs_tests.contract import load_contract  # noqa: E402
+from obs_tests.config.contract import load_contract  # noqa: E402
 from obs_tests.stack import EmbeddedStack  # noqa: E402
-from obs_tests.summary import SummaryCollector  # noqa: E402
+from obs_tests.suite.summary import SummaryCollector  # noqa: E402
 
 QUERIES = [
     'count by (job, status) ({__name__="gateway_webhooks_total"})',

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from obs_tests.contract import load_contract  # noqa: E402
+from obs_tests.config.contract import load_contract  # noqa: E402
 from obs_tests.stack import EmbeddedStack  # noqa: E402
 
 

@@ -32,7 +32,7 @@ from websockets.sync.client import connect
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from obs_tests.waiting import Poll, wait_for  # noqa: E402
+from obs_tests.core.waiting import Poll, wait_for  # noqa: E402
 
 
 def _latencies(messages: list[dict[str, Any]]) -> list[float]:

@@ -47,7 +47,7 @@ from locust.runners import MasterRunner, WorkerRunner
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
 from load import metrics
-from obs_tests.traffic import INVALID_KINDS, invalid_signal, valid_signal
+from obs_tests.demo.traffic import INVALID_KINDS, invalid_signal, valid_signal
 
 WEBHOOK = "/webhook/tradingview"
 VALID = "signal"

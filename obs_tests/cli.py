@@ -22,8 +22,8 @@ from obs_tests.commands.lint import lint
 from obs_tests.commands.scenario import scenario
 from obs_tests.commands.serve import serve
 from obs_tests.commands.stack import down, status, up
+from obs_tests.core.interrupts import exit_status, forget_signals, interrupted_line, signals_as_interrupts
 from obs_tests.errors import ObsTestsError
-from obs_tests.interrupts import exit_status, forget_signals, interrupted_line, signals_as_interrupts
 
 __all__ = ["cli", "main"]
 

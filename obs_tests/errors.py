@@ -129,7 +129,7 @@ class RequestInvalid(InputError):
 class SignalRejected(InputError):
     """A webhook body sent to the mock gateway is not a valid trading signal.
 
-    ``reason`` is one of ``obs_tests.services.signals.REASONS`` (the ``reason`` label of
+    ``reason`` is one of ``obs_tests.demo.signals.REASONS`` (the ``reason`` label of
     ``gateway_validation_errors_total``), ``message`` names the field; ``str()`` is ``reason: message``.
     """
 

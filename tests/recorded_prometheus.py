@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from obs_tests.clients.prometheus import PrometheusClient
-from obs_tests.promql import Selector, selectors
+from obs_tests.rules.promql import Selector, selectors
 
 API = Path(__file__).parent / "fixtures" / "api"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from obs_tests.contract import load_contract
+from obs_tests.config.contract import load_contract
 
 ROOT = Path(__file__).resolve().parent.parent
 

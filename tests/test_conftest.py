@@ -21,7 +21,7 @@ def test_a_test_session_leaves_no_state_dir(tmp_path: Path, given: bool) -> None
     if given:
         env["OBS_STATE_DIR"] = str(tmp_path / "state")
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests/test_waiting.py", "-q", "-p", "no:cacheprovider"],
+        [sys.executable, "-m", "pytest", "tests/core/test_waiting.py", "-q", "-p", "no:cacheprovider"],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -22,7 +22,7 @@ import click
 import pytest
 
 from obs_tests.cli import cli
-from obs_tests.policy import RULE_IDS
+from obs_tests.config.policy import RULE_IDS
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = sorted((ROOT / "docs").glob("*.md"))

@@ -26,7 +26,7 @@ from obs_tests.errors import (
 #: exception classes that stay outside the tree on purpose (private ``_`` classes are allowed too: a
 #: signal between functions of one module, never seen outside it)
 OUTSIDE_THE_TREE = {
-    "obs_tests.interrupts.Interrupted": "a KeyboardInterrupt, so `except Exception` / `except ObsTestsError` "
+    "obs_tests.core.interrupts.Interrupted": "a KeyboardInterrupt, so `except Exception` / `except ObsTestsError` "
     "let it through and every teardown runs",
     "obs_tests.web.stream.StreamMessageInvalid": "a bug in the stream's own publisher, never the user's input: "
     "reporting it as an ObsTestsError would hide the bug behind a user error",

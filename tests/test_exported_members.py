@@ -17,7 +17,7 @@ MODULES = sorted(
 
 
 def test_modules_found() -> None:
-    assert "obs_tests.contract" in MODULES
+    assert "obs_tests.config.contract" in MODULES
     assert "obs_tests.stack.embedded" in MODULES
 
 

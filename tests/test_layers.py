@@ -52,8 +52,8 @@ def test_the_layers_hold_today(tree: Path) -> None:
         ),
         pytest.param(
             "obs_tests/health/settings.py",
-            "from obs_tests.services import gateway as _planted",
-            "obs_tests.health is not allowed to import obs_tests.services",
+            "from obs_tests.demo import gateway as _planted",
+            "obs_tests.health is not allowed to import obs_tests.demo",
             id="validator-imports-the-demo",
         ),
     ],

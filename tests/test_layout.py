@@ -13,7 +13,7 @@ PACKAGE = ROOT / "obs_tests"
 
 #: module -> (the test module covering it, a name that test uses, why it is not a mirrored test module)
 TESTED_ELSEWHERE: dict[str, tuple[str, str, str]] = {
-    "accounting.py": ("tests/integration/test_accounting.py", "accounting", "counts against a live stack"),
+    "demo/workload.py": ("tests/integration/test_accounting.py", "accounting", "counts against a live stack"),
     "chaos/faults.py": (
         "tests/chaos/test_controller.py",
         "obs_tests.chaos.faults",
@@ -27,26 +27,30 @@ TESTED_ELSEWHERE: dict[str, tuple[str, str, str]] = {
     "clients/services.py": ("tests/integration/test_metric_checks.py", "ServiceClient", "the live mock services"),
     "commands/check.py": ("tests/test_cli.py", '"check"', "the CLI's tests run each command"),
     "commands/health.py": ("tests/health/test_command.py", '"health"', "with the health package's tests"),
-    "commands/init.py": ("tests/test_starter.py", '"init"', "with the starter it drives"),
-    "commands/lint.py": ("tests/test_lint.py", '"lint"', "with the lint it drives"),
+    "commands/init.py": ("tests/commands/test_starter.py", '"init"', "with the starter it drives"),
+    "commands/lint.py": ("tests/suite/test_static.py", '"lint"', "with the lint it drives"),
     "commands/options.py": ("tests/test_options.py", "obs_tests.commands.options", "shared by every command"),
     "commands/scenario.py": ("tests/test_cli.py", '"scenario"', "the CLI's tests run each command"),
     "commands/serve.py": ("tests/web/test_serve_cli.py", '"serve"', "with the web package's tests"),
     "commands/stack.py": ("tests/integration/test_cli_stack.py", '"status"', "up/status/down need real stacks"),
-    "findings.py": ("tests/test_policy.py", "obs_tests.findings", "findings are judged by the policy"),
-    "health/prometheus_checks.py": ("tests/health/test_runner.py", "prometheus_checks", "whole runs on recorded APIs"),
-    "health/prometheus_state.py": ("tests/health/test_runner.py", "prometheus_state", "whole runs on recorded APIs"),
-    "health/settings.py": ("tests/health/test_runner.py", "HealthSettings", "whole runs on recorded APIs"),
-    "junit.py": ("tests/test_policy.py", "junit", "written with the findings it reports"),
-    "notifications.py": ("tests/integration/test_alerting_probes.py", "wait_for_notification", "a live webhook sink"),
+    "core/findings.py": ("tests/config/test_policy.py", "obs_tests.core.findings", "findings are judged by the policy"),
+    "health/prometheus_checks.py": ("tests/health/test_run.py", "prometheus_checks", "whole runs on recorded APIs"),
+    "health/prometheus_state.py": ("tests/health/test_run.py", "prometheus_state", "whole runs on recorded APIs"),
+    "health/settings.py": ("tests/health/test_run.py", "HealthSettings", "whole runs on recorded APIs"),
+    "reports/junit.py": ("tests/config/test_policy.py", "junit", "written with the findings it reports"),
+    "clients/webhook_sink.py": (
+        "tests/integration/test_alerting_probes.py",
+        "wait_for_notification",
+        "a live webhook sink",
+    ),
     "scenarios/bounds.py": ("tests/scenarios/test_races.py", "bounds", "the race check is its user"),
     "scenarios/record.py": ("tests/integration/test_chaos.py", "obs_tests.scenarios.record", "records a live run"),
     "scenarios/timeline.py": ("tests/scenarios/test_judge.py", "timeline", "judged through the judge"),
-    "services/__main__.py": ("tests/services/test_main.py", "__main__", "a module named __main__"),
+    "demo/__main__.py": ("tests/demo/test_main.py", "__main__", "a module named __main__"),
     "stack/components.py": ("tests/stack/test_render.py", "components", "rendered into the configs"),
     "stack/containers.py": ("tests/chaos/test_controller.py", "ComposeBackend", "docker SDK calls, with the faults"),
     "stack/embedded.py": ("tests/integration/test_embedded_stack.py", "EmbeddedStack", "starts real servers"),
-    "tools.py": ("tests/test_rulefiles.py", "obs_tests.tools", "promtool runs on rule files"),
+    "clients/tools.py": ("tests/rules/test_rulefiles.py", "obs_tests.clients.tools", "promtool runs on rule files"),
     "web/app.py": ("tests/web/test_api.py", "/api/", "the API over HTTP"),
     "web/runs.py": ("tests/web/test_stream.py", "obs_tests.web.runs", "runs publish to the stream"),
 }
@@ -58,13 +62,13 @@ LONG = {
     "checks/dashboards_lint.py": 690,
     "web/runs.py": 688,
     "stack/embedded.py": 617,
-    "services/http.py": 570,
-    "report.py": 563,
-    "pytest_plugin.py": 559,
-    "dashboards.py": 542,
-    "lint.py": 521,
+    "demo/http.py": 570,
+    "reports/check_report.py": 563,
+    "suite/plugin.py": 559,
+    "dashboards/dashboard_json.py": 542,
+    "suite/static.py": 521,
     "scenarios/runner.py": 508,
-    "loadgen.py": 507,
+    "workloads/loadgen.py": 507,
 }
 MAX_LINES = 500
 
@@ -73,7 +77,9 @@ def _modules() -> list[str]:
     return sorted(
         str(path.relative_to(PACKAGE))
         for path in PACKAGE.rglob("*.py")
-        if path.name != "__init__.py" and "suite" not in path.parts and "__pycache__" not in path.parts
+        if path.name != "__init__.py"
+        and "__pycache__" not in path.parts
+        and not (path.parent.name == "suite" and (path.name.startswith("test_") or path.name == "conftest.py"))
     )
 
 
@@ -110,3 +116,22 @@ def test_no_module_grows_past_its_size(module: str) -> None:
         if module not in LONG
         else f"obs_tests/{module}: {lines} lines, it may only shrink from {limit}"
     )
+
+
+#: the only modules at the package root: its face, the command line and the error tree
+ROOT_MODULES = {"__init__.py", "cli.py", "errors.py"}
+
+
+def test_every_module_lives_in_a_package_that_names_its_concern() -> None:
+    loose = sorted(p.name for p in PACKAGE.glob("*.py") if p.name not in ROOT_MODULES)
+    assert not loose, f"modules at the root of obs_tests/: {loose} — move each into the package of its concern"
+
+
+def test_module_names_are_unique() -> None:
+    seen: dict[str, list[str]] = {}
+    for module in _modules():
+        name = Path(module).name
+        if name not in ("__main__.py",):
+            seen.setdefault(name, []).append(module)
+    twice = {name: where for name, where in seen.items() if len(where) > 1}
+    assert not twice, f"one name, two modules (rename one for what it does): {twice}"

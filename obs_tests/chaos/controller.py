@@ -24,8 +24,8 @@ from collections.abc import Callable
 from typing import Any
 
 from obs_tests.chaos.faults import Backend, Fault, FaultSpec, build_fault
+from obs_tests.core.interrupts import Interrupted, note_signal, raise_interrupt
 from obs_tests.errors import ObsTestsError, UsageError
-from obs_tests.interrupts import Interrupted, note_signal, raise_interrupt
 
 __all__ = ["ChaosController", "ChaosEvent"]
 

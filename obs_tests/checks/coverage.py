@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from obs_tests.checks.dashboards_lint import dashboard_metric_references
-from obs_tests.contract import ExpectedEmpty, Metric
-from obs_tests.dashboards import dashboard_files, load_dashboard
+from obs_tests.config.contract import ExpectedEmpty, Metric
+from obs_tests.core.findings import Finding
+from obs_tests.dashboards.dashboard_json import dashboard_files, load_dashboard
 from obs_tests.errors import ConfigInvalid, PromQLSyntaxError
-from obs_tests.findings import Finding
-from obs_tests.promql import metric_names
-from obs_tests.rulefiles import load_rule_files
+from obs_tests.rules.promql import metric_names
+from obs_tests.rules.rulefiles import load_rule_files
 
 __all__ = [
     "SYNTHETIC",

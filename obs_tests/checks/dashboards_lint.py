@@ -39,9 +39,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from obs_tests.contract import ExpectedEmpty
-from obs_tests.dashboard_variables import parse_variable_query
-from obs_tests.dashboards import (
+from obs_tests.config.contract import ExpectedEmpty
+from obs_tests.config.validation import Validator, describe_error, load_schema
+from obs_tests.core.durations import format_duration
+from obs_tests.core.findings import Finding, display_path
+from obs_tests.core.yamlfile import LocatedDocument, load_located_text, read_text
+from obs_tests.dashboards.dashboard_json import (
     BUILTIN_DATASOURCES,
     Dashboard,
     Panel,
@@ -50,13 +53,10 @@ from obs_tests.dashboards import (
     parse_dashboard,
     read_dashboard_json,
 )
-from obs_tests.durations import format_duration
+from obs_tests.dashboards.templating import VARIABLE_SYNTAX, variable_names
+from obs_tests.dashboards.variables import parse_variable_query
 from obs_tests.errors import ConfigInvalid, InputError, PromQLSyntaxError
-from obs_tests.findings import Finding, display_path
-from obs_tests.promql import Selector, selectors
-from obs_tests.templating import VARIABLE_SYNTAX, variable_names
-from obs_tests.validation import Validator, describe_error, load_schema
-from obs_tests.yamlfile import LocatedDocument, load_located_text, read_text
+from obs_tests.rules.promql import Selector, selectors
 
 __all__ = [
     "BUILTIN_VARIABLES",
@@ -91,7 +91,7 @@ LINT_RULES = (
     "library-panel",
     "schema-version",
 )
-#: each lint rule's stable id (:data:`obs_tests.policy.RULE_IDS`), which the contract's policy sets a level for
+#: each lint rule's stable id (:data:`obs_tests.config.policy.RULE_IDS`), which the contract's policy sets a level for
 LINT_RULE_IDS = {
     "uid": "dashboard/uid",
     "title": "dashboard/title",

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from obs_tests.contract import Metric
-from obs_tests.findings import Finding
+from obs_tests.config.contract import Metric
+from obs_tests.core.findings import Finding
 
 __all__ = ["LintProblem", "check_exposition", "lint_findings", "lint_ignore_patterns", "parse_promtool", "yaml_list"]
 

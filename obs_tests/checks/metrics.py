@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from obs_tests.clients.prometheus import RangeSeries, Sample
-from obs_tests.contract import Metric
-from obs_tests.findings import Finding
+from obs_tests.config.contract import Metric
+from obs_tests.core.findings import Finding
 
 __all__ = [
     "CounterReport",

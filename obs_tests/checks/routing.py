@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from obs_tests.core.findings import Finding, display_path
+from obs_tests.core.yamlfile import closest, load_located
 from obs_tests.errors import ConfigInvalid
-from obs_tests.findings import Finding, display_path
-from obs_tests.rulefiles import Rule
-from obs_tests.yamlfile import closest, load_located
+from obs_tests.rules.rulefiles import Rule
 
 __all__ = [
     "RouteTest",

@@ -1,7 +1,7 @@
 """promtool rule unit tests: what each test file contains, what promtool said about it, and whether
 every alert is covered by a case where it fires and a case where it must not.
 
-Pure logic; :mod:`obs_tests.lint` runs promtool. A test file that loads PrometheusRule manifests (which
+Pure logic; :mod:`obs_tests.suite.static` runs promtool. A test file that loads PrometheusRule manifests (which
 promtool cannot read) is run as a copy that loads the plain files of their groups (:func:`plain_test_file`).
 """
 
@@ -15,13 +15,13 @@ from pathlib import Path
 
 import yaml
 
-from obs_tests.durations import parse_duration
+from obs_tests.core.durations import parse_duration
+from obs_tests.core.findings import Finding, display_path
+from obs_tests.core.yamlfile import load_yaml
 from obs_tests.errors import ConfigInvalid, PromQLSyntaxError
-from obs_tests.findings import Finding, display_path
-from obs_tests.junit import Case
-from obs_tests.promql import selectors
-from obs_tests.rulefiles import Rule
-from obs_tests.yamlfile import load_yaml
+from obs_tests.reports.junit import Case
+from obs_tests.rules.promql import selectors
+from obs_tests.rules.rulefiles import Rule
 
 __all__ = [
     "RuleTestCase",

@@ -26,12 +26,12 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from obs_tests.durations import parse_duration
+from obs_tests.config.policy import Policy
+from obs_tests.core.durations import parse_duration
+from obs_tests.core.findings import Finding
 from obs_tests.errors import PromQLSyntaxError
-from obs_tests.findings import Finding
-from obs_tests.policy import Policy
-from obs_tests.promql import Selector, selectors
-from obs_tests.rulefiles import Rule, RuleFile
+from obs_tests.rules.promql import Selector, selectors
+from obs_tests.rules.rulefiles import Rule, RuleFile
 
 __all__ = [
     "COUNTER_FUNCTIONS",

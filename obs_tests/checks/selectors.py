@@ -23,11 +23,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from obs_tests.clients.prometheus import PrometheusClient
-from obs_tests.contract import NoMatchExpected
+from obs_tests.config.contract import NoMatchExpected
+from obs_tests.core.findings import Finding
 from obs_tests.errors import PromQLSyntaxError
-from obs_tests.findings import Finding
-from obs_tests.promql import Selector, selectors
-from obs_tests.rulefiles import Rule, RuleFile
+from obs_tests.rules.promql import Selector, selectors
+from obs_tests.rules.rulefiles import Rule, RuleFile
 
 __all__ = [
     "ProbeResult",

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from obs_tests.clients.prometheus import Sample, Target
-from obs_tests.contract import Job, Metric
-from obs_tests.findings import Finding
+from obs_tests.config.contract import Job, Metric
+from obs_tests.core.findings import Finding
 
 __all__ = [
     "MetricGroups",

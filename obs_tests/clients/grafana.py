@@ -23,8 +23,8 @@ from urllib.parse import quote
 
 from obs_tests.clients.base import HttpApi
 from obs_tests.clients.prometheus import PrometheusClient
+from obs_tests.core.yamlfile import read_text
 from obs_tests.errors import ApiError, GrafanaUnreachable, UsageError
-from obs_tests.yamlfile import read_text
 
 __all__ = ["GrafanaClient", "GrafanaCredentials"]
 

@@ -93,7 +93,7 @@ def _rfc3339(text: str) -> float | None:
 def _duration(text: str | None) -> float | None:
     if not text:
         return None
-    from obs_tests.contract import parse_duration  # noqa: PLC0415 - avoid import cycle at module load
+    from obs_tests.config.contract import parse_duration  # noqa: PLC0415 - avoid import cycle at module load
 
     try:
         return parse_duration(text)

@@ -27,10 +27,10 @@ from obs_tests.commands.options import (
     scenario_stacks_option,
     time_scale_option,
 )
-from obs_tests.contract import EMBEDDED, load_contract
-from obs_tests.interrupts import exit_status, interrupted_line, signal_received
-from obs_tests.report import write_run_reports
-from obs_tests.summary import SummaryCollector
+from obs_tests.config.contract import EMBEDDED, load_contract
+from obs_tests.core.interrupts import exit_status, interrupted_line, signal_received
+from obs_tests.reports.check_report import write_run_reports
+from obs_tests.suite.summary import SummaryCollector
 
 __all__ = ["check", "foreign_plugins", "suite_args"]
 

@@ -19,12 +19,12 @@ import click
 from obs_tests.clients.base import normalise_url
 from obs_tests.clients.grafana import GrafanaCredentials
 from obs_tests.commands.options import TIMEOUT, GroupedCommand, GroupedOption, Number
-from obs_tests.contract import EMBEDDED, load_contract, parse_duration
+from obs_tests.config.contract import EMBEDDED, load_contract, parse_duration
+from obs_tests.core.interrupts import exit_status, interrupted_line
+from obs_tests.core.yamlfile import shown
 from obs_tests.errors import ObsTestsError, UsageError
 from obs_tests.health import HealthReport, HealthSettings, Status, run_health
-from obs_tests.health.model import CheckResult, Problem
-from obs_tests.interrupts import exit_status, interrupted_line
-from obs_tests.yamlfile import shown
+from obs_tests.health.status import CheckResult, Problem
 
 __all__ = ["health"]
 

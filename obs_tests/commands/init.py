@@ -22,12 +22,12 @@ from obs_tests.commands.options import (
     grafana_url_option,
     prometheus_url_option,
 )
-from obs_tests.contract import load_contract
+from obs_tests.commands.starter import Starter, StarterInputs, discover, render
+from obs_tests.config.contract import load_contract
+from obs_tests.config.policy import Accepted, without_location
+from obs_tests.core.findings import Finding
 from obs_tests.errors import ContractInvalid, UsageError
-from obs_tests.findings import Finding
-from obs_tests.lint import run_lint
-from obs_tests.policy import Accepted, without_location
-from obs_tests.starter import Starter, StarterInputs, discover, render
+from obs_tests.suite.static import run_lint
 
 __all__ = ["init"]
 

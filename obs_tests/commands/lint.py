@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 
 from obs_tests.commands.options import GroupedCommand, GroupedOption, contract_option, output_format_option
-from obs_tests.contract import load_contract
-from obs_tests.lint import run_lint
+from obs_tests.config.contract import load_contract
+from obs_tests.suite.static import run_lint
 
 __all__ = ["lint"]
 

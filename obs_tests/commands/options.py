@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from obs_tests.validation import allowed_range
-from obs_tests.yamlfile import shown
+from obs_tests.config.validation import allowed_range
+from obs_tests.core.yamlfile import shown
 
 __all__ = [
     "TIMEOUT",

@@ -20,11 +20,11 @@ from obs_tests.commands.options import (
     scenario_stacks_option,
     time_scale_option,
 )
-from obs_tests.contract import Contract, load_contract, parse_duration
+from obs_tests.config.contract import Contract, load_contract, parse_duration
+from obs_tests.core.progress import Progress, is_terminal, terminal_width
+from obs_tests.core.yamlfile import load_yaml
 from obs_tests.errors import ConfigInvalid, ObsTestsError, ScenarioInvalid, UsageError
-from obs_tests.progress import Progress, is_terminal, terminal_width
 from obs_tests.scenarios.model import Catalog, load_scenario, load_scenarios, ordered
-from obs_tests.yamlfile import load_yaml
 
 if TYPE_CHECKING:
     from obs_tests.scenarios.results import ScenarioResult
@@ -197,7 +197,7 @@ def run(
     from obs_tests.scenarios.reports import parse_formats  # noqa: PLC0415
     from obs_tests.scenarios.runner import ScenarioRunner  # noqa: PLC0415
     from obs_tests.stack import EmbeddedStack  # noqa: PLC0415
-    from obs_tests.stack.compose import ComposeStack  # noqa: PLC0415
+    from obs_tests.stack.compose_stack import ComposeStack  # noqa: PLC0415
 
     wanted = parse_formats(formats)
     if (scenario_stacks or 1) > 1 and (compose or concurrency > 1):

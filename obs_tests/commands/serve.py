@@ -21,8 +21,8 @@ from obs_tests.commands.options import (
     report_dir_option,
     time_scale_option,
 )
+from obs_tests.core.interrupts import signals_as_interrupts, signals_held_off
 from obs_tests.errors import UsageError
-from obs_tests.interrupts import signals_as_interrupts, signals_held_off
 
 __all__ = ["serve"]
 
@@ -148,7 +148,7 @@ def serve(
     """
     import uvicorn  # noqa: PLC0415 - the server only when serving
 
-    from obs_tests.contract import load_contract  # noqa: PLC0415
+    from obs_tests.config.contract import load_contract  # noqa: PLC0415
     from obs_tests.scenarios.model import Catalog  # noqa: PLC0415
     from obs_tests.web.app import create_app  # noqa: PLC0415
     from obs_tests.web.runs import RunManager  # noqa: PLC0415

@@ -26,9 +26,10 @@ from obs_tests.commands.options import (
     state_dir_option,
     time_scale_option,
 )
-from obs_tests.contract import load_contract
+from obs_tests.config.contract import load_contract
+from obs_tests.core.interrupts import signals_held_off
+from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.errors import StackStartError, WaitTimeout
-from obs_tests.interrupts import signals_held_off
 from obs_tests.stack.embedded import EmbeddedStack
 from obs_tests.stack.process import ProcessIdentity, outlive_parent, signal_on_parent_death
 from obs_tests.stack.state import (
@@ -42,7 +43,6 @@ from obs_tests.stack.state import (
     wait_owner_exit,
     write_record,
 )
-from obs_tests.waiting import Poll, wait_for
 
 __all__ = ["down", "status", "up"]
 

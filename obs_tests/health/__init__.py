@@ -9,8 +9,8 @@ Example::
     print(report.summary_line()); raise SystemExit(report.exit_code)
 """
 
-from obs_tests.health.model import CheckResult, HealthReport, Problem, Status
-from obs_tests.health.runner import run_health
+from obs_tests.health.run import run_health
 from obs_tests.health.settings import HealthSettings
+from obs_tests.health.status import CheckResult, HealthReport, Problem, Status
 
 __all__ = ["CheckResult", "HealthReport", "HealthSettings", "Problem", "Status", "run_health"]

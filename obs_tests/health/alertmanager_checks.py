@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from obs_tests.clients.alertmanager import AlertmanagerClient
 from obs_tests.clients.prometheus import Sample, Target
-from obs_tests.health.model import CheckResult, Problem, Status
+from obs_tests.health.status import CheckResult, Problem, Status
 
 __all__ = [
     "AlertmanagerState",

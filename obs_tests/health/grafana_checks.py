@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from obs_tests.clients.grafana import GrafanaClient
-from obs_tests.dashboards import dashboard_files, load_dashboards
-from obs_tests.health.model import CheckResult, Problem, Status
+from obs_tests.dashboards.dashboard_json import dashboard_files, load_dashboards
+from obs_tests.health.status import CheckResult, Problem, Status
 
 __all__ = [
     "ExpectedDashboard",

@@ -1,5 +1,5 @@
 """Verdicts on a Prometheus server's health: pure functions from fetched API data
-(:mod:`obs_tests.health.prometheus_state`) to :class:`~obs_tests.health.model.CheckResult`.
+(:mod:`obs_tests.health.prometheus_state`) to :class:`~obs_tests.health.status.CheckResult`.
 
 Each names what is wrong (job and instance, rule group and file, counter) and what to do about it.
 """
@@ -17,10 +17,10 @@ from typing import Any
 from obs_tests.checks.rules import loaded_rule_groups
 from obs_tests.checks.targets import describe_target
 from obs_tests.clients.prometheus import Sample, Target
-from obs_tests.contract import Job
-from obs_tests.health.model import CheckResult, Problem, Status, parse_time
+from obs_tests.config.contract import Job
 from obs_tests.health.prometheus_state import TSDB_FAILURE_COUNTERS
 from obs_tests.health.settings import HealthSettings
+from obs_tests.health.status import CheckResult, Problem, Status, parse_time
 
 __all__ = [
     "Recency",

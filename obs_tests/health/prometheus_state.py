@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from obs_tests.clients.prometheus import PrometheusClient, Sample
-from obs_tests.durations import parse_duration
+from obs_tests.core.durations import parse_duration
 from obs_tests.errors import DataMissing, ObsTestsError
-from obs_tests.health.model import Status
 from obs_tests.health.settings import HealthSettings
+from obs_tests.health.status import Status
 
 __all__ = [
     "TSDB_FAILURE_COUNTERS",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from obs_tests.clients.grafana import GrafanaCredentials
-from obs_tests.contract import Contract
+from obs_tests.config.contract import Contract
 
 __all__ = ["HealthSettings"]
 

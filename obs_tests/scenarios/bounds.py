@@ -26,13 +26,13 @@ from typing import Any
 
 import yaml
 
-from obs_tests.alerting import AlertmanagerSettings, settings_from_config
+from obs_tests.checks.routing_live import AlertmanagerSettings, settings_from_config
 from obs_tests.clients.alertmanager import AlertmanagerClient
 from obs_tests.clients.prometheus import PrometheusClient
-from obs_tests.contract import parse_duration
+from obs_tests.config.contract import parse_duration
 from obs_tests.errors import ObsTestsError, PromQLSyntaxError
-from obs_tests.promql import selectors
-from obs_tests.rulefiles import Rule
+from obs_tests.rules.promql import selectors
+from obs_tests.rules.rulefiles import Rule
 
 __all__ = ["AlertBounds", "BoundsModel", "FileTiming"]
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from obs_tests.clients.prometheus import PrometheusClient
+from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.errors import ObsTestsError, WaitTimeout
 from obs_tests.scenarios.bounds import BoundsModel
 from obs_tests.scenarios.custom import import_callable
@@ -33,7 +34,6 @@ from obs_tests.scenarios.results import (
     format_seconds,
 )
 from obs_tests.scenarios.timeline import Event, Timeline
-from obs_tests.waiting import Poll, wait_for
 
 __all__ = ["Judge", "counter_sum", "happened_within", "in_order", "inhibition_held"]
 

@@ -21,16 +21,16 @@ from typing import Any
 
 import jsonschema
 
-from obs_tests.alerting import AlertmanagerSettings, load_alertmanager_config, settings_from_config
 from obs_tests.chaos.faults import FaultSpec
 from obs_tests.checks.routing import load_route_tests
-from obs_tests.contract import Contract
+from obs_tests.checks.routing_live import AlertmanagerSettings, load_alertmanager_config, settings_from_config
+from obs_tests.config.contract import Contract
+from obs_tests.config.validation import describe_error, load_schema, validate_document
+from obs_tests.core.yamlfile import LocatedDocument, closest, format_path, load_located, shown
 from obs_tests.errors import ScenarioInvalid
-from obs_tests.rulefiles import Rule, load_rule_files
+from obs_tests.rules.rulefiles import Rule, load_rule_files
 from obs_tests.scenarios.bounds import FileTiming
 from obs_tests.scenarios.races import find_races
-from obs_tests.validation import describe_error, load_schema, validate_document
-from obs_tests.yamlfile import LocatedDocument, closest, format_path, load_located, shown
 
 __all__ = [
     "OPS",
@@ -89,7 +89,7 @@ class Catalog:
     ) -> Catalog:
         """Alerts from the contract's rule files, receivers and route timings from its Alertmanager
         config, intervals and time scale (unless ``time_scale`` is given) from the contract."""
-        from obs_tests.services.market import SCENARIOS  # noqa: PLC0415
+        from obs_tests.demo.market import SCENARIOS  # noqa: PLC0415
         from obs_tests.stack.components import CATALOGUE  # noqa: PLC0415
 
         rules = [r for rf in load_rule_files(contract.files.rule_files()) for r in rf.rules]
@@ -281,7 +281,7 @@ def _validate_meaning(doc: LocatedDocument, data: dict[str, Any], catalog: Catal
                 error.path.extendleft(reversed(["chaos", index, "params"]))
                 raise ScenarioInvalid(describe_error(error, doc))
         if kind == "load":
-            from obs_tests.loadgen import LoadSpec  # noqa: PLC0415
+            from obs_tests.workloads.loadgen import LoadSpec  # noqa: PLC0415
 
             known_fields = sorted(f for f in LoadSpec.__dataclass_fields__ if f not in ("locustfile", "extra_args"))
             for key in params:

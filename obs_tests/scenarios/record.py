@@ -21,15 +21,15 @@ from typing import Any
 
 import yaml
 
-from obs_tests.contract import Contract
-from obs_tests.durations import format_duration
+from obs_tests.clients.tools import run_tool
+from obs_tests.config.contract import Contract
+from obs_tests.core.durations import format_duration
 from obs_tests.errors import PromQLSyntaxError, ScenarioInvalid, ToolError
-from obs_tests.promql import selectors
-from obs_tests.rulefiles import load_rule_files
+from obs_tests.rules.promql import selectors
+from obs_tests.rules.rulefiles import load_rule_files
 from obs_tests.scenarios.model import Catalog, load_scenario
 from obs_tests.scenarios.results import ScenarioResult
 from obs_tests.scenarios.runner import ScenarioRunner
-from obs_tests.tools import run_tool
 
 __all__ = ["build_fixture", "record_scenario"]
 

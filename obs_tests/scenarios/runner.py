@@ -28,17 +28,17 @@ from obs_tests.chaos.faults import FaultSpec
 from obs_tests.checks.routing import load_route_tests
 from obs_tests.clients.alertmanager import AlertmanagerClient
 from obs_tests.clients.prometheus import PrometheusClient
-from obs_tests.contract import Contract, load_contract
+from obs_tests.clients.webhook_sink import SinkClient
+from obs_tests.config.contract import Contract, load_contract
+from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.errors import ObsTestsError, ScenarioInvalid, UsageError, WaitTimeout
-from obs_tests.loadgen import LoadRun, LoadSpec
-from obs_tests.notifications import SinkClient
 from obs_tests.scenarios.bounds import BoundsModel
 from obs_tests.scenarios.judge import Judge
 from obs_tests.scenarios.model import WATCHDOG, Catalog, MustFire, Scenario, load_scenario
 from obs_tests.scenarios.results import AlertTiming, ScenarioResult
 from obs_tests.scenarios.steps import StepContext, await_fault, run_steps
 from obs_tests.scenarios.timeline import Event, Recorder, Timeline
-from obs_tests.waiting import Poll, wait_for
+from obs_tests.workloads.loadgen import LoadRun, LoadSpec
 
 __all__ = ["ScenarioRunner"]
 

@@ -23,12 +23,12 @@ from typing import Any
 
 from obs_tests.chaos.controller import ChaosController
 from obs_tests.clients.prometheus import PrometheusClient
+from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.errors import ObsTestsError, WaitTimeout
-from obs_tests.loadgen import LoadRun
 from obs_tests.scenarios.model import OPS, Step
 from obs_tests.scenarios.results import AssertionResult
 from obs_tests.scenarios.timeline import Event, Recorder, Timeline, parse_time
-from obs_tests.waiting import Poll, wait_for
+from obs_tests.workloads.loadgen import LoadRun
 
 __all__ = ["STEP_HANDLERS", "StepContext", "StepHandler", "await_fault", "incident_start", "run_steps"]
 

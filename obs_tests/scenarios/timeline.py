@@ -20,8 +20,8 @@ from datetime import datetime
 from typing import Any
 
 from obs_tests.clients.prometheus import PrometheusClient
+from obs_tests.clients.webhook_sink import SinkClient
 from obs_tests.errors import ObsTestsError
-from obs_tests.notifications import SinkClient
 
 __all__ = ["Event", "Recorder", "Timeline", "parse_time"]
 

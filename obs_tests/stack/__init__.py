@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from obs_tests.stack.compose import ComposeStack
+from obs_tests.stack.compose_stack import ComposeStack
 from obs_tests.stack.embedded import ComponentStatus, EmbeddedStack
 from obs_tests.stack.external import ExternalStack
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from obs_tests.services.routing import AGENT_TYPES
+from obs_tests.demo.signal_routing import AGENT_TYPES
 from obs_tests.stack.ports import LOOPBACK
 from obs_tests.stack.probes import HttpProbe, Probe, RedisProbe
 
@@ -91,7 +91,7 @@ def _service(plan: ComponentPlan, name: str, kind: str, extra: Sequence[str] = (
     return [
         plan.python,
         "-m",
-        "obs_tests.services",
+        "obs_tests.demo",
         kind,
         "--host",
         LOOPBACK,

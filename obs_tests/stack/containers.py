@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.errors import ControlUnavailable, UnknownComponent
-from obs_tests.waiting import Poll, wait_for
 
 __all__ = ["ComposeBackend"]
 

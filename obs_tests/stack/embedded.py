@@ -35,10 +35,11 @@ from typing import Any
 import yaml
 
 from obs_tests.clients.prometheus import PrometheusClient, Target
-from obs_tests.contract import Contract
+from obs_tests.config.contract import Contract
+from obs_tests.core.interrupts import INTERRUPT_SIGNALS, note_signal, raise_interrupt
+from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.errors import ObsTestsError, StackStartError, UnknownComponent, WaitTimeout
-from obs_tests.interrupts import INTERRUPT_SIGNALS, note_signal, raise_interrupt
-from obs_tests.rulefiles import plain_rule_files
+from obs_tests.rules.rulefiles import plain_rule_files
 from obs_tests.stack.components import CATALOGUE, MOCK_SERVICES, Component, ComponentPlan, build_components
 from obs_tests.stack.ports import allocate_ports
 from obs_tests.stack.process import ManagedProcess, ProcessIdentity, Spawner, environ_copy
@@ -53,7 +54,6 @@ from obs_tests.stack.state import (
     write_record,
 )
 from obs_tests.stack.timescale import scale_rule_files, validate_factor
-from obs_tests.waiting import Poll, wait_for
 
 __all__ = ["ComponentStatus", "EmbeddedStack"]
 
@@ -118,7 +118,7 @@ class EmbeddedStack:
         self.startup_timeout = startup_timeout or contract.stack.startup_timeout
         self.workdir: Path = Path()
         #: file_sd file of the Prometheus job ``load`` (Locust processes announce their metrics there; a
-        #: :class:`~obs_tests.loadgen.LoadRun` given it keeps its files in the same directory)
+        #: :class:`~obs_tests.workloads.loadgen.LoadRun` given it keeps its files in the same directory)
         self.load_targets: Path | None = None
         self.components: dict[str, Component] = {}
         self._state_lock = threading.Lock()
@@ -349,7 +349,7 @@ class EmbeddedStack:
     def _send_warm_up(self) -> int | None:
         if "gateway" not in self.components or "orchestrator" not in self.components:
             return None
-        from obs_tests.traffic import invalid_signal, send_signals, valid_signal  # noqa: PLC0415
+        from obs_tests.demo.traffic import invalid_signal, send_signals, valid_signal  # noqa: PLC0415
 
         rng = random.Random(self._seed)
         bodies = [valid_signal(rng, action=a) for a in ("buy", "sell", "hold")]

@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from obs_tests.contract import Contract
-from obs_tests.durations import format_duration
+from obs_tests.config.contract import Contract
+from obs_tests.core.durations import format_duration
+from obs_tests.core.yamlfile import load_yaml
 from obs_tests.errors import ConfigInvalid, ContractInvalid
-from obs_tests.yamlfile import load_yaml
 
 __all__ = ["render_alertmanager_config", "render_prometheus_config", "rewrite_urls"]
 

@@ -22,11 +22,11 @@ from typing import Any
 
 import yaml
 
-from obs_tests.contract import parse_duration
-from obs_tests.durations import format_duration
+from obs_tests.clients.tools import run_tool
+from obs_tests.config.contract import parse_duration
+from obs_tests.core.durations import format_duration
+from obs_tests.core.yamlfile import load_yaml_all
 from obs_tests.errors import ConfigInvalid, ToolError, UsageError
-from obs_tests.tools import run_tool
-from obs_tests.yamlfile import load_yaml_all
 
 __all__ = ["scale_duration", "scale_expr", "scale_rule_files", "validate_factor"]
 

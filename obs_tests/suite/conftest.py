@@ -14,10 +14,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from obs_tests.pytest_plugin import embedded_time_scale, log_dir, scenario_stacks, session_contract, session_progress
 from obs_tests.scenarios.model import Scenario
 from obs_tests.scenarios.pool import StackPool
 from obs_tests.stack import EmbeddedStack
+from obs_tests.suite.plugin import embedded_time_scale, log_dir, scenario_stacks, session_contract, session_progress
 
 CHAOS_MODULE = "test_chaos.py"
 _POOL = pytest.StashKey[StackPool]()

@@ -10,13 +10,6 @@ from typing import Any
 import pytest
 import yaml
 
-from obs_tests.alerting import (
-    probe_inhibition,
-    probe_routing,
-    probe_silence,
-    run_route_tests,
-    settings_from_config,
-)
 from obs_tests.checks.routing import (
     RouteTest,
     check_notifications,
@@ -24,16 +17,23 @@ from obs_tests.checks.routing import (
     load_route_tests,
     route_labels,
 )
+from obs_tests.checks.routing_live import (
+    probe_inhibition,
+    probe_routing,
+    probe_silence,
+    run_route_tests,
+    settings_from_config,
+)
 from obs_tests.clients.alertmanager import AlertmanagerClient
-from obs_tests.contract import Contract
+from obs_tests.clients.webhook_sink import SinkClient, wait_for_notification
+from obs_tests.config.contract import Contract
+from obs_tests.core.findings import Finding
+from obs_tests.core.yamlfile import load_yaml
 from obs_tests.errors import ConfigInvalid
-from obs_tests.findings import Finding
-from obs_tests.lint import check_alertmanager
-from obs_tests.notifications import SinkClient, wait_for_notification
-from obs_tests.pytest_plugin import FindingsJudge
-from obs_tests.rulefiles import Rule, load_rule_files
+from obs_tests.rules.rulefiles import Rule, load_rule_files
 from obs_tests.stack import EmbeddedStack
-from obs_tests.yamlfile import load_yaml
+from obs_tests.suite.plugin import FindingsJudge
+from obs_tests.suite.static import check_alertmanager
 
 NO_ALERTMANAGER = "not applicable: the contract declares no Alertmanager (stack.alertmanager: null)"
 

@@ -14,16 +14,16 @@ from typing import Any
 
 import pytest
 
-from obs_tests.contract import Contract
-from obs_tests.findings import Finding, display_path
-from obs_tests.pytest_plugin import FindingsJudge, embedded_time_scale, session_progress, session_scenarios
-from obs_tests.rulefiles import load_rule_files
+from obs_tests.config.contract import Contract
+from obs_tests.core.findings import Finding, display_path
+from obs_tests.rules.rulefiles import load_rule_files
 from obs_tests.scenarios.model import WATCHDOG, Scenario
 from obs_tests.scenarios.pool import StackPool
 from obs_tests.scenarios.reports import write_reports
 from obs_tests.scenarios.results import ScenarioResult
 from obs_tests.scenarios.runner import ScenarioRunner
 from obs_tests.stack import EmbeddedStack
+from obs_tests.suite.plugin import FindingsJudge, embedded_time_scale, session_progress, session_scenarios
 
 
 @pytest.fixture(scope="module")

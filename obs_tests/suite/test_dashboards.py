@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from obs_tests.accounting import wait_drained, wait_scraped_after
 from obs_tests.checks.dashboards import (
     DashboardReport,
     check_expectations,
@@ -29,14 +28,15 @@ from obs_tests.checks.dashboards import (
 )
 from obs_tests.checks.dashboards_lint import dashboard_metric_references, lint_dashboards, validate_dashboard_file
 from obs_tests.clients.prometheus import PrometheusClient
-from obs_tests.contract import Contract
-from obs_tests.dashboards import Dashboard, dashboard_files, load_dashboard
-from obs_tests.findings import display_path
-from obs_tests.pytest_plugin import FindingsJudge, session_contract
+from obs_tests.config.contract import Contract
+from obs_tests.core.findings import display_path
+from obs_tests.core.waiting import Poll, wait_for
+from obs_tests.dashboards.dashboard_json import Dashboard, dashboard_files, load_dashboard
+from obs_tests.demo.traffic import mixed_workload, send_concurrently
+from obs_tests.demo.workload import wait_drained, wait_scraped_after
 from obs_tests.stack import EmbeddedStack
 from obs_tests.stack.external import ExternalStack
-from obs_tests.traffic import mixed_workload, send_concurrently
-from obs_tests.waiting import Poll, wait_for
+from obs_tests.suite.plugin import FindingsJudge, session_contract
 
 WORKLOAD = (200, 40)  # valid, malformed signals sent before the panels are checked (embedded stack only)
 

@@ -17,9 +17,8 @@ from typing import Any
 
 import pytest
 
-from obs_tests.browser import browser_available, chromium, grafana_login, open_dashboard
 from obs_tests.checks.dashboards import DashboardReport, check_report
-from obs_tests.checks.grafana import (
+from obs_tests.checks.grafana_live import (
     GrafanaDatasource,
     check_datasource_health,
     check_health,
@@ -29,12 +28,13 @@ from obs_tests.checks.grafana import (
     run_dashboard_via_grafana,
 )
 from obs_tests.clients.grafana import GrafanaClient
-from obs_tests.contract import Contract
-from obs_tests.dashboard_variables import resolve_variables
-from obs_tests.dashboards import Dashboard, dashboard_files, parse_dashboard, read_dashboard_json
-from obs_tests.findings import Finding
-from obs_tests.pytest_plugin import FindingsJudge, session_contract
-from obs_tests.templating import TimeRange
+from obs_tests.config.contract import Contract
+from obs_tests.core.findings import Finding
+from obs_tests.dashboards.browser import browser_available, chromium, grafana_login, open_dashboard
+from obs_tests.dashboards.dashboard_json import Dashboard, dashboard_files, parse_dashboard, read_dashboard_json
+from obs_tests.dashboards.templating import TimeRange
+from obs_tests.dashboards.variables import resolve_variables
+from obs_tests.suite.plugin import FindingsJudge, session_contract
 
 pytestmark = pytest.mark.grafana
 

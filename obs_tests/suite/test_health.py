@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from obs_tests.clients.grafana import GrafanaCredentials
-from obs_tests.contract import Contract
+from obs_tests.config.contract import Contract
+from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.errors import WaitTimeout
 from obs_tests.health import HealthReport, HealthSettings, Status, run_health
 from obs_tests.stack import EmbeddedStack
 from obs_tests.stack.external import ExternalStack
-from obs_tests.waiting import Poll, wait_for
 
 
 def _grafana_url(config: pytest.Config, contract: Contract) -> str | None:

@@ -8,12 +8,12 @@ from collections.abc import Callable
 
 import pytest
 
-from obs_tests.accounting import load_latency_quantiles, run_load_accounting
 from obs_tests.clients.prometheus import PrometheusClient
-from obs_tests.findings import Finding
-from obs_tests.loadgen import LoadSpec
-from obs_tests.pytest_plugin import FindingsJudge, log_dir
+from obs_tests.core.findings import Finding
+from obs_tests.demo.workload import load_latency_quantiles, run_load_accounting
 from obs_tests.stack import EmbeddedStack
+from obs_tests.suite.plugin import FindingsJudge, log_dir
+from obs_tests.workloads.loadgen import LoadSpec
 
 
 def test_accounting_under_load(

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 import requests
 
-from obs_tests.accounting import measure_latency_quantiles, run_accounting, trace_signal
 from obs_tests.checks.coverage import (
     MetricsCoverage,
     check_coverage,
@@ -32,12 +31,13 @@ from obs_tests.checks.metrics import (
     check_histogram,
 )
 from obs_tests.clients.prometheus import PrometheusClient, Target
-from obs_tests.contract import Contract, Job, Metric
-from obs_tests.findings import Finding
-from obs_tests.policy import Verdict
-from obs_tests.pytest_plugin import FindingsJudge
+from obs_tests.clients.tools import promtool_check_metrics
+from obs_tests.config.contract import Contract, Job, Metric
+from obs_tests.config.policy import Verdict
+from obs_tests.core.findings import Finding
+from obs_tests.demo.workload import measure_latency_quantiles, run_accounting, trace_signal
 from obs_tests.stack import EmbeddedStack
-from obs_tests.tools import promtool_check_metrics
+from obs_tests.suite.plugin import FindingsJudge
 
 COUNTER_WINDOW = "10m"
 LIVENESS_INTERVALS = 30

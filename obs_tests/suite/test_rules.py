@@ -13,10 +13,14 @@ import pytest
 from obs_tests.checks.rules import check_rule_groups, evaluated, live_scrape_intervals
 from obs_tests.checks.selectors import ProbeResult, absent_selectors, live_selectors, probe_rule
 from obs_tests.clients.prometheus import PrometheusClient
-from obs_tests.contract import Contract
+from obs_tests.config.contract import Contract
+from obs_tests.config.policy import Verdict
+from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.errors import WaitTimeout
-from obs_tests.junit import write_junit
-from obs_tests.lint import (
+from obs_tests.reports.junit import write_junit
+from obs_tests.rules.rulefiles import Rule, RuleFile, load_rule_files
+from obs_tests.suite.plugin import FindingsJudge, embedded_time_scale
+from obs_tests.suite.static import (
     ScrapeIntervals,
     check_configs,
     check_rule_files,
@@ -24,10 +28,6 @@ from obs_tests.lint import (
     run_rule_tests,
     scrape_intervals,
 )
-from obs_tests.policy import Verdict
-from obs_tests.pytest_plugin import FindingsJudge, embedded_time_scale
-from obs_tests.rulefiles import Rule, RuleFile, load_rule_files
-from obs_tests.waiting import Poll, wait_for
 
 
 @pytest.fixture(scope="module")

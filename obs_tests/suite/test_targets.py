@@ -16,8 +16,8 @@ from obs_tests.checks.targets import (
     summarise_job,
 )
 from obs_tests.clients.prometheus import PrometheusClient
-from obs_tests.contract import Job, Metric
-from obs_tests.pytest_plugin import FindingsJudge
+from obs_tests.config.contract import Job, Metric
+from obs_tests.suite.plugin import FindingsJudge
 
 
 def test_job_targets_up(

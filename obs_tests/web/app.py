@@ -42,6 +42,8 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from obs_tests.config.validation import Validator, allowed_range, load_schema
+from obs_tests.core.yamlfile import redacted, shown
 from obs_tests.errors import (
     BadScenarioName,
     InputError,
@@ -54,11 +56,9 @@ from obs_tests.errors import (
     UnknownRun,
     UnknownScenario,
 )
-from obs_tests.validation import Validator, allowed_range, load_schema
 from obs_tests.web.openapi import RUN_REQUEST_SCHEMA, openapi_document
 from obs_tests.web.runs import RunManager, RunOptions
 from obs_tests.web.security import SecurityMiddleware
-from obs_tests.yamlfile import redacted, shown
 
 __all__ = ["MAX_BODY_BYTES", "STATIC_DIR", "JSONAnswer", "create_app"]
 

@@ -35,14 +35,14 @@ from typing import Any
 import yaml
 
 from obs_tests import __version__
-from obs_tests.contract import Contract
+from obs_tests.config.contract import Contract
+from obs_tests.core.yamlfile import read_text, shown
 from obs_tests.errors import InputError, ObsTestsError, ReportNotReady, RunFinished, RunInProgress, UnknownRun
 from obs_tests.scenarios.model import Scenario
 from obs_tests.scenarios.timeline import Event
 from obs_tests.web.scenario_files import ScenarioFiles
 from obs_tests.web.stream import Stream
 from obs_tests.web.views import LOG_LEVELS, alert_rows, chaos_view, event_line, public_url
-from obs_tests.yamlfile import read_text, shown
 
 __all__ = [
     "LOAD_PROFILES",
@@ -522,8 +522,8 @@ class RunManager:
 
     def _record(self, run: Run, result: Any, stack: Any) -> None:
         """Turn the live run into a promtool test file next to the reports (``scenario record``'s fixture)."""
+        from obs_tests.clients.tools import run_tool  # noqa: PLC0415
         from obs_tests.scenarios.record import build_fixture  # noqa: PLC0415
-        from obs_tests.tools import run_tool  # noqa: PLC0415
 
         if not result.alerts or all(t.firing_at is None for t in result.alerts):
             self._log(run, "WARNING", "recording: no expected alert fired — nothing to record")

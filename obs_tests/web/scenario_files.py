@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from obs_tests.core.yamlfile import shown
 from obs_tests.errors import BadScenarioName, ObsTestsError, ScenarioInvalid, UnknownScenario
 from obs_tests.scenarios.model import Catalog, Scenario, load_scenario
-from obs_tests.yamlfile import shown
 
 __all__ = ["MAX_SCENARIO_BYTES", "NAME_PATTERN", "ScenarioFiles"]
 

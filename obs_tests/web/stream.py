@@ -34,7 +34,7 @@ from typing import Any
 import fastjsonschema
 import orjson
 
-from obs_tests.validation import load_schema
+from obs_tests.config.validation import load_schema
 
 __all__ = ["DEFAULT_BUFFER", "MESSAGE_TYPES", "Stream", "StreamMessageInvalid", "validate_message"]
 

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from obs_tests.checks.coverage import MetricsCoverage, check_coverage, dashboard_references, rule_references
-from obs_tests.contract import Metric
+from obs_tests.config.contract import Metric
 
 RULES = """
 groups:

@@ -23,11 +23,11 @@ from obs_tests.checks.dashboards import (
     run_dashboard,
     summary_line,
 )
-from obs_tests.contract import ExpectedEmpty
-from obs_tests.dashboard_variables import ResolvedVariable
-from obs_tests.dashboards import Dashboard, Panel, load_dashboard
-from obs_tests.findings import Finding
-from obs_tests.templating import TimeRange, VariableValue
+from obs_tests.config.contract import ExpectedEmpty
+from obs_tests.core.findings import Finding
+from obs_tests.dashboards.dashboard_json import Dashboard, Panel, load_dashboard
+from obs_tests.dashboards.templating import TimeRange, VariableValue
+from obs_tests.dashboards.variables import ResolvedVariable
 from tests.recorded_prometheus import RecordedPrometheus
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -26,9 +26,9 @@ from obs_tests.checks.dashboards_lint import (
     validate_dashboard_file,
 )
 from obs_tests.cli import cli
-from obs_tests.contract import ExpectedEmpty
-from obs_tests.dashboards import Dashboard, dashboard_files, load_dashboard, parse_dashboard
-from obs_tests.policy import RULE_IDS
+from obs_tests.config.contract import ExpectedEmpty
+from obs_tests.config.policy import RULE_IDS
+from obs_tests.dashboards.dashboard_json import Dashboard, dashboard_files, load_dashboard, parse_dashboard
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = ROOT / "grafana_dashboards"

@@ -10,7 +10,7 @@ from obs_tests.checks.exposition import (
     parse_promtool,
     yaml_list,
 )
-from obs_tests.contract import Metric
+from obs_tests.config.contract import Metric
 
 PROMTOOL = """fooBar metric names should be written in 'snake_case' not 'camelCase'
 redis_total_error_replies counter metrics should have "_total" suffix

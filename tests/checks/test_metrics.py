@@ -14,7 +14,7 @@ from obs_tests.checks.metrics import (
     check_quantile,
 )
 from obs_tests.clients.prometheus import RangeSeries, Sample
-from obs_tests.contract import Metric
+from obs_tests.config.contract import Metric
 
 T = 1_800_000_000.0
 TARGET = {"job": "gateway", "instance": "127.0.0.1:1"}

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import yaml
 
-from obs_tests.alerting import settings_from_config
 from obs_tests.checks.routing import (
     RouteTest,
     check_inhibition,
@@ -14,7 +13,8 @@ from obs_tests.checks.routing import (
     load_route_tests,
     route_labels,
 )
-from obs_tests.rulefiles import load_rule_file
+from obs_tests.checks.routing_live import settings_from_config
+from obs_tests.rules.rulefiles import load_rule_file
 
 ROOT = Path(__file__).resolve().parents[2]
 

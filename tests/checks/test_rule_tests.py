@@ -11,7 +11,7 @@ from obs_tests.checks.rule_tests import (
     parse_promtool_test,
     plain_test_file,
 )
-from obs_tests.rulefiles import load_rule_file
+from obs_tests.rules.rulefiles import load_rule_file
 
 OUTPUT = """Unit Testing:  t.yml
   FAILED:

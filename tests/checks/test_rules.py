@@ -13,10 +13,10 @@ from obs_tests.checks.rules import (
     live_scrape_intervals,
     metric_type,
 )
-from obs_tests.durations import parse_duration
-from obs_tests.findings import Finding
-from obs_tests.policy import RULE_IDS, Policy
-from obs_tests.rulefiles import load_rule_file
+from obs_tests.config.policy import RULE_IDS, Policy
+from obs_tests.core.durations import parse_duration
+from obs_tests.core.findings import Finding
+from obs_tests.rules.rulefiles import load_rule_file
 
 RULES = Path(__file__).resolve().parents[1] / "fixtures" / "rules"
 TYPES = {"agent_confidence_score": "gauge", "gateway_webhooks_total": "counter", "h_seconds": "histogram"}

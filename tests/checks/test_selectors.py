@@ -16,9 +16,9 @@ from obs_tests.checks.selectors import (
     stale_no_match_finding,
 )
 from obs_tests.clients.prometheus import PrometheusClient, Sample
-from obs_tests.contract import NoMatchExpected
-from obs_tests.promql import selectors
-from obs_tests.rulefiles import load_rule_file
+from obs_tests.config.contract import NoMatchExpected
+from obs_tests.rules.promql import selectors
+from obs_tests.rules.rulefiles import load_rule_file
 
 RULES = Path(__file__).resolve().parents[1] / "fixtures" / "rules"
 COMMUNITY = RULES / "community"

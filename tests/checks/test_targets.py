@@ -17,7 +17,7 @@ from obs_tests.checks.targets import (
     summarise_job,
 )
 from obs_tests.clients.prometheus import PrometheusClient, Sample, Target
-from obs_tests.contract import Job, Metric
+from obs_tests.config.contract import Job, Metric
 
 API = Path(__file__).resolve().parents[1] / "fixtures" / "api"
 

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from obs_tests.cli import cli
-from obs_tests.validation import load_schema
+from obs_tests.config.validation import load_schema
 
 from .conftest import TOKEN, FakeApi, Route, grafana_api
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from obs_tests.clients.grafana import GrafanaCredentials
-from obs_tests.contract import Contract, load_contract
+from obs_tests.config.contract import Contract, load_contract
 from obs_tests.health import HealthReport, HealthSettings, Status, run_health
 from obs_tests.health.grafana_checks import contract_dashboards
 

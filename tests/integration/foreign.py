@@ -17,9 +17,9 @@ from typing import Any
 
 import yaml
 
+from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.stack.ports import allocate_ports
 from obs_tests.stack.process import ManagedProcess, Spawner
-from obs_tests.waiting import Poll, wait_for
 
 __all__ = ["ForeignStack"]
 

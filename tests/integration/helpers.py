@@ -13,9 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.stack.process import ProcessIdentity
 from obs_tests.stack.state import StackRecord, list_records
-from obs_tests.waiting import Poll, wait_for
 from tests.procs import our_processes
 
 T = TypeVar("T")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from obs_tests.accounting import run_accounting
-from obs_tests.checks.accounting import format_key
 from obs_tests.clients.prometheus import PrometheusClient
-from obs_tests.findings import format_findings
+from obs_tests.core.findings import format_findings
+from obs_tests.demo.accounting import format_key
+from obs_tests.demo.workload import run_accounting
 from obs_tests.stack import EmbeddedStack
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
-from obs_tests.alerting import probe_inhibition, probe_routing, settings_from_config
 from obs_tests.checks.routing import RouteTest
+from obs_tests.checks.routing_live import probe_inhibition, probe_routing, settings_from_config
 from obs_tests.clients.alertmanager import AlertmanagerClient
-from obs_tests.contract import load_contract
+from obs_tests.clients.webhook_sink import SinkClient, wait_for_notification
+from obs_tests.config.contract import load_contract
 from obs_tests.errors import WaitTimeout
-from obs_tests.notifications import SinkClient, wait_for_notification
 from obs_tests.stack import EmbeddedStack
 
 from .helpers import ROOT

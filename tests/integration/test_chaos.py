@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from obs_tests.contract import load_contract
-from obs_tests.durations import format_duration
+from obs_tests.clients.tools import run_tool
+from obs_tests.config.contract import load_contract
+from obs_tests.core.durations import format_duration
 from obs_tests.scenarios.record import build_fixture
 from obs_tests.scenarios.reports import render_html, render_junit, render_markdown, write_reports
 from obs_tests.scenarios.results import ScenarioResult
 from obs_tests.scenarios.runner import ScenarioRunner
 from obs_tests.stack import EmbeddedStack
 from obs_tests.stack.process import ProcessIdentity
-from obs_tests.tools import run_tool
 
 from .helpers import ROOT, assert_all_gone
 
@@ -173,7 +173,7 @@ HOLD = textwrap.dedent(
     import sys
     from obs_tests.chaos.controller import ChaosController
     from obs_tests.chaos.faults import FaultSpec
-    from obs_tests.contract import load_contract
+    from obs_tests.config.contract import load_contract
     from obs_tests.stack import EmbeddedStack
 
     class Announcing:

@@ -106,7 +106,7 @@ def test_check_fails_naming_a_killed_gateway(tmp_path: Path) -> None:
         prom_url = record.components["prometheus"].url
         os.kill(gateway.pid or 0, signal.SIGKILL)
         from obs_tests.clients.prometheus import PrometheusClient  # noqa: PLC0415
-        from obs_tests.waiting import Poll, wait_for  # noqa: PLC0415
+        from obs_tests.core.waiting import Poll, wait_for  # noqa: PLC0415
 
         prom = PrometheusClient(prom_url)
         wait_for(

@@ -13,7 +13,7 @@ import pytest
 from obs_tests.errors import UsageError
 from obs_tests.scenarios.runner import ScenarioRunner
 from obs_tests.stack import EmbeddedStack
-from obs_tests.stack.compose import ComposeStack
+from obs_tests.stack.compose_stack import ComposeStack
 
 from .helpers import ROOT
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from obs_tests.accounting import wait_drained, wait_scraped_after
 from obs_tests.checks.dashboards import (
     DashboardReport,
     QueryResult,
@@ -24,13 +23,14 @@ from obs_tests.checks.dashboards import (
     wait_visible,
 )
 from obs_tests.clients.prometheus import PrometheusClient
-from obs_tests.contract import Contract
-from obs_tests.dashboards import Dashboard, dashboard_files, load_dashboard, parse_dashboard
-from obs_tests.findings import format_findings
-from obs_tests.pytest_plugin import LoadFixture
+from obs_tests.config.contract import Contract
+from obs_tests.core.findings import format_findings
+from obs_tests.core.waiting import Poll, wait_for
+from obs_tests.dashboards.dashboard_json import Dashboard, dashboard_files, load_dashboard, parse_dashboard
+from obs_tests.demo.traffic import mixed_workload, send_concurrently
+from obs_tests.demo.workload import wait_drained, wait_scraped_after
 from obs_tests.stack import EmbeddedStack
-from obs_tests.traffic import mixed_workload, send_concurrently
-from obs_tests.waiting import Poll, wait_for
+from obs_tests.suite.plugin import LoadFixture
 
 from .helpers import CONTRACT, ROOT, obs_tests
 

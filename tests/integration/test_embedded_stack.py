@@ -9,10 +9,10 @@ import requests
 
 from obs_tests.checks.targets import MetricGroups, check_job_targets, check_metric_present, metric_groups_query
 from obs_tests.clients.prometheus import PrometheusClient, Target
-from obs_tests.contract import Contract, Metric
+from obs_tests.config.contract import Contract, Metric
+from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.errors import UnknownComponent
 from obs_tests.stack import EmbeddedStack
-from obs_tests.waiting import Poll, wait_for
 
 pytestmark = pytest.mark.stack
 

@@ -12,13 +12,13 @@ from collections.abc import Iterator
 import jsonschema
 import pytest
 
-from obs_tests.accounting import wait_scraped_after
 from obs_tests.clients.services import ServiceClient
-from obs_tests.contract import load_contract
+from obs_tests.config.contract import load_contract
+from obs_tests.config.validation import load_schema
+from obs_tests.core.waiting import Poll, wait_for
+from obs_tests.demo.workload import wait_scraped_after
 from obs_tests.health import HealthReport, HealthSettings, Status, run_health
 from obs_tests.stack import EmbeddedStack
-from obs_tests.validation import load_schema
-from obs_tests.waiting import Poll, wait_for
 
 from .helpers import CONTRACT, ROOT, obs_tests
 

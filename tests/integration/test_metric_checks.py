@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from obs_tests.accounting import measure_latency_quantiles, run_accounting, trace_signal, wait_scraped_after
 from obs_tests.clients.services import ServiceClient
-from obs_tests.contract import load_contract
+from obs_tests.config.contract import load_contract
+from obs_tests.core.waiting import Poll, wait_for
+from obs_tests.demo.workload import measure_latency_quantiles, run_accounting, trace_signal, wait_scraped_after
 from obs_tests.stack import EmbeddedStack
-from obs_tests.waiting import Poll, wait_for
 
 from .helpers import CONTRACT, ROOT, obs_tests
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from obs_tests.waiting import Poll, wait_for
+from obs_tests.core.waiting import Poll, wait_for
 
 from .foreign import ForeignStack
 from .helpers import ROOT, obs_tests

@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from obs_tests.contract import load_contract
+from obs_tests.config.contract import load_contract
 from obs_tests.stack import EmbeddedStack
 
 from .helpers import CONTRACT, ROOT

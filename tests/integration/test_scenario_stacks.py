@@ -6,12 +6,12 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
+from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.scenarios.model import Catalog, load_scenario
 from obs_tests.scenarios.pool import StackPool, run_on_stacks
 from obs_tests.stack import EmbeddedStack
 from obs_tests.stack.process import pid_alive
 from obs_tests.stack.state import list_records
-from obs_tests.waiting import Poll, wait_for
 
 from .helpers import ROOT, assert_all_gone, env_with_state, identities, python, write_paused_scenario
 

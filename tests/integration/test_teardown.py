@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from obs_tests.contract import load_contract
+from obs_tests.config.contract import load_contract
+from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.stack import EmbeddedStack
 from obs_tests.stack.process import ProcessIdentity
 from obs_tests.stack.state import list_records
-from obs_tests.waiting import Poll, wait_for
 from tests.web.helpers import Server, scenario_dir
 
 from .helpers import (
@@ -41,7 +41,7 @@ HOLD_STACK = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from obs_tests.contract import load_contract
+    from obs_tests.config.contract import load_contract
     from obs_tests.stack import EmbeddedStack
     with EmbeddedStack(load_contract(Path(sys.argv[1])), warm_up=False) as stack:
         print("PIDS", *(p.identity().pid for p in stack.processes.values()), flush=True)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from obs_tests.contract import load_contract
+from obs_tests.config.contract import load_contract
 from obs_tests.scenarios import concurrent
 from obs_tests.scenarios.concurrent import conflict, plan_waves
 from obs_tests.scenarios.model import Catalog, Scenario, load_scenario, load_scenarios, ordered

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from obs_tests.contract import load_contract
+from obs_tests.config.contract import load_contract
 from obs_tests.scenarios.bounds import AlertBounds
 from obs_tests.scenarios.judge import Judge
 from obs_tests.scenarios.model import Catalog, MustFire, load_scenario

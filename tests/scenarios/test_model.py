@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from obs_tests.contract import load_contract
+from obs_tests.config.contract import load_contract
 from obs_tests.errors import ScenarioInvalid
 from obs_tests.scenarios.model import Catalog, load_scenario, load_scenarios, ordered
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from obs_tests.alerting import settings_from_config
-from obs_tests.contract import load_contract
+from obs_tests.checks.routing_live import settings_from_config
+from obs_tests.config.contract import load_contract
 from obs_tests.errors import ScenarioInvalid
-from obs_tests.rulefiles import load_rule_files
+from obs_tests.rules.rulefiles import load_rule_files
 from obs_tests.scenarios.bounds import FileTiming
 from obs_tests.scenarios.model import Catalog, load_scenario, load_scenarios
 from obs_tests.scenarios.races import find_races

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from obs_tests.contract import load_contract
+from obs_tests.config.contract import load_contract
 from obs_tests.scenarios.model import Catalog, load_scenario
 from obs_tests.scenarios.runner import ScenarioRunner
 

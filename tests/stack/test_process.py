@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.stack.process import (
     ManagedProcess,
     ProcessIdentity,
@@ -18,7 +19,6 @@ from obs_tests.stack.process import (
     pid_alive,
     terminate_identities,
 )
-from obs_tests.waiting import Poll, wait_for
 
 
 @pytest.fixture

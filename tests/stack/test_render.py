@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from obs_tests.contract import load_contract
+from obs_tests.config.contract import load_contract
 from obs_tests.errors import ConfigInvalid, ContractInvalid
 from obs_tests.stack.components import CATALOGUE
 from obs_tests.stack.render import (

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from obs_tests.contract import load_contract
+from obs_tests.config.contract import load_contract
 from obs_tests.errors import ToolError, UsageError
 from obs_tests.stack.timescale import scale_duration, scale_expr, scale_rule_files
 

@@ -3,8 +3,8 @@ promtool check metrics`). The line is written from the verdict after the policy.
 
 from __future__ import annotations
 
-from obs_tests.findings import Finding
-from obs_tests.policy import Verdict
+from obs_tests.config.policy import Verdict
+from obs_tests.core.findings import Finding
 from obs_tests.suite.test_metrics import _said
 
 CLEAN = "node: 1 exposition(s) pass promtool check metrics"

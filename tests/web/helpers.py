@@ -19,7 +19,7 @@ from typing import Any
 import psutil
 import requests
 
-from obs_tests.waiting import Poll, wait_for
+from obs_tests.core.waiting import Poll, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "web"

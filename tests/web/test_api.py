@@ -8,8 +8,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from obs_tests.contract import load_contract
-from obs_tests.validation import load_schema
+from obs_tests.config.contract import load_contract
+from obs_tests.config.validation import load_schema
 
 from .helpers import ROOT, Server
 

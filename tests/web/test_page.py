@@ -13,7 +13,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
-from obs_tests.browser import browser_available, chromium
+from obs_tests.dashboards.browser import browser_available, chromium
 
 from .helpers import ROOT, Server, scenario_dir, serving
 

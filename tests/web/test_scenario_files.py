@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from obs_tests.contract import load_contract
+from obs_tests.config.contract import load_contract
 from obs_tests.errors import BadScenarioName, ScenarioInvalid, UnknownScenario
 from obs_tests.scenarios.model import Catalog
 from obs_tests.web.scenario_files import ScenarioFiles

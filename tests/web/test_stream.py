@@ -15,9 +15,9 @@ import pytest
 import uvicorn
 from websockets.sync.client import connect
 
-from obs_tests.contract import load_contract
+from obs_tests.config.contract import load_contract
+from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.scenarios.model import Catalog
-from obs_tests.waiting import Poll, wait_for
 from obs_tests.web.app import create_app
 from obs_tests.web.runs import RunManager
 from obs_tests.web.scenario_files import ScenarioFiles

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 from websockets.sync.client import connect
 
-from obs_tests.waiting import Poll, wait_for
+from obs_tests.core.waiting import Poll, wait_for
 
 from .helpers import Server, sse_messages
 

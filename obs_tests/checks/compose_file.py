@@ -1,0 +1,225 @@
+"""docker-compose.yml checked offline: the real ``docker-compose config`` (Debian's docker-compose 1.29, or
+the ``docker compose`` plugin) validates the file — no Docker engine needed — and obs-tests checks that it
+agrees with the rest of the repository:
+
+- images of Prometheus, Alertmanager and Grafana are pinned to a version (no ``latest``);
+- every ``python -m obs_tests.demo …`` command parses with the services' own argument parser;
+- every scrape target of ``prometheus/prometheus.yml`` names a compose service and the port it listens on;
+- Grafana mounts the provisioning directory and the dashboards directory, and both exist;
+- the ``locust`` profile has a master and a worker that exports its metrics (``--metrics-port``), and
+  Prometheus scrapes that port as job ``load``.
+
+Example::
+
+    findings = check_compose(Path("docker-compose.yml"), Path("prometheus/prometheus.yml"))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from obs_tests.core.findings import Finding, display_path
+from obs_tests.core.yamlfile import load_yaml
+from obs_tests.errors import ConfigInvalid, ToolError
+
+__all__ = [
+    "PINNED_IMAGES",
+    "check_compose",
+    "check_compose_consistency",
+    "compose_command",
+    "compose_config",
+]
+
+#: image -> what it is; these must carry an explicit version tag
+PINNED_IMAGES = {"prom/prometheus": "Prometheus", "prom/alertmanager": "Alertmanager", "grafana/grafana": "Grafana"}
+#: variables the compose file requires (``${VAR:?…}``); a placeholder is used for validation when unset
+REQUIRED_ENV = ("OBS_GRAFANA_PASSWORD",)
+_PLACEHOLDER = "obs-tests-lint-placeholder"
+
+
+def compose_command() -> list[str] | None:
+    """``["docker-compose"]`` (Debian's 1.29), else ``["docker", "compose"]`` when that plugin works, else None."""
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    if shutil.which("docker"):
+        try:
+            done = subprocess.run(
+                ["docker", "compose", "version"], capture_output=True, text=True, timeout=20, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        if done.returncode == 0:
+            return ["docker", "compose"]
+    return None
+
+
+def compose_config(path: Path, profiles: tuple[str, ...] = (), env: Mapping[str, str] | None = None) -> str | None:
+    """Run ``docker-compose -f <path> config -q``; None when valid, else the tool's message.
+
+    Raises :class:`ToolError` when no compose binary is installed. The resolved config is never printed
+    (it would contain the environment's secrets): only ``-q`` validation is used.
+    """
+    command = compose_command()
+    if command is None:
+        raise ToolError(
+            "neither docker-compose nor `docker compose` is installed — install the Debian package "
+            "'docker-compose' (make test does)"
+        )
+    environment = dict(os.environ if env is None else env)
+    for name in REQUIRED_ENV:
+        environment.setdefault(name, _PLACEHOLDER)
+    argv = [*command, "-f", str(path), "--project-directory", str(path.parent)]
+    for profile in profiles:
+        argv += ["--profile", profile]
+    try:
+        done = subprocess.run(
+            [*argv, "config", "-q"], capture_output=True, text=True, timeout=60, env=environment, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise ToolError(f"{' '.join(command)} config did not finish within 60s") from None
+    if done.returncode == 0:
+        return None
+    return (done.stderr + done.stdout).strip().replace(_PLACEHOLDER, "***") or f"exit status {done.returncode}"
+
+
+def _service_command(service: Mapping[str, Any]) -> list[str]:
+    command = service.get("command")
+    if isinstance(command, str):
+        return command.split()
+    return [str(c) for c in command] if isinstance(command, list) else []
+
+
+def _listen_port(argv: list[str]) -> str | None:
+    for flag in ("--port", "--metrics-port"):
+        if flag in argv and argv.index(flag) + 1 < len(argv):
+            return argv[argv.index(flag) + 1]
+    return None
+
+
+def _check_services(where: str, services: Mapping[str, Any]) -> list[Finding]:
+    from obs_tests.demo.__main__ import build_parser  # noqa: PLC0415 - the services' own parser
+
+    findings = []
+    for name, service in services.items():
+        if not isinstance(service, dict):
+            continue
+        image = str(service.get("image", ""))
+        repo, _, tag = image.partition(":")
+        if repo in PINNED_IMAGES and (not tag or tag == "latest"):
+            findings.append(
+                Finding(
+                    "compose",
+                    f"{where}: {name}",
+                    f"{PINNED_IMAGES[repo]} image '{image}' is not pinned — use a version tag",
+                )
+            )
+        argv = _service_command(service)
+        if argv[:3] == ["python", "-m", "obs_tests.demo"]:
+            errors = io.StringIO()
+            try:
+                with contextlib.redirect_stderr(errors):
+                    build_parser().parse_args(argv[3:])
+            except SystemExit:
+                said = (errors.getvalue().strip().splitlines() or ["invalid arguments"])[-1]
+                findings.append(
+                    Finding(
+                        "compose",
+                        f"{where}: {name}",
+                        f"command {' '.join(argv[3:])!r}: {said} (see python -m obs_tests.demo <service> --help)",
+                    )
+                )
+    return findings
+
+
+def check_compose_consistency(compose: Path, prometheus_config: Path) -> list[Finding]:
+    """What ``docker-compose config`` cannot know: agreement with the services, Prometheus and Grafana files."""
+    where = display_path(compose)
+    try:
+        data = load_yaml(compose, error=ConfigInvalid) or {}
+    except ConfigInvalid as exc:
+        return [Finding("compose", where, str(exc).removeprefix(f"{compose}: "))]
+    if not isinstance(data, dict):
+        return [Finding("compose", where, "expected a mapping with 'services' at the top level")]
+    services: dict[str, Any] = data.get("services") or {}
+    findings = _check_services(where, services)
+    ports = {name: _listen_port(_service_command(s)) for name, s in services.items() if isinstance(s, dict)}
+    try:
+        prometheus = load_yaml(prometheus_config, error=ConfigInvalid) or {}
+    except ConfigInvalid as exc:
+        message = str(exc).removeprefix(f"{prometheus_config}: ")
+        return [*findings, Finding("compose", display_path(prometheus_config), message)]
+    if not isinstance(prometheus, dict):
+        return [*findings, Finding("compose", display_path(prometheus_config), "expected a mapping at the top level")]
+    scraped_load = False
+    for job in prometheus.get("scrape_configs") or []:
+        for static in job.get("static_configs") or []:
+            for target in static.get("targets") or []:
+                host, _, port = str(target).rpartition(":")
+                if host in ("localhost", "127.0.0.1"):
+                    continue
+                if host not in services:
+                    findings.append(
+                        Finding(
+                            "compose",
+                            f"{display_path(prometheus_config)}: job {job.get('job_name')}",
+                            f"target {target}: no compose service '{host}' — services: {', '.join(sorted(services))}",
+                        )
+                    )
+                elif ports.get(host) and ports[host] != port:
+                    findings.append(
+                        Finding(
+                            "compose",
+                            f"{display_path(prometheus_config)}: job {job.get('job_name')}",
+                            f"target {target}: service '{host}' listens on port {ports[host]}, not {port}",
+                        )
+                    )
+        for dns in job.get("dns_sd_configs") or []:
+            for name in dns.get("names") or []:
+                if name not in services:
+                    findings.append(
+                        Finding(
+                            "compose",
+                            f"{display_path(prometheus_config)}: job {job.get('job_name')}",
+                            f"DNS name {name}: no compose service of that name",
+                        )
+                    )
+                elif job.get("job_name") == "load" and str(dns.get("port")) == str(ports.get(name)):
+                    scraped_load = True
+    grafana = services.get("grafana") or {}
+    mounts = [str(v).split(":")[0] for v in grafana.get("volumes") or []]
+    for needed in ("./grafana/provisioning", "./grafana_dashboards"):
+        if needed not in mounts:
+            findings.append(Finding("compose", f"{where}: grafana", f"{needed} is not mounted"))
+        elif not (compose.parent / needed).is_dir():
+            findings.append(Finding("compose", f"{where}: grafana", f"{needed} is mounted but does not exist"))
+    profile = {n: s for n, s in services.items() if isinstance(s, dict) and "locust" in (s.get("profiles") or [])}
+    commands = {n: _service_command(s) for n, s in profile.items()}
+    if not any("--master" in c for c in commands.values()) or not any("--worker" in c for c in commands.values()):
+        findings.append(Finding("compose", where, "profile 'locust' needs a Locust master and a worker service"))
+    elif not scraped_load:
+        findings.append(
+            Finding(
+                "compose",
+                where,
+                "no Prometheus job 'load' scrapes the Locust workers' --metrics-port (offered load on the dashboards)",
+            )
+        )
+    return findings
+
+
+def check_compose(compose: Path, prometheus_config: Path) -> list[Finding]:
+    """``docker-compose config`` (with and without the ``locust`` profile) plus the consistency checks."""
+    findings = []
+    for profiles in ((), ("locust",)):
+        problem = compose_config(compose, profiles)
+        if problem:
+            label = f" (profile {', '.join(profiles)})" if profiles else ""
+            findings.append(Finding("compose", display_path(compose), f"docker-compose config{label}: {problem}"))
+    return findings + check_compose_consistency(compose, prometheus_config)

@@ -1,0 +1,1 @@
+"""Prometheus rule files read into located dataclasses, and what a PromQL expression reads."""

@@ -1,0 +1,82 @@
+"""The plugin's own options are checked like the CLI's: a number out of range is a usage error."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from obs_tests.suite.plugin import scenario_stacks
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class _Config:
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def getoption(self, name: str, default: Any = None) -> Any:
+        return self.value if name == "--obs-scenario-stacks" else default
+
+
+@pytest.mark.parametrize("text", ["0", "17", "1000", "nan", "1e3", "-1", "2.5"])
+def test_scenario_stacks_out_of_range_is_a_usage_error(text: str) -> None:
+    with pytest.raises(pytest.UsageError, match=r"--obs-scenario-stacks .*: a whole number of stacks, 1 to 16"):
+        scenario_stacks(_Config(text))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("text", "value"), [("1", 1), ("16", 16), (" 4 ", 4)])
+def test_scenario_stacks_in_range(text: str, value: int) -> None:
+    assert scenario_stacks(_Config(text)) == value  # type: ignore[arg-type]
+
+
+def test_a_users_tests_without_an_obs_yaml_fail_saying_why(tmp_path: Path) -> None:
+    """Without obs.yaml, collection failed with a ContractInvalid wrapped in another plugin's hook warning.
+    Now: tests that need no contract pass; those that do fail at setup with one line saying how to give it."""
+    (tmp_path / "test_mine.py").write_text(
+        "def test_plain():\n    assert True\n\n"
+        "def test_needs_the_contract(contract):\n    assert contract\n\n"
+        "def test_per_job(contract_job):\n    assert contract_job\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path / "test_mine.py")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("OBS_", "PYTEST_"))},
+    )  # fmt: skip
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "1 passed, 2 errors" in out
+    assert "ERROR at setup of test_per_job[no-contract]" in out
+    line = "ContractInvalid: obs.yaml: file not found — check the path (give --obs-contract=PATH or OBS_CONTRACT"
+    assert out.count(line) >= 2  # each error's section (and, under CI=true, its untruncated summary line)
+    assert "Warning" not in out and "Traceback" not in out and "During handling" not in out
+
+
+def test_a_contract_given_as_a_separate_argument_does_not_hand_the_users_tests_to_another_rootdir(
+    tmp_path: Path,
+) -> None:
+    """`pytest --obs-contract /path/to/checkout/obs.yaml` made pytest take that checkout as rootdir (pytest
+    picks it from path arguments before plugins load), so its pytest settings applied to the user's tests:
+    now a usage error with the fix; `--obs-contract=PATH` runs them under their own rootdir."""
+    (tmp_path / "test_mine.py").write_text("def test_plain():\n    assert True\n")
+    contract = ROOT / "obs.yaml"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OBS_", "PYTEST_"))}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args, "test_mine.py"]
+        return subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+
+    split = run("--obs-contract", str(contract))
+    assert split.returncode == pytest.ExitCode.USAGE_ERROR, split.stdout + split.stderr
+    assert (
+        f"ERROR: --obs-contract {contract}: given as a separate argument, pytest took {ROOT} as the rootdir and its "
+        f"pyproject.toml" in split.stderr
+    )
+    assert f"write --obs-contract={contract}, or set OBS_CONTRACT={contract}" in split.stderr
+    joined = run(f"--obs-contract={contract}")
+    assert joined.returncode == 0, joined.stdout + joined.stderr
+    assert f"rootdir: {tmp_path}" in joined.stdout
