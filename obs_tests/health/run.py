@@ -26,8 +26,18 @@ from obs_tests.config.contract import parse_duration
 from obs_tests.errors import DataMissing, EndpointAuthError, EndpointUnreachable, ObsTestsError
 from obs_tests.health import alertmanager_checks as am_checks
 from obs_tests.health import grafana_checks as gf_checks
-from obs_tests.health import prometheus_checks as pc
 from obs_tests.health import prometheus_state as ps
+from obs_tests.health.prometheus_alerting import judge_alertmanagers, judge_notifications, judge_watchdog
+from obs_tests.health.prometheus_rules import judge_rules
+from obs_tests.health.prometheus_server import (
+    judge_api,
+    judge_config_reload,
+    judge_ingestion,
+    judge_self_scrape,
+    judge_tsdb,
+)
+from obs_tests.health.prometheus_targets import judge_scrape_duration, judge_target_freshness, judge_targets
+from obs_tests.health.recency import Recency
 from obs_tests.health.settings import HealthSettings
 from obs_tests.health.status import CheckResult, HealthReport, Problem, Status, parse_time
 from obs_tests.rules.rulefiles import load_rule_files
@@ -115,28 +125,26 @@ def _prometheus_checks(
 ) -> list[CheckResult]:
     now = state.now
     window = settings.window_text
-    out = [
-        _guard("prometheus.api", "prometheus", lambda: pc.judge_api(state.buildinfo, state.need("ready"), state.url))
-    ]
+    out = [_guard("prometheus.api", "prometheus", lambda: judge_api(state.buildinfo, state.need("ready"), state.url))]
     contract_jobs = settings.contract.jobs if settings.contract else ()
 
     def targets() -> list[Target]:
         result: list[Target] = state.need("targets")
         return result
 
-    out.append(_guard("prometheus.targets", "prometheus", lambda: pc.judge_targets(targets(), now, contract_jobs)))
+    out.append(_guard("prometheus.targets", "prometheus", lambda: judge_targets(targets(), now, contract_jobs)))
     out.append(
         _guard(
             "prometheus.scrape_duration",
             "prometheus",
-            lambda: pc.judge_scrape_duration(targets(), settings.slow_scrape_ratio),
+            lambda: judge_scrape_duration(targets(), settings.slow_scrape_ratio),
         )
     )
     out.append(
         _guard(
             "prometheus.target_freshness",
             "prometheus",
-            lambda: pc.judge_target_freshness(targets(), now, settings.stale_intervals),
+            lambda: judge_target_freshness(targets(), now, settings.stale_intervals),
         )
     )
 
@@ -148,7 +156,7 @@ def _prometheus_checks(
         _guard(
             "prometheus.ingestion",
             "prometheus",
-            lambda: pc.judge_ingestion(
+            lambda: judge_ingestion(
                 state.query("newest_up_age"),
                 state.query("samples_appended"),
                 max_interval(),
@@ -160,15 +168,15 @@ def _prometheus_checks(
     self_scraped = bool(state.data.get("q:self_series"))
     ongoing = _ongoing(state, settings)
 
-    def recency(name: str) -> pc.Recency:
-        return pc.Recency(state.optional(name), now, ongoing)
+    def recency(name: str) -> Recency:
+        return Recency(state.optional(name), now, ongoing)
 
-    out.append(_guard("prometheus.self_scrape", "prometheus", lambda: pc.judge_self_scrape(state.query("self_series"))))
+    out.append(_guard("prometheus.self_scrape", "prometheus", lambda: judge_self_scrape(state.query("self_series"))))
     out.append(
         _guard(
             "prometheus.alertmanagers",
             "prometheus",
-            lambda: pc.judge_alertmanagers(state.need("alertmanagers"), wanted=_alertmanager_wanted(settings)),
+            lambda: judge_alertmanagers(state.need("alertmanagers"), wanted=_alertmanager_wanted(settings)),
         )
     )
     sends_to = (state.data.get("alertmanagers") or {}).get("activeAlertmanagers")
@@ -187,7 +195,7 @@ def _prometheus_checks(
             _guard(
                 "prometheus.notifications",
                 "prometheus",
-                lambda: pc.judge_notifications(
+                lambda: judge_notifications(
                     state.query("queue"),
                     state.query("dropped"),
                     state.query("notify_errors"),
@@ -204,7 +212,7 @@ def _prometheus_checks(
         groups = state.need("rules")
         missed = state.query("missed_iterations") if self_scraped else []
         failures = state.query("rule_failures") if self_scraped else []
-        return pc.judge_rules(
+        return judge_rules(
             groups,
             now,
             missed=missed,
@@ -216,14 +224,12 @@ def _prometheus_checks(
         )
 
     out.append(_guard("prometheus.rules", "prometheus", rules))
-    out.append(
-        _guard("prometheus.config_reload", "prometheus", lambda: pc.judge_config_reload(state.need("runtimeinfo")))
-    )
+    out.append(_guard("prometheus.config_reload", "prometheus", lambda: judge_config_reload(state.need("runtimeinfo"))))
     out.append(
         _guard(
             "prometheus.tsdb",
             "prometheus",
-            lambda: pc.judge_tsdb(
+            lambda: judge_tsdb(
                 state.need("runtimeinfo"),
                 {c: state.query(f"tsdb:{c}") for c in ps.TSDB_FAILURE_COUNTERS} if self_scraped else {},
                 window,
@@ -235,7 +241,7 @@ def _prometheus_checks(
             _guard(
                 "pipeline.watchdog",
                 "pipeline",
-                lambda: pc.judge_watchdog(
+                lambda: judge_watchdog(
                     settings.watchdog_alert,
                     state.need("alerts"),
                     state.need("rules"),

@@ -14,7 +14,8 @@ import pytest
 from obs_tests.config.contract import load_contract
 from obs_tests.config.validation import load_schema
 from obs_tests.health import HealthReport, HealthSettings, Status, run_health
-from obs_tests.health.prometheus_checks import judge_alertmanagers, judge_rules
+from obs_tests.health.prometheus_alerting import judge_alertmanagers
+from obs_tests.health.prometheus_rules import judge_rules
 
 from .conftest import FakeApi, Route
 
