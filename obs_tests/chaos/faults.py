@@ -2,7 +2,8 @@
 
 A fault acts on a *backend* — the embedded stack (processes) or a docker-compose project (containers,
 :class:`~obs_tests.stack.containers.ComposeBackend`) — and, for service faults, on the mock services'
-admin API. :func:`build_fault` turns a scenario's fault declaration into one::
+admin API. :func:`build_fault` turns a scenario's fault declaration into one, through the registry of
+kinds (:data:`FAULT_KINDS`: kind → :class:`FaultKind`, its description, factory and fixed target)::
 
     fault = build_fault(FaultSpec("kill-gateway", "kill", "gateway"), backend)
     fault.apply(); ...; fault.revert()
@@ -18,8 +19,8 @@ scrape timeout), ``nats_down`` / ``nats_pause`` / ``redis_down`` (the infrastruc
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from obs_tests.clients.services import ServiceClient
@@ -28,8 +29,10 @@ from obs_tests.workloads.loadgen import LoadRun, LoadSpec
 
 __all__ = [
     "FAULT_KINDS",
+    "PROCESS_ACTIONS",
     "Backend",
     "Fault",
+    "FaultKind",
     "FaultSpec",
     "LoadFault",
     "MarketFault",
@@ -49,31 +52,6 @@ class Backend(Protocol):
     def start(self, name: str | None = None, *, wait: bool = True) -> None: ...
     def restart(self, name: str, *, wait: bool = True) -> None: ...
     def url(self, name: str) -> str: ...
-
-
-FAULT_KINDS: dict[str, str] = {
-    "kill": "SIGKILL a component (revert: start it again)",
-    "stop": "stop a component cleanly (revert: start it again)",
-    "pause": "SIGSTOP a component, so its scrapes time out (revert: SIGCONT)",
-    "restart": "restart a component (revert: nothing to undo)",
-    "service": "faults through a mock service's /admin/faults (revert: the previous fault set)",
-    "slow_metrics": "make a mock service's /metrics slower than the scrape timeout",
-    "nats_down": "kill nats-server (publishes fail; revert: start it)",
-    "nats_pause": "SIGSTOP nats-server (publishes time out; revert: SIGCONT)",
-    "redis_down": "kill redis-server (revert: start it)",
-    "market": "switch the exchange's market scenario, e.g. flash_crash (revert: the previous scenario)",
-    "load": "extra Locust load against the gateway, e.g. broken senders (params: LoadSpec fields; revert: stop)",
-}
-
-# Kinds aimed at a fixed component.
-_FIXED_TARGET = {
-    "nats_down": "nats",
-    "nats_pause": "nats",
-    "redis_down": "redis",
-    "market": "exchange",
-    "load": "gateway",
-}
-_PROCESS_ACTION = {"nats_down": "kill", "nats_pause": "pause", "redis_down": "kill"}
 
 
 @dataclass(frozen=True)
@@ -137,33 +115,37 @@ class Fault:
 
 
 class ProcessFault(Fault):
-    """kill / stop / pause / restart of a component."""
+    """kill / stop / pause / restart of a component (:data:`PROCESS_ACTIONS`)."""
 
     def __init__(self, spec: FaultSpec, backend: Backend, action: str) -> None:
         super().__init__(spec)
         self.backend = backend
         self.action = action
+        self._apply_action, self._revert_action = PROCESS_ACTIONS[action]
 
     def describe(self) -> str:
         """``pause nats``."""
         return f"{self.action} {self.target}"
 
     def _apply(self) -> None:
-        if self.action == "kill":
-            self.backend.kill(self.target)
-        elif self.action == "stop":
-            self.backend.stop(self.target)
-        elif self.action == "pause":
-            self.backend.pause(self.target)
-        else:
-            self.backend.restart(self.target, wait=False)
+        self._apply_action(self.backend, self.target)
 
     def _revert(self) -> None:
-        if self.action in ("kill", "stop"):
-            self.backend.start(self.target, wait=True)
-        elif self.action == "pause":
-            self.backend.resume(self.target)
-        # restart: the component came back by itself; nothing to undo
+        if self._revert_action is not None:
+            self._revert_action(self.backend, self.target)
+
+
+def _start(backend: Backend, name: str) -> None:
+    backend.start(name, wait=True)
+
+
+#: each process action: what applies it, and what reverts it (None: a restart comes back by itself)
+PROCESS_ACTIONS: dict[str, tuple[Callable[[Backend, str], None], Callable[[Backend, str], None] | None]] = {
+    "kill": (lambda backend, name: backend.kill(name), _start),
+    "stop": (lambda backend, name: backend.stop(name), _start),
+    "pause": (lambda backend, name: backend.pause(name), lambda backend, name: backend.resume(name)),
+    "restart": (lambda backend, name: backend.restart(name, wait=False), None),
+}
 
 
 class ServiceFault(Fault):
@@ -248,24 +230,65 @@ class LoadFault(Fault):
             self.run.stop()
 
 
-def build_fault(spec: FaultSpec, backend: Backend) -> Fault:
-    """The :class:`Fault` for ``spec`` (unknown kinds/targets were refused when the scenario loaded)."""
-    kind = spec.kind
-    if kind not in FAULT_KINDS:
-        raise UsageError(f"fault {spec.name}: unknown kind '{kind}' — known: {', '.join(FAULT_KINDS)}")
-    if kind in _FIXED_TARGET and spec.target in (None, _FIXED_TARGET[kind]):
-        spec = FaultSpec(spec.name, kind, _FIXED_TARGET[kind], spec.params)
-    if not spec.target:
-        raise UsageError(f"fault {spec.name}: '{kind}' needs a target component")
-    if kind in ("kill", "stop", "pause", "restart"):
-        return ProcessFault(spec, backend, kind)
-    if kind in _PROCESS_ACTION:
-        return ProcessFault(spec, backend, _PROCESS_ACTION[kind])
-    if kind == "service":
-        return ServiceFault(spec, backend, spec.params)
-    if kind == "load":
-        return LoadFault(spec, backend)
-    if kind == "slow_metrics":
-        delay = int(spec.params.get("delay_ms", 3000))
-        return ServiceFault(spec, backend, {"metrics_delay_ms": delay})
+@dataclass(frozen=True)
+class FaultKind:
+    """One kind of fault a scenario may declare: what it does, how to build it from its declaration,
+    and the component it always acts on (None: the scenario names the target)."""
+
+    description: str
+    build: Callable[[FaultSpec, Backend], Fault]
+    target: str | None = None
+
+
+def _process(action: str) -> Callable[[FaultSpec, Backend], Fault]:
+    def build(spec: FaultSpec, backend: Backend) -> Fault:
+        return ProcessFault(spec, backend, action)
+
+    return build
+
+
+def _service(spec: FaultSpec, backend: Backend) -> Fault:
+    return ServiceFault(spec, backend, spec.params)
+
+
+def _slow_metrics(spec: FaultSpec, backend: Backend) -> Fault:
+    return ServiceFault(spec, backend, {"metrics_delay_ms": int(spec.params.get("delay_ms", 3000))})
+
+
+def _market(spec: FaultSpec, backend: Backend) -> Fault:
     return MarketFault(spec, backend, str(spec.params.get("scenario", "flash_crash")), spec.params.get("seed"))
+
+
+#: every fault kind, by the name a scenario's ``chaos[].kind`` gives
+FAULT_KINDS: dict[str, FaultKind] = {
+    "kill": FaultKind("SIGKILL a component (revert: start it again)", _process("kill")),
+    "stop": FaultKind("stop a component cleanly (revert: start it again)", _process("stop")),
+    "pause": FaultKind("SIGSTOP a component, so its scrapes time out (revert: SIGCONT)", _process("pause")),
+    "restart": FaultKind("restart a component (revert: nothing to undo)", _process("restart")),
+    "service": FaultKind("faults through a mock service's /admin/faults (revert: the previous fault set)", _service),
+    "slow_metrics": FaultKind("make a mock service's /metrics slower than the scrape timeout", _slow_metrics),
+    "nats_down": FaultKind("kill nats-server (publishes fail; revert: start it)", _process("kill"), "nats"),
+    "nats_pause": FaultKind("SIGSTOP nats-server (publishes time out; revert: SIGCONT)", _process("pause"), "nats"),
+    "redis_down": FaultKind("kill redis-server (revert: start it)", _process("kill"), "redis"),
+    "market": FaultKind(
+        "switch the exchange's market scenario, e.g. flash_crash (revert: the previous scenario)", _market, "exchange"
+    ),
+    "load": FaultKind(
+        "extra Locust load against the gateway, e.g. broken senders (params: LoadSpec fields; revert: stop)",
+        LoadFault,
+        "gateway",
+    ),
+}
+
+
+def build_fault(spec: FaultSpec, backend: Backend) -> Fault:
+    """The :class:`Fault` for ``spec``, built by its kind's entry in :data:`FAULT_KINDS` (unknown kinds and
+    targets were refused when the scenario loaded)."""
+    kind = FAULT_KINDS.get(spec.kind)
+    if kind is None:
+        raise UsageError(f"fault {spec.name}: unknown kind '{spec.kind}' — known: {', '.join(FAULT_KINDS)}")
+    if kind.target is not None and spec.target in (None, kind.target):
+        spec = replace(spec, target=kind.target)
+    if not spec.target:
+        raise UsageError(f"fault {spec.name}: '{spec.kind}' needs a target component")
+    return kind.build(spec, backend)

@@ -3,14 +3,17 @@ The faults themselves are exercised on real stacks in tests/integration/test_cha
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import obs_tests
 from obs_tests.chaos.controller import ChaosController
-from obs_tests.chaos.faults import FAULT_KINDS, FaultSpec, build_fault
+from obs_tests.chaos.faults import FAULT_KINDS, FaultSpec, MarketFault, ProcessFault, ServiceFault, build_fault
 from obs_tests.errors import StackError, UnknownComponent, UsageError
 from obs_tests.stack.containers import ComposeBackend
 
@@ -133,6 +136,39 @@ def test_unknown_kind_and_missing_target_are_usage_errors() -> None:
     with pytest.raises(UsageError, match="needs a target"):
         build_fault(FaultSpec("x", "kill"), RecordingBackend())
     assert {"kill", "stop", "pause", "restart", "service", "slow_metrics", "market", "load"} <= set(FAULT_KINDS)
+
+
+@pytest.mark.parametrize(
+    ("kind", "target", "built", "described"),
+    [
+        pytest.param("kill", "gateway", ProcessFault, "kill gateway", id="kill"),
+        pytest.param("restart", "exchange", ProcessFault, "restart exchange", id="restart"),
+        pytest.param("nats_down", None, ProcessFault, "kill nats", id="nats_down-fixed-target"),
+        pytest.param("nats_pause", None, ProcessFault, "pause nats", id="nats_pause-fixed-target"),
+        pytest.param("redis_down", None, ProcessFault, "kill redis", id="redis_down-fixed-target"),
+        pytest.param(
+            "slow_metrics", "gateway", ServiceFault, "slow_metrics gateway (metrics_delay_ms=3000)", id="slow"
+        ),
+        pytest.param("market", None, MarketFault, "market flash_crash", id="market-default"),
+    ],
+)
+def test_each_kind_is_built_by_its_registry_entry(kind: str, target: str | None, built: type, described: str) -> None:
+    fault = build_fault(FaultSpec("f", kind, target), RecordingBackend())
+    assert type(fault) is built
+    assert fault.describe() == described
+    assert FAULT_KINDS[kind].description
+
+
+def test_every_kind_the_schema_allows_is_registered() -> None:
+    schema = json.loads((Path(obs_tests.__file__).parent / "schemas" / "scenario.schema.json").read_text())
+    assert set(schema["properties"]["chaos"]["items"]["properties"]["kind"]["enum"]) == set(FAULT_KINDS)
+
+
+def test_restart_has_nothing_to_revert() -> None:
+    backend = RecordingBackend()
+    with ChaosController(backend) as chaos:
+        chaos.apply(FaultSpec("r", "restart", "orchestrator"))
+    assert backend.calls == [("restart", "orchestrator")]
 
 
 def test_applying_the_same_fault_twice_is_refused() -> None:
