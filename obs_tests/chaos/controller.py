@@ -137,3 +137,20 @@ class ChaosController:
             "revert_failed": len(self.errors),
             "active": len(self.active),
         }
+
+    def summary(self, started_at: float) -> dict[str, Any]:
+        """A scenario result's ``chaos`` section: :meth:`stats`, the revert errors, and each fault with
+        when it was applied and reverted (seconds since ``started_at``)."""
+        return {
+            **self.stats(),
+            "errors": list(self.errors),
+            "faults": [
+                {
+                    "name": f.name,
+                    "what": f.describe(),
+                    "applied_at": None if f.applied_at is None else round(f.applied_at - started_at, 3),
+                    "reverted_at": None if f.reverted_at is None else round(f.reverted_at - started_at, 3),
+                }
+                for f in self.faults.values()
+            ],
+        }

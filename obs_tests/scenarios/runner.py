@@ -154,7 +154,7 @@ class ScenarioRunner:
                     with contextlib.suppress(ObsTestsError, OSError):
                         run.stop()
             recorder.stop()
-            result.chaos = _chaos_summary(chaos, result.started_at)
+            result.chaos = chaos.summary(result.started_at)
             result.finished_at = time.time()
             self._log_verdict()
         return result
@@ -489,20 +489,3 @@ class ScenarioRunner:
 def _sink_of(stack: Any) -> SinkClient | None:
     """The stack's webhook sink (None when it has none)."""
     return SinkClient(stack.url("webhook-sink")) if "webhook-sink" in getattr(stack, "components", {}) else None
-
-
-def _chaos_summary(chaos: ChaosController, started_at: float) -> dict[str, Any]:
-    """The result's ``chaos`` section: the controller's stats, its revert errors, each fault's times."""
-    return {
-        **chaos.stats(),
-        "errors": list(chaos.errors),
-        "faults": [
-            {
-                "name": f.name,
-                "what": f.describe(),
-                "applied_at": None if f.applied_at is None else round(f.applied_at - started_at, 3),
-                "reverted_at": None if f.reverted_at is None else round(f.reverted_at - started_at, 3),
-            }
-            for f in chaos.faults.values()
-        ],
-    }

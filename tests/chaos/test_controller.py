@@ -171,6 +171,21 @@ def test_restart_has_nothing_to_revert() -> None:
     assert backend.calls == [("restart", "orchestrator")]
 
 
+def test_summary_gives_each_fault_its_times_from_the_start() -> None:
+    backend = RecordingBackend(fail_start=True)
+    with ChaosController(backend) as chaos:
+        fault = chaos.apply(FaultSpec("p", "pause", "gateway"))
+        chaos.apply(FaultSpec("k", "kill", "redis"))
+    assert fault.applied_at is not None and fault.reverted_at is not None
+    summary = chaos.summary(fault.applied_at - 2.0)
+    assert summary["applied"] == 2 and summary["reverted"] == 1 and summary["revert_failed"] == 1
+    assert summary["errors"] == chaos.errors
+    paused, killed = summary["faults"]
+    assert paused["name"] == "p" and paused["what"] == "pause gateway" and paused["applied_at"] == 2.0
+    assert paused["reverted_at"] == round(fault.reverted_at - fault.applied_at + 2.0, 3)
+    assert killed["what"] == "kill redis" and killed["reverted_at"] is None
+
+
 def test_applying_the_same_fault_twice_is_refused() -> None:
     with ChaosController(RecordingBackend()) as chaos:
         chaos.apply(FaultSpec("a", "pause", "gateway"))
