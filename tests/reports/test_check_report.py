@@ -14,8 +14,15 @@ from typing import Any
 import jsonschema
 import pytest
 
-from obs_tests.reports.check_report import FAMILIES, build_report, load_scenario_results, render_html, render_markdown, write_reports
 from obs_tests.config.validation import load_schema
+from obs_tests.reports.check_report import (
+    FAMILIES,
+    build_report,
+    load_scenario_results,
+    render_html,
+    render_markdown,
+    write_reports,
+)
 
 SCHEMA = load_schema("report")
 
@@ -160,10 +167,46 @@ def test_html_is_self_contained_and_escaped() -> None:
     tests = [_test("metrics", evil, "failed", message=f"value {evil} & more", summary=evil)]
     page = render_html(build_report(_summary(tests, SECTIONS), scenarios=[_scenario("GatewayDown")]))
     assert "<script>" not in page
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page  # MarkupSafe writes ' as &#39;
     assert "http://" not in page and "https://" not in page  # no external assets
     assert "Chaos timings" in page and "2.70s" in page
     assert "HEALTH OK: 16 ok" in page
+
+
+def test_every_user_string_on_the_page_is_escaped_by_the_template_engine() -> None:
+    """Alert names, lane and scenario names, faults, bound sources, health checks, the contract and the stack:
+    each is printed by the template engine, which escapes it — no hand-written escaping to forget."""
+    evil = '<script>alert("x")</script>'
+    escaped = "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;"
+    scenario = _laned(f"scenario {evil}", f"lane {evil}", 1_005.0, 1_020.0, "failed")
+    scenario["alerts"][0].update(
+        alert=f"Alert{evil}", fault=f"fault {evil}", limits={"fire": 10.0}, bound_source={"fire": evil}
+    )
+    health = {"summary": f"HEALTH {evil}", "status": evil, "checks": [{"name": evil, "status": "OK", "summary": evil}]}
+    summary = _summary([_test("chaos", "t")], {"health": health}) | {"contract": evil, "stack": evil}
+    alerts = [f"Alert{evil}", f"Never{evil}"]
+    page = render_html(build_report(summary, scenarios=[scenario], alerts=alerts, started_at=1_000.0))
+    assert "<script" not in page
+    for shown in (
+        f"{escaped} · contract {escaped} ·",  # the header: stack and contract
+        f"never fired by a scenario: Never{escaped}</p>",
+        f'font-size="12">lane {escaped}</text>',  # the lane chart
+        f"<title>scenario {escaped} — failed on lane {escaped},",
+        f"<td>scenario {escaped}<div class=muted>lane {escaped}</div></td>",  # the chaos timings
+        f"<td>Alert{escaped}</td><td>fault {escaped}</td>",
+        f"10.00s <span class=muted>{escaped}</span>",
+        f'<span class="badge b-{escaped}">{escaped}</span> HEALTH {escaped}</p>',
+        f"<td>{escaped}</td><td>{escaped}</td></tr>",  # a health check
+    ):
+        assert shown in page
+
+
+def test_markdown_table_cells_and_list_items_stay_on_one_line() -> None:
+    tests = [_test("targets", "t", "failed", "a | b\nsecond line")]
+    summary = _summary(tests) | {"stack": "stack | with\nnewline"}
+    markdown = render_markdown(build_report(summary))
+    assert "· stack \\| with newline ·" in markdown
+    assert "- `targets: t` — a \\| b\n" in markdown
 
 
 def test_schema_rejects_a_wrong_document() -> None:
