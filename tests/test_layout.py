@@ -70,7 +70,6 @@ LONG = {
     "web/runs.py": 688,
     "stack/embedded.py": 617,
     "demo/http.py": 570,
-    "reports/check_report.py": 563,
     "suite/plugin.py": 559,
     "dashboards/dashboard_json.py": 542,
     "suite/static.py": 521,
