@@ -3,21 +3,24 @@ the limits that judged it), JUnit XML, Markdown.
 
 ``write_reports(results, report_dir, formats)`` writes them under a timestamped run directory
 ``<report_dir>/scenarios/<YYYYmmdd-HHMMSS>/`` and returns the paths. The HTML has no external resource
-(inline CSS and SVG): it opens offline, as a CI artifact.
+(inline CSS and SVG): it opens offline, as a CI artifact. The HTML, the timeline SVG and the Markdown are
+written from templates (``obs_tests/templates/scenarios.{html,md}.j2``, ``scenario_timeline.svg.j2``) that
+escape every value; the chart's geometry is computed here.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import re
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
 from obs_tests.errors import UsageError
+from obs_tests.reports.templates import render
 from obs_tests.scenarios.results import ScenarioResult
 
 __all__ = [
@@ -44,71 +47,90 @@ _COLOURS = {
 }
 
 
-def _timeline_svg(doc: dict[str, Any]) -> str:
-    """One row per expected alert: fault → pending → firing → notified → reverted → resolved, with the
-    fire and resolve bounds drawn as shaded bands."""
-    alerts = doc.get("alerts") or []
-    span = max(float(doc.get("duration") or 1.0), 1.0)
-    width, left, row = 900, 190, 46
-    height = 40 + row * max(len(alerts), 1)
-    scale = (width - left - 20) / span
+@dataclass(frozen=True)
+class _Band:
+    """A limit drawn as a shaded band from the event it is counted from."""
+
+    x: float
+    width: float
+    fill: str
+    title: str
+
+
+@dataclass(frozen=True)
+class _Dot:
+    """An event of an alert (fault, pending, firing, ...) at its time."""
+
+    x: float
+    r: int
+    fill: str
+    title: str
+
+
+@dataclass(frozen=True)
+class _Row:
+    alert: str
+    y: int
+    bands: list[_Band]
+    dots: list[_Dot]
+
+
+@dataclass(frozen=True)
+class _Chart:
+    """The timeline of scenario_timeline.svg.j2: ``ticks`` are (x, label) on the time axis."""
+
+    scenario: str
+    width: int
+    height: int
+    left: int
+    ticks: list[tuple[float, str]]
+    rows: list[_Row]
+
+
+_EVENTS = ("fault_at", "pending_at", "firing_at", "notified_at", "reverted_at", "resolved_at")
+_BANDS = (("fault_at", "fire", "#ffe0d6"), ("reverted_at", "clear", "#d6e8ff"))
+
+
+def _timeline_row(alert: dict[str, Any], y: int, left: int, scale: float) -> _Row:
+    """One expected alert: its events as dots, the fire limit from the fault and the clear limit from the
+    revert as bands."""
 
     def x(t: float) -> float:
         return left + max(0.0, t) * scale
 
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'role="img" aria-label="timeline of {html.escape(str(doc["scenario"]))}">',
-        f'<line x1="{left}" y1="20" x2="{width - 20}" y2="20" stroke="#999"/>',
+    bands = []
+    for start_key, phase, fill in _BANDS:
+        start, limit = alert.get(start_key), _limit(alert, phase)
+        if start is not None and limit is not None:
+            title = f"{phase} limit {limit[0]:.2f}s ({limit[1]})"
+            bands.append(_Band(x(start), limit[0] * scale, fill, title))
+    dots = [
+        _Dot(x(alert[key]), 5, _COLOURS.get(key[:-3], "#333"), f"{key[:-3]} at +{alert[key]:.2f}s")
+        for key in _EVENTS
+        if alert.get(key) is not None
     ]
-    ticks = max(1, int(span // 10) or 1)
+    value = alert.get("resolved_notified_at")
+    if value is not None:
+        dots.append(_Dot(x(value), 4, _COLOURS["resolved_notified"], f"resolved notification at +{value:.2f}s"))
+    return _Row(str(alert["alert"]), y, bands, dots)
+
+
+def _timeline_chart(doc: dict[str, Any]) -> _Chart:
+    """One row per expected alert: fault → pending → firing → notified → reverted → resolved, with the
+    fire and resolve limits drawn as shaded bands."""
+    alerts = doc.get("alerts") or []
+    span = max(float(doc.get("duration") or 1.0), 1.0)
+    width, left, row = 900, 190, 46
+    scale = (width - left - 20) / span
     step = max(1.0, round(span / 10))
-    for i in range(int(span // step) + 1):
-        t = i * step
-        parts.append(f'<text x="{x(t):.1f}" y="14" font-size="10" text-anchor="middle">{t:g}s</text>')
-    del ticks
-    for index, alert in enumerate(alerts):
-        y = 40 + index * row
-        parts.append(f'<text x="4" y="{y + 14}" font-size="12">{html.escape(alert["alert"])}</text>')
-        for start_key, phase, fill in (("fault_at", "fire", "#ffe0d6"), ("reverted_at", "clear", "#d6e8ff")):
-            start, limit = alert.get(start_key), _limit(alert, phase)
-            if start is not None and limit is not None:
-                parts.append(
-                    f'<rect x="{x(start):.1f}" y="{y}" width="{limit[0] * scale:.1f}" height="20" fill="{fill}" '
-                    f'opacity="0.8"><title>{phase} limit {limit[0]:.2f}s ({html.escape(limit[1])})</title></rect>'
-                )
-        for key in ("fault_at", "pending_at", "firing_at", "notified_at", "reverted_at", "resolved_at"):
-            value = alert.get(key)
-            if value is None:
-                continue
-            label = key[:-3]
-            colour = _COLOURS.get(label, "#333")
-            parts.append(
-                f'<circle cx="{x(value):.1f}" cy="{y + 10}" r="5" fill="{colour}">'
-                f"<title>{label} at +{value:.2f}s</title></circle>"
-            )
-        value = alert.get("resolved_notified_at")
-        if value is not None:
-            parts.append(
-                f'<circle cx="{x(value):.1f}" cy="{y + 10}" r="4" fill="{_COLOURS["resolved_notified"]}">'
-                f"<title>resolved notification at +{value:.2f}s</title></circle>"
-            )
-    parts.append("</svg>")
-    return "".join(parts)
+    ticks = [(left + i * step * scale, f"{i * step:g}s") for i in range(int(span // step) + 1)]
+    rows = [_timeline_row(alert, 40 + index * row, left, scale) for index, alert in enumerate(alerts)]
+    return _Chart(str(doc["scenario"]), width, 40 + row * max(len(alerts), 1), left, ticks, rows)
 
 
 def render_timeline_svg(doc: dict[str, Any]) -> str:
     """The timeline chart of one run's JSON report as a standalone SVG (the chart of the HTML report)."""
-    return _timeline_svg(doc)
-
-
-def _legend() -> str:
-    items = "".join(
-        f'<span class="legend"><span class="dot" style="background:{c}"></span>'
-        f"{html.escape(k.replace('_', ' '))}</span>"
-        for k, c in _COLOURS.items()
-    )
-    return f'<p>{items} <span class="legend">shaded: the fire limit (red) and the clear limit (blue)</span></p>'
+    return render("scenario_timeline.svg.j2", chart=_timeline_chart(doc))
 
 
 #: where a phase's limit comes from (the ``bound_source`` of a report's alert)
@@ -178,21 +200,6 @@ def _anchor(index: int, name: str) -> str:
     return f"s{index + 1}-" + re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")
 
 
-def _summary_table(docs: Sequence[dict[str, Any]]) -> str:
-    rows = "".join(
-        f'<tr class="{"ok" if doc["status"] == "passed" else "bad"}">'
-        f'<td><a href="#{_anchor(index, str(doc["scenario"]))}">{html.escape(str(doc["scenario"]))}</a></td>'
-        f'<td><span class="status {html.escape(str(doc["status"]))}">{html.escape(str(doc["status"]))}</span></td>'
-        f"<td>{float(doc['duration']):.1f}s</td><td>{html.escape(_asserted(doc))}</td>"
-        f"<td>{html.escape(_verdict(doc))}</td></tr>"
-        for index, doc in enumerate(docs)
-    )
-    return (
-        '<table class="summary"><tr><th>scenario</th><th>status</th><th>duration</th><th>alerts asserted</th>'
-        f"<th>worst margin, or why it failed</th></tr>{rows}</table>"
-    )
-
-
 def _scenario_faults(doc: dict[str, Any]) -> list[str]:
     """The faults the scenario injected (not its setup, e.g. ``setup-market``)."""
     faults = (doc.get("chaos") or {}).get("faults") or []
@@ -229,81 +236,41 @@ def no_alert_summary(doc: dict[str, Any]) -> str:
     return f"{lead} {said}."
 
 
+@dataclass(frozen=True)
+class _Section:
+    """One scenario as the HTML report shows it: its result document and what is said of it."""
+
+    doc: dict[str, Any]
+    anchor: str
+    asserted: str
+    verdict: str
+    steady: str  # what a scenario expecting no alert asserted, said instead of its chart ("" with alerts)
+    chart: _Chart | None
+
+
+def _section(index: int, doc: dict[str, Any]) -> _Section:
+    return _Section(
+        doc,
+        _anchor(index, str(doc["scenario"])),
+        _asserted(doc),
+        _verdict(doc),
+        "" if doc["alerts"] else no_alert_summary(doc),
+        _timeline_chart(doc) if doc["alerts"] else None,
+    )
+
+
 def render_html(docs: Sequence[dict[str, Any]]) -> str:
     """The self-contained HTML report of one or more scenario runs: with several, a summary table first
     (status, duration, alerts asserted, worst margin or why it failed; each row links to its section).
     A scenario that asserts no alert firing (a steady state) gets one sentence saying what it asserted
     instead of an empty chart and alert table."""
-    sections = []
-    for index, doc in enumerate(docs):
-        status = str(doc["status"])
-        rows = "".join(
-            f'<tr class="{"ok" if a["passed"] else "bad"}"><td>{"✔" if a["passed"] else "✘"}</td>'
-            f"<td>{html.escape(a['name'])}</td><td>{html.escape(a['expected'])}</td>"
-            f"<td>{html.escape(a['actual'])}</td><td>{html.escape(a['message'])}</td></tr>"
-            for a in doc["assertions"]["results"]
-        )
-        chaos = doc.get("chaos") or {}
-        faults = "".join(
-            f"<li>{html.escape(f['name'])}: {html.escape(f['what'])} — applied +{_num(f['applied_at'])}, "
-            f"reverted +{_num(f['reverted_at'])}</li>"
-            for f in chaos.get("faults", [])
-        )
-        if doc["alerts"]:
-            timings = "".join(
-                f"<tr><td>{html.escape(t['alert'])}</td><td>{html.escape(t['fault'])}</td>"
-                f"<td>{_num(t['fired_after'])}</td><td>{html.escape(_limit_text(t, 'fire'))}</td>"
-                f"<td>{_num(t['notified_after'])}</td><td>{_num(t['resolved_after'])}</td>"
-                f"<td>{html.escape(_limit_text(t, 'clear'))}</td><td>{_num(t['detection_overhead'])}</td></tr>"
-                for t in doc["alerts"]
-            )
-            alerts = (
-                _timeline_svg(doc)
-                + _legend()
-                + "<h3>Alerts: measured vs the limit that judged them (seconds)</h3><table><tr><th>alert</th>"
-                "<th>fault</th><th>fired after</th><th>fire limit (source)</th><th>notified after firing</th>"
-                "<th>resolved after revert</th><th>clear limit (source)</th><th>detection overhead</th></tr>"
-                f"{timings}</table>"
-            )
-        else:
-            mark = "" if status == "passed" else " bad"
-            alerts = f'<p class="steady{mark}">{html.escape(no_alert_summary(doc))}</p>'
-        sections.append(
-            f'<section id="{_anchor(index, str(doc["scenario"]))}"><h2>{html.escape(doc["scenario"])} '
-            f'<span class="status {html.escape(status)}">{html.escape(status)}</span></h2>'
-            f"<p>{html.escape(doc.get('description') or '')}</p>"
-            f"<p>duration {doc['duration']:.1f}s · time scale {doc['time_scale']:g} · assertions "
-            f"{doc['assertions']['passed']}/{doc['assertions']['total']} · faults applied "
-            f"{chaos.get('applied', 0)}, reverted {chaos.get('reverted', 0)}</p>"
-            + (f'<p class="bad">{html.escape(doc["error"])}</p>' if doc.get("error") else "")
-            + alerts
-            + "<h3>Assertions</h3><table><tr><th></th><th>name</th><th>expected</th><th>actual</th>"
-            f"<th>message</th></tr>{rows}</table>"
-            + (f"<h3>Chaos</h3><ul>{faults}</ul>" if faults else "")
-            + "</section>"
-        )
-    style = (
-        "body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:.5em 0}"
-        "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}tr.bad{background:#fde2e1}"
-        ".status{font-size:14px;padding:2px 8px;border-radius:4px;color:#fff}.passed{background:#2ca02c}"
-        ".failed,.error{background:#d62728}.stopped{background:#999}p.bad{color:#d62728}"
-        ".summary .status{font-size:12px}p.steady{background:#eef6ee;padding:6px 10px;border-radius:4px}"
-        "p.steady.bad{background:#fde2e1;color:#222}"
-        ".legend{margin-right:12px;font-size:12px}.dot{display:inline-block;width:10px;height:10px;"
-        "border-radius:5px;margin-right:4px}"
+    return render(
+        "scenarios.html.j2",
+        scenarios=[_section(index, doc) for index, doc in enumerate(docs)],
+        passed=sum(1 for d in docs if d["status"] == "passed"),
+        colours=_COLOURS,
+        limit_text=_limit_text,
     )
-    passed = sum(1 for d in docs if d["status"] == "passed")
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>obs-tests scenarios</title>'
-        f"<style>{style}</style></head><body><h1>obs-tests scenarios: {passed}/{len(docs)} passed</h1>"
-        + (_summary_table(docs) if len(docs) > 1 else "")
-        + "".join(sections)
-        + "</body></html>"
-    )
-
-
-def _num(value: Any) -> str:
-    return "—" if value is None else f"{float(value):.2f}"
 
 
 def render_junit(docs: Sequence[dict[str, Any]]) -> str:
@@ -333,28 +300,8 @@ def render_junit(docs: Sequence[dict[str, Any]]) -> str:
 
 def render_markdown(docs: Sequence[dict[str, Any]]) -> str:
     """A Markdown summary: status per scenario and the alert timing table."""
-    lines = ["# obs-tests scenarios", "", "| scenario | status | assertions | duration |", "|---|---|---|---|"]
-    for doc in docs:
-        lines.append(
-            f"| {doc['scenario']} | {doc['status']} | {doc['assertions']['passed']}/{doc['assertions']['total']} "
-            f"| {doc['duration']:.1f}s |"
-        )
-    lines += [
-        "",
-        "| scenario | alert | fired after | fire limit (source) | resolved after | clear limit (source) | overhead |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for doc in docs:
-        for t in doc["alerts"]:
-            lines.append(
-                f"| {doc['scenario']} | {t['alert']} | {_num(t['fired_after'])} | {_limit_text(t, 'fire')} | "
-                f"{_num(t['resolved_after'])} | {_limit_text(t, 'clear')} | {_num(t['detection_overhead'])} |"
-            )
     failures = [(d["scenario"], a) for d in docs for a in d["assertions"]["results"] if not a["passed"]]
-    if failures:
-        lines += ["", "## Failures", ""]
-        lines += [f"- **{name}** — {a['name']}: {a['message'] or a['actual']}" for name, a in failures]
-    return "\n".join(lines) + "\n"
+    return render("scenarios.md.j2", docs=docs, failures=failures, limit_text=_limit_text)
 
 
 def parse_formats(text: str) -> tuple[str, ...]:

@@ -40,7 +40,7 @@ def _named_in_templates() -> dict[str, list[str]]:
 
 def test_every_template_named_is_in_the_package_and_parses() -> None:
     named = _named_in_code() | _named_in_templates()
-    assert {"check_report.html.j2", "check_report.md.j2"} <= set(named)
+    assert {"check_report.html.j2", "check_report.md.j2", "scenarios.html.j2", "scenarios.md.j2"} <= set(named)
     for name, where in named.items():
         assert (TEMPLATES / name).is_file(), f"{', '.join(where)}: template {name} is not in obs_tests/templates"
         environment().parse((TEMPLATES / name).read_text(encoding="utf-8"))  # a syntax error fails here, not in a run
@@ -74,7 +74,7 @@ def test_the_loader_finds_the_templates_where_the_package_is_installed() -> None
     ("name", "escaped"),
     [
         pytest.param("check_report.html.j2", True, id="html"),
-        pytest.param("check_report_lanes.svg.j2", True, id="svg"),
+        pytest.param("scenario_timeline.svg.j2", True, id="svg"),
         pytest.param("check_report.md.j2", False, id="markdown"),
         pytest.param("notes.txt.j2", True, id="unknown-kind-escaped"),
     ],

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from obs_tests.scenarios.bounds import AlertBounds
-from obs_tests.scenarios.reports import render_html, render_markdown
+from obs_tests.scenarios.reports import render_html, render_markdown, render_timeline_svg
 from obs_tests.scenarios.results import AlertTiming, AssertionResult, ScenarioResult
 
 BOUNDS = AlertBounds("X", 1.0, 1.0, 1.0, 1, 3.0, 0.0, 0.0, 1.0, 2.0)  # fire bound 6.0s, clear bound 2.0s
@@ -154,3 +154,30 @@ def test_a_report_without_limits_falls_back_to_the_computed_bound() -> None:
     for alert in doc["alerts"]:
         del alert["limits"], alert["bound_source"]
     assert "<td>6.00 (computed bound)</td>" in render_html([doc])
+
+
+def test_every_user_string_in_the_report_and_its_chart_is_escaped_by_the_template_engine() -> None:
+    """Scenario, alert, fault and assertion texts are printed by the template engine, which escapes them —
+    in an attribute (the chart's aria-label) as well as in text."""
+    evil = '<script>alert("x")</script>'
+    escaped = "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;"
+    timing = _timing(f"Alert{evil}", 5.1, 3.5, {"fire": 8.0}, set())
+    timing.fault = f"fault {evil}"
+    failed = AssertionResult(f"name {evil}", False, f"expected {evil}", f"actual {evil}", f"message {evil}")
+    doc = _doc(f"scenario {evil}", "failed", alerts=(timing,), assertions=(failed,), faults=(f"kill {evil}",))
+    doc["description"] = f"description {evil}"
+    page = render_html([doc, _gateway_down()])
+    svg = render_timeline_svg(doc)
+    assert svg.startswith("<svg")
+    assert "<script" not in page and "<script" not in svg
+    assert f'aria-label="timeline of scenario {escaped}"' in svg
+    assert f'font-size="12">Alert{escaped}</text>' in svg
+    for shown in (
+        f'<td><a href="#s1-scenario-script-alert-x-script">scenario {escaped}</a></td>',
+        f"<td>name {escaped}: message {escaped}</td>",  # why it failed, in the summary table
+        f"<p>description {escaped}</p>",
+        f"<tr><td>Alert{escaped}</td><td>fault {escaped}</td>",
+        f"<td>name {escaped}</td><td>expected {escaped}</td><td>actual {escaped}</td><td>message {escaped}</td>",
+        f"<li>kill {escaped}: kill {escaped} it — applied +1.00, reverted +20.00</li>",
+    ):
+        assert shown in page
