@@ -4,7 +4,9 @@ a self-contained HTML page and a Markdown summary for a CI job summary — next 
 One section per check family (targets, metrics, rules, alerting, chaos, dashboards, grafana, load, health),
 the scenario lanes (which stack ran which chaos scenario, from when to when) and a coverage summary: alerts
 exercised (fired and cleared by a chaos scenario) / alert rules, dashboard panels with data / panels,
-metrics declared / exported / referenced.
+metrics declared / exported / referenced. The HTML and the Markdown are written from templates
+(``obs_tests/templates/check_report.{html,md}.j2``) that escape every value; this module builds the document
+and the lane chart's geometry.
 
 Example::
 
