@@ -1,16 +1,6 @@
 """Run independent scenarios at the same time on one stack.
 
-Two scenarios may share the stack when nothing one does can be seen by the other's checks:
-
-- both declare ``components`` and they are disjoint (a market setup or fault counts as ``exchange``);
-- neither touches what every alert depends on (Prometheus, Alertmanager, the webhook sink);
-- neither is a steady-state scenario (those need the whole stack quiet);
-- no alert that one must fire is one the other must keep silent (``must_not_fire: others`` silences
-  every alert but its own, so such a scenario always runs alone);
-- at most one drives load through the gateway (setup load, ``load`` steps or ``load`` faults), and the
-  other then asserts no counter increase (its counts would include the load).
-
-:func:`plan_waves` groups scenarios greedily, in their given order, into waves of compatible ones;
+Which scenarios may share it, and in which waves: :mod:`obs_tests.scenarios.waves`.
 :func:`run_concurrently` runs the waves one after another: the stack is healed and settled once
 before each wave, then every scenario of the wave runs in its own thread (its result's ``lane``:
 ``slot 1``, ``slot 2``, … — its place in the wave). On SIGINT/SIGTERM every
@@ -26,99 +16,21 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from obs_tests.core.interrupts import raise_interrupt
 from obs_tests.scenarios.model import Catalog, Scenario
 from obs_tests.scenarios.results import ScenarioResult
 from obs_tests.scenarios.runner import ScenarioRunner
+from obs_tests.scenarios.waves import Wave, plan_waves
 
 __all__ = [
-    "SHARED_COMPONENTS",
-    "Wave",
-    "conflict",
     "join_ignoring_signals",
-    "plan_waves",
     "run_concurrently",
     "run_threads",
     "tag_log",
 ]
 
-SHARED_COMPONENTS = frozenset({"prometheus", "alertmanager", "webhook-sink"})
-
 LogFn = Callable[[str, str], None]
-
-
-@dataclass
-class Wave:
-    """Scenarios that run together."""
-
-    scenarios: list[Scenario]
-
-    def describe(self) -> str:
-        """``a + b`` for the terminal."""
-        return " + ".join(s.name for s in self.scenarios)
-
-
-def _components(scenario: Scenario) -> set[str]:
-    found = set(scenario.components)
-    if scenario.market or any(c.spec.kind == "market" for c in scenario.chaos):
-        found.add("exchange")
-    found.update(c.spec.target for c in scenario.chaos if c.spec.target and c.spec.kind != "load")
-    return found
-
-
-def _drives_load(scenario: Scenario) -> bool:
-    return (
-        scenario.load is not None
-        or any(step.kind == "load" for step in scenario.steps)
-        or any(c.spec.kind == "load" for c in scenario.chaos)
-    )
-
-
-def _counts(scenario: Scenario) -> bool:
-    return any("increase" in m for m in scenario.expect.metric)
-
-
-def conflict(a: Scenario, b: Scenario, catalog: Catalog) -> str | None:
-    """Why ``a`` and ``b`` must not run at the same time (None when they may)."""
-    for one in (a, b):
-        if one.type == "steady_state":
-            return f"{one.name} is a steady-state scenario (it needs the whole stack quiet)"
-        if not one.components:
-            return f"{one.name} declares no components"
-        shared = sorted(_components(one) & SHARED_COMPONENTS)
-        if shared:
-            return f"{one.name} acts on {', '.join(shared)}, which every alert depends on"
-    both = sorted(_components(a) & _components(b))
-    if both:
-        return f"both act on {', '.join(both)}"
-    for one, other in ((a, b), (b, a)):
-        silent = set(other.silent_alerts(catalog))
-        clash = sorted({m.alert for m in one.expect.must_fire} & silent)
-        if clash:
-            return f"{', '.join(clash)} must fire in {one.name} but stay silent in {other.name}"
-    if _drives_load(a) and _drives_load(b):
-        return "both drive load through the gateway"
-    for one, other in ((a, b), (b, a)):
-        if _drives_load(one) and _counts(other):
-            return f"{other.name} asserts counter increases that {one.name}'s load would change"
-    return None
-
-
-def plan_waves(scenarios: Sequence[Scenario], catalog: Catalog, max_concurrent: int) -> list[Wave]:
-    """Scenarios grouped, in order, into waves of at most ``max_concurrent`` pairwise-compatible ones."""
-    waves: list[Wave] = []
-    for scenario in scenarios:
-        for wave in waves:
-            if len(wave.scenarios) < max_concurrent and all(
-                conflict(scenario, other, catalog) is None for other in wave.scenarios
-            ):
-                wave.scenarios.append(scenario)
-                break
-        else:
-            waves.append(Wave([scenario]))
-    return waves
 
 
 def tag_log(log: Callable[[str, str, str], None] | None, name: str) -> LogFn | None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from obs_tests.scenarios.concurrent import plan_waves, run_concurrently
+from obs_tests.scenarios.concurrent import run_concurrently
 from obs_tests.scenarios.model import Catalog, load_scenario
+from obs_tests.scenarios.waves import plan_waves
 from obs_tests.stack import EmbeddedStack
 
 from .helpers import ROOT, assert_all_gone, env_with_state, identities, python, wait_ready_record, write_paused_scenario
