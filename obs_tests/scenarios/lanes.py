@@ -1,0 +1,430 @@
+"""The one way to run scenarios, :func:`run_scenarios`, and the lanes that say where they run.
+
+- :class:`SharedStack` — one running stack for every scenario: one after another, or, with
+  ``concurrency`` N > 1, in waves of up to N that cannot see each other (the conflict rules of
+  :mod:`obs_tests.scenarios.waves`); the stack is healed and settled once per wave, and a wave's
+  scenarios run in lanes ``slot 1``, ``slot 2``, … (alone, a scenario's lane is ``name``).
+- :class:`StackPool` — up to ``stacks`` stacks, each scenario on a stack to itself (its own Prometheus,
+  Alertmanager, sink and services: nothing one does is seen by another); every stack takes the next
+  scenario as soon as it is free. The pool starts and stops the stacks it makes (``make_stack``); it
+  may also use a running stack of the caller's, from the start (``first``) or once the caller is done
+  with it (``lent``, a :class:`LentStack`). Lanes: ``stack 1``, ``stack 2``, ``stack 3 (lent)``.
+
+Every scenario runs in a thread of its lane; its log lines reach ``log(scenario name, level,
+message)``, its result ``on_result(result)`` as soon as it is judged, and ``around(runner)`` wraps its
+run (a progress phase, a timeline listener). ``on_lane(message)`` hears of the lanes: ``stack 2 up``,
+``stack 2 did not start: …``, ``stack 2 down``, ``stack 3 (lent) takes scenarios``, ``concurrently: a
++ b``. On SIGINT/SIGTERM (in the main thread), or once ``stop`` is set, every running scenario is
+stopped and its faults reverted, no other one starts (each gets a ``stopped`` result), the pool's
+stacks are stopped, and then — a second signal does not cut that short — the interrupt is re-raised.
+:class:`Background` runs the same in a thread, for a caller with other work meanwhile
+(``obs-tests check``).
+
+Example::
+
+    results = run_scenarios(scenarios, SharedStack(stack, concurrency=2, catalog=catalog))
+    results = run_scenarios(scenarios, StackPool(lambda: EmbeddedStack(contract, time_scale=0.01), stacks=2))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from obs_tests.core.interrupts import signals_as_interrupts, signals_held_off
+from obs_tests.scenarios.model import Catalog, Scenario
+from obs_tests.scenarios.results import ScenarioResult
+from obs_tests.scenarios.runner import ScenarioRunner
+from obs_tests.scenarios.waves import Wave, plan_waves
+
+__all__ = [
+    "Background",
+    "Lanes",
+    "LentStack",
+    "SharedStack",
+    "StackPool",
+    "run_scenarios",
+    "tag_log",
+]
+
+#: ``log(scenario name, level, message)``
+LogFn = Callable[[str, str, str], None]
+#: a new stack: a context manager that starts it on enter and stops it on exit
+StackFactory = Callable[[], AbstractContextManager[Any]]
+#: wraps one scenario's run, in its lane's thread
+Around = Callable[[ScenarioRunner], AbstractContextManager[object]]
+
+
+@dataclass(frozen=True)
+class SharedStack:
+    """Every scenario on one running ``stack``, up to ``concurrency`` at once (``catalog``: the alerts
+    the conflict rules read, needed above 1); ``name`` is the lane of a scenario that runs alone."""
+
+    stack: Any
+    concurrency: int = 1
+    catalog: Catalog | None = None
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+        if self.concurrency > 1 and self.catalog is None:
+            raise ValueError("concurrency above 1 needs the catalog: the conflict rules read its alerts")
+
+
+class LentStack:
+    """A running stack the caller lends a :class:`StackPool` once its own work on it is done
+    (:meth:`lend`): from then on it takes waiting scenarios too, in one more lane (it is not stopped
+    by the pool). Until then that lane waits — until no scenario is left to take, the run stops, or
+    the caller says it keeps the stack (:meth:`keep`; :meth:`Background.wait` does)."""
+
+    def __init__(self) -> None:
+        self.stack: Any = None
+        self._decided = threading.Event()
+
+    def lend(self, stack: Any) -> None:
+        """Lend ``stack`` from now on (only the first :meth:`lend` or :meth:`keep` counts)."""
+        if not self._decided.is_set():
+            self.stack = stack
+            self._decided.set()
+
+    def keep(self) -> None:
+        """The stack will not be lent: its lane ends, if it was not lent before."""
+        self._decided.set()
+
+    def decided(self, timeout: float) -> bool:
+        """Whether :meth:`lend` or :meth:`keep` was called, waiting up to ``timeout`` seconds for it."""
+        return self._decided.wait(timeout)
+
+
+@dataclass(frozen=True)
+class StackPool:
+    """Up to ``stacks`` stacks at once, a scenario at a time each: ``first`` (a running stack of the
+    caller's) counts as one of them, the others come from ``make_stack``; a ``lent`` stack is one more."""
+
+    make_stack: StackFactory
+    stacks: int
+    first: Any = None
+    lent: LentStack | None = None
+
+    def __post_init__(self) -> None:
+        if self.stacks < 1:
+            raise ValueError("stacks must be >= 1")
+
+
+Lanes = SharedStack | StackPool
+
+
+def run_scenarios(
+    scenarios: Sequence[Scenario],
+    lanes: Lanes,
+    *,
+    on_result: Callable[[ScenarioResult], None] | None = None,
+    log: LogFn | None = None,
+    stop: threading.Event | None = None,
+    around: Around | None = None,
+    on_lane: Callable[[str], None] | None = None,
+) -> list[ScenarioResult]:
+    """Run ``scenarios`` in ``lanes`` (see the module docstring); their results, in their order.
+
+    ``stop`` (set by the caller, or here when a lane fails or a signal arrives) stops every scenario.
+    A lane's unexpected error is raised once every lane ended; when no stack of a pool started, the
+    first start error is.
+    """
+    run = _Run(scenarios, on_result=on_result, log=log, stop=stop, around=around, on_lane=on_lane)
+    threads = [
+        threading.Thread(target=run.guarded(work), name=f"scenarios-{lane.replace(' ', '-')}")
+        for lane, work in run.lanes(lanes)
+    ]
+    _run_threads(threads, run.stop.set)
+    return run.collect()
+
+
+class Background:
+    """:func:`run_scenarios` in a thread of its own, for a caller with other work meanwhile:
+    :meth:`start` returns at once, :meth:`wait` collects the results (interruptible like
+    :func:`run_scenarios`), :meth:`close` stops whatever still runs and waits until every fault is
+    reverted and every stack the pool made is stopped — call it on every exit path::
+
+        lent = LentStack()
+        scenarios = Background(selected, StackPool(make, stacks=2, lent=lent))
+        scenarios.start()
+        try:
+            ...                # other checks, on the caller's stack
+            lent.lend(stack)   # done with it: it takes waiting scenarios too
+            results = scenarios.wait()
+        finally:
+            scenarios.close()
+    """
+
+    def __init__(
+        self,
+        scenarios: Sequence[Scenario],
+        lanes: Lanes,
+        *,
+        log: LogFn | None = None,
+        on_lane: Callable[[str], None] | None = None,
+    ) -> None:
+        self.scenarios = list(scenarios)
+        self.lanes = lanes
+        self.stop = threading.Event()
+        self.done: list[ScenarioResult] = []
+        self._results: list[ScenarioResult] = []
+        self._errors: list[BaseException] = []
+        self._thread = threading.Thread(
+            target=self._run, args=(log, on_lane), name="scenarios-background", daemon=False
+        )
+
+    @property
+    def finished(self) -> int:
+        """How many scenarios have a result so far."""
+        return len(self.done)
+
+    def start(self) -> None:
+        """Start the scenarios (and a pool's stacks) in the background; returns at once."""
+        self._thread.start()
+
+    def wait(self) -> list[ScenarioResult]:
+        """Wait for every scenario — a lent stack not lent by now will not be — and return the results
+        in the scenarios' order. SIGINT/SIGTERM stop them, revert their faults and are re-raised."""
+        if isinstance(self.lanes, StackPool) and self.lanes.lent is not None:
+            self.lanes.lent.keep()
+        _run_threads([self._thread], self.stop.set, start=False)
+        if self._errors:
+            raise self._errors[0]
+        return self._results
+
+    def close(self) -> None:
+        """Stop what still runs and wait until every fault is reverted and every stack stopped."""
+        if self._thread.is_alive():
+            self.stop.set()
+        _join_held([self._thread])
+
+    def _run(self, log: LogFn | None, on_lane: Callable[[str], None] | None) -> None:
+        try:
+            self._results = run_scenarios(
+                self.scenarios, self.lanes, on_result=self.done.append, log=log, stop=self.stop, on_lane=on_lane
+            )
+        except BaseException as exc:  # noqa: BLE001 - raised by wait(), in the caller's thread
+            self._errors.append(exc)
+
+
+def tag_log(log: LogFn | None, name: str) -> Callable[[str, str], None] | None:
+    """``log(name, level, message)`` as the ``log(level, message)`` a runner of scenario ``name`` takes."""
+    if log is None:
+        return None
+
+    def tagged(level: str, message: str) -> None:
+        log(name, level, message)
+
+    return tagged
+
+
+class _Run:
+    """One call of :func:`run_scenarios`: the scenarios still waiting, the results, what went wrong."""
+
+    def __init__(
+        self,
+        scenarios: Sequence[Scenario],
+        *,
+        on_result: Callable[[ScenarioResult], None] | None,
+        log: LogFn | None,
+        stop: threading.Event | None,
+        around: Around | None,
+        on_lane: Callable[[str], None] | None,
+    ) -> None:
+        self.scenarios = list(scenarios)
+        self.stop = stop or threading.Event()
+        self._pending = list(scenarios)
+        self._results: dict[str, ScenarioResult] = {}
+        self._errors: list[BaseException] = []
+        self._start_errors: list[BaseException] = []
+        self._started = False  # a lane has a stack
+        self._lock = threading.Lock()
+        self._on_result = on_result
+        self._log = log
+        self._around = around
+        self._on_lane = on_lane
+
+    def lanes(self, lanes: Lanes) -> list[tuple[str, Callable[[], None]]]:
+        """Each lane's name and its work, to run in a thread of its own."""
+        if isinstance(lanes, SharedStack):
+            return [(lanes.name or "shared stack", partial(self._shared, lanes))]
+        own = min(lanes.stacks, max(len(self.scenarios), 1))
+        work: list[tuple[str, Callable[[], None]]] = []
+        for number in range(1, own + 1):
+            lane = f"stack {number}"
+            if number == 1 and lanes.first is not None:
+                work.append((lane, partial(self._given, lanes.first, lane)))
+            else:
+                work.append((lane, partial(self._made, lanes.make_stack, lane)))
+        if lanes.lent is not None:
+            lane = f"stack {own + 1} (lent)"
+            work.append((lane, partial(self._lent, lanes.lent, lane)))
+        return work
+
+    def guarded(self, work: Callable[[], None]) -> Callable[[], None]:
+        """``work`` for a thread: an error is kept for :meth:`collect` and stops every lane."""
+
+        def run() -> None:
+            try:
+                work()
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+                self._errors.append(exc)
+                self.stop.set()
+
+        return run
+
+    def collect(self) -> list[ScenarioResult]:
+        """The results in the scenarios' order (``stopped`` for those that never started)."""
+        if self._errors:
+            raise self._errors[0]
+        if not self._started and self._start_errors:
+            raise self._start_errors[0]
+        missing = [s.name for s in self.scenarios if s.name not in self._results]
+        if missing and not self.stop.is_set():  # every lane ended early: not silently dropped
+            raise RuntimeError(f"scenarios not run: {', '.join(missing)}")
+        return [self._results.get(s.name) or _not_started(s) for s in self.scenarios]
+
+    # -- one stack -----------------------------------------------------------------------------
+    def _shared(self, shared: SharedStack) -> None:
+        self._started = True
+        if shared.concurrency == 1 or shared.catalog is None:
+            waves = [Wave([scenario]) for scenario in self.scenarios]
+        else:
+            waves = plan_waves(self.scenarios, shared.catalog, shared.concurrency)
+        for wave in waves:
+            if self.stop.is_set():
+                return
+            if len(wave.scenarios) == 1:
+                lane = "slot 1" if shared.concurrency > 1 else shared.name
+                self._play(self._runner(wave.scenarios[0], shared.stack, lane))
+            else:
+                self._wave(wave, shared.stack)
+
+    def _wave(self, wave: Wave, stack: Any) -> None:
+        """The scenarios of ``wave`` at the same time on ``stack``, healed and settled once for all."""
+        self._say(f"concurrently: {wave.describe()}")
+        runners = [
+            self._runner(scenario, stack, f"slot {slot}", prepared=True)
+            for slot, scenario in enumerate(wave.scenarios, start=1)
+        ]
+        runners[0].prepare()
+        threads = [
+            threading.Thread(target=self.guarded(partial(self._play, r)), name=f"scenario-{r.scenario.name}")
+            for r in runners
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    # -- a pool of stacks ----------------------------------------------------------------------
+    def _given(self, stack: Any, lane: str) -> None:
+        self._started = True
+        self._take(stack, lane)
+
+    def _made(self, make_stack: StackFactory, lane: str) -> None:
+        if self.stop.is_set():
+            return
+        try:
+            manager = make_stack()
+            stack = manager.__enter__()
+        except Exception as exc:  # noqa: BLE001 - reported; the other stacks take over
+            self._start_errors.append(exc)
+            self._say(f"{lane} did not start: {exc}")
+            return
+        self._started = True
+        self._say(f"{lane} up")
+        try:
+            self._take(stack, lane)
+        finally:
+            manager.__exit__(None, None, None)
+            self._say(f"{lane} down")
+
+    def _lent(self, lent: LentStack, lane: str) -> None:
+        while not lent.decided(0.1):
+            if self.stop.is_set() or not self._waiting():
+                return
+        if lent.stack is None or not self._waiting():
+            return
+        self._started = True
+        self._say(f"{lane} takes scenarios")
+        self._take(lent.stack, lane)
+
+    def _take(self, stack: Any, lane: str) -> None:
+        """Run waiting scenarios on ``stack``, one at a time, until none is left."""
+        while (scenario := self._next()) is not None:
+            self._play(self._runner(scenario, stack, lane))
+
+    def _waiting(self) -> bool:
+        with self._lock:
+            return bool(self._pending) and not self.stop.is_set()
+
+    def _next(self) -> Scenario | None:
+        with self._lock:
+            return self._pending.pop(0) if self._pending and not self.stop.is_set() else None
+
+    # -- one scenario --------------------------------------------------------------------------
+    def _runner(self, scenario: Scenario, stack: Any, lane: str, *, prepared: bool = False) -> ScenarioRunner:
+        return ScenarioRunner(
+            scenario, stack=stack, log=tag_log(self._log, scenario.name), stop=self.stop, prepared=prepared, lane=lane
+        )
+
+    def _play(self, runner: ScenarioRunner) -> None:
+        with self._around(runner) if self._around is not None else contextlib.nullcontext():
+            result = runner.run()
+        self._results[runner.scenario.name] = result
+        if self._on_result is not None:
+            self._on_result(result)
+
+    def _say(self, message: str) -> None:
+        if self._on_lane is not None:
+            self._on_lane(message)
+
+
+def _not_started(scenario: Scenario) -> ScenarioResult:
+    now = time.time()
+    return ScenarioResult(
+        scenario.name,
+        str(scenario.path),
+        scenario.description,
+        status="stopped",
+        type=scenario.type,
+        began_at=now,
+        started_at=now,
+        finished_at=now,
+        error="stopped before it started (no fault applied)",
+    )
+
+
+def _run_threads(threads: Sequence[threading.Thread], on_interrupt: Callable[[], None], *, start: bool = True) -> None:
+    """Start ``threads`` (unless ``start=False``: already started) and wait for them. SIGINT/SIGTERM (in
+    the main thread) call ``on_interrupt`` — which stops the scenarios; each reverts its own faults —
+    then wait, with further signals held off, until every thread has finished that, and re-raise."""
+    with signals_as_interrupts():
+        try:
+            if start:
+                for thread in threads:
+                    thread.start()
+            for thread in threads:
+                thread.join()
+        except KeyboardInterrupt:
+            on_interrupt()
+            _join_held(threads)
+            raise
+
+
+def _join_held(threads: Sequence[threading.Thread]) -> None:
+    """Wait for ``threads`` (told to stop) with SIGINT/SIGTERM held off meanwhile: a second Ctrl-C must
+    not cut a fault revert or a stack's stop short (the signal still decides the exit status)."""
+    with signals_held_off():
+        for thread in threads:
+            if thread.ident is not None:
+                thread.join()
