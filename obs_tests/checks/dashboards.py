@@ -46,7 +46,7 @@ from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.config.contract import ExpectedEmpty
 from obs_tests.core.findings import Finding
 from obs_tests.core.waiting import Poll, wait_for
-from obs_tests.dashboards.dashboard_json import Dashboard, Panel, Target
+from obs_tests.dashboards.dashboard_model import Dashboard, Panel, Target
 from obs_tests.dashboards.templating import Expander, TimeRange, VariableValue, query_interval
 from obs_tests.dashboards.variables import ResolvedVariable, auto_intervals, resolve_variables
 from obs_tests.errors import ApiError, PromQLSyntaxError

@@ -44,15 +44,9 @@ from obs_tests.config.validation import Validator, describe_error, load_schema
 from obs_tests.core.durations import format_duration
 from obs_tests.core.findings import Finding, display_path
 from obs_tests.core.yamlfile import LocatedDocument, load_located_text, read_text
-from obs_tests.dashboards.dashboard_json import (
-    BUILTIN_DATASOURCES,
-    Dashboard,
-    Panel,
-    Target,
-    datasource_type,
-    parse_dashboard,
-    read_dashboard_json,
-)
+from obs_tests.dashboards.dashboard_json import parse_dashboard, read_dashboard_json
+from obs_tests.dashboards.dashboard_model import Dashboard, Panel, Target
+from obs_tests.dashboards.datasources import BUILTIN_DATASOURCES, datasource_type
 from obs_tests.dashboards.templating import VARIABLE_SYNTAX, variable_names
 from obs_tests.dashboards.variables import parse_variable_query
 from obs_tests.errors import ConfigInvalid, InputError, PromQLSyntaxError

@@ -24,7 +24,8 @@ from typing import Any
 from obs_tests.checks.dashboards import DashboardReport, QueryResult, classify_values, plan_queries
 from obs_tests.clients.grafana import GrafanaClient
 from obs_tests.core.findings import Finding
-from obs_tests.dashboards.dashboard_json import Dashboard, parse_dashboard
+from obs_tests.dashboards.dashboard_json import parse_dashboard
+from obs_tests.dashboards.dashboard_model import Dashboard
 from obs_tests.dashboards.templating import Expander, TimeRange, VariableValue, interval_to_ms
 from obs_tests.dashboards.variables import resolve_variables
 from obs_tests.errors import ApiError

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from obs_tests.clients.prometheus import PrometheusClient
-from obs_tests.dashboards.dashboard_json import Dashboard, TemplateVariable, datasource_type
+from obs_tests.dashboards.dashboard_model import Dashboard, TemplateVariable
+from obs_tests.dashboards.datasources import datasource_type
 from obs_tests.dashboards.templating import (
     ALL,
     Expander,

@@ -38,7 +38,8 @@ from obs_tests.config.contract import Contract, parse_duration
 from obs_tests.config.policy import Policy, Suppression, judge, suppressions_in
 from obs_tests.core.findings import Finding, display_path
 from obs_tests.core.yamlfile import load_yaml
-from obs_tests.dashboards.dashboard_json import Dashboard, dashboard_files
+from obs_tests.dashboards.dashboard_json import dashboard_files
+from obs_tests.dashboards.dashboard_model import Dashboard
 from obs_tests.errors import ConfigInvalid, ScenarioInvalid, ToolError
 from obs_tests.reports.junit import Case, write_junit
 from obs_tests.rules.rulefiles import PlainRuleFile, RuleFile, load_rule_file, load_rule_files, plain_rule_files

@@ -31,7 +31,8 @@ from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.config.contract import Contract
 from obs_tests.core.findings import display_path
 from obs_tests.core.waiting import Poll, wait_for
-from obs_tests.dashboards.dashboard_json import Dashboard, dashboard_files, load_dashboard
+from obs_tests.dashboards.dashboard_json import dashboard_files, load_dashboard
+from obs_tests.dashboards.dashboard_model import Dashboard
 from obs_tests.demo.traffic import mixed_workload, send_concurrently
 from obs_tests.demo.workload import wait_drained, wait_scraped_after
 from obs_tests.stack import EmbeddedStack

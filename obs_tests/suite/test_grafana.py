@@ -31,7 +31,8 @@ from obs_tests.clients.grafana import GrafanaClient
 from obs_tests.config.contract import Contract
 from obs_tests.core.findings import Finding
 from obs_tests.dashboards.browser import browser_available, chromium, grafana_login, open_dashboard
-from obs_tests.dashboards.dashboard_json import Dashboard, dashboard_files, parse_dashboard, read_dashboard_json
+from obs_tests.dashboards.dashboard_json import dashboard_files, parse_dashboard, read_dashboard_json
+from obs_tests.dashboards.dashboard_model import Dashboard
 from obs_tests.dashboards.templating import TimeRange
 from obs_tests.dashboards.variables import resolve_variables
 from obs_tests.suite.plugin import FindingsJudge, session_contract

@@ -25,7 +25,8 @@ from obs_tests.checks.dashboards import (
 )
 from obs_tests.config.contract import ExpectedEmpty
 from obs_tests.core.findings import Finding
-from obs_tests.dashboards.dashboard_json import Dashboard, Panel, load_dashboard
+from obs_tests.dashboards.dashboard_json import load_dashboard
+from obs_tests.dashboards.dashboard_model import Dashboard, Panel
 from obs_tests.dashboards.templating import TimeRange, VariableValue
 from obs_tests.dashboards.variables import ResolvedVariable
 from tests.recorded_prometheus import RecordedPrometheus

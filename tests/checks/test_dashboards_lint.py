@@ -28,7 +28,8 @@ from obs_tests.checks.dashboards_lint import (
 from obs_tests.cli import cli
 from obs_tests.config.contract import ExpectedEmpty
 from obs_tests.config.policy import RULE_IDS
-from obs_tests.dashboards.dashboard_json import Dashboard, dashboard_files, load_dashboard, parse_dashboard
+from obs_tests.dashboards.dashboard_json import dashboard_files, load_dashboard, parse_dashboard
+from obs_tests.dashboards.dashboard_model import Dashboard
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = ROOT / "grafana_dashboards"

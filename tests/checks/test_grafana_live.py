@@ -23,7 +23,8 @@ from obs_tests.checks.grafana_live import (
     expected_titles,
     prometheus_datasource,
 )
-from obs_tests.dashboards.dashboard_json import datasource_type, load_dashboard, parse_dashboard
+from obs_tests.dashboards.dashboard_json import load_dashboard, parse_dashboard
+from obs_tests.dashboards.datasources import datasource_type
 from obs_tests.dashboards.templating import TimeRange, VariableValue
 from obs_tests.dashboards.variables import ResolvedVariable
 from obs_tests.errors import ApiError

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from obs_tests.dashboards.dashboard_json import TemplateVariable, load_dashboard, parse_dashboard
+from obs_tests.dashboards.dashboard_json import load_dashboard, parse_dashboard
+from obs_tests.dashboards.dashboard_model import TemplateVariable
 from obs_tests.dashboards.templating import ALL, TimeRange
 from obs_tests.dashboards.variables import (
     VariableQuery,
