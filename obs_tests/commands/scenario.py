@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn
 
 import click
 
@@ -24,10 +25,12 @@ from obs_tests.config.contract import Contract, load_contract, parse_duration
 from obs_tests.core.progress import Progress, is_terminal, terminal_width
 from obs_tests.core.yamlfile import load_yaml
 from obs_tests.errors import ConfigInvalid, ObsTestsError, ScenarioInvalid, UsageError
-from obs_tests.scenarios.model import Catalog, load_scenario, load_scenarios, ordered
-
-if TYPE_CHECKING:
-    from obs_tests.scenarios.results import ScenarioResult
+from obs_tests.scenarios.lanes import SharedStack, StackPool, run_scenarios
+from obs_tests.scenarios.model import Catalog, Scenario, load_scenario, load_scenarios, ordered
+from obs_tests.scenarios.reports import parse_formats, write_reports
+from obs_tests.scenarios.results import ScenarioResult
+from obs_tests.scenarios.runner import ScenarioRunner
+from obs_tests.stack import ComposeStack, EmbeddedStack
 
 __all__ = ["scenario"]
 
@@ -192,13 +195,6 @@ def run(
 
     Exit 0 when every scenario passed, 1 when one failed, 2 on bad input.
     """
-    from obs_tests.scenarios.concurrent import run_concurrently  # noqa: PLC0415
-    from obs_tests.scenarios.pool import StackPool  # noqa: PLC0415
-    from obs_tests.scenarios.reports import parse_formats  # noqa: PLC0415
-    from obs_tests.scenarios.runner import ScenarioRunner  # noqa: PLC0415
-    from obs_tests.stack import EmbeddedStack  # noqa: PLC0415
-    from obs_tests.stack.compose_stack import ComposeStack  # noqa: PLC0415
-
     wanted = parse_formats(formats)
     if (scenario_stacks or 1) > 1 and (compose or concurrency > 1):
         raise UsageError("--stacks runs each scenario on a stack of its own: not with --compose or -j")
@@ -206,70 +202,81 @@ def run(
     stacks = 1 if compose or concurrency > 1 else scenario_stacks or contract.stack.scenario_stacks
     catalog = Catalog.from_contract(contract)
     scenarios = ordered(load_scenario(p, catalog) for p in _paths(contract_path, files))
+    declared = next((s.time_scale for s in scenarios if s.time_scale), None)
+    scale = time_scale or declared or contract.stack.time_scale
     progress = _progress()
-
-    def log(level: str, message: str) -> None:
-        _echo_log(level, message, progress)
-
     if stacks > 1 and len(scenarios) > 1:
-        declared = next((s.time_scale for s in scenarios if s.time_scale), None)
-        scale = time_scale or declared or contract.stack.time_scale
-        lanes = min(stacks, len(scenarios))
-        click.echo(
-            f"obs-tests scenario run — {len(scenarios)} scenario(s) on {lanes} embedded stacks, time scale {scale:g}"
-        )
-        pool = StackPool(
-            scenarios,
-            lambda: EmbeddedStack(contract, time_scale=scale, origin="scenario"),
-            stacks=stacks,
-            log=lambda n, lv, m: log(lv, f"[{n}] {m}"),
-            on_stack=lambda _, message: log("INFO", message),
-        )
-        with progress.phase(
-            f"running {len(scenarios)} scenarios on {lanes} stacks (each starts in at most "
-            f"{contract.stack.startup_timeout:g}s)",
-            status=lambda: f"{pool.finished}/{len(scenarios)} done",
-        ):
-            results = pool.run()
-        _finish(results, report_dir, wanted)
+        _finish(_run_on_stacks(scenarios, contract, scale, stacks, progress), report_dir, wanted)
     stack: EmbeddedStack | ComposeStack
     if compose:
         scale = time_scale or 1.0
         stack = ComposeStack(contract, project=compose_project, compose_file=compose_file, time_scale=scale)
         where, start_bound = f"compose project {compose_project}", stack.ready_timeout
     else:
-        declared = next((s.time_scale for s in scenarios if s.time_scale), None)
-        scale = time_scale or declared or contract.stack.time_scale
         stack = EmbeddedStack(contract, time_scale=scale, origin="scenario")
         where, start_bound = "embedded stack", stack.startup_timeout
     click.echo(f"obs-tests scenario run — {len(scenarios)} scenario(s) on the {where}, time scale {scale:g}")
-    results = []
+    lanes = SharedStack(stack, concurrency=concurrency, catalog=catalog)
+    _finish(_run_on_one_stack(scenarios, lanes, where, start_bound, progress), report_dir, wanted)
+
+
+def _run_on_stacks(
+    scenarios: list[Scenario], contract: Contract, scale: float, stacks: int, progress: Progress
+) -> list[ScenarioResult]:
+    """Each scenario on an embedded stack of its own, up to ``stacks`` at once."""
+    lanes = min(stacks, len(scenarios))
+    click.echo(
+        f"obs-tests scenario run — {len(scenarios)} scenario(s) on {lanes} embedded stacks, time scale {scale:g}"
+    )
+    done: list[ScenarioResult] = []
+    with progress.phase(
+        f"running {len(scenarios)} scenarios on {lanes} stacks (each starts in at most "
+        f"{contract.stack.startup_timeout:g}s)",
+        status=lambda: f"{len(done)}/{len(scenarios)} done",
+    ):
+        return run_scenarios(
+            scenarios,
+            StackPool(lambda: EmbeddedStack(contract, time_scale=scale, origin="scenario"), stacks=stacks),
+            on_result=done.append,
+            log=lambda name, level, message: _echo_log(level, f"[{name}] {message}", progress),
+            on_lane=lambda message: _echo_log("INFO", message, progress),
+        )
+
+
+def _run_on_one_stack(
+    scenarios: list[Scenario], lanes: SharedStack, where: str, start_bound: float, progress: Progress
+) -> list[ScenarioResult]:
+    """Start (or reach) the stack, then run every scenario on it: one after another, each a progress
+    phase of its own, or — with -j — up to that many at once, their log lines tagged with their names."""
+    numbers = {s.name: number for number, s in enumerate(scenarios, start=1)}
+
+    def phase(runner: ScenarioRunner) -> AbstractContextManager[None]:
+        title = f"[{numbers[runner.scenario.name]}/{len(scenarios)}] {runner.scenario.name}"
+        return progress.phase(title, status=lambda: runner.result.status)
+
     with contextlib.ExitStack() as running:
         with progress.phase(f"starting the {where}", at_most=start_bound):
-            running.enter_context(stack)
-        if concurrency > 1:
-            with progress.phase(f"running {len(scenarios)} scenarios, up to {concurrency} at once"):
-                results = run_concurrently(
-                    scenarios,
-                    stack,
-                    catalog,
-                    max_concurrent=concurrency,
-                    log=lambda n, lv, m: log(lv, f"[{n}] {m}"),
-                    on_wave=lambda wave: progress.line(f"concurrently: {wave.describe()}"),
-                )
-        else:
-            for number, item in enumerate(scenarios, start=1):
-                with progress.phase(
-                    f"[{number}/{len(scenarios)}] {item.name}", status=lambda: results[-1].status if results else ""
-                ):
-                    results.append(ScenarioRunner(item, stack=stack, log=log).run())
-    _finish(results, report_dir, wanted)
+            running.enter_context(lanes.stack)
+        if lanes.concurrency == 1:
+            return run_scenarios(
+                scenarios, lanes, around=phase, log=lambda _name, level, message: _echo_log(level, message, progress)
+            )
+        done: list[ScenarioResult] = []
+        with progress.phase(
+            f"running {len(scenarios)} scenarios, up to {lanes.concurrency} at once",
+            status=lambda: f"{len(done)}/{len(scenarios)} done",
+        ):
+            return run_scenarios(
+                scenarios,
+                lanes,
+                on_result=done.append,
+                log=lambda name, level, message: _echo_log(level, f"[{name}] {message}", progress),
+                on_lane=progress.line,
+            )
 
 
 def _finish(results: list[ScenarioResult], report_dir: Path, wanted: tuple[str, ...]) -> NoReturn:
     """Write the reports, print each scenario's verdict and timings, exit 0 (all passed) or 1."""
-    from obs_tests.scenarios.reports import write_reports  # noqa: PLC0415
-
     paths = write_reports(results, report_dir, wanted)
     click.echo("")
     for result in results:
