@@ -26,10 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from obs_tests.config.contract import load_contract  # noqa: E402
-from obs_tests.scenarios.concurrent import run_concurrently  # noqa: E402
+from obs_tests.scenarios.lanes import Lanes, SharedStack, StackPool, run_scenarios  # noqa: E402
 from obs_tests.scenarios.model import Catalog, load_scenarios, ordered  # noqa: E402
-from obs_tests.scenarios.pool import run_on_stacks  # noqa: E402
-from obs_tests.scenarios.runner import ScenarioRunner  # noqa: E402
 from obs_tests.stack import EmbeddedStack  # noqa: E402
 
 
@@ -55,24 +53,10 @@ def main() -> int:
         print(f"stack ready in {ready:.1f}s")
         print(f"{'scenario':34} {'status':7} {'wall s':>6}  alerts (fired/bound, cleared/bound, overhead)")
         run_started = time.monotonic()
+        lanes: Lanes = SharedStack(stack, concurrency=args.concurrency, catalog=catalog)
         if args.stacks > 1:
-            results = run_on_stacks(
-                scenarios,
-                lambda: EmbeddedStack(contract, time_scale=scale),
-                stacks=args.stacks,
-                first=stack,
-                on_stack=lambda _, message: print(message),
-            )
-        elif args.concurrency > 1:
-            results = run_concurrently(
-                scenarios,
-                stack,
-                catalog,
-                max_concurrent=args.concurrency,
-                on_wave=lambda wave: print(f"concurrently: {wave.describe()}"),
-            )
-        else:
-            results = [ScenarioRunner(scenario, stack=stack).run() for scenario in scenarios]
+            lanes = StackPool(lambda: EmbeddedStack(contract, time_scale=scale), stacks=args.stacks, first=stack)
+        results = run_scenarios(scenarios, lanes, on_lane=print)
         for scenario, result in zip(scenarios, results, strict=True):
             failed += not result.passed
             parts = []
