@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from obs_tests.checks.dashboard_schema import validate_dashboard_file  # noqa: E402
 from obs_tests.checks.dashboards import (  # noqa: E402
     max_step,
     plan_queries,
@@ -29,7 +30,7 @@ from obs_tests.checks.dashboards import (  # noqa: E402
     run_queries,
     wait_visible,
 )
-from obs_tests.checks.dashboards_lint import lint_dashboards, validate_dashboard_file  # noqa: E402
+from obs_tests.checks.dashboards_lint import lint_dashboards  # noqa: E402
 from obs_tests.config.contract import load_contract  # noqa: E402
 from obs_tests.dashboards.dashboard_json import dashboard_files, load_dashboard  # noqa: E402
 from obs_tests.dashboards.templating import TimeRange  # noqa: E402

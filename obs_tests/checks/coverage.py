@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from obs_tests.checks.dashboards_lint import dashboard_metric_references
+from obs_tests.checks.dashboard_coverage import dashboard_metric_references
 from obs_tests.config.contract import ExpectedEmpty, Metric
 from obs_tests.core.findings import Finding
 from obs_tests.dashboards.dashboard_json import dashboard_files, load_dashboard
@@ -128,7 +128,7 @@ def dashboard_references(
     """(metric name -> panels reading it, problems) over every dashboard JSON in ``directory``.
 
     Grafana variables and macros are replaced by placeholders; queries declared in the contract as expected
-    to be empty are left out (see :func:`obs_tests.checks.dashboards_lint.dashboard_metric_references`).
+    to be empty are left out (see :func:`obs_tests.checks.dashboard_coverage.dashboard_metric_references`).
     """
     problems: list[str] = []
     dashboards = []

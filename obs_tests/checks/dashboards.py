@@ -41,12 +41,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from obs_tests.checks.dashboards_lint import NOT_PROMETHEUS, PromTarget, prometheus_targets
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.config.contract import ExpectedEmpty
 from obs_tests.core.findings import Finding
 from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.dashboards.dashboard_model import Dashboard, Panel, Target
+from obs_tests.dashboards.datasources import NOT_PROMETHEUS, PromTarget, prometheus_targets
 from obs_tests.dashboards.templating import Expander, TimeRange, VariableValue, query_interval
 from obs_tests.dashboards.variables import ResolvedVariable, auto_intervals, resolve_variables
 from obs_tests.errors import ApiError, PromQLSyntaxError

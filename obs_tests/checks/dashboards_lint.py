@@ -1,5 +1,6 @@
-"""Static dashboard checks (no server): JSON Schema validation and lint rules in the spirit of
-grafana/dashboard-linter, plus the metrics every panel reads (for the coverage report).
+"""Dashboard lint (no server): rules in the spirit of grafana/dashboard-linter. The JSON Schema check of a
+file is :mod:`obs_tests.checks.dashboard_schema`, the metrics the panels read
+:mod:`obs_tests.checks.dashboard_coverage`.
 
 Rules (each finding names the dashboard, the panel title/id and the fix, and carries the stable rule id in
 brackets, which the contract's ``policy.levels`` can lower or turn off):
@@ -33,41 +34,24 @@ variable], ``template-instance``         filters on them. Which variable that is
 
 from __future__ import annotations
 
-import re
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterable, Mapping
 
-from obs_tests.config.contract import ExpectedEmpty
-from obs_tests.config.validation import Validator, describe_error, load_schema
+from obs_tests.checks.label_filters import FILTER_LABELS, LabelFilter, label_filters
+from obs_tests.checks.query_placeholders import PLACEHOLDER, ParsedQuery, parse_target, uses_variable
 from obs_tests.core.durations import format_duration
-from obs_tests.core.findings import Finding, display_path
-from obs_tests.core.yamlfile import LocatedDocument, load_located_text, read_text
-from obs_tests.dashboards.dashboard_json import parse_dashboard, read_dashboard_json
+from obs_tests.core.findings import Finding
 from obs_tests.dashboards.dashboard_model import Dashboard, Panel, Target
-from obs_tests.dashboards.datasources import BUILTIN_DATASOURCES, datasource_type
-from obs_tests.dashboards.templating import VARIABLE_SYNTAX, variable_names
-from obs_tests.dashboards.variables import parse_variable_query
-from obs_tests.errors import ConfigInvalid, InputError, PromQLSyntaxError
-from obs_tests.rules.promql import Selector, selectors
+from obs_tests.dashboards.datasources import BUILTIN_DATASOURCES, datasource_type, prometheus_targets
+from obs_tests.dashboards.templating import variable_names
 
 __all__ = [
     "BUILTIN_VARIABLES",
-    "FILTER_LABELS",
     "LINT_RULES",
     "LINT_RULE_IDS",
-    "NOT_PROMETHEUS",
     "RATE_FUNCTIONS",
     "UNIT_PANEL_TYPES",
-    "PromTarget",
-    "dashboard_metric_references",
-    "filter_variables",
     "lint_dashboard",
     "lint_dashboards",
-    "placeholder_expr",
-    "prometheus_targets",
-    "validate_dashboard_file",
 ]
 
 LINT_RULES = (
@@ -101,10 +85,6 @@ LINT_RULE_IDS = {
     "library-panel": "dashboard/library-panel",
     "schema-version": "dashboard/schema-version",
 }
-#: how the reason of a query skipped for its datasource ends (its data is drawn, but not checked here)
-NOT_PROMETHEUS = ", not Prometheus"
-#: the labels every selector should filter on a dashboard variable
-FILTER_LABELS = ("job", "instance")
 RATE_FUNCTIONS = frozenset({"rate", "irate", "increase"})
 UNIT_PANEL_TYPES = frozenset({"timeseries", "graph", "stat", "singlestat", "gauge", "bargauge", "heatmap"})
 #: panels whose value mappings turn the number into text (UP/DOWN): a unit means nothing there
@@ -128,151 +108,6 @@ BUILTIN_VARIABLES = frozenset(
     }
 )
 MODERN_SCHEMA = 27
-_PLACEHOLDER = "obs_var_"
-_SENTINEL = 1_000_003  # seconds; a window no dashboard writes by hand
-
-
-@dataclass(frozen=True)
-class PromTarget:
-    """A query that goes to Prometheus, with where it sits."""
-
-    panel: Panel
-    target: Target
-
-    @property
-    def where(self) -> str:
-        """``panel 'X' (id 3) query A`` for messages."""
-        return f"panel {self.panel.label} query {self.target.ref_id}"
-
-
-def _json_located(text: str, source: str) -> LocatedDocument | None:
-    """JSON is (nearly always) YAML: reuse the YAML locator for line numbers in schema messages."""
-    try:
-        return load_located_text(text.replace("\t", " "), source, error=InputError)
-    except InputError:
-        return None
-
-
-def validate_dashboard_file(path: Path) -> tuple[Dashboard | None, list[Finding]]:
-    """Parse ``path`` and validate it against ``dashboard.schema.json``.
-
-    Returns the dashboard (None when it cannot be used at all) and the findings, each with file:line. The
-    API form (``{"dashboard": {...}, "meta": {...}}``) is validated on its ``dashboard``.
-    """
-    shown = display_path(path)
-    try:
-        data = read_dashboard_json(path)
-    except ConfigInvalid as exc:
-        where, _, message = str(exc).partition(": ")
-        return None, [_schema_finding(shown, where, message)]
-    prefix: tuple[str, ...] = ()
-    model = data
-    if isinstance(data, dict) and isinstance(data.get("dashboard"), dict) and "panels" not in data:
-        prefix, model = ("dashboard",), data["dashboard"]
-    validator = Validator(load_schema("dashboard"))
-    errors = list(validator.iter_errors(model))
-    findings: list[Finding] = []
-    if errors:
-        located = _json_located(read_text(path, error=ConfigInvalid), shown)
-        lines = {
-            k[len(prefix) :]: v for k, v in (located.lines if located else {}).items() if k[: len(prefix)] == prefix
-        }
-        doc = LocatedDocument(shown, model, lines)
-        for error in errors:
-            where, _, message = describe_error(error, doc).partition(": ")
-            findings.append(_schema_finding(shown, where, message))
-        findings = sorted(findings, key=lambda f: f.line or 0)[:20]  # in document order
-    try:
-        dashboard = parse_dashboard(data, shown)
-    except ConfigInvalid as exc:
-        return None, [*findings, _schema_finding(shown, shown, str(exc))]
-    return dashboard, findings
-
-
-def _schema_finding(shown: str, where: str, message: str) -> Finding:
-    """A ``dashboard/schema`` finding at ``file:line[:column]`` (``where``)."""
-    line = re.match(r".*?:(\d+)(?::\d+)?$", where.removeprefix(shown)) if where.startswith(shown) else None
-    return Finding(
-        "dashboard-schema",
-        where,
-        message,
-        rule="dashboard/schema",
-        file=shown,
-        line=int(line.group(1)) if line else None,
-    )
-
-
-def prometheus_targets(
-    dashboard: Dashboard, known: dict[str, str] | None = None
-) -> tuple[list[PromTarget], list[tuple[Panel, Target | None, str]]]:
-    """(queries that go to Prometheus, [(panel, target, why it is skipped)]).
-
-    Skipped: hidden queries, queries without ``expr``, non-Prometheus datasources (Loki, TestData, …, also an
-    export's ``${DS_LOKI}`` input), server-side expressions, library panels (their model is in Grafana) and
-    panels inside rows only. A Prometheus datasource — by ``{type, uid}``, by name, or an export's
-    ``${DS_PROMETHEUS}`` input — is the Prometheus obs-tests checks against.
-    """
-    queries: list[PromTarget] = []
-    skipped: list[tuple[Panel, Target | None, str]] = []
-    for panel in dashboard.panels:
-        if panel.is_row:
-            continue
-        if panel.library_panel is not None:
-            uid, name = panel.library_panel
-            skipped.append(
-                (panel, None, f"library panel '{name}' (uid {uid}): its queries live in Grafana's panel library")
-            )
-            continue
-        panel_type = datasource_type(panel.datasource, dashboard, known)
-        for target in panel.targets:
-            if target.hide:
-                skipped.append((panel, target, "hidden query (hide: true)"))
-                continue
-            ref = target.datasource if target.datasource is not None else panel.datasource
-            kind = datasource_type(ref, dashboard, known)
-            if kind == "mixed":
-                kind = "prometheus" if target.datasource is None else kind
-            if kind == "__expr__":
-                skipped.append((panel, target, "server-side expression (math/reduce on other queries)"))
-                continue
-            if kind != "prometheus":
-                where = f"datasource {ref.text() if ref else '(default)'}"
-                if ref is not None and ref.variable in dashboard.inputs:
-                    where += " (an import input)"
-                skipped.append((panel, target, f"{where} is of type '{kind}'{NOT_PROMETHEUS}"))
-                continue
-            if not target.expr or not target.expr.strip():
-                skipped.append((panel, target, f"no PromQL expression (panel datasource type '{panel_type}')"))
-                continue
-            queries.append(PromTarget(panel, target))
-    return queries, skipped
-
-
-def placeholder_expr(expr: str) -> tuple[str, dict[float, str]]:
-    """``expr`` made parseable without a server: each variable in a range/offset position becomes a distinct
-    sentinel duration (returned: seconds -> the variable as written), elsewhere ``obs_var_<name>``."""
-    windows: dict[float, str] = {}
-    tokens: dict[str, int] = {}
-
-    def replace(match: re.Match[str]) -> str:
-        name = match.group(1) or match.group(2) or match.group(4) or ""
-        before = expr[: match.start()].rstrip()
-        after = expr[match.end() :].lstrip()[:1]
-        if (before[-1:] in ("[", ":") and after in ("]", ":")) or before.endswith("offset"):
-            token = match.group(0)
-            seconds = tokens.setdefault(token, _SENTINEL + len(tokens))
-            windows[float(seconds)] = token
-            return f"{seconds}s"
-        if name.endswith(("_ms", "_s")) and name.startswith("__"):
-            return "60"
-        return f"{_PLACEHOLDER}{name}"
-
-    return VARIABLE_SYNTAX.sub(replace, expr), windows
-
-
-def _parse(expr: str) -> tuple[list[Selector], dict[float, str]]:
-    text, windows = placeholder_expr(expr)
-    return selectors(text), windows
 
 
 def _finding(rule: str, dashboard: Dashboard, where: str, message: str, severity: str = "error") -> Finding:
@@ -282,128 +117,49 @@ def _finding(rule: str, dashboard: Dashboard, where: str, message: str, severity
     )
 
 
-def _uses_variable(value: str, name: str) -> bool:
-    """``value`` (a matcher value with placeholders) uses ``$name`` — not a longer name starting with it."""
-    return re.search(rf"{_PLACEHOLDER}{re.escape(name)}(?!\w)", value) is not None
-
-
-@dataclass(frozen=True)
-class _Parsed:
-    item: PromTarget
-    selectors: tuple[Selector, ...] = ()
-    windows: Mapping[float, str] | None = None
-    error: PromQLSyntaxError | None = None
-
-
-def _parse_target(item: PromTarget) -> _Parsed:
-    try:
-        sels, windows = _parse(item.target.expr or "")
-    except PromQLSyntaxError as exc:
-        return _Parsed(item, error=exc)
-    return _Parsed(item, tuple(sels), windows)
-
-
-@dataclass(frozen=True)
-class _Filter:
-    """The variables the queries filter one label on (most used first) and how they write it."""
-
-    label: str
-    names: tuple[str, ...] = ()
-    written: str = ""  # the most common matcher, e.g. instance="$node:9100"
-    listing: str | None = None  # no query filters on a variable, but this one lists the label's values
-
-    @property
-    def wanted(self) -> tuple[str, ...]:
-        return self.names or ((self.listing,) if self.listing else ())
-
-    @property
-    def suggestion(self) -> str:
-        return self.written or f'{self.label}=~"${self.wanted[0]}"'
-
-
-def _listing_variable(dashboard: Dashboard, label: str) -> str | None:
-    """A variable named ``label``, else a query variable listing its values (``label_values(…, label)``)."""
-    if dashboard.variable(label) is not None:
-        return label
-    for var in dashboard.variables:
-        if var.type == "query":
-            query = parse_variable_query(var.query_text)
-            if query.kind == "label_values" and query.label == label:
-                return var.name
-    return None
-
-
-def _filters(dashboard: Dashboard, sels: Iterable[Selector]) -> dict[str, _Filter]:
-    names = [v.name for v in dashboard.variables]
-    uses: dict[str, Counter[str]] = {label: Counter() for label in FILTER_LABELS}
-    written: dict[str, Counter[tuple[str, str, str]]] = {label: Counter() for label in FILTER_LABELS}
-    for sel in sels:
-        if sel.metric and sel.metric.startswith(_PLACEHOLDER):
-            continue
-        for label, op, value in sel.matchers:
-            if label not in uses:
-                continue
-            for name in names:
-                if _uses_variable(value, name):
-                    uses[label][name] += 1
-                    written[label][(name, op, re.sub(rf"{_PLACEHOLDER}(\w+)", r"$\1", value))] += 1
-    out = {}
-    for label in FILTER_LABELS:
-        counts = uses[label]
-        # most used first; on a tie the variable named like the label, then by name
-        ranked = tuple(sorted(counts, key=lambda n: (-counts[n], n != label, n)))
-        if not ranked:
-            out[label] = _Filter(label, listing=_listing_variable(dashboard, label))
-            continue
-        forms = [(count, form) for form, count in written[label].items() if form[0] == ranked[0]]
-        _, (_name, op, value) = max(forms, key=lambda x: x[0])
-        out[label] = _Filter(label, ranked, f'{label}{op}"{value}"')
-    return out
-
-
-def filter_variables(dashboard: Dashboard, known: dict[str, str] | None = None) -> dict[str, tuple[str, ...]]:
-    """For ``job`` and ``instance``: the variables the dashboard's Prometheus queries filter that label on,
-    most used first — whatever they are called (``instance="$node:9100"`` -> ``('node',)``).
-
-    Example: a dashboard whose queries read ``node_load1{instance="$node:9100", job="$job"}`` gives
-    ``{"job": ("job",), "instance": ("node",)}``.
-    """
-    queries, _ = prometheus_targets(dashboard, known)
-    parsed = [_parse_target(item) for item in queries]
-    found = _filters(dashboard, [sel for p in parsed for sel in p.selectors])
-    return {label: found[label].names for label in FILTER_LABELS}
-
-
 def _prometheus_inputs(dashboard: Dashboard) -> list[str]:
     return sorted(f"${{{name}}}" for name, plugin in dashboard.inputs.items() if plugin == "prometheus")
 
 
-def _lint_variables(dashboard: Dashboard, filters: Mapping[str, _Filter], prometheus: bool) -> list[Finding]:
+def _lint_variables(dashboard: Dashboard, filters: Mapping[str, LabelFilter], prometheus: bool) -> list[Finding]:
     """``prometheus``: the dashboard has Prometheus queries (else it needs no Prometheus variables: a text
     or Loki-only dashboard)."""
     findings: list[Finding] = []
-    defined = {v.name for v in dashboard.variables} | set(dashboard.inputs)
+    if prometheus:
+        findings += _lint_datasource_variable(dashboard)
+        findings += _lint_filter_variables(dashboard, filters)
+    return findings + _lint_variable_queries(dashboard)
+
+
+def _lint_datasource_variable(dashboard: Dashboard) -> list[Finding]:
+    """A dashboard with Prometheus queries has a Prometheus datasource variable."""
     datasource_vars = [v for v in dashboard.variables if v.type == "datasource"]
-    if prometheus and not any(v.query_text in ("prometheus", "") for v in datasource_vars):
-        inputs = _prometheus_inputs(dashboard)
-        via = (
-            f"its queries use the import input {', '.join(inputs)}, which Grafana binds to one datasource when the "
-            "dashboard is imported; "
-            if inputs
-            else ""
+    if any(v.query_text in ("prometheus", "") for v in datasource_vars):
+        return []
+    inputs = _prometheus_inputs(dashboard)
+    via = (
+        f"its queries use the import input {', '.join(inputs)}, which Grafana binds to one datasource when the "
+        "dashboard is imported; "
+        if inputs
+        else ""
+    )
+    return [
+        _finding(
+            "template-datasource",
+            dashboard,
+            "",
+            f"no datasource variable — {via}add {{name: datasource, type: datasource, query: prometheus}} to "
+            "templating.list and use ${datasource} in every panel and query",
         )
-        findings.append(
-            _finding(
-                "template-datasource",
-                dashboard,
-                "",
-                f"no datasource variable — {via}add {{name: datasource, type: datasource, query: prometheus}} to "
-                "templating.list and use ${datasource} in every panel and query",
-            )
-        )
+    ]
+
+
+def _lint_filter_variables(dashboard: Dashboard, filters: Mapping[str, LabelFilter]) -> list[Finding]:
+    """Some query filters ``job`` and ``instance`` on a variable (the selectors missing it: :func:`_lint_query`)."""
+    findings: list[Finding] = []
     for label in FILTER_LABELS:
         found = filters[label]
-        if found.names or not prometheus:
+        if found.names:
             continue
         if found.listing is not None:
             findings.append(
@@ -425,6 +181,13 @@ def _lint_variables(dashboard: Dashboard, filters: Mapping[str, _Filter], promet
                 f'label_values({label}) (multi-value, include All) and filter every selector with {label}=~"${label}"',
             )
         )
+    return findings
+
+
+def _lint_variable_queries(dashboard: Dashboard) -> list[Finding]:
+    """Variable queries use only variables the dashboard defines, and a query variable has a query."""
+    findings: list[Finding] = []
+    defined = {v.name for v in dashboard.variables} | set(dashboard.inputs)
     for var in dashboard.variables:
         for name in variable_names(var.query_text) + variable_names(var.regex):
             if name not in defined and name not in BUILTIN_VARIABLES and not name.startswith("__auto_interval_"):
@@ -476,7 +239,7 @@ def _lint_datasource(
 
 
 def _lint_query(
-    dashboard: Dashboard, parsed: _Parsed, defined: set[str], filters: Mapping[str, _Filter]
+    dashboard: Dashboard, parsed: ParsedQuery, defined: set[str], filters: Mapping[str, LabelFilter]
 ) -> list[Finding]:
     item = parsed.item
     expr = item.target.expr or ""
@@ -512,13 +275,13 @@ def _lint_query(
                         "window follows the scrape interval and zoom level",
                     )
                 )
-        if sel.metric and sel.metric.startswith(_PLACEHOLDER):
+        if sel.metric and sel.metric.startswith(PLACEHOLDER):
             continue
         for label in FILTER_LABELS:
             wanted = filters[label].wanted
             if not wanted or not _may_carry(sel.metric, label):
                 continue
-            if not any(m[0] == label and any(_uses_variable(m[2], n) for n in wanted) for m in sel.matchers):
+            if not any(m[0] == label and any(uses_variable(m[2], n) for n in wanted) for m in sel.matchers):
                 findings.append(
                     _finding(
                         f"template-{label}",
@@ -542,6 +305,24 @@ def _may_carry(metric: str | None, label: str) -> bool:
 
 def lint_dashboard(dashboard: Dashboard, known: dict[str, str] | None = None) -> list[Finding]:
     """Every lint rule on one dashboard."""
+    findings = _lint_header(dashboard)
+    queries, _skipped = prometheus_targets(dashboard, known)
+    parsed = [parse_target(item) for item in queries]
+    filters = label_filters(dashboard, [sel for p in parsed for sel in p.selectors])
+    findings += _lint_variables(dashboard, filters, prometheus=bool(queries))
+    defined = {v.name for v in dashboard.variables} | set(dashboard.inputs)
+    seen_ids: dict[int, Panel] = {}
+    for panel in dashboard.panels:
+        findings += _lint_panel_id(dashboard, panel, seen_ids)
+        if not panel.is_row:
+            findings += _lint_panel(dashboard, panel, known)
+    for one in parsed:
+        findings += _lint_query(dashboard, one, defined, filters)
+    return findings
+
+
+def _lint_header(dashboard: Dashboard) -> list[Finding]:
+    """The dashboard's uid, title and schemaVersion."""
     findings: list[Finding] = []
     if not dashboard.uid:
         findings.append(
@@ -560,72 +341,80 @@ def lint_dashboard(dashboard: Dashboard, known: dict[str, str] | None = None) ->
                 "warning",
             )
         )
-    queries, _skipped = prometheus_targets(dashboard, known)
-    parsed = [_parse_target(item) for item in queries]
-    filters = _filters(dashboard, [sel for p in parsed for sel in p.selectors])
-    findings += _lint_variables(dashboard, filters, prometheus=bool(queries))
-    defined = {v.name for v in dashboard.variables} | set(dashboard.inputs)
-    seen_ids: dict[int, Panel] = {}
-    for panel in dashboard.panels:
-        if panel.id is not None:
-            if panel.id in seen_ids:
-                findings.append(
-                    _finding(
-                        "panel-ids",
-                        dashboard,
-                        f"panel {panel.label}",
-                        f"id {panel.id} is also used by panel {seen_ids[panel.id].label} — give every panel its own id",
-                    )
-                )
-            seen_ids.setdefault(panel.id, panel)
-        if panel.is_row:
-            continue
-        if panel.library_panel is not None:
-            findings.append(
-                _finding(
-                    "library-panel",
-                    dashboard,
-                    f"panel {panel.label}",
-                    f"library panel '{panel.library_panel[1]}': its queries are not in this file and are not checked "
-                    "here (the grafana checks see them)",
-                    "warning",
-                )
-            )
-            continue
-        if panel.shows_data and not panel.title.strip():
-            findings.append(_finding("title", dashboard, f"panel at {panel.path}", "data panel without a title"))
-        if panel.shows_data and not panel.targets:
-            findings.append(
-                _finding("panel-targets", dashboard, f"panel {panel.label}", "shows data but has no query — add one")
-            )
-        mapped = bool(((panel.raw.get("fieldConfig") or {}).get("defaults") or {}).get("mappings")) or bool(
-            panel.raw.get("valueMaps")  # singlestat's value-to-text mappings
-        )
-        if panel.type in UNIT_PANEL_TYPES and not panel.unit and not (mapped and panel.type in _MAPPED_TYPES):
-            where = {
-                "graph": "yaxes[0].format (the old graph panel)",
-                "singlestat": "format (the old singlestat panel)",
-                "heatmap": "options.yAxis.unit (or fieldConfig.defaults.unit)",
-            }.get(panel.type, "fieldConfig.defaults.unit")
-            findings.append(
-                _finding(
-                    "panel-units",
-                    dashboard,
-                    f"panel {panel.label}",
-                    f"no unit — set {where} (e.g. reqps, s, percentunit, bytes, short)",
-                )
-            )
-        problem = _lint_datasource(dashboard, panel, None, known)
-        if problem:
-            findings.append(problem)
-        for target in panel.targets:
-            if target.datasource is not None and not target.hide:
-                problem = _lint_datasource(dashboard, panel, target, known)
-                if problem:
-                    findings.append(problem)
-    for one in parsed:
-        findings += _lint_query(dashboard, one, defined, filters)
     return findings
+
+
+def _lint_panel_id(dashboard: Dashboard, panel: Panel, seen_ids: dict[int, Panel]) -> list[Finding]:
+    """``panel``'s id is not one an earlier panel has (``seen_ids``, updated)."""
+    if panel.id is None:
+        return []
+    findings = []
+    if panel.id in seen_ids:
+        findings.append(
+            _finding(
+                "panel-ids",
+                dashboard,
+                f"panel {panel.label}",
+                f"id {panel.id} is also used by panel {seen_ids[panel.id].label} — give every panel its own id",
+            )
+        )
+    seen_ids.setdefault(panel.id, panel)
+    return findings
+
+
+def _lint_panel(dashboard: Dashboard, panel: Panel, known: dict[str, str] | None) -> list[Finding]:
+    """One panel that is not a row: a library panel is reported, any other is checked for its title, its
+    queries, its unit and its datasources."""
+    if panel.library_panel is not None:
+        return [
+            _finding(
+                "library-panel",
+                dashboard,
+                f"panel {panel.label}",
+                f"library panel '{panel.library_panel[1]}': its queries are not in this file and are not checked "
+                "here (the grafana checks see them)",
+                "warning",
+            )
+        ]
+    findings: list[Finding] = []
+    if panel.shows_data and not panel.title.strip():
+        findings.append(_finding("title", dashboard, f"panel at {panel.path}", "data panel without a title"))
+    if panel.shows_data and not panel.targets:
+        findings.append(
+            _finding("panel-targets", dashboard, f"panel {panel.label}", "shows data but has no query — add one")
+        )
+    findings += _lint_unit(dashboard, panel)
+    problem = _lint_datasource(dashboard, panel, None, known)
+    if problem:
+        findings.append(problem)
+    for target in panel.targets:
+        if target.datasource is not None and not target.hide:
+            problem = _lint_datasource(dashboard, panel, target, known)
+            if problem:
+                findings.append(problem)
+    return findings
+
+
+def _lint_unit(dashboard: Dashboard, panel: Panel) -> list[Finding]:
+    """A panel drawing numbers sets a unit (unless its value mappings turn the numbers into text)."""
+    mapped = bool(((panel.raw.get("fieldConfig") or {}).get("defaults") or {}).get("mappings")) or bool(
+        panel.raw.get("valueMaps")  # singlestat's value-to-text mappings
+    )
+    if panel.type not in UNIT_PANEL_TYPES or panel.unit or (mapped and panel.type in _MAPPED_TYPES):
+        return []
+    where = {
+        "graph": "yaxes[0].format (the old graph panel)",
+        "singlestat": "format (the old singlestat panel)",
+        "heatmap": "options.yAxis.unit (or fieldConfig.defaults.unit)",
+    }.get(panel.type, "fieldConfig.defaults.unit")
+    return [
+        _finding(
+            "panel-units",
+            dashboard,
+            f"panel {panel.label}",
+            f"no unit — set {where} (e.g. reqps, s, percentunit, bytes, short)",
+        )
+    ]
 
 
 def lint_dashboards(dashboards: Iterable[Dashboard], known: dict[str, str] | None = None) -> list[Finding]:
@@ -646,39 +435,3 @@ def lint_dashboards(dashboards: Iterable[Dashboard], known: dict[str, str] | Non
                 )
             by_uid.setdefault(dashboard.uid, dashboard)
     return findings
-
-
-def _declared_empty(dashboard: Dashboard, item: PromTarget, expected: Sequence[ExpectedEmpty]) -> bool:
-    name = Path(dashboard.source).name
-    keys = tuple(k for k in (dashboard.uid, dashboard.title, name, name.removesuffix(".json")) if k)
-    return any(e.matches(keys, item.panel.title, item.panel.id, item.target.ref_id) for e in expected)
-
-
-def dashboard_metric_references(
-    dashboards: Iterable[Dashboard], expected_empty: Sequence[ExpectedEmpty] = ()
-) -> tuple[dict[str, list[str]], list[str]]:
-    """(metric name -> panels reading it, problems) — variables replaced by placeholders, no server needed.
-
-    Queries the contract declares as expected to be empty (``dashboards.expected_empty``) are left out: the
-    metrics they read may legitimately not exist (e.g. the load generator's, between load runs).
-    """
-    refs: dict[str, list[str]] = {}
-    problems: list[str] = []
-    for dashboard in dashboards:
-        name = Path(dashboard.source).name
-        queries, _ = prometheus_targets(dashboard)
-        for item in queries:
-            if _declared_empty(dashboard, item, expected_empty):
-                continue
-            try:
-                sels, _windows = _parse(item.target.expr or "")
-            except PromQLSyntaxError as exc:
-                problems.append(f"{name}: panel '{item.panel.title}': {exc}")
-                continue
-            where = f"panel '{item.panel.title}' ({name})"
-            for sel in sels:
-                if sel.metric and not sel.metric.startswith(_PLACEHOLDER):
-                    refs.setdefault(sel.metric, [])
-                    if where not in refs[sel.metric]:
-                        refs[sel.metric].append(where)
-    return refs, problems

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from obs_tests.checks.dashboard_coverage import dashboard_metric_references
+from obs_tests.checks.dashboard_schema import validate_dashboard_file
 from obs_tests.checks.dashboards import (
     DashboardReport,
     check_expectations,
@@ -26,7 +28,7 @@ from obs_tests.checks.dashboards import (
     summary_line,
     wait_visible,
 )
-from obs_tests.checks.dashboards_lint import dashboard_metric_references, lint_dashboards, validate_dashboard_file
+from obs_tests.checks.dashboards_lint import lint_dashboards
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.config.contract import Contract
 from obs_tests.core.findings import display_path

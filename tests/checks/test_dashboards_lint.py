@@ -1,5 +1,5 @@
-"""Dashboard schema and lint: the bundled dashboards are clean; every rule fails on a broken input, with
-the dashboard, the panel and the fix in the message; foreign dashboards never crash it; `obs-tests lint`
+"""Dashboard lint: the bundled dashboards are schema-valid and lint-clean; every rule fails on a broken input,
+with the dashboard, the panel and the fix in the message; foreign dashboards never crash it; `obs-tests lint`
 reports them (exit 1) and a bad contract declaration is a located input error (exit 2)."""
 
 from __future__ import annotations
@@ -13,23 +13,17 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from obs_tests.checks.dashboard_coverage import dashboard_metric_references
+from obs_tests.checks.dashboard_schema import validate_dashboard_file
 from obs_tests.checks.dashboards import check_expectations
-from obs_tests.checks.dashboards_lint import (
-    LINT_RULE_IDS,
-    LINT_RULES,
-    dashboard_metric_references,
-    filter_variables,
-    lint_dashboard,
-    lint_dashboards,
-    placeholder_expr,
-    prometheus_targets,
-    validate_dashboard_file,
-)
+from obs_tests.checks.dashboards_lint import LINT_RULE_IDS, LINT_RULES, lint_dashboard, lint_dashboards
 from obs_tests.cli import cli
 from obs_tests.config.contract import ExpectedEmpty
 from obs_tests.config.policy import RULE_IDS
 from obs_tests.dashboards.dashboard_json import dashboard_files, load_dashboard, parse_dashboard
 from obs_tests.dashboards.dashboard_model import Dashboard
+from obs_tests.dashboards.datasources import prometheus_targets
+from tests.checks.dashboard_helpers import with_queries
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = ROOT / "grafana_dashboards"
@@ -60,25 +54,6 @@ def test_bundled_dashboards_are_schema_valid_and_lint_clean() -> None:
         assert dashboard is not None and findings == [], findings
         dashboards.append(dashboard)
     assert [str(f) for f in lint_dashboards(dashboards)] == []
-
-
-def test_schema_errors_are_located() -> None:
-    dashboard, findings = validate_dashboard_file(FIXTURES / "broken" / "schema_error.json")
-    assert dashboard is not None
-    lines = [str(f) for f in findings]
-    shown = "tests/fixtures/dashboards/broken/schema_error.json"
-    assert any(f"{shown}:7: panels[0].gridPos.w: 30 is out of range — allowed: 1 ≤ w ≤ 24" in x for x in lines), lines
-    assert any(f'{shown}:9: panels[1].id: expected an integer or null, got a string "2"' in x for x in lines)
-    assert any(f"{shown}:10: panels[1].targets: expected a list" in x for x in lines)
-    assert any(f"{shown}:5: templating.list[0]: missing required field 'name'" in x for x in lines)
-
-
-def test_bad_json_is_located() -> None:
-    dashboard, findings = validate_dashboard_file(FIXTURES / "broken" / "not_json.json")
-    assert dashboard is None
-    assert str(findings[0]).startswith(
-        "[dashboard-schema] tests/fixtures/dashboards/broken/not_json.json:5:1: not valid JSON"
-    )
 
 
 def test_missing_uid() -> None:
@@ -240,20 +215,6 @@ def test_foreign_dashboards_never_crash(name: str) -> None:
     dashboard_metric_references([dashboard])
 
 
-def test_non_prometheus_queries_are_skipped_with_why() -> None:
-    dashboard = load_dashboard(FIXTURES / "foreign" / "mixed_datasources.json")
-    queries, skipped = prometheus_targets(dashboard)
-    assert [(q.panel.title, q.target.ref_id) for q in queries] == [("Everything at once", "A")]
-    reasons = {(p.title, t.ref_id if t else None): why for p, t, why in skipped}
-    assert (
-        reasons[("Everything at once", "B")]
-        == "datasource {type: loki, uid: loki-main} is of type 'loki', not Prometheus"
-    )
-    assert reasons[("Everything at once", "D")] == "server-side expression (math/reduce on other queries)"
-    assert reasons[("Everything at once", "E")] == "hidden query (hide: true)"
-    assert "not Prometheus" in reasons[("Gateway logs", "A")]
-
-
 def test_library_panels_are_reported_not_checked() -> None:
     dashboard = load_dashboard(FIXTURES / "foreign" / "library_panels.json")
     _, skipped = prometheus_targets(dashboard)
@@ -262,32 +223,6 @@ def test_library_panels_are_reported_not_checked() -> None:
     )
     warnings = [f for f in lint_dashboard(dashboard) if f.check.endswith("library-panel")]
     assert warnings and warnings[0].severity == "warning"
-
-
-def test_placeholders_keep_windows_apart() -> None:
-    text, windows = placeholder_expr('rate(x{a="$a"}[$__rate_interval]) + increase(y[$__range]) offset $shift')
-    assert sorted(windows.values()) == ["$__range", "$__rate_interval", "$shift"]
-    assert 'a="obs_var_a"' in text
-
-
-def test_metric_references_leave_out_declared_empty_queries() -> None:
-    load = load_dashboard(BUNDLED / "load.json")
-    refs, problems = dashboard_metric_references([load])
-    assert "locust_requests_total" in refs and problems == []
-    declared = [
-        ExpectedEmpty("obs-load", p, "r", "A")
-        for p in ("Offered vs served load", "Offered by result vs served by status")
-    ]
-    declared += [
-        ExpectedEmpty("obs-load", "Latency p95: Locust vs gateway", "r", "A"),
-        ExpectedEmpty("obs-load", "Locust users", "r"),
-    ]
-    refs, _ = dashboard_metric_references([load], declared)
-    assert not [m for m in refs if m.startswith("locust_")]
-    assert refs["gateway_webhooks_total"] == [
-        "panel 'Offered vs served load' (load.json)",
-        "panel 'Offered by result vs served by status' (load.json)",
-    ]
 
 
 def test_stale_declarations_are_findings() -> None:
@@ -374,58 +309,8 @@ def _instance_findings(findings: list[Any]) -> list[str]:
     ]
 
 
-def _lists(name: str) -> str:
-    return "job" if name == "job" else "instance"
-
-
-def _with_queries(*exprs: str, variables: tuple[str, ...] = ("job", "node")) -> Dashboard:
-    return parse_dashboard(
-        {
-            "uid": "t",
-            "title": "t",
-            "templating": {
-                "list": [
-                    {"name": "datasource", "type": "datasource", "query": "prometheus"},
-                    *(
-                        {"name": n, "type": "query", "query": f"label_values(node_uname_info, {_lists(n)})"}
-                        for n in variables
-                    ),
-                ]
-            },
-            "panels": [
-                {
-                    "id": i,
-                    "type": "stat",
-                    "title": f"p{i}",
-                    "datasource": {"type": "prometheus", "uid": "${datasource}"},
-                    "fieldConfig": {"defaults": {"unit": "short"}},
-                    "targets": [{"refId": "A", "expr": expr}],
-                }
-                for i, expr in enumerate(exprs, start=1)
-            ],
-        },
-        "t.json",
-    )
-
-
-@pytest.mark.parametrize(
-    "matcher",
-    [
-        pytest.param('instance=~"$node"', id="regex"),
-        pytest.param('instance="$node:9100"', id="with-port"),
-        pytest.param('instance=~"${node}"', id="braces"),
-        pytest.param('instance=~"[[node]]"', id="old-syntax"),
-    ],
-)
-def test_the_instance_variable_is_the_one_the_queries_filter_instance_on(matcher: str) -> None:
-    """Defect 8: a `$node` variable every query filters instance on was reported as "no 'instance' variable"."""
-    dashboard = _with_queries(f'node_load1{{{matcher}, job="$job"}}', f'node_load5{{job="$job", {matcher}}}')
-    assert lint_dashboard(dashboard) == []
-    assert filter_variables(dashboard) == {"job": ("job",), "instance": ("node",)}
-
-
 def test_a_selector_not_filtering_on_the_instance_variable_names_it() -> None:
-    dashboard = _with_queries(
+    dashboard = with_queries(
         'node_load1{instance="$node:9100", job="$job"}',
         'node_load5{job="$job"}',
         'node_load15{instance="localhost:9100", job="$job"}',  # a fixed instance, not the variable
@@ -435,19 +320,16 @@ def test_a_selector_not_filtering_on_the_instance_variable_names_it() -> None:
         'query A: selector node_load5 does not filter on $node — add instance="$node:9100"',
         'query A: selector node_load15 does not filter on $node — add instance="$node:9100"',
     ]
-    # $nodename is another variable than $node
-    other = _with_queries('node_load1{instance=~"$nodename", job="$job"}', variables=("job", "node", "nodename"))
-    assert filter_variables(other)["instance"] == ("nodename",)
 
 
 def test_no_query_filtering_instance_is_still_a_finding() -> None:
-    listed = _with_queries('node_load1{job="$job"}', variables=("job", "host"))  # host lists instances
+    listed = with_queries('node_load1{job="$job"}', variables=("job", "host"))  # host lists instances
     assert _instance_findings(lint_dashboard(listed)) == [
         "dashboard 't' (t, t.json): variable $host is defined but no query filters instance on it — add "
         'instance=~"$host" to every selector',
         'query A: selector node_load1 does not filter on $host — add instance=~"$host"',
     ]
-    none = _with_queries('node_load1{job="$job"}', variables=("job",))
+    none = with_queries('node_load1{job="$job"}', variables=("job",))
     [finding] = _instance_findings(lint_dashboard(none))
     assert finding == (
         "dashboard 't' (t, t.json): no instance variable: no query filters instance on a variable — add a query "
@@ -471,30 +353,6 @@ def test_a_community_node_dashboard_is_schema_valid_and_lints_without_false_posi
     ]
 
 
-@pytest.mark.parametrize(
-    ("field", "value", "message"),
-    [
-        pytest.param("repeat", 5, "panels[6].repeat: expected a string or null, got an integer 5", id="repeat"),
-        pytest.param("repeatDirection", "x", 'panels[6].repeatDirection: "x" is not allowed', id="direction"),
-        pytest.param("type", None, "panels[6].type: expected a string, got null", id="null-type"),
-    ],
-)
-def test_null_is_accepted_where_grafana_writes_it_and_nothing_else_is(field: str, value: Any, message: str) -> None:
-    model = json.loads((COMMUNITY / "node_host_overview.json").read_text())
-    assert model["panels"][6]["repeat"] is None and model["panels"][6]["maxPerRow"] is None  # accepted as is
-    model["panels"][6][field] = value
-    path = FIXTURES.parent / "tmp_dashboard.json"
-    try:
-        path.write_text(json.dumps(model, indent=2))
-        _, findings = validate_dashboard_file(path)
-    finally:
-        path.unlink()
-    messages = [f.message for f in findings]
-    assert any(m.startswith(message) for m in messages), messages
-    assert not any("null null" in m for m in messages)
-    assert all(f.rule == "dashboard/schema" and f.line for f in findings)
-
-
 def test_an_api_form_dashboard_from_grafana_is_validated_and_linted_on_its_model() -> None:
     dashboard, findings = validate_dashboard_file(COMMUNITY / "redis_saved_api_form.json")
     assert dashboard is not None and findings == [], findings
@@ -516,48 +374,6 @@ def test_an_api_form_dashboard_from_grafana_is_validated_and_linted_on_its_model
     assert len(queries) == 6
     assert [(p.title, why) for p, _, why in skipped] == [
         ("Redis log", "datasource {type: loki, uid: P8E80F9AEF21F6940} is of type 'loki', not Prometheus")
-    ]
-
-
-def test_an_import_input_of_another_plugin_is_skipped_with_why() -> None:
-    dashboard = parse_dashboard(
-        {
-            "__inputs": [
-                {"name": "DS_PROMETHEUS", "type": "datasource", "pluginId": "prometheus"},
-                {"name": "DS_LOKI", "type": "datasource", "pluginId": "loki"},
-            ],
-            "title": "t",
-            "panels": [
-                {
-                    "id": 1,
-                    "type": "timeseries",
-                    "title": "rate",
-                    "datasource": "${DS_PROMETHEUS}",
-                    "targets": [{"refId": "A", "expr": "sum(up)"}],
-                },
-                {
-                    "id": 2,
-                    "type": "logs",
-                    "title": "logs",
-                    "datasource": {"type": "loki", "uid": "${DS_LOKI}"},
-                    "targets": [{"refId": "A", "expr": '{app="x"}'}],
-                },
-                {
-                    "id": 3,
-                    "type": "timeseries",
-                    "title": "logs by name",
-                    "datasource": "${DS_LOKI}",
-                    "targets": [{"refId": "A", "expr": 'count_over_time({app="x"}[1m])'}],
-                },
-            ],
-        },
-        "t.json",
-    )
-    queries, skipped = prometheus_targets(dashboard)
-    assert [q.panel.title for q in queries] == ["rate"]
-    assert [why for _, _, why in skipped] == [
-        "datasource {type: loki, uid: ${DS_LOKI}} (an import input) is of type 'loki', not Prometheus",
-        "datasource ${DS_LOKI} (an import input) is of type 'loki', not Prometheus",
     ]
 
 
