@@ -67,7 +67,6 @@ TESTED_ELSEWHERE: dict[str, tuple[str, str, str]] = {
 LONG = {
     "checks/dashboards.py": 786,
     "checks/dashboards_lint.py": 690,
-    "web/runs.py": 688,
     "stack/embedded.py": 617,
     "demo/http.py": 570,
     "suite/plugin.py": 559,

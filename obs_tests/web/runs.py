@@ -1,13 +1,14 @@
 """The dashboard's runs: one embedded stack, one scenario run at a time, live state, history on disk.
 
-:class:`RunManager` owns the embedded stack (started in the background when the server starts, or at
-the first run). A run asking for another time scale than the running stack restarts the stack at that
-scale first (the run's phase says ``starting stack``). Each run executes a
-:class:`~obs_tests.scenarios.runner.ScenarioRunner` in its own thread; its log lines and timeline
-events go to the live :class:`~obs_tests.web.stream.Stream` and to the run's state, under one lock, so
-a status snapshot and the stream position (``seq``) it carries always agree. Finished runs write their
-JSON and HTML reports to ``<report_dir>/dashboard/<test_id>/``; the history is read back from there
-when the server starts.
+:class:`RunManager` owns the embedded stack (:class:`~obs_tests.web.dashboard_stack.DashboardStack`:
+started in the background when the server starts, or at the first run). A run asking for another time
+scale than the running stack restarts the stack at that scale first (the run's phase says ``starting
+stack``). Each run, in its own thread, runs its scenario on that stack through
+:func:`~obs_tests.scenarios.lanes.run_scenarios`; its log lines and timeline events go to the live
+:class:`~obs_tests.web.stream.Stream` and to the run's state (:class:`~obs_tests.web.run_state.Run`),
+under one lock, so a status snapshot and the stream position (``seq``) it carries always agree.
+Finished runs write their JSON and HTML reports to ``<report_dir>/dashboard/<test_id>/``; the history
+is read back from there when the server starts.
 
 Example::
 
@@ -27,8 +28,8 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,19 +39,23 @@ from obs_tests import __version__
 from obs_tests.config.contract import Contract
 from obs_tests.core.yamlfile import read_text, shown
 from obs_tests.errors import InputError, ObsTestsError, ReportNotReady, RunFinished, RunInProgress, UnknownRun
+from obs_tests.scenarios.lanes import SharedStack, run_scenarios
 from obs_tests.scenarios.model import Scenario
+from obs_tests.scenarios.results import ScenarioResult
+from obs_tests.scenarios.runner import ScenarioRunner
 from obs_tests.scenarios.timeline import Event
+from obs_tests.web.dashboard_stack import DashboardStack
+from obs_tests.web.run_state import Run, RunOptions
 from obs_tests.web.scenario_files import ScenarioFiles
 from obs_tests.web.stream import Stream
-from obs_tests.web.views import LOG_LEVELS, alert_rows, chaos_view, event_line, public_url
+from obs_tests.web.views import LOG_LEVELS, event_line, public_url
 
 __all__ = [
     "LOAD_PROFILES",
     "REPORT_FORMATS",
     "TEST_ID_PATTERN",
-    "Run",
     "RunManager",
-    "RunOptions",
+    "RunOptions",  # what RunManager.start takes (defined with the run's state in web/run_state.py)
 ]
 
 TEST_ID_PATTERN = r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$"
@@ -70,149 +75,8 @@ REPORT_FORMATS = {
     "yml": "application/yaml",
 }
 HISTORY_LIMIT = 500
-LOG_LIMIT = 5000
 
 EchoFn = Callable[[str, str, str], None]
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """How to run: stream every event to the log, record a promtool fixture, time scale, load profile."""
-
-    verbose: bool = False
-    recording: bool = False
-    time_scale: float | None = None
-    load: str = "scenario"
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form."""
-        return dataclasses.asdict(self)
-
-
-class Run:
-    """One run and everything the dashboard shows of it."""
-
-    def __init__(self, test_id: str, name: str, file: str, options: RunOptions, scenario: Scenario | None) -> None:
-        self.test_id = test_id
-        self.name = name
-        self.file = file
-        self.options = options
-        self.scenario = scenario
-        self.status = "running"
-        self.phase = "queued"
-        self.created_at = time.time()
-        self.finished_at: float | None = None
-        self.time_scale: float | None = options.time_scale
-        self.error = ""
-        self.log: list[dict[str, Any]] = []
-        self.events: list[dict[str, Any]] = []
-        self.assertions: list[dict[str, Any]] = []
-        self.report: dict[str, Any] | None = None
-        self.files: dict[str, Path] = {}
-        self.stop_event = threading.Event()
-        self.thread: threading.Thread | None = None
-        self.origin: float | None = None
-
-    @property
-    def finished(self) -> bool:
-        """Whether the run is over."""
-        return self.status != "running"
-
-    @property
-    def duration(self) -> float:
-        """Seconds since the run was accepted (until it finished)."""
-        return round(max(0.0, (self.finished_at or time.time()) - self.created_at), 3)
-
-    def chaos(self) -> dict[str, Any]:
-        """Faults applied / reverted / still active."""
-        return chaos_view(self.events, self.report.get("chaos") if self.report else None)
-
-    def assertion_counts(self) -> tuple[int, int]:
-        """(passed, total)."""
-        return sum(1 for a in self.assertions if a["passed"]), len(self.assertions)
-
-    def report_links(self) -> dict[str, str | None] | None:
-        """URLs of the reports (once written)."""
-        if "json" not in self.files:
-            return None
-        base = f"/api/report/{self.test_id}"
-        return {
-            "json": f"{base}.json",
-            "html": f"{base}.html",
-            "svg": f"{base}.svg",
-            "recording": f"{base}.yml" if "yml" in self.files else None,
-        }
-
-    def summary(self) -> dict[str, Any]:
-        """One line of the history."""
-        passed, total = self.assertion_counts()
-        return {
-            "test_id": self.test_id,
-            "scenario": self.name,
-            "status": self.status,
-            "created_at": self.created_at,
-            "duration": self.duration,
-            "assertions_passed": passed,
-            "assertions_total": total,
-            "report": self.report_links(),
-        }
-
-    def progress(self) -> dict[str, Any]:
-        """The ``status`` stream message."""
-        passed, total = self.assertion_counts()
-        chaos = self.chaos()
-        return {
-            "status": self.status,
-            "phase": self.phase,
-            "duration": self.duration,
-            "assertions_passed": passed,
-            "assertions_total": total,
-            "chaos": {"applied": chaos["applied"], "reverted": chaos["reverted"], "active": chaos["active"]},
-        }
-
-    def state(self) -> dict[str, Any]:
-        """The whole status document (``GET /api/status/{test_id}``)."""
-        passed, total = self.assertion_counts()
-        return {
-            "test_id": self.test_id,
-            "scenario": self.name,
-            "file": self.file,
-            "status": self.status,
-            "phase": self.phase,
-            "options": self.options.to_json(),
-            "time_scale": self.time_scale,
-            "created_at": self.created_at,
-            "finished_at": self.finished_at,
-            "duration": self.duration,
-            "scenario_duration": self.report.get("duration") if self.report else None,
-            "error": self.error,
-            "assertions_passed": passed,
-            "assertions_total": total,
-            "assertions": list(self.assertions),
-            "alerts": alert_rows(self.events, (self.report.get("alerts") or []) if self.report else []),
-            "chaos": self.chaos(),
-            "log": self.log[-LOG_LIMIT:],
-            "events": list(self.events),
-            "report": self.report_links(),
-        }
-
-    @classmethod
-    def from_report(cls, test_id: str, doc: Mapping[str, Any], files: dict[str, Path]) -> Run:
-        """A past run, read back from its JSON report."""
-        options = RunOptions(**{k: v for k, v in (doc.get("options") or {}).items() if k in RunOptions.__annotations__})
-        run = cls(test_id, str(doc.get("scenario", "?")), str(doc.get("path", "")), options, None)
-        run.status = str(doc.get("status", "error"))
-        run.phase = "finished"
-        run.created_at = float(doc.get("created_at") or doc.get("started_at") or 0.0)
-        run.finished_at = float(doc.get("finished_at") or run.created_at + float(doc.get("duration") or 0.0))
-        run.time_scale = doc.get("time_scale")
-        run.error = str(doc.get("error") or "")
-        run.log = list(doc.get("dashboard_log") or doc.get("log") or [])
-        run.events = list(doc.get("timeline") or [])
-        run.assertions = list((doc.get("assertions") or {}).get("results") or [])
-        run.report = dict(doc)
-        run.files = files
-        return run
 
 
 class RunManager:
@@ -239,13 +103,7 @@ class RunManager:
         self.echo = echo
         self.stop_timeout = stop_timeout
         self._lock = threading.RLock()
-        self._stack_lock = threading.Lock()
-        self._stack: Any = None
-        self._stack_state = "stopped"
-        self._stack_message = "not started (it starts with the first run)"
-        self._stack_scale = self.default_scale
-        self._stack_thread: threading.Thread | None = None
-        self._starting: Any = None  # the stack being started (close() aborts its start)
+        self.stack = DashboardStack(contract, scale=self.default_scale, stream=stream, lock=self._lock, echo=echo)
         self._runs: dict[str, Run] = {}
         self._active: Run | None = None
         self._closed = False
@@ -254,90 +112,15 @@ class RunManager:
     # -- the stack -----------------------------------------------------------------------------
     def start_stack(self) -> None:
         """Start the embedded stack in the background (at the default time scale)."""
-        if self._stack_thread is not None:
-            return
-
-        def start() -> None:
-            with contextlib.suppress(ObsTestsError):
-                self._ensure_stack(self.default_scale)
-
-        self._stack_thread = threading.Thread(target=start, name="obs-dashboard-stack", daemon=True)
-        self._stack_thread.start()
-
-    def _set_stack(self, state: str, scale: float, message: str) -> None:
-        with self._lock:
-            self._stack_state, self._stack_scale, self._stack_message = state, scale, message
-            self.stream.publish("stack", {"state": state, "time_scale": scale, "message": message})
-        if self.echo is not None:
-            self.echo("", "ERROR" if state == "error" else "INFO", f"stack {state}: {message}")
-
-    def _ensure_stack(self, scale: float) -> Any:
-        """The running stack at ``scale``: started, or restarted at that scale (one caller at a time)."""
-        from obs_tests.stack import EmbeddedStack  # noqa: PLC0415
-
-        with self._stack_lock:
-            if self._closed:
-                raise ObsTestsError("the dashboard is shutting down")
-            if self._stack is not None and self._stack_state == "ready" and self._stack_scale == scale:
-                return self._stack
-            if self._stack is not None:
-                self._set_stack("starting", scale, f"restarting at time scale {scale:g} (was {self._stack_scale:g})")
-                self._stack.close()
-                self._stack = None
-            else:
-                self._set_stack("starting", scale, f"starting at time scale {scale:g}")
-            stack = EmbeddedStack(self.contract, time_scale=scale, origin="dashboard", handle_signals=False)
-            self._starting = stack
-            if self._shutting_down():  # since the check above: close() may have missed this stack
-                stack.abort()
-            try:
-                stack.__enter__()
-            except ObsTestsError as exc:
-                if self._shutting_down():
-                    self._set_stack("stopped", scale, "start aborted: the dashboard is shutting down")
-                else:
-                    self._set_stack("error", scale, f"{type(exc).__name__}: {exc}")
-                raise
-            finally:
-                self._starting = None
-            self._stack = stack
-            self._set_stack("ready", scale, f"{len(stack.components)} components at time scale {scale:g}")
-            return stack
-
-    def _shutting_down(self) -> bool:
-        """close() has begun (read anew: another thread sets it)."""
-        return self._closed
+        self.stack.start_in_background()
 
     def links(self) -> dict[str, str | None]:
         """Prometheus' alerts page, Alertmanager's API and Grafana (when configured)."""
-        links: dict[str, str | None] = {"prometheus_alerts": None, "prometheus_targets": None, "alertmanager_api": None}
-        stack = self._stack
-        if stack is not None and self._stack_state == "ready":
-            prom = stack.url("prometheus")
-            links["prometheus_alerts"] = f"{prom}/classic/alerts"
-            links["prometheus_targets"] = f"{prom}/classic/targets"
-            if stack.alertmanager_url:
-                links["alertmanager_api"] = f"{stack.alertmanager_url}/api/v2/alerts"
-        links["grafana"] = public_url(self.grafana_url)
-        return links
+        return {**self.stack.links(), "grafana": public_url(self.grafana_url)}
 
     def stack_info(self) -> dict[str, Any]:
         """State, time scale and components of the stack (process states, no probing)."""
-        with self._lock:
-            stack, state = self._stack, self._stack_state
-            info: dict[str, Any] = {"state": state, "time_scale": self._stack_scale, "message": self._stack_message}
-        components = []
-        if stack is not None and state == "ready":
-            for name, proc in list(stack.processes.items()):
-                if proc.pid is None:
-                    status = "not started"
-                elif not proc.running():
-                    status = "exited"
-                else:
-                    status = "paused" if proc.paused else "running"
-                components.append({"name": name, "state": status})
-        info["components"] = components
-        return info
+        return self.stack.info()
 
     def info(self) -> dict[str, Any]:
         """What the page needs first: version, stack, links, the active run and the stream position."""
@@ -431,48 +214,22 @@ class RunManager:
         return dataclasses.replace(run.scenario, load=dict(profile) if profile else None)
 
     def _execute(self, run: Run) -> None:
-        from obs_tests.scenarios.runner import ScenarioRunner  # noqa: PLC0415
-
-        result = None
-        stack = None
         try:
             scale = float(run.time_scale or self.default_scale)
-            if not (self._stack is not None and self._stack_state == "ready" and self._stack_scale == scale):
+            if not self.stack.ready_at(scale):
                 self._set_phase(run, "starting stack")
                 self._log(run, "INFO", f"waiting for the embedded stack at time scale {scale:g}")
-            stack = self._ensure_stack(scale)
+            stack = self.stack.ensure(scale)
             if run.stop_event.is_set():
                 raise _StoppedEarly
-            runner = ScenarioRunner(
-                self._scenario_for(run),
-                stack=stack,
-                log=lambda level, message: self._log(run, level, message),
+            (result,) = run_scenarios(
+                [self._scenario_for(run)],
+                SharedStack(stack),
+                log=lambda _name, level, message: self._log(run, level, message),
                 stop=run.stop_event,
+                around=partial(self._streaming, run),
             )
-            run.origin = None
-
-            def listener(event: Event) -> None:
-                if run.origin is None:
-                    run.origin = runner.timeline.origin
-                self._on_event(run, event)
-
-            runner.timeline.listeners.append(listener)
-            self._set_phase(run, "running")
-            with self._lock:
-                self.stream.publish("status", run.progress(), run.test_id)
-            result = runner.run()
-            self._set_phase(run, "reporting")
-            doc = self._report_doc(run, result.to_json())
-            if run.options.recording:
-                self._record(run, result, stack)
-            self._write_reports(run, doc)
-            with self._lock:
-                run.report = doc
-                run.assertions = list(doc["assertions"]["results"])
-                run.error = str(doc.get("error") or "")
-                for assertion in run.assertions:
-                    self.stream.publish("assertion", assertion, run.test_id)
-                self._finish(run, str(doc["status"]))
+            self._conclude(run, result, stack)
         except _StoppedEarly:
             with self._lock:
                 run.error = "stopped before the scenario started (no fault was applied)"
@@ -483,6 +240,37 @@ class RunManager:
             with self._lock:
                 run.error = message
                 self._finish(run, "error")
+
+    @contextlib.contextmanager
+    def _streaming(self, run: Run, runner: ScenarioRunner) -> Iterator[None]:
+        """While ``runner`` runs ``run``: its timeline events go to the stream, its phase is ``running``."""
+        run.origin = None
+
+        def listener(event: Event) -> None:
+            if run.origin is None:
+                run.origin = runner.timeline.origin
+            self._on_event(run, event)
+
+        runner.timeline.listeners.append(listener)
+        self._set_phase(run, "running")
+        with self._lock:
+            self.stream.publish("status", run.progress(), run.test_id)
+        yield
+
+    def _conclude(self, run: Run, result: ScenarioResult, stack: Any) -> None:
+        """Write the run's reports (and its recording), stream its assertions, and finish it."""
+        self._set_phase(run, "reporting")
+        doc = self._report_doc(run, result.to_json())
+        if run.options.recording:
+            self._record(run, result, stack)
+        self._write_reports(run, doc)
+        with self._lock:
+            run.report = doc
+            run.assertions = list(doc["assertions"]["results"])
+            run.error = str(doc.get("error") or "")
+            for assertion in run.assertions:
+                self.stream.publish("assertion", assertion, run.test_id)
+            self._finish(run, str(doc["status"]))
 
     def _finish(self, run: Run, status: str) -> None:
         """Mark the run over, free the stack for the next run, then tell the stream (under the lock)."""
@@ -520,7 +308,7 @@ class RunManager:
         (directory / "report.html").write_text(render_html([doc]), encoding="utf-8")
         run.files.update(json=directory / "report.json", html=directory / "report.html")
 
-    def _record(self, run: Run, result: Any, stack: Any) -> None:
+    def _record(self, run: Run, result: ScenarioResult, stack: Any) -> None:
         """Turn the live run into a promtool test file next to the reports (``scenario record``'s fixture)."""
         from obs_tests.clients.tools import run_tool  # noqa: PLC0415
         from obs_tests.scenarios.record import build_fixture  # noqa: PLC0415
@@ -640,24 +428,13 @@ class RunManager:
         with self._lock:
             self._closed = True
             active = self._active
-        starting = self._starting
-        if starting is not None:
-            starting.abort()  # a stack still starting stops at once instead of when it is ready
+        self.stack.abort()  # a stack still starting stops at once instead of when it is ready
         if active is not None:
             self._log(active, "WARNING", "the dashboard is shutting down: stopping the run")
             active.stop_event.set()
             if active.thread is not None:
                 active.thread.join(self.stop_timeout)
-        if self._stack_lock.acquire(timeout=self.contract.stack.startup_timeout + 30):
-            try:
-                if self._stack is not None:
-                    self._stack.close()
-                    self._stack = None
-                    self._set_stack("stopped", self._stack_scale, "stopped with the dashboard")
-            finally:
-                self._stack_lock.release()
-        elif self._stack is not None:
-            self._stack.close()
+        self.stack.close()
 
 
 class _StoppedEarly(Exception):
