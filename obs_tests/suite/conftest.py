@@ -14,13 +14,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from obs_tests.scenarios.lanes import Background, LentStack, StackPool
 from obs_tests.scenarios.model import Scenario
-from obs_tests.scenarios.pool import StackPool
 from obs_tests.stack import EmbeddedStack
 from obs_tests.suite.plugin import embedded_time_scale, log_dir, scenario_stacks, session_contract, session_progress
 
 CHAOS_MODULE = "test_chaos.py"
-_POOL = pytest.StashKey[StackPool]()
+_LENT = pytest.StashKey[LentStack]()
 _SESSION_STACK = pytest.StashKey[EmbeddedStack]()
 
 
@@ -73,10 +73,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 def _lend_session_stack(config: pytest.Config) -> None:
-    pool = config.stash.get(_POOL, None)
+    lent = config.stash.get(_LENT, None)
     stack = config.stash.get(_SESSION_STACK, None)
-    if pool is not None and stack is not None:
-        pool.lend(stack)
+    if lent is not None and stack is not None:
+        lent.lend(stack)
 
 
 def selected_scenarios(session: pytest.Session) -> list[Scenario]:
@@ -89,8 +89,9 @@ def selected_scenarios(session: pytest.Session) -> list[Scenario]:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def scenario_pool(request: pytest.FixtureRequest) -> Iterator[StackPool | None]:
-    """The chaos scenarios running on a pool of stacks (None: they run one by one, in their tests)."""
+def scenario_pool(request: pytest.FixtureRequest) -> Iterator[Background | None]:
+    """The chaos scenarios running in the background on a pool of stacks (None: they run one by one, in
+    their tests)."""
     config = request.config
     session = request.session
     selected = selected_scenarios(session)
@@ -114,11 +115,14 @@ def scenario_pool(request: pytest.FixtureRequest) -> Iterator[StackPool | None]:
         where = logs / f"scenario-stack-{made[-1]}" if logs else None
         return EmbeddedStack(contract, time_scale=scale, log_dir=where, origin="scenario")
 
-    # Other checks selected: the session's stack is theirs and the scenarios' stacks start meanwhile;
-    # only scenarios: the session's stack is one of the pool.
+    # Other checks selected: the session's stack is theirs and the scenarios' stacks start meanwhile, the
+    # session's stack is lent once they are done with it; only scenarios: the session's stack is one of
+    # the pool.
     others = any(not _is_chaos(item) for item in session.items)
-    pool = StackPool(selected, make, stacks=stacks, first=None if others else request.getfixturevalue("stack"))
-    pool.start()
+    lent = LentStack() if others else None
+    first = None if others else request.getfixturevalue("stack")
+    scenarios = Background(selected, StackPool(make, stacks=stacks, first=first, lent=lent))
+    scenarios.start()
     own = stacks - (0 if others else 1)
     session_progress(config).line(
         f"chaos: {len(selected)} scenarios run in the background on {own} stack(s) of their own"
@@ -126,13 +130,13 @@ def scenario_pool(request: pytest.FixtureRequest) -> Iterator[StackPool | None]:
     )
     try:
         stack = request.getfixturevalue("stack")
-        if isinstance(stack, EmbeddedStack):
+        if isinstance(stack, EmbeddedStack) and lent is not None:
             config.stash[_SESSION_STACK] = stack
-            config.stash[_POOL] = pool
-            if others and not any(_uses_stack(item) and not _is_chaos(item) for item in session.items):
+            config.stash[_LENT] = lent
+            if not any(_uses_stack(item) and not _is_chaos(item) for item in session.items):
                 _lend_session_stack(config)  # no check needs it: a lane from the start
-        yield pool
+        yield scenarios
     finally:
-        if _POOL in config.stash:
-            del config.stash[_POOL]
-        pool.close()
+        if _LENT in config.stash:
+            del config.stash[_LENT]
+        scenarios.close()

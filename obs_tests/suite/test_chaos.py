@@ -17,11 +17,10 @@ import pytest
 from obs_tests.config.contract import Contract
 from obs_tests.core.findings import Finding, display_path
 from obs_tests.rules.rulefiles import load_rule_files
+from obs_tests.scenarios.lanes import Background, SharedStack, run_scenarios
 from obs_tests.scenarios.model import WATCHDOG, Scenario
-from obs_tests.scenarios.pool import StackPool
 from obs_tests.scenarios.reports import write_reports
 from obs_tests.scenarios.results import ScenarioResult
-from obs_tests.scenarios.runner import ScenarioRunner
 from obs_tests.stack import EmbeddedStack
 from obs_tests.suite.plugin import FindingsJudge, embedded_time_scale, session_progress, session_scenarios
 
@@ -36,7 +35,7 @@ def scenario_results(obs_report_dir: Path) -> Iterator[list[ScenarioResult]]:
 
 
 @pytest.fixture(scope="module")
-def pooled_results(pytestconfig: pytest.Config, scenario_pool: StackPool | None) -> dict[str, ScenarioResult] | None:
+def pooled_results(pytestconfig: pytest.Config, scenario_pool: Background | None) -> dict[str, ScenarioResult] | None:
     """Every selected scenario's result from the pool of stacks (None: they run one by one, in each test)."""
     if scenario_pool is None:
         return None
@@ -65,7 +64,7 @@ def test_scenario(
     if pooled_results is not None:
         result = pooled_results[contract_scenario.name]
     else:
-        result = ScenarioRunner(contract_scenario, stack=mock_system, lane="session stack").run()
+        (result,) = run_scenarios([contract_scenario], SharedStack(mock_system, name="session stack"))
     scenario_results.append(result)
     text = f"{result.assertions_passed}/{len(result.assertions)} assertions in {result.duration:.1f}s"
     timings = _timings(result)
