@@ -20,7 +20,7 @@ import orjson
 from prometheus_client import Counter, Gauge
 
 from obs_tests.demo.bus import NatsLink
-from obs_tests.demo.http import Request, Response, json_response
+from obs_tests.demo.http_messages import Request, Response, json_response
 from obs_tests.demo.market import PAIRS, SCENARIOS, MarketGenerator
 from obs_tests.demo.runtime import CommonOptions, Service
 from obs_tests.demo.service_metrics import preinit

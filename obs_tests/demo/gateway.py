@@ -27,7 +27,8 @@ import orjson
 from prometheus_client import Counter, Gauge, Histogram
 
 from obs_tests.demo.bus import NatsLink
-from obs_tests.demo.http import App, Request, Response, json_response
+from obs_tests.demo.http import App
+from obs_tests.demo.http_messages import Request, Response, json_response
 from obs_tests.demo.runtime import BufferedJsonLogger, CommonOptions, Service
 from obs_tests.demo.service_metrics import DURATION_BUCKETS, NOOP, NoOpMetric, preinit
 from obs_tests.demo.signal_routing import (

@@ -5,7 +5,7 @@ routes on ``self.router``, starts its background work in :meth:`Service.start` (
 HTTP server must answer at once) and reports its dependencies in :meth:`Service.health`.
 :func:`serve` runs it under uvicorn (uvloop + httptools) until SIGTERM/SIGINT, then stops it within
 well under a second: hung work units are released, background tasks cancelled, NATS drained.
-uvicorn runs the service's :class:`~obs_tests.demo.http.HttpProtocol` (one write per response, no
+uvicorn runs the service's :class:`~obs_tests.demo.http_connection.HttpProtocol` (one write per response, no
 ASGI messages per request); a service with a log line per request uses :class:`BufferedJsonLogger`.
 """
 
@@ -27,7 +27,9 @@ import uvloop
 
 from obs_tests.demo import corruptions
 from obs_tests.demo.fault_modes import FaultState
-from obs_tests.demo.http import AdminGuard, App, Request, Response, Router, http_protocol, json_response
+from obs_tests.demo.http import AdminGuard, App, Router
+from obs_tests.demo.http_connection import http_protocol
+from obs_tests.demo.http_messages import Request, Response, json_response
 from obs_tests.demo.logs import LEVELS, JsonLogger
 from obs_tests.demo.service_metrics import CONTENT_TYPE, Exposition
 from obs_tests.errors import FaultsInvalid

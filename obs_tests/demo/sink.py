@@ -24,7 +24,7 @@ from typing import Any, Final
 import orjson
 from prometheus_client import Counter
 
-from obs_tests.demo.http import Request, Response, json_response
+from obs_tests.demo.http_messages import Request, Response, json_response
 from obs_tests.demo.runtime import CommonOptions, Service
 from obs_tests.errors import PayloadInvalid
 
