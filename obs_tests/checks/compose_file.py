@@ -16,8 +16,6 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import shutil
 import subprocess
@@ -28,6 +26,7 @@ from typing import Any
 from obs_tests.core.findings import Finding, display_path
 from obs_tests.core.yamlfile import load_yaml
 from obs_tests.errors import ConfigInvalid, ToolError
+from obs_tests.stack.system_under_test import SystemUnderTest
 
 __all__ = [
     "PINNED_IMAGES",
@@ -103,9 +102,7 @@ def _listen_port(argv: list[str]) -> str | None:
     return None
 
 
-def _check_services(where: str, services: Mapping[str, Any]) -> list[Finding]:
-    from obs_tests.demo.__main__ import build_parser  # noqa: PLC0415 - the services' own parser
-
+def _check_services(where: str, services: Mapping[str, Any], system: SystemUnderTest | None) -> list[Finding]:
     findings = []
     for name, service in services.items():
         if not isinstance(service, dict):
@@ -121,25 +118,24 @@ def _check_services(where: str, services: Mapping[str, Any]) -> list[Finding]:
                 )
             )
         argv = _service_command(service)
-        if argv[:3] == ["python", "-m", "obs_tests.demo"]:
-            errors = io.StringIO()
-            try:
-                with contextlib.redirect_stderr(errors):
-                    build_parser().parse_args(argv[3:])
-            except SystemExit:
-                said = (errors.getvalue().strip().splitlines() or ["invalid arguments"])[-1]
+        if system is not None and system.check_command is not None and argv[:3] == ["python", "-m", system.module]:
+            said = system.check_command(argv[3:])
+            if said is not None:
                 findings.append(
                     Finding(
                         "compose",
                         f"{where}: {name}",
-                        f"command {' '.join(argv[3:])!r}: {said} (see python -m obs_tests.demo <service> --help)",
+                        f"command {' '.join(argv[3:])!r}: {said} (see python -m {system.module} <service> --help)",
                     )
                 )
     return findings
 
 
-def check_compose_consistency(compose: Path, prometheus_config: Path) -> list[Finding]:
-    """What ``docker-compose config`` cannot know: agreement with the services, Prometheus and Grafana files."""
+def check_compose_consistency(
+    compose: Path, prometheus_config: Path, system: SystemUnderTest | None = None
+) -> list[Finding]:
+    """What ``docker-compose config`` cannot know: agreement with the services (the command lines of
+    ``system``'s services parse), Prometheus and Grafana files."""
     where = display_path(compose)
     try:
         data = load_yaml(compose, error=ConfigInvalid) or {}
@@ -148,7 +144,7 @@ def check_compose_consistency(compose: Path, prometheus_config: Path) -> list[Fi
     if not isinstance(data, dict):
         return [Finding("compose", where, "expected a mapping with 'services' at the top level")]
     services: dict[str, Any] = data.get("services") or {}
-    findings = _check_services(where, services)
+    findings = _check_services(where, services, system)
     ports = {name: _listen_port(_service_command(s)) for name, s in services.items() if isinstance(s, dict)}
     try:
         prometheus = load_yaml(prometheus_config, error=ConfigInvalid) or {}
@@ -214,7 +210,7 @@ def check_compose_consistency(compose: Path, prometheus_config: Path) -> list[Fi
     return findings
 
 
-def check_compose(compose: Path, prometheus_config: Path) -> list[Finding]:
+def check_compose(compose: Path, prometheus_config: Path, system: SystemUnderTest | None = None) -> list[Finding]:
     """``docker-compose config`` (with and without the ``locust`` profile) plus the consistency checks."""
     findings = []
     for profiles in ((), ("locust",)):
@@ -222,4 +218,4 @@ def check_compose(compose: Path, prometheus_config: Path) -> list[Finding]:
         if problem:
             label = f" (profile {', '.join(profiles)})" if profiles else ""
             findings.append(Finding("compose", display_path(compose), f"docker-compose config{label}: {problem}"))
-    return findings + check_compose_consistency(compose, prometheus_config)
+    return findings + check_compose_consistency(compose, prometheus_config, system)

@@ -24,6 +24,7 @@ from obs_tests.core.yamlfile import LocatedDocument, format_path, load_located, 
 from obs_tests.errors import ContractInvalid
 
 __all__ = [
+    "DEMO_SYSTEM",
     "EMBEDDED",
     "Contract",
     "DashboardSettings",
@@ -38,6 +39,8 @@ __all__ = [
 ]
 
 EMBEDDED = "embedded"
+#: the system an embedded stack starts when the contract names none: the project's demo
+DEMO_SYSTEM = "obs_tests.demo.system"
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,9 @@ class StackSettings:
     time_scale: float = 1.0
     #: embedded stacks the chaos scenarios run on in parallel (each scenario on a stack of its own)
     scenario_stacks: int = 1
+    #: the system under test an embedded stack starts: a module with a ``SYSTEM`` (None: a stack obs-tests
+    #: does not start has none; see :mod:`obs_tests.stack.system_under_test`)
+    system: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -214,8 +220,9 @@ def _duration(doc: LocatedDocument, path: tuple[str | int, ...], value: Any, def
 
 def _stack(doc: LocatedDocument, raw: dict[str, Any]) -> StackSettings:
     base = ("stack",)
+    prometheus = str(raw.get("prometheus", EMBEDDED)).rstrip("/")
     return StackSettings(
-        prometheus=str(raw.get("prometheus", EMBEDDED)).rstrip("/"),
+        prometheus=prometheus,
         alertmanager=(raw["alertmanager"].rstrip("/") if raw.get("alertmanager") else None)
         if "alertmanager" in raw
         else EMBEDDED,
@@ -226,6 +233,7 @@ def _stack(doc: LocatedDocument, raw: dict[str, Any]) -> StackSettings:
         node_exporter=bool(raw.get("node_exporter", False)),
         time_scale=float(raw.get("time_scale", 1.0)),
         scenario_stacks=int(raw.get("scenario_stacks", 1)),
+        system=str(raw["system"]) if raw.get("system") else DEMO_SYSTEM if prometheus == EMBEDDED else None,
     )
 
 

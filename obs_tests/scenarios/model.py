@@ -31,6 +31,8 @@ from obs_tests.errors import ScenarioInvalid
 from obs_tests.rules.rulefiles import Rule, load_rule_files
 from obs_tests.scenarios.bounds import FileTiming
 from obs_tests.scenarios.races import find_races
+from obs_tests.stack.components import component_names
+from obs_tests.stack.system_under_test import load_system
 
 __all__ = [
     "OPS",
@@ -89,9 +91,6 @@ class Catalog:
     ) -> Catalog:
         """Alerts from the contract's rule files, receivers and route timings from its Alertmanager
         config, intervals and time scale (unless ``time_scale`` is given) from the contract."""
-        from obs_tests.demo.market import SCENARIOS  # noqa: PLC0415
-        from obs_tests.stack.components import CATALOGUE  # noqa: PLC0415
-
         rules = [r for rf in load_rule_files(contract.files.rule_files()) for r in rf.rules]
         alerts = {r.name: r for r in rules if r.kind == "alert"}
         receivers: list[str] = []
@@ -112,14 +111,10 @@ class Catalog:
             time_scale=time_scale or contract.stack.time_scale,
             receiver_of=receiver_of,
         )
-        names = list(components) if components is not None else [*CATALOGUE, *_agent_names()]
-        return cls(alerts, sorted(set(names)), receivers, sorted(SCENARIOS), timing, time_scale is not None)
-
-
-def _agent_names() -> list[str]:
-    from obs_tests.stack.components import AGENT_COMPONENTS  # noqa: PLC0415
-
-    return list(AGENT_COMPONENTS)
+        system = load_system(contract.stack.system)
+        names = list(components) if components is not None else component_names(system)
+        markets = system.markets if system is not None else ()
+        return cls(alerts, sorted(set(names)), receivers, sorted(markets), timing, time_scale is not None)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""The catalogue of components the embedded stack can run, and how each is started and probed.
+"""The components the embedded stack runs — its own monitoring (Prometheus, Alertmanager, node exporter)
+and the services of the system under test (:mod:`obs_tests.stack.system_under_test`) — and how each is started
+and probed.
 
 A component is one OS process. Its name is the same everywhere: ``stack.kill("gateway")``, the
 ``service`` target label in Prometheus, the docker-compose service name.
@@ -6,41 +8,28 @@ A component is one OS process. Its name is the same everywhere: ``stack.kill("ga
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from obs_tests.demo.signal_routing import AGENT_TYPES
 from obs_tests.stack.ports import LOOPBACK
-from obs_tests.stack.probes import HttpProbe, Probe, RedisProbe
+from obs_tests.stack.probes import HttpProbe, Probe
+from obs_tests.stack.system_under_test import ServicePlan, SystemUnderTest
 
 __all__ = [
-    "AGENT_COMPONENTS",
-    "CATALOGUE",
-    "MOCK_SERVICES",
+    "MONITORING",
     "Component",
     "ComponentPlan",
     "build_components",
+    "component_names",
+    "port_names",
 ]
 
-AGENT_COMPONENTS = tuple(f"agent-{t}" for t in AGENT_TYPES)
-MOCK_SERVICES = ("gateway", *AGENT_COMPONENTS, "orchestrator", "exchange")
-
-# name -> (what it is, names of its ports). The first port is the one ``url()`` points at.
-CATALOGUE: dict[str, tuple[str, tuple[str, ...]]] = {
-    "prometheus": ("Prometheus server", ("http",)),
-    "alertmanager": ("Alertmanager", ("http",)),
-    "nats": ("NATS server with JetStream", ("client", "monitor")),
-    "redis": ("Redis server (no persistence)", ("client",)),
-    "redis-exporter": ("prometheus-redis-exporter", ("http",)),
-    "nats-exporter": ("NATS monitoring exporter (obs-tests)", ("http",)),
-    "webhook-sink": ("alert webhook sink (records notifications)", ("http",)),
-    "gateway": ("mock trading gateway", ("http",)),
-    **{f"agent-{t}": (f"mock {t} agent", ("http",)) for t in AGENT_TYPES},
-    "orchestrator": ("mock workflow orchestrator", ("http",)),
-    "exchange": ("mock exchange price feed", ("http",)),
-    "node-exporter": ("prometheus-node-exporter", ("http",)),
+# name -> what it is. Each listens on one port, "http".
+MONITORING: dict[str, str] = {
+    "prometheus": "Prometheus server",
+    "alertmanager": "Alertmanager",
+    "node-exporter": "prometheus-node-exporter",
 }
 
 
@@ -77,144 +66,87 @@ class Component:
 class ComponentPlan:
     """Everything needed to build the argv of every component."""
 
-    workdir: Path
-    ports: dict[str, dict[str, int]]
+    services: ServicePlan
     prometheus_config: Path
     alertmanager_config: Path | None
-    python: str = sys.executable
-    seed: int = 1
+
+    @property
+    def workdir(self) -> Path:
+        """The stack's working directory."""
+        return self.services.workdir
 
 
-def _service(plan: ComponentPlan, name: str, kind: str, extra: Sequence[str] = ()) -> list[str]:
-    port = plan.ports[name]["http"]
-    nats = plan.ports["nats"]["client"]
+def port_names(name: str, system: SystemUnderTest | None) -> tuple[str, ...]:
+    """The names of the ports of component ``name`` (monitoring, or a service of ``system``)."""
+    if name in MONITORING:
+        return ("http",)
+    if system is None:
+        raise KeyError(name)
+    return system.service(name).ports
+
+
+def _monitoring_argv(name: str, plan: ComponentPlan) -> list[str]:
+    data = plan.workdir / "data"
+    listen = f"--web.listen-address={LOOPBACK}:{plan.services.port(name)}"
+    if name == "prometheus":
+        return [
+            "prometheus",
+            f"--config.file={plan.prometheus_config}",
+            f"--storage.tsdb.path={data / 'prometheus'}",
+            listen,
+            "--web.enable-lifecycle",
+            "--rules.alert.resend-delay=1s",
+            "--enable-feature=extra-scrape-metrics",
+            "--storage.tsdb.retention.time=1d",
+            "--log.format=json",
+        ]
+    if name == "alertmanager":
+        return [
+            "prometheus-alertmanager",
+            f"--config.file={plan.alertmanager_config}",
+            f"--storage.path={data / 'alertmanager'}",
+            listen,
+            "--cluster.listen-address=",
+            "--log.format=json",
+        ]
+    collectors = ("cpu", "meminfo", "loadavg", "filesystem", "netdev")
     return [
-        plan.python,
-        "-m",
-        "obs_tests.demo",
-        kind,
-        "--host",
-        LOOPBACK,
-        "--port",
-        str(port),
-        "--nats-url",
-        f"nats://{LOOPBACK}:{nats}",
-        "--seed",
-        str(plan.seed),
-        *extra,
+        "prometheus-node-exporter",
+        listen,
+        "--collector.disable-defaults",
+        *(f"--collector.{c}" for c in collectors),
     ]
 
 
-def _http(name: str, plan: ComponentPlan, path: str) -> HttpProbe:
-    return HttpProbe(f"http://{LOOPBACK}:{plan.ports[name]['http']}{path}")
+def _monitoring(name: str, plan: ComponentPlan) -> Component:
+    probe_path = "/metrics" if name == "node-exporter" else "/-/ready"
+    ports = dict(plan.services.ports[name])
+    probe: Probe = HttpProbe(f"http://{LOOPBACK}:{ports['http']}{probe_path}")
+    return Component(name, MONITORING[name], _monitoring_argv(name, plan), ports, probe)
 
 
-def build_components(plan: ComponentPlan, names: Sequence[str]) -> dict[str, Component]:
-    """Build the :class:`Component` of each name in ``names`` (all must be in :data:`CATALOGUE`)."""
-    data = plan.workdir / "data"
-    ports = plan.ports
+def build_components(plan: ComponentPlan, names: Sequence[str], system: SystemUnderTest | None) -> dict[str, Component]:
+    """Build the :class:`Component` of each name in ``names``: monitoring, or a service of ``system``."""
     built: dict[str, Component] = {}
     for name in names:
-        description = CATALOGUE[name][0]
-        own = ports[name]
-        if name == "prometheus":
-            argv = [
-                "prometheus",
-                f"--config.file={plan.prometheus_config}",
-                f"--storage.tsdb.path={data / 'prometheus'}",
-                f"--web.listen-address={LOOPBACK}:{own['http']}",
-                "--web.enable-lifecycle",
-                "--rules.alert.resend-delay=1s",
-                "--enable-feature=extra-scrape-metrics",
-                "--storage.tsdb.retention.time=1d",
-                "--log.format=json",
-            ]
-            built[name] = Component(name, description, argv, own, _http(name, plan, "/-/ready"))
-        elif name == "alertmanager":
-            argv = [
-                "prometheus-alertmanager",
-                f"--config.file={plan.alertmanager_config}",
-                f"--storage.path={data / 'alertmanager'}",
-                f"--web.listen-address={LOOPBACK}:{own['http']}",
-                "--cluster.listen-address=",
-                "--log.format=json",
-            ]
-            built[name] = Component(name, description, argv, own, _http(name, plan, "/-/ready"))
-        elif name == "nats":
-            argv = [
-                "nats-server",
-                "-a",
-                LOOPBACK,
-                "-p",
-                str(own["client"]),
-                "-m",
-                str(own["monitor"]),
-                "-js",
-                "-sd",
-                str(data / "nats"),
-                "--server_name",
-                "obs-tests",
-            ]
-            probe: Probe = HttpProbe(f"http://{LOOPBACK}:{own['monitor']}/healthz")
-            built[name] = Component(name, description, argv, own, probe, scheme="nats", metrics=False)
-        elif name == "redis":
-            argv = [
-                "redis-server",
-                "--port",
-                str(own["client"]),
-                "--bind",
-                LOOPBACK,
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(data),
-                "--protected-mode",
-                "yes",
-            ]
-            probe = RedisProbe(LOOPBACK, own["client"])
-            built[name] = Component(name, description, argv, own, probe, scheme="redis", metrics=False)
-        elif name == "redis-exporter":
-            argv = [
-                "prometheus-redis-exporter",
-                f"--redis.addr=redis://{LOOPBACK}:{ports['redis']['client']}",
-                f"--web.listen-address={LOOPBACK}:{own['http']}",
-            ]
-            built[name] = Component(name, description, argv, own, _http(name, plan, "/metrics"))
-        elif name == "node-exporter":
-            argv = [
-                "prometheus-node-exporter",
-                f"--web.listen-address={LOOPBACK}:{own['http']}",
-                "--collector.disable-defaults",
-                "--collector.cpu",
-                "--collector.meminfo",
-                "--collector.loadavg",
-                "--collector.filesystem",
-                "--collector.netdev",
-            ]
-            built[name] = Component(name, description, argv, own, _http(name, plan, "/metrics"))
-        elif name == "nats-exporter":
-            argv = _service(
-                plan,
-                name,
-                "nats-exporter",
-                ["--nats-monitor-url", f"http://{LOOPBACK}:{ports['nats']['monitor']}"],
-            )
-            built[name] = Component(name, description, argv, own, _http(name, plan, "/healthz"))
-        elif name == "webhook-sink":
-            argv = _service(plan, name, "sink")
-            built[name] = Component(name, description, argv, own, _http(name, plan, "/healthz"))
-        elif name.startswith("agent-"):
-            argv = _service(plan, name, "agent", ["--agent-type", name.removeprefix("agent-")])
-            built[name] = Component(name, description, argv, own, _http(name, plan, "/healthz"))
-        elif name == "orchestrator":
-            extra = ["--redis-url", f"redis://{LOOPBACK}:{ports['redis']['client']}"]
-            argv = _service(plan, name, "orchestrator", extra)
-            built[name] = Component(name, description, argv, own, _http(name, plan, "/healthz"))
-        elif name in ("gateway", "exchange"):
-            argv = _service(plan, name, name)
-            built[name] = Component(name, description, argv, own, _http(name, plan, "/healthz"))
-        else:  # pragma: no cover - guarded by CATALOGUE membership
+        if name in MONITORING:
+            built[name] = _monitoring(name, plan)
+            continue
+        if system is None:
             raise KeyError(name)
+        spec = system.service(name)
+        built[name] = Component(
+            name,
+            spec.description,
+            spec.argv(plan.services),
+            dict(plan.services.ports[name]),
+            spec.probe(plan.services),
+            scheme=spec.scheme,
+            metrics=spec.metrics,
+        )
     return built
+
+
+def component_names(system: SystemUnderTest | None) -> list[str]:
+    """Every component an embedded stack with ``system`` may run (monitoring first)."""
+    return [*MONITORING, *(system.service_names if system is not None else [])]

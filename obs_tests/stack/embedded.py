@@ -1,5 +1,6 @@
-"""The embedded stack: real Prometheus, Alertmanager, NATS, Redis, exporters and the mock trading
-system, started as local processes on free loopback ports.
+"""The embedded stack: real Prometheus and Alertmanager, and the system under test the contract names
+(``stack.system``; by default the demo trading system with its NATS, Redis and exporters), started as
+local processes on free loopback ports.
 
 Example::
 
@@ -9,7 +10,8 @@ Example::
         stack.start("gateway")     # back again
 
 Start-up waits on conditions, never on sleeps: each component's health probe, then Prometheus
-reporting every target ``up``, then a warm-up signal proven to cross gateway → agents → orchestrator.
+reporting every target ``up``, then the system's warm-up traffic proven to cross it (the demo's: signals
+through gateway → agents → orchestrator).
 Teardown is guaranteed on normal exit, exceptions, SIGINT and SIGTERM (handlers raise
 ``KeyboardInterrupt`` so every ``finally`` runs), at interpreter exit (``atexit``), and — if our own
 process is SIGKILLed — by the kernel (parent-death signal) and the next run (state file).
@@ -20,7 +22,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
-import random
 import shutil
 import signal
 import tempfile
@@ -40,7 +41,7 @@ from obs_tests.core.interrupts import INTERRUPT_SIGNALS, note_signal, raise_inte
 from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.errors import ObsTestsError, StackStartError, UnknownComponent, WaitTimeout
 from obs_tests.rules.rulefiles import plain_rule_files
-from obs_tests.stack.components import CATALOGUE, MOCK_SERVICES, Component, ComponentPlan, build_components
+from obs_tests.stack.components import Component, ComponentPlan, build_components, port_names
 from obs_tests.stack.ports import allocate_ports
 from obs_tests.stack.process import ManagedProcess, ProcessIdentity, Spawner, environ_copy
 from obs_tests.stack.render import render_alertmanager_config, render_prometheus_config
@@ -53,6 +54,7 @@ from obs_tests.stack.state import (
     record_path,
     write_record,
 )
+from obs_tests.stack.system_under_test import ServicePlan, SystemUnderTest, WarmUp, load_system
 from obs_tests.stack.timescale import scale_rule_files, validate_factor
 
 __all__ = ["ComponentStatus", "EmbeddedStack"]
@@ -99,6 +101,8 @@ class EmbeddedStack:
         stack_id: str | None = None,
     ) -> None:
         self.contract = contract
+        #: what runs next to Prometheus and Alertmanager (``stack.system`` of the contract)
+        self.system: SystemUnderTest | None = load_system(contract.stack.system)
         #: rule files are loaded with every ``for:`` and range window multiplied by this (1.0: as written);
         #: by default the contract's ``stack.time_scale``, as every command uses
         self.time_scale = validate_factor(contract.stack.time_scale if time_scale is None else time_scale)
@@ -151,7 +155,7 @@ class EmbeddedStack:
         names = ["prometheus"]
         if self.contract.stack.alertmanager is not None:
             names.append("alertmanager")
-        names += ["nats", "redis", "webhook-sink", "redis-exporter", "nats-exporter", *MOCK_SERVICES]
+        names += self.system.service_names if self.system is not None else []
         if self.contract.stack.node_exporter:
             names.append("node-exporter")
         return names
@@ -210,7 +214,7 @@ class EmbeddedStack:
         config_dir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "data").mkdir(exist_ok=True)
         names = self.component_names()
-        wanted = [(n, p) for n in names for p in CATALOGUE[n][1]]
+        wanted = [(n, p) for n in names for p in port_names(n, self.system)]
         free = iter(allocate_ports(len(wanted)))
         ports: dict[str, dict[str, int]] = {}
         for name, port_name in wanted:
@@ -244,13 +248,11 @@ class EmbeddedStack:
             am_path = config_dir / "alertmanager.yml"
             am_path.write_text(yaml.safe_dump(am_cfg, sort_keys=False), encoding="utf-8")
         plan = ComponentPlan(
-            workdir=self.workdir,
-            ports=ports,
+            ServicePlan(self.workdir, ports, seed=self._seed),
             prometheus_config=prom_path,
             alertmanager_config=am_path,
-            seed=self._seed,
         )
-        self.components = build_components(plan, names)
+        self.components = build_components(plan, names, self.system)
         log_dir = self._log_dir or self.workdir / "logs"
         self._spawner = Spawner()
         env = environ_copy(PYTHONUNBUFFERED="1")
@@ -346,44 +348,34 @@ class EmbeddedStack:
         except WaitTimeout as exc:
             raise StackStartError(exc.message) from None
 
-    def _send_warm_up(self) -> int | None:
-        if "gateway" not in self.components or "orchestrator" not in self.components:
+    def _send_warm_up(self) -> WarmUp | None:
+        if self.system is None or self.system.warm_up is None:
             return None
-        from obs_tests.demo.traffic import invalid_signal, send_signals, valid_signal  # noqa: PLC0415
+        urls = {name: comp.url for name, comp in self.components.items()}
+        try:
+            return self.system.warm_up(urls, self._seed)
+        except StackStartError as exc:
+            raise StackStartError(f"{exc} (logs: {self.log_path('prometheus').parent})") from None
 
-        rng = random.Random(self._seed)
-        bodies = [valid_signal(rng, action=a) for a in ("buy", "sell", "hold")]
-        bodies.append(invalid_signal(rng, "missing_field"))
-        sent = send_signals(self.url("gateway"), bodies)
-        if sent.accepted != 3 or sent.invalid != 1:
-            raise StackStartError(
-                f"warm-up: the gateway accepted {sent.accepted}/3 valid and rejected {sent.invalid}/1 invalid "
-                f"signals (errors: {sent.errors}); see {self.processes['gateway'].log_path}"
-            )
-        return sent.accepted
-
-    def _wait_warm_up_visible(self, accepted: int) -> None:
+    def _wait_warm_up_visible(self, warm: WarmUp) -> None:
         prom = self.prometheus()
-        query = 'sum(orchestrator_workflows_total{status="completed"}) or vector(0)'
 
         def probe() -> Poll[float]:
-            value = prom.query_value(query, default=0.0) or 0.0
-            return Poll(value >= accepted, value, f"{value:g} completed workflows")
+            value = prom.query_value(warm.query, default=0.0) or 0.0
+            return Poll(value >= warm.expected, value, f"{warm.query} = {value:g}")
 
         try:
             wait_for(
                 probe,
                 timeout=self._remaining(),
                 interval=0.1,
-                expected=f"{accepted} warm-up workflows completed in Prometheus",
+                expected=f"{warm.description}: {warm.query} ≥ {warm.expected:g} in Prometheus",
                 stop=self._aborting,
-                bound="pipeline latency (ms) + 1 scrape interval",
+                bound=warm.bound,
                 transient=(ObsTestsError,),
             )
         except WaitTimeout as exc:
-            raise StackStartError(
-                f"warm-up signals did not cross gateway → agents → orchestrator: {exc.message}"
-            ) from None
+            raise StackStartError(f"the warm-up traffic did not cross the system: {exc.message}") from None
 
     def close(self) -> None:
         """Stop every component (SIGTERM, then SIGKILL), remove temp files and the state file.

@@ -424,9 +424,9 @@ def obs_report_dir(pytestconfig: pytest.Config) -> Path:
 
 @pytest.fixture
 def mock_system(stack: EmbeddedStack | ExternalStack) -> EmbeddedStack:
-    """The embedded stack with the mock trading system (tests that drive workloads skip elsewhere)."""
-    if not isinstance(stack, EmbeddedStack) or "gateway" not in stack.components:
-        pytest.skip("drives a workload through the mock trading system: needs the embedded stack")
+    """The embedded stack with its system under test (tests that drive workloads skip elsewhere)."""
+    if not isinstance(stack, EmbeddedStack) or stack.system is None:
+        pytest.skip("drives a workload through the system under test: needs the embedded stack")
     return stack
 
 

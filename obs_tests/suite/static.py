@@ -45,8 +45,9 @@ from obs_tests.errors import ConfigInvalid, ScenarioInvalid, ToolError
 from obs_tests.reports.junit import Case, write_junit
 from obs_tests.rules.rulefiles import PlainRuleFile, RuleFile, load_rule_file, load_rule_files, plain_rule_files
 from obs_tests.scenarios.model import Catalog, load_scenario
-from obs_tests.stack.components import CATALOGUE
+from obs_tests.stack.components import component_names
 from obs_tests.stack.render import render_prometheus_config
+from obs_tests.stack.system_under_test import load_system
 
 __all__ = [
     "LintReport",
@@ -237,7 +238,8 @@ def check_configs(contract: Contract) -> Section:
         configs.append((display_path(contract.files.prometheus_config), contract.files.prometheus_config))
     with tempfile.TemporaryDirectory(prefix="obs-lint-") as tmp:
         if any(j.components for j in contract.jobs):
-            addresses = {name: f"127.0.0.1:{9000 + i}" for i, name in enumerate(CATALOGUE)}
+            names = component_names(load_system(contract.stack.system))
+            addresses = {name: f"127.0.0.1:{9000 + i}" for i, name in enumerate(names)}
             # the embedded Prometheus loads PrometheusRule manifests as the plain files of their groups
             loaded = [p.path for p in plain_rule_files(contract.files.rule_files(), Path(tmp) / "rules")]
             try:
@@ -453,7 +455,7 @@ def check_compose_file(contract: Contract) -> Section:
     if not path.is_file():
         return section
     try:
-        section.findings = check_compose(path, contract.files.prometheus_config)
+        section.findings = check_compose(path, contract.files.prometheus_config, load_system(contract.stack.system))
     except ToolError as exc:
         section.findings = [Finding("compose", display_path(path), str(exc), "warning")]
     section.checked.append(display_path(path))

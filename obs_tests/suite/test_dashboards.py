@@ -2,8 +2,9 @@
 every panel query — Grafana's variables and macros expanded — returns data on the live Prometheus (or is
 declared in the contract as expected to be empty), and the metrics they read exist.
 
-On the embedded stack a small mixed workload (valid and malformed signals) runs first, so that rate and
-latency panels have something to show; against a stack obs-tests does not own, it only reads.
+On the embedded stack the system under test's ``panel_traffic`` workload runs first (the demo's: valid and
+malformed signals), so that rate and latency panels have something to show; against a stack obs-tests does
+not own, it only reads.
 """
 
 from __future__ import annotations
@@ -35,13 +36,10 @@ from obs_tests.core.findings import display_path
 from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.dashboards.dashboard_json import dashboard_files, load_dashboard
 from obs_tests.dashboards.dashboard_model import Dashboard
-from obs_tests.demo.traffic import mixed_workload, send_concurrently
-from obs_tests.demo.workload import wait_drained, wait_scraped_after
 from obs_tests.stack import EmbeddedStack
 from obs_tests.stack.external import ExternalStack
 from obs_tests.suite.plugin import FindingsJudge, session_contract
-
-WORKLOAD = (200, 40)  # valid, malformed signals sent before the panels are checked (embedded stack only)
+from obs_tests.suite.workloads import run_workload
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -63,16 +61,17 @@ def scrape_interval(stack: EmbeddedStack | ExternalStack, prom: PrometheusClient
 def dashboard_workload(
     stack: EmbeddedStack | ExternalStack, prom: PrometheusClient, contract: Contract, scrape_interval: float
 ) -> str:
-    """Traffic through the mock system so the panels have data (embedded stack only); returns what was done.
+    """Traffic through the system under test so the panels have data (its ``panel_traffic`` workload, on
+    the embedded stack only); returns what was done.
 
-    After the pipeline drained and was scraped, it waits until the alert pipeline's first notification was
-    counted and until every panel's step-aligned range covers that scrape."""
-    if not isinstance(stack, EmbeddedStack) or "gateway" not in stack.components:
-        return "no workload (the stack is not ours)"
-    started = prom.now()
-    sent = send_concurrently(stack.url("gateway"), mixed_workload(*WORKLOAD, seed=17, prefix="DASH"))
-    drained = wait_drained(prom, started)
-    scraped = wait_scraped_after(prom, ["gateway", "agents", "orchestrator"], drained)
+    Once that traffic was scraped, it waits until the alert pipeline's first notification was counted and
+    until every panel's step-aligned range covers that scrape."""
+    system = stack.system if isinstance(stack, EmbeddedStack) else None
+    if system is None or "panel_traffic" not in system.workloads:
+        return "no workload (the stack is not ours, or its system offers no panel_traffic)"
+    assert isinstance(stack, EmbeddedStack)
+    outcome = run_workload(stack, prom, "panel_traffic")
+    scraped = outcome.scraped_at if outcome.scraped_at is not None else prom.now()
     if "webhook-sink" in stack.components and stack.alertmanager_url:
         wait_for(
             lambda: Poll(bool(prom.query("webhook_sink_notifications_total")), None, "no notification counted yet"),
@@ -82,7 +81,7 @@ def dashboard_workload(
         )
     dashboards = [load_dashboard(p) for p in dashboard_files(contract.files.dashboards)]
     wait_visible(prom, scraped, max_step(dashboards, scrape_interval))
-    return f"{sent.accepted} valid + {sent.invalid} malformed signals sent first"
+    return outcome.summary
 
 
 @pytest.fixture(scope="module")

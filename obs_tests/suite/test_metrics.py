@@ -35,9 +35,9 @@ from obs_tests.clients.tools import promtool_check_metrics
 from obs_tests.config.contract import Contract, Job, Metric
 from obs_tests.config.policy import Verdict
 from obs_tests.core.findings import Finding
-from obs_tests.demo.workload import measure_latency_quantiles, run_accounting, trace_signal
 from obs_tests.stack import EmbeddedStack
 from obs_tests.suite.plugin import FindingsJudge
+from obs_tests.suite.workloads import run_workload
 
 COUNTER_WINDOW = "10m"
 LIVENESS_INTERVALS = 30
@@ -123,9 +123,9 @@ def test_exact_accounting(
     obs_findings: FindingsJudge,
 ) -> None:
     """N valid + M invalid webhooks: every counter on their path rose by exactly what happened."""
-    run = run_accounting(prom, mock_system.url("gateway"), n_valid=400, n_invalid=100, seed=11)
-    obs_summary(run.summary())
-    obs_findings(run.findings)
+    outcome = run_workload(mock_system, prom, "exact_accounting")
+    obs_summary(outcome.summary)
+    obs_findings(list(outcome.findings))
 
 
 def test_histogram_consistent(
@@ -154,16 +154,9 @@ def test_histogram_quantile_matches_workload(
     obs_findings: FindingsJudge,
 ) -> None:
     """histogram_quantile over the gateway latency agrees with what the client measured (one bucket)."""
-    results = measure_latency_quantiles(prom, mock_system.url("gateway"))
-    findings = [f for r in results for f in r.findings]
-    obs_summary(
-        "gateway latency "
-        + ", ".join(
-            f"p{r.quantile * 100:g} histogram {r.from_histogram * 1000:.0f} ms vs measured {r.measured * 1000:.0f} ms"
-            for r in results
-        )
-    )
-    obs_findings(findings)
+    outcome = run_workload(mock_system, prom, "latency_quantiles")
+    obs_summary(outcome.summary)
+    obs_findings(list(outcome.findings))
 
 
 def test_gauge_in_range(
@@ -324,15 +317,9 @@ def test_signal_flow_end_to_end(
 ) -> None:
     """One signal with an X-Correlation-ID: its id is in the log of every component on its path and
     every counter on the path rose by one."""
-    logs = {name: mock_system.log_path(name) for name in mock_system.components}
-    correlation_id, findings = trace_signal(prom, mock_system.url("gateway"), logs, action="buy")
-    _judge(
-        obs_findings,
-        obs_summary,
-        findings,
-        f"signal {correlation_id} traced gateway → momentum/risk/sentiment/correlation → orchestrator",
-        f"signal {correlation_id} followed through gateway → agents → orchestrator",
-    )
+    outcome = run_workload(mock_system, prom, "signal_flow")
+    obs_summary(outcome.summary)
+    obs_findings(list(outcome.findings))
 
 
 def test_metrics_coverage(

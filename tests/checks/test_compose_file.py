@@ -13,8 +13,10 @@ import pytest
 import yaml
 
 from obs_tests.checks.compose_file import check_compose, check_compose_consistency, compose_command, compose_config
+from obs_tests.stack.system_under_test import load_system
 
 ROOT = Path(__file__).resolve().parents[2]
+DEMO = load_system("obs_tests.demo.system")
 
 pytestmark = pytest.mark.skipif(
     compose_command() is None,
@@ -38,7 +40,7 @@ def _compose(project: Path) -> dict:  # type: ignore[type-arg]
 def _messages(project: Path) -> list[str]:
     return [
         f"{f.subject}: {f.message}"
-        for f in check_compose(project / "docker-compose.yml", project / "prometheus" / "prometheus.yml")
+        for f in check_compose(project / "docker-compose.yml", project / "prometheus" / "prometheus.yml", DEMO)
     ]
 
 
@@ -120,6 +122,14 @@ def test_invalid_service_command(project: Path) -> None:
     assert any("agent-risk: command" in m and "argument --agent-type: invalid choice: 'rsk'" in m for m in messages), (
         messages
     )
+
+
+def test_service_commands_are_checked_only_against_the_system_that_runs_them(project: Path) -> None:
+    """Without a system under test (a stack obs-tests does not start) nobody can parse the commands."""
+    path = project / "docker-compose.yml"
+    path.write_text(path.read_text().replace('"--agent-type", "risk"', '"--agent-type", "rsk"'))
+    found = check_compose_consistency(path, project / "prometheus" / "prometheus.yml")
+    assert not [f for f in found if "agent-risk: command" in f"{f.subject}: {f.message}"], found
 
 
 def test_scrape_target_without_service_or_on_the_wrong_port(project: Path) -> None:

@@ -8,18 +8,21 @@ import yaml
 
 from obs_tests.config.contract import load_contract
 from obs_tests.errors import ConfigInvalid, ContractInvalid
-from obs_tests.stack.components import CATALOGUE
+from obs_tests.stack.components import component_names
 from obs_tests.stack.render import (
     render_alertmanager_config,
     render_prometheus_config,
     rewrite_urls,
 )
+from obs_tests.stack.system_under_test import load_system
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _addresses() -> dict[str, str]:
-    return {name: f"127.0.0.1:{20000 + i}" for i, name in enumerate(CATALOGUE)}
+    return {
+        name: f"127.0.0.1:{20000 + i}" for i, name in enumerate(component_names(load_system("obs_tests.demo.system")))
+    }
 
 
 def test_prometheus_config_from_contract_passes_promtool(tmp_path: Path) -> None:
