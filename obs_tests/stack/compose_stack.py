@@ -213,10 +213,11 @@ class ComposeStack:
         """Restart the service's container."""
         self.backend.restart(name, wait=wait)
 
-    def heal(self, timeout: float | None = None) -> list[str]:
+    def heal(self, timeout: float = 30.0) -> list[str]:
         """Unpause paused and start exited containers of the project, then wait until every Prometheus
-        target is up. Returns the services it had to fix."""
-        limit = self.ready_timeout if timeout is None else timeout
+        target is up (at most ``timeout``, never less than the stack's ``ready_timeout``). Returns the
+        services it had to fix."""
+        limit = max(timeout, self.ready_timeout)
         fixed = []
         for container in self.backend.containers():
             service = container.labels.get("com.docker.compose.service", container.name)

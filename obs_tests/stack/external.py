@@ -5,6 +5,8 @@ Process control is not available; faults that need it raise :class:`ControlUnava
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from obs_tests.clients.base import normalise_url
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.errors import ControlUnavailable, UnknownComponent
@@ -26,6 +28,12 @@ class ExternalStack:
             self.urls["alertmanager"] = normalise_url(alertmanager_url, "Alertmanager")
         if grafana_url:
             self.urls["grafana"] = normalise_url(grafana_url, "Grafana")
+        #: what it runs is not ours: nothing known by name but its servers
+        self.components: dict[str, str] = dict(self.urls)
+        #: its rules run as written
+        self.time_scale = 1.0
+        #: no ``load`` job of ours there
+        self.load_targets: Path | None = None
 
     def __enter__(self) -> ExternalStack:
         return self
@@ -91,3 +99,7 @@ class ExternalStack:
     def restart(self, name: str, *, wait: bool = True) -> None:
         """Not available on an external stack."""
         self._refuse("restart", name)
+
+    def heal(self, timeout: float = 30.0) -> list[str]:
+        """Nothing to undo: no fault of ours acts on its processes."""
+        return []

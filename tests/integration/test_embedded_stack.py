@@ -12,7 +12,7 @@ from obs_tests.clients.prometheus import PrometheusClient, Target
 from obs_tests.config.contract import Contract, Metric
 from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.errors import UnknownComponent
-from obs_tests.stack import EmbeddedStack
+from obs_tests.stack import EmbeddedStack, Stack
 
 pytestmark = pytest.mark.stack
 
@@ -57,6 +57,11 @@ def test_urls_and_ports(stack: EmbeddedStack) -> None:
     assert requests.get(f"http://127.0.0.1:{stack.port('nats', 'monitor')}/healthz", timeout=5).ok
     with pytest.raises(UnknownComponent, match="unknown component 'gatewy' — this stack runs: prometheus"):
         stack.url("gatewy")
+
+
+def test_a_started_embedded_stack_is_a_stack(stack: EmbeddedStack) -> None:
+    assert isinstance(stack, Stack)
+    assert stack.time_scale == stack.contract.stack.time_scale and stack.load_targets is not None
 
 
 def test_kill_gateway_is_named_by_targets_check(
