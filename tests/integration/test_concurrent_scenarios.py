@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from obs_tests.scenarios.concurrent import run_concurrently
+from obs_tests.scenarios.lanes import SharedStack, run_scenarios
 from obs_tests.scenarios.model import Catalog, load_scenario
 from obs_tests.scenarios.waves import plan_waves
 from obs_tests.stack import EmbeddedStack
@@ -27,8 +27,8 @@ def test_disjoint_scenarios_run_at_the_same_time_and_both_hold(stack: EmbeddedSt
     ]
     assert [w.describe() for w in plan_waves(scenarios, catalog, 2)] == ["orchestrator-down + exchange-feed-failing"]
     lines: list[tuple[str, str, str]] = []
-    down, failing = run_concurrently(
-        scenarios, stack, catalog, max_concurrent=2, log=lambda n, lv, m: lines.append((n, lv, m))
+    down, failing = run_scenarios(
+        scenarios, SharedStack(stack, concurrency=2, catalog=catalog), log=lambda n, lv, m: lines.append((n, lv, m))
     )
     assert down.passed, [a for a in down.assertions if not a.passed]
     assert failing.passed, [a for a in failing.assertions if not a.passed]
@@ -37,6 +37,7 @@ def test_disjoint_scenarios_run_at_the_same_time_and_both_hold(stack: EmbeddedSt
     errors = _window(failing, "fetch-errors")
     assert max(kill[0], errors[0]) < min(kill[1], errors[1]), (kill, errors)
     assert {n for n, _, _ in lines} == {"orchestrator-down", "exchange-feed-failing"}
+    assert (down.lane, failing.lane) == ("slot 1", "slot 2")
     assert stack.processes["orchestrator"].running()
 
 

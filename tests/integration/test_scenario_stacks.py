@@ -7,8 +7,8 @@ import signal
 from pathlib import Path
 
 from obs_tests.core.waiting import Poll, wait_for
+from obs_tests.scenarios.lanes import Background, LentStack, StackPool, run_scenarios
 from obs_tests.scenarios.model import Catalog, load_scenario
-from obs_tests.scenarios.pool import StackPool, run_on_stacks
 from obs_tests.stack import EmbeddedStack
 from obs_tests.stack.process import pid_alive
 from obs_tests.stack.state import list_records
@@ -75,19 +75,18 @@ def test_scenarios_run_in_parallel_each_on_its_own_stack(stack: EmbeddedStack, t
         extra.append(new)
         return new
 
-    hold, down, redis = run_on_stacks(
+    hold, down, redis = run_scenarios(
         scenarios,
-        make,
-        stacks=2,
-        first=stack,
+        StackPool(make, stacks=2, first=stack),
         log=lambda name, _level, _message: logged.add(name),
-        on_stack=lambda _index, message: messages.append(message),
+        on_lane=messages.append,
     )
     for result in (hold, down, redis):
         assert result.passed, [a for a in result.assertions if not a.passed]
     # the hold and the exchange outage overlapped in time, on two different stacks
     assert down.started_at < hold.started_at + hold.duration
     assert messages == ["stack 2 up", "stack 2 down"]
+    assert hold.lane == "stack 1" and {down.lane, redis.lane} <= {"stack 1", "stack 2"}
     assert logged == {"hold-orchestrator", "exchange-down", "redis-down"}
     (second,) = extra
     assert not any(p.running() for p in second.processes.values())  # the pool's stack was stopped
@@ -140,7 +139,7 @@ def test_background_pool_closed_midway_reverts_and_stops_its_stacks(stack: Embed
     stack; closing it mid-scenario (the session ending early) reverts both pauses and stops both stacks."""
     paused = PausedPair(stack, tmp_path)
     scenarios, made = paused.scenarios, paused.made
-    pool = StackPool(scenarios, paused.make, stacks=2, log=paused.log)
+    pool = Background(scenarios, StackPool(paused.make, stacks=2), log=paused.log)
     pool.start()
     try:
         paused.wait_applied()
@@ -166,12 +165,14 @@ def test_lent_stack_takes_waiting_scenarios_and_stays_up(stack: EmbeddedStack, t
     paused = PausedPair(stack, tmp_path)
     made = paused.made
     messages: list[str] = []
-    pool = StackPool(paused.scenarios, paused.make, stacks=1, log=paused.log, on_stack=lambda _i, m: messages.append(m))
+    lent = LentStack()
+    pool = Background(
+        paused.scenarios, StackPool(paused.make, stacks=1, lent=lent), log=paused.log, on_lane=messages.append
+    )
     pool.start()
     try:
-        assert pool.lend(stack)
+        lent.lend(stack)
         paused.wait_applied()
-        assert not pool.lend(stack)  # already a lane (and nothing left to take)
         lent_paused = {name for name, p in stack.processes.items() if p.paused}
         own_paused = {name for s in made for name, p in s.processes.items() if p.paused}
         assert len(made) == 1
@@ -180,5 +181,6 @@ def test_lent_stack_takes_waiting_scenarios_and_stays_up(stack: EmbeddedStack, t
     finally:
         pool.close()
     assert "stack 2 (lent) takes scenarios" in messages
+    assert sorted(r.lane for r in pool.wait()) == ["stack 1", "stack 2 (lent)"]
     assert not any(p.running() for p in made[0].processes.values())
     assert all(p.running() and not p.paused for p in stack.processes.values())
