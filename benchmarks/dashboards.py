@@ -23,14 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from obs_tests.checks.dashboard_schema import validate_dashboard_file  # noqa: E402
-from obs_tests.checks.dashboards import (  # noqa: E402
-    max_step,
-    plan_queries,
-    run_dashboard,
-    run_queries,
-    wait_visible,
-)
 from obs_tests.checks.dashboards_lint import lint_dashboards  # noqa: E402
+from obs_tests.checks.live_queries import run_dashboard, run_queries, wait_visible  # noqa: E402
+from obs_tests.checks.query_plan import max_step, plan_queries  # noqa: E402
 from obs_tests.config.contract import load_contract  # noqa: E402
 from obs_tests.dashboards.dashboard_json import dashboard_files, load_dashboard  # noqa: E402
 from obs_tests.dashboards.templating import TimeRange  # noqa: E402

@@ -21,7 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
-from obs_tests.checks.dashboards import DashboardReport, QueryResult, classify_values, plan_queries
+from obs_tests.checks.panel_results import DashboardReport, QueryResult, classify_values
+from obs_tests.checks.query_plan import plan_queries
 from obs_tests.clients.grafana import GrafanaClient
 from obs_tests.core.findings import Finding
 from obs_tests.dashboards.dashboard_json import parse_dashboard

@@ -21,8 +21,8 @@ import yaml
 
 from obs_tests.checks.compose_file import check_compose
 from obs_tests.checks.dashboard_schema import validate_dashboard_file
-from obs_tests.checks.dashboards import check_expectations
 from obs_tests.checks.dashboards_lint import lint_dashboards
+from obs_tests.checks.empty_declarations import check_expectations
 from obs_tests.checks.routing import check_routing_coverage, load_route_tests
 from obs_tests.checks.routing_live import run_route_tests
 from obs_tests.checks.rule_tests import (

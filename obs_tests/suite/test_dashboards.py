@@ -15,21 +15,15 @@ from typing import Any
 
 import pytest
 
-from obs_tests.checks.dashboard_coverage import dashboard_metric_references
+from obs_tests.checks.dashboard_coverage import check_metric_coverage, dashboard_coverage, dashboard_metric_references
 from obs_tests.checks.dashboard_schema import validate_dashboard_file
-from obs_tests.checks.dashboards import (
-    DashboardReport,
-    check_expectations,
-    check_metric_coverage,
-    check_report,
-    dashboard_coverage,
-    format_report,
-    max_step,
-    run_dashboard,
-    summary_line,
-    wait_visible,
-)
+from obs_tests.checks.dashboard_summary import format_report, summary_line
 from obs_tests.checks.dashboards_lint import lint_dashboards
+from obs_tests.checks.empty_declarations import check_expectations
+from obs_tests.checks.live_queries import run_dashboard, wait_visible
+from obs_tests.checks.panel_findings import check_report
+from obs_tests.checks.panel_results import DashboardReport
+from obs_tests.checks.query_plan import max_step
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.config.contract import Contract
 from obs_tests.core.findings import display_path

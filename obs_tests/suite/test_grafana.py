@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from obs_tests.checks.dashboards import DashboardReport, check_report
 from obs_tests.checks.grafana_live import (
     GrafanaDatasource,
     check_datasource_health,
@@ -27,6 +26,8 @@ from obs_tests.checks.grafana_live import (
     prometheus_datasource,
     run_dashboard_via_grafana,
 )
+from obs_tests.checks.panel_findings import check_report
+from obs_tests.checks.panel_results import DashboardReport
 from obs_tests.clients.grafana import GrafanaClient
 from obs_tests.config.contract import Contract
 from obs_tests.core.findings import Finding

@@ -15,10 +15,8 @@ from click.testing import CliRunner
 
 from obs_tests.checks.dashboard_coverage import dashboard_metric_references
 from obs_tests.checks.dashboard_schema import validate_dashboard_file
-from obs_tests.checks.dashboards import check_expectations
 from obs_tests.checks.dashboards_lint import LINT_RULE_IDS, LINT_RULES, lint_dashboard, lint_dashboards
 from obs_tests.cli import cli
-from obs_tests.config.contract import ExpectedEmpty
 from obs_tests.config.policy import RULE_IDS
 from obs_tests.dashboards.dashboard_json import dashboard_files, load_dashboard, parse_dashboard
 from obs_tests.dashboards.dashboard_model import Dashboard
@@ -223,27 +221,6 @@ def test_library_panels_are_reported_not_checked() -> None:
     )
     warnings = [f for f in lint_dashboard(dashboard) if f.check.endswith("library-panel")]
     assert warnings and warnings[0].severity == "warning"
-
-
-def test_stale_declarations_are_findings() -> None:
-    dashboards = [load_dashboard(p) for p in dashboard_files(BUNDLED)]
-    findings = check_expectations(
-        dashboards,
-        [
-            ExpectedEmpty("obs-gateway", "NATS publish failure", "typo"),
-            ExpectedEmpty("obs-nope", "x", "gone"),
-            ExpectedEmpty("obs-load", "Locust users", "wrong ref", "Z"),
-            ExpectedEmpty("gateway.json", "NATS publish failures", "by file name is fine"),
-        ],
-    )
-    messages = [f"{f.subject}: {f.message}" for f in findings]
-    assert messages[0] == (
-        "dashboards.expected_empty[0]: dashboard 'obs-gateway' has no panel 'NATS publish failure' "
-        "(did you mean 'NATS publish failures'?)"
-    )
-    assert messages[1].startswith("dashboards.expected_empty[1]: no dashboard 'obs-nope' — known: obs-agents")
-    assert messages[2] == "dashboards.expected_empty[2]: panel 'Locust users' has no query 'Z' — its queries: A"
-    assert len(messages) == 3
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from obs_tests.checks.dashboards import DashboardReport
 from obs_tests.checks.grafana_live import (
     GrafanaDatasource,
     bind_inputs,
@@ -23,6 +22,7 @@ from obs_tests.checks.grafana_live import (
     expected_titles,
     prometheus_datasource,
 )
+from obs_tests.checks.panel_results import DashboardReport
 from obs_tests.dashboards.dashboard_json import load_dashboard, parse_dashboard
 from obs_tests.dashboards.datasources import datasource_type
 from obs_tests.dashboards.templating import TimeRange, VariableValue

@@ -13,15 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from obs_tests.checks.dashboards import (
-    DashboardReport,
-    QueryResult,
-    check_report,
-    check_variables,
-    max_step,
-    run_dashboard,
-    wait_visible,
-)
+from obs_tests.checks.live_queries import run_dashboard, wait_visible
+from obs_tests.checks.panel_findings import check_report, check_variables
+from obs_tests.checks.panel_results import DashboardReport, QueryResult
+from obs_tests.checks.query_plan import max_step
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.config.contract import Contract
 from obs_tests.core.findings import format_findings
