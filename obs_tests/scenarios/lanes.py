@@ -50,7 +50,6 @@ __all__ = [
     "SharedStack",
     "StackPool",
     "run_scenarios",
-    "tag_log",
 ]
 
 #: ``log(scenario name, level, message)``
@@ -215,7 +214,7 @@ class Background:
             self._errors.append(exc)
 
 
-def tag_log(log: LogFn | None, name: str) -> Callable[[str, str], None] | None:
+def _tag_log(log: LogFn | None, name: str) -> Callable[[str, str], None] | None:
     """``log(name, level, message)`` as the ``log(level, message)`` a runner of scenario ``name`` takes."""
     if log is None:
         return None
@@ -374,7 +373,7 @@ class _Run:
     # -- one scenario --------------------------------------------------------------------------
     def _runner(self, scenario: Scenario, stack: Any, lane: str, *, prepared: bool = False) -> ScenarioRunner:
         return ScenarioRunner(
-            scenario, stack=stack, log=tag_log(self._log, scenario.name), stop=self.stop, prepared=prepared, lane=lane
+            scenario, stack=stack, log=_tag_log(self._log, scenario.name), stop=self.stop, prepared=prepared, lane=lane
         )
 
     def _play(self, runner: ScenarioRunner) -> None:
