@@ -81,7 +81,7 @@ def test_prometheus_url_from_env(closed_port: int) -> None:
 def test_malformed_prometheus_url_exit_2() -> None:
     code, _, err = _run(["check", "--contract", str(ROOT / "obs.yaml"), "--prometheus-url", "prometheus:9090"])
     assert code == 2
-    _one_line_error(err, "UsageError: Prometheus URL 'prometheus:9090' is not valid")
+    _one_line_error(err, "UsageError: --prometheus-url: Prometheus URL 'prometheus:9090' is not valid")
 
 
 def test_status_without_stack(tmp_path: Path) -> None:
@@ -137,12 +137,21 @@ def test_scenario_run_compose_without_a_compose_stack_exit_2(tmp_path: Path, clo
         f"services:\n  prometheus: {{ports: ['127.0.0.1:{closed_port}:9090']}}\n"
         f"  alertmanager: {{ports: ['127.0.0.1:{closed_port}:9093']}}\n"
     )
-    code, _, err = _run(
-        ["scenario", "run", "--compose", "--compose-file", str(compose), str(ROOT / "scenarios/gateway-down.yaml")]
-    )
+    scenario = str(ROOT / "scenarios/gateway-down.yaml")
+    args = ["--compose", "--compose-file", str(compose), "--time-scale", "0.01", scenario]
+    code, _, err = _run(["scenario", "run", *args])
     assert code == 2
     line = _one_line_error(err, "")
     assert "docker daemon unreachable" in line or "does not answer" in line
+
+
+def test_scenario_run_compose_judges_bounds_at_the_scale_its_rules_run(tmp_path: Path) -> None:
+    """Without --time-scale a compose stack runs the rule files as written: the scenario's deadlines are
+    judged at real time, before any container is touched."""
+    code, _, err = _run(["scenario", "run", "--compose", str(ROOT / "scenarios/gateway-down.yaml")])
+    assert code == 2
+    line = _one_line_error(err, "ScenarioInvalid: ")
+    assert "the step can time out on a healthy stack" in line
 
 
 def test_check_runs_without_other_installed_pytest_plugins() -> None:

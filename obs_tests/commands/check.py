@@ -13,7 +13,6 @@ import click
 import pytest
 
 from obs_tests.clients.alertmanager import AlertmanagerClient
-from obs_tests.clients.base import normalise_url
 from obs_tests.clients.grafana import GrafanaClient
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.commands.options import (
@@ -27,9 +26,10 @@ from obs_tests.commands.options import (
     scenario_stacks_option,
     time_scale_option,
 )
-from obs_tests.config.contract import EMBEDDED, load_contract
 from obs_tests.core.interrupts import exit_status, interrupted_line, signal_received
 from obs_tests.reports.check_report import write_run_reports
+from obs_tests.stack.run_settings import RunSettings, resolve_settings
+from obs_tests.suite.plugin import GivenSettings
 from obs_tests.suite.summary import SummaryCollector
 
 __all__ = ["check", "foreign_plugins", "suite_args"]
@@ -51,6 +51,18 @@ def _exit_code(code: int | pytest.ExitCode) -> int:
     if code == pytest.ExitCode.INTERRUPTED:
         return exit_status()  # pytest swallowed the KeyboardInterrupt; the signal was noted
     return _EXIT.get(pytest.ExitCode(code), 2)
+
+
+def _probe_given_servers(settings: RunSettings) -> None:
+    """The servers of yours answer as what they are (else exit 2 before any check runs)."""
+    if settings.prometheus_url:
+        PrometheusClient(settings.prometheus_url, timeout=10.0).buildinfo()
+    if settings.alertmanager_url:
+        AlertmanagerClient(settings.alertmanager_url, timeout=10.0).status()
+    if settings.grafana_url:
+        grafana = GrafanaClient.from_env(settings.grafana_url, timeout=10.0)
+        grafana.health()  # unreachable/not Grafana -> exit 2
+        grafana.user()  # credentials refused -> exit 2 (before every grafana test fails the same way)
 
 
 def suite_args() -> list[str]:
@@ -150,46 +162,18 @@ def check(
       obs-tests check --prometheus-url http://prometheus:9090 --alertmanager-url http://alertmanager:9093
       obs-tests check -k targets -- -x
     """
-    contract = load_contract(contract_path)
-    prom_url = prometheus_url or (None if contract.stack.prometheus == EMBEDDED else contract.stack.prometheus)
-    if prom_url:
-        prom_url = normalise_url(prom_url, "Prometheus")
-        PrometheusClient(prom_url, timeout=10.0).buildinfo()  # unreachable/not Prometheus -> exit 2
-    if alertmanager_url:
-        alertmanager_url = normalise_url(alertmanager_url, "Alertmanager")
-        AlertmanagerClient(alertmanager_url, timeout=10.0).status()
-    if grafana_url:
-        grafana_url = normalise_url(grafana_url, "Grafana")
-        grafana = GrafanaClient.from_env(grafana_url, timeout=10.0)
-        grafana.health()  # unreachable/not Grafana -> exit 2
-        grafana.user()  # credentials refused -> exit 2 (before every grafana test fails the same way)
-    report_dir.mkdir(parents=True, exist_ok=True)
     log_dir = report_dir / "logs"
+    given: dict[str, object | None] = {"contract": contract_path, "prometheus_url": prometheus_url}
+    given |= {"alertmanager_url": alertmanager_url, "grafana_url": grafana_url, "time_scale": time_scale}
+    settings = resolve_settings(
+        given | {"scenario_stacks": scenario_stacks, "log_dir": log_dir, "report_dir": report_dir}
+    )
+    contract, prom_url = settings.contract, settings.prometheus_url
+    _probe_given_servers(settings)
+    report_dir.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(log_dir, ignore_errors=True)
     junit = report_dir / "junit.xml"
-    args = [
-        *suite_args(),
-        f"--junitxml={junit}",
-        "--obs-contract",
-        str(contract_path),
-        "--obs-report-dir",
-        str(report_dir),
-        "--tb=short",
-        "-rN",
-        "-v" if verbose else "-q",
-    ]
-    if prom_url:
-        args += ["--prometheus-url", prom_url]
-    else:
-        args += ["--obs-log-dir", str(log_dir)]
-        if time_scale is not None:
-            args += ["--obs-time-scale", str(time_scale)]
-        if scenario_stacks is not None:
-            args += ["--obs-scenario-stacks", str(scenario_stacks)]
-    if alertmanager_url:
-        args += ["--alertmanager-url", alertmanager_url]
-    if grafana_url:
-        args += ["--grafana-url", grafana_url]
+    args = [*suite_args(), f"--junitxml={junit}", "--tb=short", "-rN", "-v" if verbose else "-q"]
     if keyword:
         args += ["-k", keyword]
     if markexpr:
@@ -200,7 +184,7 @@ def check(
     collector = SummaryCollector()
     started, started_wall = time.monotonic(), time.time()
     try:
-        code = pytest.main(args, plugins=[collector])
+        code = pytest.main(args, plugins=[collector, GivenSettings(settings)])
     except Exception:
         # A signal landing inside one of pytest's own hooks can make pytest fail while it reports the
         # interrupt (Python 3.11: a frame without a line number breaks its traceback formatting) — after

@@ -31,6 +31,7 @@ from obs_tests.scenarios.reports import parse_formats, write_reports
 from obs_tests.scenarios.results import ScenarioResult
 from obs_tests.scenarios.runner import ScenarioRunner
 from obs_tests.stack import ComposeStack, EmbeddedStack
+from obs_tests.stack.run_settings import resolve_settings
 
 __all__ = ["scenario"]
 
@@ -198,18 +199,21 @@ def run(
     wanted = parse_formats(formats)
     if (scenario_stacks or 1) > 1 and (compose or concurrency > 1):
         raise UsageError("--stacks runs each scenario on a stack of its own: not with --compose or -j")
-    contract = load_contract(contract_path)
-    stacks = 1 if compose or concurrency > 1 else scenario_stacks or contract.stack.scenario_stacks
-    catalog = Catalog.from_contract(contract)
+    given = {"contract": contract_path, "time_scale": time_scale, "scenario_stacks": scenario_stacks}
+    settings = resolve_settings(given)
+    contract = settings.contract
+    stacks = 1 if compose or concurrency > 1 else settings.scenario_stacks
+    # bounds at the scale the rules run at: a compose stack's, else the command line's when given (it wins
+    # over a scenario's own), else each scenario's own or the contract's
+    explicit = settings.time_scale if settings.time_scale_given else None
+    catalog = Catalog.from_contract(contract, time_scale=settings.compose_time_scale if compose else explicit)
     scenarios = ordered(load_scenario(p, catalog) for p in _paths(contract_path, files))
-    declared = next((s.time_scale for s in scenarios if s.time_scale), None)
-    scale = time_scale or declared or contract.stack.time_scale
+    scale = settings.compose_time_scale if compose else settings.scenario_time_scale(s.time_scale for s in scenarios)
     progress = _progress()
     if stacks > 1 and len(scenarios) > 1:
         _finish(_run_on_stacks(scenarios, contract, scale, stacks, progress), report_dir, wanted)
     stack: EmbeddedStack | ComposeStack
     if compose:
-        scale = time_scale or 1.0
         stack = ComposeStack(contract, project=compose_project, compose_file=compose_file, time_scale=scale)
         where, start_bound = f"compose project {compose_project}", stack.ready_timeout
     else:

@@ -1,6 +1,6 @@
 """Suite-wide fixtures: the chaos scenarios start in the background on stacks of their own.
 
-With ``stack.scenario_stacks`` >= 2 (``--obs-scenario-stacks``) and the embedded mock system, the
+With ``stack.scenario_stacks`` >= 2 (``--obs-scenario-stacks``) and the embedded stack, the
 selected chaos scenarios start at the beginning of the session on that many extra embedded stacks, each
 scenario on a stack of its own, while every other check runs on the session's stack; the chaos module
 runs last and judges the results. When only chaos scenarios are selected, the session's stack is one of
@@ -17,7 +17,7 @@ import pytest
 from obs_tests.scenarios.lanes import Background, LentStack, StackPool
 from obs_tests.scenarios.model import Scenario
 from obs_tests.stack import EmbeddedStack
-from obs_tests.suite.plugin import embedded_time_scale, log_dir, scenario_stacks, session_contract, session_progress
+from obs_tests.suite.plugin import run_settings, session_progress
 
 CHAOS_MODULE = "test_chaos.py"
 _LENT = pytest.StashKey[LentStack]()
@@ -95,19 +95,19 @@ def scenario_pool(request: pytest.FixtureRequest) -> Iterator[Background | None]
     config = request.config
     session = request.session
     selected = selected_scenarios(session)
-    stacks = scenario_stacks(config)
-    if len(selected) < 2 or stacks < 2:
-        yield None
-        return
     try:
-        scale = embedded_time_scale(config)
+        settings = run_settings(config)
     except pytest.UsageError:
-        scale = None  # the stack fixture reports it
-    if scale is None:
-        yield None  # a stack of yours: test_scenario skips, scenarios need the embedded mock system
+        yield None  # the stack fixture reports it
         return
-    contract = session_contract(config)
-    logs = log_dir(config)
+    if len(selected) < 2 or settings.scenario_stacks < 2 or not settings.embedded:
+        yield None  # (on a stack of yours test_scenario skips: scenarios need the embedded system)
+        return
+    stacks, contract, logs = settings.scenario_stacks, settings.contract, settings.log_dir
+    # the command line's time scale, else the one the scenarios declare, else the contract's; the session's
+    # stack joins the pool only when it runs at that scale too
+    scale = settings.scenario_time_scale(s.time_scale for s in selected)
+    shared = scale == settings.time_scale
     made: list[int] = []
 
     def make() -> EmbeddedStack:
@@ -119,14 +119,14 @@ def scenario_pool(request: pytest.FixtureRequest) -> Iterator[Background | None]
     # session's stack is lent once they are done with it; only scenarios: the session's stack is one of
     # the pool.
     others = any(not _is_chaos(item) for item in session.items)
-    lent = LentStack() if others else None
-    first = None if others else request.getfixturevalue("stack")
+    lent = LentStack() if others and shared else None
+    first = None if others or not shared else request.getfixturevalue("stack")
     scenarios = Background(selected, StackPool(make, stacks=stacks, first=first, lent=lent))
     scenarios.start()
-    own = stacks - (0 if others else 1)
+    own = stacks - (0 if first is None else 1)
     session_progress(config).line(
         f"chaos: {len(selected)} scenarios run in the background on {own} stack(s) of their own"
-        + (", and on the session's stack once the other checks are done with it" if others else "")
+        + (", and on the session's stack once the other checks are done with it" if lent is not None else "")
     )
     try:
         stack = request.getfixturevalue("stack")

@@ -35,7 +35,7 @@ import pytest
 from obs_tests.clients.alertmanager import AlertmanagerClient
 from obs_tests.clients.grafana import GrafanaClient
 from obs_tests.clients.prometheus import PrometheusClient
-from obs_tests.config.contract import EMBEDDED, Contract, Metric, load_contract
+from obs_tests.config.contract import Contract, Metric
 from obs_tests.config.policy import Policy, Suppression, Verdict, judge, suppressions_in
 from obs_tests.core.findings import Finding, format_findings
 from obs_tests.core.interrupts import raise_interrupt
@@ -44,6 +44,7 @@ from obs_tests.errors import ObsTestsError
 from obs_tests.rules.rulefiles import load_rule_files
 from obs_tests.stack.embedded import EmbeddedStack
 from obs_tests.stack.external import ExternalStack
+from obs_tests.stack.run_settings import RunSettings, given_value, resolve_settings
 from obs_tests.workloads.loadgen import LoadResult, LoadRun, LoadSpec
 
 __all__ = [
@@ -71,7 +72,7 @@ MARKERS = {
     "stack": "starts the embedded stack of real servers",
 }
 
-_CONTRACT_KEY = pytest.StashKey[Contract]()
+_SETTINGS_KEY = pytest.StashKey[RunSettings]()
 _SUPPRESSIONS_KEY = pytest.StashKey[tuple[list[Suppression], list[Finding]]]()
 _REPORT_KEY = pytest.StashKey[dict[str, Any]]()
 _SCENARIOS_KEY = pytest.StashKey[list[Any]]()
@@ -117,11 +118,51 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def _option(config: pytest.Config, name: str, env: str) -> str | None:
-    value = config.getoption(name, default=None)
-    if value:
-        return str(value)
-    return os.environ.get(env) or None
+#: setting (RunSettings) -> this plugin's option giving it
+_FLAGS = {
+    "contract": "--obs-contract",
+    "prometheus_url": "--prometheus-url",
+    "alertmanager_url": "--alertmanager-url",
+    "grafana_url": "--grafana-url",
+    "time_scale": "--obs-time-scale",
+    "scenario_stacks": "--obs-scenario-stacks",
+    "log_dir": "--obs-log-dir",
+    "report_dir": "--obs-report-dir",
+}
+
+
+class GivenSettings:
+    """``obs-tests check`` hands the settings it resolved to the session as this plugin object
+    (``pytest.main(args, plugins=[GivenSettings(settings)])``): nothing is resolved twice."""
+
+    def __init__(self, settings: RunSettings) -> None:
+        self.settings = settings
+
+
+def _given(config: pytest.Config) -> dict[str, object | None]:
+    return {key: config.getoption(flag, default=None) for key, flag in _FLAGS.items()}
+
+
+def run_settings(config: pytest.Config) -> RunSettings:
+    """The session's settings: the ones ``obs-tests check`` handed over, else this plugin's options resolved
+    by :func:`~obs_tests.stack.run_settings.resolve_settings` (once per session). A bad contract or value stops
+    the session with the reason (a usage error)."""
+    if _SETTINGS_KEY not in config.stash:
+        handed = [p.settings for p in config.pluginmanager.get_plugins() if isinstance(p, GivenSettings)]
+        if handed:
+            config.stash[_SETTINGS_KEY] = handed[0]
+        else:
+            try:
+                config.stash[_SETTINGS_KEY] = resolve_settings(_given(config), flags=_FLAGS)
+            except ObsTestsError as exc:
+                path = Path(given_value(_given(config), "contract") or "obs.yaml")
+                hint = (
+                    ""
+                    if path.exists()
+                    else " (give --obs-contract=PATH or OBS_CONTRACT, or run pytest where your obs.yaml is)"
+                )
+                raise pytest.UsageError(f"{type(exc).__name__}: {exc}{hint}") from None
+    return config.stash[_SETTINGS_KEY]
 
 
 def _contract_argument_took_the_rootdir(config: pytest.Config) -> str | None:
@@ -198,22 +239,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         signal.signal(signal.SIGTERM, old)
 
 
-def contract_path(config: pytest.Config) -> Path:
-    """The contract file this session validates against."""
-    return Path(_option(config, "--obs-contract", "OBS_CONTRACT") or "obs.yaml")
-
-
 def session_contract(config: pytest.Config) -> Contract:
-    """Load (once per session) and return the contract; a bad contract stops the session clearly."""
-    if _CONTRACT_KEY not in config.stash:
-        try:
-            config.stash[_CONTRACT_KEY] = load_contract(contract_path(config))
-        except ObsTestsError as exc:
-            hint = ""
-            if not contract_path(config).exists():
-                hint = " (give --obs-contract=PATH or OBS_CONTRACT, or run pytest where your obs.yaml is)"
-            raise pytest.UsageError(f"{type(exc).__name__}: {exc}{hint}") from None
-    return config.stash[_CONTRACT_KEY]
+    """The session's contract (see :func:`run_settings`); a bad contract stops the session clearly."""
+    return run_settings(config).contract
 
 
 _NO_CONTRACT = "obs_contract_unreadable"
@@ -287,36 +315,18 @@ def session_scenarios(config: pytest.Config) -> list[Any]:
     return result
 
 
-def scenario_stacks(config: pytest.Config) -> int:
-    """How many embedded stacks the chaos scenarios run on (``--obs-scenario-stacks``,
-    ``OBS_SCENARIO_STACKS``, else the contract's ``stack.scenario_stacks``)."""
-    text = _option(config, "--obs-scenario-stacks", "OBS_SCENARIO_STACKS")
-    if text is None:
-        return session_contract(config).stack.scenario_stacks
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 16:
-        raise pytest.UsageError(f"--obs-scenario-stacks {text[:40]}: a whole number of stacks, 1 to 16")
-    return value
-
-
 def log_dir(config: pytest.Config) -> Path | None:
     """Where the embedded stack keeps its component logs (``--obs-log-dir``, ``OBS_LOG_DIR``), if anywhere."""
-    text = _option(config, "--obs-log-dir", "OBS_LOG_DIR")
+    text = given_value(_given(config), "log_dir")
     return Path(text) if text else None
 
 
 def grafana_url(config: pytest.Config) -> str | None:
     """The Grafana under test: ``--grafana-url``, ``OBS_GRAFANA_URL`` or the contract's ``stack.grafana``."""
-    url = _option(config, "--grafana-url", "OBS_GRAFANA_URL")
-    if url:
-        return url
     try:
-        return session_contract(config).stack.grafana
+        return run_settings(config).grafana_url
     except pytest.UsageError:
-        return None
+        return given_value(_given(config), "grafana_url")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -340,47 +350,17 @@ def contract(pytestconfig: pytest.Config) -> Contract:
     return session_contract(pytestconfig)
 
 
-def _external_urls(config: pytest.Config, contract: Contract) -> tuple[str | None, str | None, str | None]:
-    prom = _option(config, "--prometheus-url", "OBS_PROMETHEUS_URL")
-    if prom is None and contract.stack.prometheus != EMBEDDED:
-        prom = contract.stack.prometheus
-    am = _option(config, "--alertmanager-url", "OBS_ALERTMANAGER_URL")
-    if am is None and contract.stack.alertmanager not in (None, EMBEDDED):
-        am = contract.stack.alertmanager
-    grafana = _option(config, "--grafana-url", "OBS_GRAFANA_URL") or contract.stack.grafana
-    return prom, am, grafana
-
-
-def embedded_time_scale(config: pytest.Config) -> float | None:
-    """The time scale of the session's embedded stack (``--obs-time-scale``, ``OBS_TIME_SCALE``, else the
-    contract's); None when the session checks a stack of yours (a Prometheus URL is given)."""
-    contract = session_contract(config)
-    if _external_urls(config, contract)[0]:
-        return None
-    scale = _option(config, "--obs-time-scale", "OBS_TIME_SCALE")
-    try:
-        return float(scale) if scale else contract.stack.time_scale
-    except ValueError:
-        raise pytest.UsageError(f"--obs-time-scale {scale}: not a number") from None
-
-
 @pytest.fixture(scope="session")
 def stack(pytestconfig: pytest.Config, contract: Contract) -> Iterator[EmbeddedStack | ExternalStack]:
     """The stack under test: embedded (started once per session) unless a Prometheus URL is given."""
-    prom_url, am_url, grafana_url = _external_urls(pytestconfig, contract)
-    if prom_url:
-        try:
-            external = ExternalStack(prom_url, am_url, grafana_url)
-        except ObsTestsError as exc:
-            raise pytest.UsageError(f"{type(exc).__name__}: {exc}") from None
-        yield external
+    settings = run_settings(pytestconfig)
+    if settings.prometheus_url is not None:
+        yield ExternalStack(settings.prometheus_url, settings.alertmanager_url, settings.grafana_url)
         return
-    time_scale = embedded_time_scale(pytestconfig)
-    assert time_scale is not None
     try:
-        embedded = EmbeddedStack(contract, log_dir=log_dir(pytestconfig), time_scale=time_scale)
-    except (ValueError, ObsTestsError) as exc:
-        raise pytest.UsageError(f"--obs-time-scale {time_scale:g}: {exc}") from None
+        embedded = EmbeddedStack(contract, log_dir=settings.log_dir, time_scale=settings.time_scale)
+    except ObsTestsError as exc:
+        raise pytest.UsageError(f"{type(exc).__name__}: {exc}") from None
     try:
         with session_progress(pytestconfig).phase("starting the embedded stack", at_most=embedded.startup_timeout):
             embedded.__enter__()
@@ -417,7 +397,7 @@ def obs_report(pytestconfig: pytest.Config) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def obs_report_dir(pytestconfig: pytest.Config) -> Path:
     """Where checks write reports of their own (``--obs-report-dir``, default ``reports``)."""
-    path = Path(_option(pytestconfig, "--obs-report-dir", "OBS_REPORT_DIR") or "reports")
+    path = Path(given_value(_given(pytestconfig), "report_dir") or "reports")
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -22,7 +22,7 @@ from obs_tests.scenarios.model import WATCHDOG, Scenario
 from obs_tests.scenarios.reports import write_reports
 from obs_tests.scenarios.results import ScenarioResult
 from obs_tests.stack import EmbeddedStack
-from obs_tests.suite.plugin import FindingsJudge, embedded_time_scale, session_progress, session_scenarios
+from obs_tests.suite.plugin import FindingsJudge, run_settings, session_progress, session_scenarios
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,7 @@ def scenarios_not_applicable(config: pytest.Config, contract: Contract) -> str |
     """Why no chaos scenario can run in this session, or None when they can: they inject faults into the
     embedded stack's components, so a Prometheus of yours (by URL) runs none; without a scenario
     directory there are none to run."""
-    if embedded_time_scale(config) is None:
+    if not run_settings(config).embedded:
         return (
             "the chaos scenarios inject faults into the embedded stack's components; this run checks a "
             "Prometheus of yours (by URL), where none can run"

@@ -19,7 +19,7 @@ from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.errors import WaitTimeout
 from obs_tests.reports.junit import write_junit
 from obs_tests.rules.rulefiles import Rule, RuleFile, load_rule_files
-from obs_tests.suite.plugin import FindingsJudge, embedded_time_scale
+from obs_tests.suite.plugin import FindingsJudge, run_settings
 from obs_tests.suite.static import (
     ScrapeIntervals,
     check_configs,
@@ -80,7 +80,7 @@ def test_rule_lint(
     """Labels, annotations, `for`, rate windows vs scrape intervals, counter/gauge functions, unique names,
     runbook URLs. On a stack of yours the windows are judged against the live scrape intervals (the embedded
     stack scrapes at the contract's)."""
-    if embedded_time_scale(request.config) is None:
+    if not run_settings(request.config).embedded:
         intervals = _live_intervals(request.getfixturevalue("prom"), rule_files)
     else:
         intervals = scrape_intervals(contract)

@@ -6,32 +6,43 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from obs_tests.suite.plugin import scenario_stacks
+from obs_tests.stack.run_settings import resolve_settings
+from obs_tests.suite.plugin import GivenSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class _Config:
-    def __init__(self, value: str) -> None:
-        self.value = value
-
-    def getoption(self, name: str, default: Any = None) -> Any:
-        return self.value if name == "--obs-scenario-stacks" else default
-
-
-@pytest.mark.parametrize("text", ["0", "17", "1000", "nan", "1e3", "-1", "2.5"])
-def test_scenario_stacks_out_of_range_is_a_usage_error(text: str) -> None:
-    with pytest.raises(pytest.UsageError, match=r"--obs-scenario-stacks .*: a whole number of stacks, 1 to 16"):
-        scenario_stacks(_Config(text))  # type: ignore[arg-type]
+def _pytest(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("OBS_", "PYTEST_"))},
+    )  # fmt: skip
 
 
-@pytest.mark.parametrize(("text", "value"), [("1", 1), ("16", 16), (" 4 ", 4)])
-def test_scenario_stacks_in_range(text: str, value: int) -> None:
-    assert scenario_stacks(_Config(text)) == value  # type: ignore[arg-type]
+@pytest.mark.parametrize("text", ["0", "17", "nan", "2.5"])
+def test_scenario_stacks_out_of_range_is_a_usage_error_naming_the_option(tmp_path: Path, text: str) -> None:
+    (tmp_path / "test_mine.py").write_text("def test_needs_the_contract(contract):\n    assert contract\n")
+    done = _pytest(tmp_path, f"--obs-contract={ROOT / 'obs.yaml'}", "--obs-scenario-stacks", text, "test_mine.py")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"--obs-scenario-stacks {text}: a whole number of stacks, 1 to 16" in done.stdout + done.stderr
+
+
+def test_settings_handed_over_by_obs_tests_check_are_used_as_they_are(tmp_path: Path) -> None:
+    """obs-tests check hands its resolved settings to the session: the plugin resolves nothing again (its own
+    options, here a different time scale, are not read)."""
+    settings = resolve_settings({"contract": ROOT / "obs.yaml", "time_scale": "0.5"}, {})
+    (tmp_path / "test_seen.py").write_text(
+        "from obs_tests.suite.plugin import run_settings\n\n"
+        "def test_seen(pytestconfig):\n"
+        "    seen = run_settings(pytestconfig)\n"
+        "    assert (seen.time_scale, seen.time_scale_given, seen.contract.source.name) == (0.5, True, 'obs.yaml')\n"
+    )
+    args = [str(tmp_path / "test_seen.py"), "-q", "-p", "no:cacheprovider", "--obs-time-scale", "0.9"]
+    assert pytest.main(args, plugins=[GivenSettings(settings)]) == pytest.ExitCode.OK
 
 
 def test_a_users_tests_without_an_obs_yaml_fail_saying_why(tmp_path: Path) -> None:
