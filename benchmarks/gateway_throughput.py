@@ -53,7 +53,7 @@ from prometheus_client.parser import text_string_to_metric_families  # noqa: E40
 
 from obs_tests.stack.ports import allocate_ports  # noqa: E402
 from obs_tests.stack.process import ManagedProcess, Spawner  # noqa: E402
-from obs_tests.workloads.loadgen import LoadRun, LoadSpec  # noqa: E402
+from obs_tests.workloads import LoadRun, LoadSpec  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 MODES = {"A": "full instrumentation", "B": "--no-instrumentation"}

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from obs_tests.clients.services import ServiceClient
 from obs_tests.errors import UsageError
-from obs_tests.workloads.loadgen import LoadRun, LoadSpec
+from obs_tests.workloads import LoadRun, LoadSpec
 
 __all__ = [
     "FAULT_KINDS",

@@ -39,7 +39,7 @@ from obs_tests.stack.system_under_test import (
     WorkloadContext,
     WorkloadOutcome,
 )
-from obs_tests.workloads.loadgen import LoadSpec
+from obs_tests.workloads import LoadSpec
 
 __all__ = ["AGENT_COMPONENTS", "MOCK_SERVICES", "SYSTEM"]
 

@@ -48,7 +48,7 @@ from obs_tests.demo.traffic import (
     valid_signal,
 )
 from obs_tests.errors import ObsTestsError
-from obs_tests.workloads.loadgen import LoadResult, LoadSpec, run_load
+from obs_tests.workloads import LoadResult, LoadSpec, run_load
 
 __all__ = [
     "AccountingRun",

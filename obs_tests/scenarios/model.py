@@ -276,7 +276,7 @@ def _validate_meaning(doc: LocatedDocument, data: dict[str, Any], catalog: Catal
                 error.path.extendleft(reversed(["chaos", index, "params"]))
                 raise ScenarioInvalid(describe_error(error, doc))
         if kind == "load":
-            from obs_tests.workloads.loadgen import LoadSpec  # noqa: PLC0415
+            from obs_tests.workloads import LoadSpec  # noqa: PLC0415
 
             known_fields = sorted(f for f in LoadSpec.__dataclass_fields__ if f not in ("locustfile", "extra_args"))
             for key in params:

@@ -38,7 +38,7 @@ from obs_tests.scenarios.model import WATCHDOG, Catalog, MustFire, Scenario, loa
 from obs_tests.scenarios.results import AlertTiming, ScenarioResult
 from obs_tests.scenarios.steps import StepContext, await_fault, run_steps
 from obs_tests.scenarios.timeline import Event, Recorder, Timeline
-from obs_tests.workloads.loadgen import LoadRun, LoadSpec
+from obs_tests.workloads import LoadRun, LoadSpec
 
 __all__ = ["ScenarioRunner"]
 

@@ -28,7 +28,7 @@ from obs_tests.errors import ObsTestsError, WaitTimeout
 from obs_tests.scenarios.model import OPS, Step
 from obs_tests.scenarios.results import AssertionResult
 from obs_tests.scenarios.timeline import Event, Recorder, Timeline, parse_time
-from obs_tests.workloads.loadgen import LoadRun
+from obs_tests.workloads import LoadRun
 
 __all__ = ["STEP_HANDLERS", "StepContext", "StepHandler", "await_fault", "incident_start", "run_steps"]
 

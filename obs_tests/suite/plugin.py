@@ -45,7 +45,7 @@ from obs_tests.rules.rulefiles import load_rule_files
 from obs_tests.stack.embedded import EmbeddedStack
 from obs_tests.stack.external import ExternalStack
 from obs_tests.stack.run_settings import RunSettings, given_value, resolve_settings
-from obs_tests.workloads.loadgen import LoadResult, LoadRun, LoadSpec
+from obs_tests.workloads import LoadResult, LoadRun, LoadSpec
 
 __all__ = [
     "FindingsJudge",

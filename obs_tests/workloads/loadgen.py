@@ -7,6 +7,8 @@ the gateway but not Locust's stats). A running load is stopped on every exit pat
 ``atexit``, and the parent-death signal of the spawner), and its temporary directory removed once its
 stats are read: nothing of a run outlives it. Locust's output of a run that counted failures is kept
 only where the caller asks (``keep_logs``: a report directory); ``LoadResult.output`` always has its end.
+What to run and Locust's command lines are :mod:`obs_tests.workloads.load_spec`; the stats read back,
+:mod:`obs_tests.workloads.load_stats`.
 
 Example::
 
@@ -17,170 +19,21 @@ Example::
 from __future__ import annotations
 
 import atexit
-import json
 import shutil
-import sys
 import tempfile
 import threading
 import time
-from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.errors import ObsTestsError, ToolError, UsageError
 from obs_tests.stack.ports import allocate_ports
-from obs_tests.stack.process import ManagedProcess, Spawner, environ_copy
+from obs_tests.stack.process import ManagedProcess, Spawner
+from obs_tests.workloads.load_spec import LoadSpec, locust_env, master_argv, worker_argv
+from obs_tests.workloads.load_stats import LoadResult, parse_stats
 
-__all__ = ["DEFAULT_LOCUSTFILE", "EndpointStats", "LoadResult", "LoadRun", "LoadSpec", "run_load"]
-
-DEFAULT_LOCUSTFILE = Path(__file__).resolve().parents[2] / "load" / "locustfile.py"
-SHAPES = ("step", "spike", "soak")
-
-
-@dataclass(frozen=True)
-class LoadSpec:
-    """What load to run. ``shape`` picks ``load/shapes/<shape>.py`` (then users/duration come from the
-    shape and its ``shape_env``); ``workers`` > 0 runs a master and that many workers. ``requests`` > 0
-    stops Locust once that many requests were sent (per Locust process; ``duration`` stays the cap)."""
-
-    users: int = 10
-    spawn_rate: float | None = None
-    duration: float = 10.0
-    shape: str | None = None
-    shape_env: Mapping[str, str] = field(default_factory=dict)
-    tags: tuple[str, ...] = ()
-    malformed_ratio: float = 0.05
-    burst_size: int = 20
-    think_time: float = 0.0
-    requests: int = 0
-    workers: int = 0
-    stop_timeout: float = 30.0
-    locustfile: Path | None = None
-    metrics: bool = True
-    extra_args: tuple[str, ...] = ()
-
-    def validate(self) -> None:
-        """Refuse specs Locust would choke on, with the field and the fix."""
-        if self.users < 1 and self.shape is None:
-            raise UsageError(f"load.users: {self.users} — at least 1 user")
-        if self.duration <= 0 and self.shape is None:
-            raise UsageError(f"load.duration: {self.duration} — a positive number of seconds")
-        if not 0.0 <= self.malformed_ratio <= 1.0:
-            raise UsageError(f"load.malformed_ratio: {self.malformed_ratio} — between 0 and 1")
-        if self.shape is not None and self.shape not in SHAPES:
-            raise UsageError(f"load.shape: unknown shape '{self.shape}' — known: {', '.join(SHAPES)}")
-        if self.workers < 0:
-            raise UsageError(f"load.workers: {self.workers} — 0 (one process) or more")
-        if self.requests < 0:
-            raise UsageError(f"load.requests: {self.requests} — 0 (no limit) or a number of requests")
-
-
-def _percentile(times: Mapping[str, int], q: float) -> float:
-    """Percentile (ms) of Locust's rounded response-time histogram ``{"12": count, …}``."""
-    points = sorted((float(ms), int(n)) for ms, n in times.items())
-    total = sum(n for _, n in points)
-    if total == 0:
-        return float("nan")
-    rank = q * total
-    seen = 0
-    for ms, n in points:
-        seen += n
-        if seen >= rank:
-            return ms
-    return points[-1][0]
-
-
-@dataclass(frozen=True)
-class EndpointStats:
-    """One row of Locust's stats (a request name)."""
-
-    name: str
-    method: str
-    requests: int
-    failures: int
-    response_times: dict[str, int]
-    avg_ms: float
-    max_ms: float
-
-    def percentile_ms(self, q: float) -> float:
-        """The ``q`` percentile of the response time (ms, Locust's rounding)."""
-        return _percentile(self.response_times, q)
-
-    @property
-    def p50_ms(self) -> float:
-        """Median response time (ms)."""
-        return self.percentile_ms(0.5)
-
-    @property
-    def p95_ms(self) -> float:
-        """95th percentile (ms)."""
-        return self.percentile_ms(0.95)
-
-
-@dataclass
-class LoadResult:
-    """What Locust sent, per request name, and how the run went."""
-
-    spec: LoadSpec
-    endpoints: dict[str, EndpointStats]
-    started_at: float
-    ended_at: float
-    returncode: int
-    #: Locust's output, kept when the run counted failures and the caller named a ``keep_logs`` directory
-    log: Path | None = None
-    #: the end of Locust's output (its summary and error report)
-    output: str = ""
-
-    @property
-    def requests(self) -> int:
-        """Every request sent."""
-        return sum(e.requests for e in self.endpoints.values())
-
-    @property
-    def failures(self) -> int:
-        """Requests Locust counted as failed."""
-        return sum(e.failures for e in self.endpoints.values())
-
-    def endpoint(self, name: str) -> EndpointStats:
-        """Stats of one request name (an empty row when it was never sent)."""
-        return self.endpoints.get(name, EndpointStats(name, "POST", 0, 0, {}, 0.0, 0.0))
-
-    def by_prefix(self, prefix: str) -> Counter[str]:
-        """Requests per name suffix, for names ``<prefix><suffix>`` (e.g. ``malformed:`` -> kinds)."""
-        return Counter({n.removeprefix(prefix): e.requests for n, e in self.endpoints.items() if n.startswith(prefix)})
-
-    def percentile_ms(self, q: float, names: tuple[str, ...] | None = None) -> float:
-        """Percentile over all (or the given) request names together."""
-        merged: Counter[str] = Counter()
-        for name, stats in self.endpoints.items():
-            if names is None or name in names:
-                merged.update(stats.response_times)
-        return _percentile(merged, q)
-
-    @property
-    def rps(self) -> float:
-        """Requests per second over the run."""
-        return self.requests / max(self.ended_at - self.started_at, 1e-9)
-
-
-def _parse_stats(path: Path) -> dict[str, EndpointStats]:
-    rows: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
-    out = {}
-    for row in rows:
-        requests = int(row.get("num_requests", 0))
-        out[row["name"]] = EndpointStats(
-            name=row["name"],
-            method=row.get("method", ""),
-            requests=requests,
-            failures=int(row.get("num_failures", 0)),
-            response_times={str(k): int(v) for k, v in (row.get("response_times") or {}).items()},
-            avg_ms=float(row.get("total_response_time", 0.0)) / requests if requests else 0.0,
-            max_ms=float(row.get("max_response_time") or 0.0),
-        )
-    return out
+__all__ = ["LoadRun", "run_load"]
 
 
 class LoadRun:
@@ -234,71 +87,6 @@ class LoadRun:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _locustfiles(self) -> str:
-        base = self.spec.locustfile or DEFAULT_LOCUSTFILE
-        if not base.is_file():
-            raise UsageError(f"locustfile {base} not found — pass LoadSpec(locustfile=...)")
-        files = [str(base)]
-        if self.spec.shape:
-            files.append(str(base.parent / "shapes" / f"{self.spec.shape}.py"))
-        return ",".join(files)
-
-    def _env(self) -> dict[str, str]:
-        spec = self.spec
-        env = {
-            **environ_copy(),
-            "OBS_MALFORMED_RATIO": str(spec.malformed_ratio),
-            "OBS_BURST_SIZE": str(spec.burst_size),
-            "OBS_THINK_TIME": str(spec.think_time),
-            "OBS_MAX_REQUESTS": str(spec.requests),
-            "OBS_LOCUST_METRICS_PORT": "0" if spec.metrics else "-1",
-            **{k: str(v) for k, v in spec.shape_env.items()},
-            **self._extra_env,
-        }
-        env["OBS_LOAD_SENDING_FILE"] = str(self.sending_file)
-        # announced where this run says, never to a stack found by --host (that is for runs by hand)
-        env["OBS_LOAD_TARGETS_FILE"] = str(self.targets_file) if self.targets_file is not None and spec.metrics else ""
-        return env
-
-    def _master_argv(self, master_port: int | None) -> list[str]:
-        spec = self.spec
-        argv = [
-            sys.executable,
-            "-m",
-            "locust",
-            "-f",
-            self._locustfiles(),
-            "--headless",
-            "--host",
-            self.host,
-            "--json-file",
-            str(self.stats_file.with_suffix("")),
-            "--only-summary",
-            "--stop-timeout",
-            f"{spec.stop_timeout:g}",
-            "--exit-code-on-error",
-            "0",
-            "--loglevel",
-            "WARNING",
-        ]
-        if spec.shape is None:
-            argv += ["-u", str(spec.users), "-r", f"{spec.spawn_rate or spec.users:g}", "-t", f"{spec.duration:g}s"]
-        if spec.tags:
-            argv += ["--tags", *spec.tags]
-        if master_port is not None:
-            argv += [
-                "--master",
-                "--master-bind-host",
-                "127.0.0.1",
-                "--master-bind-port",
-                str(master_port),
-                "--expect-workers",
-                str(spec.workers),
-                "--expect-workers-max-wait",
-                "30",
-            ]
-        return argv + list(spec.extra_args)
-
     def start(self) -> None:
         """Start Locust (master + workers when ``spec.workers`` > 0); returns at once."""
         if self.master is not None:
@@ -311,31 +99,21 @@ class LoadRun:
 
     def _start(self) -> None:
         self._spawner = Spawner()
-        env = self._env()
+        env = locust_env(self.spec, self._extra_env, sending_file=self.sending_file, targets_file=self.targets_file)
         port = allocate_ports(1)[0] if self.spec.workers else None
         self.master = ManagedProcess(
-            "locust", self._master_argv(port), spawner=self._spawner, log_path=self.workdir / "locust.log", env=env
+            "locust",
+            master_argv(self.spec, self.host, self.stats_file, port),
+            spawner=self._spawner,
+            log_path=self.workdir / "locust.log",
+            env=env,
         )
         self.started_at = time.time()
         self.master.start()
         for index in range(self.spec.workers):
-            argv = [
-                sys.executable,
-                "-m",
-                "locust",
-                "-f",
-                self._locustfiles(),
-                "--worker",
-                "--master-host",
-                "127.0.0.1",
-                "--master-port",
-                str(port),
-                "--loglevel",
-                "WARNING",
-            ]
             worker = ManagedProcess(
                 f"locust-worker-{index}",
-                argv,
+                worker_argv(self.spec, port),
                 spawner=self._spawner,
                 log_path=self.workdir / f"locust-worker-{index}.log",
                 env=env,
@@ -440,7 +218,7 @@ class LoadRun:
         outcome: LoadResult | ObsTestsError
         if self.stats_file.is_file():
             try:
-                endpoints = _parse_stats(self.stats_file)
+                endpoints = parse_stats(self.stats_file)
             except (OSError, ValueError, KeyError) as exc:
                 return ToolError(f"Locust's stats file is unreadable ({exc}); last output:\n{tail}")
             outcome = LoadResult(self.spec, endpoints, self.started_at, ended, code or 0, output=tail)

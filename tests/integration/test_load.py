@@ -21,7 +21,7 @@ from obs_tests.demo.workload import run_load_accounting
 from obs_tests.errors import ToolError, UsageError, WaitTimeout
 from obs_tests.stack import EmbeddedStack
 from obs_tests.stack.process import pid_alive
-from obs_tests.workloads.loadgen import LoadRun, LoadSpec, run_load
+from obs_tests.workloads import LoadRun, LoadSpec, run_load
 from tests.procs import cmdline
 
 from .helpers import ROOT, assert_all_gone
@@ -147,7 +147,7 @@ def test_load_stopped_when_the_test_raises(stack: EmbeddedStack) -> None:
 HOLD = textwrap.dedent(
     """
     import sys, time
-    from obs_tests.workloads.loadgen import LoadRun, LoadSpec
+    from obs_tests.workloads import LoadRun, LoadSpec
     run = LoadRun(LoadSpec(users=5, duration=300, workers=1), sys.argv[1])
     run.start()
     print(run.master.pid, *[w.pid for w in run.workers], flush=True)

@@ -1,92 +1,12 @@
 from __future__ import annotations
 
-import json
-import math
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from obs_tests.demo.workload import workload_of_load
-from obs_tests.errors import UsageError
-from obs_tests.workloads.loadgen import LoadResult, LoadRun, LoadSpec, _parse_stats, _percentile, run_load
-
-ROWS = [
-    {
-        "name": "signal",
-        "method": "POST",
-        "num_requests": 100,
-        "num_failures": 0,
-        "total_response_time": 500.0,
-        "max_response_time": 40.0,
-        "response_times": {"2": 50, "5": 40, "30": 10},
-    },
-    {
-        "name": "malformed:missing_field",
-        "method": "POST",
-        "num_requests": 6,
-        "num_failures": 1,
-        "total_response_time": 12.0,
-        "max_response_time": 3.0,
-        "response_times": {"2": 6},
-    },
-    {
-        "name": "malformed:not_json",
-        "method": "POST",
-        "num_requests": 4,
-        "num_failures": 0,
-        "total_response_time": 8.0,
-        "max_response_time": 2.0,
-        "response_times": {"2": 4},
-    },
-]
-
-
-def _result(tmp_path: Path) -> LoadResult:
-    path = tmp_path / "stats.json"
-    path.write_text(json.dumps(ROWS))
-    return LoadResult(LoadSpec(), _parse_stats(path), 0.0, 10.0, 0, tmp_path / "locust.log")
-
-
-def test_percentiles_of_locust_histogram() -> None:
-    times = {"2": 50, "5": 40, "30": 10}
-    assert _percentile(times, 0.5) == 2.0
-    assert _percentile(times, 0.9) == 5.0
-    assert _percentile(times, 0.95) == 30.0
-    assert math.isnan(_percentile({}, 0.5))
-
-
-def test_result_aggregates(tmp_path: Path) -> None:
-    result = _result(tmp_path)
-    assert (result.requests, result.failures, result.rps) == (110, 1, 11.0)
-    assert result.endpoint("signal").avg_ms == 5.0
-    assert result.by_prefix("malformed:") == {"missing_field": 6, "not_json": 4}
-    assert result.endpoint("nothing").requests == 0
-    assert result.percentile_ms(0.5) == 2.0
-
-
-def test_workload_from_locust_stats(tmp_path: Path) -> None:
-    workload = workload_of_load(_result(tmp_path))
-    assert workload.accepted == 100
-    assert workload.invalid_by_reason == {"missing_field": 5, "invalid_json": 4}
-    assert workload.errors == 0
-
-
-@pytest.mark.parametrize(
-    ("spec", "message"),
-    [
-        (LoadSpec(users=0), "load.users: 0"),
-        (LoadSpec(duration=0), "load.duration: 0"),
-        (LoadSpec(malformed_ratio=1.5), "load.malformed_ratio: 1.5"),
-        (LoadSpec(shape="sawtooth"), "unknown shape 'sawtooth' — known: step, spike, soak"),
-        (LoadSpec(workers=-1), "load.workers: -1"),
-        (LoadSpec(requests=-5), "load.requests: -5"),
-    ],
-)
-def test_bad_specs(spec: LoadSpec, message: str) -> None:
-    with pytest.raises(UsageError, match=message):
-        spec.validate()
-
+from obs_tests.workloads.load_spec import LoadSpec
+from obs_tests.workloads.loadgen import LoadRun, run_load
 
 # -- nothing of a run outlives it -----------------------------------------------------------------------
 
