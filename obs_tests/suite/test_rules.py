@@ -19,10 +19,10 @@ from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.errors import WaitTimeout
 from obs_tests.reports.junit import write_junit
 from obs_tests.rules.rulefiles import Rule, RuleFile, load_rule_files
+from obs_tests.suite.config_lint import check_configs
 from obs_tests.suite.plugin import FindingsJudge, run_settings
-from obs_tests.suite.static import (
+from obs_tests.suite.rule_lint import (
     ScrapeIntervals,
-    check_configs,
     check_rule_files,
     lint_static_rules,
     run_rule_tests,

@@ -18,7 +18,7 @@ from obs_tests.config.policy import (
 from obs_tests.core.findings import Finding
 from obs_tests.errors import ContractInvalid
 from obs_tests.reports.junit import Case
-from obs_tests.suite.static import Section
+from obs_tests.suite.lint_report import Section
 
 ROOT = Path(__file__).resolve().parents[2]
 
