@@ -12,7 +12,7 @@ machine over time hits both modes alike; the SIGNALS stream is purged before eac
 
 Measured over a steady window of whole seconds inside each round (ramp-up and the end cut off):
 req/s (Locust's per-second counts), the CPU seconds per second of the gateway, NATS, Locust and of
-every other process on the machine (``/proc``), and the gateway's CPU µs per request. Over the whole
+every other process on the machine (psutil), and the gateway's CPU µs per request. Over the whole
 round: p50/p99 latency (Locust's histogram, whole milliseconds), request and failure counts, and
 ``gateway_webhooks_total{status="accepted"}`` — which must equal Locust's request count in A and stay 0
 in B. Prints one line per round, then the medians per mode, the instrumentation overhead (CPU µs per
@@ -49,13 +49,13 @@ sys.path.insert(0, str(ROOT))
 import nats  # noqa: E402
 import nats.js.errors  # noqa: E402
 import orjson  # noqa: E402
+import psutil  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 from obs_tests.stack.ports import allocate_ports  # noqa: E402
 from obs_tests.stack.process import ManagedProcess, Spawner  # noqa: E402
 from obs_tests.workloads import LoadRun, LoadSpec  # noqa: E402
 
-TICK = os.sysconf("SC_CLK_TCK")
 MODES = {"A": "full instrumentation", "B": "--no-instrumentation"}
 
 
@@ -64,18 +64,16 @@ def cpu_seconds(pid: int | None) -> float:
     if pid is None:
         return 0.0
     try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        times = psutil.Process(pid).cpu_times()
+    except psutil.Error:
         return 0.0
-    fields = raw[raw.rfind(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+    return times.user + times.system
 
 
 def machine_busy_seconds() -> float:
-    """CPU seconds spent by the whole machine outside idle and iowait (``/proc/stat``)."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = values[3] + values[4]
-    return (sum(values[:8]) - idle) / TICK
+    """CPU seconds spent by the whole machine outside idle and iowait (guest time is inside user)."""
+    t = psutil.cpu_times()
+    return t.user + t.nice + t.system + t.irq + t.softirq + t.steal
 
 
 def http_get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:

@@ -16,6 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import psutil
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -25,13 +27,8 @@ from obs_tests.stack import EmbeddedStack  # noqa: E402
 
 def memory_kib(pid: int) -> tuple[int, int]:
     """(RSS, PSS) of a process in KiB."""
-    rss = pss = 0
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-        if line.startswith("Rss:"):
-            rss = int(line.split()[1])
-        elif line.startswith("Pss:"):
-            pss = int(line.split()[1])
-    return rss, pss
+    memory = psutil.Process(pid).memory_full_info()
+    return memory.rss // 1024, memory.pss // 1024
 
 
 def main() -> None:

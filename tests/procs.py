@@ -7,31 +7,31 @@ process we start inherits it) — so a stack a developer runs in another termina
 from __future__ import annotations
 
 import os
-from pathlib import Path
+
+import psutil
 
 SESSION_VAR = "OBS_TESTS_SESSION"
 
 
 def cmdline(pid: int) -> str:
     try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
+        return " ".join(psutil.Process(pid).cmdline())
+    except psutil.Error:
         return ""
-    return raw.replace(b"\0", b" ").decode("utf-8", "replace").strip()
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """True when ``pid`` exists and is neither a zombie nor dead."""
     try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        return psutil.Process(pid).status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+    except psutil.Error:
         return False
-    return raw[raw.rfind(")") + 2 :].split()[0] not in ("Z", "X")
 
 
-def _marked(pid: int, marker: bytes) -> bool:
+def _marked(proc: psutil.Process, value: str) -> bool:
     try:
-        return marker in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    except OSError:
+        return proc.environ().get(SESSION_VAR) == value
+    except psutil.Error:
         return False
 
 
@@ -41,13 +41,9 @@ def our_processes(exclude: set[int] | None = None, session: str | None = None) -
     value = session or os.environ.get(SESSION_VAR)
     if not value:
         return {}
-    marker = f"{SESSION_VAR}={value}".encode()
     skip = {os.getpid(), *(exclude or set())}
     found: dict[int, str] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) in skip:
-            continue
-        pid = int(entry.name)
-        if _marked(pid, marker) and _alive(pid):
-            found[pid] = cmdline(pid)
+    for proc in psutil.process_iter():
+        if proc.pid not in skip and _marked(proc, value) and alive(proc.pid):
+            found[proc.pid] = cmdline(proc.pid)
     return found

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO
 
 import click
+import psutil
 
 from obs_tests.commands.options import (
     TIMEOUT,
@@ -50,16 +51,15 @@ READY_LINE = "stack ready in"
 
 
 def _component_state(comp: ComponentRecord) -> tuple[str, bool]:
-    """(state, up) of a recorded component, from /proc and a TCP connect to its port."""
+    """(state, up) of a recorded component, from its process status and a TCP connect to its port."""
     ident = comp.identity()
     if ident is None or not ident.alive():
         return "exited", False
     try:
-        stat = Path(f"/proc/{ident.pid}/stat").read_text()
-        code = stat[stat.rfind(")") + 2 :].split()[0]
-    except OSError:
+        status = psutil.Process(ident.pid).status()
+    except psutil.Error:
         return "exited", False
-    if code in ("T", "t"):
+    if status in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP):
         return "paused", False
     port = next(iter(comp.ports.values()), 0)
     try:

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import psutil
+
 __all__ = [
     "ManagedProcess",
     "ProcessIdentity",
@@ -43,6 +45,7 @@ __all__ = [
 ]
 
 _PR_SET_PDEATHSIG = 1
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
@@ -88,21 +91,30 @@ def outlive_parent() -> None:
 
 def process_start_time(pid: int) -> int | None:
     """The kernel start time (clock ticks since boot) of ``pid``, or None if it does not exist."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
+    if pid <= 0:
         return None
-    # The command name (field 2) may contain spaces and parentheses: split after the last ')'.
-    fields = raw[raw.rfind(")") + 2 :].split()
-    return int(fields[19])
+    # psutil's create_time() is boot time + start ticks, with the boot time re-read from the wall clock
+    # on every call: a clock step would change it. The ticks since boot never change (psutil identifies
+    # processes by them too), so they are what a state file records; a boot time read on both sides of
+    # create_time() proves no step came in between.
+    try:
+        for _ in range(3):
+            booted = psutil.boot_time()
+            created = psutil.Process(pid).create_time()
+            if psutil.boot_time() == booted:
+                break
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+    return round((created - booted) * _CLOCK_TICKS)
 
 
 def _is_zombie(pid: int) -> bool:
     try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.ZombieProcess:
+        return True
+    except psutil.Error:
         return False
-    return raw[raw.rfind(")") + 2 :].split()[0] == "Z"
 
 
 def pid_alive(pid: int) -> bool:

@@ -27,6 +27,8 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.procs import alive
+
 T = TypeVar("T")
 PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -220,17 +222,9 @@ class Launcher:
             except subprocess.TimeoutExpired:
                 proc.popen.kill()
                 proc.popen.wait(5)
-        survivors = [proc.name for proc in self.procs if Path(f"/proc/{proc.pid}").exists() and _alive(proc.pid)]
+        survivors = [proc.name for proc in self.procs if alive(proc.pid)]
         self.procs.clear()
         assert not survivors, f"processes survived teardown: {survivors}"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rfind(")") + 2] not in "ZX"
 
 
 def redis_ping(port: int) -> bool:

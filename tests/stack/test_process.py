@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from obs_tests.core.waiting import Poll, wait_for
@@ -28,9 +29,11 @@ def spawner() -> Iterator[Spawner]:
     s.close()
 
 
+STOPPED = psutil.STATUS_STOPPED  # SIGSTOP: 'T' in /proc/<pid>/stat
+
+
 def _state(pid: int) -> str:
-    raw = Path(f"/proc/{pid}/stat").read_text()
-    return raw[raw.rfind(")") + 2 :].split()[0]
+    return psutil.Process(pid).status()
 
 
 def _gone(pid: int) -> None:
@@ -43,9 +46,9 @@ def test_managed_process_lifecycle(tmp_path: Path, spawner: Spawner) -> None:
     first = proc.pid
     assert first and proc.running()
     proc.pause()
-    wait_for(lambda: Poll(_state(first) == "T", _state(first)), timeout=5, interval=0.01, expected="stopped")
+    wait_for(lambda: Poll(_state(first) == STOPPED, _state(first)), timeout=5, interval=0.01, expected="stopped")
     proc.resume()
-    wait_for(lambda: Poll(_state(first) != "T", _state(first)), timeout=5, interval=0.01, expected="running")
+    wait_for(lambda: Poll(_state(first) != STOPPED, _state(first)), timeout=5, interval=0.01, expected="running")
     proc.restart()
     assert proc.pid != first and proc.running()
     _gone(first)
@@ -118,6 +121,29 @@ def test_identity_detects_pid_reuse() -> None:
     assert me is not None and me.alive()
     assert not ProcessIdentity(me.pid, me.start_time + 1).alive()
     assert ProcessIdentity.of(2**22 + 12345) is None
+
+
+def test_identity_start_time_is_the_kernels_ticks_since_boot() -> None:
+    """State files of earlier runs hold field 22 of /proc/<pid>/stat: the identity must stay that number."""
+    raw = Path(f"/proc/{os.getpid()}/stat").read_text()
+    ticks = int(raw[raw.rfind(")") + 2 :].split()[19])
+    me = ProcessIdentity.of(os.getpid())
+    assert me is not None and me.start_time == ticks
+
+
+def test_a_zombie_is_not_alive() -> None:
+    child = subprocess.Popen(["true"])
+    wait_for(
+        lambda: Poll(_state(child.pid) == psutil.STATUS_ZOMBIE, _state(child.pid)),
+        timeout=5,
+        interval=0.01,
+        expected="a zombie (exited, not reaped)",
+    )
+    ident = ProcessIdentity.of(child.pid)
+    assert ident is not None and not ident.alive()
+    assert not pid_alive(child.pid)
+    child.wait()
+    assert ProcessIdentity.of(child.pid) is None
 
 
 def test_terminate_identities(tmp_path: Path, spawner: Spawner) -> None:
