@@ -23,9 +23,10 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-from obs_tests.chaos.faults import Backend, Fault, FaultSpec, build_fault
+from obs_tests.chaos.faults import Fault, FaultSpec, build_fault
 from obs_tests.core.interrupts import Interrupted, note_signal, raise_interrupt
 from obs_tests.errors import ObsTestsError, UsageError
+from obs_tests.stack.protocol import Stack
 
 __all__ = ["ChaosController", "ChaosEvent"]
 
@@ -35,7 +36,7 @@ ChaosEvent = tuple[float, str, str, str]  # (time, "applied"|"reverted"|"revert_
 class ChaosController:
     """Applies faults to ``backend`` and reverts every one of them on exit."""
 
-    def __init__(self, backend: Backend, *, log: Callable[[str, str], None] | None = None) -> None:
+    def __init__(self, backend: Stack, *, log: Callable[[str, str], None] | None = None) -> None:
         self.backend = backend
         self.faults: dict[str, Fault] = {}
         self.events: list[ChaosEvent] = []

@@ -1,8 +1,8 @@
 """Faults: each a small class with ``apply()`` and a guaranteed ``revert()``.
 
-A fault acts on a *backend* — the embedded stack (processes) or a docker-compose project (containers,
-:class:`~obs_tests.stack.containers.ComposeBackend`) — and, for service faults, on the mock services'
-admin API. :func:`build_fault` turns a scenario's fault declaration into one, through the registry of
+A fault acts on a :class:`~obs_tests.stack.protocol.Stack` — the embedded stack's processes, a compose
+project's containers; an external stack refuses with the reason — and, for service faults, on the
+services' admin API. :func:`build_fault` turns a scenario's fault declaration into one, through the registry of
 kinds (:data:`FAULT_KINDS`: kind → :class:`FaultKind`, its description, factory and fixed target)::
 
     fault = build_fault(FaultSpec("kill-gateway", "kill", "gateway"), backend)
@@ -21,16 +21,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
 
 from obs_tests.clients.services import ServiceClient
 from obs_tests.errors import UsageError
+from obs_tests.stack.protocol import Stack
 from obs_tests.workloads import LoadRun, LoadSpec
 
 __all__ = [
     "FAULT_KINDS",
     "PROCESS_ACTIONS",
-    "Backend",
     "Fault",
     "FaultKind",
     "FaultSpec",
@@ -40,18 +40,6 @@ __all__ = [
     "ServiceFault",
     "build_fault",
 ]
-
-
-class Backend(Protocol):
-    """What faults need from a stack: process control and each component's URL."""
-
-    def kill(self, name: str) -> None: ...
-    def stop(self, name: str) -> None: ...
-    def pause(self, name: str) -> None: ...
-    def resume(self, name: str) -> None: ...
-    def start(self, name: str | None = None, *, wait: bool = True) -> None: ...
-    def restart(self, name: str, *, wait: bool = True) -> None: ...
-    def url(self, name: str) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -117,7 +105,7 @@ class Fault:
 class ProcessFault(Fault):
     """kill / stop / pause / restart of a component (:data:`PROCESS_ACTIONS`)."""
 
-    def __init__(self, spec: FaultSpec, backend: Backend, action: str) -> None:
+    def __init__(self, spec: FaultSpec, backend: Stack, action: str) -> None:
         super().__init__(spec)
         self.backend = backend
         self.action = action
@@ -135,12 +123,12 @@ class ProcessFault(Fault):
             self._revert_action(self.backend, self.target)
 
 
-def _start(backend: Backend, name: str) -> None:
+def _start(backend: Stack, name: str) -> None:
     backend.start(name, wait=True)
 
 
 #: each process action: what applies it, and what reverts it (None: a restart comes back by itself)
-PROCESS_ACTIONS: dict[str, tuple[Callable[[Backend, str], None], Callable[[Backend, str], None] | None]] = {
+PROCESS_ACTIONS: dict[str, tuple[Callable[[Stack, str], None], Callable[[Stack, str], None] | None]] = {
     "kill": (lambda backend, name: backend.kill(name), _start),
     "stop": (lambda backend, name: backend.stop(name), _start),
     "pause": (lambda backend, name: backend.pause(name), lambda backend, name: backend.resume(name)),
@@ -151,7 +139,7 @@ PROCESS_ACTIONS: dict[str, tuple[Callable[[Backend, str], None], Callable[[Backe
 class ServiceFault(Fault):
     """Faults through a mock service's admin endpoint; the previous fault set is restored."""
 
-    def __init__(self, spec: FaultSpec, backend: Backend, faults: Mapping[str, Any]) -> None:
+    def __init__(self, spec: FaultSpec, backend: Stack, faults: Mapping[str, Any]) -> None:
         super().__init__(spec)
         self.client = ServiceClient(backend.url(self.target), timeout=5.0)
         self.faults = dict(faults)
@@ -173,7 +161,7 @@ class ServiceFault(Fault):
 class MarketFault(Fault):
     """Switch the exchange's market scenario; the previous one comes back on revert."""
 
-    def __init__(self, spec: FaultSpec, backend: Backend, scenario: str, seed: int | None) -> None:
+    def __init__(self, spec: FaultSpec, backend: Stack, scenario: str, seed: int | None) -> None:
         super().__init__(spec)
         self.client = ServiceClient(backend.url(self.target), timeout=5.0)
         self.scenario = scenario
@@ -195,7 +183,7 @@ class MarketFault(Fault):
 class LoadFault(Fault):
     """A Locust load started on apply and stopped on revert (bad traffic is a fault too)."""
 
-    def __init__(self, spec: FaultSpec, backend: Backend) -> None:
+    def __init__(self, spec: FaultSpec, backend: Stack) -> None:
         super().__init__(spec)
         fields = dict(spec.params)
         fields.setdefault("duration", 3600.0)
@@ -215,9 +203,7 @@ class LoadFault(Fault):
         return f"load {self.load.users} users, {self.load.malformed_ratio:.0%} malformed"
 
     def _apply(self) -> None:
-        self.run = LoadRun(
-            self.load, self.backend.url(self.target), targets_file=getattr(self.backend, "load_targets", None)
-        )
+        self.run = LoadRun(self.load, self.backend.url(self.target), targets_file=self.backend.load_targets)
         self.run.start()
         try:  # applied once bad traffic flows: the alert's bound counts from there
             self.run.wait_sending()
@@ -236,26 +222,26 @@ class FaultKind:
     and the component it always acts on (None: the scenario names the target)."""
 
     description: str
-    build: Callable[[FaultSpec, Backend], Fault]
+    build: Callable[[FaultSpec, Stack], Fault]
     target: str | None = None
 
 
-def _process(action: str) -> Callable[[FaultSpec, Backend], Fault]:
-    def build(spec: FaultSpec, backend: Backend) -> Fault:
+def _process(action: str) -> Callable[[FaultSpec, Stack], Fault]:
+    def build(spec: FaultSpec, backend: Stack) -> Fault:
         return ProcessFault(spec, backend, action)
 
     return build
 
 
-def _service(spec: FaultSpec, backend: Backend) -> Fault:
+def _service(spec: FaultSpec, backend: Stack) -> Fault:
     return ServiceFault(spec, backend, spec.params)
 
 
-def _slow_metrics(spec: FaultSpec, backend: Backend) -> Fault:
+def _slow_metrics(spec: FaultSpec, backend: Stack) -> Fault:
     return ServiceFault(spec, backend, {"metrics_delay_ms": int(spec.params.get("delay_ms", 3000))})
 
 
-def _market(spec: FaultSpec, backend: Backend) -> Fault:
+def _market(spec: FaultSpec, backend: Stack) -> Fault:
     return MarketFault(spec, backend, str(spec.params.get("scenario", "flash_crash")), spec.params.get("seed"))
 
 
@@ -281,7 +267,7 @@ FAULT_KINDS: dict[str, FaultKind] = {
 }
 
 
-def build_fault(spec: FaultSpec, backend: Backend) -> Fault:
+def build_fault(spec: FaultSpec, backend: Stack) -> Fault:
     """The :class:`Fault` for ``spec``, built by its kind's entry in :data:`FAULT_KINDS` (unknown kinds and
     targets were refused when the scenario loaded)."""
     kind = FAULT_KINDS.get(spec.kind)

@@ -221,7 +221,7 @@ def run(
         where, start_bound = "embedded stack", stack.startup_timeout
     click.echo(f"obs-tests scenario run — {len(scenarios)} scenario(s) on the {where}, time scale {scale:g}")
     lanes = SharedStack(stack, concurrency=concurrency, catalog=catalog)
-    _finish(_run_on_one_stack(scenarios, lanes, where, start_bound, progress), report_dir, wanted)
+    _finish(_run_on_one_stack(scenarios, lanes, stack, where, start_bound, progress), report_dir, wanted)
 
 
 def _run_on_stacks(
@@ -248,7 +248,12 @@ def _run_on_stacks(
 
 
 def _run_on_one_stack(
-    scenarios: list[Scenario], lanes: SharedStack, where: str, start_bound: float, progress: Progress
+    scenarios: list[Scenario],
+    lanes: SharedStack,
+    stack: EmbeddedStack | ComposeStack,
+    where: str,
+    start_bound: float,
+    progress: Progress,
 ) -> list[ScenarioResult]:
     """Start (or reach) the stack, then run every scenario on it: one after another, each a progress
     phase of its own, or — with -j — up to that many at once, their log lines tagged with their names."""
@@ -260,7 +265,7 @@ def _run_on_one_stack(
 
     with contextlib.ExitStack() as running:
         with progress.phase(f"starting the {where}", at_most=start_bound):
-            running.enter_context(lanes.stack)
+            running.enter_context(stack)
         if lanes.concurrency == 1:
             return run_scenarios(
                 scenarios, lanes, around=phase, log=lambda _name, level, message: _echo_log(level, message, progress)

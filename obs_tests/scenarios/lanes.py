@@ -35,13 +35,13 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 from obs_tests.core.interrupts import signals_as_interrupts, signals_held_off
 from obs_tests.scenarios.model import Catalog, Scenario
 from obs_tests.scenarios.results import ScenarioResult
 from obs_tests.scenarios.runner import ScenarioRunner
 from obs_tests.scenarios.waves import Wave, plan_waves
+from obs_tests.stack.protocol import Stack
 
 __all__ = [
     "Background",
@@ -55,7 +55,7 @@ __all__ = [
 #: ``log(scenario name, level, message)``
 LogFn = Callable[[str, str, str], None]
 #: a new stack: a context manager that starts it on enter and stops it on exit
-StackFactory = Callable[[], AbstractContextManager[Any]]
+StackFactory = Callable[[], AbstractContextManager[Stack]]
 #: wraps one scenario's run, in its lane's thread
 Around = Callable[[ScenarioRunner], AbstractContextManager[object]]
 
@@ -65,7 +65,7 @@ class SharedStack:
     """Every scenario on one running ``stack``, up to ``concurrency`` at once (``catalog``: the alerts
     the conflict rules read, needed above 1); ``name`` is the lane of a scenario that runs alone."""
 
-    stack: Any
+    stack: Stack
     concurrency: int = 1
     catalog: Catalog | None = None
     name: str = ""
@@ -84,10 +84,10 @@ class LentStack:
     the caller says it keeps the stack (:meth:`keep`; :meth:`Background.wait` does)."""
 
     def __init__(self) -> None:
-        self.stack: Any = None
+        self.stack: Stack | None = None
         self._decided = threading.Event()
 
-    def lend(self, stack: Any) -> None:
+    def lend(self, stack: Stack) -> None:
         """Lend ``stack`` from now on (only the first :meth:`lend` or :meth:`keep` counts)."""
         if not self._decided.is_set():
             self.stack = stack
@@ -109,7 +109,7 @@ class StackPool:
 
     make_stack: StackFactory
     stacks: int
-    first: Any = None
+    first: Stack | None = None
     lent: LentStack | None = None
 
     def __post_init__(self) -> None:
@@ -138,8 +138,7 @@ def run_scenarios(
     """
     run = _Run(scenarios, on_result=on_result, log=log, stop=stop, around=around, on_lane=on_lane)
     threads = [
-        threading.Thread(target=run.guarded(work), name=f"scenarios-{lane.replace(' ', '-')}")
-        for lane, work in run.lanes(lanes)
+        _Lane(target=run.guarded(work), name=f"scenarios-{lane.replace(' ', '-')}") for lane, work in run.lanes(lanes)
     ]
     _run_threads(threads, run.stop.set)
     return run.collect()
@@ -176,9 +175,7 @@ class Background:
         self.done: list[ScenarioResult] = []
         self._results: list[ScenarioResult] = []
         self._errors: list[BaseException] = []
-        self._thread = threading.Thread(
-            target=self._run, args=(log, on_lane), name="scenarios-background", daemon=False
-        )
+        self._thread = _Lane(target=partial(self._run, log, on_lane), name="scenarios-background")
 
     @property
     def finished(self) -> int:
@@ -201,7 +198,7 @@ class Background:
 
     def close(self) -> None:
         """Stop what still runs and wait until every fault is reverted and every stack stopped."""
-        if self._thread.is_alive():
+        if self._thread.ident is not None and not self._thread.finished.is_set():
             self.stop.set()
         _join_held([self._thread])
 
@@ -307,7 +304,7 @@ class _Run:
             else:
                 self._wave(wave, shared.stack)
 
-    def _wave(self, wave: Wave, stack: Any) -> None:
+    def _wave(self, wave: Wave, stack: Stack) -> None:
         """The scenarios of ``wave`` at the same time on ``stack``, healed and settled once for all."""
         self._say(f"concurrently: {wave.describe()}")
         runners = [
@@ -316,8 +313,7 @@ class _Run:
         ]
         runners[0].prepare()
         threads = [
-            threading.Thread(target=self.guarded(partial(self._play, r)), name=f"scenario-{r.scenario.name}")
-            for r in runners
+            _Lane(target=self.guarded(partial(self._play, r)), name=f"scenario-{r.scenario.name}") for r in runners
         ]
         for thread in threads:
             thread.start()
@@ -325,7 +321,7 @@ class _Run:
             thread.join()
 
     # -- a pool of stacks ----------------------------------------------------------------------
-    def _given(self, stack: Any, lane: str) -> None:
+    def _given(self, stack: Stack, lane: str) -> None:
         self._started = True
         self._take(stack, lane)
 
@@ -357,7 +353,7 @@ class _Run:
         self._say(f"{lane} takes scenarios")
         self._take(lent.stack, lane)
 
-    def _take(self, stack: Any, lane: str) -> None:
+    def _take(self, stack: Stack, lane: str) -> None:
         """Run waiting scenarios on ``stack``, one at a time, until none is left."""
         while (scenario := self._next()) is not None:
             self._play(self._runner(scenario, stack, lane))
@@ -371,7 +367,7 @@ class _Run:
             return self._pending.pop(0) if self._pending and not self.stop.is_set() else None
 
     # -- one scenario --------------------------------------------------------------------------
-    def _runner(self, scenario: Scenario, stack: Any, lane: str, *, prepared: bool = False) -> ScenarioRunner:
+    def _runner(self, scenario: Scenario, stack: Stack, lane: str, *, prepared: bool = False) -> ScenarioRunner:
         return ScenarioRunner(
             scenario, stack=stack, log=_tag_log(self._log, scenario.name), stop=self.stop, prepared=prepared, lane=lane
         )
@@ -403,7 +399,7 @@ def _not_started(scenario: Scenario) -> ScenarioResult:
     )
 
 
-def _run_threads(threads: Sequence[threading.Thread], on_interrupt: Callable[[], None], *, start: bool = True) -> None:
+def _run_threads(threads: Sequence[_Lane], on_interrupt: Callable[[], None], *, start: bool = True) -> None:
     """Start ``threads`` (unless ``start=False``: already started) and wait for them. SIGINT/SIGTERM (in
     the main thread) call ``on_interrupt`` — which stops the scenarios; each reverts its own faults —
     then wait, with further signals held off, until every thread has finished that, and re-raise."""
@@ -413,17 +409,49 @@ def _run_threads(threads: Sequence[threading.Thread], on_interrupt: Callable[[],
                 for thread in threads:
                     thread.start()
             for thread in threads:
-                thread.join()
+                _join_interruptibly(thread)
         except KeyboardInterrupt:
             on_interrupt()
             _join_held(threads)
             raise
 
 
-def _join_held(threads: Sequence[threading.Thread]) -> None:
+class _Lane(threading.Thread):
+    """A thread that says when its work is over (:attr:`finished`), so the main thread can wait for it
+    without waiting inside ``join()``: on Python < 3.13 an interrupt landing inside ``Thread.join()`` (or
+    ``is_alive()``) can mark a thread that still runs as finished (CPython gh-90882), and every later
+    ``join()`` returns at once — a lane would be left reverting its faults unwaited for."""
+
+    def __init__(self, *, target: Callable[[], None], name: str) -> None:
+        super().__init__(name=name)
+        self._work = target
+        self.finished = threading.Event()
+
+    def run(self) -> None:
+        try:
+            self._work()
+        finally:
+            self.finished.set()
+
+
+def _join_interruptibly(lane: _Lane) -> None:
+    """Wait for ``lane`` in bounded waits on its :attr:`~_Lane.finished` event. The kernel may deliver
+    SIGINT/SIGTERM to any thread of the process: a main thread blocked in one unbounded wait would run its
+    Python handler only once the lane ended on its own; between two bounded waits it runs at once."""
+    while not lane.finished.wait(_JOIN_SLICE):
+        pass
+    lane.join()  # its work is over: returns at once
+
+
+#: longest a signal waits for the main thread's handler while lanes run (seconds)
+_JOIN_SLICE = 0.1
+
+
+def _join_held(threads: Sequence[_Lane]) -> None:
     """Wait for ``threads`` (told to stop) with SIGINT/SIGTERM held off meanwhile: a second Ctrl-C must
     not cut a fault revert or a stack's stop short (the signal still decides the exit status)."""
     with signals_held_off():
         for thread in threads:
             if thread.ident is not None:
+                thread.finished.wait()
                 thread.join()

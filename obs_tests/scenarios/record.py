@@ -27,9 +27,11 @@ from obs_tests.core.durations import format_duration
 from obs_tests.errors import PromQLSyntaxError, ScenarioInvalid, ToolError
 from obs_tests.rules.promql import selectors
 from obs_tests.rules.rulefiles import load_rule_files
+from obs_tests.scenarios.lanes import SharedStack, run_scenarios
 from obs_tests.scenarios.model import Catalog, load_scenario
 from obs_tests.scenarios.results import ScenarioResult
-from obs_tests.scenarios.runner import ScenarioRunner
+from obs_tests.stack.embedded import EmbeddedStack
+from obs_tests.stack.run_settings import resolve_time_scale
 
 __all__ = ["build_fixture", "record_scenario"]
 
@@ -148,14 +150,13 @@ def record_scenario(
     log: Callable[[str, str], None] | None = None,
 ) -> str:
     """Run the scenario, write the promtool fixture to ``output`` and check it with promtool."""
-    from obs_tests.stack import EmbeddedStack  # noqa: PLC0415
-
     scenario = load_scenario(path, Catalog.from_contract(contract))
     if not scenario.expect.must_fire:
         raise ScenarioInvalid(f"{path}: nothing to record — the scenario has no expect.must_fire alert")
-    scale = time_scale or scenario.time_scale or contract.stack.time_scale
+    scale = resolve_time_scale(time_scale, [scenario.time_scale], contract.stack.time_scale)
     with EmbeddedStack(contract, time_scale=scale, origin="record") as stack:
-        result = ScenarioRunner(scenario, stack=stack, log=log).run()
+        tagged = (lambda _name, level, message: log(level, message)) if log is not None else None
+        (result,) = run_scenarios([scenario], SharedStack(stack, name="record"), log=tagged)
         if not result.alerts or all(t.firing_at is None for t in result.alerts):
             raise ScenarioInvalid(f"{path}: no expected alert fired during the run — nothing to record")
         doc = build_fixture(

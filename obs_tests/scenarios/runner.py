@@ -1,12 +1,13 @@
 """Run a scenario against a live stack and judge it.
 
-``ScenarioRunner(path).run()`` starts an embedded stack (at the scenario's time scale) unless one is
-given, then: settles (no alert but the watchdog active), sets the market, starts the background Locust
-load, schedules the chaos, runs the steps, waits for every ``must_fire`` alert to fire within its
-bound, reverts the faults, waits for the alerts to resolve and the notifications to arrive, stops the
-load, and evaluates ``expect``. Faults and load are undone on every exit path (success, failure,
-exception, SIGINT, SIGTERM). The result carries every assertion (name, expected, actual, message),
-the chaos stats and per-alert timings measured against their theoretical bounds.
+``ScenarioRunner(path, stack=stack).run()`` on any :class:`~obs_tests.stack.protocol.Stack` (where several
+run, :func:`~obs_tests.scenarios.lanes.run_scenarios` makes the runners): settles (no alert but the
+watchdog active), sets the market, starts the background Locust load, schedules the chaos, runs the
+steps, waits for every ``must_fire`` alert to fire within its bound, reverts the faults, waits for the
+alerts to resolve and the notifications to arrive, stops the load, and evaluates ``expect``. Faults and
+load are undone on every exit path (success, failure, exception, SIGINT, SIGTERM). The result carries
+every assertion (name, expected, actual, message), the chaos stats and per-alert timings measured against
+their theoretical bounds.
 
 Example::
 
@@ -29,7 +30,7 @@ from obs_tests.checks.routing import load_route_tests
 from obs_tests.clients.alertmanager import AlertmanagerClient
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.clients.webhook_sink import SinkClient
-from obs_tests.config.contract import Contract, load_contract
+from obs_tests.config.contract import Contract
 from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.errors import ObsTestsError, ScenarioInvalid, UsageError, WaitTimeout
 from obs_tests.scenarios.bounds import BoundsModel
@@ -38,6 +39,7 @@ from obs_tests.scenarios.model import WATCHDOG, Catalog, MustFire, Scenario, loa
 from obs_tests.scenarios.results import AlertTiming, ScenarioResult
 from obs_tests.scenarios.steps import StepContext, await_fault, run_steps
 from obs_tests.scenarios.timeline import Event, Recorder, Timeline
+from obs_tests.stack.protocol import Stack
 from obs_tests.workloads import LoadRun, LoadSpec
 
 __all__ = ["ScenarioRunner"]
@@ -52,7 +54,7 @@ class ScenarioRunner:
         self,
         scenario: Path | Scenario,
         *,
-        stack: Any = None,
+        stack: Stack,
         contract: Contract | None = None,
         time_scale: float | None = None,
         log: LogFn | None = None,
@@ -61,11 +63,12 @@ class ScenarioRunner:
         prepared: bool = False,
         lane: str = "",
     ) -> None:
-        self.contract = contract or (stack.contract if stack is not None else load_contract(Path("obs.yaml")))
+        given = contract if contract is not None else stack.contract
+        if given is None:
+            raise UsageError("a stack given by URLs has no contract: pass ScenarioRunner(..., contract=...)")
+        self.contract = given
         self.stack = stack
-        self._own_stack = stack is None
-        names = list(stack.components) if stack is not None and hasattr(stack, "components") else None
-        self.catalog = Catalog.from_contract(self.contract, names, time_scale=time_scale)
+        self.catalog = Catalog.from_contract(self.contract, list(stack.components), time_scale=time_scale)
         self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario, self.catalog)
         self.time_scale_override = time_scale
         self._log_fn = log
@@ -101,23 +104,16 @@ class ScenarioRunner:
         """Run the scenario to the end and return the judged result (never raises for a failed check;
         input errors raise :class:`ScenarioInvalid`, interrupts propagate after the faults are reverted)."""
         self.result.began_at = time.time()
-        if self._own_stack:
-            from obs_tests.stack import EmbeddedStack  # noqa: PLC0415
-
-            scale = self.time_scale_override or self.scenario.time_scale or self.contract.stack.time_scale
-            with EmbeddedStack(self.contract, time_scale=scale, origin="scenario") as stack:
-                self.stack = stack
-                return self._run()
         return self._run()
 
     def _run(self) -> ScenarioResult:
         stack = self.stack
         result = self.result
         result.timeline = self.timeline
-        result.time_scale = float(getattr(stack, "time_scale", 1.0))
+        result.time_scale = stack.time_scale
         prom: PrometheusClient = stack.prometheus()
         sink = _sink_of(stack)
-        if hasattr(stack, "heal") and not self.prepared:
+        if not self.prepared:
             stack.heal()
         bounds = self._read_bounds(prom)
         judge = Judge(
@@ -230,8 +226,7 @@ class ScenarioRunner:
         """Heal the stack (restart stopped components, resume paused ones) and wait until it has
         settled: what :meth:`run` does first unless ``prepared``."""
         stack = self.stack
-        if hasattr(stack, "heal"):
-            stack.heal()
+        stack.heal()
         sink = _sink_of(stack)
         self._settle(stack.prometheus(), sink)
 
@@ -286,7 +281,7 @@ class ScenarioRunner:
             spec.validate()
         except (TypeError, UsageError) as exc:
             raise ScenarioInvalid(f"{self.scenario.path}: load: {exc}") from None
-        return LoadRun(spec, self.stack.url("gateway"), targets_file=getattr(self.stack, "load_targets", None))
+        return LoadRun(spec, self.stack.url("gateway"), targets_file=self.stack.load_targets)
 
     def _start_setup_load(self) -> LoadRun | None:
         raw = self.scenario.load
@@ -486,6 +481,6 @@ class ScenarioRunner:
             )
 
 
-def _sink_of(stack: Any) -> SinkClient | None:
+def _sink_of(stack: Stack) -> SinkClient | None:
     """The stack's webhook sink (None when it has none)."""
-    return SinkClient(stack.url("webhook-sink")) if "webhook-sink" in getattr(stack, "components", {}) else None
+    return SinkClient(stack.url("webhook-sink")) if "webhook-sink" in stack.components else None

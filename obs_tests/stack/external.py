@@ -9,6 +9,7 @@ from pathlib import Path
 
 from obs_tests.clients.base import normalise_url
 from obs_tests.clients.prometheus import PrometheusClient
+from obs_tests.config.contract import Contract
 from obs_tests.errors import ControlUnavailable, UnknownComponent
 
 __all__ = ["ExternalStack"]
@@ -32,6 +33,8 @@ class ExternalStack:
         self.components: dict[str, str] = dict(self.urls)
         #: its rules run as written
         self.time_scale = 1.0
+        #: given by URLs, not built from a contract
+        self.contract: Contract | None = None
         #: no ``load`` job of ours there
         self.load_targets: Path | None = None
 

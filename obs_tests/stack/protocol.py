@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from obs_tests.clients.prometheus import PrometheusClient
+from obs_tests.config.contract import Contract
 
 __all__ = ["Stack"]
 
@@ -27,6 +28,11 @@ __all__ = ["Stack"]
 @runtime_checkable
 class Stack(Protocol):
     """A stack under test, whoever runs it."""
+
+    @property
+    def contract(self) -> Contract | None:
+        """The contract it was built from (None: a stack given by URLs only)."""
+        ...
 
     @property
     def prometheus_url(self) -> str:

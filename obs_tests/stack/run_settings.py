@@ -25,7 +25,7 @@ from obs_tests.config.contract import EMBEDDED, Contract, load_contract
 from obs_tests.errors import UsageError
 from obs_tests.stack.timescale import validate_factor
 
-__all__ = ["ENVIRONMENT", "RunSettings", "given_value", "resolve_settings"]
+__all__ = ["ENVIRONMENT", "RunSettings", "given_value", "resolve_settings", "resolve_time_scale"]
 
 #: setting -> the environment variable that gives it when the command line does not
 ENVIRONMENT: dict[str, str] = {
@@ -38,6 +38,18 @@ ENVIRONMENT: dict[str, str] = {
     "log_dir": "OBS_LOG_DIR",
     "report_dir": "OBS_REPORT_DIR",
 }
+
+
+def resolve_time_scale(explicit: float | None, declared: Iterable[float | None], default: float) -> float:
+    """The time scale of a stack running scenarios, by the one rule: ``explicit`` (the command line, an API
+    request), else the first the scenarios declare (``setup.time_scale``), else ``default`` (the contract's,
+    or a server's own)."""
+    if explicit is not None:
+        return validate_factor(explicit)
+    for scale in declared:
+        if scale is not None:
+            return validate_factor(scale)
+    return validate_factor(default)
 
 
 @dataclass(frozen=True)
@@ -67,11 +79,7 @@ class RunSettings:
     def scenario_time_scale(self, declared: Iterable[float | None] = ()) -> float:
         """The time scale of a stack running scenarios: the command line's or environment's, else the one
         the scenarios declare (``setup.time_scale``; the first that does), else the contract's."""
-        if not self.time_scale_given:
-            for scale in declared:
-                if scale is not None:
-                    return validate_factor(scale)
-        return self.time_scale
+        return resolve_time_scale(self.time_scale if self.time_scale_given else None, declared, self.time_scale)
 
     @property
     def compose_time_scale(self) -> float:

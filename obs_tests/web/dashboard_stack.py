@@ -44,13 +44,13 @@ class DashboardStack:
         stream: Stream,
         lock: threading.RLock | None = None,
         echo: EchoFn | None = None,
-        make: Callable[[float], Any] | None = None,
+        make: Callable[[float], EmbeddedStack] | None = None,
     ) -> None:
         self.contract = contract
         self.default_scale = scale
         self.stream = stream
         self.echo = echo
-        self.stack: Any = None
+        self.stack: EmbeddedStack | None = None
         self.state = "stopped"
         self.message = "not started (it starts with the first run)"
         self.scale = scale
@@ -58,7 +58,7 @@ class DashboardStack:
         self._lock = lock or threading.RLock()
         self._start_lock = threading.Lock()  # one start (or restart) at a time
         self._thread: threading.Thread | None = None
-        self._starting: Any = None  # the stack being started (abort() ends its start)
+        self._starting: EmbeddedStack | None = None  # the stack being started (abort() ends its start)
         self._closed = False
 
     def _embedded(self, scale: float) -> EmbeddedStack:
@@ -80,12 +80,12 @@ class DashboardStack:
         """Whether the stack runs, ready, at ``scale``."""
         return self.stack is not None and self.state == "ready" and self.scale == scale
 
-    def ensure(self, scale: float) -> Any:
+    def ensure(self, scale: float) -> EmbeddedStack:
         """The running stack at ``scale``: started, or restarted at that scale (one caller at a time)."""
         with self._start_lock:
             if self._closed:
                 raise ObsTestsError("the dashboard is shutting down")
-            if self.ready_at(scale):
+            if self.stack is not None and self.ready_at(scale):
                 return self.stack
             if self.stack is not None:
                 self._set("starting", scale, f"restarting at time scale {scale:g} (was {self.scale:g})")

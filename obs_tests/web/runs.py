@@ -44,6 +44,8 @@ from obs_tests.scenarios.model import Scenario
 from obs_tests.scenarios.results import ScenarioResult
 from obs_tests.scenarios.runner import ScenarioRunner
 from obs_tests.scenarios.timeline import Event
+from obs_tests.stack.protocol import Stack
+from obs_tests.stack.run_settings import resolve_time_scale
 from obs_tests.web.dashboard_stack import DashboardStack
 from obs_tests.web.run_state import Run, RunOptions
 from obs_tests.web.scenario_files import ScenarioFiles
@@ -162,7 +164,7 @@ class RunManager:
                     f"for it to finish or stop it (POST /api/stop/{active.test_id})"
                 )
             run = Run(self._new_id(), scenario.path.stem, scenario.path.name, options, scenario)
-            run.time_scale = options.time_scale or scenario.time_scale or self.default_scale
+            run.time_scale = resolve_time_scale(options.time_scale, [scenario.time_scale], self.default_scale)
             self._runs[run.test_id] = run
             self._active = run
             self._publish_run(run)
@@ -257,7 +259,7 @@ class RunManager:
             self.stream.publish("status", run.progress(), run.test_id)
         yield
 
-    def _conclude(self, run: Run, result: ScenarioResult, stack: Any) -> None:
+    def _conclude(self, run: Run, result: ScenarioResult, stack: Stack) -> None:
         """Write the run's reports (and its recording), stream its assertions, and finish it."""
         self._set_phase(run, "reporting")
         doc = self._report_doc(run, result.to_json())
@@ -308,7 +310,7 @@ class RunManager:
         (directory / "report.html").write_text(render_html([doc]), encoding="utf-8")
         run.files.update(json=directory / "report.json", html=directory / "report.html")
 
-    def _record(self, run: Run, result: ScenarioResult, stack: Any) -> None:
+    def _record(self, run: Run, result: ScenarioResult, stack: Stack) -> None:
         """Turn the live run into a promtool test file next to the reports (``scenario record``'s fixture)."""
         from obs_tests.clients.tools import run_tool  # noqa: PLC0415
         from obs_tests.scenarios.record import build_fixture  # noqa: PLC0415

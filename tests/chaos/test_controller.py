@@ -14,14 +14,37 @@ import pytest
 import obs_tests
 from obs_tests.chaos.controller import ChaosController
 from obs_tests.chaos.faults import FAULT_KINDS, FaultSpec, MarketFault, ProcessFault, ServiceFault, build_fault
+from obs_tests.config.contract import load_contract
 from obs_tests.errors import StackError, UnknownComponent, UsageError
+from obs_tests.stack.compose_stack import ComposeStack
 from obs_tests.stack.containers import ComposeBackend
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class RecordingBackend:
+    """A stack (obs_tests.stack.protocol.Stack) that records the process faults asked of it."""
+
+    contract = None
+    prometheus_url = "http://127.0.0.1:1"
+    alertmanager_url = None
+    components = ("gateway", "nats", "exchange")
+    controllable = True
+    time_scale = 1.0
+    load_targets = None
+
     def __init__(self, fail_start: bool = False) -> None:
         self.calls: list[tuple[str, str]] = []
         self.fail_start = fail_start
+
+    def prometheus(self) -> Any:
+        raise AssertionError("faults do not query Prometheus")
+
+    def heal(self, timeout: float = 30.0) -> list[str]:
+        return []
+
+    def close(self) -> None:
+        pass
 
     def kill(self, name: str) -> None:
         self.calls.append(("kill", name))
@@ -236,7 +259,10 @@ class FakeDocker:
 def test_compose_backend_acts_on_the_services_containers() -> None:
     docker = FakeDocker()
     backend = ComposeBackend("obs", urls={"gateway": "http://127.0.0.1:8000"}, client=docker)
-    with ChaosController(backend) as chaos:
+    compose = ComposeStack(
+        load_contract(ROOT / "obs.yaml"), project="obs", compose_file=ROOT / "docker-compose.yml", client=docker
+    )
+    with ChaosController(compose) as chaos:
         chaos.apply(FaultSpec("p", "pause", "gateway"))
         chaos.apply(FaultSpec("k", "kill", "agent-risk"))
     assert docker.log == ["pause", "kill", "start", "unpause"]

@@ -25,6 +25,7 @@ def test_a_result_records_its_lane_and_when_its_runner_took_the_stack(tmp_path: 
     class Stack:
         def __init__(self) -> None:
             self.components: dict[str, Any] = {}
+            self.time_scale = 1.0
 
         def prometheus(self) -> Any:
             raise _Unreachable

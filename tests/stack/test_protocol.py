@@ -43,3 +43,14 @@ def test_an_external_stack_runs_as_written_and_refuses_faults() -> None:
     assert stack.heal() == []
     with pytest.raises(ControlUnavailable, match="cannot kill 'gateway': this stack is reached by URL"):
         stack.kill("gateway")
+
+
+#: the modules that hold a stack: they use the protocol, never probe what a stack has
+SEAM = ["scenarios/runner.py", "scenarios/lanes.py", "chaos/faults.py", "chaos/controller.py", "web/runs.py"]
+
+
+@pytest.mark.parametrize("module", SEAM)
+def test_no_module_holding_a_stack_probes_it(module: str) -> None:
+    text = (ROOT / "obs_tests" / module).read_text(encoding="utf-8")
+    for probe in ("hasattr(", "getattr(", "stack: Any", "backend: Any"):
+        assert probe not in text, f"obs_tests/{module} uses {probe} — use a member of obs_tests.stack.protocol.Stack"
