@@ -143,6 +143,9 @@ def check_counter_resets(
 # -- histograms -----------------------------------------------------------------------------------
 
 
+_SeriesKey = tuple[tuple[str, str], ...]
+
+
 def _le(text: str) -> float:
     return math.inf if text in ("+Inf", "Inf", "inf") else float(text)
 
@@ -156,18 +159,7 @@ def check_histogram(name: str, samples: Iterable[Sample], *, nonnegative: bool |
     """
     if nonnegative is None:
         nonnegative = name.endswith(_NONNEGATIVE_UNITS)
-    buckets: dict[tuple[tuple[str, str], ...], dict[float, float]] = defaultdict(dict)
-    counts: dict[tuple[tuple[str, str], ...], float] = {}
-    sums: dict[tuple[tuple[str, str], ...], float] = {}
-    for sample in samples:
-        key = tuple(sorted((k, v) for k, v in sample.labels.items() if k not in ("__name__", "le")))
-        sample_name = sample.labels.get("__name__", "")
-        if sample_name == f"{name}_bucket" and "le" in sample.labels:
-            buckets[key][_le(sample.labels["le"])] = sample.value
-        elif sample_name == f"{name}_count":
-            counts[key] = sample.value
-        elif sample_name == f"{name}_sum":
-            sums[key] = sample.value
+    buckets, counts, sums = _histogram_series(name, samples)
     findings: list[Finding] = []
     if not buckets:
         return [
@@ -185,63 +177,106 @@ def check_histogram(name: str, samples: Iterable[Sample], *, nonnegative: bool |
             )
             continue
         ordered = sorted(bounds.items())
-        nan = [le for le, v in ordered if math.isnan(v)]
-        if nan:
-            findings.append(Finding("histograms", shown, f'bucket le="{nan[0]:g}" is NaN', rule="metric/histogram"))
-        for (le0, v0), (le1, v1) in itertools.pairwise(ordered):
-            if v0 > v1:
-                findings.append(
-                    Finding(
-                        "histograms",
-                        shown,
-                        f'bucket le="{le0:g}" = {v0:g} > le="{le1:g}" = {v1:g} — buckets must be cumulative '
-                        "(non-decreasing in le)",
-                        rule="metric/histogram",
-                    )
-                )
-        if math.inf not in bounds:
-            findings.append(
-                Finding(
-                    "histograms", shown, 'has no le="+Inf" bucket — every histogram needs one', rule="metric/histogram"
-                )
-            )
-        elif key in counts and bounds[math.inf] != counts[key]:
-            findings.append(
-                Finding(
-                    "histograms",
-                    shown,
-                    f'le="+Inf" bucket = {bounds[math.inf]:g} but {name}_count = {counts[key]:g} — they must be '
-                    "equal (every observation falls in +Inf)",
-                    rule="metric/histogram",
-                )
-            )
-        elif key not in counts:
-            findings.append(Finding("histograms", shown, f"has buckets but no {name}_count", rule="metric/histogram"))
-        if nonnegative and key in sums and sums[key] < 0:
-            findings.append(
-                Finding(
-                    "histograms",
-                    shown,
-                    f"{name}_sum = {sums[key]:g} < 0 although its observations cannot be negative",
-                    rule="metric/histogram",
-                )
-            )
+        findings.extend(_bucket_findings(shown, ordered))
+        findings.extend(_total_findings(name, shown, bounds, counts.get(key), sums.get(key), nonnegative=nonnegative))
         edges = tuple(le for le, _ in ordered)
         if reference is None:
             reference, reference_series = edges, shown
         elif edges != reference:
-            only_here = sorted(set(edges) - set(reference))
-            only_there = sorted(set(reference) - set(edges))
+            findings.append(_boundaries_differ(shown, edges, reference, reference_series))
+    return findings
+
+
+def _histogram_series(
+    name: str, samples: Iterable[Sample]
+) -> tuple[dict[_SeriesKey, dict[float, float]], dict[_SeriesKey, float], dict[_SeriesKey, float]]:
+    """The buckets (``le`` -> value), ``_count`` and ``_sum`` of each series of histogram ``name``."""
+    buckets: dict[_SeriesKey, dict[float, float]] = defaultdict(dict)
+    counts: dict[_SeriesKey, float] = {}
+    sums: dict[_SeriesKey, float] = {}
+    for sample in samples:
+        key = tuple(sorted((k, v) for k, v in sample.labels.items() if k not in ("__name__", "le")))
+        sample_name = sample.labels.get("__name__", "")
+        if sample_name == f"{name}_bucket" and "le" in sample.labels:
+            buckets[key][_le(sample.labels["le"])] = sample.value
+        elif sample_name == f"{name}_count":
+            counts[key] = sample.value
+        elif sample_name == f"{name}_sum":
+            sums[key] = sample.value
+    return buckets, counts, sums
+
+
+def _bucket_findings(shown: str, ordered: Sequence[tuple[float, float]]) -> list[Finding]:
+    """A NaN bucket, and buckets that are not cumulative, of one series (``ordered`` by ``le``)."""
+    findings: list[Finding] = []
+    nan = [le for le, v in ordered if math.isnan(v)]
+    if nan:
+        findings.append(Finding("histograms", shown, f'bucket le="{nan[0]:g}" is NaN', rule="metric/histogram"))
+    for (le0, v0), (le1, v1) in itertools.pairwise(ordered):
+        if v0 > v1:
             findings.append(
                 Finding(
                     "histograms",
                     shown,
-                    f"bucket boundaries differ from {reference_series}: only here {only_here}, only there "
-                    f"{only_there} — one metric must use one set of buckets (or quantiles cannot be aggregated)",
+                    f'bucket le="{le0:g}" = {v0:g} > le="{le1:g}" = {v1:g} — buckets must be cumulative '
+                    "(non-decreasing in le)",
                     rule="metric/histogram",
                 )
             )
     return findings
+
+
+def _total_findings(
+    name: str,
+    shown: str,
+    bounds: Mapping[float, float],
+    count: float | None,
+    total: float | None,
+    *,
+    nonnegative: bool,
+) -> list[Finding]:
+    """One series' ``+Inf`` bucket against its ``_count``, and its ``_sum`` when it cannot be negative."""
+    findings: list[Finding] = []
+    if math.inf not in bounds:
+        findings.append(
+            Finding("histograms", shown, 'has no le="+Inf" bucket — every histogram needs one', rule="metric/histogram")
+        )
+    elif count is not None and bounds[math.inf] != count:
+        findings.append(
+            Finding(
+                "histograms",
+                shown,
+                f'le="+Inf" bucket = {bounds[math.inf]:g} but {name}_count = {count:g} — they must be '
+                "equal (every observation falls in +Inf)",
+                rule="metric/histogram",
+            )
+        )
+    elif count is None:
+        findings.append(Finding("histograms", shown, f"has buckets but no {name}_count", rule="metric/histogram"))
+    if nonnegative and total is not None and total < 0:
+        findings.append(
+            Finding(
+                "histograms",
+                shown,
+                f"{name}_sum = {total:g} < 0 although its observations cannot be negative",
+                rule="metric/histogram",
+            )
+        )
+    return findings
+
+
+def _boundaries_differ(
+    shown: str, edges: tuple[float, ...], reference: tuple[float, ...], reference_series: str
+) -> Finding:
+    only_here = sorted(set(edges) - set(reference))
+    only_there = sorted(set(reference) - set(edges))
+    return Finding(
+        "histograms",
+        shown,
+        f"bucket boundaries differ from {reference_series}: only here {only_here}, only there "
+        f"{only_there} — one metric must use one set of buckets (or quantiles cannot be aggregated)",
+        rule="metric/histogram",
+    )
 
 
 def bucket_width(bounds: Sequence[float], value: float) -> tuple[float, float, float]:
@@ -379,7 +414,7 @@ def check_freshness(
     job -> scrape interval.
     """
     findings: list[Finding] = []
-    now_keys = set()
+    now_keys: set[_SeriesKey] = set()
     old: list[str] = []
     for sample in current:
         labels = {k: v for k, v in sample.labels.items() if k != "__name__"}
@@ -399,6 +434,13 @@ def check_freshness(
                 rule="metric/freshness",
             )
         )
+    findings.extend(_gone_series(metric, now_keys, recent))
+    return findings
+
+
+def _gone_series(metric: Metric, now_keys: set[_SeriesKey], recent: Iterable[Mapping[str, str]]) -> list[Finding]:
+    """The series seen recently but not now: stale (their target is gone), or churned (it still exports)."""
+    findings: list[Finding] = []
     # a target still exporting other series of the metric is up: its gone series are label churn (an info
     # metric's run id after a restart of what it exports, a label value that went away), a warning
     exporting = {(dict(k).get("job", ""), dict(k).get("instance", "")) for k in now_keys}
