@@ -246,3 +246,30 @@ class Isolated:
         for pid in self.processes():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def sigterm_after_two_pauses(tmp_path: Path, *lanes: str) -> tuple[str, int | None, list[StackRecord]]:
+    """``obs-tests scenario run <lanes>`` with two scenarios that each pause a component (orchestrator,
+    exchange); SIGTERM once both pauses are applied. Returns its whole output, its exit status and the
+    ready stack records it had then (for :func:`assert_all_gone`)."""
+    for name, target in (("pause-orchestrator", "orchestrator"), ("pause-exchange", "exchange")):
+        write_paused_scenario(tmp_path, name, target)
+    state = tmp_path / "state"
+    scenarios = [str(tmp_path / "pause-orchestrator.yaml"), str(tmp_path / "pause-exchange.yaml")]
+    reports = ["--report-dir", str(tmp_path / "reports")]
+    proc = python(
+        "-m", "obs_tests.cli", "scenario", "run", *lanes, *reports, *scenarios, env=env_with_state(state), cwd=ROOT
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    applied: set[str] = set()
+    for line in proc.stdout:
+        lines.append(line.rstrip())
+        if "fault applied: pause-" in line:
+            applied.add(line.split("fault applied: ")[1].split()[0])
+        if len(applied) == 2:
+            break
+    records = [r for r in list_records(state) if r.owner_pid == proc.pid and r.ready]
+    proc.send_signal(signal.SIGTERM)
+    rest, _ = proc.communicate(timeout=90)
+    return "\n".join(lines) + "\n" + rest, proc.returncode, records

@@ -3,17 +3,17 @@ reverted and every stack is stopped — also on SIGTERM."""
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
+
+import pytest
 
 from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.scenarios.lanes import Background, LentStack, StackPool, run_scenarios
 from obs_tests.scenarios.model import Catalog, load_scenario
 from obs_tests.stack import EmbeddedStack
 from obs_tests.stack.process import pid_alive
-from obs_tests.stack.state import list_records
 
-from .helpers import ROOT, assert_all_gone, env_with_state, identities, python, write_paused_scenario
+from .helpers import ROOT, assert_all_gone, identities, sigterm_after_two_pauses, write_paused_scenario
 
 HOLD = """\
 name: hold-orchestrator
@@ -93,45 +93,25 @@ def test_scenarios_run_in_parallel_each_on_its_own_stack(stack: EmbeddedStack, t
     assert all(p.running() and not p.paused for p in stack.processes.values())
 
 
-def test_sigterm_stops_every_stack_and_leaks_nothing(tmp_path: Path) -> None:
-    """Two scenarios on two stacks pause a component each; SIGTERM reverts both, both stacks go down."""
-    for name, target in (("pause-orchestrator", "orchestrator"), ("pause-exchange", "exchange")):
-        write_paused_scenario(tmp_path, name, target)
-    state = tmp_path / "state"
-    proc = python(
-        "-m",
-        "obs_tests.cli",
-        "scenario",
-        "run",
-        "--stacks",
-        "2",
-        "--report-dir",
-        str(tmp_path / "reports"),
-        str(tmp_path / "pause-orchestrator.yaml"),
-        str(tmp_path / "pause-exchange.yaml"),
-        env=env_with_state(state),
-        cwd=ROOT,
-    )
-    assert proc.stdout is not None
-    lines: list[str] = []
-    applied: set[str] = set()
-    for line in proc.stdout:
-        lines.append(line.rstrip())
-        if "fault applied: pause-" in line:
-            applied.add(line.split("fault applied: ")[1].split()[0])
-        if len(applied) == 2:
-            break
-    records = [r for r in list_records(state) if r.owner_pid == proc.pid and r.ready]
-    idents = [i for r in records for i in identities(r)]
-    proc.send_signal(signal.SIGTERM)
-    rest, _ = proc.communicate(timeout=90)
-    output = "\n".join(lines) + "\n" + rest
-    assert len(records) == 2, output
-    assert "on 2 embedded stacks" in output, output
+@pytest.mark.parametrize(
+    ("lanes", "stacks", "said"),
+    [
+        pytest.param(("--concurrency", "2"), 1, "concurrently: pause-orchestrator + pause-exchange", id="one-stack"),
+        pytest.param(("--stacks", "2"), 2, "on 2 embedded stacks", id="two-stacks"),
+    ],
+)
+def test_sigterm_stops_every_scenario_reverts_both_pauses_and_leaks_nothing(
+    tmp_path: Path, lanes: tuple[str, ...], stacks: int, said: str
+) -> None:
+    """Two scenarios pause a component each, at once on one stack or each on a stack of its own; SIGTERM
+    reverts both pauses and every stack goes down clean."""
+    output, status, records = sigterm_after_two_pauses(tmp_path, *lanes)
+    assert len(records) == stacks, output
+    assert said in output, output
     assert "fault reverted: pause-orchestrator" in output, output
     assert "fault reverted: pause-exchange" in output, output
-    assert proc.returncode != 0, output
-    assert_all_gone(idents, timeout=20)
+    assert status != 0, output
+    assert_all_gone([i for r in records for i in identities(r)], timeout=20)
 
 
 def test_background_pool_closed_midway_reverts_and_stops_its_stacks(stack: EmbeddedStack, tmp_path: Path) -> None:
