@@ -50,6 +50,7 @@ def signal_schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> Any:
+    # fastjsonschema: 3 µs a signal vs jsonschema's 49, of ~75 µs per request (benchmarks/schema_validation.py)
     return fastjsonschema.compile(signal_schema())
 
 

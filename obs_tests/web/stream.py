@@ -21,20 +21,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import itertools
 import sys
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
-import fastjsonschema
 import orjson
+from jsonschema.exceptions import best_match
 
-from obs_tests.config.validation import load_schema
+from obs_tests.config.validation import Validator, load_schema
+from obs_tests.core.yamlfile import format_path
 
 __all__ = ["DEFAULT_BUFFER", "MESSAGE_TYPES", "Stream", "StreamMessageInvalid", "validate_message"]
 
@@ -46,19 +46,19 @@ class StreamMessageInvalid(ValueError):
     """A message does not match ``stream.schema.json`` (a bug in the publisher, never the client's fault)."""
 
 
-_validator: Callable[[Any], Any] | None = None
+_VALIDATOR = Validator(load_schema("stream"))
 
 
 def validate_message(message: dict[str, Any]) -> None:
-    """Check one message against ``stream.schema.json`` (raises :class:`StreamMessageInvalid`)."""
-    global _validator  # noqa: PLW0603 - compiled once, on first use
-    if _validator is None:
-        # fastjsonschema rewrites the $refs of the schema it compiles: give it a copy of the shared one
-        _validator = fastjsonschema.compile(copy.deepcopy(load_schema("stream")))
-    try:
-        _validator(message)
-    except fastjsonschema.JsonSchemaValueException as exc:
-        raise StreamMessageInvalid(f"{message.get('type')} message: {exc.message}") from None
+    """Check one message against ``stream.schema.json`` (raises :class:`StreamMessageInvalid`).
+
+    The message names the field: ``log message: data.level: 'LOUD' is not one of ['INFO', …]``.
+    """
+    error = best_match(_VALIDATOR.iter_errors(message))
+    if error is not None:
+        where = format_path(error.absolute_path)
+        problem = error.message if len(error.message) <= 200 else error.message[:199] + "…"
+        raise StreamMessageInvalid(f"{message.get('type')} message: {where}: {problem}")
 
 
 @dataclass(frozen=True)

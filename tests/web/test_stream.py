@@ -69,9 +69,9 @@ def test_an_invalid_run_message_becomes_an_error_log_and_a_server_message_raises
     stream.publish("log", {"level": "LOUD", "message": "x", "t": 0}, RUN)
     (message,) = asyncio.run(take(stream, 2, since=0))[1:]
     assert message["type"] == "log" and message["data"]["level"] == "ERROR"
-    assert "stream message dropped" in message["data"]["message"]
+    assert "stream message dropped: log message: data.level: 'LOUD' is not one of" in message["data"]["message"]
     assert stream.invalid == 1
-    with pytest.raises(StreamMessageInvalid, match="stack message"):
+    with pytest.raises(StreamMessageInvalid, match=r"^stack message: data\.state: 'melting' is not one of \["):
         stream.publish("stack", {"state": "melting", "time_scale": 0.02, "message": ""})
 
 
