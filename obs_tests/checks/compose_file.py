@@ -153,6 +153,19 @@ def check_compose_consistency(
         return [*findings, Finding("compose", display_path(prometheus_config), message)]
     if not isinstance(prometheus, dict):
         return [*findings, Finding("compose", display_path(prometheus_config), "expected a mapping at the top level")]
+    found, scraped_load = _check_scrape_targets(prometheus_config, prometheus, services, ports)
+    findings += found
+    findings += _check_grafana_mounts(where, compose, services)
+    findings += _check_locust_profile(where, services, scraped_load=scraped_load)
+    return findings
+
+
+def _check_scrape_targets(
+    prometheus_config: Path, prometheus: Mapping[str, Any], services: Mapping[str, Any], ports: Mapping[str, str | None]
+) -> tuple[list[Finding], bool]:
+    """Every scrape target names a compose service and its port; and whether job ``load`` scrapes the
+    Locust workers (a DNS name of a service, on its ``--metrics-port``)."""
+    findings = []
     scraped_load = False
     for job in prometheus.get("scrape_configs") or []:
         for static in job.get("static_configs") or []:
@@ -188,6 +201,12 @@ def check_compose_consistency(
                     )
                 elif job.get("job_name") == "load" and str(dns.get("port")) == str(ports.get(name)):
                     scraped_load = True
+    return findings, scraped_load
+
+
+def _check_grafana_mounts(where: str, compose: Path, services: Mapping[str, Any]) -> list[Finding]:
+    """Grafana mounts the provisioning and dashboards directories, and both exist beside the compose file."""
+    findings = []
     grafana = services.get("grafana") or {}
     mounts = [str(v).split(":")[0] for v in grafana.get("volumes") or []]
     for needed in ("./grafana/provisioning", "./grafana_dashboards"):
@@ -195,19 +214,24 @@ def check_compose_consistency(
             findings.append(Finding("compose", f"{where}: grafana", f"{needed} is not mounted"))
         elif not (compose.parent / needed).is_dir():
             findings.append(Finding("compose", f"{where}: grafana", f"{needed} is mounted but does not exist"))
+    return findings
+
+
+def _check_locust_profile(where: str, services: Mapping[str, Any], *, scraped_load: bool) -> list[Finding]:
+    """Profile ``locust`` has a master and a worker, and Prometheus scrapes the workers as job ``load``."""
     profile = {n: s for n, s in services.items() if isinstance(s, dict) and "locust" in (s.get("profiles") or [])}
     commands = {n: _service_command(s) for n, s in profile.items()}
     if not any("--master" in c for c in commands.values()) or not any("--worker" in c for c in commands.values()):
-        findings.append(Finding("compose", where, "profile 'locust' needs a Locust master and a worker service"))
-    elif not scraped_load:
-        findings.append(
+        return [Finding("compose", where, "profile 'locust' needs a Locust master and a worker service")]
+    if not scraped_load:
+        return [
             Finding(
                 "compose",
                 where,
                 "no Prometheus job 'load' scrapes the Locust workers' --metrics-port (offered load on the dashboards)",
             )
-        )
-    return findings
+        ]
+    return []
 
 
 def check_compose(compose: Path, prometheus_config: Path, system: SystemUnderTest | None = None) -> list[Finding]:
