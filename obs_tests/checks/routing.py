@@ -234,27 +234,7 @@ def check_notifications(
         group_labels = dict(payload.get("groupLabels") or {})
         alerts = payload.get("alerts") or []
         if expected is not None and "..." not in expected:
-            if set(group_labels) - set(expected):
-                findings.append(
-                    Finding(
-                        "notifications",
-                        subject,
-                        f"grouped by {sorted(group_labels)}, the route says {list(expected)}",
-                        rule="alertmanager/notification",
-                    )
-                )
-            for alert in alerts:
-                mismatch = {k: v for k, v in group_labels.items() if alert.get("labels", {}).get(k) != v}
-                if mismatch:
-                    findings.append(
-                        Finding(
-                            "notifications",
-                            subject,
-                            f"alert {alert.get('labels', {}).get('alertname')} does not share the group labels "
-                            f"{mismatch}",
-                            rule="alertmanager/notification",
-                        )
-                    )
+            findings += _grouping_findings(subject, expected, group_labels, alerts)
         if payload.get("status") == "resolved" and not send_resolved.get(receiver, True):
             findings.append(
                 Finding(
@@ -264,25 +244,60 @@ def check_notifications(
                     rule="alertmanager/notification",
                 )
             )
-        for alert in alerts:
-            name = alert.get("labels", {}).get("alertname", "?")
-            for key, text in (alert.get("annotations") or {}).items():
-                if not str(text).strip():
-                    findings.append(
-                        Finding(
-                            "notifications",
-                            subject,
-                            f"alert {name}: annotation {key} is empty",
-                            rule="alertmanager/notification",
-                        )
+        findings += _annotation_findings(subject, alerts)
+    return findings
+
+
+def _grouping_findings(
+    subject: str, expected: Sequence[str], group_labels: Mapping[str, Any], alerts: Sequence[Mapping[str, Any]]
+) -> list[Finding]:
+    """A payload grouped by other labels than its route's ``group_by``, or holding an alert without them."""
+    findings = []
+    if set(group_labels) - set(expected):
+        findings.append(
+            Finding(
+                "notifications",
+                subject,
+                f"grouped by {sorted(group_labels)}, the route says {list(expected)}",
+                rule="alertmanager/notification",
+            )
+        )
+    for alert in alerts:
+        mismatch = {k: v for k, v in group_labels.items() if alert.get("labels", {}).get(k) != v}
+        if mismatch:
+            findings.append(
+                Finding(
+                    "notifications",
+                    subject,
+                    f"alert {alert.get('labels', {}).get('alertname')} does not share the group labels {mismatch}",
+                    rule="alertmanager/notification",
+                )
+            )
+    return findings
+
+
+def _annotation_findings(subject: str, alerts: Sequence[Mapping[str, Any]]) -> list[Finding]:
+    """Annotations of a payload's alerts that are empty or not rendered (``{{``, ``<no value>``)."""
+    findings = []
+    for alert in alerts:
+        name = alert.get("labels", {}).get("alertname", "?")
+        for key, text in (alert.get("annotations") or {}).items():
+            if not str(text).strip():
+                findings.append(
+                    Finding(
+                        "notifications",
+                        subject,
+                        f"alert {name}: annotation {key} is empty",
+                        rule="alertmanager/notification",
                     )
-                elif "{{" in str(text) or "<no value>" in str(text):
-                    findings.append(
-                        Finding(
-                            "notifications",
-                            subject,
-                            f"alert {name}: annotation {key} is not rendered: {text!r}",
-                            rule="alertmanager/notification",
-                        )
+                )
+            elif "{{" in str(text) or "<no value>" in str(text):
+                findings.append(
+                    Finding(
+                        "notifications",
+                        subject,
+                        f"alert {name}: annotation {key} is not rendered: {text!r}",
+                        rule="alertmanager/notification",
                     )
+                )
     return findings
