@@ -245,30 +245,9 @@ def probe_routing(
         [(labels, test) for labels, test in labelled if labels["alertname"] in inhibited],
     ]
     for number, wave in enumerate(waves):
-        if not wave:
-            continue
-        if number == 1:
-            # The inhibitors were resolved with the first wave: from then on the inhibited alerts (still
-            # firing) notify on their own; refresh them. Their firing notification is accepted from the
-            # probe's start: should one have gone out before the inhibition applied, it still proves the route
-            # (the inhibition itself is proven by probe_inhibition).
-            _post(am, [labels for labels, _ in wave])
-            firing = [(labels["alertname"], r, "firing") for labels, test in wave for r in test.receivers]
-            findings += _await_notes(sink, firing, run_id, since, within)[0]
-        resolved_since = time.time()
-        _post(am, [labels for labels, _ in wave], resolve=True)
-        resolved = [
-            (labels["alertname"], r, "resolved")
-            for labels, test in wave
-            for r in test.receivers
-            if settings.send_resolved.get(r, True)
-        ]
-        findings += _await_notes(sink, resolved, run_id, resolved_since, within)[0]
-    payloads = [
-        p
-        for p in sink.payloads(since=time.time() - 600)
-        if any(a.get("labels", {}).get("obs_probe") == run_id for a in p.get("alerts", []))
-    ]
+        if wave:
+            findings += _probe_wave(am, sink, wave, run_id, since, within, settings, second=number == 1)
+    payloads = _probe_payloads(sink, run_id)
     findings += check_notifications(payloads, group_by=settings.group_by, send_resolved=settings.send_resolved)
     details = {
         "run": run_id,
@@ -277,6 +256,49 @@ def probe_routing(
         "payloads": len(payloads),
     }
     return findings, details
+
+
+def _probe_wave(
+    am: AlertmanagerClient,
+    sink: SinkClient,
+    wave: Sequence[tuple[dict[str, str], RouteTest]],
+    run_id: str,
+    since: float,
+    within: float,
+    settings: AlertmanagerSettings,
+    *,
+    second: bool,
+) -> list[Finding]:
+    """Resolve one wave of probe alerts and await their resolved notifications; the second wave (the
+    inhibited alerts) first awaits its firing ones."""
+    findings: list[Finding] = []
+    if second:
+        # The inhibitors were resolved with the first wave: from then on the inhibited alerts (still
+        # firing) notify on their own; refresh them. Their firing notification is accepted from the
+        # probe's start: should one have gone out before the inhibition applied, it still proves the route
+        # (the inhibition itself is proven by probe_inhibition).
+        _post(am, [labels for labels, _ in wave])
+        firing = [(labels["alertname"], r, "firing") for labels, test in wave for r in test.receivers]
+        findings += _await_notes(sink, firing, run_id, since, within)[0]
+    resolved_since = time.time()
+    _post(am, [labels for labels, _ in wave], resolve=True)
+    resolved = [
+        (labels["alertname"], r, "resolved")
+        for labels, test in wave
+        for r in test.receivers
+        if settings.send_resolved.get(r, True)
+    ]
+    findings += _await_notes(sink, resolved, run_id, resolved_since, within)[0]
+    return findings
+
+
+def _probe_payloads(sink: SinkClient, run_id: str) -> list[dict[str, Any]]:
+    """The webhook payloads of the last ten minutes holding an alert of this probe run."""
+    return [
+        p
+        for p in sink.payloads(since=time.time() - 600)
+        if any(a.get("labels", {}).get("obs_probe") == run_id for a in p.get("alerts", []))
+    ]
 
 
 InhibitionCase = tuple[Mapping[str, str], Sequence[Mapping[str, str]], Sequence[Mapping[str, str]]]
@@ -337,76 +359,102 @@ def probe_silence(
     started = time.time()
     _post(am, [labels])
     try:
-
-        def silenced() -> Poll[list[dict[str, Any]]]:
-            got = am.alerts(filters=[f'obs_probe="{run_id}"'])
-            ok = bool(got) and bool((got[0].get("status") or {}).get("silencedBy"))
-            return Poll(ok, got, str([(a["status"]["state"], a["status"].get("silencedBy")) for a in got]))
-
-        try:
-            wait_for(
-                silenced,
-                timeout=max(1.0, duration - 0.5),
-                interval=0.05,
-                expected="the alert silenced",
-                transient=(ObsTestsError,),
-            )
-        except WaitTimeout as exc:
-            findings.append(
-                Finding(
-                    "silences",
-                    "silence probe",
-                    f"the alert was never silenced: {exc.message}",
-                    rule="alertmanager/silence",
-                )
-            )
-
-        def while_silenced() -> list[dict[str, Any]]:
-            got = sink.notifications(since=started, labels={"obs_probe": run_id})
-            return [n for n in got if n["received_at"] < ends]
-
-        early = while_silenced()
-        while time.time() < ends and not early:
-            time.sleep(0.1)  # poll spacing: watching for a notification that must not arrive
-            early = while_silenced()
-        if early:
-            findings.append(
-                Finding(
-                    "silences",
-                    "silence probe",
-                    f"a notification went out while silenced: {early[0]['receiver']}",
-                    rule="alertmanager/silence",
-                )
-            )
-        within = settings.notify_within(receiver) + duration
-        try:
-            note = wait_for(
-                lambda: Poll(
-                    bool(n := sink.notifications(since=started, labels={"obs_probe": run_id}, status="firing")),
-                    n,
-                ),
-                timeout=within,
-                interval=0.1,
-                expected="the notification after the silence expired",
-                bound=f"silence end + group_wait ({settings.group_wait.get(receiver, 30):g}s)",
-                transient=(ObsTestsError,),
-            )
-            after = note[0]["received_at"] - ends
-        except WaitTimeout as exc:
-            findings.append(
-                Finding(
-                    "silences",
-                    "silence probe",
-                    f"nothing arrived after the silence expired: {exc.message}",
-                    rule="alertmanager/silence",
-                )
-            )
-            after = float("nan")
+        findings += _await_silenced(am, run_id, duration)
+        findings += _notified_while_silenced(sink, run_id, started, ends)
+        late, after = _await_after_expiry(
+            sink,
+            run_id,
+            started,
+            ends,
+            within=settings.notify_within(receiver) + duration,
+            group_wait=settings.group_wait.get(receiver, 30),
+        )
+        findings += late
     finally:
         _post(am, [labels], resolve=True)
         with contextlib.suppress(ObsTestsError):  # already expired
             am.expire_silence(silence_id)
     return findings, {"silence_seconds": duration, "notified_after_expiry": after}
+
+
+def _await_silenced(am: AlertmanagerClient, run_id: str, duration: float) -> list[Finding]:
+    """Wait until Alertmanager shows the probe alert silenced; a finding if it never does."""
+
+    def silenced() -> Poll[list[dict[str, Any]]]:
+        got = am.alerts(filters=[f'obs_probe="{run_id}"'])
+        ok = bool(got) and bool((got[0].get("status") or {}).get("silencedBy"))
+        return Poll(ok, got, str([(a["status"]["state"], a["status"].get("silencedBy")) for a in got]))
+
+    try:
+        wait_for(
+            silenced,
+            timeout=max(1.0, duration - 0.5),
+            interval=0.05,
+            expected="the alert silenced",
+            transient=(ObsTestsError,),
+        )
+    except WaitTimeout as exc:
+        return [
+            Finding(
+                "silences",
+                "silence probe",
+                f"the alert was never silenced: {exc.message}",
+                rule="alertmanager/silence",
+            )
+        ]
+    return []
+
+
+def _notified_while_silenced(sink: SinkClient, run_id: str, started: float, ends: float) -> list[Finding]:
+    """Watch the sink until the silence ends: a notification received before then is a finding."""
+
+    def while_silenced() -> list[dict[str, Any]]:
+        got = sink.notifications(since=started, labels={"obs_probe": run_id})
+        return [n for n in got if n["received_at"] < ends]
+
+    early = while_silenced()
+    while time.time() < ends and not early:
+        time.sleep(0.1)  # poll spacing: watching for a notification that must not arrive
+        early = while_silenced()
+    if early:
+        return [
+            Finding(
+                "silences",
+                "silence probe",
+                f"a notification went out while silenced: {early[0]['receiver']}",
+                rule="alertmanager/silence",
+            )
+        ]
+    return []
+
+
+def _await_after_expiry(
+    sink: SinkClient, run_id: str, started: float, ends: float, *, within: float, group_wait: float
+) -> tuple[list[Finding], float]:
+    """Wait for the firing notification once the silence expired: findings, and how long after the end it
+    arrived (NaN when it never did)."""
+    try:
+        note = wait_for(
+            lambda: Poll(
+                bool(n := sink.notifications(since=started, labels={"obs_probe": run_id}, status="firing")),
+                n,
+            ),
+            timeout=within,
+            interval=0.1,
+            expected="the notification after the silence expired",
+            bound=f"silence end + group_wait ({group_wait:g}s)",
+            transient=(ObsTestsError,),
+        )
+    except WaitTimeout as exc:
+        return [
+            Finding(
+                "silences",
+                "silence probe",
+                f"nothing arrived after the silence expired: {exc.message}",
+                rule="alertmanager/silence",
+            )
+        ], float("nan")
+    return [], note[0]["received_at"] - ends
 
 
 def load_alertmanager_config(path: Path) -> dict[str, Any]:
