@@ -220,6 +220,45 @@ def _shown_duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
+def _lint_required(rule: Rule, policy: LintPolicy) -> list[Finding]:
+    """The labels and annotations the policy requires on every alert."""
+    findings = []
+    missing_labels = [k for k in policy.required_labels if not rule.labels.get(k)]
+    if missing_labels:
+        findings.append(
+            rule.finding(
+                "rule/required-label",
+                f"missing label(s) {', '.join(missing_labels)} — routing needs them (required by "
+                "policy.alerts.required_labels)",
+            )
+        )
+    missing = [k for k in policy.required_annotations if not rule.annotations.get(k, "").strip()]
+    if missing:
+        findings.append(
+            rule.finding(
+                "rule/required-annotation",
+                f"missing annotation(s) {', '.join(missing)} — the on-call needs them (required by "
+                "policy.alerts.required_annotations)",
+            )
+        )
+    return findings
+
+
+def _lint_duplicate(rule: Rule, seen: dict[str, Rule]) -> list[Finding]:
+    """An alert name used before (``seen``: name -> its first alert, which this one joins if new)."""
+    if rule.name in seen:
+        first = seen[rule.name]
+        return [
+            rule.finding(
+                "rule/duplicate-name",
+                f"alert name already used at {first.file}:{first.line} — alert names must be unique "
+                "(routing, silences and runbooks key on them)",
+            )
+        ]
+    seen[rule.name] = rule
+    return []
+
+
 def lint_rules(
     files: Sequence[RuleFile],
     *,
@@ -252,37 +291,10 @@ def lint_rules(
             findings += _lint_expr(rule, sels, types, intervals, job_of, default_interval, policy)
             if rule.kind != "alert":
                 continue
-            missing_labels = [k for k in policy.required_labels if not rule.labels.get(k)]
-            if missing_labels:
-                findings.append(
-                    rule.finding(
-                        "rule/required-label",
-                        f"missing label(s) {', '.join(missing_labels)} — routing needs them (required by "
-                        "policy.alerts.required_labels)",
-                    )
-                )
-            missing = [k for k in policy.required_annotations if not rule.annotations.get(k, "").strip()]
-            if missing:
-                findings.append(
-                    rule.finding(
-                        "rule/required-annotation",
-                        f"missing annotation(s) {', '.join(missing)} — the on-call needs them (required by "
-                        "policy.alerts.required_annotations)",
-                    )
-                )
+            findings += _lint_required(rule, policy)
             findings += _lint_for(rule, not sels, policy)
             findings += _lint_runbook(rule, policy)
-            if rule.name in seen:
-                first = seen[rule.name]
-                findings.append(
-                    rule.finding(
-                        "rule/duplicate-name",
-                        f"alert name already used at {first.file}:{first.line} — alert names must be unique "
-                        "(routing, silences and runbooks key on them)",
-                    )
-                )
-            else:
-                seen[rule.name] = rule
+            findings += _lint_duplicate(rule, seen)
     return findings
 
 
