@@ -139,71 +139,73 @@ def _range_hint(schema: dict[str, Any], path: list[str | int]) -> str:
 def describe_error(error: ValidationError, doc: LocatedDocument) -> str:
     """One line: ``file:line: field.path: what is wrong — how to fix``."""
     path: list[str | int] = list(error.absolute_path)
-    validator = error.validator
     schema = error.schema if isinstance(error.schema, dict) else {}
-    if validator == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = sorted(schema.get("properties", {}))
-        extras = [k for k in error.instance if k not in allowed]
-        key = str(extras[0]) if extras else "?"
-        key_path = [*path, key]
-        hint = closest(key, allowed)
-        did_you_mean = f" (did you mean '{hint[0]}'?)" if hint else ""
-        return (
-            f"{doc.where(key_path)}: {format_path(key_path)}: unknown field '{key}'{did_you_mean}"
-            f" — known fields: {', '.join(allowed)}"
-        )
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        return _unknown_field(error.instance, doc, path, schema)
+    return f"{doc.where(path)}: {format_path(path)}: {_problem(error, schema, path)}"
+
+
+def _unknown_field(
+    instance: dict[str, Any], doc: LocatedDocument, path: list[str | int], schema: dict[str, Any]
+) -> str:
+    """The first key a mapping may not have, located at the key itself, with the closest known one."""
+    allowed = sorted(schema.get("properties", {}))
+    extras = [k for k in instance if k not in allowed]
+    key = str(extras[0]) if extras else "?"
+    key_path = [*path, key]
+    hint = closest(key, allowed)
+    did_you_mean = f" (did you mean '{hint[0]}'?)" if hint else ""
+    return (
+        f"{doc.where(key_path)}: {format_path(key_path)}: unknown field '{key}'{did_you_mean}"
+        f" — known fields: {', '.join(allowed)}"
+    )
+
+
+def _problem(error: ValidationError, schema: dict[str, Any], path: list[str | int]) -> str:
+    """What is wrong with the value at ``path``, and how to fix it."""
+    validator = error.validator
     if validator == "required":
         missing = str(error.message).split("'")[1] if "'" in error.message else str(error.validator_value)
-        return f"{doc.where(path)}: {format_path(path)}: missing required field '{missing}' — add '{missing}:' here"
-    wanted_types: Any = schema.get("type", ()) if validator == "type" else ()
-    numeric = {"number", "integer"} & ({wanted_types} if isinstance(wanted_types, str) else set(wanted_types))
-    if numeric and isinstance(error.instance, float) and not math.isfinite(error.instance):
-        return (
-            f"{doc.where(path)}: {format_path(path)}: {_short(error.instance)} is not a finite number — "
-            f"{_range_hint(schema, path)}"
-        )
+        return f"missing required field '{missing}' — add '{missing}:' here"
     if validator == "type":
-        wanted: Any = error.validator_value
-        names = [wanted] if isinstance(wanted, str) else list(wanted)
-        expected = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
-        if error.instance is None:  # "got null null" said the same thing twice
-            return f"{doc.where(path)}: {format_path(path)}: expected {expected}, got null"
-        return (
-            f"{doc.where(path)}: {format_path(path)}: expected {expected}, "
-            f"got {_type_of(error.instance)} {_short(error.instance)}"
-        )
+        return _wrong_type(error, schema, path)
     if validator == "enum":
         values: Any = error.validator_value
         options = [str(o) for o in values]
         hint = closest(str(error.instance), options)
         did_you_mean = f" (did you mean '{hint[0]}'?)" if hint else ""
-        return (
-            f"{doc.where(path)}: {format_path(path)}: {_short(error.instance)} is not allowed{did_you_mean}"
-            f" — use one of: {', '.join(options)}"
-        )
+        return f"{_short(error.instance)} is not allowed{did_you_mean} — use one of: {', '.join(options)}"
     if validator == "pattern":
         what = schema.get("description") or f"must match {error.validator_value}"
-        return f"{doc.where(path)}: {format_path(path)}: {_short(error.instance)} is not valid — {what}"
+        return f"{_short(error.instance)} is not valid — {what}"
     if validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        return (
-            f"{doc.where(path)}: {format_path(path)}: {_short(error.instance)} is out of range — "
-            f"{_range_hint(schema, path)}"
-        )
+        return f"{_short(error.instance)} is out of range — {_range_hint(schema, path)}"
     if validator == "x-maxSeconds":
         limit = float(schema.get("x-maxSeconds", 0))
-        return f"{doc.where(path)}: {format_path(path)}: {error.message} — allowed: at most {_seconds(limit)}"
+        return f"{error.message} — allowed: at most {_seconds(limit)}"
     if validator == "maxLength":
-        return (
-            f"{doc.where(path)}: {format_path(path)}: a string of {len(str(error.instance)):,} characters — allowed: "
-            f"at most {schema.get('maxLength')}"
-        )
+        return f"a string of {len(str(error.instance)):,} characters — allowed: at most {schema.get('maxLength')}"
     if validator in ("minItems", "minLength", "minProperties"):
-        return f"{doc.where(path)}: {format_path(path)}: must not be empty"
+        return "must not be empty"
     if validator in ("oneOf", "anyOf"):
         described = schema.get("description")
         if described:
-            return f"{doc.where(path)}: {format_path(path)}: {_short(error.instance)} is not valid — {described}"
-    return f"{doc.where(path)}: {format_path(path)}: {_short_message(error.message)}"
+            return f"{_short(error.instance)} is not valid — {described}"
+    return _short_message(error.message)
+
+
+def _wrong_type(error: ValidationError, schema: dict[str, Any], path: list[str | int]) -> str:
+    """A value of another type than the schema's — or NaN/±Inf where a number is expected."""
+    wanted_types: Any = schema.get("type", ())
+    numeric = {"number", "integer"} & ({wanted_types} if isinstance(wanted_types, str) else set(wanted_types))
+    if numeric and isinstance(error.instance, float) and not math.isfinite(error.instance):
+        return f"{_short(error.instance)} is not a finite number — {_range_hint(schema, path)}"
+    wanted: Any = error.validator_value
+    names = [wanted] if isinstance(wanted, str) else list(wanted)
+    expected = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
+    if error.instance is None:  # "got null null" said the same thing twice
+        return f"expected {expected}, got null"
+    return f"expected {expected}, got {_type_of(error.instance)} {_short(error.instance)}"
 
 
 def _short_message(message: str) -> str:
