@@ -317,8 +317,11 @@ def session_scenarios(config: pytest.Config) -> list[Any]:
 
 def log_dir(config: pytest.Config) -> Path | None:
     """Where the embedded stack keeps its component logs (``--obs-log-dir``, ``OBS_LOG_DIR``), if anywhere."""
-    text = given_value(_given(config), "log_dir")
-    return Path(text) if text else None
+    try:
+        return run_settings(config).log_dir
+    except pytest.UsageError:
+        text = given_value(_given(config), "log_dir")
+        return Path(text) if text else None
 
 
 def grafana_url(config: pytest.Config) -> str | None:
@@ -397,7 +400,10 @@ def obs_report(pytestconfig: pytest.Config) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def obs_report_dir(pytestconfig: pytest.Config) -> Path:
     """Where checks write reports of their own (``--obs-report-dir``, default ``reports``)."""
-    path = Path(given_value(_given(pytestconfig), "report_dir") or "reports")
+    try:
+        path = run_settings(pytestconfig).report_dir
+    except pytest.UsageError:  # no readable contract: the option, else the default
+        path = Path(given_value(_given(pytestconfig), "report_dir") or "reports")
     path.mkdir(parents=True, exist_ok=True)
     return path
 

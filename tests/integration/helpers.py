@@ -273,3 +273,21 @@ def sigterm_after_two_pauses(tmp_path: Path, *lanes: str) -> tuple[str, int | No
     proc.send_signal(signal.SIGTERM)
     rest, _ = proc.communicate(timeout=90)
     return "\n".join(lines) + "\n" + rest, proc.returncode, records
+
+
+def check_stack_of_yours(
+    prometheus_url: str,
+    contract: Path,
+    tmp_path: Path,
+    keyword: str,
+    *pytest_args: str,
+    env: dict[str, str] | None = None,
+) -> tuple[int, str]:
+    """``obs-tests check`` against a running Prometheus (as a stack of yours), only the checks ``-k keyword``
+    selects; its exit status and whole output."""
+    args = ["check", "--contract", str(contract), "--prometheus-url", prometheus_url]
+    args += ["--report-dir", str(tmp_path / "reports"), "-k", keyword]
+    result = obs_tests(
+        *args, *(["--", *pytest_args] if pytest_args else []), env=dict(os.environ) if env is None else env
+    )
+    return result.returncode, result.stdout + result.stderr

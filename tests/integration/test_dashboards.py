@@ -28,7 +28,7 @@ from obs_tests.demo.workload import wait_drained, wait_scraped_after
 from obs_tests.stack import EmbeddedStack
 from obs_tests.suite.plugin import LoadFixture
 
-from .helpers import CONTRACT, ROOT, obs_tests
+from .helpers import CONTRACT, ROOT, check_stack_of_yours, obs_tests
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
@@ -170,21 +170,7 @@ def test_foreign_dashboards_run_without_crashing(
 
 def _check(stack: EmbeddedStack, contract: Path, tmp_path: Path, keyword: str) -> tuple[int, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OBS_GRAFANA")}
-    result = obs_tests(
-        "check",
-        "--contract",
-        str(contract),
-        "--prometheus-url",
-        stack.prometheus_url,
-        "--report-dir",
-        str(tmp_path / "reports"),
-        "-k",
-        keyword,
-        "--",
-        "-rs",
-        env=env,
-    )
-    return result.returncode, result.stdout + result.stderr
+    return check_stack_of_yours(stack.prometheus_url, contract, tmp_path, keyword, "-rs", env=env)
 
 
 def test_suite_passes_on_the_repository_and_fails_on_a_broken_copy(

@@ -7,7 +7,6 @@ leak into other tests. The checks run the way users run them: `obs-tests check -
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.demo.workload import measure_latency_quantiles, run_accounting, trace_signal, wait_scraped_after
 from obs_tests.stack import EmbeddedStack
 
-from .helpers import CONTRACT, ROOT, obs_tests
+from .helpers import CONTRACT, ROOT, check_stack_of_yours
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
@@ -33,19 +32,7 @@ def broken() -> Iterator[EmbeddedStack]:
 
 
 def _check(stack: EmbeddedStack, keyword: str, tmp_path: Path, contract: Path = CONTRACT) -> tuple[int, str]:
-    result = obs_tests(
-        "check",
-        "--contract",
-        str(contract),
-        "--prometheus-url",
-        stack.prometheus_url,
-        "--report-dir",
-        str(tmp_path / "reports"),
-        "-k",
-        keyword,
-        env=dict(os.environ),
-    )
-    return result.returncode, result.stdout + result.stderr
+    return check_stack_of_yours(stack.prometheus_url, contract, tmp_path, keyword)
 
 
 def _job(component: str) -> str:

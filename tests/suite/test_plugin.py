@@ -34,12 +34,14 @@ def test_scenario_stacks_out_of_range_is_a_usage_error_naming_the_option(tmp_pat
 def test_settings_handed_over_by_obs_tests_check_are_used_as_they_are(tmp_path: Path) -> None:
     """obs-tests check hands its resolved settings to the session: the plugin resolves nothing again (its own
     options, here a different time scale, are not read)."""
-    settings = resolve_settings({"contract": ROOT / "obs.yaml", "time_scale": "0.5"}, {})
+    given = {"contract": ROOT / "obs.yaml", "time_scale": "0.5"}
+    settings = resolve_settings(given | {"report_dir": tmp_path / "mine", "log_dir": tmp_path / "logs"}, {})
     (tmp_path / "test_seen.py").write_text(
-        "from obs_tests.suite.plugin import run_settings\n\n"
-        "def test_seen(pytestconfig):\n"
+        "from obs_tests.suite.plugin import log_dir, run_settings\n\n"
+        "def test_seen(pytestconfig, obs_report_dir):\n"
         "    seen = run_settings(pytestconfig)\n"
         "    assert (seen.time_scale, seen.time_scale_given, seen.contract.source.name) == (0.5, True, 'obs.yaml')\n"
+        "    assert obs_report_dir.name == 'mine' and log_dir(pytestconfig).name == 'logs'\n"
     )
     args = [str(tmp_path / "test_seen.py"), "-q", "-p", "no:cacheprovider", "--obs-time-scale", "0.9"]
     assert pytest.main(args, plugins=[GivenSettings(settings)]) == pytest.ExitCode.OK
