@@ -7,6 +7,7 @@ import copy
 from typing import Any
 
 from obs_tests import __version__
+from obs_tests.web.openapi_paths import api_paths
 from obs_tests.web.runs import LOAD_PROFILES, TEST_ID_PATTERN
 from obs_tests.web.scenario_files import NAME_PATTERN
 
@@ -48,17 +49,6 @@ _NUM = {"type": "number"}
 _OPT_NUM = {"type": ["number", "null"]}
 _STATUS = {"enum": ["running", "passed", "failed", "stopped", "error"]}
 _PHASE = {"enum": ["queued", "starting stack", "running", "reporting", "finished"]}
-
-
-def _error(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-    }
-
-
-def _json(ref: str, description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": {"$ref": ref}}}}
 
 
 _SCHEMAS: dict[str, Any] = {
@@ -272,199 +262,6 @@ _SCHEMAS: dict[str, Any] = {
     },
 }
 
-_TEST_ID_PARAM = {
-    "name": "test_id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string", "pattern": TEST_ID_PATTERN},
-    "description": "as returned by POST /api/run",
-}
-
-
-def _paths() -> dict[str, Any]:
-    bad_request = _error("invalid request (the message says which field and why)")
-    unauthorized = _error("missing or wrong token (only when OBS_DASHBOARD_TOKEN is set)")
-    forbidden = _error("a request from another origin, or a non-loopback Host on a loopback-bound dashboard")
-    not_found = _error("no such scenario / run / report")
-    common = {"401": unauthorized, "403": forbidden}
-    return {
-        "/api/info": {
-            "get": {
-                "operationId": "info",
-                "summary": "Version, stack state and time scale, links (Prometheus, Alertmanager, Grafana), active "
-                "run, stream position",
-                "responses": {"200": _json("#/components/schemas/Info", "the server's state"), **common},
-            }
-        },
-        "/api/scenarios": {
-            "get": {
-                "operationId": "listScenarios",
-                "summary": "Every scenario file of the scenario directory, validated",
-                "responses": {"200": _json("#/components/schemas/ScenarioList", "the scenarios"), **common},
-            }
-        },
-        "/api/scenarios/{name}": {
-            "get": {
-                "operationId": "getScenario",
-                "summary": "One scenario: its YAML and its validation error (message and line) if any",
-                "parameters": [
-                    {
-                        "name": "name",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string"},
-                        "description": "a scenario name (file name without .yaml); paths are refused",
-                    }
-                ],
-                "responses": {
-                    "200": _json("#/components/schemas/ScenarioDetail", "the scenario"),
-                    "400": _error("not a plain file name (a path, '..', odd characters)"),
-                    "404": not_found,
-                    **common,
-                },
-            }
-        },
-        "/api/run": {
-            "post": {
-                "operationId": "startRun",
-                "summary": "Start a scenario run on the dashboard's stack (one at a time)",
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RunRequest"}}},
-                },
-                "responses": {
-                    "202": _json("#/components/schemas/RunAccepted", "the run started"),
-                    "400": bad_request,
-                    "404": not_found,
-                    "409": _error("a run is already going on this stack"),
-                    "413": _error("request body too large"),
-                    "415": _error("the body is not application/json"),
-                    "422": _error("the scenario file is invalid (the message names the line and the field)"),
-                    **common,
-                },
-            }
-        },
-        "/api/status/{test_id}": {
-            "get": {
-                "operationId": "runStatus",
-                "summary": "Status, assertions passed/total, alerts with measured times, chaos, log, events",
-                "parameters": [_TEST_ID_PARAM],
-                "responses": {
-                    "200": _json("#/components/schemas/RunStatus", "the run"),
-                    "400": bad_request,
-                    "404": not_found,
-                    **common,
-                },
-            }
-        },
-        "/api/stop/{test_id}": {
-            "post": {
-                "operationId": "stopRun",
-                "summary": "Stop a run: it ends, its faults are reverted; answers once they are",
-                "parameters": [_TEST_ID_PARAM],
-                "responses": {
-                    "200": _json("#/components/schemas/RunStatus", "the run, stopped (faults_reverted)"),
-                    "400": bad_request,
-                    "404": not_found,
-                    "409": _error("the run already finished"),
-                    **common,
-                },
-            }
-        },
-        "/api/runs": {
-            "get": {
-                "operationId": "listRuns",
-                "summary": "Runs, newest first: this server's and those whose reports are in the report directory",
-                "parameters": [
-                    {
-                        "name": "limit",
-                        "in": "query",
-                        "required": False,
-                        "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100},
-                    }
-                ],
-                "responses": {
-                    "200": _json("#/components/schemas/RunList", "the runs"),
-                    "400": bad_request,
-                    **common,
-                },
-            }
-        },
-        "/api/report/{test_id}.{format}": {
-            "get": {
-                "operationId": "report",
-                "summary": "A finished run's report: json, html (self-contained), svg (timeline chart), yml "
-                "(promtool recording)",
-                "parameters": [
-                    _TEST_ID_PARAM,
-                    {
-                        "name": "format",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"enum": ["json", "html", "svg", "yml"]},
-                    },
-                ],
-                "responses": {
-                    "200": {
-                        "description": "the report",
-                        "content": {
-                            "application/json": {"schema": {"type": "object"}},
-                            "text/html": {"schema": {"type": "string"}},
-                            "image/svg+xml": {"schema": {"type": "string"}},
-                            "application/yaml": {"schema": {"type": "string"}},
-                        },
-                    },
-                    "400": bad_request,
-                    "404": not_found,
-                    "409": _error("the run is still going"),
-                    **common,
-                },
-            }
-        },
-        "/api/stream": {
-            "get": {
-                "operationId": "stream",
-                "summary": "Live stream: Server-Sent Events here, or a WebSocket on the same path",
-                "description": "Every message is a JSON document valid against /api/stream.schema.json, with a "
-                "sequence number (`seq`; the SSE event id). Resume with `since=<last seq>` (or SSE's "
-                "Last-Event-ID); without it the stream starts now. A WebSocket upgrade of this path sends the "
-                "same messages as text frames. A client too far behind the bounded buffer receives one "
-                "`overflow` message naming the lost range.",
-                "parameters": [
-                    {"name": "since", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}},
-                    {
-                        "name": "test_id",
-                        "in": "query",
-                        "required": False,
-                        "schema": {"type": "string", "pattern": TEST_ID_PATTERN},
-                        "description": "only this run's messages (and server-wide ones)",
-                    },
-                ],
-                "responses": {
-                    "200": {
-                        "description": "the stream",
-                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
-                    },
-                    "400": bad_request,
-                    **common,
-                },
-            }
-        },
-        "/api/stream.schema.json": {
-            "get": {
-                "operationId": "streamSchema",
-                "summary": "The JSON Schema of the stream messages",
-                "responses": {
-                    "200": {
-                        "description": "JSON Schema",
-                        "content": {"application/json": {"schema": {"type": "object"}}},
-                    },
-                    **common,
-                },
-            }
-        },
-    }
-
 
 def openapi_document(*, token_required: bool) -> dict[str, Any]:
     """The OpenAPI document of this server (security schemes only when a token is required)."""
@@ -476,7 +273,7 @@ def openapi_document(*, token_required: bool) -> dict[str, Any]:
             "description": "Run chaos scenarios on the embedded stack and watch them live. One run at a time. "
             "Errors are JSON: {error, status}.",
         },
-        "paths": _paths(),
+        "paths": api_paths(),
         "components": {"schemas": copy.deepcopy(_SCHEMAS)},
     }
     if token_required:
