@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from obs_tests.stack.component_status import ComponentStatus
 from obs_tests.stack.compose_stack import ComposeStack
-from obs_tests.stack.embedded import ComponentStatus, EmbeddedStack
+from obs_tests.stack.embedded import EmbeddedStack
 from obs_tests.stack.external import ExternalStack
 from obs_tests.stack.protocol import Stack
 

@@ -23,28 +23,25 @@ import atexit
 import contextlib
 import os
 import shutil
-import signal
-import tempfile
 import threading
 import time
-import types
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import yaml
-
-from obs_tests.clients.prometheus import PrometheusClient, Target
+from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.config.contract import Contract
-from obs_tests.core.interrupts import INTERRUPT_SIGNALS, note_signal, raise_interrupt
-from obs_tests.core.waiting import Poll, wait_for
-from obs_tests.errors import ObsTestsError, StackStartError, UnknownComponent, WaitTimeout
-from obs_tests.rules.rulefiles import plain_rule_files
-from obs_tests.stack.components import Component, ComponentPlan, build_components, port_names
-from obs_tests.stack.ports import allocate_ports
+from obs_tests.errors import StackStartError, UnknownComponent
+from obs_tests.stack.component_status import ComponentStatus, component_status
+from obs_tests.stack.components import Component
 from obs_tests.stack.process import ManagedProcess, ProcessIdentity, Spawner, environ_copy
-from obs_tests.stack.render import render_alertmanager_config, render_prometheus_config
+from obs_tests.stack.readiness import (
+    expected_targets,
+    send_warm_up,
+    wait_components_ready,
+    wait_targets_up,
+    wait_warm_up_visible,
+)
+from obs_tests.stack.signal_guard import SignalGuard
 from obs_tests.stack.state import (
     ComponentRecord,
     StackRecord,
@@ -54,30 +51,11 @@ from obs_tests.stack.state import (
     record_path,
     write_record,
 )
-from obs_tests.stack.system_under_test import ServicePlan, SystemUnderTest, WarmUp, load_system
-from obs_tests.stack.timescale import scale_rule_files, validate_factor
+from obs_tests.stack.system_under_test import SystemUnderTest, WarmUp, load_system
+from obs_tests.stack.timescale import validate_factor
+from obs_tests.stack.workdir import make_workdir, prepare_workdir
 
 __all__ = ["ComponentStatus", "EmbeddedStack"]
-
-_FIRST_SCRAPE_BOUND = "Prometheus' first scrape lands ~5 s after it starts (target-update batching) + 1 scrape"
-
-
-@dataclass(frozen=True)
-class ComponentStatus:
-    """A component as ``obs-tests status`` shows it."""
-
-    name: str
-    pid: int | None
-    port: int
-    url: str
-    state: str  # running | paused | exited | not started
-    ready: bool
-    detail: str
-
-
-def _ignore(signum: int, frame: types.FrameType | None) -> None:
-    """Signals during teardown: teardown is already happening and is bounded in time."""
-    note_signal(signum)
 
 
 class EmbeddedStack:
@@ -114,7 +92,6 @@ class EmbeddedStack:
         self._log_dir = log_dir
         self.state_dir = state_dir or default_state_dir()
         self._warm_up = warm_up
-        self._handle_signals = handle_signals
         self._detached = detached
         self._origin = origin
         self._remove_workdir = workdir is None if remove_workdir is None else remove_workdir
@@ -129,7 +106,7 @@ class EmbeddedStack:
         self.processes: dict[str, ManagedProcess] = {}
         self._spawner: Spawner | None = None
         self._record: StackRecord | None = None
-        self._old_handlers: dict[int, Any] = {}
+        self._signals = SignalGuard(enabled=handle_signals)
         self._closed = True
         #: set while no close is in progress; a second close() waits on it (see close)
         self._close_done = threading.Event()
@@ -165,7 +142,7 @@ class EmbeddedStack:
             return
         self._closed = False
         self.started_at = time.monotonic()
-        self._install_signal_handlers()
+        self._signals.install()
         atexit.register(self.close)
         try:
             reap_stale(self.state_dir)
@@ -205,54 +182,18 @@ class EmbeddedStack:
         self.timings[phase] = round(time.monotonic() - self.started_at, 3)
 
     def _prepare(self) -> None:
-        if self._requested_workdir is not None:
-            self.workdir = self._requested_workdir
-            self.workdir.mkdir(parents=True, exist_ok=True)
-        else:
-            self.workdir = Path(tempfile.mkdtemp(prefix="obs-tests-stack-"))
-        config_dir = self.workdir / "config"
-        config_dir.mkdir(parents=True, exist_ok=True)
-        (self.workdir / "data").mkdir(exist_ok=True)
-        names = self.component_names()
-        wanted = [(n, p) for n in names for p in port_names(n, self.system)]
-        free = iter(allocate_ports(len(wanted)))
-        ports: dict[str, dict[str, int]] = {}
-        for name, port_name in wanted:
-            ports.setdefault(name, {})[port_name] = next(free)
-        addresses = {n: f"127.0.0.1:{next(iter(p.values()))}" for n, p in ports.items()}
-        # Locust runs keep their files beside the file they announce themselves in: inside the workdir,
-        # reaped with the stack even when our process is SIGKILLed
-        (self.workdir / "load").mkdir(exist_ok=True)
-        self.load_targets = self.workdir / "load" / "targets.json"
-        self.load_targets.write_text("[]", encoding="utf-8")
-        # Prometheus loads a PrometheusRule manifest as the plain file of its groups (what the operator does)
-        plain = plain_rule_files(self.contract.files.rule_files(), config_dir / "rules-plain")
-        self.rule_files = scale_rule_files(
-            [p.path for p in plain],
-            self.time_scale,
-            config_dir / "rules",
-            min_range=4 * self.contract.stack.scrape_interval,
-        )
-        prom_cfg = render_prometheus_config(
+        # the workdir first: whatever fails next, close() removes it
+        self.workdir = make_workdir(self._requested_workdir)
+        prepared = prepare_workdir(
             self.contract,
-            {n: a for n, a in addresses.items() if n not in ("nats", "redis")},
-            alertmanager=addresses.get("alertmanager"),
-            rule_files=self.rule_files,
-            load_targets=self.load_targets,
+            self.system,
+            self.component_names(),
+            self.workdir,
+            time_scale=self.time_scale,
+            seed=self._seed,
         )
-        prom_path = config_dir / "prometheus.yml"
-        prom_path.write_text(yaml.safe_dump(prom_cfg, sort_keys=False), encoding="utf-8")
-        am_path: Path | None = None
-        if "alertmanager" in names:
-            am_cfg = render_alertmanager_config(self.contract.files.alertmanager_config, addresses)
-            am_path = config_dir / "alertmanager.yml"
-            am_path.write_text(yaml.safe_dump(am_cfg, sort_keys=False), encoding="utf-8")
-        plan = ComponentPlan(
-            ServicePlan(self.workdir, ports, seed=self._seed),
-            prometheus_config=prom_path,
-            alertmanager_config=am_path,
-        )
-        self.components = build_components(plan, names, self.system)
+        self.load_targets, self.rule_files = prepared.load_targets, prepared.rule_files
+        self.components = prepared.components
         log_dir = self._log_dir or self.workdir / "logs"
         self._spawner = Spawner()
         env = environ_copy(PYTHONUNBUFFERED="1")
@@ -283,99 +224,23 @@ class EmbeddedStack:
         return max(0.5, self.startup_timeout - (time.monotonic() - self.started_at))
 
     def _wait_components_ready(self, names: list[str] | None = None, timeout: float | None = None) -> None:
-        pending = list(names or self.processes)
-        last: dict[str, str] = {}
-
-        def probe() -> Poll[None]:
-            for name in list(pending):
-                proc = self.processes[name]
-                if not proc.running():
-                    raise StackStartError(
-                        f"{name} exited with status {proc.returncode()} during start-up; last output:\n"
-                        f"{proc.log_tail()}"
-                    )
-                ok, detail = self.components[name].probe()
-                last[name] = detail
-                if ok:
-                    pending.remove(name)
-            seen = ", ".join(f"{n}: {last.get(n, '?')}" for n in pending)
-            return Poll(not pending, None, f"not ready: {seen}")
-
-        try:
-            wait_for(
-                probe,
-                timeout=timeout if timeout is not None else self._remaining(),
-                interval=0.05,
-                expected="every component's health endpoint to answer",
-                stop=self._aborting,
-                bound="a few seconds (Python services import, NATS/Redis start in milliseconds)",
-            )
-        except WaitTimeout as exc:
-            tails = "\n".join(f"--- {n} ---\n{self.processes[n].log_tail(8)}" for n in pending)
-            raise StackStartError(f"{exc.message}\n{tails}") from None
-
-    def _expected_targets(self) -> dict[str, int]:
-        return {job.name: len(job.components) for job in self.contract.jobs}
+        wait_components_ready(
+            self.processes,
+            self.components,
+            names or self.processes,
+            timeout=timeout if timeout is not None else self._remaining(),
+            stop=self._aborting,
+        )
 
     def _wait_targets_up(self) -> None:
-        prom = self.prometheus()
-        expected = self._expected_targets()
-
-        def probe() -> Poll[list[Target]]:
-            targets = prom.targets()
-            counts: dict[str, int] = {}
-            down: list[str] = []
-            for t in targets:
-                if t.job not in expected:  # e.g. the `load` job: Locust processes come and go
-                    continue
-                counts[t.job] = counts.get(t.job, 0) + 1
-                if not t.up:
-                    down.append(f"{t.job}/{t.labels.get('service', t.instance)} ({t.health})")
-            missing = [f"{j} ({counts.get(j, 0)}/{n})" for j, n in expected.items() if counts.get(j, 0) != n]
-            ok = not down and not missing
-            return Poll(ok, targets, f"down: {down or 'none'}; incomplete jobs: {missing or 'none'}")
-
-        try:
-            wait_for(
-                probe,
-                timeout=self._remaining(),
-                interval=0.1,
-                expected="every target up in Prometheus",
-                stop=self._aborting,
-                bound=_FIRST_SCRAPE_BOUND,
-                transient=(ObsTestsError,),
-            )
-        except WaitTimeout as exc:
-            raise StackStartError(exc.message) from None
+        expected = expected_targets(self.contract)
+        wait_targets_up(self.prometheus(), expected, timeout=self._remaining(), stop=self._aborting)
 
     def _send_warm_up(self) -> WarmUp | None:
-        if self.system is None or self.system.warm_up is None:
-            return None
-        urls = {name: comp.url for name, comp in self.components.items()}
-        try:
-            return self.system.warm_up(urls, self._seed)
-        except StackStartError as exc:
-            raise StackStartError(f"{exc} (logs: {self.log_path('prometheus').parent})") from None
+        return send_warm_up(self.system, self.components, self._seed, self.log_path("prometheus").parent)
 
     def _wait_warm_up_visible(self, warm: WarmUp) -> None:
-        prom = self.prometheus()
-
-        def probe() -> Poll[float]:
-            value = prom.query_value(warm.query, default=0.0) or 0.0
-            return Poll(value >= warm.expected, value, f"{warm.query} = {value:g}")
-
-        try:
-            wait_for(
-                probe,
-                timeout=self._remaining(),
-                interval=0.1,
-                expected=f"{warm.description}: {warm.query} ≥ {warm.expected:g} in Prometheus",
-                stop=self._aborting,
-                bound=warm.bound,
-                transient=(ObsTestsError,),
-            )
-        except WaitTimeout as exc:
-            raise StackStartError(f"the warm-up traffic did not cross the system: {exc.message}") from None
+        wait_warm_up_visible(self.prometheus(), warm, timeout=self._remaining(), stop=self._aborting)
 
     def close(self) -> None:
         """Stop every component (SIGTERM, then SIGKILL), remove temp files and the state file.
@@ -393,7 +258,7 @@ class EmbeddedStack:
             if elsewhere:
                 self._close_done.wait(timeout=60.0)
             return
-        self._quiet_signals()
+        self._signals.quiet()
         try:
             procs = list(self.processes.values())
             for proc in procs:
@@ -416,29 +281,10 @@ class EmbeddedStack:
         finally:
             try:
                 atexit.unregister(self.close)
-                self._restore_signal_handlers()
+                self._signals.restore()
             finally:
                 self._closer = None
                 self._close_done.set()
-
-    # -- signals ---------------------------------------------------------------------------------
-    def _install_signal_handlers(self) -> None:
-        if not self._handle_signals or threading.current_thread() is not threading.main_thread():
-            return
-        for sig in INTERRUPT_SIGNALS:
-            with contextlib.suppress(ValueError, OSError):
-                self._old_handlers[sig] = signal.signal(sig, raise_interrupt)
-
-    def _quiet_signals(self) -> None:
-        if self._old_handlers and threading.current_thread() is threading.main_thread():
-            for sig in self._old_handlers:
-                signal.signal(sig, _ignore)
-
-    def _restore_signal_handlers(self) -> None:
-        if self._old_handlers and threading.current_thread() is threading.main_thread():
-            for sig, handler in self._old_handlers.items():
-                signal.signal(sig, handler)
-            self._old_handlers.clear()
 
     # -- state file ------------------------------------------------------------------------------
     def _write_state(self, *, ready: bool) -> None:
@@ -590,20 +436,7 @@ class EmbeddedStack:
 
     def status(self) -> list[ComponentStatus]:
         """Each component: pid, port, state and whether its health probe passes now."""
-        out = []
-        for name, comp in self.components.items():
-            proc = self.processes[name]
-            if proc.pid is None:
-                state, ready, detail = "not started", False, ""
-            elif not proc.running():
-                state, ready, detail = "exited", False, f"exit status {proc.returncode()}"
-            elif proc.paused:
-                state, ready, detail = "paused", False, "SIGSTOP"
-            else:
-                ready, detail = comp.probe()
-                state = "running"
-            out.append(ComponentStatus(name, proc.pid, comp.port, comp.url, state, ready, detail))
-        return out
+        return [component_status(name, comp, self.processes[name]) for name, comp in self.components.items()]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.components)
