@@ -14,9 +14,11 @@ import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from obs_tests.clients.base import HttpApi
+from obs_tests.config.contract import parse_duration
 from obs_tests.errors import ApiError, PrometheusUnreachable
 
 __all__ = ["PrometheusClient", "RangeSeries", "Sample", "Target"]
@@ -79,7 +81,6 @@ def _float(text: str) -> float:
 def _rfc3339(text: str) -> float | None:
     if not text or text.startswith("0001-01-01"):
         return None
-    from datetime import datetime  # noqa: PLC0415 - only needed here
 
     # Prometheus emits nanosecond precision; Python parses up to microseconds.
     head, _, tail = text.partition(".")
@@ -93,7 +94,6 @@ def _rfc3339(text: str) -> float | None:
 def _duration(text: str | None) -> float | None:
     if not text:
         return None
-    from obs_tests.config.contract import parse_duration  # noqa: PLC0415 - avoid import cycle at module load
 
     try:
         return parse_duration(text)

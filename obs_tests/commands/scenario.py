@@ -27,11 +27,13 @@ from obs_tests.core.yamlfile import load_yaml
 from obs_tests.errors import ConfigInvalid, ObsTestsError, ScenarioInvalid, UsageError
 from obs_tests.scenarios.lanes import SharedStack, StackPool, run_scenarios
 from obs_tests.scenarios.model import Catalog, Scenario, load_scenario, load_scenarios, ordered
+from obs_tests.scenarios.record import record_scenario
 from obs_tests.scenarios.reports import parse_formats, write_reports
 from obs_tests.scenarios.results import ScenarioResult
 from obs_tests.scenarios.runner import ScenarioRunner
 from obs_tests.stack import ComposeStack, EmbeddedStack
 from obs_tests.stack.run_settings import resolve_settings
+from obs_tests.stack.timescale import scale_rule_files, validate_factor
 
 __all__ = ["scenario"]
 
@@ -339,7 +341,6 @@ def scale_rules(contract_path: Path, time_scale: float, min_range: float | None,
       OBS_PROMETHEUS_RULES=./build/rules docker compose -p obs-tests up -d
       obs-tests scenario run --compose --time-scale 0.01
     """
-    from obs_tests.stack.timescale import scale_rule_files, validate_factor  # noqa: PLC0415
 
     if validate_factor(time_scale) == 1:
         raise UsageError("--time-scale 1 is the rule files as written: mount prometheus/ as it is")
@@ -386,7 +387,6 @@ def _compose_scrape_interval(contract: Contract) -> float:
 def record(contract_path: Path, time_scale: float | None, output: Path, file: Path) -> None:
     """Run a scenario and export the series it touched as a `promtool test rules` file (input_series and
     the alerts observed), on the real time axis of the unscaled rules; the file is checked with promtool."""
-    from obs_tests.scenarios.record import record_scenario  # noqa: PLC0415
 
     contract = load_contract(contract_path)
     summary = record_scenario(contract, file, output, time_scale=time_scale, log=_echo_log)

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from obs_tests.clients.alertmanager import AlertmanagerClient
 from obs_tests.clients.prometheus import Sample, Target
+from obs_tests.errors import ApiError
 from obs_tests.health.status import CheckResult, Problem, Status
 
 __all__ = [
@@ -38,8 +39,6 @@ def fetch_alertmanager(client: AlertmanagerClient) -> AlertmanagerState:
     ready = client.request("GET", "/-/ready", expect=(200, 503)).status_code == 200
     status = client.status()
     if not isinstance(status, dict) or "cluster" not in status:
-        from obs_tests.errors import ApiError  # noqa: PLC0415
-
         raise ApiError(
             f"Alertmanager at {client.base_url}: /api/v2/status has no 'cluster' — is this URL really Alertmanager?"
         )

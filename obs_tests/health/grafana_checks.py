@@ -14,6 +14,7 @@ from typing import Any
 
 from obs_tests.clients.grafana import GrafanaClient
 from obs_tests.dashboards.dashboard_json import dashboard_files, load_dashboards
+from obs_tests.errors import ApiError
 from obs_tests.health.status import CheckResult, Problem, Status
 
 __all__ = [
@@ -63,8 +64,6 @@ def fetch_grafana(client: GrafanaClient, expected: Sequence[ExpectedDashboard], 
     resp = client.request("GET", "/api/health", expect=(200, 503))
     health = client.decode(resp, "/api/health")
     if not isinstance(health, dict) or "database" not in health:
-        from obs_tests.errors import ApiError  # noqa: PLC0415
-
         raise ApiError(f"Grafana at {client.base_url}: /api/health did not answer like Grafana — is this Grafana?")
     state = GrafanaState(client.base_url, health, resp.status_code)
     state.datasources = client.datasources()

@@ -36,11 +36,14 @@ from typing import Any
 import yaml
 
 from obs_tests import __version__
+from obs_tests.clients.tools import run_tool
 from obs_tests.config.contract import Contract
 from obs_tests.core.yamlfile import read_text, shown
 from obs_tests.errors import InputError, ObsTestsError, ReportNotReady, RunFinished, RunInProgress, UnknownRun
 from obs_tests.scenarios.lanes import SharedStack, run_scenarios
 from obs_tests.scenarios.model import Scenario
+from obs_tests.scenarios.record import build_fixture
+from obs_tests.scenarios.reports import render_html, render_timeline_svg
 from obs_tests.scenarios.results import ScenarioResult
 from obs_tests.scenarios.runner import ScenarioRunner
 from obs_tests.scenarios.timeline import Event
@@ -302,7 +305,6 @@ class RunManager:
         return self.report_dir / "dashboard" / test_id
 
     def _write_reports(self, run: Run, doc: dict[str, Any]) -> None:
-        from obs_tests.scenarios.reports import render_html  # noqa: PLC0415
 
         directory = self._run_dir(run.test_id)
         directory.mkdir(parents=True, exist_ok=True)
@@ -312,8 +314,6 @@ class RunManager:
 
     def _record(self, run: Run, result: ScenarioResult, stack: Stack) -> None:
         """Turn the live run into a promtool test file next to the reports (``scenario record``'s fixture)."""
-        from obs_tests.clients.tools import run_tool  # noqa: PLC0415
-        from obs_tests.scenarios.record import build_fixture  # noqa: PLC0415
 
         if not result.alerts or all(t.firing_at is None for t in result.alerts):
             self._log(run, "WARNING", "recording: no expected alert fired — nothing to record")
@@ -387,7 +387,6 @@ class RunManager:
 
     def report(self, test_id: str, fmt: str) -> tuple[bytes, str]:
         """A report of a finished run: json, html, svg (the timeline chart) or yml (the recording)."""
-        from obs_tests.scenarios.reports import render_timeline_svg  # noqa: PLC0415
 
         if fmt not in REPORT_FORMATS:
             raise InputError(f"report format '{fmt[:20]}' — use one of {', '.join(REPORT_FORMATS)}")
