@@ -27,7 +27,7 @@ import math
 import re
 import sys
 import traceback
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -59,6 +59,7 @@ from obs_tests.errors import (
 from obs_tests.web.openapi import RUN_REQUEST_SCHEMA, openapi_document
 from obs_tests.web.runs import RunManager, RunOptions
 from obs_tests.web.security import SecurityMiddleware
+from obs_tests.web.stream import Stream
 
 __all__ = ["MAX_BODY_BYTES", "STATIC_DIR", "JSONAnswer", "create_app"]
 
@@ -206,6 +207,196 @@ def _stream_params(query: Any, last_event_id: str | None) -> tuple[int | None, s
     return since, test_id
 
 
+class _Routes:
+    """One application's route handlers around its run manager, its route table and its lifespan."""
+
+    def __init__(
+        self,
+        manager: RunManager,
+        *,
+        token: str | None,
+        start_stack: bool,
+        on_shutdown: Callable[[], None] | None,
+    ) -> None:
+        self.manager = manager
+        self.stream = manager.stream
+        self.token = token
+        self.openapi = openapi_document(token_required=bool(token))
+        self.start_stack = start_stack
+        self.on_shutdown = on_shutdown
+
+    def table(self) -> list[BaseRoute]:
+        """Every route: path, methods, handler (``_api``: the project's errors answered as JSON)."""
+        return [
+            Route("/", self.page, methods=["GET"]),
+            Route("/api/info", _api(self.info), methods=["GET"]),
+            Route("/api/scenarios", _api(self.scenarios), methods=["GET"]),
+            Route("/api/scenarios/{name:path}", _api(self.scenario), methods=["GET"]),
+            Route("/api/run", _api(self.run), methods=["POST"]),
+            Route("/api/status/{test_id}", _api(self.status), methods=["GET"]),
+            Route("/api/stop/{test_id}", _api(self.stop), methods=["POST"]),
+            Route("/api/runs", _api(self.runs), methods=["GET"]),
+            Route("/api/report/{file:path}", _api(self.report), methods=["GET"]),
+            Route("/api/openapi.json", self.openapi_json, methods=["GET"]),
+            Route("/api/stream.schema.json", self.stream_schema, methods=["GET"]),
+            Route("/api/stream", _api(self.sse), methods=["GET"]),
+            WebSocketRoute("/api/stream", self.websocket),
+            Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+        ]
+
+    async def page(self, request: Request) -> Response:
+        host = request.headers.get("host", "")
+        ws = f" ws://{host} wss://{host}" if _HOST.match(host) else ""
+        csp = (
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            f"connect-src 'self'{ws}; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        )
+        return FileResponse(STATIC_DIR / "index.html", headers={"content-security-policy": csp})
+
+    async def info(self, request: Request) -> Response:
+        doc = await run_in_threadpool(self.manager.info)
+        doc["auth_required"] = bool(self.token)
+        return JSONAnswer(doc)
+
+    async def scenarios(self, request: Request) -> Response:
+        items = await run_in_threadpool(self.manager.files.summaries)
+        return JSONAnswer({"directory": self.manager.files.directory.name, "scenarios": items})
+
+    async def scenario(self, request: Request) -> Response:
+        doc = await run_in_threadpool(self.manager.files.preview, request.path_params["name"])
+        return JSONAnswer(doc)
+
+    async def run(self, request: Request) -> Response:
+        body = await _json_body(request)
+        options = _validate_run_request(body)
+        started = await run_in_threadpool(self.manager.start, str(body["scenario"]), options)
+        return JSONAnswer(
+            {
+                "test_id": started.test_id,
+                "scenario": started.name,
+                "status": started.status,
+                "status_url": f"/api/status/{started.test_id}",
+                "stream_url": f"/api/stream?test_id={started.test_id}",
+                "seq": self.stream.seq,
+            },
+            status_code=202,
+        )
+
+    async def status(self, request: Request) -> Response:
+        doc = await run_in_threadpool(self.manager.status, request.path_params["test_id"])
+        return JSONAnswer(doc)
+
+    async def stop(self, request: Request) -> Response:
+        doc = await run_in_threadpool(self.manager.stop, request.path_params["test_id"])
+        return JSONAnswer(doc)
+
+    async def runs(self, request: Request) -> Response:
+        limit = _int_param(request.query_params.get("limit"), "limit", 1, 500) or 100
+        return JSONAnswer(await run_in_threadpool(self.manager.runs, limit))
+
+    async def report(self, request: Request) -> Response:
+        match = _REPORT.match(request.path_params["file"])
+        if match is None or not _TEST_ID.match(match.group("test_id")):
+            raise RequestInvalid(
+                "reports are /api/report/<test_id>.<json|html|svg|yml>, e.g. 20261122-081618-a1b2c3.json"
+            )
+        content, media_type = await run_in_threadpool(
+            self.manager.report, match.group("test_id"), match.group("format")
+        )
+        headers = {}
+        if media_type.startswith(("text/html", "image/svg")):
+            headers["content-security-policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+        return Response(content, media_type=media_type, headers=headers)
+
+    async def openapi_json(self, request: Request) -> Response:
+        return JSONAnswer(self.openapi)
+
+    async def stream_schema(self, request: Request) -> Response:
+        return JSONAnswer(load_schema("stream"))
+
+    async def sse(self, request: Request) -> Response:
+        since, test_id = _stream_params(request.query_params, request.headers.get("last-event-id"))
+        return StreamingResponse(
+            _sse_events(self.stream, since, test_id),
+            media_type="text/event-stream",
+            headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+        )
+
+    async def websocket(self, ws: WebSocket) -> None:
+        try:
+            since, test_id = _stream_params(ws.query_params, None)
+        except RequestInvalid as exc:
+            await ws.close(code=1008, reason=exc.message[:120])
+            return
+        await ws.accept()
+        await _until_first_done(_pump(ws, self.stream, since, test_id), _watch_disconnect(ws))
+        with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
+            await ws.close(code=1001)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        if self.start_stack:
+            self.manager.start_stack()
+        try:
+            yield
+        finally:
+            self.stream.close()
+            await run_in_threadpool(self.manager.close)
+            if self.on_shutdown is not None:
+                self.on_shutdown()
+
+
+async def _sse_events(stream: Stream, since: int | None, test_id: str | None) -> AsyncIterator[bytes]:
+    """The stream as Server-Sent Events: a retry hint, then each message with its seq as the event id."""
+    yield b"retry: 1000\n\n"
+    async with contextlib.aclosing(stream.subscribe(since, test_id)) as messages:
+        async for item in messages:
+            if item is None:
+                yield b": keep-alive\n\n"
+                continue
+            seq, raw = item
+            yield b"id: %d\ndata: %s\n\n" % (seq, raw)
+
+
+async def _pump(ws: WebSocket, stream: Stream, since: int | None, test_id: str | None) -> None:
+    """Send the stream's messages to ``ws`` as text frames (keep-alives are the WebSocket's pings)."""
+    async with contextlib.aclosing(stream.subscribe(since, test_id)) as messages:
+        async for item in messages:
+            if item is not None:
+                await ws.send_text(item[1].decode())
+
+
+async def _watch_disconnect(ws: WebSocket) -> None:
+    """Return when the client disconnects (what it sends is ignored)."""
+    while True:
+        message = await ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+
+
+async def _until_first_done(*coroutines: Coroutine[Any, Any, None]) -> None:
+    """Run ``coroutines`` until one ends, then cancel the others and wait for them to end."""
+    tasks = [asyncio.create_task(c) for c in coroutines]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError, OSError):
+                await task
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return _error(exc.status_code, str(exc.detail))
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    traceback.print_exception(exc, file=sys.stderr)
+    return _error(500, "internal error (the server's log has the details)")
+
+
 def create_app(
     manager: RunManager,
     *,
@@ -215,176 +406,10 @@ def create_app(
     on_shutdown: Callable[[], None] | None = None,
 ) -> Starlette:
     """The dashboard application around ``manager`` (see the module docstring)."""
-    stream = manager.stream
-    openapi = openapi_document(token_required=bool(token))
-
-    async def page(request: Request) -> Response:
-        host = request.headers.get("host", "")
-        ws = f" ws://{host} wss://{host}" if _HOST.match(host) else ""
-        csp = (
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            f"connect-src 'self'{ws}; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-        )
-        return FileResponse(STATIC_DIR / "index.html", headers={"content-security-policy": csp})
-
-    @_api
-    async def info(request: Request) -> Response:
-        doc = await run_in_threadpool(manager.info)
-        doc["auth_required"] = bool(token)
-        return JSONAnswer(doc)
-
-    @_api
-    async def scenarios(request: Request) -> Response:
-        items = await run_in_threadpool(manager.files.summaries)
-        return JSONAnswer({"directory": manager.files.directory.name, "scenarios": items})
-
-    @_api
-    async def scenario(request: Request) -> Response:
-        doc = await run_in_threadpool(manager.files.preview, request.path_params["name"])
-        return JSONAnswer(doc)
-
-    @_api
-    async def run(request: Request) -> Response:
-        body = await _json_body(request)
-        options = _validate_run_request(body)
-        started = await run_in_threadpool(manager.start, str(body["scenario"]), options)
-        return JSONAnswer(
-            {
-                "test_id": started.test_id,
-                "scenario": started.name,
-                "status": started.status,
-                "status_url": f"/api/status/{started.test_id}",
-                "stream_url": f"/api/stream?test_id={started.test_id}",
-                "seq": stream.seq,
-            },
-            status_code=202,
-        )
-
-    @_api
-    async def status(request: Request) -> Response:
-        doc = await run_in_threadpool(manager.status, request.path_params["test_id"])
-        return JSONAnswer(doc)
-
-    @_api
-    async def stop(request: Request) -> Response:
-        doc = await run_in_threadpool(manager.stop, request.path_params["test_id"])
-        return JSONAnswer(doc)
-
-    @_api
-    async def runs(request: Request) -> Response:
-        limit = _int_param(request.query_params.get("limit"), "limit", 1, 500) or 100
-        return JSONAnswer(await run_in_threadpool(manager.runs, limit))
-
-    @_api
-    async def report(request: Request) -> Response:
-        match = _REPORT.match(request.path_params["file"])
-        if match is None or not _TEST_ID.match(match.group("test_id")):
-            raise RequestInvalid(
-                "reports are /api/report/<test_id>.<json|html|svg|yml>, e.g. 20261122-081618-a1b2c3.json"
-            )
-        content, media_type = await run_in_threadpool(manager.report, match.group("test_id"), match.group("format"))
-        headers = {}
-        if media_type.startswith(("text/html", "image/svg")):
-            headers["content-security-policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-        return Response(content, media_type=media_type, headers=headers)
-
-    async def openapi_json(request: Request) -> Response:
-        return JSONAnswer(openapi)
-
-    async def stream_schema(request: Request) -> Response:
-        return JSONAnswer(load_schema("stream"))
-
-    @_api
-    async def sse(request: Request) -> Response:
-        since, test_id = _stream_params(request.query_params, request.headers.get("last-event-id"))
-
-        async def events() -> AsyncIterator[bytes]:
-            yield b"retry: 1000\n\n"
-            async with contextlib.aclosing(stream.subscribe(since, test_id)) as messages:
-                async for item in messages:
-                    if item is None:
-                        yield b": keep-alive\n\n"
-                        continue
-                    seq, raw = item
-                    yield b"id: %d\ndata: %s\n\n" % (seq, raw)
-
-        return StreamingResponse(
-            events(),
-            media_type="text/event-stream",
-            headers={"cache-control": "no-store", "x-accel-buffering": "no"},
-        )
-
-    async def websocket(ws: WebSocket) -> None:
-        try:
-            since, test_id = _stream_params(ws.query_params, None)
-        except RequestInvalid as exc:
-            await ws.close(code=1008, reason=exc.message[:120])
-            return
-        await ws.accept()
-
-        async def pump() -> None:
-            async with contextlib.aclosing(stream.subscribe(since, test_id)) as messages:
-                async for item in messages:
-                    if item is not None:
-                        await ws.send_text(item[1].decode())
-
-        async def watch() -> None:
-            while True:
-                message = await ws.receive()
-                if message["type"] == "websocket.disconnect":
-                    return
-
-        tasks = [asyncio.create_task(pump()), asyncio.create_task(watch())]
-        try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError, OSError):
-                    await task
-        with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
-            await ws.close(code=1001)
-
-    async def http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        return _error(exc.status_code, str(exc.detail))
-
-    async def server_error(request: Request, exc: Exception) -> Response:
-        traceback.print_exception(exc, file=sys.stderr)
-        return _error(500, "internal error (the server's log has the details)")
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if start_stack:
-            manager.start_stack()
-        try:
-            yield
-        finally:
-            stream.close()
-            await run_in_threadpool(manager.close)
-            if on_shutdown is not None:
-                on_shutdown()
-
-    routes = [
-        Route("/", page, methods=["GET"]),
-        Route("/api/info", info, methods=["GET"]),
-        Route("/api/scenarios", scenarios, methods=["GET"]),
-        Route("/api/scenarios/{name:path}", scenario, methods=["GET"]),
-        Route("/api/run", run, methods=["POST"]),
-        Route("/api/status/{test_id}", status, methods=["GET"]),
-        Route("/api/stop/{test_id}", stop, methods=["POST"]),
-        Route("/api/runs", runs, methods=["GET"]),
-        Route("/api/report/{file:path}", report, methods=["GET"]),
-        Route("/api/openapi.json", openapi_json, methods=["GET"]),
-        Route("/api/stream.schema.json", stream_schema, methods=["GET"]),
-        Route("/api/stream", sse, methods=["GET"]),
-        WebSocketRoute("/api/stream", websocket),
-        Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
-    ]
+    routes = _Routes(manager, token=token, start_stack=start_stack, on_shutdown=on_shutdown)
     return Starlette(
-        routes=routes,
+        routes=routes.table(),
         middleware=[Middleware(SecurityMiddleware, token=token, loopback_only=loopback_only)],
-        exception_handlers={HTTPException: http_error, Exception: server_error},
-        lifespan=lifespan,
+        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        lifespan=routes.lifespan,
     )
