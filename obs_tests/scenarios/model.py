@@ -19,17 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from obs_tests.chaos.faults import FaultSpec
 from obs_tests.checks.routing import load_route_tests
 from obs_tests.checks.routing_live import AlertmanagerSettings, load_alertmanager_config, settings_from_config
 from obs_tests.config.contract import Contract
-from obs_tests.config.validation import describe_error, load_schema, validate_document
-from obs_tests.core.yamlfile import LocatedDocument, closest, format_path, load_located, shown
+from obs_tests.config.validation import validate_document
+from obs_tests.core.yamlfile import LocatedDocument, format_path, load_located
 from obs_tests.errors import ScenarioInvalid
 from obs_tests.rules.rulefiles import Rule, load_rule_files
 from obs_tests.scenarios.bounds import FileTiming
+from obs_tests.scenarios.meaning import validate_meaning
 from obs_tests.scenarios.races import find_races
 from obs_tests.stack.components import component_names
 from obs_tests.stack.system_under_test import load_system
@@ -198,25 +197,6 @@ class Scenario:
         return sorted(a for a in catalog.alerts if a not in firing and a != WATCHDOG)
 
 
-def _known(
-    doc: LocatedDocument, path: tuple[str | int, ...], value: str, known: Sequence[str], what: str
-) -> ScenarioInvalid | None:
-    if value in known:
-        return None
-    hint = closest(value, known)
-    did_you_mean = f" (did you mean '{hint[0]}'?)" if hint else ""
-    listed = ", ".join(known) if len(known) <= 30 else ", ".join(known[:30]) + ", ..."
-    return ScenarioInvalid(
-        f"{doc.where(path)}: {format_path(path)}: unknown {what} '{shown(value, 80, quote=False)}'{did_you_mean} — "
-        f"known: {listed}"
-    )
-
-
-def _check(problem: ScenarioInvalid | None) -> None:
-    if problem is not None:
-        raise problem
-
-
 def _steps(doc: LocatedDocument, raw: list[dict[str, Any]]) -> list[Step]:
     steps = []
     for index, item in enumerate(raw):
@@ -233,146 +213,6 @@ def _steps(doc: LocatedDocument, raw: list[dict[str, Any]]) -> list[Step]:
     return steps
 
 
-def _validate_meaning(doc: LocatedDocument, data: dict[str, Any], catalog: Catalog) -> None:
-    alerts = sorted(catalog.alerts)
-    components = list(catalog.components)
-    faults = [str(c.get("name")) for c in data.get("chaos") or []]
-    step_ids = [str(s["id"]) for s in data.get("steps") or [] if "id" in s]
-    for duplicates, what in ((faults, "fault name"), (step_ids, "step id")):
-        seen: set[str] = set()
-        for value in duplicates:
-            if value in seen:
-                raise ScenarioInvalid(f"{doc.source}: {what} '{value}' is used twice — names must be unique")
-            seen.add(value)
-    setup = data.get("setup") or {}
-    if "market" in setup and catalog.markets:
-        _check(_known(doc, ("setup", "market"), str(setup["market"]), catalog.markets, "market scenario"))
-    for name in data.get("components") or []:
-        index = data["components"].index(name)
-        _check(_known(doc, ("components", index), str(name), components, "component"))
-    fault_schema = load_schema("faults")
-    for index, entry in enumerate(data.get("chaos") or []):
-        base: tuple[str | int, ...] = ("chaos", index)
-        kind = entry["kind"]
-        if "target" in entry:
-            _check(_known(doc, (*base, "target"), str(entry["target"]), components, "component"))
-        elif kind in ("kill", "stop", "pause", "restart", "service", "slow_metrics"):
-            raise ScenarioInvalid(
-                f"{doc.where(base)}: {format_path(base)}: fault kind '{kind}' needs a 'target' — one of: "
-                + ", ".join(components)
-            )
-        if "after" in entry:
-            _check(_known(doc, (*base, "after"), str(entry["after"]), step_ids, "step id"))
-        params = entry.get("params") or {}
-        if kind == "service":
-            errors = list(jsonschema.Draft202012Validator(fault_schema).iter_errors(params))
-            if not params:
-                raise ScenarioInvalid(
-                    f"{doc.where(base)}: {format_path(base)}.params: a service fault needs params (the "
-                    f"/admin/faults body) — fields: {', '.join(fault_schema.get('properties', {}))}"
-                )
-            if errors:
-                error = jsonschema.exceptions.best_match(errors)
-                error.path.extendleft(reversed(["chaos", index, "params"]))
-                raise ScenarioInvalid(describe_error(error, doc))
-        if kind == "load":
-            from obs_tests.workloads import LoadSpec  # noqa: PLC0415
-
-            known_fields = sorted(f for f in LoadSpec.__dataclass_fields__ if f not in ("locustfile", "extra_args"))
-            for key in params:
-                _check(_known(doc, (*base, "params", key), str(key), known_fields, "load field"))
-        if kind == "market" and catalog.markets:
-            market = str(params.get("scenario", "flash_crash"))
-            _check(_known(doc, (*base, "params", "scenario"), market, catalog.markets, "market scenario"))
-    for index, step in enumerate(data.get("steps") or []):
-        base = ("steps", index)
-        if "wait_for_alert" in step:
-            _check(_known(doc, (*base, "wait_for_alert", "name"), step["wait_for_alert"]["name"], alerts, "alert"))
-        if "wait_for_notification" in step:
-            args = step["wait_for_notification"]
-            _check(_known(doc, (*base, "wait_for_notification", "alert"), args["alert"], alerts, "alert"))
-            if "receiver" in args and catalog.receivers:
-                _check(
-                    _known(
-                        doc,
-                        (*base, "wait_for_notification", "receiver"),
-                        args["receiver"],
-                        catalog.receivers,
-                        "receiver",
-                    )
-                )
-        for key in ("revert", "wait_for_fault"):
-            if key in step:
-                _check(_known(doc, (*base, key), str(step[key]), faults, "fault"))
-        if "assert" in step:
-            args = step["assert"]
-            if "alert" in args:
-                _check(_known(doc, (*base, "assert", "alert"), args["alert"], alerts, "alert"))
-                if "state" not in args:
-                    raise ScenarioInvalid(f"{doc.where((*base, 'assert'))}: assert on an alert needs 'state'")
-            elif not {"expr", "op", "value"} <= set(args):
-                raise ScenarioInvalid(
-                    f"{doc.where((*base, 'assert'))}: {format_path((*base, 'assert'))}: give either "
-                    "{alert, state} or {expr, op, value}"
-                )
-    expect = data.get("expect") or {}
-    for index, item in enumerate(expect.get("must_fire") or []):
-        base = ("expect", "must_fire", index)
-        _check(_known(doc, (*base, "alert"), item["alert"], alerts, "alert"))
-        if "after" in item:
-            _check(_known(doc, (*base, "after"), item["after"], faults, "fault"))
-        elif not faults:
-            raise ScenarioInvalid(
-                f"{doc.where(base)}: {format_path(base)}: must_fire needs a fault to measure from — add a 'chaos' entry"
-            )
-    silent = expect.get("must_not_fire")
-    if isinstance(silent, list):
-        for index, name in enumerate(silent):
-            _check(_known(doc, ("expect", "must_not_fire", index), name, alerts, "alert"))
-            if name in {m["alert"] for m in expect.get("must_fire") or []}:
-                raise ScenarioInvalid(
-                    f"{doc.where(('expect', 'must_not_fire', index))}: alert '{name}' is both in must_fire and "
-                    "must_not_fire"
-                )
-    for index, item in enumerate(expect.get("metric") or []):
-        base = ("expect", "metric", index)
-        has_increase = "increase" in item
-        has_condition = "expr" in item
-        if has_increase == has_condition:
-            raise ScenarioInvalid(
-                f"{doc.where(base)}: {format_path(base)}: give either 'increase' (with min/max/exact) or "
-                "'expr' (with op and value)"
-            )
-        if has_increase and not {"min", "max", "exact"} & set(item):
-            raise ScenarioInvalid(f"{doc.where(base)}: {format_path(base)}: 'increase' needs min, max or exact")
-        if has_condition and not {"op", "value"} <= set(item):
-            raise ScenarioInvalid(f"{doc.where(base)}: {format_path(base)}: 'expr' needs 'op' and 'value'")
-    for index, item in enumerate(expect.get("notifications") or []):
-        base = ("expect", "notifications", index)
-        _check(_known(doc, (*base, "alert"), item["alert"], alerts, "alert"))
-        if "absent_while" in item:
-            _check(_known(doc, (*base, "absent_while"), item["absent_while"], alerts, "alert"))
-        if "receiver" in item and catalog.receivers:
-            _check(_known(doc, (*base, "receiver"), item["receiver"], catalog.receivers, "receiver"))
-    for index, item in enumerate(expect.get("sequence") or []):
-        base = ("expect", "sequence", index)
-        for key in ("fault", "revert"):
-            if key in item:
-                _check(_known(doc, (*base, key), item[key], faults, "fault"))
-        for key in ("alert", "notification"):
-            if key in item:
-                _check(_known(doc, (*base, key), item[key], alerts, "alert"))
-        if "alert" in item and "state" not in item:
-            raise ScenarioInvalid(f"{doc.where(base)}: {format_path(base)}: an alert entry needs 'state'")
-        if len({"fault", "revert", "alert", "notification"} & set(item)) != 1:
-            raise ScenarioInvalid(
-                f"{doc.where(base)}: {format_path(base)}: each entry is one of fault, revert, alert (+state), "
-                "notification (+status)"
-            )
-    if data.get("type") == "steady_state" and data.get("chaos"):
-        raise ScenarioInvalid(f"{doc.where(('chaos',))}: a steady_state scenario has no chaos")
-
-
 def load_scenario(path: Path, catalog: Catalog) -> Scenario:
     """Load and validate one scenario file (raises :class:`ScenarioInvalid`, exit 2)."""
     doc = load_located(path, error=ScenarioInvalid)
@@ -380,7 +220,7 @@ def load_scenario(path: Path, catalog: Catalog) -> Scenario:
         raise ScenarioInvalid(f"{path}: a scenario is a mapping with name, steps, expect ... — see scenarios/")
     validate_document(doc, "scenario", ScenarioInvalid)
     data: dict[str, Any] = doc.data
-    _validate_meaning(doc, data, catalog)
+    validate_meaning(doc, data, catalog)
     setup = data.get("setup") or {}
     chaos = tuple(
         ChaosEntry(

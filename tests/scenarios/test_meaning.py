@@ -1,0 +1,44 @@
+"""A scenario's meaning, checked against a small catalog (the malformed files in tests/fixtures/scenarios
+go through load_scenario in test_model.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from obs_tests.chaos.faults import FAULT_KINDS
+from obs_tests.core.yamlfile import load_located_text
+from obs_tests.errors import ScenarioInvalid
+from obs_tests.scenarios.meaning import validate_meaning
+from obs_tests.scenarios.model import Catalog
+
+CATALOG = Catalog(alerts=dict.fromkeys(("GatewayDown", "AgentDown")), components=["gateway", "agent-risk"])  # type: ignore[arg-type]
+
+
+def _validate(text: str) -> None:
+    doc = load_located_text(text, "x.yaml", error=ScenarioInvalid)
+    validate_meaning(doc, doc.data, CATALOG)
+
+
+@pytest.mark.parametrize("kind", sorted(FAULT_KINDS))
+def test_a_fault_needs_a_target_unless_its_kind_fixes_one(kind: str) -> None:
+    text = f"name: x\nchaos:\n  - name: f\n    kind: {kind}\n"
+    if FAULT_KINDS[kind].target is not None:
+        _validate(text)
+        return
+    with pytest.raises(ScenarioInvalid, match=rf"x\.yaml:3: chaos\[0\]: fault kind '{kind}' needs a 'target'"):
+        _validate(text)
+
+
+def test_an_unknown_name_lists_the_known_ones() -> None:
+    with pytest.raises(ScenarioInvalid) as info:
+        _validate("name: x\nsteps:\n  - wait_for_alert: {name: GatewayDwn}\n")
+    assert str(info.value) == (
+        "x.yaml:3: steps[0].wait_for_alert.name: unknown alert 'GatewayDwn' (did you mean 'GatewayDown'?) — "
+        "known: AgentDown, GatewayDown"
+    )
+
+
+def test_a_fault_name_used_twice() -> None:
+    text = "name: x\nchaos:\n  - {name: f, kind: kill, target: gateway}\n  - {name: f, kind: kill, target: gateway}\n"
+    with pytest.raises(ScenarioInvalid, match=r"x\.yaml: fault name 'f' is used twice"):
+        _validate(text)
