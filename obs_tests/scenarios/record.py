@@ -86,20 +86,47 @@ def build_fixture(
     rules = [r for rf in load_rule_files(contract.files.rule_files()) for r in rf.rules]
     records = {r.name: r.expr for r in rules if r.kind == "record"}
     alerts = {r.name: r for r in rules if r.kind == "alert"}
-    start, end = result.started_at, result.finished_at
-    count = int((end - start) // scrape_interval) + 1
     wanted: set[str] = set()
     for timing in result.alerts:
         rule = alerts.get(timing.alert)
         if rule is not None:
             wanted |= _selectors(rule.expr, records)
+    series = _input_series(prom, sorted(wanted), result.started_at, result.finished_at, scrape_interval)
+    interval = scrape_interval / time_scale
+    relative = [os.path.relpath(p, output.parent) for p in rule_files]
+    return {
+        "rule_files": relative,
+        "evaluation_interval": format_duration(interval),
+        "tests": [
+            {
+                "name": f"recorded from scenario {result.scenario} (time scale {time_scale:g})",
+                "interval": format_duration(interval),
+                "input_series": series,
+                "alert_rule_test": _alert_tests(result, scrape_interval, interval),
+            }
+        ],
+    }
+
+
+def _input_series(
+    prom: Any, wanted: list[str], start: float, end: float, scrape_interval: float
+) -> list[dict[str, str]]:
+    """Every series the selectors match over the run, one sample per scrape interval (``_`` where none)."""
+    count = int((end - start) // scrape_interval) + 1
     series = []
-    for selector in sorted(wanted):
+    for selector in wanted:
         for item in prom.query_range(selector, start, start + (count - 1) * scrape_interval, scrape_interval):
             points = {round((t - start) / scrape_interval): v for t, v in item.points}
             series.append({"series": _series_text(dict(item.labels)), "values": _values(points, count)})
-    interval = scrape_interval / time_scale
-    tests_for_alerts = []
+    return series
+
+
+def _alert_tests(result: ScenarioResult, scrape_interval: float, interval: float) -> list[dict[str, Any]]:
+    """For each alert that fired: it fires, with its live labels and annotations, halfway through its firing
+    span; and it does not before the fault (when the run has a scrape before it). Times on the real axis
+    (``interval``: the scrape interval unscaled)."""
+    start, end = result.started_at, result.finished_at
+    tests_for_alerts: list[dict[str, Any]] = []
     for timing in result.alerts:
         if timing.firing_at is None:
             continue
@@ -126,19 +153,7 @@ def build_fixture(
                     "exp_alerts": [],
                 }
             )
-    relative = [os.path.relpath(p, output.parent) for p in rule_files]
-    return {
-        "rule_files": relative,
-        "evaluation_interval": format_duration(interval),
-        "tests": [
-            {
-                "name": f"recorded from scenario {result.scenario} (time scale {time_scale:g})",
-                "interval": format_duration(interval),
-                "input_series": series,
-                "alert_rule_test": tests_for_alerts,
-            }
-        ],
-    }
+    return tests_for_alerts
 
 
 def record_scenario(
