@@ -271,57 +271,61 @@ def _step_race(scenario: Scenario, need: _Need, b: AlertBounds, timing: FileTimi
             return None
         if since_fault >= fire + b.notify():
             return None
-        sure = (
-            f"only {_seconds(held.since_firing)} are sure to pass after it fires"
-            if held.firing
-            else ("nothing before it waits for it to fire")
-        )
-        return Race(
-            "revert-before-inhibition-window",
-            where,
-            subject,
-            need.alert,
-            f"{need.origin} asserts {need.alert} is not notified while {need.inhibited_by} fires, but the fault "
-            f"can be reverted before {need.alert}'s notification would have gone out had the inhibition failed "
-            f"({_notify_parts(b)}; {sure}) — the assertion could pass without proving anything: add "
-            f"'wait_for_alert: {{name: {need.alert}, state: firing}}' and then 'wait_for_time: "
-            f"{math.ceil(b.notify())}' before this step",
-        )
+        return Race("revert-before-inhibition-window", where, subject, need.alert, _inhibition_window(need, b, held))
     fired = held.firing or since_fault >= fire
     if not fired:
-        return Race(
-            "revert-before-firing",
-            where,
-            subject,
-            need.alert,
-            f"can revert {need.fault.spec.name} before {need.alert} fired ({need.origin}): nothing before it waits "
-            f"for the alert, which fires up to {_seconds(fire)} after the fault "
-            f"({_fire_parts(b, timing.detect_seconds(need.alert, need.detect))}, + tolerance) — add "
-            + (
-                f"'wait_for_notification: {{alert: {need.alert}}}'"
-                if need.notify
-                else f"'wait_for_alert: {{name: {need.alert}, state: firing}}'"
-            )
-            + " before this step",
-        )
+        return Race("revert-before-firing", where, subject, need.alert, _before_firing(need, b, timing, fire))
     if not need.notify or held.notified:
         return None
     if held.firing and held.since_firing >= notify:
         return None
     if since_fault >= fire + notify:
         return None
+    message = _before_notification(need, b, held, notify, scenario.tolerance)
+    return Race("revert-before-notification", where, subject, need.alert, message)
+
+
+def _inhibition_window(need: _Need, b: AlertBounds, held: _Held) -> str:
+    """The message of a revert before an inhibited alert's notification would have gone out."""
+    sure = (
+        f"only {_seconds(held.since_firing)} are sure to pass after it fires"
+        if held.firing
+        else ("nothing before it waits for it to fire")
+    )
+    return (
+        f"{need.origin} asserts {need.alert} is not notified while {need.inhibited_by} fires, but the fault "
+        f"can be reverted before {need.alert}'s notification would have gone out had the inhibition failed "
+        f"({_notify_parts(b)}; {sure}) — the assertion could pass without proving anything: add "
+        f"'wait_for_alert: {{name: {need.alert}, state: firing}}' and then 'wait_for_time: "
+        f"{math.ceil(b.notify())}' before this step"
+    )
+
+
+def _before_firing(need: _Need, b: AlertBounds, timing: FileTiming, fire: float) -> str:
+    """The message of a revert before the alert can have fired (``fire``: its bound after the fault)."""
+    return (
+        f"can revert {need.fault.spec.name} before {need.alert} fired ({need.origin}): nothing before it waits "
+        f"for the alert, which fires up to {_seconds(fire)} after the fault "
+        f"({_fire_parts(b, timing.detect_seconds(need.alert, need.detect))}, + tolerance) — add "
+        + (
+            f"'wait_for_notification: {{alert: {need.alert}}}'"
+            if need.notify
+            else f"'wait_for_alert: {{name: {need.alert}, state: firing}}'"
+        )
+        + " before this step"
+    )
+
+
+def _before_notification(need: _Need, b: AlertBounds, held: _Held, notify: float, tolerance: float) -> str:
+    """The message of a revert before the firing alert's notification (``notify``: its bound after firing)."""
     sure = _seconds(held.since_firing) if held.firing else "0.0s"
-    return Race(
-        "revert-before-notification",
-        where,
-        subject,
-        need.alert,
+    return (
         f"can revert {need.fault.spec.name} before {need.alert} notified ({need.origin} expects a firing "
-        f"notification): it comes {_notify_parts(b)} (+ tolerance {scenario.tolerance:g}s = "
+        f"notification): it comes {_notify_parts(b)} (+ tolerance {tolerance:g}s = "
         f"{_seconds(notify)}), only {sure} are sure to pass after firing, and the alert can resolve as soon "
         f"as the fault is gone — then no notification is ever sent. Add "
         f"'wait_for_notification: {{alert: {need.alert}, within: {math.ceil(notify) + 10}}}' before this step"
-        + (f", or set 'notify: false' on {need.origin}" if need.origin.startswith("expect.must_fire") else ""),
+        + (f", or set 'notify: false' on {need.origin}" if need.origin.startswith("expect.must_fire") else "")
     )
 
 
