@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from obs_tests.config.contract import Contract
+from obs_tests.config.contract import Contract, Job
 from obs_tests.core.durations import format_duration
 from obs_tests.core.yamlfile import load_yaml
 from obs_tests.errors import ConfigInvalid, ContractInvalid
@@ -39,32 +39,7 @@ def render_prometheus_config(
     targets (Locust processes exporting their own metrics) come from that file_sd file.
     """
     interval = contract.stack.scrape_interval
-    scrape_configs: list[dict[str, Any]] = []
-    for job in contract.jobs:
-        if not job.components:
-            raise ContractInvalid(
-                f"{contract.source}: job '{job.name}' has no 'components:' — the embedded stack cannot "
-                "scrape it; list its components or point obs-tests at your Prometheus with --prometheus-url"
-            )
-        static = []
-        for component in job.components:
-            if component not in addresses:
-                known = ", ".join(sorted(addresses))
-                raise ContractInvalid(
-                    f"{contract.source}: job '{job.name}': unknown component '{component}' — the embedded "
-                    f"stack runs: {known}"
-                )
-            static.append({"targets": [addresses[component]], "labels": {"service": component, **job.labels}})
-        job_interval = job.scrape_interval or interval
-        scrape_configs.append(
-            {
-                "job_name": job.name,
-                "metrics_path": job.metrics_path,
-                "scrape_interval": format_duration(job_interval),
-                "scrape_timeout": format_duration(job_interval),
-                "static_configs": static,
-            }
-        )
+    scrape_configs = [_job_scrape_config(contract, job, addresses) for job in contract.jobs]
     if load_targets is not None:
         # The load generator's own metrics: Locust processes announce themselves in this file_sd file.
         scrape_configs.append(
@@ -88,6 +63,32 @@ def render_prometheus_config(
     if alertmanager:
         config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
     return config
+
+
+def _job_scrape_config(contract: Contract, job: Job, addresses: Mapping[str, str]) -> dict[str, Any]:
+    """The scrape job of one contract job: its components' addresses, labelled with the component."""
+    if not job.components:
+        raise ContractInvalid(
+            f"{contract.source}: job '{job.name}' has no 'components:' — the embedded stack cannot "
+            "scrape it; list its components or point obs-tests at your Prometheus with --prometheus-url"
+        )
+    static = []
+    for component in job.components:
+        if component not in addresses:
+            known = ", ".join(sorted(addresses))
+            raise ContractInvalid(
+                f"{contract.source}: job '{job.name}': unknown component '{component}' — the embedded "
+                f"stack runs: {known}"
+            )
+        static.append({"targets": [addresses[component]], "labels": {"service": component, **job.labels}})
+    job_interval = job.scrape_interval or contract.stack.scrape_interval
+    return {
+        "job_name": job.name,
+        "metrics_path": job.metrics_path,
+        "scrape_interval": format_duration(job_interval),
+        "scrape_timeout": format_duration(job_interval),
+        "static_configs": static,
+    }
 
 
 def rewrite_urls(value: Any, addresses: Mapping[str, str]) -> Any:
