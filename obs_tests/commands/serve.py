@@ -8,7 +8,7 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -23,6 +23,12 @@ from obs_tests.commands.options import (
 )
 from obs_tests.core.interrupts import signals_as_interrupts, signals_held_off
 from obs_tests.errors import UsageError
+
+if TYPE_CHECKING:
+    import uvicorn
+    from starlette.applications import Starlette
+
+    from obs_tests.web.runs import RunManager
 
 __all__ = ["serve"]
 
@@ -146,19 +152,43 @@ def serve(
       OBS_DASHBOARD_TOKEN=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))') \\
         obs-tests serve --host 0.0.0.0 --port 5558
     """
-    import uvicorn  # noqa: PLC0415 - the server only when serving
-
-    from obs_tests.config.contract import load_contract  # noqa: PLC0415
-    from obs_tests.scenarios.model import Catalog  # noqa: PLC0415
-    from obs_tests.web.app import create_app  # noqa: PLC0415
-    from obs_tests.web.runs import RunManager  # noqa: PLC0415
-    from obs_tests.web.scenario_files import ScenarioFiles  # noqa: PLC0415
+    from obs_tests.web.app import create_app  # noqa: PLC0415 - the web server's imports only when serving
     from obs_tests.web.security import TOKEN_ENV, check_binding, is_loopback  # noqa: PLC0415
-    from obs_tests.web.stream import Stream  # noqa: PLC0415
 
     token = os.environ.get(TOKEN_ENV) or None
     check_binding(host, token)
     grafana_url = normalise_url(grafana_url, "Grafana") if grafana_url else None
+    manager, directory = _run_manager(contract_path, scenarios_dir, report_dir, buffer_size, time_scale, grafana_url)
+    sock = _bind(host, port)
+    bound_port = sock.getsockname()[1]
+    shown_host = f"[{host.strip('[]')}]" if ":" in host else host
+    app = create_app(manager, token=token, loopback_only=is_loopback(host), start_stack=start_stack)
+    server = _server(app)
+    auth = " (token required)" if token else ""
+    click.echo(f"obs-tests dashboard: http://{shown_host}:{bound_port}/{auth}")
+    click.echo(
+        f"scenarios: {directory} · reports: {report_dir}/dashboard · stack: "
+        f"{'starting' if start_stack else 'at the first run'} (time scale {manager.default_scale:g})"
+    )
+    sys.stdout.flush()
+    _run_until_stopped(server, sock, manager)
+
+
+def _run_manager(
+    contract_path: Path,
+    scenarios_dir: Path | None,
+    report_dir: Path,
+    buffer_size: int,
+    time_scale: float | None,
+    grafana_url: str | None,
+) -> tuple[RunManager, Path]:
+    """The dashboard's runs (the contract, a stream of ``buffer_size`` messages) and its scenario directory."""
+    from obs_tests.config.contract import load_contract  # noqa: PLC0415 - the web server's imports only when serving
+    from obs_tests.scenarios.model import Catalog  # noqa: PLC0415
+    from obs_tests.web.runs import RunManager  # noqa: PLC0415
+    from obs_tests.web.scenario_files import ScenarioFiles  # noqa: PLC0415
+    from obs_tests.web.stream import Stream  # noqa: PLC0415
+
     contract = load_contract(contract_path)
     directory = scenarios_dir or contract.files.scenarios
     if not directory.is_dir():
@@ -166,20 +196,21 @@ def serve(
             f"{directory}: no such scenario directory — use --scenarios or files.scenarios in the contract"
         )
     files = ScenarioFiles(directory, Catalog.from_contract(contract))
-    stream = Stream(buffer_size)
     manager = RunManager(
         contract,
         files=files,
         report_dir=report_dir,
-        stream=stream,
+        stream=Stream(buffer_size),
         time_scale=time_scale,
         grafana_url=grafana_url,
         echo=_echo,
     )
-    sock = _bind(host, port)
-    bound_port = sock.getsockname()[1]
-    shown_host = f"[{host.strip('[]')}]" if ":" in host else host
-    app = create_app(manager, token=token, loopback_only=is_loopback(host), start_stack=start_stack)
+    return manager, directory
+
+
+def _server(app: Starlette) -> uvicorn.Server:
+    import uvicorn  # noqa: PLC0415 - the server only when serving
+
     config = uvicorn.Config(
         app,
         log_level="warning",
@@ -191,14 +222,11 @@ def serve(
         ws="wsproto",
         lifespan="on",
     )
-    server = uvicorn.Server(config)
-    auth = " (token required)" if token else ""
-    click.echo(f"obs-tests dashboard: http://{shown_host}:{bound_port}/{auth}")
-    click.echo(
-        f"scenarios: {directory} · reports: {report_dir}/dashboard · stack: "
-        f"{'starting' if start_stack else 'at the first run'} (time scale {manager.default_scale:g})"
-    )
-    sys.stdout.flush()
+    return uvicorn.Server(config)
+
+
+def _run_until_stopped(server: uvicorn.Server, sock: socket.socket, manager: RunManager) -> None:
+    """Serve on ``sock`` until a signal; then close the stream, the runs (and their stack) and the socket."""
     try:
         # SIGINT/SIGTERM: uvicorn shuts down (the lifespan stops the run and the stack), then re-raises
         # the signal to the handler before it — the CLI's, which raises Interrupted: exit 130/143.
@@ -207,7 +235,7 @@ def serve(
     finally:
         # ... unless a second Ctrl-C forced the exit: close them here in every case, signals held off
         with signals_held_off():
-            stream.close()
+            manager.stream.close()
             manager.close()
             sock.close()
         click.echo("obs-tests dashboard stopped (stack closed, faults reverted)")
