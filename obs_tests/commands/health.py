@@ -12,14 +12,14 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
-from obs_tests.clients.base import normalise_url
+from obs_tests.clients.base import normalise_url, redact_url
 from obs_tests.clients.grafana import GrafanaCredentials
 from obs_tests.commands.options import TIMEOUT, GroupedCommand, GroupedOption, Number
-from obs_tests.config.contract import EMBEDDED, load_contract, parse_duration
+from obs_tests.config.contract import EMBEDDED, Contract, load_contract, parse_duration
 from obs_tests.core.interrupts import exit_status, interrupted_line
 from obs_tests.core.yamlfile import shown
 from obs_tests.errors import ObsTestsError, UsageError
@@ -29,6 +29,8 @@ from obs_tests.health.status import CheckResult, Problem
 __all__ = ["health"]
 
 _UNKNOWN = int(Status.UNKNOWN)
+#: the Prometheus, Alertmanager and Grafana URLs of a run
+_URLs = tuple[str | None, str | None, str | None]
 
 
 class HealthCommand(GroupedCommand):
@@ -213,34 +215,14 @@ def health(
       obs-tests health --prometheus-url http://prometheus:9090 --alertmanager-url http://alertmanager:9093 \\
           --grafana-url http://grafana:3000 --contract obs.yaml --format json
     """
-    shown: dict[str, str | None] = {
-        "prometheus": prometheus_url,
-        "alertmanager": alertmanager_url,
-        "grafana": grafana_url,
-    }
+    endpoints = _redacted(prometheus_url, alertmanager_url, grafana_url)
     try:
-        from obs_tests.clients.base import redact_url  # noqa: PLC0415
-
-        shown = {k: redact_url(v) if v else None for k, v in shown.items()}
         contract = load_contract(contract_path) if contract_path else None
-        if contract is not None and not contract.stack.embedded:  # the URLs of the contract's stack
-            prometheus_url = prometheus_url or contract.stack.prometheus
-            if contract.stack.alertmanager not in (None, EMBEDDED):
-                alertmanager_url = alertmanager_url or contract.stack.alertmanager
-            grafana_url = grafana_url or contract.stack.grafana
-        shown = {"prometheus": prometheus_url, "alertmanager": alertmanager_url, "grafana": grafana_url}
-        shown = {k: redact_url(v) if v else None for k, v in shown.items()}
-        if prometheus_url is None:
-            raise UsageError(
-                "Missing option '--prometheus-url' (env var: 'OBS_PROMETHEUS_URL'), and no --contract whose "
-                "stack.prometheus is a URL (see 'obs-tests health --help')"
-            )
-        settings = HealthSettings(
-            prometheus_url=normalise_url(prometheus_url, "Prometheus"),
-            alertmanager_url=normalise_url(alertmanager_url, "Alertmanager") if alertmanager_url else None,
-            grafana_url=normalise_url(grafana_url, "Grafana") if grafana_url else None,
-            grafana=GrafanaCredentials.from_env() if grafana_url else GrafanaCredentials(),
-            contract=contract,
+        urls = _with_contract_urls(contract, prometheus_url, alertmanager_url, grafana_url)
+        endpoints = _redacted(*urls)
+        settings = _settings(
+            urls,
+            contract,
             timeout=timeout,
             window=window,
             stale_intervals=stale_intervals,
@@ -249,20 +231,81 @@ def health(
             warn_only=warn_only,
         )
         report = run_health(settings)
-        report.endpoints = shown
+        report.endpoints = endpoints
         _emit(report, fmt, json_file)
     except KeyboardInterrupt as exc:
-        # Read-only: nothing to stop or revert. Exit now, 128 + the signal: the interpreter would otherwise
-        # wait at exit for the worker threads' requests still in flight (up to --timeout each).
-        status = exit_status(exc)
-        click.echo(interrupted_line(status), err=True)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(status)
-    except ObsTestsError as exc:
-        _failed_run(f"{type(exc).__name__}: {exc}", shown, fmt, json_file)
-        sys.exit(_UNKNOWN)
+        _exit_interrupted(exc)
     except Exception as exc:  # noqa: BLE001 - a crash must read UNKNOWN (3), not WARNING (1), to Nagios
-        _failed_run(f"internal error: {type(exc).__name__}: {exc}", shown, fmt, json_file)
+        _failed_run(_failure(exc), endpoints, fmt, json_file)
         sys.exit(_UNKNOWN)
     sys.exit(report.exit_code)
+
+
+def _redacted(
+    prometheus_url: str | None, alertmanager_url: str | None, grafana_url: str | None
+) -> dict[str, str | None]:
+    """The endpoints as the report shows them: without credentials."""
+    urls = {"prometheus": prometheus_url, "alertmanager": alertmanager_url, "grafana": grafana_url}
+    return {k: redact_url(v) if v else None for k, v in urls.items()}
+
+
+def _with_contract_urls(
+    contract: Contract | None, prometheus_url: str | None, alertmanager_url: str | None, grafana_url: str | None
+) -> _URLs:
+    """The URLs given, completed by those of the contract's stack (when it is not the embedded one)."""
+    if contract is not None and not contract.stack.embedded:
+        prometheus_url = prometheus_url or contract.stack.prometheus
+        if contract.stack.alertmanager not in (None, EMBEDDED):
+            alertmanager_url = alertmanager_url or contract.stack.alertmanager
+        grafana_url = grafana_url or contract.stack.grafana
+    return prometheus_url, alertmanager_url, grafana_url
+
+
+def _settings(
+    urls: _URLs,
+    contract: Contract | None,
+    *,
+    timeout: float,
+    window: float,
+    stale_intervals: float,
+    slow_scrape_ratio: float,
+    watchdog_alert: str,
+    warn_only: bool,
+) -> HealthSettings:
+    """The run's settings; a usage error when there is no Prometheus to check."""
+    prometheus_url, alertmanager_url, grafana_url = urls
+    if prometheus_url is None:
+        raise UsageError(
+            "Missing option '--prometheus-url' (env var: 'OBS_PROMETHEUS_URL'), and no --contract whose "
+            "stack.prometheus is a URL (see 'obs-tests health --help')"
+        )
+    return HealthSettings(
+        prometheus_url=normalise_url(prometheus_url, "Prometheus"),
+        alertmanager_url=normalise_url(alertmanager_url, "Alertmanager") if alertmanager_url else None,
+        grafana_url=normalise_url(grafana_url, "Grafana") if grafana_url else None,
+        grafana=GrafanaCredentials.from_env() if grafana_url else GrafanaCredentials(),
+        contract=contract,
+        timeout=timeout,
+        window=window,
+        stale_intervals=stale_intervals,
+        slow_scrape_ratio=slow_scrape_ratio,
+        watchdog_alert=watchdog_alert,
+        warn_only=warn_only,
+    )
+
+
+def _failure(exc: Exception) -> str:
+    """The message of a run that failed with ``exc``: the project's error as it says, else an internal error."""
+    if isinstance(exc, ObsTestsError):
+        return f"{type(exc).__name__}: {exc}"
+    return f"internal error: {type(exc).__name__}: {exc}"
+
+
+def _exit_interrupted(exc: KeyboardInterrupt) -> NoReturn:
+    """Read-only: nothing to stop or revert. Exit now, 128 + the signal: the interpreter would otherwise
+    wait at exit for the worker threads' requests still in flight (up to --timeout each)."""
+    status = exit_status(exc)
+    click.echo(interrupted_line(status), err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
