@@ -173,29 +173,52 @@ def check(
     report_dir.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(log_dir, ignore_errors=True)
     junit = report_dir / "junit.xml"
+    args = _pytest_args(junit, verbose=verbose, keyword=keyword, markexpr=markexpr, extra=pytest_args)
+    mode = f"stack at {prom_url}" if prom_url else "embedded stack"
+    click.echo(f"obs-tests check — {mode}, contract {contract_path}")
+    collector = SummaryCollector()
+    started, started_wall = time.monotonic(), time.time()
+    code = _run_suite(args, collector, settings)
+    elapsed = time.monotonic() - started
+    summary_path = report_dir / "summary.json"
+    collector.write_json(summary_path, {"contract": str(contract_path), "stack": mode})
+    reports = write_run_reports(summary_path, report_dir, contract, since=started_wall)
+    _print_summary(collector, elapsed)
+    shown = "  ".join(str(p) for p in (junit, summary_path, *reports))
+    click.echo(f"Reports: {shown}" + ("" if prom_url else f"  (stack logs: {log_dir})"))
+    status = _exit_code(code)
+    if code == pytest.ExitCode.INTERRUPTED:
+        click.echo(interrupted_line(status), err=True)
+    sys.exit(status)
+
+
+def _pytest_args(
+    junit: Path, *, verbose: bool, keyword: str | None, markexpr: str | None, extra: tuple[str, ...]
+) -> list[str]:
+    """pytest's command line: the installed suite, the JUnit file, the selection, then the user's arguments."""
     args = [*suite_args(), f"--junitxml={junit}", "--tb=short", "-rN", "-v" if verbose else "-q"]
     if keyword:
         args += ["-k", keyword]
     if markexpr:
         args += ["-m", markexpr]
-    args += list(pytest_args)
-    mode = f"stack at {prom_url}" if prom_url else "embedded stack"
-    click.echo(f"obs-tests check — {mode}, contract {contract_path}")
-    collector = SummaryCollector()
-    started, started_wall = time.monotonic(), time.time()
+    return args + list(extra)
+
+
+def _run_suite(args: list[str], collector: SummaryCollector, settings: RunSettings) -> int | pytest.ExitCode:
+    """Run the suite in this process: pytest's exit code."""
     try:
-        code = pytest.main(args, plugins=[collector, GivenSettings(settings)])
+        return pytest.main(args, plugins=[collector, GivenSettings(settings)])
     except Exception:
         # A signal landing inside one of pytest's own hooks can make pytest fail while it reports the
         # interrupt (Python 3.11: a frame without a line number breaks its traceback formatting) — after
         # its session teardown ran (stacks stopped, faults reverted): still an interrupted run.
         if signal_received() is None:
             raise
-        code = pytest.ExitCode.INTERRUPTED
-    elapsed = time.monotonic() - started
-    summary_path = report_dir / "summary.json"
-    collector.write_json(summary_path, {"contract": str(contract_path), "stack": mode})
-    reports = write_run_reports(summary_path, report_dir, contract, since=started_wall)
+        return pytest.ExitCode.INTERRUPTED
+
+
+def _print_summary(collector: SummaryCollector, elapsed: float) -> None:
+    """The summary: a line per check, the counts, and the line to read first if there is one."""
     click.echo("")
     click.echo("Summary")
     for line in collector.lines():
@@ -211,9 +234,3 @@ def check(
     first = collector.start_with()
     if first:
         click.echo(first)
-    shown = "  ".join(str(p) for p in (junit, summary_path, *reports))
-    click.echo(f"Reports: {shown}" + ("" if prom_url else f"  (stack logs: {log_dir})"))
-    status = _exit_code(code)
-    if code == pytest.ExitCode.INTERRUPTED:
-        click.echo(interrupted_line(status), err=True)
-    sys.exit(status)
