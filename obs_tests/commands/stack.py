@@ -197,8 +197,31 @@ def _up_detached(
     stack_id = new_stack_id()
     workdir = Path(tempfile.mkdtemp(prefix="obs-tests-stack-"))
     log_path = workdir / "up.log"
-    # Recorded before the supervisor exists (owned by us until it records itself under the same id): if
-    # both of us die before it could clean up, `obs-tests down` still finds and removes the workdir.
+    _record_handover(states, stack_id, workdir, contract_path)
+    argv = _supervisor_argv(contract_path, states, workdir, stack_id, no_warm_up, timeout, time_scale)
+    child: subprocess.Popen[bytes] | None = None
+    # a handle of our own on the log: the supervisor removes the workdir (log included) when its start fails
+    with log_path.open("ab") as log, log_path.open("rb") as output:
+        try:
+            child = _start_supervisor(argv, log)
+            click.echo(f"starting stack {stack_id} (supervisor pid {child.pid}, log {log_path})")
+            sys.stdout.flush()
+            record = _wait_detached_ready(child, states, stack_id, output, log_path, contract_path, timeout)
+        except BaseException as exc:
+            _abort_detached(child, states, stack_id, workdir)
+            if isinstance(exc, KeyboardInterrupt):
+                click.echo(
+                    f"up interrupted while stack {stack_id} was starting: start aborted, every process stopped",
+                    err=True,
+                )
+            raise
+    click.echo(f"stack {record.id} ready (supervisor pid {child.pid}, log {log_path})")
+    _print_record(record)
+
+
+def _record_handover(states: Path, stack_id: str, workdir: Path, contract_path: Path) -> None:
+    """Record the stack as ours before the supervisor exists (owned by us until it records itself under the
+    same id): if both of us die before it could clean up, `obs-tests down` still finds and removes the workdir."""
     me = ProcessIdentity.of(os.getpid())
     assert me is not None
     write_record(
@@ -214,6 +237,18 @@ def _up_detached(
             origin="up",
         ),
     )
+
+
+def _supervisor_argv(
+    contract_path: Path,
+    states: Path,
+    workdir: Path,
+    stack_id: str,
+    no_warm_up: bool,
+    timeout: float | None,
+    time_scale: float | None,
+) -> list[str]:
+    """The supervisor's command line: ``obs-tests up`` in the foreground, in ``workdir``, as stack ``stack_id``."""
     argv = [
         sys.executable,
         "-m",
@@ -234,34 +269,22 @@ def _up_detached(
         argv += ["--timeout", str(timeout)]
     if time_scale is not None:
         argv += ["--time-scale", str(time_scale)]
-    child: subprocess.Popen[bytes] | None = None
-    # a handle of our own on the log: the supervisor removes the workdir (log included) when its start fails
-    with log_path.open("ab") as log, log_path.open("rb") as output:
-        try:
-            child = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C on the terminal reaches us; we stop it in order
-                close_fds=True,
-                # until the stack is ready: if we die (even SIGKILLed), the supervisor gets SIGTERM and
-                # stops what it started
-                preexec_fn=signal_on_parent_death(signal.SIGTERM),  # noqa: PLW1509 - async-signal-safe only
-            )
-            click.echo(f"starting stack {stack_id} (supervisor pid {child.pid}, log {log_path})")
-            sys.stdout.flush()
-            record = _wait_detached_ready(child, states, stack_id, output, log_path, contract_path, timeout)
-        except BaseException as exc:
-            _abort_detached(child, states, stack_id, workdir)
-            if isinstance(exc, KeyboardInterrupt):
-                click.echo(
-                    f"up interrupted while stack {stack_id} was starting: start aborted, every process stopped",
-                    err=True,
-                )
-            raise
-    click.echo(f"stack {record.id} ready (supervisor pid {child.pid}, log {log_path})")
-    _print_record(record)
+    return argv
+
+
+def _start_supervisor(argv: list[str], log: IO[bytes]) -> subprocess.Popen[bytes]:
+    """Start the supervisor in a session of its own, its output to ``log``."""
+    return subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # Ctrl-C on the terminal reaches us; we stop it in order
+        close_fds=True,
+        # until the stack is ready: if we die (even SIGKILLed), the supervisor gets SIGTERM and
+        # stops what it started
+        preexec_fn=signal_on_parent_death(signal.SIGTERM),  # noqa: PLW1509 - async-signal-safe only
+    )
 
 
 def _wait_detached_ready(
