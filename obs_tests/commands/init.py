@@ -122,6 +122,16 @@ def init(
     prom = PrometheusClient(inputs.prometheus_url) if inputs.prometheus_url else None
     starter = discover(inputs, prom)
     _write(starter, output)
+    _print_written(starter, output)
+    if baseline:
+        _accept_or_exit(starter, output)
+    click.echo(f"next: obs-tests lint -c {output}" + (f" && obs-tests check -c {output}" if starter.live else ""))
+    if not baseline:
+        click.echo("      red on day one? init --baseline --force accepts what is red today, each with its reason")
+
+
+def _print_written(starter: Starter, output: Path) -> None:
+    """What the starter contract holds, and the notes of its discovery."""
     click.echo(
         f"wrote {output}: {len(starter.jobs)} jobs, {len(starter.metrics)} metrics"
         + (f" ({len(starter.missing)} more read but not exported now)" if starter.missing else "")
@@ -129,16 +139,16 @@ def init(
     )
     for note in starter.notes:
         click.echo(f"  note: {note}")
-    if baseline:
-        remaining = _baseline(starter, output)
-        if remaining:
-            click.echo(f"{len(remaining)} problem(s) cannot be accepted as exceptions — fix them first:")
-            for line in remaining:
-                click.echo(f"  {line}")
-            sys.exit(1)
-    click.echo(f"next: obs-tests lint -c {output}" + (f" && obs-tests check -c {output}" if starter.live else ""))
-    if not baseline:
-        click.echo("      red on day one? init --baseline --force accepts what is red today, each with its reason")
+
+
+def _accept_or_exit(starter: Starter, output: Path) -> None:
+    """``--baseline``: accept today's findings in the contract; exit 1 listing those that cannot be accepted."""
+    remaining = _baseline(starter, output)
+    if remaining:
+        click.echo(f"{len(remaining)} problem(s) cannot be accepted as exceptions — fix them first:")
+        for line in remaining:
+            click.echo(f"  {line}")
+        sys.exit(1)
 
 
 def _write(starter: Starter, output: Path) -> None:
