@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from obs_tests.clients.alertmanager import AlertmanagerClient
@@ -123,153 +124,161 @@ def _am_age(state: ps.PrometheusState, am: am_checks.AlertmanagerState | None) -
 def _prometheus_checks(
     state: ps.PrometheusState, settings: HealthSettings, am: am_checks.AlertmanagerState | None
 ) -> list[CheckResult]:
-    now = state.now
-    window = settings.window_text
-    out = [_guard("prometheus.api", "prometheus", lambda: judge_api(state.buildinfo, state.need("ready"), state.url))]
-    contract_jobs = settings.contract.jobs if settings.contract else ()
+    """Every check judged from Prometheus' state (and the Alertmanager's, for the watchdog), in report order."""
+    return _PrometheusJudging(state, settings, am).checks()
 
-    def targets() -> list[Target]:
-        result: list[Target] = state.need("targets")
+
+class _PrometheusJudging:
+    """The checks of one Prometheus state. Each judge runs guarded (:func:`_guard`): what could not be
+    fetched makes its check UNKNOWN, not the run."""
+
+    def __init__(
+        self, state: ps.PrometheusState, settings: HealthSettings, am: am_checks.AlertmanagerState | None
+    ) -> None:
+        self.state = state
+        self.settings = settings
+        self.am = am
+        self.now = state.now
+        self.window = settings.window_text
+        self.self_scraped = bool(state.data.get("q:self_series"))
+        self.ongoing = _ongoing(state, settings)
+
+    def checks(self) -> list[CheckResult]:
+        """The checks, in report order."""
+        state = self.state
+        return [
+            _guard("prometheus.api", "prometheus", lambda: judge_api(state.buildinfo, state.need("ready"), state.url)),
+            *self._target_checks(),
+            _guard("prometheus.self_scrape", "prometheus", lambda: judge_self_scrape(state.query("self_series"))),
+            _guard(
+                "prometheus.alertmanagers",
+                "prometheus",
+                lambda: judge_alertmanagers(state.need("alertmanagers"), wanted=_alertmanager_wanted(self.settings)),
+            ),
+            self._notifications(),
+            _guard("prometheus.rules", "prometheus", self._rules),
+            _guard("prometheus.config_reload", "prometheus", lambda: judge_config_reload(state.need("runtimeinfo"))),
+            _guard("prometheus.tsdb", "prometheus", self._tsdb),
+            *([_guard("pipeline.watchdog", "pipeline", self._watchdog)] if self.settings.watchdog_alert else []),
+            _guard("alertmanager.notifications", "alertmanager", self._am_notifications),
+        ]
+
+    def _targets(self) -> list[Target]:
+        result: list[Target] = self.state.need("targets")
         return result
 
-    out.append(_guard("prometheus.targets", "prometheus", lambda: judge_targets(targets(), now, contract_jobs)))
-    out.append(
-        _guard(
-            "prometheus.scrape_duration",
-            "prometheus",
-            lambda: judge_scrape_duration(targets(), settings.slow_scrape_ratio),
-        )
-    )
-    out.append(
-        _guard(
-            "prometheus.target_freshness",
-            "prometheus",
-            lambda: judge_target_freshness(targets(), now, settings.stale_intervals),
-        )
-    )
-
-    def max_interval() -> float:
-        intervals = [t.scrape_interval for t in state.data.get("targets") or [] if t.scrape_interval]
+    def _max_interval(self) -> float:
+        intervals = [t.scrape_interval for t in self.state.data.get("targets") or [] if t.scrape_interval]
         return max(intervals, default=60.0)
 
-    out.append(
-        _guard(
-            "prometheus.ingestion",
-            "prometheus",
-            lambda: judge_ingestion(
-                state.query("newest_up_age"),
-                state.query("samples_appended"),
-                max_interval(),
-                settings.stale_intervals,
-                window,
+    def _recency(self, name: str) -> Recency:
+        return Recency(self.state.optional(name), self.now, self.ongoing)
+
+    def _target_checks(self) -> list[CheckResult]:
+        """Targets up, scrape durations, target freshness, ingestion."""
+        state, settings, now = self.state, self.settings, self.now
+        contract_jobs = settings.contract.jobs if settings.contract else ()
+        return [
+            _guard("prometheus.targets", "prometheus", lambda: judge_targets(self._targets(), now, contract_jobs)),
+            _guard(
+                "prometheus.scrape_duration",
+                "prometheus",
+                lambda: judge_scrape_duration(self._targets(), settings.slow_scrape_ratio),
             ),
-        )
-    )
-    self_scraped = bool(state.data.get("q:self_series"))
-    ongoing = _ongoing(state, settings)
+            _guard(
+                "prometheus.target_freshness",
+                "prometheus",
+                lambda: judge_target_freshness(self._targets(), now, settings.stale_intervals),
+            ),
+            _guard(
+                "prometheus.ingestion",
+                "prometheus",
+                lambda: judge_ingestion(
+                    state.query("newest_up_age"),
+                    state.query("samples_appended"),
+                    self._max_interval(),
+                    settings.stale_intervals,
+                    self.window,
+                ),
+            ),
+        ]
 
-    def recency(name: str) -> Recency:
-        return Recency(state.optional(name), now, ongoing)
-
-    out.append(_guard("prometheus.self_scrape", "prometheus", lambda: judge_self_scrape(state.query("self_series"))))
-    out.append(
-        _guard(
-            "prometheus.alertmanagers",
-            "prometheus",
-            lambda: judge_alertmanagers(state.need("alertmanagers"), wanted=_alertmanager_wanted(settings)),
-        )
-    )
-    sends_to = (state.data.get("alertmanagers") or {}).get("activeAlertmanagers")
-    if self_scraped and sends_to == []:
-        # every notification is dropped when there is nowhere to send it: prometheus.alertmanagers judged that
-        out.append(
-            CheckResult.skip(
+    def _notifications(self) -> CheckResult:
+        """Prometheus' notification queue, drops and errors — judged only when Prometheus scrapes itself."""
+        state = self.state
+        sends_to = (state.data.get("alertmanagers") or {}).get("activeAlertmanagers")
+        if self.self_scraped and sends_to == []:
+            # every notification is dropped when there is nowhere to send it: prometheus.alertmanagers judged that
+            return CheckResult.skip(
                 "prometheus.notifications",
                 "prometheus",
                 "not applicable: Prometheus sends to no Alertmanager (see prometheus.alertmanagers), so it drops "
                 "every notification",
             )
+        if not self.self_scraped:
+            return CheckResult.skip("prometheus.notifications", "prometheus", "Prometheus does not scrape itself")
+        return _guard(
+            "prometheus.notifications",
+            "prometheus",
+            lambda: judge_notifications(
+                state.query("queue"),
+                state.query("dropped"),
+                state.query("notify_errors"),
+                self.settings,
+                dropped_recency=self._recency("dropped_last"),
+                errors_recency=self._recency("notify_errors_last"),
+            ),
         )
-    elif self_scraped:
-        out.append(
-            _guard(
-                "prometheus.notifications",
-                "prometheus",
-                lambda: judge_notifications(
-                    state.query("queue"),
-                    state.query("dropped"),
-                    state.query("notify_errors"),
-                    settings,
-                    dropped_recency=recency("dropped_last"),
-                    errors_recency=recency("notify_errors_last"),
-                ),
-            )
-        )
-    else:
-        out.append(CheckResult.skip("prometheus.notifications", "prometheus", "Prometheus does not scrape itself"))
 
-    def rules() -> CheckResult:
+    def _rules(self) -> CheckResult:
+        state = self.state
         groups = state.need("rules")
-        missed = state.query("missed_iterations") if self_scraped else []
-        failures = state.query("rule_failures") if self_scraped else []
+        missed = state.query("missed_iterations") if self.self_scraped else []
+        failures = state.query("rule_failures") if self.self_scraped else []
         return judge_rules(
             groups,
-            now,
+            self.now,
             missed=missed,
-            missed_recency=recency("missed_iterations_last"),
+            missed_recency=self._recency("missed_iterations_last"),
             failures=failures,
-            expected_groups=_expected_groups(settings),
-            stale_intervals=settings.stale_intervals,
-            window=window,
+            expected_groups=_expected_groups(self.settings),
+            stale_intervals=self.settings.stale_intervals,
+            window=self.window,
         )
 
-    out.append(_guard("prometheus.rules", "prometheus", rules))
-    out.append(_guard("prometheus.config_reload", "prometheus", lambda: judge_config_reload(state.need("runtimeinfo"))))
-    out.append(
-        _guard(
-            "prometheus.tsdb",
-            "prometheus",
-            lambda: judge_tsdb(
-                state.need("runtimeinfo"),
-                {c: state.query(f"tsdb:{c}") for c in ps.TSDB_FAILURE_COUNTERS} if self_scraped else {},
-                window,
-            ),
+    def _tsdb(self) -> CheckResult:
+        state = self.state
+        return judge_tsdb(
+            state.need("runtimeinfo"),
+            {c: state.query(f"tsdb:{c}") for c in ps.TSDB_FAILURE_COUNTERS} if self.self_scraped else {},
+            self.window,
         )
-    )
-    if settings.watchdog_alert:
-        out.append(
-            _guard(
-                "pipeline.watchdog",
-                "pipeline",
-                lambda: judge_watchdog(
-                    settings.watchdog_alert,
-                    state.need("alerts"),
-                    state.need("rules"),
-                    am.alerts if am else None,
-                    settings.alertmanager_url,
-                    am_age=_am_age(state, am),
-                    resend_grace=_resend_grace(state),
-                    # the default name: a pack's own always-firing rule (another name) stands in for it
-                    discover=settings.watchdog_alert == "Watchdog",
-                ),
-            )
+
+    def _watchdog(self) -> CheckResult:
+        state, settings, am = self.state, self.settings, self.am
+        return judge_watchdog(
+            settings.watchdog_alert,
+            state.need("alerts"),
+            state.need("rules"),
+            am.alerts if am else None,
+            settings.alertmanager_url,
+            am_age=_am_age(state, am),
+            resend_grace=_resend_grace(state),
+            # the default name: a pack's own always-firing rule (another name) stands in for it
+            discover=settings.watchdog_alert == "Watchdog",
         )
-    out.append(
-        _guard(
-            "alertmanager.notifications",
-            "alertmanager",
-            lambda: am_checks.judge_am_notifications(
-                state.query("am_failed"),
-                state.query("am_total"),
-                window,
-                scraped=bool(state.query("am_series")),
-                alertmanager_given=settings.alertmanager_url is not None,
-                targets=state.data.get("targets") or [],
-                alertmanager_url=settings.alertmanager_url,
-            ),
+
+    def _am_notifications(self) -> CheckResult:
+        state, settings = self.state, self.settings
+        return am_checks.judge_am_notifications(
+            state.query("am_failed"),
+            state.query("am_total"),
+            self.window,
+            scraped=bool(state.query("am_series")),
+            alertmanager_given=settings.alertmanager_url is not None,
+            targets=state.data.get("targets") or [],
+            alertmanager_url=settings.alertmanager_url,
         )
-    )
-    return out
 
 
 def _result(future: Future[Any] | None) -> tuple[Any, ObsTestsError | None]:
@@ -297,49 +306,14 @@ def run_health(settings: HealthSettings) -> HealthReport:
             expected = gf_checks.contract_dashboards(settings.contract.files.dashboards)
         except ObsTestsError as exc:
             dashboards_error = exc
-    pool = ThreadPoolExecutor(max_workers=3)
-    try:
-        prom_future = pool.submit(ps.fetch_prometheus, prom, settings)
-        am_future = pool.submit(am_checks.fetch_alertmanager, am) if am else None
-        gf_future = pool.submit(gf_checks.fetch_grafana, grafana, expected, settings.workers) if grafana else None
-        prom_state, prom_error = _result(prom_future)
-        am_state, am_error = _result(am_future)
-        gf_state, gf_error = _result(gf_future)
-    except BaseException:
-        # interrupted (Ctrl-C, SIGTERM): do not wait for requests in flight, up to --timeout each
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    else:
-        pool.shutdown()
-    finally:
-        for client in (prom, am, grafana):
-            if client is not None:
-                client.close()
+    fetched = _fetch(settings, prom, am, grafana, expected)
     checks: list[CheckResult] = []
-    if prom_error is not None:
-        checks.append(endpoint_failure("prometheus.api", "prometheus", prom_error, down_is_critical=True))
+    if fetched.prom_error is not None:
+        checks.append(endpoint_failure("prometheus.api", "prometheus", fetched.prom_error, down_is_critical=True))
     else:
-        checks += _prometheus_checks(prom_state, settings, am_state)
-    if am_error is not None:
-        checks.append(endpoint_failure("alertmanager.api", "alertmanager", am_error, down_is_critical=True))
-    elif am_state is not None:
-        checks += [
-            am_checks.judge_am_api(am_state),
-            am_checks.judge_am_cluster(am_state.status),
-            am_checks.judge_am_receivers(am_state.receivers),
-        ]
-    if gf_error is not None:
-        checks.append(endpoint_failure("grafana.api", "grafana", gf_error, down_is_critical=True))
-    elif gf_state is not None:
-        checks += [gf_checks.judge_grafana_api(gf_state), gf_checks.judge_grafana_datasources(gf_state)]
-        if dashboards_error is not None:
-            checks.append(
-                CheckResult.unknown(
-                    "grafana.dashboards", "grafana", f"cannot read the contract's dashboards: {dashboards_error}"
-                )
-            )
-        else:
-            checks.append(gf_checks.judge_grafana_dashboards(gf_state, expected))
+        checks += _prometheus_checks(fetched.prom_state, settings, fetched.am_state)
+    checks += _alertmanager_checks(fetched.am_state, fetched.am_error)
+    checks += _grafana_checks(fetched.gf_state, fetched.gf_error, expected, dashboards_error)
     return HealthReport(
         checks,
         endpoints={
@@ -351,3 +325,80 @@ def run_health(settings: HealthSettings) -> HealthReport:
         started_at=started,
         duration=time.monotonic() - clock,
     )
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    """What was fetched from each server, or why it could not be (both None: that server was not asked)."""
+
+    prom_state: Any  # a PrometheusState unless prom_error
+    prom_error: ObsTestsError | None
+    am_state: am_checks.AlertmanagerState | None
+    am_error: ObsTestsError | None
+    gf_state: gf_checks.GrafanaState | None
+    gf_error: ObsTestsError | None
+
+
+def _fetch(
+    settings: HealthSettings,
+    prom: PrometheusClient,
+    am: AlertmanagerClient | None,
+    grafana: GrafanaClient | None,
+    expected: list[gf_checks.ExpectedDashboard],
+) -> _Fetched:
+    """Fetch from the servers concurrently, then close their clients."""
+    pool = ThreadPoolExecutor(max_workers=3)
+    try:
+        prom_future = pool.submit(ps.fetch_prometheus, prom, settings)
+        am_future = pool.submit(am_checks.fetch_alertmanager, am) if am else None
+        gf_future = pool.submit(gf_checks.fetch_grafana, grafana, expected, settings.workers) if grafana else None
+        fetched = _Fetched(*_result(prom_future), *_result(am_future), *_result(gf_future))
+    except BaseException:
+        # interrupted (Ctrl-C, SIGTERM): do not wait for requests in flight, up to --timeout each
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    else:
+        pool.shutdown()
+    finally:
+        for client in (prom, am, grafana):
+            if client is not None:
+                client.close()
+    return fetched
+
+
+def _alertmanager_checks(
+    am_state: am_checks.AlertmanagerState | None, am_error: ObsTestsError | None
+) -> list[CheckResult]:
+    """The Alertmanager's own checks: none when it was not asked for."""
+    if am_error is not None:
+        return [endpoint_failure("alertmanager.api", "alertmanager", am_error, down_is_critical=True)]
+    if am_state is None:
+        return []
+    return [
+        am_checks.judge_am_api(am_state),
+        am_checks.judge_am_cluster(am_state.status),
+        am_checks.judge_am_receivers(am_state.receivers),
+    ]
+
+
+def _grafana_checks(
+    gf_state: gf_checks.GrafanaState | None,
+    gf_error: ObsTestsError | None,
+    expected: list[gf_checks.ExpectedDashboard],
+    dashboards_error: ObsTestsError | None,
+) -> list[CheckResult]:
+    """Grafana's checks: none when it was not asked for."""
+    if gf_error is not None:
+        return [endpoint_failure("grafana.api", "grafana", gf_error, down_is_critical=True)]
+    if gf_state is None:
+        return []
+    checks = [gf_checks.judge_grafana_api(gf_state), gf_checks.judge_grafana_datasources(gf_state)]
+    if dashboards_error is not None:
+        checks.append(
+            CheckResult.unknown(
+                "grafana.dashboards", "grafana", f"cannot read the contract's dashboards: {dashboards_error}"
+            )
+        )
+    else:
+        checks.append(gf_checks.judge_grafana_dashboards(gf_state, expected))
+    return checks
