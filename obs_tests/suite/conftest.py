@@ -17,7 +17,8 @@ import pytest
 from obs_tests.scenarios.lanes import Background, LentStack, StackPool
 from obs_tests.scenarios.model import Scenario
 from obs_tests.stack import EmbeddedStack
-from obs_tests.suite.plugin import run_settings, session_progress
+from obs_tests.suite.session_settings import run_settings
+from obs_tests.suite.terminal_progress import session_progress
 
 CHAOS_MODULE = "test_chaos.py"
 _LENT = pytest.StashKey[LentStack]()

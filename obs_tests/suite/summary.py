@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from obs_tests.suite.report_fixtures import report_sections
+
 __all__ = ["SummaryCollector", "TestOutcome"]
 
 
@@ -55,8 +57,6 @@ class SummaryCollector:
             )
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        from obs_tests.suite.plugin import report_sections  # noqa: PLC0415 - avoid a cycle at import
-
         self.finished = time.monotonic()
         self.sections = dict(report_sections(session.config))
 

@@ -33,7 +33,7 @@ from obs_tests.errors import ConfigInvalid
 from obs_tests.rules.rulefiles import Rule, load_rule_files
 from obs_tests.stack import EmbeddedStack
 from obs_tests.suite.config_lint import check_alertmanager
-from obs_tests.suite.plugin import FindingsJudge
+from obs_tests.suite.report_fixtures import FindingsJudge
 
 NO_ALERTMANAGER = "not applicable: the contract declares no Alertmanager (stack.alertmanager: null)"
 

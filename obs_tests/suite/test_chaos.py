@@ -22,7 +22,10 @@ from obs_tests.scenarios.model import WATCHDOG, Scenario
 from obs_tests.scenarios.reports import write_reports
 from obs_tests.scenarios.results import ScenarioResult
 from obs_tests.stack import EmbeddedStack
-from obs_tests.suite.plugin import FindingsJudge, run_settings, session_progress, session_scenarios
+from obs_tests.suite.contract_params import session_scenarios
+from obs_tests.suite.report_fixtures import FindingsJudge
+from obs_tests.suite.session_settings import run_settings
+from obs_tests.suite.terminal_progress import session_progress
 
 
 @pytest.fixture(scope="module")

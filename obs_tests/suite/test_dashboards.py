@@ -32,7 +32,8 @@ from obs_tests.dashboards.dashboard_json import dashboard_files, load_dashboard
 from obs_tests.dashboards.dashboard_model import Dashboard
 from obs_tests.stack import EmbeddedStack
 from obs_tests.stack.external import ExternalStack
-from obs_tests.suite.plugin import FindingsJudge, session_contract
+from obs_tests.suite.report_fixtures import FindingsJudge
+from obs_tests.suite.session_settings import session_contract
 from obs_tests.suite.workloads import run_workload
 
 

@@ -36,7 +36,8 @@ from obs_tests.dashboards.dashboard_json import dashboard_files, parse_dashboard
 from obs_tests.dashboards.dashboard_model import Dashboard
 from obs_tests.dashboards.templating import TimeRange
 from obs_tests.dashboards.variables import resolve_variables
-from obs_tests.suite.plugin import FindingsJudge, session_contract
+from obs_tests.suite.report_fixtures import FindingsJudge
+from obs_tests.suite.session_settings import session_contract
 
 pytestmark = pytest.mark.grafana
 

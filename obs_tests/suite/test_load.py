@@ -9,7 +9,8 @@ import pytest
 
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.stack import EmbeddedStack
-from obs_tests.suite.plugin import FindingsJudge, log_dir
+from obs_tests.suite.report_fixtures import FindingsJudge
+from obs_tests.suite.session_settings import log_dir
 from obs_tests.suite.workloads import run_workload
 
 

@@ -36,7 +36,7 @@ from obs_tests.config.contract import Contract, Job, Metric
 from obs_tests.config.policy import Verdict
 from obs_tests.core.findings import Finding
 from obs_tests.stack import EmbeddedStack
-from obs_tests.suite.plugin import FindingsJudge
+from obs_tests.suite.report_fixtures import FindingsJudge
 from obs_tests.suite.workloads import run_workload
 
 COUNTER_WINDOW = "10m"

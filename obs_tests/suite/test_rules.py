@@ -20,7 +20,7 @@ from obs_tests.errors import WaitTimeout
 from obs_tests.reports.junit import write_junit
 from obs_tests.rules.rulefiles import Rule, RuleFile, load_rule_files
 from obs_tests.suite.config_lint import check_configs
-from obs_tests.suite.plugin import FindingsJudge, run_settings
+from obs_tests.suite.report_fixtures import FindingsJudge
 from obs_tests.suite.rule_lint import (
     ScrapeIntervals,
     check_rule_files,
@@ -28,6 +28,7 @@ from obs_tests.suite.rule_lint import (
     run_rule_tests,
     scrape_intervals,
 )
+from obs_tests.suite.session_settings import run_settings
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from obs_tests.checks.targets import (
 )
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.config.contract import Job, Metric
-from obs_tests.suite.plugin import FindingsJudge
+from obs_tests.suite.report_fixtures import FindingsJudge
 
 
 def test_job_targets_up(
