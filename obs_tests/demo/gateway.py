@@ -168,19 +168,7 @@ class Gateway(Service):
             try:
                 signal = parse_signal(request.body)
             except SignalRejected as exc:
-                self._invalid.inc()
-                self._reasons[exc.reason].inc()
-                self.log.debug("signal rejected", correlation_id=correlation_id, reason=exc.reason)
-                return json_response(
-                    {
-                        "status": "rejected",
-                        "reason": exc.reason,
-                        "error": exc.message,
-                        "correlation_id": correlation_id,
-                    },
-                    400,
-                    echo,
-                )
+                return self._rejected(exc, correlation_id, echo)
             if self.faults.should_fail():
                 self._error.inc()
                 return json_response(
@@ -199,18 +187,7 @@ class Gateway(Service):
             try:
                 duplicate = await self.link.publish(subject, orjson.dumps(signal), headers, self.publish_timeout)
             except PublishError as exc:
-                self._publish_failures.inc()
-                self._error.inc()
-                self.log.warning("publish failed", correlation_id=correlation_id, error=str(exc))
-                return json_response(
-                    {
-                        "status": "error",
-                        "error": f"could not publish: {exc}",
-                        "correlation_id": correlation_id,
-                    },
-                    503,
-                    echo,
-                )
+                return self._publish_failed(exc, correlation_id, echo)
             self._accepted.inc()
             if duplicate:
                 self._duplicates.inc()
@@ -228,3 +205,34 @@ class Gateway(Service):
         finally:
             self._duration.observe(time.perf_counter() - started)
             self._inflight.dec()
+
+    def _rejected(self, exc: SignalRejected, correlation_id: str, echo: list[tuple[bytes, bytes]]) -> Response:
+        """400: the body is not a valid signal (counted as invalid, by reason)."""
+        self._invalid.inc()
+        self._reasons[exc.reason].inc()
+        self.log.debug("signal rejected", correlation_id=correlation_id, reason=exc.reason)
+        return json_response(
+            {
+                "status": "rejected",
+                "reason": exc.reason,
+                "error": exc.message,
+                "correlation_id": correlation_id,
+            },
+            400,
+            echo,
+        )
+
+    def _publish_failed(self, exc: PublishError, correlation_id: str, echo: list[tuple[bytes, bytes]]) -> Response:
+        """503: JetStream did not take the signal (counted as an error and a publish failure)."""
+        self._publish_failures.inc()
+        self._error.inc()
+        self.log.warning("publish failed", correlation_id=correlation_id, error=str(exc))
+        return json_response(
+            {
+                "status": "error",
+                "error": f"could not publish: {exc}",
+                "correlation_id": correlation_id,
+            },
+            503,
+            echo,
+        )
