@@ -53,6 +53,8 @@ _SIGNAL_FIELDS: Final = (
     "stop_loss",
     "take_profit",
 )
+#: a message whose decision is being published: (message, its key, when it was taken, decision, score)
+_Pending = tuple[Msg, MessageKey, float, dict[str, Any], float]
 
 
 def decode_signal(data: bytes) -> dict[str, Any]:
@@ -157,7 +159,7 @@ class Agent(Service):
     async def _handle(self, msgs: list[Msg]) -> None:
         faults = self.faults
         publishes: list[Any] = []
-        work: list[tuple[Msg, MessageKey, float, dict[str, Any], float]] = []
+        work: list[_Pending] = []
         for msg in msgs:
             metadata = msg.metadata
             sequence = metadata.sequence.stream
@@ -172,17 +174,13 @@ class Agent(Service):
             try:
                 signal = decode_signal(msg.data)
             except ValueError:
-                self._failed["decode"].inc()
-                self.seen.add(key)
-                self.log.warning("undecodable signal terminated", stream_sequence=sequence)
-                await msg.term()
+                await self._terminate(msg, key, "decode", "undecodable signal terminated", stream_sequence=sequence)
                 continue
             correlation_id = str(signal["correlation_id"])
             if faults.should_fail():
-                self._failed["injected"].inc()
-                self.seen.add(key)
-                self.log.warning("injected processing failure", correlation_id=correlation_id)
-                await msg.term()
+                await self._terminate(
+                    msg, key, "injected", "injected processing failure", correlation_id=correlation_id
+                )
                 continue
             value = score(self.agent_type, signal)
             received_at = signal.get("received_at", time.time())
@@ -210,6 +208,17 @@ class Agent(Service):
         if not work:
             return
         results = await asyncio.gather(*publishes, return_exceptions=True)
+        await self._settle(work, results)
+
+    async def _terminate(self, msg: Msg, key: MessageKey, reason: str, message: str, **fields: Any) -> None:
+        """A message that cannot be processed (undecodable, injected failure): counted, never redelivered."""
+        self._failed[reason].inc()
+        self.seen.add(key)
+        self.log.warning(message, **fields)
+        await msg.term()
+
+    async def _settle(self, work: list[_Pending], results: list[Any]) -> None:
+        """Ack each message whose decision was published (and count it), nak the others for redelivery."""
         for (msg, key, started, decision, value), result in zip(work, results, strict=True):
             if isinstance(result, BaseException):
                 if not isinstance(result, PublishError):
