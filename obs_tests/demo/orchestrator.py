@@ -144,6 +144,11 @@ class Orchestrator(Service):
         self._sweep = self.redis.register_script(_SWEEP)
         self._redis_ok = False
         self.seen = SeenSequences()
+        self._register_metrics()
+
+    def _register_metrics(self) -> None:
+        """The orchestrator's metrics in its registry, every label value pre-initialised; the hot path
+        updates the children kept here."""
         registry = self.registry
         workflows = Counter(
             "orchestrator_workflows_total",
