@@ -20,8 +20,6 @@ test starts.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from obs_tests.stack.load_targets import edit_targets, prune_dead
 from obs_tests.stack.state import load_targets_for
 
 __all__ = ["add_options"]
@@ -48,20 +47,6 @@ def add_options(parser: Any) -> None:
         help="serve the load's own Prometheus metrics on this port (0: any free port, -1: off) and announce them "
         "to the obs-tests stack serving --host",
     )
-
-
-def _edit_targets(path: Path, change: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(f"{path}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            entries = json.loads(path.read_text()) if path.exists() and path.read_text().strip() else []
-        except ValueError:
-            entries = []
-        entries = change(entries)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(entries))
-        tmp.replace(path)
 
 
 @events.init.add_listener
@@ -108,8 +93,9 @@ def _announce(environment: Any) -> None:
         return
     entry = _state["entry"]
     address = entry["targets"]
-    _edit_targets(path, lambda entries: [e for e in entries if e["targets"] != address] + [entry])
-    _state["unannounce"] = lambda: _edit_targets(path, lambda entries: [e for e in entries if e["targets"] != address])
+    prune_dead(path)  # entries of Locust processes killed before they could remove theirs
+    edit_targets(path, lambda entries: [e for e in entries if e["targets"] != address] + [entry])
+    _state["unannounce"] = lambda: edit_targets(path, lambda entries: [e for e in entries if e["targets"] != address])
 
 
 @events.test_start.add_listener

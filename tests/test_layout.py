@@ -1,9 +1,11 @@
 """The tree stays readable: every module has a test module mirroring its path (``obs_tests/stack/probes.py`` ↔
 ``tests/stack/test_probes.py``) or names, with its reason, the test module that covers it; and no module
-grows past ~500 lines — those above it today are listed with their size, which may only shrink."""
+grows past ~500 lines — those above it today are listed with their size, which may only shrink — and no
+function past 60."""
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -133,3 +135,29 @@ def test_module_names_are_unique() -> None:
             seen.setdefault(name, []).append(module)
     twice = {name: where for name, where in seen.items() if len(where) > 1}
     assert not twice, f"one name, two modules (rename one for what it does): {twice}"
+
+
+MAX_FUNCTION_LINES = 60
+
+
+def _long_functions(modules: dict[str, str]) -> list[str]:
+    """``module: function (N lines)`` for every function (methods, nested ones) over the limit."""
+    long = []
+    for module, text in modules.items():
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f"obs_tests/{module}: {node.name} ({lines} lines)")
+    return long
+
+
+def test_no_function_is_longer_than_60_lines() -> None:
+    long = _long_functions({module: (PACKAGE / module).read_text(encoding="utf-8") for module in _modules()})
+    assert not long, f"functions over {MAX_FUNCTION_LINES} lines — cut each into well-named helpers: {long}"
+
+
+def test_a_function_of_61_lines_is_named() -> None:
+    method = ["    async def long(self):", *(f"        x{i} = {i}" for i in range(59)), "        return 0"]
+    text = "\n".join(["class C:", "    def fine(self):", "        return 1", *method, ""])
+    assert _long_functions({"a.py": text}) == ["obs_tests/a.py: long (61 lines)"]

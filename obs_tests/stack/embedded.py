@@ -33,11 +33,13 @@ from obs_tests.config.contract import Contract
 from obs_tests.errors import StackStartError, UnknownComponent
 from obs_tests.stack.component_status import ComponentStatus, component_status
 from obs_tests.stack.components import Component
+from obs_tests.stack.load_targets import prune_dead
 from obs_tests.stack.process import ManagedProcess, ProcessIdentity, Spawner, environ_copy
 from obs_tests.stack.readiness import (
     expected_targets,
     send_warm_up,
     wait_components_ready,
+    wait_targets_gone,
     wait_targets_up,
     wait_warm_up_visible,
 )
@@ -412,8 +414,9 @@ class EmbeddedStack:
             self._wait_components_ready([name], timeout=30.0)
 
     def heal(self, timeout: float = 30.0) -> list[str]:
-        """Undo every process fault: resume paused, start exited components; wait until all are ready
-        and every target is up again. Returns the names it had to fix."""
+        """Undo every process fault: resume paused, start exited components; drop the load-job targets of
+        Locust processes that are gone; wait until all are ready and every target is up again. Returns the
+        names of the components it had to fix."""
         fixed = []
         for name, proc in self.processes.items():
             if proc.paused:
@@ -425,6 +428,9 @@ class EmbeddedStack:
         if fixed:
             self._write_state(ready=True)
             self._wait_components_ready(fixed, timeout=timeout)
+        gone = prune_dead(self.load_targets) if self.load_targets is not None else []
+        if gone:  # Locust processes killed before they removed their entry: no target DOWN left behind
+            wait_targets_gone(self.prometheus(), "load", gone, timeout=timeout, stop=self._aborting)
         self.started_at = time.monotonic()
         saved = self.startup_timeout
         self.startup_timeout = timeout

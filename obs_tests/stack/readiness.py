@@ -15,13 +15,13 @@ Example::
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 
 from obs_tests.clients.prometheus import PrometheusClient, Target
 from obs_tests.config.contract import Contract
 from obs_tests.core.waiting import Poll, wait_for
-from obs_tests.errors import ObsTestsError, StackStartError, WaitTimeout
+from obs_tests.errors import ObsTestsError, StackError, StackStartError, WaitTimeout
 from obs_tests.stack.components import Component
 from obs_tests.stack.process import ManagedProcess
 from obs_tests.stack.system_under_test import SystemUnderTest, WarmUp
@@ -30,6 +30,7 @@ __all__ = [
     "expected_targets",
     "send_warm_up",
     "wait_components_ready",
+    "wait_targets_gone",
     "wait_targets_up",
     "wait_warm_up_visible",
 ]
@@ -115,6 +116,30 @@ def wait_targets_up(
         )
     except WaitTimeout as exc:
         raise StackStartError(exc.message) from None
+
+
+def wait_targets_gone(
+    prom: PrometheusClient, job: str, services: Collection[str], *, timeout: float, stop: threading.Event
+) -> None:
+    """Until Prometheus no longer has a target of ``job`` with one of these ``service`` labels (after their
+    entries left its file_sd file)."""
+
+    def probe() -> Poll[list[str]]:
+        left = [s for t in prom.targets() if t.job == job and (s := t.labels.get("service", "")) in services]
+        return Poll(not left, left, f"still listed: {left or 'none'}")
+
+    try:
+        wait_for(
+            probe,
+            timeout=timeout,
+            interval=0.1,
+            expected=f"the targets of {', '.join(sorted(services))} gone from job {job}",
+            stop=stop,
+            bound="Prometheus' target-update batching (5 s) after the file changed",
+            transient=(ObsTestsError,),
+        )
+    except WaitTimeout as exc:
+        raise StackError(exc.message) from None
 
 
 def send_warm_up(

@@ -220,3 +220,27 @@ def test_a_locust_run_by_hand_shows_up_in_prometheus_without_flags(
         _, err = locust.communicate(timeout=60)
     assert locust.returncode == 0, err.decode()[-2000:]
     assert service not in stack.load_targets.read_text()
+
+
+def test_a_killed_locust_leaves_no_target_down_after_heal(
+    stack: EmbeddedStack, prom: PrometheusClient, tmp_path: Path
+) -> None:
+    """A Locust process SIGKILLed cannot remove its entry from the load job's file: its target stays DOWN in
+    Prometheus (every later health check reports it) until the stack's heal drops it."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OBS_LOAD_TARGETS_FILE", "OBS_LOCUST_METRICS_PORT")}
+    argv = [sys.executable, "-m", "locust", "-f", str(ROOT / "load" / "locustfile.py"), "--headless", "-u", "1"]
+    argv += ["-r", "1", "-t", "90s", "--think-time", "0.2", "--host", stack.url("gateway")]
+    locust = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    service = f"locust-local-{locust.pid}"
+
+    def health_of_its_target() -> Poll[str]:
+        health = next((t.health for t in prom.targets() if t.labels.get("service") == service), "absent")
+        return Poll(health == "up", health, f"target {service}: {health}")
+
+    wait_for(health_of_its_target, timeout=30, interval=0.25, expected=f"{service} up in job load")
+    locust.kill()
+    locust.wait(timeout=30)
+    assert stack.load_targets is not None and service in stack.load_targets.read_text()  # nobody removed it
+    stack.heal()
+    assert service not in stack.load_targets.read_text()
+    assert not [t for t in prom.targets() if t.labels.get("service") == service], "still a target after heal"
