@@ -21,8 +21,10 @@ from obs_tests.commands.options import (
     report_dir_option,
     time_scale_option,
 )
+from obs_tests.config.contract import load_contract
 from obs_tests.core.interrupts import signals_as_interrupts, signals_held_off
 from obs_tests.errors import UsageError
+from obs_tests.scenarios.model import Catalog
 
 if TYPE_CHECKING:
     import uvicorn
@@ -183,9 +185,7 @@ def _run_manager(
     grafana_url: str | None,
 ) -> tuple[RunManager, Path]:
     """The dashboard's runs (the contract, a stream of ``buffer_size`` messages) and its scenario directory."""
-    from obs_tests.config.contract import load_contract  # noqa: PLC0415 - the web server's imports only when serving
-    from obs_tests.scenarios.model import Catalog  # noqa: PLC0415
-    from obs_tests.web.runs import RunManager  # noqa: PLC0415
+    from obs_tests.web.runs import RunManager  # noqa: PLC0415 - the web server's modules only when serving
     from obs_tests.web.scenario_files import ScenarioFiles  # noqa: PLC0415
     from obs_tests.web.stream import Stream  # noqa: PLC0415
 

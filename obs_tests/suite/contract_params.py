@@ -84,6 +84,8 @@ def session_scenarios(config: pytest.Config) -> list[Any]:
     """The contract's scenarios (steady-state ones first), loaded once per session; a bad file stops the
     session with its located error (exit 2)."""
     if _SCENARIOS_KEY not in config.stash:
+        # the plugin loads in every pytest session of a machine with obs-tests installed: the scenario
+        # machinery (rule files, Alertmanager config, schemas) only when a test asks for scenarios
         from obs_tests.scenarios.model import Catalog, load_scenarios, ordered  # noqa: PLC0415
 
         contract = session_contract(config)
