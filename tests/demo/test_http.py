@@ -7,40 +7,23 @@ import orjson
 import pytest
 
 from obs_tests.demo.http import AdminGuard, App, Router
-from obs_tests.demo.http_messages import Request, Response, json_response
 from obs_tests.demo.logs import JsonLogger
-
-
-async def _ok(request: Request) -> Response:
-    return json_response({"path": request.path, "tail": request.tail, "body": request.body.decode()})
-
-
-async def _boom(request: Request) -> Response:
-    raise RuntimeError("bug")
-
-
-def _router() -> Router:
-    router = Router()
-    router.add("GET", "/a", _ok)
-    router.add("POST", "/a", _ok)
-    router.add_prefix("POST", "/hook/", _ok)
-    router.add("GET", "/boom", _boom)
-    return router
+from tests.demo.routes import echo, echo_router
 
 
 def test_http_router_resolves_exact_prefix_404_405() -> None:
-    router = _router()
+    router = echo_router()
     handler, tail, _ = router.resolve("GET", "/a")
-    assert handler is _ok
+    assert handler is echo
     assert tail == ""
     handler, tail, _ = router.resolve("POST", "/hook/team-x")
-    assert handler is _ok
+    assert handler is echo
     assert tail == "team-x"
     assert router.resolve("GET", "/zzz") == (None, "", ())
     handler, _, allowed = router.resolve("DELETE", "/a")
     assert handler is None
     assert set(allowed) == {"GET", "POST"}
-    assert router.resolve("HEAD", "/a")[0] is _ok
+    assert router.resolve("HEAD", "/a")[0] is echo
 
 
 @pytest.mark.parametrize(
@@ -89,7 +72,7 @@ def _run(app: App, method: str, path: str, chunks: list[bytes], client: str = "1
 
 
 def test_http_app_reads_chunked_body_and_answers() -> None:
-    app = App(_router(), log=JsonLogger("t", fd=-1))
+    app = App(echo_router(), log=JsonLogger("t", fd=-1))
     result = _run(app, "POST", "/hook/x", [b'{"a"', b": 1}"])
     assert result["status"] == 200
     assert orjson.loads(result["body"]) == {"path": "/hook/x", "tail": "x", "body": '{"a": 1}'}
@@ -97,7 +80,7 @@ def test_http_app_reads_chunked_body_and_answers() -> None:
 
 
 def test_http_app_404_405_413_500() -> None:
-    app = App(_router(), log=JsonLogger("t", fd=-1), max_body=10)
+    app = App(echo_router(), log=JsonLogger("t", fd=-1), max_body=10)
     assert _run(app, "GET", "/nope", [b""])["status"] == 404
     not_allowed = _run(app, "PUT", "/a", [b""])
     assert not_allowed["status"] == 405
@@ -132,7 +115,7 @@ def test_http_app_lifespan_runs_hooks() -> None:
 
 def test_http_admin_guard_wrap_answers_403() -> None:
     router = Router()
-    router.add("GET", "/admin/x", AdminGuard(["10.0.0.0/8"]).wrap(_ok))
+    router.add("GET", "/admin/x", AdminGuard(["10.0.0.0/8"]).wrap(echo))
     app = App(router, log=JsonLogger("t", fd=-1))
     assert _run(app, "GET", "/admin/x", [b""])["status"] == 403
     assert _run(app, "GET", "/admin/x", [b""], client="10.1.1.1")["status"] == 200

@@ -5,28 +5,11 @@ from typing import Any
 
 import orjson
 
-from obs_tests.demo.http import App, Router
+from obs_tests.demo.http import App
 from obs_tests.demo.http_connection import http_protocol
 from obs_tests.demo.http_messages import Request, Response, json_response
 from obs_tests.demo.logs import JsonLogger
-
-
-async def _ok(request: Request) -> Response:
-    return json_response({"path": request.path, "tail": request.tail, "body": request.body.decode()})
-
-
-async def _boom(request: Request) -> Response:
-    raise RuntimeError("bug")
-
-
-def _router() -> Router:
-    router = Router()
-    router.add("GET", "/a", _ok)
-    router.add("POST", "/a", _ok)
-    router.add_prefix("POST", "/hook/", _ok)
-    router.add("GET", "/boom", _boom)
-    return router
-
+from tests.demo.routes import echo_router
 
 # -- HttpProtocol over a real loopback socket ------------------------------------------------------
 
@@ -68,7 +51,7 @@ async def _response(reader: asyncio.StreamReader) -> tuple[int, dict[bytes, byte
 
 
 def _raw_app(max_body: int = 1 << 20) -> App:
-    router = _router()
+    router = echo_router()
     router.add("GET", "/slow", _slow)
     return App(router, log=JsonLogger("t", fd=-1), max_body=max_body)
 

@@ -5,7 +5,6 @@ warm-up with the counts it saw."""
 from __future__ import annotations
 
 import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from obs_tests.demo.market import SCENARIOS
 from obs_tests.demo.system import MOCK_SERVICES, SYSTEM
 from obs_tests.errors import StackStartError
 from obs_tests.stack.system_under_test import ServicePlan
+from tests.loopback import serving
 
 
 def _plan(tmp_path: Path) -> ServicePlan:
@@ -76,15 +76,8 @@ class _AcceptsEverything(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def lenient_gateway() -> Iterator[str]:
     """A 'gateway' that accepts malformed signals too."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _AcceptsEverything)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serving(_AcceptsEverything) as url:
+        yield url
 
 
 def test_a_gateway_that_accepts_a_malformed_signal_fails_the_warm_up(lenient_gateway: str) -> None:

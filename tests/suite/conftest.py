@@ -8,13 +8,14 @@ import json
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
+from tests.loopback import serving
 
 TESTS = Path(__file__).resolve().parent.parent
 API = TESTS / "fixtures" / "api"
@@ -49,15 +50,8 @@ class _Recorded(BaseHTTPRequestHandler):
 @pytest.fixture
 def recorded_prometheus() -> Iterator[str]:
     """The URL of a Prometheus that answers buildinfo, status/config and targets from recordings."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorded)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(_Recorded) as url:
+        yield url
 
 
 @pytest.fixture
