@@ -138,7 +138,7 @@ def chromium(profile_parent: Path | None = None, page_timeout: float = 60.0) -> 
     problem = browser_available()
     if problem:
         raise ToolError(problem)
-    from selenium import webdriver  # noqa: PLC0415
+    from selenium import webdriver  # noqa: PLC0415 - selenium only when a browser is used
     from selenium.common.exceptions import WebDriverException  # noqa: PLC0415
     from selenium.webdriver.chrome.service import Service  # noqa: PLC0415
 
@@ -159,7 +159,7 @@ def chromium(profile_parent: Path | None = None, page_timeout: float = 60.0) -> 
 
 
 def _by_testid(driver: Any, testid: str) -> list[Any]:
-    from selenium.webdriver.common.by import By  # noqa: PLC0415
+    from selenium.webdriver.common.by import By  # noqa: PLC0415 - selenium only when a browser is used
 
     return list(driver.find_elements(By.CSS_SELECTOR, f'[data-testid="{testid}"]'))
 
