@@ -15,10 +15,11 @@ from obs_tests.chaos.faults import FAULT_KINDS
 from obs_tests.config.validation import describe_error, load_schema
 from obs_tests.core.yamlfile import LocatedDocument, closest, format_path, shown
 from obs_tests.errors import ScenarioInvalid
+from obs_tests.scenarios.step_types import AssertState, Revert, WaitForAlert, WaitForFault, WaitForNotification
 from obs_tests.workloads import LoadSpec
 
 if TYPE_CHECKING:  # model.py runs this check while loading a scenario: types only, no import cycle
-    from obs_tests.scenarios.model import Catalog
+    from obs_tests.scenarios.model import Catalog, Step
 
 __all__ = ["validate_meaning"]
 
@@ -42,10 +43,11 @@ def _check(problem: ScenarioInvalid | None) -> None:
         raise problem
 
 
-def validate_meaning(doc: LocatedDocument, data: dict[str, Any], catalog: Catalog) -> None:
+def validate_meaning(doc: LocatedDocument, data: dict[str, Any], catalog: Catalog, steps: Sequence[Step]) -> None:
     """Raise :class:`ScenarioInvalid` for what the schema cannot say: a name used twice, an alert, component,
     fault, step id, receiver or market the scenario names that ``catalog`` (or the scenario) does not know,
-    a fault kind without the target it needs, an expectation or step missing what it is judged by."""
+    a fault kind without the target it needs, an expectation or step missing what it is judged by;
+    ``steps`` are the scenario's typed steps, in the order of ``data``'s."""
     alerts = sorted(catalog.alerts)
     faults = [str(c.get("name")) for c in data.get("chaos") or []]
     step_ids = [str(s["id"]) for s in data.get("steps") or [] if "id" in s]
@@ -63,7 +65,7 @@ def validate_meaning(doc: LocatedDocument, data: dict[str, Any], catalog: Catalo
         _check(_known(doc, ("components", index), str(name), catalog.components, "component"))
     for index, entry in enumerate(data.get("chaos") or []):
         _validate_fault(doc, ("chaos", index), entry, catalog, step_ids)
-    for index, step in enumerate(data.get("steps") or []):
+    for index, step in enumerate(steps):
         _validate_step(doc, ("steps", index), step, alerts, catalog.receivers, faults)
     expect = data.get("expect") or {}
     _validate_expected_alerts(doc, expect, alerts, faults)
@@ -117,30 +119,28 @@ def _validate_service_params(doc: LocatedDocument, base: tuple[str | int, ...], 
 def _validate_step(
     doc: LocatedDocument,
     base: tuple[str | int, ...],
-    step: dict[str, Any],
+    step: Step,
     alerts: Sequence[str],
     receivers: Sequence[str],
     faults: Sequence[str],
 ) -> None:
     """One step: the alert, receiver or fault it names; an ``assert`` on an alert or on an expression."""
-    if "wait_for_alert" in step:
-        _check(_known(doc, (*base, "wait_for_alert", "name"), step["wait_for_alert"]["name"], alerts, "alert"))
-    if "wait_for_notification" in step:
-        args = step["wait_for_notification"]
-        _check(_known(doc, (*base, "wait_for_notification", "alert"), args["alert"], alerts, "alert"))
-        if "receiver" in args and receivers:
+    args = step.args
+    if isinstance(args, WaitForAlert):
+        _check(_known(doc, (*base, "wait_for_alert", "name"), args.name, alerts, "alert"))
+    if isinstance(args, WaitForNotification):
+        _check(_known(doc, (*base, "wait_for_notification", "alert"), args.alert, alerts, "alert"))
+        if args.receiver is not None and receivers:
             path = (*base, "wait_for_notification", "receiver")
-            _check(_known(doc, path, args["receiver"], receivers, "receiver"))
-    for key in ("revert", "wait_for_fault"):
-        if key in step:
-            _check(_known(doc, (*base, key), str(step[key]), faults, "fault"))
-    if "assert" in step:
-        args = step["assert"]
-        if "alert" in args:
-            _check(_known(doc, (*base, "assert", "alert"), args["alert"], alerts, "alert"))
-            if "state" not in args:
+            _check(_known(doc, path, args.receiver, receivers, "receiver"))
+    if isinstance(args, Revert | WaitForFault):
+        _check(_known(doc, (*base, step.kind), args.fault, faults, "fault"))
+    if isinstance(args, AssertState):
+        if args.alert is not None:
+            _check(_known(doc, (*base, "assert", "alert"), args.alert, alerts, "alert"))
+            if args.state is None:
                 raise ScenarioInvalid(f"{doc.where((*base, 'assert'))}: assert on an alert needs 'state'")
-        elif not {"expr", "op", "value"} <= set(args):
+        elif args.expr is None or args.op is None or args.value is None:
             raise ScenarioInvalid(
                 f"{doc.where((*base, 'assert'))}: {format_path((*base, 'assert'))}: give either "
                 "{alert, state} or {expr, op, value}"

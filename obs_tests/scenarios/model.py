@@ -30,6 +30,7 @@ from obs_tests.rules.rulefiles import Rule, load_rule_files
 from obs_tests.scenarios.bounds import FileTiming
 from obs_tests.scenarios.meaning import validate_meaning
 from obs_tests.scenarios.races import find_races
+from obs_tests.scenarios.step_types import STEP_TYPES, StepArgs, parse_step
 from obs_tests.stack.components import component_names
 from obs_tests.stack.system_under_test import load_system
 
@@ -47,17 +48,7 @@ __all__ = [
     "ordered",
 ]
 
-STEP_KINDS = (
-    "wait_for_alert",
-    "wait_for_metric",
-    "wait_for_notification",
-    "wait_for_time",
-    "wait_for_cycles",
-    "wait_for_fault",
-    "load",
-    "revert",
-    "assert",
-)
+STEP_KINDS = tuple(STEP_TYPES)
 WATCHDOG = "Watchdog"
 #: what each ``op`` of a step or a metric expectation means (the schema lists the same ones)
 OPS: dict[str, Callable[[float, float], bool]] = {
@@ -129,19 +120,21 @@ class ChaosEntry:
 
 @dataclass(frozen=True)
 class Step:
-    """One step: its kind (``wait_for_alert`` ...), its arguments, an optional id and its line."""
+    """One step: its kind (``wait_for_alert`` ...), its typed arguments (a
+    :mod:`~obs_tests.scenarios.step_types` class of that kind), an optional id and its line."""
 
     kind: str
-    args: Any
+    args: StepArgs
     id: str | None = None
     line: int | None = None
 
+    def __post_init__(self) -> None:
+        if self.args.kind != self.kind:
+            raise ValueError(f"a {self.kind} step with the arguments of a {self.args.kind} step")
+
     def describe(self) -> str:
-        """A short human label."""
-        if isinstance(self.args, dict):
-            inner = ", ".join(f"{k}={v}" for k, v in self.args.items())
-            return f"{self.kind}({inner})"
-        return f"{self.kind}({self.args})"
+        """A short human label: ``wait_for_alert(name=GatewayDown, state=firing)``, ``revert(f)``."""
+        return f"{self.kind}({self.args.describe()})"
 
 
 @dataclass(frozen=True)
@@ -209,8 +202,22 @@ def _steps(doc: LocatedDocument, raw: list[dict[str, Any]]) -> list[Step]:
                 f"one of: {', '.join(STEP_KINDS)}"
             )
         kind = actions[0]
-        steps.append(Step(kind, item[kind], item.get("id"), doc.line_of((*path, kind))))
+        where = f"{doc.where((*path, kind))}: {format_path((*path, kind))}"
+        steps.append(Step(kind, parse_step(kind, item[kind], where), item.get("id"), doc.line_of((*path, kind))))
     return steps
+
+
+def _chaos(doc: LocatedDocument, raw: list[dict[str, Any]]) -> tuple[ChaosEntry, ...]:
+    return tuple(
+        ChaosEntry(
+            FaultSpec(str(c["name"]), str(c["kind"]), c.get("target"), dict(c.get("params") or {})),
+            float(c.get("at", 0.0)),
+            c.get("after"),
+            float(c["duration"]) if "duration" in c else None,
+            doc.line_of(("chaos", index, "duration") if "duration" in c else ("chaos", index)),
+        )
+        for index, c in enumerate(raw)
+    )
 
 
 def load_scenario(path: Path, catalog: Catalog) -> Scenario:
@@ -220,18 +227,10 @@ def load_scenario(path: Path, catalog: Catalog) -> Scenario:
         raise ScenarioInvalid(f"{path}: a scenario is a mapping with name, steps, expect ... — see scenarios/")
     validate_document(doc, "scenario", ScenarioInvalid)
     data: dict[str, Any] = doc.data
-    validate_meaning(doc, data, catalog)
+    steps = tuple(_steps(doc, data.get("steps") or []))
+    validate_meaning(doc, data, catalog, steps)
     setup = data.get("setup") or {}
-    chaos = tuple(
-        ChaosEntry(
-            FaultSpec(str(c["name"]), str(c["kind"]), c.get("target"), dict(c.get("params") or {})),
-            float(c.get("at", 0.0)),
-            c.get("after"),
-            float(c["duration"]) if "duration" in c else None,
-            doc.line_of(("chaos", index, "duration") if "duration" in c else ("chaos", index)),
-        )
-        for index, c in enumerate(data.get("chaos") or [])
-    )
+    chaos = _chaos(doc, data.get("chaos") or [])
     expect_raw = data.get("expect") or {}
     silent = expect_raw.get("must_not_fire") or []
     expect = Expect(
@@ -268,7 +267,7 @@ def load_scenario(path: Path, catalog: Catalog) -> Scenario:
         time_scale=setup.get("time_scale"),
         settle=bool(setup.get("settle", True)),
         chaos=chaos,
-        steps=tuple(_steps(doc, data.get("steps") or [])),
+        steps=steps,
         expect=expect,
     )
     _check_races(scenario, catalog)

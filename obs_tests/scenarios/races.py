@@ -36,6 +36,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from obs_tests.scenarios.step_types import (
+    Revert,
+    WaitForAlert,
+    WaitForCycles,
+    WaitForFault,
+    WaitForNotification,
+    WaitForTime,
+)
+
 if TYPE_CHECKING:  # model.py runs this check while loading a scenario: types only, no import cycle
     from obs_tests.scenarios.bounds import AlertBounds, FileTiming
     from obs_tests.scenarios.model import ChaosEntry, MustFire, Scenario, Step
@@ -95,9 +104,9 @@ def _fault_of(scenario: Scenario, must: MustFire) -> ChaosEntry | None:
     return next((c for c in scenario.chaos if c.spec.name == name), None)
 
 
-def _labels_fit(step_labels: object, must: Mapping[str, str]) -> bool:
+def _labels_fit(step_labels: Mapping[str, str] | None, must: Mapping[str, str]) -> bool:
     """A step watching ``step_labels`` sees the must_fire alert's series (no label contradicts it)."""
-    if not isinstance(step_labels, Mapping):
+    if step_labels is None:
         return True
     return all(must.get(k, v) == v for k, v in step_labels.items())
 
@@ -108,29 +117,25 @@ def _walk(steps: Sequence[Step], fault: str, alert: str, labels: Mapping[str, st
     for step in steps:
         args = step.args
         passed = 0.0
-        if step.kind == "wait_for_time":
-            passed = float(args)
-        elif step.kind == "wait_for_cycles":
-            passed = max(int(args) - 1, 0) * evaluation
-        if step.kind == "wait_for_fault" and str(args) == fault:
+        if isinstance(args, WaitForTime):
+            passed = float(args.seconds)
+        elif isinstance(args, WaitForCycles):
+            passed = max(args.cycles - 1, 0) * evaluation
+        if isinstance(args, WaitForFault) and args.fault == fault:
             held.since_fault = 0.0
         elif held.since_fault is not None:
             held.since_fault += passed
         if held.firing:
             held.since_firing += passed
         if (
-            step.kind == "wait_for_alert"
-            and args.get("name") == alert
-            and args.get("state") == "firing"
-            and _labels_fit(args.get("labels"), labels)
+            isinstance(args, WaitForAlert)
+            and args.name == alert
+            and args.state == "firing"
+            and _labels_fit(args.labels, labels)
             and not held.firing
         ):
             held.firing, held.since_firing = True, 0.0
-        if (
-            step.kind == "wait_for_notification"
-            and args.get("alert") == alert
-            and args.get("status", "firing") == "firing"
-        ):
+        if isinstance(args, WaitForNotification) and args.alert == alert and args.status == "firing":
             held.notified = True
             if not held.firing:
                 held.firing, held.since_firing = True, 0.0
@@ -139,13 +144,13 @@ def _walk(steps: Sequence[Step], fault: str, alert: str, labels: Mapping[str, st
 
 def _revert_index(scenario: Scenario, fault: str) -> int | None:
     return next(
-        (i for i, s in enumerate(scenario.steps) if s.kind == "revert" and str(s.args) == fault),
+        (i for i, s in enumerate(scenario.steps) if isinstance(s.args, Revert) and s.args.fault == fault),
         None,
     )
 
 
 def _step_subject(index: int, step: Step) -> str:
-    return f"steps[{index}] ({step.kind}: {step.args})"
+    return f"steps[{index}] ({step.kind}: {step.args.subject()})"
 
 
 def _where(scenario: Scenario, line: int | None) -> str:
@@ -335,23 +340,22 @@ def _deadline_races(scenario: Scenario, timing: FileTiming) -> Iterable[Race]:
     the time the steps before it are sure to have spent since the fault)."""
     faults = {m.alert: (_fault_of(scenario, m), m) for m in scenario.expect.must_fire}
     for index, step in enumerate(scenario.steps):
-        if step.kind not in ("wait_for_alert", "wait_for_notification") or not isinstance(step.args, Mapping):
+        args = step.args
+        if not isinstance(args, WaitForAlert | WaitForNotification) or not args.given("within"):
             continue
-        within = step.args.get("within")
-        if within is None:
-            continue
-        if step.kind == "wait_for_notification":
-            b = timing.bounds(str(step.args["alert"]))
+        within = args.within
+        if isinstance(args, WaitForNotification):
+            b = timing.bounds(args.alert)
             if b is None:
                 continue
-            status = step.args.get("status", "firing")
+            status = args.status
             bound = b.notify() if status == "firing" else b.notify_resolved()
             what = f"a {status} notification"
         else:
-            name = str(step.args["name"])
+            name = args.name
             fault, must = faults.get(name, (None, None))
             b = timing.bounds(name)
-            if b is None or fault is None or must is None or step.args.get("state") != "firing":
+            if b is None or fault is None or must is None or args.state != "firing":
                 continue
             held = _walk(scenario.steps[:index], fault.spec.name, name, must.labels, timing.evaluation_interval)
             if held.firing:

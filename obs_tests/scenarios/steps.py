@@ -1,14 +1,15 @@
 """The step interpreter: one handler per step kind, looked up by kind in :data:`STEP_HANDLERS`.
 
 A handler gets a :class:`StepContext` (the clients, the recorder, the chaos controller, the timeline and
-the stop event of the run) and the step's arguments as parsed from the scenario; it returns what happened
+the stop event of the run) and the step's typed arguments (its :mod:`~obs_tests.scenarios.step_types`
+class, which the handler is registered with); it returns what happened
 (``"GatewayDown firing after 4.2s"``), or raises :class:`~obs_tests.errors.WaitTimeout` when its condition
 did not hold in time. :func:`run_steps` runs a scenario's steps in order until one fails.
 
 Example::
 
     ctx = StepContext(prom, recorder, chaos, timeline, stop, new_load, background_loads=[])
-    STEP_HANDLERS["wait_for_time"].run(ctx, 2)  # "2s passed"
+    STEP_HANDLERS["wait_for_time"](ctx, WaitForTime(2))  # "2s passed"
     run_steps(scenario.steps, ctx, log=log, add=result.assertions.append, on_done=done_ids.append)
 """
 
@@ -19,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from obs_tests.chaos.controller import ChaosController
 from obs_tests.clients.prometheus import PrometheusClient
@@ -27,10 +28,32 @@ from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.errors import ObsTestsError, WaitTimeout
 from obs_tests.scenarios.model import OPS, Step
 from obs_tests.scenarios.results import AssertionResult
+from obs_tests.scenarios.step_types import (
+    AssertState,
+    Load,
+    Revert,
+    StepArgs,
+    WaitForAlert,
+    WaitForCycles,
+    WaitForFault,
+    WaitForMetric,
+    WaitForNotification,
+    WaitForTime,
+)
 from obs_tests.scenarios.timeline import Event, Recorder, Timeline, parse_time
 from obs_tests.workloads import LoadRun
 
-__all__ = ["STEP_HANDLERS", "StepContext", "StepHandler", "await_fault", "incident_start", "run_steps"]
+__all__ = [
+    "STEP_HANDLERS",
+    "StepContext",
+    "StepHandler",
+    "StepRunner",
+    "await_fault",
+    "incident_start",
+    "run_steps",
+]
+
+_Args = TypeVar("_Args", bound=StepArgs)
 
 
 @dataclass(frozen=True)
@@ -49,13 +72,33 @@ class StepContext:
     background_loads: list[LoadRun]
 
 
-@dataclass(frozen=True)
-class StepHandler:
-    """How one step kind runs: ``run(ctx, args)`` returns what happened; an ``asserts`` step is an
-    assertion, its success recorded as a passed one (a failed step is always recorded as failed)."""
+class StepRunner(Protocol):
+    """What :data:`STEP_HANDLERS` holds: a handler that runs any step's arguments of its kind."""
 
-    run: Callable[[StepContext, Any], str]
+    @property
+    def asserts(self) -> bool:
+        """Whether the step is an assertion."""
+        ...
+
+    def __call__(self, ctx: StepContext, args: StepArgs) -> str:
+        """Run the step (its arguments must be of the handler's class)."""
+        ...
+
+
+@dataclass(frozen=True)
+class StepHandler(Generic[_Args]):
+    """How one step class runs: ``run(ctx, args)`` returns what happened; an ``asserts`` step is an
+    assertion, its success recorded as a passed one (a failed step is always recorded as failed).
+    Called with any step's arguments, it checks they are of its class ``type``."""
+
+    type: type[_Args]
+    run: Callable[[StepContext, _Args], str]
     asserts: bool = False
+
+    def __call__(self, ctx: StepContext, args: StepArgs) -> str:
+        if not isinstance(args, self.type):
+            raise TypeError(f"the {self.type.kind} handler got the arguments of a {args.kind} step")
+        return self.run(ctx, args)
 
 
 class _StepFailed(Exception):
@@ -83,7 +126,7 @@ def run_steps(
         log("INFO", f"step: {step.describe()}")
         handler = STEP_HANDLERS[step.kind]
         try:
-            message = handler.run(ctx, step.args)
+            message = handler(ctx, step.args)
         except (WaitTimeout, _StepFailed) as exc:
             if ctx.stop.is_set():
                 ctx.timeline.record("step", label, "stopped")
@@ -106,12 +149,11 @@ def _failed(name: str, step: Step, exc: WaitTimeout | _StepFailed) -> AssertionR
     return AssertionResult(name, False, step.describe(), "timed out", exc.message)
 
 
-# -- the handlers, one per step kind -------------------------------------------------------------
-def _wait_for_alert(ctx: StepContext, args: Mapping[str, Any]) -> str:
+# -- the handlers, one per step class ------------------------------------------------------------
+def _wait_for_alert(ctx: StepContext, step: WaitForAlert) -> str:
     """``wait_for_alert: {name, state, labels?, within?}``: the alert reaches the state (``pending``
     also accepts ``firing``; ``resolved`` means no longer active)."""
-    name, state, labels = args["name"], args["state"], args.get("labels")
-    within = args.get("within", 60)
+    name, state, labels, within = step.name, step.state, step.labels, step.within
     started = time.time()
 
     def probe() -> Poll[str]:
@@ -135,10 +177,9 @@ def _wait_for_alert(ctx: StepContext, args: Mapping[str, Any]) -> str:
     return f"{name} {state} after {time.time() - started:.1f}s"
 
 
-def _wait_for_metric(ctx: StepContext, args: Mapping[str, Any]) -> str:
+def _wait_for_metric(ctx: StepContext, step: WaitForMetric) -> str:
     """``wait_for_metric: {expr, op, value, within?}``: the expression's value compares true."""
-    expr, op, value = args["expr"], args["op"], float(args["value"])
-    within = args.get("within", 60)
+    expr, op, value, within = step.expr, step.op, float(step.value), step.within
     compare = OPS[op]
 
     def probe() -> Poll[float | None]:
@@ -158,45 +199,43 @@ def _wait_for_metric(ctx: StepContext, args: Mapping[str, Any]) -> str:
     return f"{expr} = {got}"
 
 
-def _wait_for_notification(ctx: StepContext, args: Mapping[str, Any]) -> str:
+def _wait_for_notification(ctx: StepContext, step: WaitForNotification) -> str:
     """``wait_for_notification: {alert, status?, receiver?, within?}``: a notification of the alert's
     current incident: received after its latest change to this status (pending/firing for "firing",
     resolved for "resolved"; Alertmanager may notify before obs-tests sees the state) or, if the alert has
     not changed in this run, after the step started."""
-    within = args.get("within", 60)
-    status = args.get("status", "firing")
-    started = incident_start(ctx.timeline.find("alert", args["alert"]), status, time.time())
+    alert, status, receiver = step.alert, step.status, step.receiver
+    started = incident_start(ctx.timeline.find("alert", alert), status, time.time())
 
     def probe() -> Poll[int]:
         found = [
             e
-            for e in ctx.timeline.find("notification", args["alert"], status, since=started)
-            if "receiver" not in args or e.detail.get("receiver") == args["receiver"]
+            for e in ctx.timeline.find("notification", alert, status, since=started)
+            if receiver is None or e.detail.get("receiver") == receiver
         ]
         return Poll(bool(found), len(found))
 
     wait_for(
         probe,
-        timeout=float(within),
+        timeout=float(step.within),
         interval=0.1,
-        expected=f"a {status} notification of {args['alert']}"
-        + (f" to {args['receiver']}" if "receiver" in args else ""),
+        expected=f"a {status} notification of {alert}" + (f" to {receiver}" if receiver is not None else ""),
         stop=ctx.stop,
     )
-    return f"{status} notification of {args['alert']} received"
+    return f"{status} notification of {alert} received"
 
 
-def _wait_for_time(ctx: StepContext, args: Any) -> str:
+def _wait_for_time(ctx: StepContext, step: WaitForTime) -> str:
     """``wait_for_time: SECONDS``; fails when the run is stopped meanwhile."""
-    if ctx.stop.wait(float(args)):
+    if ctx.stop.wait(float(step.seconds)):
         raise _StepFailed("scenario stopped", "time passes", "stopped")
-    return f"{args}s passed"
+    return f"{step.seconds}s passed"
 
 
-def _wait_for_cycles(ctx: StepContext, args: Any) -> str:
+def _wait_for_cycles(ctx: StepContext, step: WaitForCycles) -> str:
     """``wait_for_cycles: N``: every rule group evaluated N more times."""
     prom = ctx.prom
-    cycles = int(args)
+    cycles = step.cycles
 
     def last_evals() -> float:
         times = [str(g.get("lastEvaluation") or "") for g in prom.rules()]
@@ -225,13 +264,13 @@ def _wait_for_cycles(ctx: StepContext, args: Any) -> str:
     return f"{cycles} evaluation cycles"
 
 
-def _load(ctx: StepContext, args: Mapping[str, Any]) -> str:
+def _load(ctx: StepContext, step: Load) -> str:
     """``load: {users, duration?, …, wait?}``: a Locust run, waited for unless ``wait: false``."""
-    run = ctx.new_load(args, 10.0)
+    run = ctx.new_load(step.spec_fields(), 10.0)
     spec = run.spec
     run.start()
     ctx.timeline.record("load", "step", "started", users=spec.users, duration=spec.duration)
-    if args.get("wait", True) is False:
+    if not step.wait:
         ctx.background_loads.append(run)
         return f"{spec.users} users started in the background"
     try:
@@ -242,15 +281,15 @@ def _load(ctx: StepContext, args: Mapping[str, Any]) -> str:
     return f"{res.requests} requests, {res.failures} failures"
 
 
-def _wait_for_fault(ctx: StepContext, args: Any) -> str:
+def _wait_for_fault(ctx: StepContext, step: WaitForFault) -> str:
     """``wait_for_fault: NAME``: the scheduled fault applied (fails if it could not be)."""
-    _wait_fault(ctx.timeline, str(args), timeout=120)
-    return f"{args} applied"
+    _wait_fault(ctx.timeline, step.fault, timeout=120)
+    return f"{step.fault} applied"
 
 
-def _revert(ctx: StepContext, args: Any) -> str:
+def _revert(ctx: StepContext, step: Revert) -> str:
     """``revert: NAME``: revert the fault, once it has been applied."""
-    name = str(args)
+    name = step.fault
     if name not in ctx.chaos.faults:
         _wait_fault(ctx.timeline, name, timeout=120)
     if ctx.chaos.revert(name):
@@ -258,36 +297,39 @@ def _revert(ctx: StepContext, args: Any) -> str:
     return f"{name} reverted"
 
 
-def _assert_state(ctx: StepContext, args: Mapping[str, Any]) -> str:
+def _assert_state(ctx: StepContext, step: AssertState) -> str:
     """``assert: {alert, state, message?}`` or ``assert: {expr, op, value, message?}``, judged now."""
-    if "alert" in args:
-        state = ctx.recorder.state(args["alert"])
-        if state != args["state"]:
-            raise _StepFailed(
-                args.get("message") or f"{args['alert']} is {state}", f"{args['alert']} {args['state']}", state
-            )
-        return f"{args['alert']} is {state}"
-    value = ctx.prom.query_value(args["expr"])
-    if value is None or not OPS[args["op"]](value, float(args["value"])):
+    if step.alert is not None:
+        state = ctx.recorder.state(step.alert)
+        if state != step.state:
+            raise _StepFailed(step.message or f"{step.alert} is {state}", f"{step.alert} {step.state}", state)
+        return f"{step.alert} is {state}"
+    if step.expr is None or step.op is None or step.value is None:
+        raise _StepFailed("assert needs {alert, state} or {expr, op, value}", step.describe(), "incomplete")
+    value = ctx.prom.query_value(step.expr)
+    if value is None or not OPS[step.op](value, float(step.value)):
         raise _StepFailed(
-            args.get("message") or f"{args['expr']} = {value}",
-            f"{args['expr']} {args['op']} {args['value']}",
+            step.message or f"{step.expr} = {value}",
+            f"{step.expr} {step.op} {step.value}",
             str(value),
         )
-    return f"{args['expr']} = {value}"
+    return f"{step.expr} = {value}"
 
 
-#: every step kind (:data:`~obs_tests.scenarios.model.STEP_KINDS`) → its handler
-STEP_HANDLERS: dict[str, StepHandler] = {
-    "wait_for_alert": StepHandler(_wait_for_alert),
-    "wait_for_metric": StepHandler(_wait_for_metric),
-    "wait_for_notification": StepHandler(_wait_for_notification),
-    "wait_for_time": StepHandler(_wait_for_time),
-    "wait_for_cycles": StepHandler(_wait_for_cycles),
-    "wait_for_fault": StepHandler(_wait_for_fault),
-    "load": StepHandler(_load),
-    "revert": StepHandler(_revert),
-    "assert": StepHandler(_assert_state, asserts=True),
+#: every step kind (:data:`~obs_tests.scenarios.model.STEP_KINDS`) → the handler of its class
+STEP_HANDLERS: dict[str, StepRunner] = {
+    handler.type.kind: handler
+    for handler in (
+        StepHandler(WaitForAlert, _wait_for_alert),
+        StepHandler(WaitForMetric, _wait_for_metric),
+        StepHandler(WaitForNotification, _wait_for_notification),
+        StepHandler(WaitForTime, _wait_for_time),
+        StepHandler(WaitForCycles, _wait_for_cycles),
+        StepHandler(WaitForFault, _wait_for_fault),
+        StepHandler(Load, _load),
+        StepHandler(Revert, _revert),
+        StepHandler(AssertState, _assert_state, asserts=True),
+    )
 }
 
 

@@ -9,14 +9,17 @@ from obs_tests.chaos.faults import FAULT_KINDS
 from obs_tests.core.yamlfile import load_located_text
 from obs_tests.errors import ScenarioInvalid
 from obs_tests.scenarios.meaning import validate_meaning
-from obs_tests.scenarios.model import Catalog
+from obs_tests.scenarios.model import Catalog, Step
+from obs_tests.scenarios.step_types import parse_step
 
 CATALOG = Catalog(alerts=dict.fromkeys(("GatewayDown", "AgentDown")), components=["gateway", "agent-risk"])  # type: ignore[arg-type]
 
 
 def _validate(text: str) -> None:
     doc = load_located_text(text, "x.yaml", error=ScenarioInvalid)
-    validate_meaning(doc, doc.data, CATALOG)
+    raw_steps = doc.data.get("steps") or []
+    steps = [Step(kind, parse_step(kind, value)) for item in raw_steps for kind, value in item.items() if kind != "id"]
+    validate_meaning(doc, doc.data, CATALOG, steps)
 
 
 @pytest.mark.parametrize("kind", sorted(FAULT_KINDS))
@@ -31,7 +34,7 @@ def test_a_fault_needs_a_target_unless_its_kind_fixes_one(kind: str) -> None:
 
 def test_an_unknown_name_lists_the_known_ones() -> None:
     with pytest.raises(ScenarioInvalid) as info:
-        _validate("name: x\nsteps:\n  - wait_for_alert: {name: GatewayDwn}\n")
+        _validate("name: x\nsteps:\n  - wait_for_alert: {name: GatewayDwn, state: firing}\n")
     assert str(info.value) == (
         "x.yaml:3: steps[0].wait_for_alert.name: unknown alert 'GatewayDwn' (did you mean 'GatewayDown'?) — "
         "known: AgentDown, GatewayDown"

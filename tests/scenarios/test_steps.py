@@ -3,8 +3,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
+
 from obs_tests.scenarios.model import STEP_KINDS, Step
 from obs_tests.scenarios.results import AssertionResult
+from obs_tests.scenarios.step_types import AssertState, Revert, WaitForMetric, WaitForTime
 from obs_tests.scenarios.steps import STEP_HANDLERS, StepContext, run_steps
 from obs_tests.scenarios.timeline import Timeline
 
@@ -53,7 +56,7 @@ def test_every_step_kind_has_a_handler() -> None:
 
 def test_an_assert_step_that_holds_is_a_passed_assertion_and_marks_its_id_done() -> None:
     ctx = _ctx(states={"GatewayDown": "firing"})
-    found, done, logged = _run(ctx, Step("assert", {"alert": "GatewayDown", "state": "firing"}, id="check"))
+    found, done, logged = _run(ctx, Step("assert", AssertState(alert="GatewayDown", state="firing"), id="check"))
     assert found == [
         AssertionResult("step check", True, "assert(alert=GatewayDown, state=firing)", "GatewayDown is firing")
     ]
@@ -64,8 +67,8 @@ def test_an_assert_step_that_holds_is_a_passed_assertion_and_marks_its_id_done()
 
 def test_a_failed_step_is_a_failed_assertion_and_ends_the_steps() -> None:
     ctx = _ctx(value=3.0)
-    assertion = Step("assert", {"expr": "up", "op": ">", "value": 5})
-    found, done, logged = _run(ctx, assertion, Step("wait_for_time", 0))
+    assertion = Step("assert", AssertState(expr="up", op=">", value=5))
+    found, done, logged = _run(ctx, assertion, Step("wait_for_time", WaitForTime(0)))
     label = assertion.describe()
     assert found == [AssertionResult(f"step {label}", False, "up > 5", "3.0", "up = 3.0")]
     assert logged[-1] == ("ERROR", f"step {label} failed: up = 3.0")
@@ -75,12 +78,17 @@ def test_a_failed_step_is_a_failed_assertion_and_ends_the_steps() -> None:
 
 def test_a_wait_ended_by_stop_is_recorded_as_stopped_not_failed() -> None:
     ctx = _ctx(stop=True)
-    found, _, logged = _run(ctx, Step("wait_for_time", 5))
+    found, _, logged = _run(ctx, Step("wait_for_time", WaitForTime(5)))
     assert found == []
     assert [e.state for e in ctx.timeline.find("step")] == ["started", "stopped"]
     assert [level for level, _ in logged] == ["INFO"]
 
 
 def test_a_wait_step_returns_what_happened() -> None:
-    assert STEP_HANDLERS["wait_for_time"].run(_ctx(), 0) == "0s passed"
-    assert STEP_HANDLERS["wait_for_metric"].run(_ctx(value=2.0), {"expr": "up", "op": "==", "value": 2}) == "up = 2.0"
+    assert STEP_HANDLERS["wait_for_time"](_ctx(), WaitForTime(0)) == "0s passed"
+    assert STEP_HANDLERS["wait_for_metric"](_ctx(value=2.0), WaitForMetric("up", "==", 2)) == "up = 2.0"
+
+
+def test_a_handler_refuses_the_arguments_of_another_kind() -> None:
+    with pytest.raises(TypeError, match="the wait_for_time handler got the arguments of a revert step"):
+        STEP_HANDLERS["wait_for_time"](_ctx(), Revert("f"))
