@@ -13,6 +13,7 @@ The tree::
     │   ├── SignalRejected        mock gateway: a webhook body is not a valid signal; ``reason`` says why
     │   ├── PayloadInvalid        mock sink: a webhook payload is not an Alertmanager payload
     │   ├── FaultsInvalid         mock services: a fault document does not match faults.schema.json
+    │   ├── AdminRequestInvalid   mock services: an admin body (candle feed, bot, event chaos) is unusable
     │   ├── UnknownRun            ``serve``: no run with that test id (404)
     │   ├── BadScenarioName       ``serve``: not a plain file name of the scenario directory (400)
     │   └── UnknownScenario       ``serve``: no scenario file of that name (404)
@@ -43,6 +44,7 @@ exits with ``exit_code``. Third-party exceptions are wrapped at the boundary whe
 from __future__ import annotations
 
 __all__ = [
+    "AdminRequestInvalid",
     "AlertmanagerUnreachable",
     "ApiError",
     "BadScenarioName",
@@ -147,6 +149,11 @@ class PayloadInvalid(InputError):
 
 class FaultsInvalid(InputError):
     """A fault document does not match ``faults.schema.json``; the message names the field."""
+
+
+class AdminRequestInvalid(InputError):
+    """An admin request body of a mock service (the exchange's candle feed, the bot, its event chaos) is
+    unusable; the message names the field and the values it may take (HTTP 400)."""
 
 
 class UnknownRun(InputError):

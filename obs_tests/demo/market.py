@@ -11,7 +11,10 @@ by ``(seed, pair)`` — the same seed always gives the same path::
     True
 
 Timelines are compressed (seconds, not days) so alerts can fire within a test. Pairs move together
-(same envelope) with their own noise; SOL is noisier than ETH, ETH noisier than BTC.
+(same envelope) with their own noise; SOL is noisier than ETH, ETH noisier than BTC. A scenario with
+*jumps* (``irregular_candles``) adds gaps: sudden level shifts of several percent, up or down, drawn from
+their own RNG seeded by ``(scenario, seed)`` and shared by every pair. ``volatility_multiplier`` scales the
+noise and the jumps (the envelope stays as it is).
 """
 
 from __future__ import annotations
@@ -43,7 +46,10 @@ class Scenario:
 
     Between knots the log price moves linearly; after the last knot it moves by ``tail_slope`` (log
     units per second). ``volatility`` is the noise per √second, ``reversion`` its pull back to the
-    envelope (1/s), ``noise_cap`` its bound in log units (≈ fraction of the price).
+    envelope (1/s), ``noise_cap`` its bound in log units (≈ fraction of the price). ``jump_rate`` is the
+    expected number of gaps per second, ``jump_size`` their typical size (log units; each is drawn in
+    ``[0.7, 1.5] * jump_size``), ``jump_cap`` the bound of their sum (a jump that would pass it goes the
+    other way).
     """
 
     name: str
@@ -53,6 +59,9 @@ class Scenario:
     reversion: float = 0.5
     noise_cap: float = 0.01
     waves: tuple[tuple[float, float], ...] = ()
+    jump_rate: float = 0.0
+    jump_size: float = 0.0
+    jump_cap: float = 0.12
 
     def envelope(self, seconds: float) -> float:
         """The log price multiplier at ``seconds`` after the start (0.0 at the start)."""
@@ -93,6 +102,39 @@ SCENARIOS: Final[dict[str, Scenario]] = {
         noise_cap=0.06,
         waves=((0.03, 20.0), (0.02, 7.0)),
     ),
+    # A long quiet base (±0.6 % noise) creeping up +1.5 % over 45 s, then a breakout to +10 % by 55 s
+    # and a slow climb after.
+    "accumulation": Scenario(
+        "accumulation",
+        ((0.0, 1.0), (45.0, 1.015), (55.0, 1.10)),
+        tail_slope=0.0005,
+        volatility=0.001,
+        reversion=0.8,
+        noise_cap=0.006,
+    ),
+    # A choppy flat top (a ±0.6 % 6 s wave plus ±1.5 % noise) sagging -1.5 % over 45 s, then a breakdown
+    # to -10 % by 55 s and a slow slide after.
+    "distribution": Scenario(
+        "distribution",
+        ((0.0, 1.0), (45.0, 0.985), (55.0, 0.90)),
+        tail_slope=-0.0005,
+        volatility=0.003,
+        reversion=0.6,
+        noise_cap=0.015,
+        waves=((0.006, 6.0),),
+    ),
+    # Calm candles (±1 % noise) broken by gaps: about one jump every 8 s of 3-6 % up or down (their sum
+    # kept within ±12 %), where each jump falls depends on the seed.
+    "irregular_candles": Scenario(
+        "irregular_candles",
+        ((0.0, 1.0),),
+        volatility=0.0015,
+        reversion=0.5,
+        noise_cap=0.01,
+        jump_rate=0.125,
+        jump_size=0.04,
+        jump_cap=0.12,
+    ),
     # +40 % over 20 s, holds 5 s, dumps to -30 % by 35 s, then flat.
     "pump_and_dump": Scenario(
         "pump_and_dump",
@@ -114,7 +156,7 @@ class MarketGenerator:
     """Plays one scenario from given start prices, one tick at a time.
 
     ``tick()`` advances the clock by ``tick_seconds`` and returns every pair's price. The path depends
-    only on (scenario, seed, start prices, tick_seconds).
+    only on (scenario, seed, start prices, tick_seconds, volatility_multiplier).
     """
 
     def __init__(
@@ -124,11 +166,14 @@ class MarketGenerator:
         start_prices: Mapping[str, float] | None = None,
         tick_seconds: float = 0.25,
         pairs: Sequence[str] = PAIRS,
+        volatility_multiplier: float = 1.0,
     ) -> None:
         if scenario not in SCENARIOS:
             raise KeyError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
         if tick_seconds <= 0:
             raise ValueError("tick_seconds must be positive")
+        if not 0 <= volatility_multiplier < math.inf:
+            raise ValueError("volatility_multiplier must be a finite number >= 0")
         self.scenario = SCENARIOS[scenario]
         self.seed = seed
         self.tick_seconds = tick_seconds
@@ -137,6 +182,9 @@ class MarketGenerator:
         self.start_prices = {pair: float(starts.get(pair, DEFAULT_PRICES.get(pair, 100.0))) for pair in self.pairs}
         self._rngs = {pair: random.Random(f"{scenario}:{seed}:{pair}") for pair in self.pairs}
         self._noise = dict.fromkeys(self.pairs, 0.0)
+        self.volatility_multiplier = volatility_multiplier
+        self._jump_rng = random.Random(f"{scenario}:{seed}:jumps")
+        self._jump = 0.0
         self.ticks = 0
         self.prices = dict(self.start_prices)
 
@@ -150,17 +198,32 @@ class MarketGenerator:
         self.ticks += 1
         dt = self.tick_seconds
         scenario = self.scenario
-        envelope = scenario.envelope(self.elapsed)
-        cap = scenario.noise_cap
+        multiplier = self.volatility_multiplier
+        if scenario.jump_rate > 0.0:
+            self._draw_jump(dt)
+        envelope = scenario.envelope(self.elapsed) + self._jump
+        cap = scenario.noise_cap * multiplier
+        volatility = scenario.volatility * multiplier
         for pair in self.pairs:
             scale = _PAIR_NOISE.get(pair, 1.0)
             noise = self._noise[pair]
             noise += -scenario.reversion * noise * dt
-            noise += scenario.volatility * scale * math.sqrt(dt) * self._rngs[pair].gauss(0.0, 1.0)
+            noise += volatility * scale * math.sqrt(dt) * self._rngs[pair].gauss(0.0, 1.0)
             noise = min(cap, max(-cap, noise))
             self._noise[pair] = noise
             self.prices[pair] = self.start_prices[pair] * math.exp(envelope + noise)
         return dict(self.prices)
+
+    def _draw_jump(self, dt: float) -> None:
+        """Maybe one gap this tick (probability ``jump_rate * dt``), kept within ``±jump_cap``."""
+        scenario, rng = self.scenario, self._jump_rng
+        if rng.random() >= scenario.jump_rate * dt:
+            return
+        size = scenario.jump_size * self.volatility_multiplier * rng.uniform(0.7, 1.5)
+        step = size if rng.random() < 0.5 else -size
+        if abs(self._jump + step) > scenario.jump_cap * max(self.volatility_multiplier, 1e-9):
+            step = -step
+        self._jump += step
 
 
 def simulate(

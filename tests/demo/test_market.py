@@ -112,3 +112,59 @@ def test_market_rejects_unknown_scenario_and_bad_tick() -> None:
         MarketGenerator("moon")
     with pytest.raises(ValueError, match="positive"):
         MarketGenerator("sideways", tick_seconds=0)
+
+
+def _candles(scenario: str, seed: int, seconds: int, multiplier: float = 1.0) -> list[float]:
+    market = MarketGenerator(scenario, seed, {"BTC/USDT": 100.0}, 1.0, ("BTC/USDT",), multiplier)
+    return [market.tick()["BTC/USDT"] for _ in range(seconds)]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_market_accumulation_is_a_quiet_base_then_a_late_breakout(seed: int) -> None:
+    prices = _candles("accumulation", seed, 70)
+    base = prices[:44]
+    assert max(base) / min(base) - 1 < 0.03, "the base stays within 3 %"
+    assert base[-1] > base[0] * 0.995, "the base drifts up, never down more than noise"
+    assert 1.07 < prices[59] / 100.0 < 1.13, "the breakout reaches about +10 % by 55 s"
+    assert _max_window_move(base, 1) < 0.01, "quiet candles before the breakout"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_market_distribution_is_a_choppy_top_then_a_late_breakdown(seed: int) -> None:
+    prices = _candles("distribution", seed, 70)
+    top = prices[:44]
+    assert max(top) / min(top) - 1 < 0.06
+    assert 0.87 < prices[59] / 100.0 < 0.93, "the breakdown reaches about -10 % by 55 s"
+    quiet = _candles("accumulation", seed, 44)
+    assert _max_window_move(top, 1) > _max_window_move(quiet, 1), "the top is choppier than a base"
+
+
+def _gaps(prices: list[float], threshold: float) -> list[int]:
+    return [i for i in range(1, len(prices)) if abs(prices[i] / prices[i - 1] - 1) > threshold]
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_market_irregular_candles_jump_between_calm_candles(seed: int) -> None:
+    prices = _candles("irregular_candles", seed, 120)
+    gaps = _gaps(prices, 0.025)
+    assert len(gaps) >= 4, f"a gap of several % about every 8 s: {gaps}"
+    ups = [i for i in gaps if prices[i] > prices[i - 1]]
+    assert ups and len(ups) < len(gaps), "gaps go both ways"
+    calm = [i for i in range(1, len(prices)) if i not in gaps]
+    assert all(abs(prices[i] / prices[i - 1] - 1) < 0.012 for i in calm), "the other candles are calm"
+    assert all(0.85 < price / 100.0 < 1.15 for price in prices), "their sum stays within ±12 % (plus noise)"
+
+
+def test_market_irregular_candles_gaps_fall_where_the_seed_says() -> None:
+    assert _gaps(_candles("irregular_candles", 1, 120), 0.025) == _gaps(_candles("irregular_candles", 1, 120), 0.025)
+    assert _gaps(_candles("irregular_candles", 1, 120), 0.025) != _gaps(_candles("irregular_candles", 2, 120), 0.025)
+
+
+def test_market_volatility_multiplier_scales_the_noise_not_the_envelope() -> None:
+    still = _candles("flash_crash", 3, 60, multiplier=0.0)
+    assert still[1] == pytest.approx(72.0), "no noise: the envelope itself"
+    assert still[-1] == pytest.approx(90.0)
+    calm, wild = _candles("sideways", 3, 300, 0.5), _candles("sideways", 3, 300, 3.0)
+    assert max(wild) / min(wild) > max(calm) / min(calm) * 1.02
+    with pytest.raises(ValueError, match="volatility_multiplier"):
+        MarketGenerator("sideways", volatility_multiplier=-1)
