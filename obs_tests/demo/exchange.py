@@ -8,6 +8,9 @@ the tick is published (best effort) on core NATS ``prices.<pair>``. ``hang`` sto
 
 ``GET /admin/scenario`` → ``{"scenario", "seed", "started_at"}``; ``PUT /admin/scenario
 {"scenario": "flash_crash", "seed": 42}`` restarts the generator from the current prices.
+
+The exchange also serves the bot's *candle feed* (:mod:`obs_tests.demo.candles`): ``GET /candles/next``,
+one candle of a scenario per fetch (market time = candles), configured by ``PUT /admin/candles``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import orjson
 from prometheus_client import Counter, Gauge
 
 from obs_tests.demo.bus import NatsLink
+from obs_tests.demo.candles import CandleEndpoints
 from obs_tests.demo.http_messages import Request, Response, json_response
 from obs_tests.demo.market import PAIRS, SCENARIOS, MarketGenerator
 from obs_tests.demo.runtime import CommonOptions, Service
@@ -80,6 +84,7 @@ class Exchange(Service):
         guarded = self.admin.wrap(self._admin_scenario)
         self.router.add("GET", "/admin/scenario", guarded)
         self.router.add("PUT", "/admin/scenario", guarded)
+        self.candles = CandleEndpoints(self.router, self.admin, self.faults, self.log, options.seed or 0)
 
     def _set_scenario_info(self) -> None:
         for name in SCENARIOS:

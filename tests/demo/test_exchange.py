@@ -92,3 +92,21 @@ def test_exchange_hang_stops_ticking(live: Stack) -> None:
         timeout=5,
         what="ticking resumes",
     )
+
+
+def test_exchange_serves_the_candle_feed_under_its_faults(live: Stack) -> None:
+    url = live.exchange.url
+    try:
+        put = call("PUT", f"{url}/admin/candles", {"scenario": "flash_crash", "seed": 42, "warmup_candles": 1})
+        assert put.status == 200, put.body
+        first, second = call("GET", f"{url}/candles/next").json(), call("GET", f"{url}/candles/next").json()
+        assert (first["candle"], first["scenario"]) == (1, "sideways")
+        assert (second["candle"], second["scenario"]) == (2, "flash_crash")
+        assert second["bid"] < second["price"] < second["ask"]
+        assert call("PUT", f"{url}/admin/candles", {"scenario": "moon"}).status == 400
+        assert call("PUT", f"{url}/admin/faults", {"error_rate": 1}).status == 200
+        failed = call("GET", f"{url}/candles/next")
+        assert failed.status == 503 and "error" in failed.json()
+        assert call("GET", f"{url}/admin/candles").json()["candle"] == 2
+    finally:
+        call("DELETE", f"{url}/admin/candles")
