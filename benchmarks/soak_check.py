@@ -111,6 +111,12 @@ def busy_loops(count: int) -> Iterator[None]:
             hog.wait()
 
 
+def _scenario_name(doc: dict[str, Any]) -> str:
+    """The scenario a result document is about (``scenario`` is {name, id, ...})."""
+    about = doc.get("scenario")
+    return str(about.get("id")) if isinstance(about, dict) else str(about)
+
+
 def _obs_tests() -> str:
     found = Path(sys.executable).parent / "obs-tests"
     return str(found) if found.exists() else "obs-tests"
@@ -158,7 +164,7 @@ def failed_checks(report_dir: Path) -> list[str]:
 
 def collect(doc: dict[str, Any], timings: dict[tuple[str, str, str], Timing]) -> None:
     """Add one scenario run's phases and steps to ``timings``."""
-    name = str(doc["scenario"])
+    name = _scenario_name(doc)
     for alert in doc.get("alerts") or []:
         limits = alert.get("limits") or {}
         measured = {
@@ -214,7 +220,7 @@ def run_check(number: int, work: Path, extra: Sequence[str], order: str) -> tupl
     if after:
         run.leftovers.append(f"stacks still running after it: {', '.join(after)}")
     docs = scenario_docs(report_dir)
-    run.scenario_order = [str(d["scenario"]) for d in sorted(docs, key=lambda d: float(d.get("started_at") or 0))]
+    run.scenario_order = [_scenario_name(d) for d in sorted(docs, key=lambda d: float(d.get("started_at") or 0))]
     return run, docs
 
 

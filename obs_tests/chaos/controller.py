@@ -23,7 +23,7 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-from obs_tests.chaos.faults import Fault, FaultSpec, build_fault
+from obs_tests.chaos.faults import CHAOS_COUNTERS, EventFault, Fault, FaultSpec, build_fault
 from obs_tests.core.interrupts import Interrupted, note_signal, raise_interrupt
 from obs_tests.errors import ObsTestsError, UsageError
 from obs_tests.stack.protocol import Stack
@@ -140,10 +140,17 @@ class ChaosController:
         }
 
     def summary(self, started_at: float) -> dict[str, Any]:
-        """A scenario result's ``chaos`` section: :meth:`stats`, the revert errors, and each fault with
-        when it was applied and reverted (seconds since ``started_at``)."""
+        """A scenario result's ``chaos`` section: :meth:`stats`, what event chaos did (events delayed,
+        dropped, modified, failures injected, total delay), the revert errors, and each fault with when it was
+        applied and reverted (seconds since ``started_at``)."""
+        counters: dict[str, float] = dict.fromkeys(CHAOS_COUNTERS, 0)
+        for fault in self.faults.values():
+            if isinstance(fault, EventFault):
+                for key in CHAOS_COUNTERS:
+                    counters[key] += fault.stats.get(key, 0)
         return {
             **self.stats(),
+            **counters,
             "errors": list(self.errors),
             "faults": [
                 {

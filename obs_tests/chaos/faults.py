@@ -13,7 +13,10 @@ Kinds (``FAULT_KINDS``): ``kill`` (SIGKILL, revert: start), ``stop`` (SIGTERM, r
 (admin-endpoint faults: error rate, latency distribution, hang, dropped/failed/corrupted NATS publishes,
 exposition corruptions; revert: the previous fault set), ``slow_metrics`` (``/metrics`` slower than the
 scrape timeout), ``nats_down`` / ``nats_pause`` / ``redis_down`` (the infrastructure under the services),
-``market`` (switch the exchange's market scenario; revert: the previous one).
+``market`` (switch the exchange's market scenario; revert: the previous one), and the event chaos of a
+trading bot on the bus (:data:`EVENT_CHAOS`: ``delay_event``, ``drop_event``, ``modify_event``,
+``inject_failure``, ``network_latency`` — a rule on the bot's ``/admin/events``, active in a window of the
+bot's cycles; revert: the rule removed, what it did kept in :attr:`EventFault.stats`).
 """
 
 from __future__ import annotations
@@ -29,8 +32,11 @@ from obs_tests.stack.protocol import Stack
 from obs_tests.workloads import LoadRun, LoadSpec
 
 __all__ = [
+    "CHAOS_COUNTERS",
+    "EVENT_CHAOS",
     "FAULT_KINDS",
     "PROCESS_ACTIONS",
+    "EventFault",
     "Fault",
     "FaultKind",
     "FaultSpec",
@@ -216,6 +222,56 @@ class LoadFault(Fault):
             self.run.stop()
 
 
+#: the event-chaos kinds and what each does to the named events between publisher and subscribers
+EVENT_CHAOS = {
+    "delay_event": "publish the event delay_ms later",
+    "drop_event": "do not publish the event (with probability, default 1)",
+    "modify_event": "change one data field of the event (its checksum no longer matches)",
+    "inject_failure": "replace the price fetch by a failure event with error_message",
+    "network_latency": "delay every event uniformly in [min_delay_ms, max_delay_ms]",
+}
+#: what event chaos counts (a scenario result's ``chaos`` block)
+CHAOS_COUNTERS = ("events_delayed", "events_dropped", "failures_injected", "events_modified", "total_delay_ms")
+_DELAYS = ("delay_ms", "min_delay_ms", "max_delay_ms")
+
+
+class EventFault(Fault):
+    """An event-chaos rule on a bot's ``/admin/events`` (its delays scaled by the stack's time scale, as the
+    bot's poll interval is); revert removes the rule and keeps what it did in :attr:`stats`."""
+
+    def __init__(self, spec: FaultSpec, backend: Stack) -> None:
+        super().__init__(spec)
+        self.client = ServiceClient(backend.url(self.target), timeout=5.0)
+        rule: dict[str, Any] = {"type": spec.kind, **spec.params}
+        for key in _DELAYS:
+            if key in rule:
+                rule[key] = round(float(rule[key]) * backend.time_scale, 3)
+        self.rule = rule
+        self.stats: dict[str, float] = dict.fromkeys(CHAOS_COUNTERS, 0)
+
+    def describe(self) -> str:
+        """``drop_event BuyConditionMet (probability=0.3)``."""
+        inner = ", ".join(f"{k}={v}" for k, v in self.rule.items() if k not in ("type", "event"))
+        event = self.rule.get("event")
+        return f"{self.spec.kind}{' ' + str(event) if event else ''}{f' ({inner})' if inner else ''}"
+
+    def read_stats(self) -> dict[str, float]:
+        """What the rule did so far (the bot's counters for it); the last known when the bot does not answer."""
+        by_rule = (self.client.event_rules().get("stats") or {}).get("by_rule") or {}
+        mine = by_rule.get(self.name) or {}
+        self.stats = {key: mine.get(key, 0) for key in CHAOS_COUNTERS}
+        return self.stats
+
+    def _apply(self) -> None:
+        self.client.patch_event_rules({self.name: self.rule})
+
+    def _revert(self) -> None:
+        try:
+            self.read_stats()
+        finally:
+            self.client.patch_event_rules({self.name: None})
+
+
 @dataclass(frozen=True)
 class FaultKind:
     """One kind of fault a scenario may declare: what it does, how to build it from its declaration,
@@ -264,6 +320,10 @@ FAULT_KINDS: dict[str, FaultKind] = {
         LoadFault,
         "gateway",
     ),
+    **{
+        kind: FaultKind(f"bot events: {what} (revert: the rule removed)", EventFault, "bot")
+        for kind, what in EVENT_CHAOS.items()
+    },
 }
 
 

@@ -70,6 +70,38 @@ class ServiceClient(HttpApi):
             body["seed"] = seed
         return self._admin("PUT", "/admin/scenario", body)
 
+    def event_rules(self) -> dict[str, Any]:
+        """A bot's event-chaos rules and what they did: ``{"rules": {...}, "stats": {...}}``."""
+        return self._admin("GET", "/admin/events")
+
+    def patch_event_rules(self, rules: dict[str, Any]) -> dict[str, Any]:
+        """Merge event-chaos rules in by name (``None`` removes one)."""
+        return self._admin("PATCH", "/admin/events", rules)
+
+    def clear_event_rules(self) -> None:
+        """Remove every event-chaos rule."""
+        self._admin("DELETE", "/admin/events")
+
+    def bot(self) -> dict[str, Any]:
+        """A bot's state."""
+        return self._admin("GET", "/admin/bot")
+
+    def reset_bot(self, config: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Reset a bot to ``config`` (PUT), or to its process defaults (DELETE) when None."""
+        if config is None:
+            return self._admin("DELETE", "/admin/bot")
+        return self._admin("PUT", "/admin/bot", config)
+
+    def candles(self) -> dict[str, Any]:
+        """The exchange's candle feed: its config and what it played."""
+        return self._admin("GET", "/admin/candles")
+
+    def set_candles(self, config: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Restart the exchange's candle feed with ``config`` (PUT), or with its defaults (DELETE)."""
+        if config is None:
+            return self._admin("DELETE", "/admin/candles")
+        return self._admin("PUT", "/admin/candles", config)
+
     def metrics_text(self) -> str:
         """The raw ``/metrics`` exposition."""
         return self.request("GET", "/metrics").text

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 import jsonschema
 
-from obs_tests.chaos.faults import FAULT_KINDS
+from obs_tests.chaos.faults import EVENT_CHAOS, FAULT_KINDS
 from obs_tests.config.validation import describe_error, load_schema
 from obs_tests.core.yamlfile import LocatedDocument, closest, format_path, shown
 from obs_tests.errors import ScenarioInvalid
+from obs_tests.scenarios.events import EVENT_NAMES
 from obs_tests.scenarios.step_types import AssertState, Revert, WaitForAlert, WaitForFault, WaitForNotification
 from obs_tests.workloads import LoadSpec
 
@@ -60,6 +61,14 @@ def validate_meaning(doc: LocatedDocument, data: dict[str, Any], catalog: Catalo
     setup = data.get("setup") or {}
     if "market" in setup and catalog.markets:
         _check(_known(doc, ("setup", "market"), str(setup["market"]), catalog.markets, "market scenario"))
+    exchange = setup.get("exchange") or {}
+    if "scenario" in exchange and catalog.markets:
+        path: tuple[str | int, ...] = ("setup", "exchange", "scenario")
+        _check(_known(doc, path, str(exchange["scenario"]), catalog.markets, "market scenario"))
+    if "replay" in setup and "bot" in setup:
+        raise ScenarioInvalid(
+            f"{doc.where(('setup', 'replay'))}: setup.replay runs against a recording — no setup.bot with it"
+        )
     for name in data.get("components") or []:
         index = data["components"].index(name)
         _check(_known(doc, ("components", index), str(name), catalog.components, "component"))
@@ -99,6 +108,34 @@ def _validate_fault(
     if kind == "market" and catalog.markets:
         market = str(params.get("scenario", "flash_crash"))
         _check(_known(doc, (*base, "params", "scenario"), market, catalog.markets, "market scenario"))
+    if kind in EVENT_CHAOS:
+        _validate_event_chaos(doc, base, kind, params)
+
+
+#: what each event-chaos type needs besides its window
+_EVENT_CHAOS_NEEDS = {
+    "delay_event": ("event", "delay_ms"),
+    "drop_event": ("event",),
+    "modify_event": ("event", "field"),
+    "inject_failure": ("event",),
+    "network_latency": ("min_delay_ms", "max_delay_ms"),
+}
+
+
+def _validate_event_chaos(doc: LocatedDocument, base: tuple[str | int, ...], kind: str, params: dict[str, Any]) -> None:
+    """An event-chaos entry: the event it names, the fields its type needs, a sane latency range."""
+    where = f"{doc.where(base)}: {format_path(base)}"
+    missing = [key for key in _EVENT_CHAOS_NEEDS[kind] if key not in params]
+    if missing:
+        raise ScenarioInvalid(f"{where}: {kind} needs {', '.join(missing)}")
+    if "event" in params:
+        _check(_known(doc, base, str(params["event"]), EVENT_NAMES, "event"))
+    if kind == "inject_failure" and params["event"] != "MarketPriceFetchFailed":
+        raise ScenarioInvalid(f"{where}: inject_failure injects a failure event — event: MarketPriceFetchFailed")
+    if kind == "modify_event" and "value" not in params and "multiplier" not in params:
+        raise ScenarioInvalid(f"{where}: modify_event needs value (the new value) or multiplier")
+    if kind == "network_latency" and float(params["min_delay_ms"]) > float(params["max_delay_ms"]):
+        raise ScenarioInvalid(f"{where}: min_delay_ms is above max_delay_ms")
 
 
 def _validate_service_params(doc: LocatedDocument, base: tuple[str | int, ...], params: dict[str, Any]) -> None:

@@ -28,8 +28,18 @@ from obs_tests.core.yamlfile import LocatedDocument, format_path, load_located
 from obs_tests.errors import ScenarioInvalid
 from obs_tests.rules.rulefiles import Rule, load_rule_files
 from obs_tests.scenarios.bounds import FileTiming
+from obs_tests.scenarios.event_asserts import EVENT_ASSERTIONS, parse_assert_events
+from obs_tests.scenarios.event_setup import (
+    BotSetup,
+    EventSetup,
+    ExchangeSetup,
+    RecordingSetup,
+    ReplaySetup,
+    ReportSetup,
+)
 from obs_tests.scenarios.meaning import validate_meaning
 from obs_tests.scenarios.races import find_races
+from obs_tests.scenarios.settling import WATCHDOG
 from obs_tests.scenarios.step_types import STEP_TYPES, StepArgs, parse_step
 from obs_tests.stack.components import component_names
 from obs_tests.stack.system_under_test import load_system
@@ -37,6 +47,7 @@ from obs_tests.stack.system_under_test import load_system
 __all__ = [
     "OPS",
     "STEP_KINDS",
+    "WATCHDOG",
     "Catalog",
     "ChaosEntry",
     "Expect",
@@ -46,10 +57,13 @@ __all__ = [
     "load_scenario",
     "load_scenarios",
     "ordered",
+    "scenario_id",
 ]
 
 STEP_KINDS = tuple(STEP_TYPES)
-WATCHDOG = "Watchdog"
+#: what a scenario of the trading-bot language disturbs when it does not say (for running scenarios at once)
+_BOT_COMPONENTS = ("bot", "exchange")
+
 #: what each ``op`` of a step or a metric expectation means (the schema lists the same ones)
 OPS: dict[str, Callable[[float, float], bool]] = {
     "==": operator.eq,
@@ -164,9 +178,17 @@ class Expect:
     custom: tuple[str, ...] = ()
 
 
+def scenario_id(name: str) -> str:
+    """The scenario's identifier from its name: the name itself when it is one already (``gateway-down``),
+    else its lower-case words joined by '-' (``Flash Crash Recovery Test`` → ``flash-crash-recovery-test``)."""
+    words = "".join(c if c.isalnum() or c in "_-" else " " for c in name.lower()).split()
+    return "-".join(words) or "scenario"
+
+
 @dataclass(frozen=True)
 class Scenario:
-    """A validated scenario file."""
+    """A validated scenario: ``name`` is its identifier (report file names, selection), ``title`` the name
+    as written; ``events`` the trading-bot parts of its setup (None when it has none)."""
 
     path: Path
     name: str
@@ -181,6 +203,13 @@ class Scenario:
     chaos: tuple[ChaosEntry, ...]
     steps: tuple[Step, ...]
     expect: Expect
+    title: str = ""
+    events: EventSetup | None = None
+
+    @property
+    def drives_bot(self) -> bool:
+        """Whether its steps count bot cycles and judge bot events (a bot or a replay is set up)."""
+        return self.events is not None and self.events.drives_bot
 
     def silent_alerts(self, catalog: Catalog) -> list[str]:
         """The alerts that must not fire (``must_not_fire: others`` expanded)."""
@@ -192,7 +221,8 @@ class Scenario:
 
 def _steps(doc: LocatedDocument, raw: list[dict[str, Any]]) -> list[Step]:
     steps = []
-    for index, item in enumerate(raw):
+    for index, written in enumerate(raw):
+        item = _seed_step(doc, index, written)
         actions = [k for k in item if k != "id"]
         path: tuple[str | int, ...] = ("steps", index)
         if len(actions) != 1:
@@ -203,8 +233,55 @@ def _steps(doc: LocatedDocument, raw: list[dict[str, Any]]) -> list[Step]:
             )
         kind = actions[0]
         where = f"{doc.where((*path, kind))}: {format_path((*path, kind))}"
-        steps.append(Step(kind, parse_step(kind, item[kind], where), item.get("id"), doc.line_of((*path, kind))))
+        value = item[kind]
+        if kind == "assert" and isinstance(value, dict) and set(value) & set(EVENT_ASSERTIONS):
+            args = parse_assert_events(value, where)
+            steps.append(Step(args.kind, args, item.get("id"), doc.line_of((*path, kind))))
+            continue
+        steps.append(Step(kind, parse_step(kind, value, where), item.get("id"), doc.line_of((*path, kind))))
     return steps
+
+
+def _seed_step(doc: LocatedDocument, index: int, item: dict[str, Any]) -> dict[str, Any]:
+    """``{wait_for_event: NAME, timeout_seconds: S}`` as ``{wait_for_event: {event: NAME, timeout_seconds: S}}``."""
+    if "timeout_seconds" not in item:
+        if isinstance(item.get("wait_for_event"), str):
+            return {**item, "wait_for_event": {"event": item["wait_for_event"]}}
+        return item
+    if not isinstance(item.get("wait_for_event"), str):
+        path = ("steps", index, "timeout_seconds")
+        raise ScenarioInvalid(f"{doc.where(path)}: {format_path(path)}: timeout_seconds goes with wait_for_event: NAME")
+    rest = {k: v for k, v in item.items() if k not in ("wait_for_event", "timeout_seconds")}
+    return {**rest, "wait_for_event": {"event": item["wait_for_event"], "timeout_seconds": item["timeout_seconds"]}}
+
+
+def _seed_chaos(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Event-chaos entries (``{type, event, at_cycle, ...}``) as faults (``{name, kind, target, params}``)."""
+    entries = []
+    for index, entry in enumerate(raw):
+        if "type" not in entry:
+            entries.append(entry)
+            continue
+        params = {k: v for k, v in entry.items() if k not in ("type", "name")}
+        entries.append(
+            {"name": entry.get("name") or f"{entry['type']}-{index + 1}", "kind": entry["type"], "params": params}
+        )
+    return entries
+
+
+def _event_setup(path: Path, setup: dict[str, Any]) -> EventSetup | None:
+    """The trading-bot parts of ``setup`` (None when it has none)."""
+    parts = {k: setup[k] for k in ("exchange", "bot", "recording", "report", "replay") if k in setup}
+    if not parts:
+        return None
+    return EventSetup(
+        exchange=ExchangeSetup(**parts["exchange"]) if "exchange" in parts else None,
+        bot=BotSetup(**parts["bot"]) if "bot" in parts else None,
+        recording=RecordingSetup(**parts["recording"]) if "recording" in parts else None,
+        report=ReportSetup(**parts["report"]) if "report" in parts else None,
+        replay=ReplaySetup(**parts["replay"]) if "replay" in parts else None,
+        base=path.parent,
+    )
 
 
 def _chaos(doc: LocatedDocument, raw: list[dict[str, Any]]) -> tuple[ChaosEntry, ...]:
@@ -226,7 +303,7 @@ def load_scenario(path: Path, catalog: Catalog) -> Scenario:
     if not isinstance(doc.data, dict):
         raise ScenarioInvalid(f"{path}: a scenario is a mapping with name, steps, expect ... — see scenarios/")
     validate_document(doc, "scenario", ScenarioInvalid)
-    data: dict[str, Any] = doc.data
+    data: dict[str, Any] = {**doc.data, "chaos": _seed_chaos(doc.data.get("chaos") or [])}
     steps = tuple(_steps(doc, data.get("steps") or []))
     validate_meaning(doc, data, catalog, steps)
     setup = data.get("setup") or {}
@@ -257,10 +334,10 @@ def load_scenario(path: Path, catalog: Catalog) -> Scenario:
     load = setup.get("load")
     scenario = Scenario(
         path=path,
-        name=str(data["name"]),
+        name=scenario_id(str(data["name"])),
         description=str(data.get("description", "")),
         type=str(data.get("type", "chaos")),
-        components=tuple(data.get("components") or ()),
+        components=tuple(data.get("components") or (_BOT_COMPONENTS if _event_setup(path, setup) else ())),
         tolerance=float(data.get("tolerance", 2.0)),
         market=setup.get("market"),
         load=dict(load) if isinstance(load, dict) else None,
@@ -269,6 +346,8 @@ def load_scenario(path: Path, catalog: Catalog) -> Scenario:
         chaos=chaos,
         steps=steps,
         expect=expect,
+        title=str(data["name"]),
+        events=_event_setup(path, setup),
     )
     _check_races(scenario, catalog)
     return scenario

@@ -21,7 +21,7 @@ from xml.etree import ElementTree as ET
 
 from obs_tests.errors import UsageError
 from obs_tests.reports.templates import render
-from obs_tests.scenarios.results import ScenarioResult
+from obs_tests.scenarios.results import ScenarioResult, scenario_id
 
 __all__ = [
     "FORMATS",
@@ -32,6 +32,7 @@ __all__ = [
     "render_timeline_svg",
     "worst_margin",
     "write_reports",
+    "write_run_report",
 ]
 
 FORMATS = ("json", "html", "junit", "md")
@@ -125,7 +126,7 @@ def _timeline_chart(doc: dict[str, Any]) -> _Chart:
     step = max(1.0, round(span / 10))
     ticks = [(left + i * step * scale, f"{i * step:g}s") for i in range(int(span // step) + 1)]
     rows = [_timeline_row(alert, 40 + index * row, left, scale) for index, alert in enumerate(alerts)]
-    return _Chart(str(doc["scenario"]), width, 40 + row * max(len(alerts), 1), left, ticks, rows)
+    return _Chart(scenario_id(doc), width, 40 + row * max(len(alerts), 1), left, ticks, rows)
 
 
 def render_timeline_svg(doc: dict[str, Any]) -> str:
@@ -251,7 +252,7 @@ class _Section:
 def _section(index: int, doc: dict[str, Any]) -> _Section:
     return _Section(
         doc,
-        _anchor(index, str(doc["scenario"])),
+        _anchor(index, scenario_id(doc)),
         _asserted(doc),
         _verdict(doc),
         "" if doc["alerts"] else no_alert_summary(doc),
@@ -281,17 +282,17 @@ def render_junit(docs: Sequence[dict[str, Any]]) -> str:
         suite = ET.SubElement(
             root,
             "testsuite",
-            name=str(doc["scenario"]),
+            name=scenario_id(doc),
             tests=str(len(results) or 1),
             failures=str(doc["assertions"]["failed"]),
             errors="1" if doc["status"] in ("error", "stopped") else "0",
             time=f"{doc['duration']:.3f}",
         )
         if doc["status"] in ("error", "stopped"):
-            case = ET.SubElement(suite, "testcase", classname=str(doc["scenario"]), name="run")
+            case = ET.SubElement(suite, "testcase", classname=scenario_id(doc), name="run")
             ET.SubElement(case, "error", message=str(doc.get("error") or doc["status"]))
         for result in results:
-            case = ET.SubElement(suite, "testcase", classname=str(doc["scenario"]), name=str(result["name"]))
+            case = ET.SubElement(suite, "testcase", classname=scenario_id(doc), name=str(result["name"]))
             if not result["passed"]:
                 failure = ET.SubElement(case, "failure", message=str(result["message"] or result["actual"]))
                 failure.text = f"expected: {result['expected']}\nactual: {result['actual']}"
@@ -300,7 +301,7 @@ def render_junit(docs: Sequence[dict[str, Any]]) -> str:
 
 def render_markdown(docs: Sequence[dict[str, Any]]) -> str:
     """A Markdown summary: status per scenario and the alert timing table."""
-    failures = [(d["scenario"], a) for d in docs for a in d["assertions"]["results"] if not a["passed"]]
+    failures = [(scenario_id(d), a) for d in docs for a in d["assertions"]["results"] if not a["passed"]]
     return render("scenarios.md.j2", docs=docs, failures=failures, limit_text=_limit_text)
 
 
@@ -328,7 +329,7 @@ def write_reports(
     written = []
     if "json" in formats:
         for doc in docs:
-            path = run_dir / f"{doc['scenario']}.json"
+            path = run_dir / f"{scenario_id(doc)}.json"
             path.write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
             written.append(path)
     if "html" in formats:
@@ -344,3 +345,24 @@ def write_reports(
         path.write_text(render_markdown(docs), encoding="utf-8")
         written.append(path)
     return written
+
+
+def write_run_report(result: ScenarioResult, fmt: str, path: Path, *, events: bool, statistics: bool) -> Path:
+    """One run's report as a scenario's ``setup.report`` (or ``scenario run --output``) asks: ``json``,
+    ``html`` or ``markdown`` at ``path``; ``events``: with every bus event of the run, ``statistics``: with
+    the event, chaos and exchange statistics."""
+    doc = result.to_json(include_events=events)
+    if not statistics:
+        for key in ("events", "exchange"):
+            doc[key] = None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "json":
+        text = json.dumps(doc, indent=2, default=str)
+    elif fmt == "html":
+        text = render_html([doc])
+    elif fmt in ("markdown", "md"):
+        text = render_markdown([doc])
+    else:
+        raise UsageError(f"report format {fmt!r}: use json, html or markdown")
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -9,16 +9,25 @@ Example::
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from obs_tests.scenarios.bounds import AlertBounds
 from obs_tests.scenarios.timeline import Timeline
 
-__all__ = ["AlertTiming", "AssertionResult", "ScenarioResult", "after_resolving", "format_seconds", "timings_table"]
+__all__ = [
+    "AlertTiming",
+    "AssertionResult",
+    "ScenarioResult",
+    "after_resolving",
+    "format_seconds",
+    "scenario_id",
+    "timings_table",
+]
 
 #: what each phase's computed bound is made of (see :mod:`obs_tests.scenarios.bounds`)
 _BOUND_PARTS = {
@@ -229,6 +238,14 @@ class ScenarioResult:
     error: str = ""
     timeline: Timeline | None = None
     log: list[dict[str, Any]] = field(default_factory=list)
+    #: the scenario's name as written (``Flash Crash Recovery Test``; ``scenario`` is its identifier)
+    title: str = ""
+    #: a trading-bot run's events (``EventLog.summary``), the prices its bot saw, its recording file
+    events: dict[str, Any] | None = None
+    exchange: dict[str, Any] | None = None
+    recording: str | None = None
+    #: every bus event of a trading-bot run (in the JSON only when asked: ``to_json(include_events=True)``)
+    event_log: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -249,14 +266,23 @@ class ScenarioResult:
         """The failed assertions."""
         return [a for a in self.assertions if not a.passed]
 
-    def to_json(self) -> dict[str, Any]:
-        """The JSON report (seed-framework shape: status, duration, assertions, chaos, alert timings)."""
+    def to_json(self, *, include_events: bool = False) -> dict[str, Any]:
+        """The JSON report (the seed framework's shape — ``scenario {name, description}``, status,
+        duration_seconds, start/end time, assertions, chaos, exchange — plus alert timings, the timeline and
+        the log; ``include_events``: every bus event of the run under ``event_log``)."""
         origin = self.started_at
-        return {
-            "scenario": self.scenario,
-            "path": self.path,
-            "description": self.description,
+        extra = {"event_log": self.event_log} if include_events else {}
+        return extra | {
+            "scenario": {
+                "name": self.title or self.scenario,
+                "id": self.scenario,
+                "description": self.description,
+                "path": self.path,
+            },
             "status": self.status,
+            "duration_seconds": self.duration,
+            "start_time": _iso(self.started_at or self.began_at),
+            "end_time": _iso(self.finished_at),
             "type": self.type,
             "lane": self.lane,
             "began_at": self.began_at,
@@ -272,11 +298,25 @@ class ScenarioResult:
                 "results": [a.to_json() for a in self.assertions],
             },
             "chaos": self.chaos,
+            "exchange": self.exchange,
+            "events": self.events,
+            "recording": self.recording,
             "alerts": [a.to_json(origin) for a in self.alerts],
             "load": self.load,
             "timeline": self.timeline.to_json() if self.timeline else [],
             "log": self.log,
         }
+
+
+def _iso(when: float) -> str | None:
+    """ISO 8601 in UTC (None before the time came)."""
+    return dt.datetime.fromtimestamp(when, dt.UTC).isoformat(timespec="milliseconds") if when else None
+
+
+def scenario_id(doc: Mapping[str, Any]) -> str:
+    """The identifier of the scenario a result document (:meth:`ScenarioResult.to_json`) is about."""
+    about = doc.get("scenario")
+    return str(about.get("id") or about.get("name")) if isinstance(about, Mapping) else str(about)
 
 
 def _elapsed(when: float | None, origin: float | None) -> float | None:

@@ -30,19 +30,25 @@ from obs_tests.checks.routing import load_route_tests
 from obs_tests.clients.alertmanager import AlertmanagerClient
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.clients.webhook_sink import SinkClient
-from obs_tests.config.contract import Contract
+from obs_tests.config.contract import Contract, load_contract
 from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.errors import ObsTestsError, ScenarioInvalid, UsageError, WaitTimeout
 from obs_tests.scenarios.bounds import BoundsModel
+from obs_tests.scenarios.event_session import EventSession, finish_session, open_session
+from obs_tests.scenarios.event_setup import output_path
 from obs_tests.scenarios.judge import Judge
 from obs_tests.scenarios.model import WATCHDOG, Catalog, MustFire, Scenario, load_scenario
+from obs_tests.scenarios.reports import write_run_report
 from obs_tests.scenarios.results import AlertTiming, ScenarioResult
+from obs_tests.scenarios.settling import settle
 from obs_tests.scenarios.steps import StepContext, await_fault, run_steps
 from obs_tests.scenarios.timeline import Event, Recorder, Timeline
+from obs_tests.stack import EmbeddedStack
 from obs_tests.stack.protocol import Stack
+from obs_tests.stack.run_settings import resolve_time_scale
 from obs_tests.workloads import LoadRun, LoadSpec
 
-__all__ = ["ScenarioRunner"]
+__all__ = ["ScenarioRunner", "own_stack"]
 
 LogFn = Callable[[str, str], None]
 
@@ -52,9 +58,9 @@ class ScenarioRunner:
 
     def __init__(
         self,
-        scenario: Path | Scenario,
+        scenario: Path | str | Scenario,
         *,
-        stack: Stack,
+        stack: Stack | None = None,
         contract: Contract | None = None,
         time_scale: float | None = None,
         log: LogFn | None = None,
@@ -62,23 +68,32 @@ class ScenarioRunner:
         settle_timeout: float = 60.0,
         prepared: bool = False,
         lane: str = "",
+        output_dir: Path | None = None,
     ) -> None:
-        given = contract if contract is not None else stack.contract
-        if given is None:
+        given = contract if contract is not None or stack is None else stack.contract
+        if given is None and stack is not None:
             raise UsageError("a stack given by URLs has no contract: pass ScenarioRunner(..., contract=...)")
-        self.contract = given
-        self.stack = stack
-        self.catalog = Catalog.from_contract(self.contract, list(stack.components), time_scale=time_scale)
-        self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario, self.catalog)
+        self.contract = given or load_contract(Path(DEFAULT_CONTRACT))
+        components = list(stack.components) if stack is not None else None
+        self.catalog = Catalog.from_contract(self.contract, components, time_scale=time_scale)
+        self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(Path(scenario), self.catalog)
+        #: no stack given: an embedded one of the contract's, started by run() for this scenario alone
+        self._owned: EmbeddedStack | None = None
+        if stack is None:
+            stack = self._owned = own_stack(self.contract, self.scenario, time_scale)
+        self.stack: Stack = stack
         self.time_scale_override = time_scale
         self._log_fn = log
         self.stop_event = stop or threading.Event()
         self.settle_timeout = settle_timeout
         # True when the caller already healed and settled the stack (scenarios run concurrently).
         self.prepared = prepared
+        scenario = self.scenario
         self.result = ScenarioResult(
-            self.scenario.name, str(self.scenario.path), self.scenario.description, type=self.scenario.type, lane=lane
+            scenario.name, str(scenario.path), scenario.description, type=scenario.type, lane=lane, title=scenario.title
         )
+        #: where a trading-bot scenario writes its recording and report (relative outputs; default: cwd)
+        self.output_dir = output_dir or Path()
         self.timeline = Timeline()
         self._step_done: dict[str, float] = {}
         self._clock = 0.0  # faults' `at` counts from here: the start, or when the setup load sends
@@ -104,7 +119,16 @@ class ScenarioRunner:
         """Run the scenario to the end and return the judged result (never raises for a failed check;
         input errors raise :class:`ScenarioInvalid`, interrupts propagate after the faults are reverted)."""
         self.result.began_at = time.time()
-        return self._run()
+        with self._owned if self._owned is not None else contextlib.nullcontext():
+            result = self._run()
+        report = self.scenario.events.report if self.scenario.events else None
+        if report is not None:
+            path = output_path(report.output, self.scenario.title, self.output_dir)
+            write_run_report(
+                result, report.format, path, events=report.include_events, statistics=report.include_statistics
+            )
+            self.log("INFO", f"report: {path}")
+        return result
 
     def _run(self) -> ScenarioResult:
         stack = self.stack
@@ -121,12 +145,20 @@ class ScenarioRunner:
         )
         chaos = ChaosController(stack, log=self.log)
         recorder = Recorder(self.timeline, prom, sink)
-        ctx = StepContext(prom, recorder, chaos, self.timeline, self.stop_event, self._new_load, self._background_loads)
+        session: EventSession | None = None
         self.log("INFO", f"scenario {self.scenario.name}: {self.scenario.description or self.scenario.path}")
         try:
             if self.scenario.settle and not self.prepared:
                 self._settle(prom, sink)
             result.started_at = self.timeline.origin = time.time()
+            session = open_session(
+                self.scenario.events, self.stack, self.scenario.title, self.stop_event, self.output_dir
+            )
+            bot = session.world() if session is not None and self.scenario.drives_bot else None
+            loads = (self._new_load, self._background_loads)
+            ctx = StepContext(
+                prom, recorder, chaos, self.timeline, self.stop_event, *loads, bot, result.assertions.append
+            )
             recorder.start()
             baseline = judge.baseline()
             with chaos:
@@ -151,6 +183,8 @@ class ScenarioRunner:
                         run.stop()
             recorder.stop()
             result.chaos = chaos.summary(result.started_at)
+            if session is not None:
+                finish_session(session, result)
             result.finished_at = time.time()
             self._log_verdict()
         return result
@@ -231,43 +265,8 @@ class ScenarioRunner:
         self._settle(stack.prometheus(), sink)
 
     def _settle(self, prom: PrometheusClient, sink: SinkClient | None) -> None:
-        """Wait until the previous incident is fully over: no alert but the watchdog pending or firing in
-        Prometheus, and every alert whose last notification said "firing" has had its "resolved" one
-        (else Alertmanager would dedupe this run's first notification of the same alert)."""
         known = set(self.catalog.alerts) - {WATCHDOG}
-
-        def open_incidents() -> list[str]:
-            if sink is None:
-                return []
-            last: dict[tuple[str, str, tuple[tuple[str, str], ...]], str] = {}
-            for note in sink.notifications(since=time.time() - 900):
-                labels = dict(note.get("labels") or {})
-                name = labels.get("alertname", "")
-                if name in known:
-                    last[(name, str(note.get("receiver")), tuple(sorted(labels.items())))] = str(note.get("status"))
-            return sorted({key[0] for key, status in last.items() if status == "firing"})
-
-        def probe() -> Poll[list[str]]:
-            active = sorted({a["labels"].get("alertname", "") for a in prom.alerts()} - {WATCHDOG})
-            unresolved = [] if active else open_incidents()
-            return Poll(
-                not active and not unresolved,
-                active + unresolved,
-                f"active in Prometheus: {', '.join(active) or 'none'}; notified firing, not yet resolved: "
-                f"{', '.join(unresolved) or 'none'}",
-            )
-
-        try:
-            wait_for(
-                probe,
-                timeout=self.settle_timeout,
-                interval=0.2,
-                expected="no alert active except the watchdog, every notified incident resolved",
-                transient=(ObsTestsError,),
-                stop=self.stop_event,
-            )
-        except WaitTimeout as exc:
-            raise ObsTestsError(f"the stack did not settle before the scenario: {exc.message}") from None
+        settle(prom, sink, known, timeout=self.settle_timeout, stop=self.stop_event)
 
     def _new_load(self, raw: Mapping[str, Any], default_duration: float) -> LoadRun:
         """An unstarted Locust run against the stack's gateway from a scenario's ``load`` mapping."""
@@ -479,6 +478,15 @@ class ScenarioRunner:
                 expected="every expected notification",
                 stop=self.stop_event,
             )
+
+
+DEFAULT_CONTRACT = "obs.yaml"
+
+
+def own_stack(contract: Contract, scenario: Scenario, time_scale: float | None) -> EmbeddedStack:
+    """The embedded stack a runner given no stack runs its scenario on (at the scenario's time scale)."""
+    scale = resolve_time_scale(time_scale, [scenario.time_scale], contract.stack.time_scale)
+    return EmbeddedStack(contract, time_scale=scale, origin="api")
 
 
 def _sink_of(stack: Stack) -> SinkClient | None:

@@ -29,6 +29,7 @@ __all__ = [
     "StepArgs",
     "WaitForAlert",
     "WaitForCycles",
+    "WaitForEvent",
     "WaitForFault",
     "WaitForMetric",
     "WaitForNotification",
@@ -245,6 +246,18 @@ class AssertState(_MappingStep):
 
 
 @dataclass(frozen=True)
+class WaitForEvent(_MappingStep):
+    """``wait_for_event: NAME`` (+ ``timeout_seconds: S`` beside it, default 60): the run has had an event of
+    that name on the bus (earlier ones count)."""
+
+    kind: ClassVar[str] = "wait_for_event"
+    checks: ClassVar[Mapping[str, _Check]] = {"event": _STR, "timeout_seconds": _NUMBER}
+    event: str
+    timeout_seconds: float = 60.0
+    written: tuple[str, ...] = field(default=(), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class WaitForTime(_ScalarStep):
     """``wait_for_time: SECONDS``."""
 
@@ -259,7 +272,8 @@ class WaitForTime(_ScalarStep):
 
 @dataclass(frozen=True)
 class WaitForCycles(_ScalarStep):
-    """``wait_for_cycles: N``: every rule group evaluated N more times."""
+    """``wait_for_cycles: N``: every rule group evaluated N more times — or, when the scenario sets a bot
+    up, the bot's monitoring cycles reached N."""
 
     kind: ClassVar[str] = "wait_for_cycles"
     check: ClassVar[_Check] = _INT
@@ -305,6 +319,7 @@ STEP_TYPES: dict[str, type[_MappingStep] | type[_ScalarStep]] = {
         WaitForNotification,
         WaitForTime,
         WaitForCycles,
+        WaitForEvent,
         WaitForFault,
         Load,
         Revert,

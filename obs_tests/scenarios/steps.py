@@ -19,13 +19,15 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from obs_tests.chaos.controller import ChaosController
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.errors import ObsTestsError, WaitTimeout
+from obs_tests.scenarios.event_asserts import AssertEvents, judge_events
+from obs_tests.scenarios.events import BotWorld
 from obs_tests.scenarios.model import OPS, Step
 from obs_tests.scenarios.results import AssertionResult
 from obs_tests.scenarios.step_types import (
@@ -35,6 +37,7 @@ from obs_tests.scenarios.step_types import (
     StepArgs,
     WaitForAlert,
     WaitForCycles,
+    WaitForEvent,
     WaitForFault,
     WaitForMetric,
     WaitForNotification,
@@ -70,6 +73,10 @@ class StepContext:
     stop: threading.Event
     new_load: Callable[[Mapping[str, Any], float], LoadRun]
     background_loads: list[LoadRun]
+    #: the bot's events when the scenario sets a bot (or a replay) up: cycles are the bot's, waits scaled
+    bot: BotWorld | None = None
+    #: where a step that judges several things at once adds its results
+    add: Callable[[AssertionResult], None] = field(default=lambda _result: None)
 
 
 class StepRunner(Protocol):
@@ -226,14 +233,72 @@ def _wait_for_notification(ctx: StepContext, step: WaitForNotification) -> str:
 
 
 def _wait_for_time(ctx: StepContext, step: WaitForTime) -> str:
-    """``wait_for_time: SECONDS``; fails when the run is stopped meanwhile."""
-    if ctx.stop.wait(float(step.seconds)):
+    """``wait_for_time: SECONDS`` (in a bot's world: times the time scale); fails when the run is stopped."""
+    seconds = float(step.seconds) * (ctx.bot.time_scale if ctx.bot else 1.0)
+    if ctx.stop.wait(seconds):
         raise _StepFailed("scenario stopped", "time passes", "stopped")
-    return f"{step.seconds}s passed"
+    return f"{step.seconds}s passed" + (f" ({seconds:g}s at time scale {ctx.bot.time_scale:g})" if ctx.bot else "")
+
+
+def _wait_for_bot_cycles(ctx: StepContext, bot: BotWorld, cycles: int) -> str:
+    """``wait_for_cycles: N`` with a bot: its monitoring cycles reached N more than when the step began."""
+    start = bot.events.cycles()
+    target = start + cycles
+
+    def probe() -> Poll[int]:
+        seen = bot.events.cycles()
+        return Poll(seen >= target, seen, f"bot cycle {seen} of {target}")
+
+    bound = cycles * bot.cycle_seconds
+    wait_for(
+        probe,
+        timeout=bound * 3 + 30,
+        interval=min(0.05, bot.cycle_seconds / 2),
+        expected=f"bot cycle {target} ({cycles} cycles after {start})",
+        bound=f"{cycles} x {bot.cycle_seconds:g}s poll interval",
+        stop=ctx.stop,
+    )
+    return f"{cycles} bot cycles (now cycle {bot.events.cycles()})"
+
+
+def _wait_for_event(ctx: StepContext, step: WaitForEvent) -> str:
+    """``wait_for_event: NAME`` (+ ``timeout_seconds``): an event of that name arrived in this run."""
+    if ctx.bot is None:
+        raise _StepFailed("wait_for_event needs setup.bot or setup.replay", f"{step.event} event", "no bot")
+    events = ctx.bot.events
+
+    def probe() -> Poll[int]:
+        seen = events.count(step.event)
+        return Poll(seen > 0, seen, f"{seen} {step.event} events, {len(events)} events in all")
+
+    wait_for(
+        probe,
+        timeout=float(step.timeout_seconds),
+        interval=0.05,
+        expected=f"a {step.event} event",
+        bound=f"timeout_seconds {step.timeout_seconds:g}",
+        stop=ctx.stop,
+    )
+    first = events.named(step.event)[0]
+    return f"{step.event} in cycle {first.cycle}"
+
+
+def _assert_events(ctx: StepContext, step: AssertEvents) -> str:
+    """``assert: {event_count, event_sequence, ...}``: every bound judged on the run's events, one result
+    each (later steps still run when one fails)."""
+    if ctx.bot is None:
+        raise _StepFailed("event assertions need setup.bot or setup.replay", step.describe(), "no bot")
+    results = judge_events(step, ctx.bot.events)
+    for result in results:
+        ctx.add(result)
+    passed = sum(1 for r in results if r.passed)
+    return f"{passed}/{len(results)} event assertions passed"
 
 
 def _wait_for_cycles(ctx: StepContext, step: WaitForCycles) -> str:
-    """``wait_for_cycles: N``: every rule group evaluated N more times."""
+    """``wait_for_cycles: N``: every rule group evaluated N more times (a bot's cycles when it has one)."""
+    if ctx.bot is not None:
+        return _wait_for_bot_cycles(ctx, ctx.bot, step.cycles)
     prom = ctx.prom
     cycles = step.cycles
 
@@ -326,6 +391,8 @@ STEP_HANDLERS: dict[str, StepRunner] = {
         StepHandler(WaitForTime, _wait_for_time),
         StepHandler(WaitForCycles, _wait_for_cycles),
         StepHandler(WaitForFault, _wait_for_fault),
+        StepHandler(WaitForEvent, _wait_for_event),
+        StepHandler(AssertEvents, _assert_events),
         StepHandler(Load, _load),
         StepHandler(Revert, _revert),
         StepHandler(AssertState, _assert_state, asserts=True),

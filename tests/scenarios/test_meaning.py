@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from obs_tests.chaos.faults import FAULT_KINDS
+from obs_tests.chaos.faults import EVENT_CHAOS, FAULT_KINDS
 from obs_tests.core.yamlfile import load_located_text
 from obs_tests.errors import ScenarioInvalid
 from obs_tests.scenarios.meaning import validate_meaning
@@ -25,6 +25,15 @@ def _validate(text: str) -> None:
 @pytest.mark.parametrize("kind", sorted(FAULT_KINDS))
 def test_a_fault_needs_a_target_unless_its_kind_fixes_one(kind: str) -> None:
     text = f"name: x\nchaos:\n  - name: f\n    kind: {kind}\n"
+    if kind in EVENT_CHAOS:  # targets the bot; its params are checked by the event-chaos tests
+        params = {
+            "delay_event": "{event: IndicatorsCalculated, delay_ms: 50}",
+            "drop_event": "{event: BuyConditionMet}",
+            "modify_event": "{event: MarketPriceFetched, field: price, multiplier: 2}",
+            "inject_failure": "{event: MarketPriceFetchFailed}",
+            "network_latency": "{min_delay_ms: 1, max_delay_ms: 5}",
+        }[kind]
+        text += f"    params: {params}\n"
     if FAULT_KINDS[kind].target is not None:
         _validate(text)
         return

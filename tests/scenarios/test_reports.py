@@ -165,7 +165,7 @@ def test_every_user_string_in_the_report_and_its_chart_is_escaped_by_the_templat
     timing.fault = f"fault {evil}"
     failed = AssertionResult(f"name {evil}", False, f"expected {evil}", f"actual {evil}", f"message {evil}")
     doc = _doc(f"scenario {evil}", "failed", alerts=(timing,), assertions=(failed,), faults=(f"kill {evil}",))
-    doc["description"] = f"description {evil}"
+    doc["scenario"]["description"] = f"description {evil}"
     page = render_html([doc, _gateway_down()])
     svg = render_timeline_svg(doc)
     assert svg.startswith("<svg")
