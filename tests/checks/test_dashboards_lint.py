@@ -244,7 +244,7 @@ def _lint(project: Path) -> tuple[int, str]:
 def test_obs_tests_lint_reports_a_broken_dashboard(project: Path) -> None:
     clean, out = _lint(project)
     assert clean == 0, out
-    assert "PASS  dashboards: 6 dashboards in" in out
+    assert "PASS  dashboards: 7 dashboards in" in out
     model = json.loads((project / "grafana_dashboards" / "gateway.json").read_text())
     del model["uid"]
     _first_expr(model)["expr"] = 'sum(rate(gateway_webhooks_total{job=~"$job", instance=~"$instance"}[1m]))'

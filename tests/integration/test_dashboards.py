@@ -178,7 +178,7 @@ def test_suite_passes_on_the_repository_and_fails_on_a_broken_copy(
 ) -> None:
     code, out = _check(stack, CONTRACT, tmp_path, "dashboard")
     assert code == 0, out
-    assert (tmp_path / "reports" / "dashboards.txt").read_text().count("panels —") == 6
+    assert (tmp_path / "reports" / "dashboards.txt").read_text().count("panels —") == 7
     broken = tmp_path / "broken"
     shutil.copytree(ROOT / "grafana_dashboards", broken / "grafana_dashboards")
     shutil.copy(FIXTURES / "broken" / "live_problems.json", broken / "grafana_dashboards" / "live_problems.json")
