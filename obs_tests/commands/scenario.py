@@ -28,9 +28,10 @@ from obs_tests.errors import ConfigInvalid, ObsTestsError, ScenarioInvalid, Usag
 from obs_tests.scenarios.lanes import SharedStack, StackPool, run_scenarios
 from obs_tests.scenarios.model import Catalog, Scenario, load_scenario, load_scenarios, ordered
 from obs_tests.scenarios.record import record_scenario
-from obs_tests.scenarios.reports import parse_formats, write_reports
+from obs_tests.scenarios.reports import parse_formats, write_output, write_reports
 from obs_tests.scenarios.results import ScenarioResult
 from obs_tests.scenarios.runner import ScenarioRunner
+from obs_tests.scenarios.standalone import RunOutput
 from obs_tests.stack import ComposeStack, EmbeddedStack
 from obs_tests.stack.run_settings import resolve_settings
 from obs_tests.stack.timescale import scale_rule_files, validate_factor
@@ -180,6 +181,24 @@ def _progress() -> Progress:
     type=click.Path(path_type=Path, dir_okay=False),
     help="With --compose: the compose file (its published ports are the URLs).",
 )
+@click.option(
+    "--output",
+    "-o",
+    "output",
+    cls=GroupedOption,
+    group="Reports",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the result to this file: .json (one scenario's result, or a list), .html or .md.",
+)
+@click.option(
+    "--verbose",
+    "-v",
+    cls=GroupedOption,
+    group="Reports",
+    is_flag=True,
+    help="Log every bus event of a trading-bot scenario as it arrives (cycle, event, data).",
+)
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
 def run(
     contract_path: Path,
@@ -191,6 +210,8 @@ def run(
     compose: bool,
     compose_project: str,
     compose_file: Path,
+    output: Path | None,
+    verbose: bool,
     files: tuple[Path, ...],
 ) -> None:
     """Run scenarios on a fresh embedded stack (all of the contract's when no file is given), or with
@@ -212,8 +233,9 @@ def run(
     scenarios = ordered(load_scenario(p, catalog) for p in _paths(contract_path, files))
     scale = settings.compose_time_scale if compose else settings.scenario_time_scale(s.time_scale for s in scenarios)
     progress = _progress()
+    where_to = RunOutput(verbose=verbose)
     if stacks > 1 and len(scenarios) > 1:
-        _finish(_run_on_stacks(scenarios, contract, scale, stacks, progress), report_dir, wanted)
+        _finish(_run_on_stacks(scenarios, contract, scale, stacks, progress, where_to), report_dir, wanted, output)
     stack: EmbeddedStack | ComposeStack
     if compose:
         stack = ComposeStack(contract, project=compose_project, compose_file=compose_file, time_scale=scale)
@@ -223,11 +245,12 @@ def run(
         where, start_bound = "embedded stack", stack.startup_timeout
     click.echo(f"obs-tests scenario run — {len(scenarios)} scenario(s) on the {where}, time scale {scale:g}")
     lanes = SharedStack(stack, concurrency=concurrency, catalog=catalog)
-    _finish(_run_on_one_stack(scenarios, lanes, stack, where, start_bound, progress), report_dir, wanted)
+    results = _run_on_one_stack(scenarios, lanes, stack, where, start_bound, progress, where_to)
+    _finish(results, report_dir, wanted, output)
 
 
 def _run_on_stacks(
-    scenarios: list[Scenario], contract: Contract, scale: float, stacks: int, progress: Progress
+    scenarios: list[Scenario], contract: Contract, scale: float, stacks: int, progress: Progress, output: RunOutput
 ) -> list[ScenarioResult]:
     """Each scenario on an embedded stack of its own, up to ``stacks`` at once."""
     lanes = min(stacks, len(scenarios))
@@ -246,6 +269,7 @@ def _run_on_stacks(
             on_result=done.append,
             log=lambda name, level, message: _echo_log(level, f"[{name}] {message}", progress),
             on_lane=lambda message: _echo_log("INFO", message, progress),
+            output=output,
         )
 
 
@@ -256,6 +280,7 @@ def _run_on_one_stack(
     where: str,
     start_bound: float,
     progress: Progress,
+    output: RunOutput,
 ) -> list[ScenarioResult]:
     """Start (or reach) the stack, then run every scenario on it: one after another, each a progress
     phase of its own, or — with -j — up to that many at once, their log lines tagged with their names."""
@@ -270,7 +295,11 @@ def _run_on_one_stack(
             running.enter_context(stack)
         if lanes.concurrency == 1:
             return run_scenarios(
-                scenarios, lanes, around=phase, log=lambda _name, level, message: _echo_log(level, message, progress)
+                scenarios,
+                lanes,
+                around=phase,
+                log=lambda _name, level, message: _echo_log(level, message, progress),
+                output=output,
             )
         done: list[ScenarioResult] = []
         with progress.phase(
@@ -283,12 +312,18 @@ def _run_on_one_stack(
                 on_result=done.append,
                 log=lambda name, level, message: _echo_log(level, f"[{name}] {message}", progress),
                 on_lane=progress.line,
+                output=output,
             )
 
 
-def _finish(results: list[ScenarioResult], report_dir: Path, wanted: tuple[str, ...]) -> NoReturn:
-    """Write the reports, print each scenario's verdict and timings, exit 0 (all passed) or 1."""
+def _finish(
+    results: list[ScenarioResult], report_dir: Path, wanted: tuple[str, ...], output: Path | None = None
+) -> NoReturn:
+    """Write the reports (and ``--output``), print each scenario's verdict and timings, exit 0 (all passed) or 1."""
     paths = write_reports(results, report_dir, wanted)
+    if output is not None:
+        write_output(results, output)
+        click.echo(f"Result: {output}")
     click.echo("")
     for result in results:
         click.echo(

@@ -1,19 +1,21 @@
-"""Custom assertions shipped with obs-tests, for ``expect.custom`` (each gets the recorded timeline).
+"""Custom assertions shipped with obs-tests: for ``expect.custom`` (each gets the recorded timeline) and
+for the ``custom`` of an ``assert`` on bus events (each gets the run's events, as dicts in arrival order).
 
-A custom assertion is any callable ``f(timeline) -> bool | (bool, message)``; reference it by dotted
-path (``package.module:function``), which :func:`import_callable` resolves.
+A custom assertion is any callable ``f(timeline) -> bool | (bool, message)`` or
+``f(events) -> bool | (bool, message)``; reference it by dotted path (``package.module:function``), which
+:func:`import_callable` resolves.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from obs_tests.errors import ScenarioInvalid
 from obs_tests.scenarios.timeline import Timeline
 
-__all__ = ["import_callable", "pipeline_resumed_after_restart"]
+__all__ = ["equity_grew", "import_callable", "pipeline_resumed_after_restart", "recovered_after_failures"]
 
 
 def import_callable(path: str) -> Callable[..., Any]:
@@ -47,3 +49,31 @@ def pipeline_resumed_after_restart(timeline: Timeline) -> tuple[bool, str]:
     if note is None:
         return False, "no Watchdog notification after Prometheus came back: the pipeline did not resume"
     return True, (f"Prometheus down {up.t - down.t:.1f}s; Watchdog notified {note.t - up.t:.1f}s after it came back")
+
+
+def _equity(event: Mapping[str, Any]) -> float | None:
+    value = (event.get("data") or {}).get("equity")
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def equity_grew(events: Sequence[Mapping[str, Any]]) -> tuple[bool, str]:
+    """The bot ended with more equity than it started with."""
+    values = [v for v in (_equity(e) for e in events) if v is not None]
+    if not values:
+        return False, "no event carried the bot's equity"
+    first, last = values[0], values[-1]
+    return last > first, f"equity {first:.2f} → {last:.2f} ({(last - first) / first * 100:+.2f} %)"
+
+
+def recovered_after_failures(events: Sequence[Mapping[str, Any]]) -> tuple[bool, str]:
+    """After its last failed price fetch the bot fetched prices again and went on computing indicators."""
+    names = [str(e.get("event")) for e in events]
+    if "MarketPriceFetchFailed" not in names:
+        return False, "no price fetch failed: nothing to recover from"
+    last_failure = len(names) - 1 - names[::-1].index("MarketPriceFetchFailed")
+    after = names[last_failure + 1 :]
+    fetched, computed = after.count("MarketPriceFetched"), after.count("IndicatorsCalculated")
+    failures = names.count("MarketPriceFetchFailed")
+    if fetched and computed:
+        return True, f"{failures} failures, then {fetched} prices fetched and {computed} indicator updates"
+    return False, f"after the last of {failures} failures: {fetched} prices fetched, {computed} indicator updates"

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -29,7 +30,7 @@ from obs_tests.clients.event_bus import EventBus
 from obs_tests.clients.services import ServiceClient
 from obs_tests.errors import ObsTestsError
 from obs_tests.scenarios.event_setup import BotSetup, EventSetup, output_path
-from obs_tests.scenarios.events import EVENT_SUBJECT_PREFIX, BotWorld, EventLog, exchange_summary
+from obs_tests.scenarios.events import EVENT_SUBJECT_PREFIX, BotWorld, EventLog, RecordedEvent, exchange_summary
 from obs_tests.scenarios.recording import Recording, Replayer, load_recording, save_recording
 from obs_tests.scenarios.results import ScenarioResult
 from obs_tests.stack.protocol import Stack
@@ -59,6 +60,7 @@ class EventSession:
         self.recorded_to: Path | None = None
         self.replayed = 0
         self._bus: EventBus | None = None
+        self.on_event: Callable[[RecordedEvent], None] | None = None
         self._replay_thread: threading.Thread | None = None
         self._exchange = ServiceClient(stack.url(EXCHANGE), timeout=5.0) if setup.exchange is not None else None
         self._bot = ServiceClient(stack.url(BOT), timeout=5.0) if setup.drives_bot else None
@@ -80,7 +82,7 @@ class EventSession:
         """Subscribe, then set the feed and the bot up (or start the replay)."""
         if self.setup.drives_bot:
             self._bus = EventBus(self.stack.url(NATS))
-            self._bus.subscribe(f"{EVENT_SUBJECT_PREFIX}.>", lambda body, _subject: self.log.add_raw(body))
+            self._bus.subscribe(f"{EVENT_SUBJECT_PREFIX}.>", self._received)
         if self._exchange is not None and self.setup.exchange is not None:
             self._exchange.set_candles(self.setup.exchange.body())
         if self._bot is not None and self.setup.bot is not None and self.recording is None:
@@ -97,6 +99,10 @@ class EventSession:
         elif self._bot is not None and self.recording is not None:
             self._bot.reset_bot({"running": False})
             self._start_replay(self.recording)
+
+    def _received(self, body: bytes, _subject: str) -> None:
+        if self.log.add_raw(body) and self.on_event is not None:
+            self.on_event(self.log.events[-1])
 
     def _start_replay(self, recording: Recording) -> None:
         assert self._bus is not None
@@ -166,12 +172,20 @@ def _slug(name: str) -> str:
 
 
 def open_session(
-    setup: EventSetup | None, stack: Stack, scenario: str, stop: threading.Event, output_dir: Path
+    setup: EventSetup | None,
+    stack: Stack,
+    scenario: str,
+    stop: threading.Event,
+    output_dir: Path,
+    on_event: Callable[[RecordedEvent], None] | None = None,
 ) -> EventSession | None:
-    """The trading-bot world of a scenario, set up (None when the scenario has none)."""
+    """The trading-bot world of a scenario, set up (None when the scenario has none); ``on_event`` is told
+    every event of the run as it arrives."""
     if setup is None:
         return None
-    return EventSession(setup, stack, scenario=scenario, stop=stop, output_dir=output_dir).__enter__()
+    session = EventSession(setup, stack, scenario=scenario, stop=stop, output_dir=output_dir)
+    session.on_event = on_event
+    return session.__enter__()
 
 
 def finish_session(session: EventSession, result: ScenarioResult) -> None:

@@ -40,6 +40,7 @@ from obs_tests.core.interrupts import signals_as_interrupts, signals_held_off
 from obs_tests.scenarios.model import Catalog, Scenario
 from obs_tests.scenarios.results import ScenarioResult
 from obs_tests.scenarios.runner import ScenarioRunner
+from obs_tests.scenarios.standalone import RunOutput
 from obs_tests.scenarios.waves import Wave, plan_waves
 from obs_tests.stack.protocol import Stack
 
@@ -129,14 +130,18 @@ def run_scenarios(
     stop: threading.Event | None = None,
     around: Around | None = None,
     on_lane: Callable[[str], None] | None = None,
+    output: RunOutput | None = None,
 ) -> list[ScenarioResult]:
-    """Run ``scenarios`` in ``lanes`` (see the module docstring); their results, in their order.
+    """Run ``scenarios`` in ``lanes`` (see the module docstring); their results, in their order
+    (``output``: where trading-bot scenarios write recordings and reports, and whether runners log every
+    bus event).
 
     ``stop`` (set by the caller, or here when a lane fails or a signal arrives) stops every scenario.
     A lane's unexpected error is raised once every lane ended; when no stack of a pool started, the
     first start error is.
     """
     run = _Run(scenarios, on_result=on_result, log=log, stop=stop, around=around, on_lane=on_lane)
+    run.output = output or RunOutput()
     threads = [
         _Lane(target=run.guarded(work), name=f"scenarios-{lane.replace(' ', '-')}") for lane, work in run.lanes(lanes)
     ]
@@ -168,9 +173,11 @@ class Background:
         *,
         log: LogFn | None = None,
         on_lane: Callable[[str], None] | None = None,
+        output: RunOutput | None = None,
     ) -> None:
         self.scenarios = list(scenarios)
         self.lanes = lanes
+        self.output = output
         self.stop = threading.Event()
         self.done: list[ScenarioResult] = []
         self._results: list[ScenarioResult] = []
@@ -205,7 +212,13 @@ class Background:
     def _run(self, log: LogFn | None, on_lane: Callable[[str], None] | None) -> None:
         try:
             self._results = run_scenarios(
-                self.scenarios, self.lanes, on_result=self.done.append, log=log, stop=self.stop, on_lane=on_lane
+                self.scenarios,
+                self.lanes,
+                on_result=self.done.append,
+                log=log,
+                stop=self.stop,
+                on_lane=on_lane,
+                output=self.output,
             )
         except BaseException as exc:  # noqa: BLE001 - raised by wait(), in the caller's thread
             self._errors.append(exc)
@@ -247,6 +260,7 @@ class _Run:
         self._log = log
         self._around = around
         self._on_lane = on_lane
+        self.output = RunOutput()
 
     def lanes(self, lanes: Lanes) -> list[tuple[str, Callable[[], None]]]:
         """Each lane's name and its work, to run in a thread of its own."""
@@ -369,7 +383,14 @@ class _Run:
     # -- one scenario --------------------------------------------------------------------------
     def _runner(self, scenario: Scenario, stack: Stack, lane: str, *, prepared: bool = False) -> ScenarioRunner:
         return ScenarioRunner(
-            scenario, stack=stack, log=_tag_log(self._log, scenario.name), stop=self.stop, prepared=prepared, lane=lane
+            scenario,
+            stack=stack,
+            log=_tag_log(self._log, scenario.name),
+            stop=self.stop,
+            prepared=prepared,
+            lane=lane,
+            output_dir=self.output.directory,
+            verbose=self.output.verbose,
         )
 
     def _play(self, runner: ScenarioRunner) -> None:

@@ -31,6 +31,7 @@ __all__ = [
     "render_markdown",
     "render_timeline_svg",
     "worst_margin",
+    "write_output",
     "write_reports",
     "write_run_report",
 ]
@@ -345,6 +346,23 @@ def write_reports(
         path.write_text(render_markdown(docs), encoding="utf-8")
         written.append(path)
     return written
+
+
+def write_output(results: Sequence[ScenarioResult], path: Path) -> Path:
+    """``scenario run --output FILE``: the result of the run by the file's suffix — ``.html``, ``.md``, else
+    JSON (one scenario's result document; a list of them when several ran)."""
+    if path.suffix in (".html", ".htm", ".md"):
+        if len(results) == 1:
+            fmt = "html" if path.suffix != ".md" else "markdown"
+            return write_run_report(results[0], fmt, path, events=False, statistics=True)
+        docs = [r.to_json() for r in results]
+        text = render_html(docs) if path.suffix != ".md" else render_markdown(docs)
+    else:
+        docs = [r.to_json() for r in results]
+        text = json.dumps(docs[0] if len(docs) == 1 else docs, indent=2, default=str)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def write_run_report(result: ScenarioResult, fmt: str, path: Path, *, events: bool, statistics: bool) -> Path:

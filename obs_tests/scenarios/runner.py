@@ -36,19 +36,20 @@ from obs_tests.errors import ObsTestsError, ScenarioInvalid, UsageError, WaitTim
 from obs_tests.scenarios.bounds import BoundsModel
 from obs_tests.scenarios.event_session import EventSession, finish_session, open_session
 from obs_tests.scenarios.event_setup import output_path
+from obs_tests.scenarios.events import RecordedEvent
 from obs_tests.scenarios.judge import Judge
 from obs_tests.scenarios.model import WATCHDOG, Catalog, MustFire, Scenario, load_scenario
 from obs_tests.scenarios.reports import write_run_report
 from obs_tests.scenarios.results import AlertTiming, ScenarioResult
 from obs_tests.scenarios.settling import settle
+from obs_tests.scenarios.standalone import DEFAULT_CONTRACT, own_stack
 from obs_tests.scenarios.steps import StepContext, await_fault, run_steps
 from obs_tests.scenarios.timeline import Event, Recorder, Timeline
 from obs_tests.stack import EmbeddedStack
 from obs_tests.stack.protocol import Stack
-from obs_tests.stack.run_settings import resolve_time_scale
 from obs_tests.workloads import LoadRun, LoadSpec
 
-__all__ = ["ScenarioRunner", "own_stack"]
+__all__ = ["ScenarioRunner"]
 
 LogFn = Callable[[str, str], None]
 
@@ -69,6 +70,7 @@ class ScenarioRunner:
         prepared: bool = False,
         lane: str = "",
         output_dir: Path | None = None,
+        verbose: bool = False,
     ) -> None:
         given = contract if contract is not None or stack is None else stack.contract
         if given is None and stack is not None:
@@ -94,6 +96,7 @@ class ScenarioRunner:
         )
         #: where a trading-bot scenario writes its recording and report (relative outputs; default: cwd)
         self.output_dir = output_dir or Path()
+        self.verbose = verbose  # log every bus event of a trading-bot run
         self.timeline = Timeline()
         self._step_done: dict[str, float] = {}
         self._clock = 0.0  # faults' `at` counts from here: the start, or when the setup load sends
@@ -113,6 +116,10 @@ class ScenarioRunner:
         self.result.log.append(entry)
         if self._log_fn is not None:
             self._log_fn(level, message)
+
+    def _log_event(self, event: RecordedEvent) -> None:
+        data = ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in event.data.items())
+        self.log("DEBUG", f"event cycle {event.cycle} {event.name} #{event.seq}: {data}")
 
     # -- entry point -----------------------------------------------------------------------------
     def run(self) -> ScenarioResult:
@@ -478,15 +485,6 @@ class ScenarioRunner:
                 expected="every expected notification",
                 stop=self.stop_event,
             )
-
-
-DEFAULT_CONTRACT = "obs.yaml"
-
-
-def own_stack(contract: Contract, scenario: Scenario, time_scale: float | None) -> EmbeddedStack:
-    """The embedded stack a runner given no stack runs its scenario on (at the scenario's time scale)."""
-    scale = resolve_time_scale(time_scale, [scenario.time_scale], contract.stack.time_scale)
-    return EmbeddedStack(contract, time_scale=scale, origin="api")
 
 
 def _sink_of(stack: Stack) -> SinkClient | None:

@@ -16,6 +16,7 @@ import pytest
 
 from obs_tests.scenarios.lanes import Background, LentStack, StackPool
 from obs_tests.scenarios.model import Scenario
+from obs_tests.scenarios.standalone import RunOutput
 from obs_tests.stack import EmbeddedStack
 from obs_tests.suite.session_settings import run_settings
 from obs_tests.suite.terminal_progress import session_progress
@@ -122,7 +123,8 @@ def scenario_pool(request: pytest.FixtureRequest) -> Iterator[Background | None]
     others = any(not _is_chaos(item) for item in session.items)
     lent = LentStack() if others and shared else None
     first = None if others or not shared else request.getfixturevalue("stack")
-    scenarios = Background(selected, StackPool(make, stacks=stacks, first=first, lent=lent))
+    output = RunOutput(directory=settings.report_dir / "scenarios")  # recordings and reports of bot scenarios
+    scenarios = Background(selected, StackPool(make, stacks=stacks, first=first, lent=lent), output=output)
     scenarios.start()
     own = stacks - (0 if first is None else 1)
     session_progress(config).line(

@@ -21,6 +21,7 @@ from obs_tests.scenarios.lanes import Background, SharedStack, run_scenarios
 from obs_tests.scenarios.model import WATCHDOG, Scenario
 from obs_tests.scenarios.reports import write_reports
 from obs_tests.scenarios.results import ScenarioResult
+from obs_tests.scenarios.standalone import RunOutput
 from obs_tests.stack import EmbeddedStack
 from obs_tests.suite.contract_params import session_scenarios
 from obs_tests.suite.report_fixtures import FindingsJudge
@@ -62,12 +63,15 @@ def test_scenario(
     pooled_results: dict[str, ScenarioResult] | None,
     obs_summary: Callable[[str], None],
     obs_findings: FindingsJudge,
+    request: pytest.FixtureRequest,
 ) -> None:
     """One scenario run on the live stack: its faults applied and reverted, every expectation judged."""
     if pooled_results is not None:
         result = pooled_results[contract_scenario.name]
     else:
-        (result,) = run_scenarios([contract_scenario], SharedStack(mock_system, name="session stack"))
+        output = RunOutput(directory=run_settings(request.config).report_dir / "scenarios")
+        lanes = SharedStack(mock_system, name="session stack")
+        (result,) = run_scenarios([contract_scenario], lanes, output=output)
     scenario_results.append(result)
     text = f"{result.assertions_passed}/{len(result.assertions)} assertions in {result.duration:.1f}s"
     timings = _timings(result)

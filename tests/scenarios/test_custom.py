@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from obs_tests.scenarios.custom import pipeline_resumed_after_restart
+from obs_tests.scenarios.custom import equity_grew, pipeline_resumed_after_restart, recovered_after_failures
 from obs_tests.scenarios.timeline import Event, Timeline
 
 T = 1_800_000_000.0
@@ -40,3 +40,33 @@ def test_pipeline_not_resumed_without_an_outage_or_a_notification() -> None:
     assert not ok and "no Watchdog notification after Prometheus came back" in message
     ok, message = pipeline_resumed_after_restart(Timeline(origin=T))
     assert (ok, message) == (False, "no fault was applied")
+
+
+def _ev(name: str, **data: float) -> dict[str, object]:
+    return {"event": name, "data": data}
+
+
+def test_equity_grew_compares_the_first_and_last_equity_and_fails_without_growth() -> None:
+    assert equity_grew([_ev("BotMonitoringCycleStarted", equity=10_000.0), _ev("PositionSold", equity=10_250.0)]) == (
+        True,
+        "equity 10000.00 → 10250.00 (+2.50 %)",
+    )
+    assert (
+        equity_grew([_ev("BotMonitoringCycleStarted", equity=10_000.0), _ev("PositionSold", equity=9_000.0)])[0]
+        is False
+    )
+    assert equity_grew([_ev("MarketPriceFetched", price=1.0)]) == (False, "no event carried the bot's equity")
+
+
+def test_recovered_after_failures_needs_fetches_and_indicators_after_the_last_failure() -> None:
+    failed = [_ev("MarketPriceFetchFailed")] * 2
+    good = [_ev("MarketPriceFetched"), _ev("IndicatorsCalculated")]
+    assert recovered_after_failures([*good, *failed, *good]) == (
+        True,
+        "2 failures, then 1 prices fetched and 1 indicator updates",
+    )
+    assert recovered_after_failures([*good, *failed]) == (
+        False,
+        "after the last of 2 failures: 0 prices fetched, 0 indicator updates",
+    )
+    assert recovered_after_failures(good)[0] is False
