@@ -57,6 +57,7 @@ __all__ = [
     "load_scenario",
     "load_scenarios",
     "ordered",
+    "scenario_from_document",
     "scenario_id",
 ]
 
@@ -299,7 +300,12 @@ def _chaos(doc: LocatedDocument, raw: list[dict[str, Any]]) -> tuple[ChaosEntry,
 
 def load_scenario(path: Path, catalog: Catalog) -> Scenario:
     """Load and validate one scenario file (raises :class:`ScenarioInvalid`, exit 2)."""
-    doc = load_located(path, error=ScenarioInvalid)
+    return scenario_from_document(load_located(path, error=ScenarioInvalid), path, catalog)
+
+
+def scenario_from_document(doc: LocatedDocument, path: Path, catalog: Catalog) -> Scenario:
+    """Validate a scenario document (a file's, or one built in code) and make it a :class:`Scenario`;
+    ``path`` is where it lives (relative paths in it are relative to its directory)."""
     if not isinstance(doc.data, dict):
         raise ScenarioInvalid(f"{path}: a scenario is a mapping with name, steps, expect ... — see scenarios/")
     validate_document(doc, "scenario", ScenarioInvalid)

@@ -87,6 +87,10 @@ class StepArgs:
         """Whether the scenario wrote field ``name`` (rather than leaving it to its default)."""
         return name in self.written_fields()
 
+    def document(self) -> object:
+        """The step's value as a scenario file writes it (a mapping of its fields, or its one scalar)."""
+        return self.written_fields()
+
     def describe(self) -> str:
         """The arguments as :meth:`obs_tests.scenarios.model.Step.describe` prints them."""
         return ", ".join(f"{k}={v}" for k, v in self.written_fields().items())
@@ -123,6 +127,9 @@ class _ScalarStep(StepArgs):
     @property
     def value(self) -> object:
         raise NotImplementedError
+
+    def document(self) -> object:
+        return self.value
 
     def describe(self) -> str:
         return str(self.value)
