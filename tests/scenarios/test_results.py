@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import jsonschema
 import pytest
 
+from obs_tests.config.validation import load_schema
 from obs_tests.scenarios.bounds import AlertBounds
-from obs_tests.scenarios.results import AlertTiming, after_resolving
+from obs_tests.scenarios.results import AlertTiming, AssertionResult, ScenarioResult, after_resolving
 
 BOUNDS = AlertBounds("GatewayDown", 1.0, 1.0, 1.0, 1, 3.0, 0.0, 0.0, 1.0, 2.0)  # fire bound 6.0s, clear bound 2.0s
 
@@ -68,3 +70,51 @@ def test_the_phase_times_are_public_and_match_the_json() -> None:
         1.5,
     )
     assert AlertTiming("GatewayDown", "kill-gateway", BOUNDS).notified_after is None
+
+
+def _seed_result() -> ScenarioResult:
+    result = ScenarioResult(
+        "flash-crash-recovery-test", "scenarios/x.yaml", "no panic", title="Flash Crash Recovery Test"
+    )
+    result.status, result.started_at, result.finished_at = "passed", 1_764_756_000.0, 1_764_756_012.5
+    message = "Expected at least 3 PositionPurchased events, got 5"
+    result.assertions = [AssertionResult("event_count.PositionPurchased.min", True, ">= 3", "5", message)]
+    result.chaos = {
+        "applied": 1,
+        "reverted": 1,
+        "events_delayed": 1,
+        "events_dropped": 2,
+        "failures_injected": 1,
+        "events_modified": 0,
+        "total_delay_ms": 50.0,
+    }
+    result.exchange = {"min_price": 36_000.0, "max_price": 50_400.0, "total_return_pct": -8.2}
+    result.events = {"total": 300, "by_name": {"PositionPurchased": 5}, "cycles": 60, "missing": {}, "corrupted": 0}
+    return result
+
+
+def test_a_result_is_in_the_seed_frameworks_shape_and_validates_against_the_published_schema() -> None:
+    doc = _seed_result().to_json()
+    assert doc["scenario"] == {
+        "name": "Flash Crash Recovery Test",
+        "id": "flash-crash-recovery-test",
+        "description": "no panic",
+        "path": "scenarios/x.yaml",
+    }
+    assert doc["duration_seconds"] == 12.5
+    assert doc["start_time"] == "2025-12-03T10:00:00.000+00:00" and doc["end_time"].endswith("10:00:12.500+00:00")
+    assert doc["assertions"]["results"][0] == {
+        "name": "event_count.PositionPurchased.min",
+        "passed": True,
+        "expected": ">= 3",
+        "actual": "5",
+        "message": "Expected at least 3 PositionPurchased events, got 5",
+    }
+    jsonschema.Draft202012Validator(load_schema("scenario_result")).validate(doc)
+
+
+def test_the_published_schema_refuses_a_result_without_the_chaos_counters() -> None:
+    doc = _seed_result().to_json()
+    del doc["chaos"]["events_dropped"]
+    errors = list(jsonschema.Draft202012Validator(load_schema("scenario_result")).iter_errors(doc))
+    assert [e.message for e in errors] == ["'events_dropped' is a required property"]
