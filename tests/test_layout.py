@@ -15,6 +15,16 @@ PACKAGE = ROOT / "obs_tests"
 
 #: module -> (the test module covering it, a name that test uses, why it is not a mirrored test module)
 TESTED_ELSEWHERE: dict[str, tuple[str, str, str]] = {
+    "scenarios/event_session.py": (
+        "tests/integration/test_bot_scenarios.py",
+        "EventSession",
+        "it needs the bot on a live NATS: every bot scenario run there sets one up and takes it down",
+    ),
+    "scenarios/standalone.py": (
+        "tests/integration/test_bot_scenarios.py",
+        "test_the_standalone_python_api_starts_its_own_stack",
+        "a runner given no stack starts one: only a live run shows it",
+    ),
     "demo/workload.py": ("tests/integration/test_accounting.py", "accounting", "counts against a live stack"),
     "chaos/faults.py": (
         "tests/chaos/test_controller.py",
