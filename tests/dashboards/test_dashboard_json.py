@@ -76,7 +76,7 @@ def test_not_a_dashboard_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_bundled_dashboards_are_found_and_have_stable_uids() -> None:
     files = dashboard_files(BUNDLED)
-    assert [f.stem for f in files] == ["agents", "alerts", "gateway", "infrastructure", "load", "overview"]
+    assert [f.stem for f in files] == ["agents", "alerts", "bot", "gateway", "infrastructure", "load", "overview"]
     uids = [load_dashboard(f).uid for f in files]
     assert uids == [f"obs-{f.stem}" for f in files]
     assert dashboard_files(BUNDLED / "gateway.json") == [BUNDLED / "gateway.json"]
