@@ -1,7 +1,7 @@
 """``python -m obs_tests.demo <service> [options]``: run one mock service as its own process.
 
-Services: ``gateway``, ``agent --agent-type …``, ``orchestrator``, ``exchange``, ``sink``,
-``nats-exporter``. Every service takes ``--host``, ``--port`` (required), ``--nats-url``,
+Services: ``gateway``, ``agent --agent-type …``, ``orchestrator``, ``exchange``, ``bot --exchange-url …``,
+``sink``, ``nats-exporter``. Every service takes ``--host``, ``--port`` (required), ``--nats-url``,
 ``--log-level``, ``--admin-allow`` and ``--seed``; see ``--help`` of each.
 """
 
@@ -40,6 +40,16 @@ def _common(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seed", type=int, default=None, help="seed of the fault (and market) RNG")
 
 
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one subcommand per service."""
     parser = argparse.ArgumentParser(
@@ -73,6 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
     _common(exchange)
     exchange.add_argument("--tick-seconds", type=float, default=0.25, help="(default: %(default)s)")
     exchange.add_argument("--scenario", default="sideways", choices=tuple(SCENARIOS), help="(default: %(default)s)")
+
+    bot = commands.add_parser("bot", help="paper-trading bot on the NATS bus (reads the exchange's candle feed)")
+    _common(bot)
+    bot.add_argument("--exchange-url", required=True, help="the exchange's base URL, e.g. http://127.0.0.1:8084")
+    bot.add_argument(
+        "--poll-interval", type=_positive, default=0.6, help="seconds between monitoring cycles (default: %(default)s)"
+    )
+    bot.add_argument(
+        "--fetch-timeout", type=_positive, default=2.0, help="seconds a price fetch may take (default: %(default)s)"
+    )
 
     sink = commands.add_parser("sink", help="Alertmanager webhook sink")
     _common(sink)
@@ -114,6 +134,11 @@ def build_service(args: argparse.Namespace) -> Service:
         from obs_tests.demo.exchange import Exchange  # noqa: PLC0415
 
         return Exchange(options, tick_seconds=args.tick_seconds, scenario=args.scenario)
+    if args.service == "bot":
+        from obs_tests.demo.bot import Bot  # noqa: PLC0415
+
+        timing = {"poll_interval": args.poll_interval, "fetch_timeout": args.fetch_timeout}
+        return Bot(options, exchange_url=args.exchange_url, **timing)
     if args.service == "sink":
         from obs_tests.demo.sink import Sink  # noqa: PLC0415
 

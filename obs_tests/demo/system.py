@@ -1,7 +1,8 @@
 """The demo trading system described to the embedded stack
 (:class:`~obs_tests.stack.system_under_test.SystemUnderTest`): its processes (NATS, Redis and their
 exporters, the webhook sink, the gateway, one agent per type, the orchestrator, the exchange), its warm-up
-traffic, and the workloads the suite drives through it.
+traffic, and the workloads the suite drives through it. The paper-trading bot starts after the exchange and
+reads its candle feed (``--exchange-url``).
 
 The contract names it (``stack.system: obs_tests.demo.system``, the default of an embedded stack); the
 validator reaches it only through :func:`~obs_tests.stack.system_under_test.load_system`.
@@ -46,7 +47,7 @@ __all__ = ["AGENT_COMPONENTS", "MOCK_SERVICES", "SYSTEM"]
 MODULE = "obs_tests.demo"
 AGENT_COMPONENTS = tuple(f"agent-{t}" for t in AGENT_TYPES)
 #: the trading services (each ``python -m obs_tests.demo <kind>``)
-MOCK_SERVICES = ("gateway", *AGENT_COMPONENTS, "orchestrator", "exchange")
+MOCK_SERVICES = ("gateway", *AGENT_COMPONENTS, "orchestrator", "exchange", "bot")
 
 
 def _service(
@@ -121,6 +122,7 @@ def _services() -> tuple[ServiceSpec, ...]:
     )
     monitor = [lambda plan: ["--nats-monitor-url", f"http://{LOOPBACK}:{plan.port('nats', 'monitor')}"]]
     redis_url = [lambda plan: ["--redis-url", f"redis://{LOOPBACK}:{plan.port('redis', 'client')}"]]
+    exchange_url = [lambda plan: ["--exchange-url", f"http://{LOOPBACK}:{plan.port('exchange')}"]]
     agents = [
         _service(f"agent-{kind}", f"mock {kind} agent", "agent", [_fixed("--agent-type", kind)]) for kind in AGENT_TYPES
     ]
@@ -134,6 +136,7 @@ def _services() -> tuple[ServiceSpec, ...]:
         *agents,
         _service("orchestrator", "mock workflow orchestrator", "orchestrator", redis_url),
         _service("exchange", "mock exchange price feed", "exchange"),
+        _service("bot", "paper-trading bot (stages on the NATS bus)", "bot", exchange_url),
     )
 
 

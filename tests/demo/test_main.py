@@ -4,6 +4,7 @@ import pytest
 
 from obs_tests.demo.__main__ import build_parser, build_service
 from obs_tests.demo.agent import Agent
+from obs_tests.demo.bot import Bot
 from obs_tests.demo.exchange import Exchange
 from obs_tests.demo.gateway import Gateway
 from obs_tests.demo.nats_exporter import NatsExporter
@@ -18,6 +19,7 @@ from obs_tests.demo.sink import Sink
         pytest.param(["agent", "--port", "1", "--agent-type", "risk"], Agent, id="agent"),
         pytest.param(["orchestrator", "--port", "1", "--redis-url", "redis://127.0.0.1:1/0"], Orchestrator, id="orch"),
         pytest.param(["exchange", "--port", "1", "--scenario", "bull_run", "--seed", "3"], Exchange, id="exchange"),
+        pytest.param(["bot", "--port", "1", "--exchange-url", "http://127.0.0.1:2"], Bot, id="bot"),
         pytest.param(["sink", "--port", "1", "--capacity", "5"], Sink, id="sink"),
         pytest.param(["nats-exporter", "--port", "1"], NatsExporter, id="nats-exporter"),
     ],
@@ -60,9 +62,24 @@ def test_main_common_options() -> None:
         pytest.param(["agent", "--port", "1", "--agent-type", "oracle"], id="unknown-agent"),
         pytest.param(["exchange", "--port", "1", "--scenario", "moon"], id="unknown-scenario"),
         pytest.param(["teleporter", "--port", "1"], id="unknown-service"),
+        pytest.param(["bot", "--port", "1"], id="bot-exchange-url-required"),
+        pytest.param(["bot", "--port", "1", "--exchange-url", "x", "--poll-interval", "0"], id="bot-poll-zero"),
+        pytest.param(["bot", "--port", "1", "--exchange-url", "x", "--fetch-timeout", "soon"], id="bot-timeout-nan"),
     ],
 )
 def test_main_usage_errors_exit_2(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as info:
         build_parser().parse_args(argv)
     assert info.value.code == 2
+
+
+def test_main_bot_options() -> None:
+    argv = ["bot", "--port", "1", "--exchange-url", "http://127.0.0.1:2/", "--poll-interval", "0.05"]
+    bot = build_service(build_parser().parse_args([*argv, "--fetch-timeout", "0.5"]))
+    assert isinstance(bot, Bot)
+    assert (bot.exchange_url, bot.defaults.poll_interval_seconds, bot.fetch_timeout) == (
+        "http://127.0.0.1:2",
+        0.05,
+        0.5,
+    )
+    assert bot.config.run == "default" and bot.config.strategy == "trend"
