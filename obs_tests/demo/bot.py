@@ -107,7 +107,7 @@ class Bot(Service):
         grace = _grace(self.defaults)
         self.subscriptions = Subscriptions(STAGES, self._dispatch, self.metrics, self.log, run, grace)
         self.config = self.defaults
-        self.pipeline = Pipeline(self.config, self._publish)
+        self.pipeline = self._pipeline(self.config)
         self.running = True
         self.cycle = 0
         self.consecutive_failures = 0
@@ -163,6 +163,17 @@ class Bot(Service):
     async def _dispatch(self, stage: str, event: Event) -> None:
         await self.pipeline.handle(event)
         self._show()
+
+    def _pipeline(self, config: BotConfig) -> Pipeline:
+        """The stages of a run, publishing as that run only (a stage of an older run, still finishing an
+        event when the bot was reset, publishes nothing)."""
+
+        async def publish(name: str, cycle: int, data: dict[str, Any]) -> None:
+            if self.bus.run == config.run and self.pipeline is pipeline:
+                await self._publish(name, cycle, data)
+
+        pipeline = Pipeline(config, publish)
+        return pipeline
 
     async def _publish(self, name: str, cycle: int, data: dict[str, Any]) -> None:
         """A stage's event onto the bus; a trade is counted as done whatever chaos does to its event."""
@@ -261,7 +272,7 @@ class Bot(Service):
         self.bus.reset(config.run)
         self.subscriptions.reset(config.run, _grace(config))
         self.chaos.reset()
-        self.pipeline = Pipeline(config, self._publish)
+        self.pipeline = self._pipeline(config)
         self.cycle = 0
         self.consecutive_failures = 0
         self.metrics.consecutive_failures.set(0)
