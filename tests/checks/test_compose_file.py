@@ -72,6 +72,7 @@ def test_services_and_profiles_as_documented() -> None:
         "agent-correlation",
         "orchestrator",
         "exchange",
+        "bot",
     } <= services
     locust = subprocess.run(
         [*base, "--profile", "locust", "config", "--services"], capture_output=True, text=True, env=env, check=True

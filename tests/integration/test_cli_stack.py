@@ -71,6 +71,7 @@ def test_check_on_embedded_stack_is_green(tmp_path: Path) -> None:
         "gateway",
         "orchestrator",
         "exchange",
+        "bot",
         "nats",
         "redis",
         "webhook-sink",
