@@ -79,10 +79,13 @@ class EventSession:
         self.close()
 
     def start(self) -> None:
-        """Subscribe, then set the feed and the bot up (or start the replay)."""
+        """Subscribe, then set the feed and the bot up (or start the replay). The bot is paused before the
+        feed restarts, so no cycle of its previous run takes a candle of this one."""
         if self.setup.drives_bot:
             self._bus = EventBus(self.stack.url(NATS))
             self._bus.subscribe(f"{EVENT_SUBJECT_PREFIX}.>", self._received)
+        if self._bot is not None:
+            self._bot.reset_bot({"running": False})
         if self._exchange is not None and self.setup.exchange is not None:
             self._exchange.set_candles(self.setup.exchange.body())
         if self._bot is not None and self.setup.bot is not None and self.recording is None:
@@ -97,7 +100,6 @@ class EventSession:
                 }
             )
         elif self._bot is not None and self.recording is not None:
-            self._bot.reset_bot({"running": False})
             self._start_replay(self.recording)
 
     def _received(self, body: bytes, _subject: str) -> None:

@@ -158,9 +158,9 @@ class ScenarioRunner:
             if self.scenario.settle and not self.prepared:
                 self._settle(prom, sink)
             result.started_at = self.timeline.origin = time.time()
-            session = open_session(
-                self.scenario.events, self.stack, self.scenario.title, self.stop_event, self.output_dir
-            )
+            on_event = self._log_event if self.verbose else None
+            where = (self.scenario.title, self.stop_event, self.output_dir, on_event)
+            session = open_session(self.scenario.events, self.stack, *where)
             bot = session.world() if session is not None and self.scenario.drives_bot else None
             loads = (self._new_load, self._background_loads)
             ctx = StepContext(
