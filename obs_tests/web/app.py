@@ -7,10 +7,10 @@ Routes (the OpenAPI document at ``/api/openapi.json`` describes each with its er
     GET  /api/scenarios                  every scenario, validated
     GET  /api/scenarios/{name}           one scenario's YAML and its validation error (line)
     POST /api/run                        {scenario, verbose, recording, time_scale, load} → 202 {test_id}
-    GET  /api/status/{test_id}           status, assertions, alerts, chaos, log, events
+    GET  /api/status/{test_id}           status, assertions, alerts, chaos, bot events, log, events
     POST /api/stop/{test_id}             stop; answers once the faults are reverted
     GET  /api/runs                       history, newest first
-    GET  /api/report/{test_id}.{fmt}     json | html | svg | yml
+    GET  /api/report/{test_id}.{fmt}     json | html | svg | yml | events
     GET  /api/stream                     SSE (or a WebSocket upgrade of the same path)
 
 Errors are JSON ``{"error": message, "status": code}``; nothing returns a traceback. Numbers in a request
@@ -57,6 +57,7 @@ from obs_tests.errors import (
     UnknownScenario,
 )
 from obs_tests.web.openapi import RUN_REQUEST_SCHEMA, openapi_document
+from obs_tests.web.run_state import recording_name_problem
 from obs_tests.web.runs import RunManager, RunOptions
 from obs_tests.web.security import SecurityMiddleware
 from obs_tests.web.stream import Stream
@@ -158,6 +159,9 @@ async def _json_body(request: Request) -> Any:
 
 
 def _validate_run_request(body: Any) -> RunOptions:
+    recording = body.get("recording") if isinstance(body, dict) else None
+    if isinstance(recording, str) and (problem := recording_name_problem(recording)) is not None:
+        raise RequestInvalid(f"recording: {problem}")  # said better than the schema's pattern would
     errors = list(_RUN_VALIDATOR.iter_errors(body))
     if errors:
         error = jsonschema.exceptions.best_match(errors)
@@ -178,7 +182,7 @@ def _validate_run_request(body: Any) -> RunOptions:
     scale = body.get("time_scale")
     return RunOptions(
         verbose=bool(body.get("verbose", False)),
-        recording=bool(body.get("recording", False)),
+        recording=recording,
         time_scale=float(scale) if scale is not None else None,
         load=str(body.get("load", "scenario")),
     )
@@ -298,7 +302,7 @@ class _Routes:
         match = _REPORT.match(request.path_params["file"])
         if match is None or not _TEST_ID.match(match.group("test_id")):
             raise RequestInvalid(
-                "reports are /api/report/<test_id>.<json|html|svg|yml>, e.g. 20261122-081618-a1b2c3.json"
+                "reports are /api/report/<test_id>.<json|html|svg|yml|events>, e.g. 20261122-081618-a1b2c3.json"
             )
         content, media_type = await run_in_threadpool(
             self.manager.report, match.group("test_id"), match.group("format")

@@ -7,7 +7,9 @@ import copy
 from typing import Any
 
 from obs_tests import __version__
+from obs_tests.chaos.faults import CHAOS_COUNTERS
 from obs_tests.web.openapi_paths import api_paths
+from obs_tests.web.run_state import RECORDING_NAME_MAX, RECORDING_NAME_PATTERN
 from obs_tests.web.runs import LOAD_PROFILES, TEST_ID_PATTERN
 from obs_tests.web.scenario_files import NAME_PATTERN
 
@@ -23,11 +25,24 @@ RUN_REQUEST_SCHEMA: dict[str, Any] = {
             "pattern": NAME_PATTERN,
             "description": "a name from GET /api/scenarios (the file name, with or without .yaml)",
         },
-        "verbose": {"type": "boolean", "default": False, "description": "log every timeline event too"},
-        "recording": {
+        "verbose": {
             "type": "boolean",
             "default": False,
-            "description": "turn the run into a promtool test file (GET /api/report/{test_id}.yml)",
+            "description": "log every timeline event (alert, notification, fault, revert, step) and every bus "
+            "event of a trading-bot scenario as it arrives",
+        },
+        "recording": {
+            "type": ["boolean", "string", "null"],
+            "pattern": RECORDING_NAME_PATTERN,  # pattern and maxLength: for a string only
+            "maxLength": RECORDING_NAME_MAX,
+            "default": None,
+            "description": "null: as the scenario says (its setup.recording); false: record nothing, even what "
+            "the scenario asks for; true: record — a scenario with must_fire alerts as a promtool test "
+            "(GET /api/report/{test_id}.yml), a trading-bot scenario's bus events to its setup.recording.output, "
+            "else recordings/{scenario_name}.json (GET /api/report/{test_id}.events); a file name (no "
+            "directory, ending .json, {scenario_name} substituted): a trading-bot scenario's bus events to "
+            "recordings/<name>. Recordings are written under the run's directory, "
+            "<report-dir>/dashboard/<test_id>/, never outside it",
         },
         "time_scale": {
             "type": ["number", "null"],
@@ -49,6 +64,35 @@ _NUM = {"type": "number"}
 _OPT_NUM = {"type": ["number", "null"]}
 _STATUS = {"enum": ["running", "passed", "failed", "stopped", "error"]}
 _PHASE = {"enum": ["queued", "starting stack", "running", "reporting", "finished"]}
+_COUNT = {"type": "integer", "minimum": 0}
+_BOT_RUN = {
+    "type": ["object", "null"],
+    "description": "a trading-bot run's recorded bus events and what event chaos did (null: no bot events); "
+    "sampled while it runs (live), from its report once it ended",
+    "required": ["live", "events", "chaos", "exchange", "recording"],
+    "properties": {
+        "live": {"type": "boolean"},
+        "events": {
+            "type": "object",
+            "required": ["total", "by_name", "cycles", "missing", "missing_total", "corrupted"],
+            "properties": {
+                "total": _COUNT,
+                "by_name": {"type": "object", "additionalProperties": _COUNT},
+                "cycles": _COUNT,
+                "missing": {"type": "object", "additionalProperties": _COUNT, "description": "lost, by name"},
+                "missing_total": _COUNT,
+                "corrupted": _COUNT,
+            },
+        },
+        "chaos": {
+            "type": "object",
+            "required": list(CHAOS_COUNTERS),
+            "properties": {key: {"type": "number", "minimum": 0} for key in CHAOS_COUNTERS},
+        },
+        "exchange": {"type": ["object", "null"], "description": "min_price, max_price, total_return_pct"},
+        "recording": {"type": ["string", "null"], "description": "the event recording, in the run's directory"},
+    },
+}
 
 
 _SCHEMAS: dict[str, Any] = {
@@ -129,6 +173,7 @@ _SCHEMAS: dict[str, Any] = {
             "errors": {"type": "array", "items": {"type": "string"}},
         },
     },
+    "BotRun": _BOT_RUN,
     "AlertRow": {
         "type": "object",
         "required": ["alert", "labels", "state", "pending_at", "firing_at", "resolved_at"],
@@ -165,7 +210,8 @@ _SCHEMAS: dict[str, Any] = {
             "json": {"type": "string"},
             "html": {"type": "string"},
             "svg": {"type": "string"},
-            "recording": {"type": ["string", "null"]},
+            "recording": {"type": ["string", "null"], "description": "the promtool recording"},
+            "events": {"type": ["string", "null"], "description": "the event recording of a trading-bot run"},
         },
     },
     "RunStatus": {
@@ -181,6 +227,7 @@ _SCHEMAS: dict[str, Any] = {
             "assertions",
             "alerts",
             "chaos",
+            "bot",
             "log",
             "events",
             "report",
@@ -204,6 +251,7 @@ _SCHEMAS: dict[str, Any] = {
             "assertions": {"type": "array", "items": {"$ref": "#/components/schemas/Assertion"}},
             "alerts": {"type": "array", "items": {"$ref": "#/components/schemas/AlertRow"}},
             "chaos": {"$ref": "#/components/schemas/Chaos"},
+            "bot": {"$ref": "#/components/schemas/BotRun"},
             "log": {"type": "array", "items": {"type": "object"}},
             "events": {"type": "array", "items": {"type": "object"}},
             "report": {"$ref": "#/components/schemas/ReportLinks"},

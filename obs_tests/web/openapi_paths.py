@@ -176,14 +176,14 @@ def _history_paths() -> dict[str, Any]:
             "get": {
                 "operationId": "report",
                 "summary": "A finished run's report: json, html (self-contained), svg (timeline chart), yml "
-                "(promtool recording)",
+                "(promtool recording), events (a trading-bot run's event recording, JSON)",
                 "parameters": [
                     _test_id_param(),
                     {
                         "name": "format",
                         "in": "path",
                         "required": True,
-                        "schema": {"enum": ["json", "html", "svg", "yml"]},
+                        "schema": {"enum": ["json", "html", "svg", "yml", "events"]},
                     },
                 ],
                 "responses": {

@@ -13,6 +13,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -20,26 +21,98 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from obs_tests.errors import InputError
+from obs_tests.scenarios.event_setup import RecordingSetup
 from obs_tests.scenarios.model import Scenario
-from obs_tests.web.views import alert_rows, chaos_view
+from obs_tests.scenarios.results import scenario_id
+from obs_tests.web.views import alert_rows, bot_view, chaos_view
 
-__all__ = ["LOG_LIMIT", "Run", "RunOptions"]
+__all__ = [
+    "LOG_LIMIT",
+    "RECORDINGS_DIR",
+    "RECORDING_NAME_MAX",
+    "RECORDING_NAME_PATTERN",
+    "Run",
+    "RunOptions",
+    "recording_name_problem",
+]
 
 LOG_LIMIT = 5000
+#: where a run's event recording goes, under the run's directory (``<report-dir>/dashboard/<test_id>/``)
+RECORDINGS_DIR = "recordings"
+RECORDING_NAME_MAX = 120
+_NAME_CHAR = r"(?:[A-Za-z0-9_.-]|\{scenario_name\})"
+#: a recording's file name as a request may give it: no directory, no leading dot, ``.json`` at the end
+RECORDING_NAME_PATTERN = rf"^(?:[A-Za-z0-9_-]|\{{scenario_name\}}){_NAME_CHAR}*\.json$"
+_RECORDING_NAME = re.compile(RECORDING_NAME_PATTERN)
+_PLACEHOLDER = "{scenario_name}"
+
+
+def recording_name_problem(name: str) -> str | None:
+    """What is wrong with ``name`` as the file name of a run's event recording (None: nothing). A name is a
+    plain file name — it is written to the run's ``recordings/`` directory and can never land outside it."""
+    if name == "":
+        return "an empty file name — give one like 'crash-run.json', or true for the default"
+    shown = repr(name if len(name) <= 60 else name[:60] + "…")
+    if len(name) > RECORDING_NAME_MAX:
+        return f"{shown} is {len(name)} characters long — at most {RECORDING_NAME_MAX}"
+    if "/" in name or "\\" in name:
+        return f"{shown} — give a file name, not a path: the recording goes to the run's {RECORDINGS_DIR}/ directory"
+    if name.startswith("."):
+        return f"{shown} — a file name may not start with a dot"
+    if not name.endswith(".json"):
+        return f"{shown} — a recording is JSON: end the file name with .json"
+    if not _RECORDING_NAME.match(name):
+        return f"{shown} — use letters, digits, '.', '_', '-' and {_PLACEHOLDER} only"
+    return None
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How to run: stream every event to the log, record a promtool fixture, time scale, load profile."""
+    """How to run: log every event (verbose), record (``recording``: None — as the scenario says; True —
+    record; False — record nothing; a file name — record the bus events to it), time scale, load profile."""
 
     verbose: bool = False
-    recording: bool = False
+    recording: bool | str | None = None
     time_scale: float | None = None
     load: str = "scenario"
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
         return dataclasses.asdict(self)
+
+    @property
+    def records(self) -> bool:
+        """Whether the run was asked to record (``true`` or a file name)."""
+        return self.recording is True or isinstance(self.recording, str)
+
+    def recorded(self, scenario: Scenario) -> Scenario:
+        """``scenario`` with its event recording as asked: unchanged (None), none at all (False), the
+        scenario's own ``setup.recording.output`` or the default ``recordings/{scenario_name}.json`` (True),
+        ``recordings/<name>`` (a file name) — relative to the run's output directory. A file name for a
+        scenario without bot events is an :class:`InputError` (400)."""
+        option = self.recording
+        setup = scenario.events
+        if option is None or (option is True and not scenario.drives_bot):
+            return scenario
+        if isinstance(option, str):
+            problem = recording_name_problem(option)
+            if problem is not None:
+                raise InputError(f"recording: {problem}")
+            if not scenario.drives_bot or setup is None:
+                raise InputError(
+                    f"recording: a file name records a trading-bot scenario's bus events — {scenario.path.name} "
+                    "has no setup.bot or setup.replay (true records its alerts as a promtool test)"
+                )
+            wanted: RecordingSetup | None = RecordingSetup(output=f"{RECORDINGS_DIR}/{option}")
+        elif option is False:
+            wanted = None
+        else:
+            own = setup.recording if setup is not None else None
+            wanted = RecordingSetup(output=own.output) if own is not None else RecordingSetup()
+        if setup is None:
+            return scenario
+        return dataclasses.replace(scenario, events=dataclasses.replace(setup, recording=wanted))
 
 
 class Run:
@@ -65,6 +138,8 @@ class Run:
         self.stop_event = threading.Event()
         self.thread: threading.Thread | None = None
         self.origin: float | None = None
+        #: a trading-bot run's events and event-chaos counters sampled while it runs (:func:`bot_view`)
+        self.live_bot: dict[str, Any] | None = None
 
     @property
     def finished(self) -> bool:
@@ -80,6 +155,20 @@ class Run:
         """Faults applied / reverted / still active."""
         return chaos_view(self.events, self.report.get("chaos") if self.report else None)
 
+    def bot(self) -> dict[str, Any] | None:
+        """A trading-bot run's recorded events and what event chaos did: from its report once it ended,
+        else the last live sample (None for a run without bot events)."""
+        report = self.report
+        if report is None or report.get("events") is None:
+            return None if report is not None else self.live_bot
+        recording = report.get("recording")
+        return bot_view(
+            report["events"],
+            report.get("chaos"),
+            exchange=report.get("exchange"),
+            recording=str(recording) if recording else None,
+        )
+
     def assertion_counts(self) -> tuple[int, int]:
         """(passed, total)."""
         return sum(1 for a in self.assertions if a["passed"]), len(self.assertions)
@@ -94,6 +183,7 @@ class Run:
             "html": f"{base}.html",
             "svg": f"{base}.svg",
             "recording": f"{base}.yml" if "yml" in self.files else None,
+            "events": f"{base}.events" if "events" in self.files else None,
         }
 
     def summary(self) -> dict[str, Any]:
@@ -121,7 +211,7 @@ class Run:
             "assertions_passed": passed,
             "assertions_total": total,
             "chaos": {"applied": chaos["applied"], "reverted": chaos["reverted"], "active": chaos["active"]},
-        }
+        } | ({"bot": bot} if (bot := self.bot()) is not None else {})
 
     def state(self) -> dict[str, Any]:
         """The whole status document (``GET /api/status/{test_id}``)."""
@@ -144,6 +234,7 @@ class Run:
             "assertions": list(self.assertions),
             "alerts": alert_rows(self.events, (self.report.get("alerts") or []) if self.report else []),
             "chaos": self.chaos(),
+            "bot": self.bot(),
             "log": self.log[-LOG_LIMIT:],
             "events": list(self.events),
             "report": self.report_links(),
@@ -153,7 +244,10 @@ class Run:
     def from_report(cls, test_id: str, doc: Mapping[str, Any], files: dict[str, Path]) -> Run:
         """A past run, read back from its JSON report."""
         options = RunOptions(**{k: v for k, v in (doc.get("options") or {}).items() if k in RunOptions.__annotations__})
-        run = cls(test_id, str(doc.get("scenario", "?")), str(doc.get("path", "")), options, None)
+        file = str(doc.get("path") or "")
+        # the dashboard names a scenario by its file, as it did while the run went; else the result's id
+        name = Path(file).stem if file else scenario_id(doc) if doc.get("scenario") else "?"
+        run = cls(test_id, name, file, options, None)
         run.status = str(doc.get("status", "error"))
         run.phase = "finished"
         run.created_at = float(doc.get("created_at") or doc.get("started_at") or 0.0)

@@ -46,6 +46,7 @@ from obs_tests.scenarios.record import build_fixture
 from obs_tests.scenarios.reports import render_html, render_timeline_svg
 from obs_tests.scenarios.results import ScenarioResult
 from obs_tests.scenarios.runner import ScenarioRunner
+from obs_tests.scenarios.standalone import RunOutput
 from obs_tests.scenarios.timeline import Event
 from obs_tests.stack.protocol import Stack
 from obs_tests.stack.run_settings import resolve_time_scale
@@ -78,6 +79,7 @@ REPORT_FORMATS = {
     "html": "text/html; charset=utf-8",
     "svg": "image/svg+xml",
     "yml": "application/yaml",
+    "events": "application/json",
 }
 HISTORY_LIMIT = 500
 
@@ -156,7 +158,7 @@ class RunManager:
         scale = options.time_scale
         if scale is not None and not (math.isfinite(scale) and 0 < scale <= 1):
             raise InputError(f"time_scale: {shown(scale)} — allowed: 0 < time_scale ≤ 1")
-        scenario = self.files.load(name)
+        scenario = options.recorded(self.files.load(name))
         with self._lock:
             if self._closed:
                 raise RunInProgress("the dashboard is shutting down — no new runs")
@@ -233,6 +235,7 @@ class RunManager:
                 log=lambda _name, level, message: self._log(run, level, message),
                 stop=run.stop_event,
                 around=partial(self._streaming, run),
+                output=RunOutput(self._run_dir(run.test_id), verbose=run.options.verbose),
             )
             self._conclude(run, result, stack)
         except _StoppedEarly:
@@ -266,7 +269,9 @@ class RunManager:
         """Write the run's reports (and its recording), stream its assertions, and finish it."""
         self._set_phase(run, "reporting")
         doc = self._report_doc(run, result.to_json())
-        if run.options.recording:
+        scenario = run.scenario
+        bot_only = scenario is not None and scenario.drives_bot and not scenario.expect.must_fire
+        if run.options.records and not bot_only:  # a bot scenario's recording is its events (the runner's)
             self._record(run, result, stack)
         self._write_reports(run, doc)
         with self._lock:
@@ -299,7 +304,21 @@ class RunManager:
         doc["dashboard_log"] = list(run.log)
         if doc.get("error"):
             doc["error"] = self.files.relative(str(doc["error"]), Path(run.file))
+        if doc.get("recording"):
+            doc["recording"] = self._recording_file(run, Path(str(doc["recording"])))
         return doc
+
+    def _recording_file(self, run: Run, path: Path) -> str:
+        """Where the run's event recording went, relative to the run's directory (served as
+        ``/api/report/<test_id>.events``); only its name when a scenario wrote it elsewhere."""
+        directory = self._run_dir(run.test_id).resolve()
+        try:
+            relative = path.resolve().relative_to(directory)
+        except ValueError:
+            return path.name
+        if path.is_file():
+            run.files["events"] = directory / relative
+        return relative.as_posix()
 
     def _run_dir(self, test_id: str) -> Path:
         return self.report_dir / "dashboard" / test_id
@@ -401,7 +420,10 @@ class RunManager:
             return render_timeline_svg(run.report).encode(), REPORT_FORMATS[fmt]
         path = run.files.get(fmt)
         if path is None or not path.is_file():
-            what = "no recording (run it with recording: true)" if fmt == "yml" else f"no {fmt} report"
+            what = {
+                "yml": "no promtool recording (run a scenario with must_fire alerts with recording: true)",
+                "events": "no event recording (run a trading-bot scenario with recording: true)",
+            }.get(fmt, f"no {fmt} report")
             raise ReportNotReady(f"run {test_id} has {what}", running=False)
         return path.read_bytes(), REPORT_FORMATS[fmt]
 
@@ -418,6 +440,9 @@ class RunManager:
                 files = {fmt: directory / name for fmt, name in (("json", "report.json"), ("html", "report.html"))}
                 if (directory / "recorded.yml").is_file():
                     files["yml"] = directory / "recorded.yml"
+                recorded = (directory / str(doc.get("recording") or ".")).resolve()
+                if recorded.is_relative_to(directory.resolve()) and recorded.is_file():
+                    files["events"] = recorded
                 self._runs[directory.name] = Run.from_report(directory.name, doc, files)
             except (InputError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
                 if self.echo is not None:

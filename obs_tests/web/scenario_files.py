@@ -127,7 +127,7 @@ class ScenarioFiles:
             doc["error"] = {"message": problem.message, "line": problem.line}
             return doc
         doc.update(
-            title=scenario.name,
+            title=scenario.title or scenario.name,  # as written: "Flash Crash Recovery Test"
             description=scenario.description,
             type=scenario.type,
             components=list(scenario.components),

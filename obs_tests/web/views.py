@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from obs_tests.chaos.faults import CHAOS_COUNTERS
 from obs_tests.clients.base import redact_url
 
-__all__ = ["LOG_LEVELS", "alert_rows", "chaos_view", "event_line", "public_url"]
+__all__ = ["LOG_LEVELS", "alert_rows", "bot_view", "chaos_counters", "chaos_view", "event_line", "public_url"]
 
 LOG_LEVELS = ("INFO", "SUCCESS", "WARNING", "ERROR")
 
@@ -132,3 +133,54 @@ def event_line(event: Mapping[str, Any]) -> str:
     if kind == "revert":
         return f"fault {name} {state}"
     return f"{kind} {name} {state}".rstrip()
+
+
+def chaos_counters(stats: Mapping[str, Any] | None) -> dict[str, float]:
+    """What event chaos did — ``events_delayed``, ``events_dropped``, ``failures_injected``,
+    ``events_modified``, ``total_delay_ms`` — from a result's ``chaos`` block, or from a bot's
+    ``GET /admin/events`` stats (summed over its rules, as a result counts them: an event two rules
+    delayed counts twice); 0 for what is not given."""
+    given = stats or {}
+    by_rule = given.get("by_rule")
+    if isinstance(by_rule, Mapping) and by_rule:
+        rules = [r for r in by_rule.values() if isinstance(r, Mapping)]
+        return {key: _number(sum(_number(r.get(key)) for r in rules)) for key in CHAOS_COUNTERS}
+    return {key: _number(given.get(key)) for key in CHAOS_COUNTERS}
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    return value
+
+
+def bot_view(
+    events: Mapping[str, Any] | None,
+    chaos: Mapping[str, Any] | None,
+    *,
+    exchange: Mapping[str, Any] | None = None,
+    recording: str | None = None,
+    live: bool = False,
+) -> dict[str, Any] | None:
+    """A trading-bot run's recorded bus events — ``total``, ``by_name``, ``cycles``, ``missing`` (by name,
+    and ``missing_total``), ``corrupted`` — and what event chaos did (:func:`chaos_counters`), with the
+    prices its bot saw and its recording once it ended (``live``: sampled while it runs). None for a run
+    without bot events (``events`` is None)."""
+    if events is None:
+        return None
+    missing = {str(k): int(_number(v)) for k, v in (events.get("missing") or {}).items()}
+    by_name = {str(k): int(_number(v)) for k, v in (events.get("by_name") or {}).items()}
+    return {
+        "live": live,
+        "events": {
+            "total": int(_number(events.get("total"))),
+            "by_name": by_name,
+            "cycles": int(_number(events.get("cycles"))),
+            "missing": missing,
+            "missing_total": sum(missing.values()),
+            "corrupted": int(_number(events.get("corrupted"))),
+        },
+        "chaos": chaos_counters(chaos),
+        "exchange": dict(exchange) if exchange else None,
+        "recording": recording,
+    }

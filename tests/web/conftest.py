@@ -18,8 +18,10 @@ def web_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="package")
 def server(web_dir: Path) -> Iterator[Server]:
     """The real dashboard on a free loopback port, its stack ready: scenarios exchange-down (passes in
-    ~8 s), long-pause (runs until stopped) and broken (invalid at line 6)."""
-    scenarios = scenario_dir(web_dir / "scenarios", fixtures=("long-pause", "broken"))
+    ~8 s), bot-flash-crash-recovery (the trading-bot language: a bot on the bus, every kind of event chaos),
+    long-pause (runs until stopped) and broken (invalid at line 6)."""
+    real = ("exchange-down", "bot-flash-crash-recovery")
+    scenarios = scenario_dir(web_dir / "scenarios", real=real, fixtures=("long-pause", "broken"))
     process = Server(scenarios, web_dir / "reports")
     try:
         process.wait_stack("ready")

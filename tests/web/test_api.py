@@ -63,7 +63,7 @@ def test_info_has_the_stack_links_and_every_component_running(server: Server) ->
 def test_scenarios_are_listed_with_their_validity(server: Server) -> None:
     doc = server.get("/api/scenarios").json()
     by_name = {s["name"]: s for s in doc["scenarios"]}
-    assert set(by_name) == {"broken", "exchange-down", "long-pause"}
+    assert set(by_name) == {"broken", "bot-flash-crash-recovery", "exchange-down", "long-pause"}
     assert by_name["exchange-down"]["valid"] is True
     assert by_name["exchange-down"]["must_fire"] == ["ExchangeDown"]
     assert by_name["exchange-down"]["faults"] == [{"name": "kill-exchange", "kind": "kill", "target": "exchange"}]
@@ -96,7 +96,7 @@ def test_unknown_scenario_is_404(server: Server) -> None:
     response = server.get("/api/scenarios/no-such-scenario")
     assert response.status_code == 404
     assert response.json() == {
-        "error": "no scenario 'no-such-scenario' — known: broken, exchange-down, long-pause",
+        "error": "no scenario 'no-such-scenario' — known: bot-flash-crash-recovery, broken, exchange-down, long-pause",
         "status": 404,
     }
 
@@ -191,7 +191,9 @@ def test_reports_of_a_finished_run(server: Server, finished_run: dict[str, Any])
         "html": f"/api/report/{test_id}.html",
         "svg": f"/api/report/{test_id}.svg",
         "recording": f"/api/report/{test_id}.yml",
+        "events": None,  # no bus events: exchange-down is no trading-bot scenario
     }
+    assert finished_run["bot"] is None
     report = server.get(links["json"]).json()
     assert report["status"] == "passed" and report["test_id"] == test_id
     assert report["path"] == "exchange-down.yaml"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from obs_tests.dashboards.browser import browser_available, chromium
 
@@ -77,7 +77,12 @@ def status_is(value: str) -> Any:
 def test_scenarios_are_listed_and_previewed_with_inline_errors(server: Server, driver: Any) -> None:
     open_page(driver, server.url + "/")
     items = {e.get_attribute("data-name"): e.get_attribute("data-valid") for e in by_testid(driver, "scenario-item")}
-    assert items == {"broken": "false", "exchange-down": "true", "long-pause": "true"}
+    assert items == {
+        "broken": "false",
+        "bot-flash-crash-recovery": "true",
+        "exchange-down": "true",
+        "long-pause": "true",
+    }
     assert one(driver, "stack-state").get_attribute("data-state") == "ready"
     assert one(driver, "link-prometheus").get_attribute("href").endswith("/classic/alerts")
     assert one(driver, "link-alertmanager").get_attribute("href").endswith("/api/v2/alerts")
@@ -133,6 +138,7 @@ def test_a_run_goes_running_then_passed_with_live_log_and_timeline(server: Serve
     assert (chaos.get_attribute("data-applied"), chaos.get_attribute("data-reverted")) == ("1", "1")
     assert chaos.get_attribute("data-active") == "0"
     assert not one(driver, "stop-button").is_displayed()
+    assert not one(driver, "bot-panel").is_displayed()  # no trading bot in this scenario
     assert one(driver, "report-html").get_attribute("href").endswith(".html")
     test_id = one(driver, "run-panel").get_attribute("data-test-id")
     wait(
@@ -141,6 +147,40 @@ def test_a_run_goes_running_then_passed_with_live_log_and_timeline(server: Serve
         "the run in the history",
     )
     path = screenshot(driver, "dashboard-run-passed")
+    print(f"\nscreenshot: {path}")
+    assert severe_console_messages(driver) == []
+
+
+def test_a_bot_run_shows_its_events_and_event_chaos_live_and_when_done(server: Server, driver: Any) -> None:
+    open_page(driver, server.url + "/")
+    select(driver, "bot-flash-crash-recovery")
+    Select(one(driver, "opt-recording")).select_by_value("on")
+    one(driver, "opt-recording-file").send_keys("page-{scenario_name}.json")
+    one(driver, "run-button").click()
+    wait(driver, status_is("running"), "status running")
+
+    def live_count(d: Any) -> bool:
+        shown = one(d, "bot-panel").is_displayed() and one(d, "bot-live").is_displayed()
+        return shown and int(one(d, "bot-events-total").get_attribute("data-value") or 0) > 0
+
+    wait(driver, live_count, "the bot's events counted live", timeout=120)
+    wait(driver, status_is("passed"), "status passed", timeout=240)
+    assert not one(driver, "bot-live").is_displayed()
+    total = int(one(driver, "bot-events-total").get_attribute("data-value"))
+    rows = {
+        r.get_attribute("data-event"): int(r.get_attribute("data-count")) for r in by_testid(driver, "bot-event-row")
+    }
+    assert sum(rows.values()) == total > 0
+    assert rows["MarketPriceFetchFailed"] == 1 and rows["PositionPurchased"] >= 3
+    assert int(one(driver, "bot-cycles").get_attribute("data-value")) >= 50
+    assert one(driver, "bot-chaos-injected").get_attribute("data-value") == "1"
+    assert int(one(driver, "bot-chaos-modified").get_attribute("data-value")) >= 1
+    assert int(one(driver, "bot-chaos-delayed").get_attribute("data-value")) >= 1
+    assert int(one(driver, "bot-corrupted").get_attribute("data-value")) >= 1
+    assert one(driver, "bot-corrupted").get_attribute("data-bad") == "true"
+    assert one(driver, "bot-recording").text == "recordings/page-flash_crash_recovery_test.json"
+    assert one(driver, "report-events").get_attribute("href").endswith(".events")
+    path = screenshot(driver, "dashboard-bot-run")
     print(f"\nscreenshot: {path}")
     assert severe_console_messages(driver) == []
 

@@ -3,9 +3,24 @@ whole status document, and a finished run read back from its report."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from obs_tests.web.run_state import Run, RunOptions
+import pytest
+
+from obs_tests.config.contract import load_contract
+from obs_tests.errors import InputError
+from obs_tests.scenarios.event_setup import RecordingSetup
+from obs_tests.scenarios.model import Catalog, Scenario, load_scenario
+from obs_tests.web.run_state import (
+    RECORDING_NAME_MAX,
+    RECORDING_NAME_PATTERN,
+    Run,
+    RunOptions,
+    recording_name_problem,
+)
+
+from .helpers import ROOT
 
 TEST_ID = "20261122-081618-a1b2c3"
 
@@ -28,7 +43,7 @@ def test_a_running_run_is_counted_and_has_no_report_yet() -> None:
     summary = run.summary()
     assert summary["scenario"] == "gateway-down" and summary["report"] is None
     state = run.state()
-    assert state["options"] == {"verbose": True, "recording": False, "time_scale": None, "load": "light"}
+    assert state["options"] == {"verbose": True, "recording": None, "time_scale": None, "load": "light"}
     assert state["scenario_duration"] is None and state["events"] == run.events
 
 
@@ -59,5 +74,162 @@ def test_a_finished_run_reads_back_from_its_report(tmp_path: Path) -> None:
         "html": f"/api/report/{TEST_ID}.html",
         "svg": f"/api/report/{TEST_ID}.svg",
         "recording": f"/api/report/{TEST_ID}.yml",
+        "events": None,
     }
     assert run.state()["scenario_duration"] == 12.5
+
+
+# -- trading-bot runs: events and event chaos, recording options --------------------------------------
+
+BOT_REPORT_EVENTS = {
+    "total": 412,
+    "by_name": {"BotMonitoringCycleStarted": 52, "PositionPurchased": 4},
+    "cycles": 52,
+    "missing": {"BuyConditionMet": 2},
+    "corrupted": 2,
+}
+BOT_REPORT_CHAOS = {
+    "applied": 5,
+    "reverted": 5,
+    "revert_failed": 0,
+    "errors": [],
+    "faults": [],
+    "events_delayed": 31,
+    "events_dropped": 2,
+    "failures_injected": 1,
+    "events_modified": 2,
+    "total_delay_ms": 20731.5,
+}
+
+
+def test_a_live_bot_sample_is_in_the_status_document_and_the_status_message() -> None:
+    run = _run()
+    assert run.bot() is None and run.state()["bot"] is None and "bot" not in run.progress()
+    sample = {"live": True, "events": {"total": 8}, "chaos": {"events_dropped": 1}}
+    run.live_bot = sample
+    assert run.state()["bot"] == sample and run.progress()["bot"] == sample
+
+
+def test_a_finished_bot_run_shows_its_events_and_chaos_from_its_report(tmp_path: Path) -> None:
+    doc = {
+        "scenario": {
+            "name": "Flash Crash Recovery Test",
+            "id": "flash-crash-recovery-test",
+            "description": "",
+            "path": "",
+        },
+        "status": "passed",
+        "created_at": 100.0,
+        "duration": 9.0,
+        "events": BOT_REPORT_EVENTS,
+        "chaos": BOT_REPORT_CHAOS,
+        "exchange": {"min_price": 41000.0, "max_price": 50100.0, "total_return_pct": -3.2},
+        "recording": "recordings/crash.json",
+        "assertions": {"results": []},
+    }
+    events = tmp_path / "recordings" / "crash.json"
+    run = Run.from_report(TEST_ID, doc, {"json": tmp_path / "report.json", "events": events})
+    assert run.name == "flash-crash-recovery-test"  # the result's scenario is an object now: its id
+    named = Run.from_report(TEST_ID, {**doc, "path": "bot-flash-crash-recovery.yaml"}, {})
+    assert named.name == "bot-flash-crash-recovery"  # the dashboard's name: the file, as while it ran
+    bot = run.state()["bot"]
+    assert bot["live"] is False
+    assert bot["events"] == {**BOT_REPORT_EVENTS, "missing_total": 2}
+    assert bot["chaos"] == {
+        "events_delayed": 31,
+        "events_dropped": 2,
+        "failures_injected": 1,
+        "events_modified": 2,
+        "total_delay_ms": 20731.5,
+    }
+    assert bot["exchange"]["total_return_pct"] == -3.2 and bot["recording"] == "recordings/crash.json"
+    assert run.progress()["bot"] == bot
+    assert run.report_links()["events"] == f"/api/report/{TEST_ID}.events"  # type: ignore[index]
+
+
+def test_a_finished_run_without_bot_events_shows_none_even_with_a_live_sample() -> None:
+    run = Run.from_report(TEST_ID, {"scenario": "gateway-down", "status": "passed", "events": None}, {})
+    run.live_bot = {"live": True}
+    assert run.name == "gateway-down" and run.bot() is None
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["crash.json", "{scenario_name}.json", "run-2_b.{scenario_name}.json", "a..json", "X" * 115 + ".json"],
+)
+def test_good_recording_names(name: str) -> None:
+    assert recording_name_problem(name) is None
+    assert re.match(RECORDING_NAME_PATTERN, name)
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        pytest.param("", "an empty file name", id="empty"),
+        pytest.param("../../etc/x.json", "give a file name, not a path", id="traversal"),
+        pytest.param("/tmp/x.json", "give a file name, not a path", id="absolute"),
+        pytest.param("sub/x.json", "give a file name, not a path", id="directory"),
+        pytest.param("..\\x.json", "give a file name, not a path", id="backslash"),
+        pytest.param(".hidden.json", "may not start with a dot", id="dot"),
+        pytest.param("..", "may not start with a dot", id="dot-dot"),
+        pytest.param("crash.yaml", "end the file name with .json", id="not-json"),
+        pytest.param("crash", "end the file name with .json", id="no-suffix"),
+        pytest.param("a b.json", "use letters, digits", id="space"),
+        pytest.param("{other}.json", "use letters, digits", id="other-placeholder"),
+        pytest.param("x\x00.json", "use letters, digits", id="nul"),
+        pytest.param("é.json", "use letters, digits", id="non-ascii"),
+        pytest.param("x" * 200 + ".json", "is 205 characters long — at most 120", id="long"),
+    ],
+)
+def test_bad_recording_names_say_why(name: str, problem: str) -> None:
+    said = recording_name_problem(name)
+    assert said is not None and problem in said
+    assert not re.match(RECORDING_NAME_PATTERN, name) or len(name) > RECORDING_NAME_MAX  # the schema agrees
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return Catalog.from_contract(load_contract(ROOT / "obs.yaml"))
+
+
+def _scenario(catalog: Catalog, name: str) -> Scenario:
+    return load_scenario(ROOT / "scenarios" / f"{name}.yaml", catalog)
+
+
+def _recording(scenario: Scenario) -> RecordingSetup | None:
+    assert scenario.events is not None
+    return scenario.events.recording
+
+
+def test_recording_options_on_a_bot_scenario_that_records(catalog: Catalog) -> None:
+    crash = _scenario(catalog, "bot-flash-crash-recovery")  # setup.recording: recordings/{scenario_name}.json
+    assert RunOptions().recorded(crash) is crash
+    assert _recording(RunOptions(recording=False).recorded(crash)) is None
+    assert _recording(RunOptions(recording=True).recorded(crash)) == RecordingSetup(
+        enabled=True, output="recordings/{scenario_name}.json"
+    )
+    named = RunOptions(recording="dash-{scenario_name}.json").recorded(crash)
+    assert _recording(named) == RecordingSetup(enabled=True, output="recordings/dash-{scenario_name}.json")
+    assert named.events is not None and named.events.bot == crash.events.bot  # type: ignore[union-attr]
+    assert RunOptions(recording="x.json").records and RunOptions(recording=True).records
+    assert not RunOptions(recording=False).records and not RunOptions().records
+
+
+def test_recording_true_gives_a_bot_scenario_without_one_the_default(catalog: Catalog) -> None:
+    baseline = _scenario(catalog, "bot-regression-baseline")
+    assert _recording(baseline) is None
+    assert _recording(RunOptions(recording=True).recorded(baseline)) == RecordingSetup()
+    assert RecordingSetup().output == "recordings/{scenario_name}.json"
+
+
+def test_recording_options_on_a_scenario_without_bot_events(catalog: Catalog) -> None:
+    down = _scenario(catalog, "exchange-down")
+    for option in (None, True, False):
+        assert RunOptions(recording=option).recorded(down) is down  # true: its promtool recording
+    with pytest.raises(InputError, match=r"recording: a file name records a trading-bot scenario's bus events — "):
+        RunOptions(recording="x.json").recorded(down)
+
+
+def test_a_bad_recording_name_is_refused_when_the_run_is_prepared(catalog: Catalog) -> None:
+    with pytest.raises(InputError, match=r"recording: '\.\./x\.json' — give a file name, not a path"):
+        RunOptions(recording="../x.json").recorded(_scenario(catalog, "bot-regression-baseline"))

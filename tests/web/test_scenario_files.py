@@ -102,3 +102,18 @@ def test_summary_and_preview_of_a_valid_scenario(files: ScenarioFiles) -> None:
     assert doc["must_fire"] == ["GatewayDown"]
     assert doc["faults"] == [{"name": "kill-gateway", "kind": "kill", "target": "gateway"}]
     assert doc["yaml"] == (ROOT / "scenarios" / "gateway-down.yaml").read_text()
+
+
+def test_a_trading_bot_scenario_is_titled_as_written(tmp_path: Path, catalog: Catalog) -> None:
+    shutil.copy(ROOT / "scenarios" / "bot-flash-crash-recovery.yaml", tmp_path)
+    doc = ScenarioFiles(tmp_path, catalog).summary("bot-flash-crash-recovery")
+    assert doc["valid"] is True, doc["error"]
+    assert (doc["name"], doc["title"]) == ("bot-flash-crash-recovery", "Flash Crash Recovery Test")
+    assert doc["description"] == "Verify bot handles flash crash without panic selling"
+    assert {f["kind"] for f in doc["faults"]} == {
+        "delay_event",
+        "inject_failure",
+        "drop_event",
+        "modify_event",
+        "network_latency",
+    }

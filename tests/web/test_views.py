@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from obs_tests.web.views import alert_rows, chaos_view, event_line, public_url
+from obs_tests.web.views import alert_rows, bot_view, chaos_counters, chaos_view, event_line, public_url
 
 EVENTS = [
     {
@@ -105,3 +105,57 @@ def test_event_lines() -> None:
     assert event_line(EVENTS[3]) == "notification XDown firing → crit"
     assert event_line(EVENTS[4]) == "fault kill-x reverted"
     assert event_line({"kind": "step", "name": "fired", "state": "done"}) == "step fired done"
+
+
+ZERO = {"events_delayed": 0, "events_dropped": 0, "failures_injected": 0, "events_modified": 0, "total_delay_ms": 0}
+
+
+def test_chaos_counters_from_a_result_and_from_a_bots_stats() -> None:
+    result = {"applied": 3, "events_delayed": 4, "events_dropped": 1, "total_delay_ms": 812.25, "faults": []}
+    assert chaos_counters(result) == {**ZERO, "events_delayed": 4, "events_dropped": 1, "total_delay_ms": 812.25}
+    # a bot's GET /admin/events stats: summed over its rules, as a result counts them (an event two rules
+    # delayed counts twice there, once in the bot's totals)
+    bot = {
+        "events_delayed": 5,
+        "total_delay_ms": 900.0,
+        "by_rule": {
+            "latency": {"events_delayed": 5, "total_delay_ms": 600.0},
+            "delay": {"events_delayed": 2, "total_delay_ms": 300.0, "events_modified": 0},
+            "drop": {"events_dropped": 3},
+        },
+    }
+    assert chaos_counters(bot) == {**ZERO, "events_delayed": 7, "events_dropped": 3, "total_delay_ms": 900.0}
+    assert chaos_counters(None) == ZERO == chaos_counters({"by_rule": {}})
+
+
+def test_chaos_counters_ignore_what_is_no_number() -> None:
+    odd = {"events_delayed": "7", "events_dropped": True, "failures_injected": None, "events_modified": 2.0}
+    assert chaos_counters(odd) == {**ZERO, "events_modified": 2.0}
+
+
+def test_bot_view_of_a_run_with_and_without_bot_events() -> None:
+    assert bot_view(None, {"events_dropped": 3}) is None
+    summary = {
+        "total": 30,
+        "by_name": {"MarketPriceFetched": 9, "BuyConditionMet": 2},
+        "cycles": 10,
+        "missing": {"BuyConditionMet": 3, "PositionPurchased": 1},
+        "corrupted": 1,
+    }
+    view = bot_view(summary, {"events_dropped": 4}, recording="recordings/x.json", live=True)
+    assert view == {
+        "live": True,
+        "events": {**summary, "missing_total": 4},
+        "chaos": {**ZERO, "events_dropped": 4},
+        "exchange": None,
+        "recording": "recordings/x.json",
+    }
+    empty = bot_view({}, None)
+    assert empty is not None and empty["events"] == {
+        "total": 0,
+        "by_name": {},
+        "cycles": 0,
+        "missing": {},
+        "missing_total": 0,
+        "corrupted": 0,
+    }

@@ -11,7 +11,7 @@
   const state = {
     token: null, info: null, scenarios: [], selected: null,
     view: null, run: null, appliedSeq: 0,
-    lastSeq: null, ws: null, retry: 0, historyTimer: null, drawQueued: false,
+    lastSeq: null, ws: null, retry: 0, historyTimer: null, drawQueued: false, statusKey: null,
   };
 
   const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
@@ -170,9 +170,14 @@
     const body = {
       scenario: state.selected,
       verbose: $("opt-verbose").checked,
-      recording: $("opt-recording").checked,
       load: $("opt-load").value || "scenario",
     };
+    // recording: left out = as the scenario says; "no" = false; a file name (unless "no"); "yes" = true
+    const record = $("opt-recording").value;
+    const file = $("opt-recording-file").value.trim();
+    if (record === "off") body.recording = false;
+    else if (file) body.recording = file;
+    else if (record === "on") body.recording = true;
     const scale = $("opt-time-scale").value.trim();
     if (scale) body.time_scale = Number(scale);
     const banner = $("run-error");
@@ -194,6 +199,7 @@
     const doc = await api(`/api/status/${testId}`);
     state.view = testId;
     state.run = doc;
+    state.statusKey = null;
     state.appliedSeq = doc.seq;
     $("intro").hidden = true;
     $("run-panel").hidden = false;
@@ -247,6 +253,7 @@
     message.hidden = !run.error;
     message.textContent = run.error || "";
     renderReportLinks();
+    renderBot();
     renderFaults();
     renderAlerts();
     renderAssertions();
@@ -266,10 +273,57 @@
     box.replaceChildren();
     const links = state.run.report;
     if (!links) { box.textContent = state.run.status === "running" ? "when the run ends" : "—"; return; }
-    const items = [["json", "JSON", "report-json"], ["html", "HTML", "report-html"], ["svg", "chart", "report-svg"], ["recording", "promtool recording", "report-recording"]];
+    const items = [
+      ["json", "JSON", "report-json"], ["html", "HTML", "report-html"], ["svg", "chart", "report-svg"],
+      ["recording", "promtool recording", "report-recording"], ["events", "event recording", "report-events"],
+    ];
     for (const [key, label, testid] of items) {
       if (!links[key]) continue;
       box.append(el("a", { href: withToken(links[key]), target: "_blank", rel: "noopener noreferrer", "data-testid": testid, text: label }), " ");
+    }
+  }
+
+  // a trading-bot run: the bus events recorded (live while it runs) and what event chaos did
+  function renderBot() {
+    const bot = state.run.bot;
+    const panel = $("bot-panel");
+    panel.hidden = !bot;
+    if (!bot) return;
+    panel.dataset.live = String(bot.live);
+    $("bot-live").hidden = !bot.live || state.run.status !== "running";
+    const events = bot.events;
+    const put = (testid, value, text, bad) => {
+      const node = $(testid);
+      node.dataset.value = value;
+      node.dataset.bad = String(Boolean(bad));
+      node.textContent = text === undefined ? String(value) : text;
+    };
+    put("bot-events-total", events.total);
+    put("bot-cycles", events.cycles);
+    const lost = Object.entries(events.missing).filter(([, n]) => n > 0);
+    put("bot-missing", events.missing_total,
+      lost.length ? `${events.missing_total} (${lost.map(([name, n]) => `${name} ${n}`).join(", ")})` : "0", lost.length);
+    put("bot-corrupted", events.corrupted, undefined, events.corrupted > 0);
+    const chaos = bot.chaos;
+    put("bot-chaos-delayed", chaos.events_delayed);
+    put("bot-chaos-dropped", chaos.events_dropped);
+    put("bot-chaos-injected", chaos.failures_injected);
+    put("bot-chaos-modified", chaos.events_modified);
+    put("bot-chaos-delay", chaos.total_delay_ms, `${Math.round(chaos.total_delay_ms)} ms`);
+    const ex = bot.exchange;
+    const price = (v) => (v === null || v === undefined ? "—" : Number(v).toFixed(2));
+    $("bot-exchange").textContent = ex
+      ? `min ${price(ex.min_price)} · max ${price(ex.max_price)} · return ${ex.total_return_pct === null ? "—" : `${Number(ex.total_return_pct).toFixed(2)} %`}`
+      : (bot.live ? "when the run ends" : "—");
+    $("bot-recording").textContent = bot.recording || (bot.live ? "when the run ends" : "none");
+    const body = $("bot-events-body");
+    body.replaceChildren();
+    const names = new Set([...Object.keys(events.by_name), ...Object.keys(events.missing)]);
+    for (const name of names) {
+      const missing = events.missing[name] || 0;
+      body.append(el("tr", { "data-testid": "bot-event-row", "data-event": name, "data-count": events.by_name[name] || 0, "data-missing": missing },
+        el("td", { text: name }), el("td", { text: events.by_name[name] || 0 }),
+        el("td", { class: missing ? "bad" : "", text: missing })));
     }
   }
 
@@ -480,6 +534,12 @@
         break;
       case "status":
         if (viewed) {
+          // a bot run's live sample comes about once a second: redraw the bot panel only, unless more changed
+          const { bot, duration, ...rest } = message.data;
+          const key = JSON.stringify(rest);
+          if (bot) state.run.bot = bot;
+          if (bot && key === state.statusKey) { renderBot(); break; }
+          state.statusKey = key;
           Object.assign(state.run, {
             status: message.data.status, phase: message.data.phase,
             assertions_passed: message.data.assertions_passed, assertions_total: message.data.assertions_total,
