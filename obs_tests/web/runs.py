@@ -405,7 +405,8 @@ class RunManager:
             }
 
     def report(self, test_id: str, fmt: str) -> tuple[bytes, str]:
-        """A report of a finished run: json, html, svg (the timeline chart) or yml (the recording)."""
+        """A report of a finished run: json, html, svg (the timeline chart), yml (the promtool recording) or
+        events (a trading-bot run's event recording)."""
 
         if fmt not in REPORT_FORMATS:
             raise InputError(f"report format '{fmt[:20]}' — use one of {', '.join(REPORT_FORMATS)}")

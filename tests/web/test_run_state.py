@@ -3,13 +3,14 @@ whole status document, and a finished run read back from its report."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 
 from obs_tests.config.contract import load_contract
-from obs_tests.errors import InputError
+from obs_tests.errors import InputError, ReportNotReady
 from obs_tests.scenarios.event_setup import RecordingSetup
 from obs_tests.scenarios.model import Catalog, Scenario, load_scenario
 from obs_tests.web.run_state import (
@@ -19,6 +20,9 @@ from obs_tests.web.run_state import (
     RunOptions,
     recording_name_problem,
 )
+from obs_tests.web.runs import RunManager
+from obs_tests.web.scenario_files import ScenarioFiles
+from obs_tests.web.stream import Stream
 
 from .helpers import ROOT
 
@@ -233,3 +237,41 @@ def test_recording_options_on_a_scenario_without_bot_events(catalog: Catalog) ->
 def test_a_bad_recording_name_is_refused_when_the_run_is_prepared(catalog: Catalog) -> None:
     with pytest.raises(InputError, match=r"recording: '\.\./x\.json' — give a file name, not a path"):
         RunOptions(recording="../x.json").recorded(_scenario(catalog, "bot-regression-baseline"))
+
+
+def test_the_manager_reads_a_bot_run_back_and_serves_only_its_own_recording(tmp_path: Path, catalog: Catalog) -> None:
+    reports = tmp_path / "reports"
+    (tmp_path / "outside.json").write_text('{"secret": true}')
+    docs = {
+        TEST_ID: "recordings/crash.json",
+        "20261122-081619-d4e5f6": "../../../outside.json",  # a tampered report: never served
+    }
+    for test_id, recording in docs.items():
+        directory = reports / "dashboard" / test_id
+        (directory / "recordings").mkdir(parents=True)
+        (directory / "recordings" / "crash.json").write_text('{"format": "obs-tests-recording/1", "events": []}')
+        doc = {
+            "scenario": {"name": "Flash Crash Recovery Test", "id": "flash-crash-recovery-test"},
+            "path": "bot-flash-crash-recovery.yaml",
+            "status": "passed",
+            "events": BOT_REPORT_EVENTS,
+            "chaos": BOT_REPORT_CHAOS,
+            "recording": recording,
+            "assertions": {"results": []},
+        }
+        (directory / "report.json").write_text(json.dumps(doc))
+    manager = RunManager(
+        load_contract(ROOT / "obs.yaml"),
+        files=ScenarioFiles(tmp_path, catalog),
+        report_dir=reports,
+        stream=Stream(10),
+    )
+    state = manager.status(TEST_ID)
+    assert state["scenario"] == "bot-flash-crash-recovery" and state["bot"]["events"]["total"] == 412
+    assert state["report"]["events"] == f"/api/report/{TEST_ID}.events"
+    content, media_type = manager.report(TEST_ID, "events")
+    assert media_type == "application/json" and json.loads(content)["format"] == "obs-tests-recording/1"
+    tampered = manager.status("20261122-081619-d4e5f6")
+    assert tampered["report"]["events"] is None
+    with pytest.raises(ReportNotReady, match="no event recording"):
+        manager.report("20261122-081619-d4e5f6", "events")
