@@ -49,7 +49,7 @@ def test_healthy_exit_0_summary_first(prometheus: FakeApi) -> None:
     assert code == 0, out
     first, *rest = out.splitlines()
     assert first.startswith("HEALTH OK: ")
-    assert " | targets_up=12 " in first
+    assert " | targets_up=13 " in first
     assert any(line.startswith("OK        prometheus.targets") for line in rest)
 
 

@@ -59,7 +59,7 @@ def test_recorded_healthy_prometheus_is_ok(prometheus: FakeApi) -> None:
     names = [c.name for c in report.checks]
     assert names[:3] == ["prometheus.api", "prometheus.targets", "prometheus.scrape_duration"]
     assert "pipeline.watchdog" in names
-    assert _check(report, "prometheus.targets")[1].startswith("12/12 targets up in 9 jobs")
+    assert _check(report, "prometheus.targets")[1].startswith("13/13 targets up in 10 jobs")
 
 
 def test_requests_are_aggregate_and_read_only(prometheus: FakeApi) -> None:
