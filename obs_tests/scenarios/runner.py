@@ -97,6 +97,9 @@ class ScenarioRunner:
         #: where a trading-bot scenario writes its recording and report (relative outputs; default: cwd)
         self.output_dir = output_dir or Path()
         self.verbose = verbose  # log every bus event of a trading-bot run
+        #: a trading-bot run's world while it goes (None before it is set up, or without one): what the
+        #: dashboard samples (its event log, the bot's chaos counters) to show the run live
+        self.session: EventSession | None = None
         self.timeline = Timeline()
         self._step_done: dict[str, float] = {}
         self._clock = 0.0  # faults' `at` counts from here: the start, or when the setup load sends
@@ -160,7 +163,7 @@ class ScenarioRunner:
             result.started_at = self.timeline.origin = time.time()
             on_event = self._log_event if self.verbose else None
             where = (self.scenario.title, self.stop_event, self.output_dir, on_event)
-            session = open_session(self.scenario.events, self.stack, *where)
+            session = self.session = open_session(self.scenario.events, self.stack, *where)
             bot = session.world() if session is not None and self.scenario.drives_bot else None
             loads = (self._new_load, self._background_loads)
             ctx = StepContext(

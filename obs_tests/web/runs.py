@@ -51,6 +51,7 @@ from obs_tests.scenarios.timeline import Event
 from obs_tests.stack.protocol import Stack
 from obs_tests.stack.run_settings import resolve_time_scale
 from obs_tests.web.dashboard_stack import DashboardStack
+from obs_tests.web.live_bot import LiveBot
 from obs_tests.web.run_state import Run, RunOptions
 from obs_tests.web.scenario_files import ScenarioFiles
 from obs_tests.web.stream import Stream
@@ -251,7 +252,8 @@ class RunManager:
 
     @contextlib.contextmanager
     def _streaming(self, run: Run, runner: ScenarioRunner) -> Iterator[None]:
-        """While ``runner`` runs ``run``: its timeline events go to the stream, its phase is ``running``."""
+        """While ``runner`` runs ``run``: its timeline events go to the stream, its phase is ``running``, a
+        trading-bot run's events and event-chaos counters are sampled (:class:`LiveBot`)."""
         run.origin = None
 
         def listener(event: Event) -> None:
@@ -263,7 +265,19 @@ class RunManager:
         self._set_phase(run, "running")
         with self._lock:
             self.stream.publish("status", run.progress(), run.test_id)
-        yield
+        with LiveBot(lambda: runner.session, partial(self._on_bot_sample, run)):
+            yield
+
+    def _on_bot_sample(self, run: Run, sample: dict[str, Any]) -> None:
+        """A live sample of a trading-bot run: into its state and a ``status`` message."""
+        try:
+            with self._lock:
+                if run.finished:
+                    return
+                run.live_bot = sample
+                self.stream.publish("status", run.progress(), run.test_id)
+        except Exception as exc:  # noqa: BLE001 - the sampler must never end the run
+            self._log(run, "ERROR", f"(internal) bot sample not streamed: {type(exc).__name__}: {exc}")
 
     def _conclude(self, run: Run, result: ScenarioResult, stack: Stack) -> None:
         """Write the run's reports (and its recording), stream its assertions, and finish it."""
