@@ -203,7 +203,7 @@ GENERATED: list[Any] = [
     ),
     pytest.param(
         lambda t: _write(t, "long-name.yaml", f"name: {'a' * 100_000}\nsteps: []\n"),
-        ":1: name: a string of 100,000 characters — allowed: at most 10,000",
+        ":1: name: a string of 100,000 characters — allowed: at most 200",
         id="long-name",
     ),
     pytest.param(lambda t: _write(t, "binary.yaml", bytes(range(256)) * 40), "not UTF-8 text", id="binary"),

@@ -21,6 +21,7 @@ from obs_tests.scenarios import lanes
 from obs_tests.scenarios.lanes import Background, LentStack, SharedStack, StackPool, run_scenarios
 from obs_tests.scenarios.model import Catalog, Scenario, load_scenarios
 from obs_tests.scenarios.results import ScenarioResult
+from obs_tests.scenarios.standalone import RunOutput
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,7 +42,10 @@ class FakeRunner:
         stop: threading.Event,
         prepared: bool = False,
         lane: str = "",
+        output_dir: Path | None = None,
+        verbose: bool = False,
     ) -> None:
+        self.output = (output_dir, verbose)
         self.scenario = scenario
         self.stack = stack
         self.log = log
@@ -302,3 +306,16 @@ def test_background_closed_midway_stops_and_waits_then_wait_returns_the_results(
     results = background.wait()
     assert [r.status for r in results] == ["stopped"] * 3
     assert background.finished == 1  # the other two never started
+
+
+def test_every_runner_gets_where_to_write_and_whether_to_log_every_event(fake: type[FakeRunner]) -> None:
+    made: list[FakeRunner] = []
+
+    @contextmanager
+    def around(runner: Any) -> Iterator[None]:
+        made.append(runner)
+        yield
+
+    output = RunOutput(directory=Path("reports/scenarios"), verbose=True)
+    run_scenarios(_scenarios(2), SharedStack(SimpleNamespace(name="s")), around=around, output=output)
+    assert [r.output for r in made] == [(Path("reports/scenarios"), True)] * 2
