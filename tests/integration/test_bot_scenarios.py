@@ -163,25 +163,39 @@ def test_a_recording_replays_to_the_same_verdict(stack: EmbeddedStack, tmp_path:
     assert replayed.exchange == recorded.exchange
 
 
-def test_the_cli_runs_an_example_as_written_with_output_and_verbose(tmp_path: Path) -> None:
-    output = tmp_path / "result.json"
+def test_the_cli_runs_every_example_as_written_with_output_and_verbose(tmp_path: Path) -> None:
+    output = tmp_path / "results.json"
     done = obs_tests(
         "scenario",
         "run",
+        "--stacks",
+        "1",
         "--report-dir",
         str(tmp_path / "reports"),
         "--output",
         str(output),
         "--verbose",
-        str(ROOT / "scenarios" / "bot-regression-baseline.yaml"),
-        env=dict(os.environ),
-        timeout=240,
+        *(str(path) for path in EXAMPLES),
+        env={**os.environ, "OBS_CONTRACT": str(CONTRACT)},
+        timeout=300,
+        cwd=tmp_path,  # recordings and reports the scenarios ask for land here, not in the repository
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "BotMonitoringCycleStarted #1" in done.stdout  # --verbose: every event as it arrives
-    doc = json.loads(output.read_text())
-    jsonschema.Draft202012Validator(RESULT_SCHEMA).validate(doc)
-    assert doc["scenario"]["name"] == "Regression Baseline" and doc["status"] == "passed"
+    docs = json.loads(output.read_text())
+    validator = jsonschema.Draft202012Validator(RESULT_SCHEMA)
+    for doc in docs:
+        validator.validate(doc)
+    assert sorted(d["scenario"]["name"] for d in docs) == [
+        "Bull Run Profit Test",
+        "Chaos Resilience Test",
+        "Flash Crash Recovery Test",
+        "Recovery After Consecutive Failures",
+        "Regression Baseline",
+    ]
+    assert {d["status"] for d in docs} == {"passed"}
+    assert (tmp_path / "recordings" / "flash_crash_recovery_test.json").is_file()
+    assert (tmp_path / "reports" / "flash_crash_recovery_test.html").is_file()
 
 
 def test_the_standalone_python_api_starts_its_own_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
