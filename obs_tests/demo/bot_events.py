@@ -7,8 +7,9 @@ An event is published on ``bot.events.<name>`` as JSON::
      "data": {"pair": "BTC/USDT", "price": 50012.5, ...}, "checksum": "1c291ca3"}
 
 ``seq`` counts per event name per run from 1; ``checksum`` is the CRC-32 (8 hex digits) of
-``orjson.dumps(data, OPT_SORT_KEYS)``, computed when the event is made — before any event chaos, so a
-modified event no longer matches it::
+``orjson.dumps(data, OPT_SORT_KEYS)`` — the language's own function
+(:func:`obs_tests.scenarios.events.checksum`, which the recorder checks with) — computed when the event is
+made, before any event chaos, so a modified event no longer matches it::
 
     >>> event = make_event("BuyConditionMet", "r1", seq=1, cycle=12, data={"price": 100.0, "reason": "trend_up"})
     >>> verify(event), verify(event.with_data({**event.data, "price": 1.0}))
@@ -22,12 +23,12 @@ pending ``grace_seconds`` later is *missing* (lost).
 from __future__ import annotations
 
 import time
-import zlib
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import orjson
+
+from obs_tests.scenarios.events import checksum
 
 __all__ = [
     "EVENT_FIELDS",
@@ -78,11 +79,6 @@ def subject(name: str) -> str:
 def event_name(subject_: str) -> str:
     """The event name of a ``bot.events.<name>`` subject."""
     return subject_.removeprefix(SUBJECT_PREFIX)
-
-
-def checksum(data: Mapping[str, Any]) -> str:
-    """CRC-32 of the data with sorted keys, as 8 hex digits."""
-    return f"{zlib.crc32(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)):08x}"
 
 
 @dataclass(frozen=True)
