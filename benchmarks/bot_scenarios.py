@@ -6,7 +6,7 @@ Starts one embedded stack (the contract ``obs.yaml``, time scale 0.01), then:
 1. for bot poll intervals of 10, 5 and 1 (bot-world seconds: 0.1, 0.05, 0.01 s at 0.01) runs ``wait_for_cycles``
    of 50 cycles and reports the wall time, the measured seconds per cycle (from the events' ``time``) and the
    events per second the run recorded;
-2. runs every ``scenarios/bot-*.yaml`` and prints its status, wall time (setup and settle included),
+2. runs every ``scenarios/trading-*.yaml`` and prints its status, wall time (setup and settle included),
    cycles, events and chaos counters.
 
 Run: ``python benchmarks/bot_scenarios.py`` (about a minute).
@@ -69,7 +69,7 @@ def _examples(stack: EmbeddedStack, output: Path) -> None:
         f"{'example':<34} {'status':<7} {'wall':>6} {'cycles':>6} {'events':>6}",
         " chaos (delayed/dropped/injected/modified)",
     )
-    for path in sorted((ROOT / "scenarios").glob("bot-*.yaml")):
+    for path in sorted((ROOT / "scenarios").glob("trading-*.yaml")):
         started = time.monotonic()
         result = ScenarioRunner(path, stack=stack, output_dir=output).run()
         wall = time.monotonic() - started

@@ -25,7 +25,7 @@ from .helpers import CONTRACT, ROOT, obs_tests
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.chaos]
 
-EXAMPLES = sorted((ROOT / "scenarios").glob("bot-*.yaml"))
+EXAMPLES = sorted((ROOT / "scenarios").glob("trading-*.yaml"))
 RESULT_SCHEMA = load_schema("scenario_result")
 
 
@@ -69,7 +69,7 @@ def test_every_shipped_example_passes_and_its_result_validates(
 
 
 def test_the_flash_crash_example_counts_its_chaos_records_and_reports(stack: EmbeddedStack, tmp_path: Path) -> None:
-    result = _run(stack, ROOT / "scenarios" / "bot-flash-crash-recovery.yaml", tmp_path)
+    result = _run(stack, ROOT / "scenarios" / "trading-flash-crash-recovery.yaml", tmp_path)
     assert result.status == "passed", _verdicts(result)
     chaos = result.chaos
     assert chaos["failures_injected"] == 1 and chaos["events_delayed"] >= 1 and chaos["total_delay_ms"] > 0
@@ -83,35 +83,35 @@ def test_the_flash_crash_example_counts_its_chaos_records_and_reports(stack: Emb
 
 BROKEN = [
     pytest.param(
-        "bot-flash-crash-recovery.yaml",
+        "trading-flash-crash-recovery.yaml",
         lambda doc: doc["setup"]["bot"].update(strategy="panic"),
         "no_panic_sell",
         "Panic sell during the crash:",
         id="flash-crash-panic-strategy",
     ),
     pytest.param(
-        "bot-bull-run-profit.yaml",
+        "trading-bull-run-profit.yaml",
         lambda doc: doc["steps"][-1]["assert"].update(final_capital={"min": 20000.0}),
         "final_capital.min",
         "Expected at least 20000.00 final capital, got ",
         id="bull-run-unreachable-profit",
     ),
     pytest.param(
-        "bot-chaos-resilience.yaml",
+        "trading-chaos-resilience.yaml",
         lambda doc: doc["chaos"].append({"type": "inject_failure", "event": "MarketPriceFetchFailed", "at_cycle": 25}),
         "event_count.MarketPriceFetchFailed.exact",
         "Expected exactly 2 MarketPriceFetchFailed events, got 3",
         id="chaos-resilience-third-failure",
     ),
     pytest.param(
-        "bot-regression-baseline.yaml",
+        "trading-regression-baseline.yaml",
         lambda doc: doc.update(chaos=[{"type": "drop_event", "event": "MarketPriceFetched", "probability": 0.5}]),
         "event_count.MarketPriceFetched.min",
         "Expected at least 40 MarketPriceFetched events, got ",
         id="regression-baseline-prices-dropped",
     ),
     pytest.param(
-        "bot-recovery-after-failures.yaml",
+        "trading-recovery-after-failures.yaml",
         lambda doc: doc["chaos"][0].update(duration_cycles=60),
         "custom.obs_tests.scenarios.custom:recovered_after_failures",
         "after the last of ",
@@ -136,7 +136,7 @@ def test_dropped_purchases_never_come_and_wait_for_event_says_so(stack: Embedded
         doc["chaos"] = [{"type": "drop_event", "event": "PositionPurchased"}]
         doc["steps"] = [{"wait_for_event": "PositionPurchased", "timeout_seconds": 4}]
 
-    result = _run(stack, _variant(tmp_path, "bot-bull-run-profit.yaml", change), tmp_path)
+    result = _run(stack, _variant(tmp_path, "trading-bull-run-profit.yaml", change), tmp_path)
     assert result.status == "failed"
     [failure] = result.failures()
     assert failure.name == "step wait_for_event(event=PositionPurchased, timeout_seconds=4)"
@@ -148,14 +148,14 @@ def test_a_recording_replays_to_the_same_verdict(stack: EmbeddedStack, tmp_path:
     def record(doc: dict[str, Any]) -> None:
         doc["setup"]["recording"] = {"enabled": True, "output": "recordings/baseline.json"}
 
-    recorded = _run(stack, _variant(tmp_path, "bot-regression-baseline.yaml", record), tmp_path)
+    recorded = _run(stack, _variant(tmp_path, "trading-regression-baseline.yaml", record), tmp_path)
     assert recorded.status == "passed" and recorded.recording is not None
 
     def replay(doc: dict[str, Any]) -> None:
         doc["setup"] = {"replay": {"recording": str(recorded.recording), "speed_multiplier": 5}}
         doc["name"] = "Regression Baseline (replayed)"
 
-    replayed = _run(stack, _variant(tmp_path, "bot-regression-baseline.yaml", replay), tmp_path)
+    replayed = _run(stack, _variant(tmp_path, "trading-regression-baseline.yaml", replay), tmp_path)
     assert replayed.status == "passed", _verdicts(replayed)
     assert [a.name for a in replayed.assertions] == [a.name for a in recorded.assertions]
     assert replayed.events is not None and recorded.events is not None
@@ -200,6 +200,6 @@ def test_the_cli_runs_every_example_as_written_with_output_and_verbose(tmp_path:
 
 def test_the_standalone_python_api_starts_its_own_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
-    result = ScenarioRunner("scenarios/bot-bull-run-profit.yaml", output_dir=tmp_path).run()
+    result = ScenarioRunner("scenarios/trading-bull-run-profit.yaml", output_dir=tmp_path).run()
     assert result.status == "passed", _verdicts(result)
     assert result.to_json()["scenario"]["name"] == "Bull Run Profit Test"

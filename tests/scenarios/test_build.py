@@ -43,7 +43,7 @@ def test_a_scenario_built_in_code_equals_the_same_scenario_from_its_file(catalog
         ],
         catalog=catalog,
     )
-    from_file = load_scenario(ROOT / "scenarios" / "bot-regression-baseline.yaml", catalog)
+    from_file = load_scenario(ROOT / "scenarios" / "trading-regression-baseline.yaml", catalog)
     assert built.name == from_file.name == "regression-baseline" and built.title == "Regression Baseline"
     assert [s.args for s in built.steps] == [s.args for s in from_file.steps]
     assert built.events is not None and from_file.events is not None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import Server, scenario_dir
+from .helpers import BOT_EXAMPLES, Server, scenario_dir
 
 
 @pytest.fixture(scope="package")
@@ -18,9 +18,9 @@ def web_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="package")
 def server(web_dir: Path) -> Iterator[Server]:
     """The real dashboard on a free loopback port, its stack ready: scenarios exchange-down (passes in
-    ~8 s), bot-flash-crash-recovery (the trading-bot language: a bot on the bus, every kind of event chaos),
+    ~8 s), every shipped example of the trading-bot language (bot-*: a bot on the bus, event chaos),
     long-pause (runs until stopped) and broken (invalid at line 6)."""
-    real = ("exchange-down", "bot-flash-crash-recovery")
+    real = ("exchange-down", *BOT_EXAMPLES)
     scenarios = scenario_dir(web_dir / "scenarios", real=real, fixtures=("long-pause", "broken"))
     process = Server(scenarios, web_dir / "reports")
     try:

@@ -26,6 +26,10 @@ FIXTURES = ROOT / "tests" / "fixtures" / "web"
 SCALE = 0.02
 
 
+#: the shipped examples of the trading-bot language (scenarios/trading-*.yaml), by file stem
+BOT_EXAMPLES = tuple(sorted(p.stem for p in (ROOT / "scenarios").glob("trading-*.yaml")))
+
+
 def scenario_dir(target: Path, *, real: tuple[str, ...] = ("exchange-down",), fixtures: tuple[str, ...] = ()) -> Path:
     """A scenario directory with copies of real scenarios and of test fixtures."""
     target.mkdir(parents=True, exist_ok=True)

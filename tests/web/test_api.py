@@ -11,7 +11,7 @@ import pytest
 from obs_tests.config.contract import load_contract
 from obs_tests.config.validation import load_schema
 
-from .helpers import ROOT, Server
+from .helpers import BOT_EXAMPLES, ROOT, Server
 
 CONTRACT_SCALE = load_contract(ROOT / "obs.yaml").stack.time_scale  # the server's default
 
@@ -63,9 +63,9 @@ def test_info_has_the_stack_links_and_every_component_running(server: Server) ->
 def test_scenarios_are_listed_with_their_validity(server: Server) -> None:
     doc = server.get("/api/scenarios").json()
     by_name = {s["name"]: s for s in doc["scenarios"]}
-    assert set(by_name) == {"broken", "bot-flash-crash-recovery", "exchange-down", "long-pause"}
+    assert set(by_name) == {"broken", "exchange-down", "long-pause", *BOT_EXAMPLES}
     assert by_name["exchange-down"]["valid"] is True
-    assert by_name["exchange-down"]["must_fire"] == ["ExchangeDown"]
+    assert by_name["exchange-down"]["must_fire"] == ["ExchangeDown", "BotPriceFetchFailing"]
     assert by_name["exchange-down"]["faults"] == [{"name": "kill-exchange", "kind": "kill", "target": "exchange"}]
     broken = by_name["broken"]
     assert broken["valid"] is False
@@ -96,7 +96,8 @@ def test_unknown_scenario_is_404(server: Server) -> None:
     response = server.get("/api/scenarios/no-such-scenario")
     assert response.status_code == 404
     assert response.json() == {
-        "error": "no scenario 'no-such-scenario' — known: bot-flash-crash-recovery, broken, exchange-down, long-pause",
+        "error": "no scenario 'no-such-scenario' — known: "
+        + ", ".join(sorted(("broken", "exchange-down", "long-pause", *BOT_EXAMPLES))),
         "status": 404,
     }
 

@@ -11,11 +11,11 @@ import pytest
 
 from obs_tests.core.waiting import Poll, wait_for
 
-from .helpers import Server
+from .helpers import BOT_EXAMPLES, Server
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.chaos]
 
-CRASH = "bot-flash-crash-recovery"  # every kind of event chaos, setup.recording and setup.report
+CRASH = "trading-flash-crash-recovery"  # every kind of event chaos, setup.recording and setup.report
 COUNTERS = ("events_delayed", "events_dropped", "failures_injected", "events_modified", "total_delay_ms")
 
 
@@ -119,3 +119,16 @@ def test_recording_false_records_nothing_even_when_the_scenario_asks(idle: Serve
     missing = server.get(f"/api/report/{doc['test_id']}.events")
     assert missing.status_code == 404
     assert "no event recording (run a trading-bot scenario with recording: true)" in missing.json()["error"]
+
+
+@pytest.mark.parametrize("example", [e for e in BOT_EXAMPLES if e != CRASH])
+def test_every_other_shipped_example_passes_from_the_dashboard(idle: Server, example: str) -> None:
+    test_id = idle.run(example)
+
+    def probe() -> Poll[dict[str, Any]]:
+        doc = idle.status(test_id)
+        return Poll(doc["status"] != "running", doc, f"{doc['status']}/{doc['phase']}")
+
+    doc = wait_for(probe, timeout=240, interval=0.2, expected=f"{example} to finish")
+    assert doc["status"] == "passed", doc["error"] or [a for a in doc["assertions"] if not a["passed"]]
+    assert doc["bot"]["events"]["cycles"] >= 40

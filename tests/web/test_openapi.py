@@ -48,7 +48,7 @@ def test_security_schemes_only_when_a_token_is_required() -> None:
 @pytest.mark.parametrize("recording", [None, True, False, "crash.json", "{scenario_name}-2.json"])
 def test_a_run_request_takes_verbose_and_every_kind_of_recording(recording: object) -> None:
     jsonschema.validate(
-        {"scenario": "bot-flash-crash-recovery", "verbose": True, "recording": recording}, RUN_REQUEST_SCHEMA
+        {"scenario": "trading-flash-crash-recovery", "verbose": True, "recording": recording}, RUN_REQUEST_SCHEMA
     )
 
 

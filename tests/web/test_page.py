@@ -15,7 +15,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from obs_tests.dashboards.browser import browser_available, chromium
 
-from .helpers import ROOT, Server, scenario_dir, serving
+from .helpers import BOT_EXAMPLES, ROOT, Server, scenario_dir, serving
 
 pytestmark = [
     pytest.mark.browser,
@@ -77,12 +77,9 @@ def status_is(value: str) -> Any:
 def test_scenarios_are_listed_and_previewed_with_inline_errors(server: Server, driver: Any) -> None:
     open_page(driver, server.url + "/")
     items = {e.get_attribute("data-name"): e.get_attribute("data-valid") for e in by_testid(driver, "scenario-item")}
-    assert items == {
-        "broken": "false",
-        "bot-flash-crash-recovery": "true",
-        "exchange-down": "true",
-        "long-pause": "true",
-    }
+    assert items == {"broken": "false", "exchange-down": "true", "long-pause": "true"} | dict.fromkeys(
+        BOT_EXAMPLES, "true"
+    )
     assert one(driver, "stack-state").get_attribute("data-state") == "ready"
     assert one(driver, "link-prometheus").get_attribute("href").endswith("/classic/alerts")
     assert one(driver, "link-alertmanager").get_attribute("href").endswith("/api/v2/alerts")
@@ -153,7 +150,7 @@ def test_a_run_goes_running_then_passed_with_live_log_and_timeline(server: Serve
 
 def test_a_bot_run_shows_its_events_and_event_chaos_live_and_when_done(server: Server, driver: Any) -> None:
     open_page(driver, server.url + "/")
-    select(driver, "bot-flash-crash-recovery")
+    select(driver, "trading-flash-crash-recovery")
     Select(one(driver, "opt-recording")).select_by_value("on")
     one(driver, "opt-recording-file").send_keys("page-{scenario_name}.json")
     one(driver, "run-button").click()

@@ -14,7 +14,7 @@ from .helpers import FIXTURES, ROOT, Server, serving
 
 pytestmark = pytest.mark.slow
 
-BOT = "bot-flash-crash-recovery"
+BOT = "trading-flash-crash-recovery"
 
 
 @pytest.fixture(scope="module")

@@ -134,8 +134,8 @@ def test_a_finished_bot_run_shows_its_events_and_chaos_from_its_report(tmp_path:
     events = tmp_path / "recordings" / "crash.json"
     run = Run.from_report(TEST_ID, doc, {"json": tmp_path / "report.json", "events": events})
     assert run.name == "flash-crash-recovery-test"  # the result's scenario is an object now: its id
-    named = Run.from_report(TEST_ID, {**doc, "path": "bot-flash-crash-recovery.yaml"}, {})
-    assert named.name == "bot-flash-crash-recovery"  # the dashboard's name: the file, as while it ran
+    named = Run.from_report(TEST_ID, {**doc, "path": "trading-flash-crash-recovery.yaml"}, {})
+    assert named.name == "trading-flash-crash-recovery"  # the dashboard's name: the file, as while it ran
     bot = run.state()["bot"]
     assert bot["live"] is False
     assert bot["events"] == {**BOT_REPORT_EVENTS, "missing_total": 2}
@@ -206,7 +206,7 @@ def _recording(scenario: Scenario) -> RecordingSetup | None:
 
 
 def test_recording_options_on_a_bot_scenario_that_records(catalog: Catalog) -> None:
-    crash = _scenario(catalog, "bot-flash-crash-recovery")  # setup.recording: recordings/{scenario_name}.json
+    crash = _scenario(catalog, "trading-flash-crash-recovery")  # setup.recording: recordings/{scenario_name}.json
     assert RunOptions().recorded(crash) is crash
     assert _recording(RunOptions(recording=False).recorded(crash)) is None
     assert _recording(RunOptions(recording=True).recorded(crash)) == RecordingSetup(
@@ -220,7 +220,7 @@ def test_recording_options_on_a_bot_scenario_that_records(catalog: Catalog) -> N
 
 
 def test_recording_true_gives_a_bot_scenario_without_one_the_default(catalog: Catalog) -> None:
-    baseline = _scenario(catalog, "bot-regression-baseline")
+    baseline = _scenario(catalog, "trading-regression-baseline")
     assert _recording(baseline) is None
     assert _recording(RunOptions(recording=True).recorded(baseline)) == RecordingSetup()
     assert RecordingSetup().output == "recordings/{scenario_name}.json"
@@ -236,7 +236,7 @@ def test_recording_options_on_a_scenario_without_bot_events(catalog: Catalog) ->
 
 def test_a_bad_recording_name_is_refused_when_the_run_is_prepared(catalog: Catalog) -> None:
     with pytest.raises(InputError, match=r"recording: '\.\./x\.json' — give a file name, not a path"):
-        RunOptions(recording="../x.json").recorded(_scenario(catalog, "bot-regression-baseline"))
+        RunOptions(recording="../x.json").recorded(_scenario(catalog, "trading-regression-baseline"))
 
 
 def test_the_manager_reads_a_bot_run_back_and_serves_only_its_own_recording(tmp_path: Path, catalog: Catalog) -> None:
@@ -252,7 +252,7 @@ def test_the_manager_reads_a_bot_run_back_and_serves_only_its_own_recording(tmp_
         (directory / "recordings" / "crash.json").write_text('{"format": "obs-tests-recording/1", "events": []}')
         doc = {
             "scenario": {"name": "Flash Crash Recovery Test", "id": "flash-crash-recovery-test"},
-            "path": "bot-flash-crash-recovery.yaml",
+            "path": "trading-flash-crash-recovery.yaml",
             "status": "passed",
             "events": BOT_REPORT_EVENTS,
             "chaos": BOT_REPORT_CHAOS,
@@ -267,7 +267,7 @@ def test_the_manager_reads_a_bot_run_back_and_serves_only_its_own_recording(tmp_
         stream=Stream(10),
     )
     state = manager.status(TEST_ID)
-    assert state["scenario"] == "bot-flash-crash-recovery" and state["bot"]["events"]["total"] == 412
+    assert state["scenario"] == "trading-flash-crash-recovery" and state["bot"]["events"]["total"] == 412
     assert state["report"]["events"] == f"/api/report/{TEST_ID}.events"
     content, media_type = manager.report(TEST_ID, "events")
     assert media_type == "application/json" and json.loads(content)["format"] == "obs-tests-recording/1"

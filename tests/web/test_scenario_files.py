@@ -105,10 +105,10 @@ def test_summary_and_preview_of_a_valid_scenario(files: ScenarioFiles) -> None:
 
 
 def test_a_trading_bot_scenario_is_titled_as_written(tmp_path: Path, catalog: Catalog) -> None:
-    shutil.copy(ROOT / "scenarios" / "bot-flash-crash-recovery.yaml", tmp_path)
-    doc = ScenarioFiles(tmp_path, catalog).summary("bot-flash-crash-recovery")
+    shutil.copy(ROOT / "scenarios" / "trading-flash-crash-recovery.yaml", tmp_path)
+    doc = ScenarioFiles(tmp_path, catalog).summary("trading-flash-crash-recovery")
     assert doc["valid"] is True, doc["error"]
-    assert (doc["name"], doc["title"]) == ("bot-flash-crash-recovery", "Flash Crash Recovery Test")
+    assert (doc["name"], doc["title"]) == ("trading-flash-crash-recovery", "Flash Crash Recovery Test")
     assert doc["description"] == "Verify bot handles flash crash without panic selling"
     assert {f["kind"] for f in doc["faults"]} == {
         "delay_event",
