@@ -13,10 +13,12 @@ Kinds (``FAULT_KINDS``): ``kill`` (SIGKILL, revert: start), ``stop`` (SIGTERM, r
 (admin-endpoint faults: error rate, latency distribution, hang, dropped/failed/corrupted NATS publishes,
 exposition corruptions; revert: the previous fault set), ``slow_metrics`` (``/metrics`` slower than the
 scrape timeout), ``nats_down`` / ``nats_pause`` / ``redis_down`` (the infrastructure under the services),
-``market`` (switch the exchange's market scenario; revert: the previous one), and the event chaos of a
-trading bot on the bus (:data:`EVENT_CHAOS`: ``delay_event``, ``drop_event``, ``modify_event``,
-``inject_failure``, ``network_latency`` — a rule on the bot's ``/admin/events``, active in a window of the
-bot's cycles; revert: the rule removed, what it did kept in :attr:`EventFault.stats`).
+``market`` (switch the exchange's market scenario; revert: the previous one), ``candles`` (switch the
+exchange's candle feed, a trading bot's market, from its last price; revert: the previous feed at that
+price), and the event chaos of a trading bot on the bus (:data:`EVENT_CHAOS`: ``delay_event``,
+``drop_event``, ``modify_event``, ``inject_failure``, ``network_latency`` — a rule on the bot's
+``/admin/events``, active in a window of the bot's cycles; revert: the rule removed, what it did kept in
+:attr:`EventFault.stats`).
 """
 
 from __future__ import annotations
@@ -32,10 +34,12 @@ from obs_tests.stack.protocol import Stack
 from obs_tests.workloads import LoadRun, LoadSpec
 
 __all__ = [
+    "CANDLE_PARAMS",
     "CHAOS_COUNTERS",
     "EVENT_CHAOS",
     "FAULT_KINDS",
     "PROCESS_ACTIONS",
+    "CandleFault",
     "EventFault",
     "Fault",
     "FaultKind",
@@ -186,6 +190,45 @@ class MarketFault(Fault):
         self.client.set_scenario(self._previous or "sideways")
 
 
+#: what a ``candles`` fault's params may set (fields of the exchange's ``PUT /admin/candles``)
+CANDLE_PARAMS = ("scenario", "seed", "initial_price", "volatility_multiplier", "spread_bps", "warmup_candles")
+_CANDLE_CONFIG = (*CANDLE_PARAMS, "pair")
+
+
+class CandleFault(Fault):
+    """Switch the exchange's candle feed — the market a trading bot reads, one candle per fetch — to another
+    scenario (default ``flash_crash``), played from the feed's last price without warm-up candles, so the
+    bot's next fetch is the scenario's first candle. Revert: the feed it had, restarted at the price the
+    fault started from (the market back where it was)."""
+
+    def __init__(self, spec: FaultSpec, backend: Stack) -> None:
+        super().__init__(spec)
+        unknown = sorted(set(spec.params) - set(CANDLE_PARAMS))
+        if unknown:
+            raise UsageError(
+                f"fault {spec.name}: params: unknown {', '.join(map(str, unknown))} — known: {', '.join(CANDLE_PARAMS)}"
+            )
+        self.client = ServiceClient(backend.url(self.target), timeout=5.0)
+        self.params: dict[str, Any] = {"scenario": "flash_crash", "warmup_candles": 0, **spec.params}
+        self._previous: dict[str, Any] | None = None
+
+    def describe(self) -> str:
+        """``candles flash_crash``."""
+        return f"candles {self.params['scenario']}"
+
+    def _apply(self) -> None:
+        state = self.client.candles()
+        previous = {key: state[key] for key in _CANDLE_CONFIG if state.get(key) is not None}
+        price = state.get("last_price") or previous.get("initial_price")
+        if price is not None:
+            previous["initial_price"] = price
+        self._previous = previous
+        self.client.set_candles({**previous, **self.params})
+
+    def _revert(self) -> None:
+        self.client.set_candles(self._previous)
+
+
 class LoadFault(Fault):
     """A Locust load started on apply and stopped on revert (bad traffic is a fault too)."""
 
@@ -314,6 +357,12 @@ FAULT_KINDS: dict[str, FaultKind] = {
     "redis_down": FaultKind("kill redis-server (revert: start it)", _process("kill"), "redis"),
     "market": FaultKind(
         "switch the exchange's market scenario, e.g. flash_crash (revert: the previous scenario)", _market, "exchange"
+    ),
+    "candles": FaultKind(
+        "switch the exchange's candle feed (a trading bot's market), e.g. flash_crash, from its last price "
+        "(revert: the previous feed, back at that price)",
+        CandleFault,
+        "exchange",
     ),
     "load": FaultKind(
         "extra Locust load against the gateway, e.g. broken senders (params: LoadSpec fields; revert: stop)",

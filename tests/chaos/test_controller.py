@@ -13,7 +13,15 @@ import pytest
 
 import obs_tests
 from obs_tests.chaos.controller import ChaosController
-from obs_tests.chaos.faults import FAULT_KINDS, FaultSpec, MarketFault, ProcessFault, ServiceFault, build_fault
+from obs_tests.chaos.faults import (
+    FAULT_KINDS,
+    CandleFault,
+    FaultSpec,
+    MarketFault,
+    ProcessFault,
+    ServiceFault,
+    build_fault,
+)
 from obs_tests.config.contract import load_contract
 from obs_tests.errors import StackError, UnknownComponent, UsageError
 from obs_tests.stack.compose_stack import ComposeStack
@@ -173,6 +181,7 @@ def test_unknown_kind_and_missing_target_are_usage_errors() -> None:
             "slow_metrics", "gateway", ServiceFault, "slow_metrics gateway (metrics_delay_ms=3000)", id="slow"
         ),
         pytest.param("market", None, MarketFault, "market flash_crash", id="market-default"),
+        pytest.param("candles", None, CandleFault, "candles flash_crash", id="candles-default"),
     ],
 )
 def test_each_kind_is_built_by_its_registry_entry(kind: str, target: str | None, built: type, described: str) -> None:
@@ -180,6 +189,74 @@ def test_each_kind_is_built_by_its_registry_entry(kind: str, target: str | None,
     assert type(fault) is built
     assert fault.describe() == described
     assert FAULT_KINDS[kind].description
+
+
+class CandleFeedFake:
+    """The exchange's candle-feed admin API as a CandleFault calls it."""
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        self.state = state
+        self.puts: list[dict[str, Any] | None] = []
+
+    def candles(self) -> dict[str, Any]:
+        return self.state
+
+    def set_candles(self, config: dict[str, Any] | None = None) -> dict[str, Any]:
+        self.puts.append(config)
+        return {}
+
+
+FEED_STATE = {
+    "scenario": "sideways",
+    "seed": 42,
+    "initial_price": 50000.0,
+    "pair": "BTC/USDT",
+    "volatility_multiplier": 1.0,
+    "spread_bps": 20.0,
+    "warmup_candles": 20,
+    "candle": 12,
+    "first_price": 49990.0,
+    "last_price": 50170.5,
+    "min_price": 49800.0,
+    "max_price": 50200.0,
+    "known": ["sideways", "flash_crash"],
+}
+
+
+def test_a_candle_fault_plays_its_scenario_from_the_last_price_and_reverts_to_the_feed_at_that_price() -> None:
+    fault = build_fault(FaultSpec("crash", "candles", None, {"seed": 7}), RecordingBackend())
+    assert isinstance(fault, CandleFault)
+    feed = fault.client = CandleFeedFake(FEED_STATE)  # type: ignore[assignment]
+    fault.apply()
+    fault.revert()
+    config = {"pair": "BTC/USDT", "volatility_multiplier": 1.0, "spread_bps": 20.0}
+    assert feed.puts == [
+        {**config, "scenario": "flash_crash", "seed": 7, "initial_price": 50170.5, "warmup_candles": 0},
+        {**config, "scenario": "sideways", "seed": 42, "initial_price": 50170.5, "warmup_candles": 20},
+    ]
+
+
+def test_a_candle_fault_on_a_feed_that_served_nothing_starts_at_its_initial_price() -> None:
+    fault = build_fault(
+        FaultSpec("crash", "candles", None, {"scenario": "bear_crash", "warmup_candles": 3}), RecordingBackend()
+    )
+    feed = fault.client = CandleFeedFake({**FEED_STATE, "candle": 0, "last_price": None})  # type: ignore[assignment]
+    fault.apply()
+    assert feed.puts[0] is not None
+    assert (feed.puts[0]["scenario"], feed.puts[0]["initial_price"], feed.puts[0]["warmup_candles"]) == (
+        "bear_crash",
+        50000.0,
+        3,
+    )
+
+
+def test_a_candle_fault_with_an_unknown_param_names_the_known_ones() -> None:
+    with pytest.raises(UsageError) as info:
+        build_fault(FaultSpec("crash", "candles", None, {"scenario": "flash_crash", "speed": 2}), RecordingBackend())
+    assert str(info.value) == (
+        "fault crash: params: unknown speed — known: scenario, seed, initial_price, volatility_multiplier, "
+        "spread_bps, warmup_candles"
+    )
 
 
 def test_every_kind_the_schema_allows_is_registered() -> None:
