@@ -157,9 +157,14 @@ def test_unit_test_with_a_wrong_expectation_shows_promtool_diff(project: Path) -
 
 def test_scenarios_are_checked_for_races(project: Path) -> None:
     shutil.copytree(ROOT / "scenarios", project / "scenarios")
+    shipped = sorted(p.name for p in (ROOT / "scenarios").iterdir() if p.suffix in (".yaml", ".yml"))
+    assert len(shipped) > 1, shipped
     code, out = _lint(project)
     assert code == 0, out
-    assert "PASS  scenarios: 19 scenarios in" in out
+    assert f"PASS  scenarios: {len(shipped)} scenarios in" in out
+    # one case per file: every shipped scenario went through the checks (schema, meaning, races), none skipped
+    cases = ET.parse(project / "junit.xml").getroot().iter("testcase")
+    assert sorted(str(c.get("name")) for c in cases if c.get("classname") == "scenarios") == shipped
     shutil.copy(ROOT / "tests" / "fixtures" / "races" / "stalled-consumer-racy.yaml", project / "scenarios")
     code, out = _lint(project)
     assert code == 1, out
