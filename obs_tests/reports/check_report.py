@@ -109,6 +109,12 @@ def _span(doc: Mapping[str, Any]) -> tuple[float, float] | None:
     return began, max(ended, began)
 
 
+def _scenario_id(doc: Mapping[str, Any]) -> str:
+    """The identifier of the scenario a result document is about (its ``scenario`` is ``{name, id, ...}``)."""
+    about = doc.get("scenario")
+    return str(about.get("id") or about.get("name") or "") if isinstance(about, Mapping) else str(about or "")
+
+
 def _chaos(scenarios: Sequence[Mapping[str, Any]], started_at: float | None) -> dict[str, Any]:
     spans = [_span(doc) for doc in scenarios]
     origin = started_at or min((span[0] for span in spans if span), default=0.0)
@@ -116,7 +122,7 @@ def _chaos(scenarios: Sequence[Mapping[str, Any]], started_at: float | None) -> 
     for doc, span in zip(scenarios, spans, strict=True):
         rows.append(
             {
-                "scenario": str(doc.get("scenario", "")),
+                "scenario": _scenario_id(doc),
                 "status": str(doc.get("status", "")),
                 "duration_seconds": round(float(doc.get("duration") or 0.0), 3),
                 "lane": str(doc.get("lane") or ""),

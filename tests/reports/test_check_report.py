@@ -53,7 +53,7 @@ def _summary(tests: list[dict[str, Any]], sections: dict[str, Any] | None = None
 
 def _scenario(alert: str, fired: bool = True, cleared: bool = True) -> dict[str, Any]:
     return {
-        "scenario": f"{alert.lower()}-scenario",
+        "scenario": {"name": f"{alert} scenario", "id": f"{alert.lower()}-scenario", "description": ""},
         "status": "passed" if cleared else "failed",
         "duration": 8.0,
         "alerts": [
@@ -225,7 +225,7 @@ def test_scenario_results_of_this_run_only(tmp_path: Path) -> None:
     (new.parent / "broken.json").write_text("{not json")
     start = time.time() - 5
     os.utime(old, (start - 100, start - 100))
-    assert [d["scenario"] for d in load_scenario_results(tmp_path, since=start)] == ["agentstalled-scenario"]
+    assert [d["scenario"]["id"] for d in load_scenario_results(tmp_path, since=start)] == ["agentstalled-scenario"]
     assert load_scenario_results(tmp_path / "nothing", since=0) == []
 
 
