@@ -40,7 +40,14 @@ from obs_tests.scenarios.event_setup import (
 from obs_tests.scenarios.meaning import validate_meaning
 from obs_tests.scenarios.races import find_races
 from obs_tests.scenarios.settling import WATCHDOG
-from obs_tests.scenarios.step_types import STEP_TYPES, StepArgs, parse_step
+from obs_tests.scenarios.step_types import (
+    STEP_TYPES,
+    AssertState,
+    StepArgs,
+    WaitForAlert,
+    WaitForNotification,
+    parse_step,
+)
 from obs_tests.stack.components import component_names
 from obs_tests.stack.system_under_test import load_system
 
@@ -348,7 +355,7 @@ def scenario_from_document(doc: LocatedDocument, path: Path, catalog: Catalog) -
         market=setup.get("market"),
         load=dict(load) if isinstance(load, dict) else None,
         time_scale=setup.get("time_scale"),
-        settle=bool(setup.get("settle", True)),
+        settle=bool(setup.get("settle", _judges_alerts(expect, steps))),
         chaos=chaos,
         steps=steps,
         expect=expect,
@@ -357,6 +364,22 @@ def scenario_from_document(doc: LocatedDocument, path: Path, catalog: Catalog) -
     )
     _check_races(scenario, catalog)
     return scenario
+
+
+def _judges_alerts(expect: Expect, steps: Sequence[Step]) -> bool:
+    """Whether a scenario judges alerts or notifications (then it waits for the previous incident to be
+    over before it starts — ``setup.settle``'s default; one that judges only bus events need not)."""
+    judged = (
+        expect.must_fire,
+        expect.must_not_fire,
+        expect.must_not_fire_others,
+        expect.notifications,
+        expect.sequence,
+    )
+    alert_steps = (WaitForAlert, WaitForNotification)
+    return any(judged) or any(
+        isinstance(s.args, alert_steps) or (isinstance(s.args, AssertState) and s.args.alert) for s in steps
+    )
 
 
 def _check_races(scenario: Scenario, catalog: Catalog) -> None:

@@ -93,3 +93,11 @@ def test_a_step_is_written_as_a_file_writes_it() -> None:
         "id": "sold",
     }
     assert step_document(AssertEvents(position_count=Bounds(min=3))) == {"assert": {"position_count": {"min": 3}}}
+
+
+def test_a_scenario_judging_only_bus_events_does_not_wait_for_the_previous_incident(catalog: Catalog) -> None:
+    events_only = build_scenario("x", bot=BotSetup(), steps=[WaitForCycles(5)], catalog=catalog)
+    assert events_only.settle is False
+    alerts = load_scenario(ROOT / "scenarios" / "bot-drawdown-high.yaml", catalog)  # bot setup, judges alerts
+    assert alerts.settle is True
+    assert load_scenario(ROOT / "scenarios" / "gateway-down.yaml", catalog).settle is True
