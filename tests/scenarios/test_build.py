@@ -28,7 +28,7 @@ def test_a_scenario_built_in_code_equals_the_same_scenario_from_its_file(catalog
         description="A sideways market and no chaos: every cycle completes, nothing fails, the capital stays "
         "near where it started",
         exchange=ExchangeSetup(scenario="sideways", initial_price=50000.0, pair="BTC/USDT", seed=3),
-        bot=BotSetup(poll_interval=10),
+        bot=BotSetup(poll_interval=3),
         steps=[
             WaitForCycles(40),
             AssertEvents(
