@@ -23,17 +23,21 @@ import contextlib
 import signal
 import threading
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
 __all__ = [
     "INTERRUPT_SIGNALS",
+    "JOIN_SLICE",
     "Interrupted",
+    "WorkThread",
     "exit_status",
     "forget_signals",
     "interrupted_line",
+    "join_held",
     "note_signal",
     "raise_interrupt",
+    "run_threads",
     "signal_received",
     "signals_as_interrupts",
     "signals_held_off",
@@ -129,3 +133,61 @@ def signals_held_off(signals: tuple[signal.Signals, ...] = INTERRUPT_SIGNALS) ->
 
 def _hold(signum: int, frame: types.FrameType | None) -> None:
     note_signal(signum)
+
+
+#: longest a signal waits for the main thread's handler while it waits for threads (seconds)
+JOIN_SLICE = 0.1
+
+
+class WorkThread(threading.Thread):
+    """A thread that says when its work is over (:attr:`finished`), so the main thread can wait for it
+    without waiting inside ``join()``: on Python < 3.13 an interrupt landing inside ``Thread.join()`` (or
+    ``is_alive()``) can mark a thread that still runs as finished (CPython gh-90882), and every later
+    ``join()`` returns at once — work still reverting faults would be left unwaited for."""
+
+    def __init__(self, *, target: Callable[[], None], name: str) -> None:
+        super().__init__(name=name)
+        self._work = target
+        self.finished = threading.Event()
+
+    def run(self) -> None:
+        try:
+            self._work()
+        finally:
+            self.finished.set()
+
+
+def run_threads(threads: Sequence[WorkThread], on_interrupt: Callable[[], None], *, start: bool = True) -> None:
+    """Start ``threads`` (unless ``start=False``: already started) and wait for them. SIGINT/SIGTERM (in
+    the main thread) call ``on_interrupt`` — which tells the threads to stop — then wait, with further
+    signals held off, until every thread has finished, and re-raise."""
+    with signals_as_interrupts():
+        try:
+            if start:
+                for thread in threads:
+                    thread.start()
+            for thread in threads:
+                _join_interruptibly(thread)
+        except KeyboardInterrupt:
+            on_interrupt()
+            join_held(threads)
+            raise
+
+
+def _join_interruptibly(thread: WorkThread) -> None:
+    """Wait for ``thread`` in bounded waits on its :attr:`~WorkThread.finished` event. The kernel may
+    deliver SIGINT/SIGTERM to any thread of the process: a main thread blocked in one unbounded wait would
+    run its Python handler only once the thread ended on its own; between two bounded waits it runs at once."""
+    while not thread.finished.wait(JOIN_SLICE):
+        pass
+    thread.join()  # its work is over: returns at once
+
+
+def join_held(threads: Sequence[WorkThread]) -> None:
+    """Wait for ``threads`` (told to stop) with SIGINT/SIGTERM held off meanwhile: a second Ctrl-C must
+    not cut a fault revert or a stack's stop short (the signal still decides the exit status)."""
+    with signals_held_off():
+        for thread in threads:
+            if thread.ident is not None:
+                thread.finished.wait()
+                thread.join()

@@ -28,7 +28,7 @@ from typing import Any, Final
 
 import orjson
 
-from obs_tests.scenarios.events import checksum
+from obs_tests.scenarios.events import checksum, envelope
 
 __all__ = [
     "EVENT_FIELDS",
@@ -95,15 +95,7 @@ class Event:
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form (``event`` is the name)."""
-        return {
-            "event": self.name,
-            "run": self.run,
-            "seq": self.seq,
-            "cycle": self.cycle,
-            "time": self.time,
-            "data": self.data,
-            "checksum": self.checksum,
-        }
+        return envelope(self)
 
     def encode(self) -> bytes:
         """The bytes published."""

@@ -26,7 +26,7 @@ import time
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -37,6 +37,7 @@ __all__ = [
     "EventLog",
     "RecordedEvent",
     "checksum",
+    "envelope",
     "exchange_summary",
 ]
 
@@ -59,6 +60,36 @@ CYCLE_EVENT = "BotMonitoringCycleStarted"
 def checksum(data: Mapping[str, Any]) -> str:
     """The CRC-32 (8 hex digits) of ``data`` serialised with sorted keys — what the publisher computes."""
     return f"{zlib.crc32(orjson.dumps(dict(data), option=orjson.OPT_SORT_KEYS)) & 0xFFFFFFFF:08x}"
+
+
+class _Envelope(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def run(self) -> str: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def cycle(self) -> int: ...
+    @property
+    def time(self) -> float: ...
+    @property
+    def data(self) -> Mapping[str, Any]: ...
+    @property
+    def checksum(self) -> str: ...
+
+
+def envelope(event: _Envelope) -> dict[str, Any]:
+    """An event's message body (``event`` is the name): what the bot publishes and a recording keeps."""
+    return {
+        "event": event.name,
+        "run": event.run,
+        "seq": event.seq,
+        "cycle": event.cycle,
+        "time": event.time,
+        "data": dict(event.data),
+        "checksum": event.checksum,
+    }
 
 
 @dataclass(frozen=True)
@@ -101,16 +132,7 @@ class RecordedEvent:
 
     def to_json(self) -> dict[str, Any]:
         """The recording's form (the message body plus ``received_at``)."""
-        return {
-            "event": self.name,
-            "run": self.run,
-            "seq": self.seq,
-            "cycle": self.cycle,
-            "time": self.time,
-            "data": dict(self.data),
-            "checksum": self.checksum,
-            "received_at": self.received_at,
-        }
+        return {**envelope(self), "received_at": self.received_at}
 
 
 @dataclass

@@ -29,14 +29,15 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
-from obs_tests.core.interrupts import signals_as_interrupts, signals_held_off
+from obs_tests.core.interrupts import JOIN_SLICE, WorkThread, join_held, run_threads
 from obs_tests.scenarios.model import Catalog, Scenario
 from obs_tests.scenarios.results import ScenarioResult
 from obs_tests.scenarios.runner import ScenarioRunner
@@ -112,10 +113,17 @@ class StackPool:
     stacks: int
     first: Stack | None = None
     lent: LentStack | None = None
+    #: at most this many scenarios that drive Locust load (:attr:`Scenario.drives_load`) at once, across
+    #: the stacks (default: one per CPU core; None: no limit): they are what loads the CPU, and the stretch
+    #: they cause one another on a small machine would eat into every bound. They start first, being the
+    #: longest; a free stack takes a scenario without load while the limit is reached.
+    max_loading: int | None = field(default_factory=lambda: os.cpu_count() or 1)
 
     def __post_init__(self) -> None:
         if self.stacks < 1:
             raise ValueError("stacks must be >= 1")
+        if self.max_loading is not None and self.max_loading < 1:
+            raise ValueError("max_loading must be >= 1")
 
 
 Lanes = SharedStack | StackPool
@@ -143,9 +151,10 @@ def run_scenarios(
     run = _Run(scenarios, on_result=on_result, log=log, stop=stop, around=around, on_lane=on_lane)
     run.output = output or RunOutput()
     threads = [
-        _Lane(target=run.guarded(work), name=f"scenarios-{lane.replace(' ', '-')}") for lane, work in run.lanes(lanes)
+        WorkThread(target=run.guarded(work), name=f"scenarios-{lane.replace(' ', '-')}")
+        for lane, work in run.lanes(lanes)
     ]
-    _run_threads(threads, run.stop.set)
+    run_threads(threads, run.stop.set)
     return run.collect()
 
 
@@ -182,7 +191,7 @@ class Background:
         self.done: list[ScenarioResult] = []
         self._results: list[ScenarioResult] = []
         self._errors: list[BaseException] = []
-        self._thread = _Lane(target=partial(self._run, log, on_lane), name="scenarios-background")
+        self._thread = WorkThread(target=partial(self._run, log, on_lane), name="scenarios-background")
 
     @property
     def finished(self) -> int:
@@ -198,7 +207,7 @@ class Background:
         in the scenarios' order. SIGINT/SIGTERM stop them, revert their faults and are re-raised."""
         if isinstance(self.lanes, StackPool) and self.lanes.lent is not None:
             self.lanes.lent.keep()
-        _run_threads([self._thread], self.stop.set, start=False)
+        run_threads([self._thread], self.stop.set, start=False)
         if self._errors:
             raise self._errors[0]
         return self._results
@@ -207,7 +216,7 @@ class Background:
         """Stop what still runs and wait until every fault is reverted and every stack stopped."""
         if self._thread.ident is not None and not self._thread.finished.is_set():
             self.stop.set()
-        _join_held([self._thread])
+        join_held([self._thread])
 
     def _run(self, log: LogFn | None, on_lane: Callable[[str], None] | None) -> None:
         try:
@@ -256,6 +265,9 @@ class _Run:
         self._start_errors: list[BaseException] = []
         self._started = False  # a lane has a stack
         self._lock = threading.Lock()
+        self._turn = threading.Condition(self._lock)  # a loading scenario ended
+        self._loading = 0  # scenarios driving load that run now
+        self._max_loading: int | None = None
         self._on_result = on_result
         self._log = log
         self._around = around
@@ -266,6 +278,9 @@ class _Run:
         """Each lane's name and its work, to run in a thread of its own."""
         if isinstance(lanes, SharedStack):
             return [(lanes.name or "shared stack", partial(self._shared, lanes))]
+        if lanes.max_loading is not None:
+            self._max_loading = lanes.max_loading
+            self._pending.sort(key=lambda s: not s.drives_load)  # stable: the longest first
         own = min(lanes.stacks, max(len(self.scenarios), 1))
         work: list[tuple[str, Callable[[], None]]] = []
         for number in range(1, own + 1):
@@ -327,7 +342,7 @@ class _Run:
         ]
         runners[0].prepare()
         threads = [
-            _Lane(target=self.guarded(partial(self._play, r)), name=f"scenario-{r.scenario.name}") for r in runners
+            WorkThread(target=self.guarded(partial(self._play, r)), name=f"scenario-{r.scenario.name}") for r in runners
         ]
         for thread in threads:
             thread.start()
@@ -370,15 +385,31 @@ class _Run:
     def _take(self, stack: Stack, lane: str) -> None:
         """Run waiting scenarios on ``stack``, one at a time, until none is left."""
         while (scenario := self._next()) is not None:
-            self._play(self._runner(scenario, stack, lane))
+            try:
+                self._play(self._runner(scenario, stack, lane))
+            finally:
+                with self._turn:
+                    self._loading -= scenario.drives_load
+                    self._turn.notify_all()
 
     def _waiting(self) -> bool:
         with self._lock:
             return bool(self._pending) and not self.stop.is_set()
 
     def _next(self) -> Scenario | None:
-        with self._lock:
-            return self._pending.pop(0) if self._pending and not self.stop.is_set() else None
+        """The first waiting scenario this lane may start now — one driving load only below the pool's
+        ``max_loading`` (else waits until a loading one ended); None when none is left."""
+        with self._turn:
+            while self._pending and not self.stop.is_set():
+                limit = self._max_loading
+                free = limit is None or self._loading < limit
+                scenario = next((s for s in self._pending if free or not s.drives_load), None)
+                if scenario is not None:
+                    self._pending.remove(scenario)
+                    self._loading += scenario.drives_load
+                    return scenario
+                self._turn.wait(JOIN_SLICE)  # bounded: a stop is seen at once too
+            return None
 
     # -- one scenario --------------------------------------------------------------------------
     def _runner(self, scenario: Scenario, stack: Stack, lane: str, *, prepared: bool = False) -> ScenarioRunner:
@@ -418,61 +449,3 @@ def _not_started(scenario: Scenario) -> ScenarioResult:
         finished_at=now,
         error="stopped before it started (no fault applied)",
     )
-
-
-def _run_threads(threads: Sequence[_Lane], on_interrupt: Callable[[], None], *, start: bool = True) -> None:
-    """Start ``threads`` (unless ``start=False``: already started) and wait for them. SIGINT/SIGTERM (in
-    the main thread) call ``on_interrupt`` — which stops the scenarios; each reverts its own faults —
-    then wait, with further signals held off, until every thread has finished that, and re-raise."""
-    with signals_as_interrupts():
-        try:
-            if start:
-                for thread in threads:
-                    thread.start()
-            for thread in threads:
-                _join_interruptibly(thread)
-        except KeyboardInterrupt:
-            on_interrupt()
-            _join_held(threads)
-            raise
-
-
-class _Lane(threading.Thread):
-    """A thread that says when its work is over (:attr:`finished`), so the main thread can wait for it
-    without waiting inside ``join()``: on Python < 3.13 an interrupt landing inside ``Thread.join()`` (or
-    ``is_alive()``) can mark a thread that still runs as finished (CPython gh-90882), and every later
-    ``join()`` returns at once — a lane would be left reverting its faults unwaited for."""
-
-    def __init__(self, *, target: Callable[[], None], name: str) -> None:
-        super().__init__(name=name)
-        self._work = target
-        self.finished = threading.Event()
-
-    def run(self) -> None:
-        try:
-            self._work()
-        finally:
-            self.finished.set()
-
-
-def _join_interruptibly(lane: _Lane) -> None:
-    """Wait for ``lane`` in bounded waits on its :attr:`~_Lane.finished` event. The kernel may deliver
-    SIGINT/SIGTERM to any thread of the process: a main thread blocked in one unbounded wait would run its
-    Python handler only once the lane ended on its own; between two bounded waits it runs at once."""
-    while not lane.finished.wait(_JOIN_SLICE):
-        pass
-    lane.join()  # its work is over: returns at once
-
-
-#: longest a signal waits for the main thread's handler while lanes run (seconds)
-_JOIN_SLICE = 0.1
-
-
-def _join_held(threads: Sequence[_Lane]) -> None:
-    """Wait for ``threads`` (told to stop) with SIGINT/SIGTERM held off meanwhile: a second Ctrl-C must
-    not cut a fault revert or a stack's stop short (the signal still decides the exit status)."""
-    with signals_held_off():
-        for thread in threads:
-            if thread.ident is not None:
-                thread.finished.wait()
-                thread.join()

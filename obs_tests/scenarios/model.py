@@ -219,6 +219,15 @@ class Scenario:
         """Whether its steps count bot cycles and judge bot events (a bot or a replay is set up)."""
         return self.events is not None and self.events.drives_bot
 
+    @property
+    def drives_load(self) -> bool:
+        """Whether it drives Locust load through the gateway (setup load, ``load`` steps or faults)."""
+        return (
+            self.load is not None
+            or any(step.kind == "load" for step in self.steps)
+            or any(c.spec.kind == "load" for c in self.chaos)
+        )
+
     def silent_alerts(self, catalog: Catalog) -> list[str]:
         """The alerts that must not fire (``must_not_fire: others`` expanded)."""
         if not self.expect.must_not_fire_others:

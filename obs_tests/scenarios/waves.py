@@ -51,14 +51,6 @@ def _components(scenario: Scenario) -> set[str]:
     return found
 
 
-def _drives_load(scenario: Scenario) -> bool:
-    return (
-        scenario.load is not None
-        or any(step.kind == "load" for step in scenario.steps)
-        or any(c.spec.kind == "load" for c in scenario.chaos)
-    )
-
-
 def _counts(scenario: Scenario) -> bool:
     return any("increase" in m for m in scenario.expect.metric)
 
@@ -81,10 +73,10 @@ def conflict(a: Scenario, b: Scenario, catalog: Catalog) -> str | None:
         clash = sorted({m.alert for m in one.expect.must_fire} & silent)
         if clash:
             return f"{', '.join(clash)} must fire in {one.name} but stay silent in {other.name}"
-    if _drives_load(a) and _drives_load(b):
+    if a.drives_load and b.drives_load:
         return "both drive load through the gateway"
     for one, other in ((a, b), (b, a)):
-        if _drives_load(one) and _counts(other):
+        if one.drives_load and _counts(other):
             return f"{other.name} asserts counter increases that {one.name}'s load would change"
     return None
 

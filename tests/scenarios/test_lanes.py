@@ -85,8 +85,12 @@ def shipped(catalog: Catalog) -> dict[str, Scenario]:
     return {s.name: s for s in load_scenarios(ROOT / "scenarios", catalog)}
 
 
-def _scenarios(count: int) -> list[Any]:
-    return [SimpleNamespace(name=f"s{i}", path=Path(f"s{i}.yaml"), description="", type="chaos") for i in range(count)]
+def _scenarios(count: int, loading: tuple[int, ...] = ()) -> list[Any]:
+    """``count`` fake scenarios ``s0``, ``s1``, …; those numbered in ``loading`` drive load."""
+    return [
+        SimpleNamespace(name=f"s{i}", path=Path(f"s{i}.yaml"), description="", type="chaos", drives_load=i in loading)
+        for i in range(count)
+    ]
 
 
 class Stacks:
@@ -198,6 +202,60 @@ def test_every_result_names_the_stack_that_ran_it(fake: type[FakeRunner]) -> Non
     assert sorted(ran_on.values()) == ["given", "made-1", "made-2"]  # one lane, one stack
     assert sorted(said) == ["stack 2 down", "stack 2 up", "stack 3 down", "stack 3 up"]
     assert stacks.events.count("made-1 down") == 1 and stacks.events.count("made-2 down") == 1
+
+
+class Overlap:
+    """``behave`` for runs that each take a moment and note which ran at the same time as another."""
+
+    def __init__(self) -> None:
+        self.running: set[str] = set()
+        self.together: list[set[str]] = []
+        self.order: list[str] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, runner: FakeRunner) -> str:
+        name = runner.scenario.name
+        with self._lock:
+            self.order.append(name)
+            self.running.add(name)
+            self.together.append(set(self.running))
+        threading.Event().wait(0.05)  # a run that lasts: the lanes overlap
+        with self._lock:
+            self.running.discard(name)
+        return "passed"
+
+
+def test_a_pool_runs_at_most_max_loading_loaded_scenarios_at_once_and_fills_stacks_with_others(
+    fake: type[FakeRunner],
+) -> None:
+    overlap = Overlap()
+    fake.behave = staticmethod(overlap)
+    loading = (1, 3, 5)
+    results = run_scenarios(_scenarios(6, loading), StackPool(Stacks(), stacks=3, max_loading=1))
+    assert [r.status for r in results] == ["passed"] * 6
+    loaded = {f"s{i}" for i in loading}
+    assert max(len(group & loaded) for group in overlap.together) == 1  # never two at once
+    assert max(len(group) for group in overlap.together) >= 2  # but the other stacks were busy meanwhile
+    assert overlap.order[0] in loaded  # the loaded ones, the longest, start first
+
+
+def test_without_a_limit_loaded_scenarios_run_together(fake: type[FakeRunner]) -> None:
+    fake.behave = staticmethod(_meet(threading.Barrier(2, timeout=10)))  # both must run at once to pass
+    results = run_scenarios(_scenarios(2, (0, 1)), StackPool(Stacks(), stacks=2, max_loading=None))
+    assert [r.status for r in results] == ["passed", "passed"]
+
+
+def test_a_run_stopped_while_a_lane_waits_for_the_load_limit_ends_that_lane(fake: type[FakeRunner]) -> None:
+    stop = threading.Event()
+    fake.behave = staticmethod(lambda runner: (stop.set(), _wait_for_stop(runner))[1])
+    results = run_scenarios(_scenarios(2, (0, 1)), StackPool(Stacks(), stacks=2, max_loading=1), stop=stop)
+    assert [r.status for r in results] == ["stopped", "stopped"]
+    assert len(fake.made) == 1  # the second never started
+
+
+def test_the_pool_limit_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_loading"):
+        StackPool(Stacks(), stacks=2, max_loading=0)
 
 
 def test_a_lent_stack_takes_waiting_scenarios_in_one_more_lane(fake: type[FakeRunner]) -> None:

@@ -94,3 +94,11 @@ def test_docs_scenario_example_is_valid(catalog: Catalog, tmp_path: Path) -> Non
     path.write_text(text[start : text.index("```", start)])
     scenario = load_scenario(path, catalog)
     assert scenario.chaos and scenario.steps and scenario.expect.must_fire
+
+
+def test_a_scenario_drives_load_through_its_setup_a_load_step_or_a_load_fault(catalog: Catalog) -> None:
+    shipped = {s.name: s for s in load_scenarios(ROOT / "scenarios", catalog)}
+    assert shipped["redis-down"].drives_load  # setup load
+    assert shipped["gateway-high-error-rate"].drives_load  # a load fault (and setup load)
+    assert shipped["orchestrator-stalled-consumer-lag"].drives_load  # a load step
+    assert not shipped["bot-down"].drives_load and not shipped["market-flash-crash"].drives_load
