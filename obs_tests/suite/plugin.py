@@ -12,8 +12,10 @@ yours) gets:
   ``contract_gauge``, ``contract_budgeted``) / ``contract_alert`` runs once per job / metric / alert rule;
 - ``obs_findings``: judges a check's findings under the contract's policy (in-file suppressions, then
   each rule id's level): errors fail the test, warnings go to the summary and every report;
-- markers ``chaos``, ``load``, ``grafana``, ``browser``, ``slow``, ``stack``; ``grafana`` tests skip
-  with a reason when no Grafana URL is given.
+- markers (:data:`MARKERS`, shown by ``pytest --markers``) ``integration``, ``stack``, ``scenario``,
+  ``chaos``, ``load``, ``state``, ``edge_case``, ``grafana``, ``browser``, ``slow``: the suite's checks
+  carry them, so ``-m`` selects among them (``obs-tests check -m "not chaos"``), and your own tests may
+  use them; ``grafana`` tests skip with a reason when no Grafana URL is given.
 
 SIGTERM is turned into ``KeyboardInterrupt`` for the session so fixture teardown (stopping the stack)
 runs when CI kills the job.
@@ -98,13 +100,22 @@ __all__ = [
     "stack",
 ]
 
+#: the markers the suite's checks carry, for ``-m`` (``obs-tests check -m "not chaos"``) and for your own tests
 MARKERS = {
+    "integration": "needs a live stack, the embedded one (started for it) or yours (by URL): queries Prometheus, "
+    "Alertmanager or Grafana; -m 'not integration' runs the static checks only, starting no server",
+    "stack": "needs the embedded stack of real servers (started for it) and drives its demo system; "
+    "skips on a stack of yours",
+    "scenario": "runs a scenario of scenarios/*.yaml on a live stack and judges its expectations",
     "chaos": "injects faults into the stack",
     "load": "runs Locust load",
+    "state": "checks what must hold across time and restarts: counters never decrease, series stay fresh, "
+    "the pipeline resumes after Prometheus restarts",
+    "edge_case": "feeds hostile or malformed input (invalid webhooks, corrupted events) and checks it is "
+    "rejected, counted and alerted on",
     "grafana": "needs a Grafana server (--grafana-url / OBS_GRAFANA_URL)",
     "browser": "drives headless Chromium",
     "slow": "takes more than a few seconds",
-    "stack": "starts the embedded stack of real servers",
 }
 
 _OLD_SIGTERM = pytest.StashKey[Any]()
