@@ -13,6 +13,8 @@ from obs_tests.suite.report_fixtures import FindingsJudge
 from obs_tests.suite.session_settings import log_dir
 from obs_tests.suite.workloads import run_workload
 
+pytestmark = [pytest.mark.integration, pytest.mark.stack, pytest.mark.load, pytest.mark.slow]
+
 
 def test_accounting_under_load(
     prom: PrometheusClient,
@@ -30,6 +32,7 @@ def test_accounting_under_load(
     obs_findings(list(outcome.findings))
 
 
+@pytest.mark.chaos
 def test_latency_histogram_matches_locust(
     prom: PrometheusClient,
     mock_system: EmbeddedStack,
