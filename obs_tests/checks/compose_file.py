@@ -7,7 +7,10 @@ agrees with the rest of the repository:
 - every scrape target of ``prometheus/prometheus.yml`` names a compose service and the port it listens on;
 - Grafana mounts the provisioning directory and the dashboards directory, and both exist;
 - the ``locust`` profile has a master and a worker that exports its metrics (``--metrics-port``), and
-  Prometheus scrapes that port as job ``load``.
+  Prometheus scrapes that port as job ``load``;
+- ``docker-compose.test.yml`` (:func:`check_compose_test_file`), laid over it with profile ``test``: a
+  ``test-runner`` that runs ``obs-tests check`` against URLs naming compose services on the ports they
+  listen on, waits for each to pass its health check, and Prometheus keeps a short retention.
 
 Example::
 
@@ -32,6 +35,7 @@ __all__ = [
     "PINNED_IMAGES",
     "check_compose",
     "check_compose_consistency",
+    "check_compose_test_file",
     "compose_command",
     "compose_config",
 ]
@@ -59,8 +63,10 @@ def compose_command() -> list[str] | None:
     return None
 
 
-def compose_config(path: Path, profiles: tuple[str, ...] = (), env: Mapping[str, str] | None = None) -> str | None:
-    """Run ``docker-compose -f <path> config -q``; None when valid, else the tool's message.
+def compose_config(
+    path: Path, profiles: tuple[str, ...] = (), env: Mapping[str, str] | None = None, *, over: Path | None = None
+) -> str | None:
+    """Run ``docker-compose -f <path> [-f <over>] config -q``; None when valid, else the tool's message.
 
     Raises :class:`ToolError` when no compose binary is installed. The resolved config is never printed
     (it would contain the environment's secrets): only ``-q`` validation is used.
@@ -74,7 +80,7 @@ def compose_config(path: Path, profiles: tuple[str, ...] = (), env: Mapping[str,
     environment = dict(os.environ if env is None else env)
     for name in REQUIRED_ENV:
         environment.setdefault(name, _PLACEHOLDER)
-    argv = [*command, "-f", str(path), "--project-directory", str(path.parent)]
+    argv = [*command, "-f", str(path), *(["-f", str(over)] if over else []), "--project-directory", str(path.parent)]
     for profile in profiles:
         argv += ["--profile", profile]
     try:
@@ -243,3 +249,80 @@ def check_compose(compose: Path, prometheus_config: Path, system: SystemUnderTes
             label = f" (profile {', '.join(profiles)})" if profiles else ""
             findings.append(Finding("compose", display_path(compose), f"docker-compose config{label}: {problem}"))
     return findings + check_compose_consistency(compose, prometheus_config, system)
+
+
+#: the service of ``docker-compose.test.yml`` that runs the checks, and its profile
+TEST_RUNNER = "test-runner"
+TEST_PROFILE = "test"
+#: the URL options of ``obs-tests check`` and the container port of the pinned image they point at
+_URL_PORTS = {"--prometheus-url": "9090", "--alertmanager-url": "9093", "--grafana-url": "3000"}
+
+
+def check_compose_test_file(test_file: Path, compose: Path) -> list[Finding]:
+    """``docker-compose.test.yml`` over ``compose``: ``docker-compose config`` of both with profile ``test``,
+    then the runner: it runs ``obs-tests check``; each ``--…-url`` names a service of the files on the
+    port its image listens on; it waits for each of them to be healthy (a ``healthcheck`` and
+    ``condition: service_healthy``); Prometheus runs with a ``--storage.tsdb.retention.time``."""
+    where = display_path(test_file)
+    problem = compose_config(compose, (TEST_PROFILE,), over=test_file)
+    if problem:
+        return [Finding("compose", where, f"docker-compose config (profile test): {problem}")]
+    services: dict[str, Any] = {}
+    for path in (compose, test_file):
+        for name, service in ((load_yaml(path, error=ConfigInvalid) or {}).get("services") or {}).items():
+            services[name] = {**services.get(name, {}), **(service or {})}
+    runner = services.get(TEST_RUNNER)
+    if not isinstance(runner, dict) or TEST_PROFILE not in (runner.get("profiles") or []):
+        return [
+            Finding(
+                "compose", where, f"no service '{TEST_RUNNER}' in profile 'test' — add one that runs obs-tests check"
+            )
+        ]
+    argv = _service_command(runner)
+    if argv[:2] != ["obs-tests", "check"]:
+        return [
+            Finding(
+                "compose", f"{where}: {TEST_RUNNER}", f"command must run 'obs-tests check', not {' '.join(argv[:2])!r}"
+            )
+        ]
+    findings = _check_runner_urls(where, argv, services, runner.get("depends_on") or {})
+    if not any(
+        str(a).startswith("--storage.tsdb.retention.time=") for a in _service_command(services.get("prometheus") or {})
+    ):
+        findings.append(
+            Finding(
+                "compose",
+                f"{where}: prometheus",
+                "no --storage.tsdb.retention.time: a test stack keeps a short retention",
+            )
+        )
+    return findings
+
+
+def _check_runner_urls(
+    where: str, argv: list[str], services: Mapping[str, Any], depends: Mapping[str, Any] | list[str]
+) -> list[Finding]:
+    """Each URL option of the runner's ``obs-tests check`` names a service, its port, and a healthy wait."""
+    findings = []
+    runner = f"{where}: {TEST_RUNNER}"
+    for option, port in _URL_PORTS.items():
+        if option not in argv or argv.index(option) + 1 >= len(argv):
+            findings.append(Finding("compose", runner, f"{option} is not given: check would start a stack of its own"))
+            continue
+        url = argv[argv.index(option) + 1]
+        host, _, given = url.removeprefix("http://").split("/")[0].partition(":")
+        if host not in services:
+            findings.append(Finding("compose", runner, f"{option} {url}: no compose service '{host}'"))
+            continue
+        if given != port:
+            message = f"{option} {url}: '{host}' listens on port {port}, not {given or '80'}"
+            findings.append(Finding("compose", runner, message))
+        condition = (depends.get(host) or {}).get("condition") if isinstance(depends, Mapping) else None
+        if condition != "service_healthy":
+            wanted = f"{{{host}: {{condition: service_healthy}}}}"
+            findings.append(
+                Finding("compose", runner, f"does not wait for '{host}' to be healthy ({wanted} in depends_on)")
+            )
+        elif not (services[host].get("healthcheck") or {}).get("test"):
+            findings.append(Finding("compose", f"{where}: {host}", "waited for as healthy but has no healthcheck"))
+    return findings

@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from obs_tests.checks.compose_file import check_compose, check_compose_consistency, compose_command, compose_config
+from obs_tests.checks.compose_file import (
+    check_compose,
+    check_compose_consistency,
+    check_compose_test_file,
+    compose_command,
+    compose_config,
+)
 from obs_tests.stack.system_under_test import load_system
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,8 +34,8 @@ pytestmark = pytest.mark.skipif(
 def project(tmp_path: Path) -> Path:
     for name in ("prometheus", "grafana", "grafana_dashboards"):
         shutil.copytree(ROOT / name, tmp_path / name)
-    shutil.copy(ROOT / "docker-compose.yml", tmp_path / "docker-compose.yml")
-    shutil.copy(ROOT / "Dockerfile", tmp_path / "Dockerfile")
+    for name in ("docker-compose.yml", "docker-compose.test.yml", "Dockerfile"):
+        shutil.copy(ROOT / name, tmp_path / name)
     return tmp_path
 
 
@@ -157,6 +163,81 @@ def test_grafana_without_provisioning_or_load_scrape(project: Path) -> None:
 
 
 def test_dockerfile_copies_what_exists() -> None:
-    copies = [line.split()[1:-1] for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("COPY ")]
+    lines = (ROOT / "Dockerfile").read_text().splitlines()
+    copies = [line.split()[1:-1] for line in lines if line.startswith("COPY ") and "--from=" not in line]
     sources = [s for group in copies for s in group]
     assert sources and all((ROOT / s).exists() for s in sources), sources
+    stages = {line.split()[-1] for line in lines if line.startswith("FROM ") and " AS " in line}
+    taken = {line.split()[1].removeprefix("--from=") for line in lines if "--from=" in line}
+    assert taken and taken <= stages, (taken, stages)  # promtool and amtool come from named stages
+    assert {"app", "test-runner"} <= stages
+
+
+def _test_messages(project: Path) -> list[str]:
+    found = check_compose_test_file(project / "docker-compose.test.yml", project / "docker-compose.yml")
+    return [f"{f.subject}: {f.message}" for f in found]
+
+
+def test_shipped_test_runner_file_is_valid(project: Path) -> None:
+    assert _test_messages(project) == []
+
+
+def test_the_test_profile_adds_the_runner_with_the_compose_urls() -> None:
+    command = compose_command()
+    assert command is not None
+    env = {**os.environ, "OBS_GRAFANA_PASSWORD": "x"}
+    files = ["-f", str(ROOT / "docker-compose.yml"), "-f", str(ROOT / "docker-compose.test.yml")]
+    done = subprocess.run([*command, *files, "--profile", "test", "config"], capture_output=True, text=True, env=env)
+    services = yaml.safe_load(done.stdout)["services"]
+    runner = services["test-runner"]
+    assert runner["profiles"] == ["test"] and runner["build"]["target"] == "test-runner"
+    assert runner["command"][:2] == ["obs-tests", "check"]
+    assert "http://prometheus:9090" in runner["command"] and "--report-dir" in runner["command"]
+    assert "--storage.tsdb.retention.time=1h" in services["prometheus"]["command"]
+    assert {s["build"]["target"] for n, s in services.items() if "build" in s and n != "test-runner"} == {"app"}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("http://prometheus:9090", "http://prom:9090", "--prometheus-url http://prom:9090: no compose service 'prom'"),
+        ("http://grafana:3000", "http://grafana:3001", "'grafana' listens on port 3000, not 3001"),
+        (
+            "      grafana: {condition: service_healthy}\n",
+            "      grafana: {condition: service_started}\n",
+            "does not wait for 'grafana' to be healthy",
+        ),
+        ('"--alertmanager-url", "http://alertmanager:9093",', "", "--alertmanager-url is not given"),
+        ("      - --storage.tsdb.retention.time=1h\n", "", "no --storage.tsdb.retention.time"),
+        ('command: ["obs-tests", "check",', 'command: ["obs-tests", "lint",', "command must run 'obs-tests check'"),
+        ("    profiles: [test]\n", "    profiles: [ci]\n", "no service 'test-runner' in profile 'test'"),
+        ("    depends_on:\n", "    depends_on: 7\n", "docker-compose config (profile test)"),
+    ],
+    ids=[
+        "unknown-service",
+        "wrong-port",
+        "not-healthy",
+        "no-url",
+        "no-retention",
+        "not-check",
+        "no-profile",
+        "invalid",
+    ],
+)
+def test_a_broken_test_runner_file_is_reported(project: Path, old: str, new: str, message: str) -> None:
+    path = project / "docker-compose.test.yml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    found = _test_messages(project)
+    assert any(message in m for m in found), found
+
+
+def test_a_runner_waiting_for_a_service_without_a_healthcheck_is_reported(project: Path) -> None:
+    path = project / "docker-compose.test.yml"
+    text = path.read_text()
+    start = text.index("  grafana:\n    healthcheck:")
+    end = text.index("  test-runner:")
+    path.write_text(text[:start] + text[end:])
+    (message,) = _test_messages(project)
+    assert message.endswith("docker-compose.test.yml: grafana: waited for as healthy but has no healthcheck")

@@ -322,3 +322,16 @@ def test_a_stale_expected_no_match_entry_is_a_finding(foreign: Path) -> None:
     assert code == 1
     assert "rules.expected_no_match[1]: 'node_hwmon_temp_celcius' matches no selector of any rule" in out
     assert "rules.expected_no_match[0]" not in out
+
+
+def test_lint_checks_the_compose_test_runner_file_beside_the_compose_file(project: Path) -> None:
+    shutil.copytree(ROOT / "grafana", project / "grafana")
+    for name in ("docker-compose.yml", "docker-compose.test.yml", "Dockerfile"):
+        shutil.copy(ROOT / name, project / name)
+    code, out = _lint(project)
+    assert code == 0, out
+    test_file = project / "docker-compose.test.yml"
+    test_file.write_text(test_file.read_text().replace("http://alertmanager:9093", "http://alertmanager:9094"))
+    code, out = _lint(project)
+    assert code == 1, out
+    assert "'alertmanager' listens on port 9093, not 9094" in out
