@@ -8,7 +8,7 @@ message or report.
 Example::
 
     grafana = GrafanaClient.from_env("http://localhost:3000")
-    grafana.health()["version"]
+    grafana.health()["version"]    # only the fields obs_tests.clients.grafana_api.ENDPOINTS declares
     [ds["name"] for ds in grafana.datasources() if ds["type"] == "prometheus"]
 """
 
@@ -19,9 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from obs_tests.clients.base import HttpApi
+from obs_tests.clients.grafana_api import ENDPOINTS
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.core.yamlfile import read_text
 from obs_tests.errors import ApiError, GrafanaUnreachable, UsageError
@@ -103,37 +103,64 @@ class GrafanaClient(HttpApi):
         """A client authenticated from the environment (see the module docstring)."""
         return cls(base_url, GrafanaCredentials.from_env(env), timeout=timeout)
 
+    def call(
+        self,
+        name: str,
+        *,
+        path: Mapping[str, str] | None = None,
+        params: Sequence[tuple[str, str]] = (),
+        body: Mapping[str, Any] | None = None,
+        expect: tuple[int, ...] = (200,),
+    ) -> tuple[int, Any]:
+        """Send the request :data:`~obs_tests.clients.grafana_api.ENDPOINTS` declares under ``name``;
+        returns (HTTP status, the answer's declared fields — ``None`` when it declares none)."""
+        endpoint = ENDPOINTS[name]
+        url = endpoint.url(**(path or {}))
+        resp = self.request(
+            endpoint.method,
+            url,
+            params=endpoint.query(params) or None,
+            json=None if body is None else endpoint.request_body(**body),
+            expect=expect,
+        )
+        error = resp.status_code >= 400
+        if not resp.content or not (endpoint.passthrough or (endpoint.error_reads if error else endpoint.reads)):
+            return resp.status_code, None  # nothing of it is read: not even decoded
+        return resp.status_code, endpoint.keep(self.decode(resp, url), error=error)
+
     # -- server ----------------------------------------------------------------------------------
-    def health(self) -> dict[str, Any]:
-        """``/api/health``: ``{"database": "ok", "version": "11.3.0", ...}`` (no auth needed)."""
-        result = self.get_json("/api/health")
+    def health_status(self) -> tuple[int, dict[str, Any]]:
+        """``/api/health`` -> (HTTP status, ``{"database": "ok", "version": "11.3.0"}``); 503 is an answer
+        (database failing), not an error. No credentials needed."""
+        status, result = self.call("health", expect=(200, 503))
         if not isinstance(result, dict) or "database" not in result:
             raise ApiError(f"Grafana at {self.base_url}: /api/health did not answer like Grafana — is this Grafana?")
-        return result
+        return status, result
 
-    def user(self) -> dict[str, Any]:
-        """``/api/user``: who we are (fails with a clear auth error when the credentials are wrong)."""
-        result: dict[str, Any] = self.get_json("/api/user")
-        return result
+    def health(self) -> dict[str, Any]:
+        """``/api/health``: ``{"database": "ok", "version": "11.3.0"}`` (no auth needed)."""
+        return self.health_status()[1]
+
+    def user(self) -> None:
+        """``/api/user``: fails with a clear auth error when the credentials are wrong."""
+        self.call("user")
 
     # -- datasources -----------------------------------------------------------------------------
     def datasources(self) -> list[dict[str, Any]]:
         """Every datasource (name, uid, type, url, isDefault, jsonData)."""
-        result: list[dict[str, Any]] = self.get_json("/api/datasources")
+        result: list[dict[str, Any]] = self.call("datasources")[1]
         return result
 
     def datasource_health(self, uid: str) -> tuple[int, dict[str, Any]]:
         """``/api/datasources/uid/<uid>/health`` -> (HTTP status, body with ``status`` and ``message``)."""
-        path = f"/api/datasources/uid/{quote(uid, safe='')}/health"
-        resp = self.request("GET", path, expect=(200, 400, 404, 500, 502, 503))
-        body = self.decode(resp, path)
-        return resp.status_code, body if isinstance(body, dict) else {"message": str(body)}
+        status, body = self.call("datasource_health", path={"uid": uid}, expect=(200, 400, 404, 500, 502, 503))
+        return status, body if isinstance(body, dict) else {"message": str(body)}
 
     def prometheus_via(self, uid: str, *, timeout: float = 15.0) -> PrometheusClient:
         """A Prometheus client that goes through Grafana's datasource proxy (``/api/datasources/proxy/uid/…``)
         — the same server, credentials and network path Grafana uses."""
         return PrometheusClient(
-            f"{self.base_url}/api/datasources/proxy/uid/{quote(uid, safe='')}",
+            f"{self.base_url}{ENDPOINTS['proxy_get'].prefix(uid=uid)}",
             timeout=timeout,
             headers=self.credentials.headers(),
             auth=self.credentials.basic(),
@@ -141,34 +168,30 @@ class GrafanaClient(HttpApi):
 
     # -- dashboards and folders ------------------------------------------------------------------
     def dashboard(self, uid: str) -> dict[str, Any] | None:
-        """``{"dashboard": {...}, "meta": {...}}`` or None when there is no dashboard with that uid."""
-        path = f"/api/dashboards/uid/{quote(uid, safe='')}"
-        resp = self.request("GET", path, expect=(200, 404))
-        if resp.status_code == 404:
-            return None
-        result: dict[str, Any] = self.decode(resp, path)
-        return result
+        """``{"dashboard": {...}, "meta": {"provisioned": ...}}`` or None when there is no dashboard with that uid."""
+        status, result = self.call("dashboard", path={"uid": uid}, expect=(200, 404))
+        return None if status == 404 else result
 
     def search_dashboards(self, query: str = "", tag: str | None = None) -> list[dict[str, Any]]:
-        """``/api/search?type=dash-db``."""
+        """``/api/search?type=dash-db``: uid and title of each dashboard."""
         params: list[tuple[str, str]] = [("type", "dash-db"), ("query", query)]
         if tag:
             params.append(("tag", tag))
-        result: list[dict[str, Any]] = self.get_json("/api/search", params=params)
+        result: list[dict[str, Any]] = self.call("search", params=params)[1]
         return result
 
     def import_dashboard(
         self, dashboard: Mapping[str, Any], *, folder_uid: str | None = None, overwrite: bool = True
     ) -> dict[str, Any]:
-        """Save a dashboard model through ``/api/dashboards/db`` (``id`` is cleared); returns Grafana's answer."""
+        """Save a dashboard model through ``/api/dashboards/db`` (``id`` is cleared); returns Grafana's answer
+        (uid, url, status, version)."""
         model = dict(dashboard)
         model["id"] = None
         body: dict[str, Any] = {"dashboard": model, "overwrite": overwrite, "message": "obs-tests import check"}
         if folder_uid:
             body["folderUid"] = folder_uid
-        resp = self.request("POST", "/api/dashboards/db", json=body, expect=(200, 400, 412, 422))
-        answer = self.decode(resp, "/api/dashboards/db")
-        if resp.status_code != 200:
+        status, answer = self.call("save_dashboard", body=body, expect=(200, 400, 412, 422))
+        if status != 200:
             message = answer.get("message", answer) if isinstance(answer, dict) else answer
             raise ApiError(f"Grafana refused to save dashboard '{model.get('title')}': {message}")
         result: dict[str, Any] = answer
@@ -176,28 +199,26 @@ class GrafanaClient(HttpApi):
 
     def delete_dashboard(self, uid: str) -> None:
         """Delete a dashboard (no error when it is already gone)."""
-        self.request("DELETE", f"/api/dashboards/uid/{quote(uid, safe='')}", expect=(200, 404))
+        self.call("delete_dashboard", path={"uid": uid}, expect=(200, 404))
 
     def ensure_folder(self, uid: str, title: str) -> None:
         """Create the folder unless it exists."""
-        path = f"/api/folders/{quote(uid, safe='')}"
-        if self.request("GET", path, expect=(200, 404)).status_code == 200:
+        if self.call("folder", path={"folder_uid": uid}, expect=(200, 404))[0] == 200:
             return
-        self.request("POST", "/api/folders", json={"uid": uid, "title": title}, expect=(200, 409, 412))
+        self.call("create_folder", body={"uid": uid, "title": title}, expect=(200, 409, 412))
 
     def delete_folder(self, uid: str) -> None:
         """Delete a folder and what is in it (no error when it is gone)."""
-        self.request("DELETE", f"/api/folders/{quote(uid, safe='')}", expect=(200, 404))
+        self.call("delete_folder", path={"folder_uid": uid}, expect=(200, 404))
 
     # -- queries ---------------------------------------------------------------------------------
     def ds_query(self, queries: Sequence[Mapping[str, Any]], start_ms: int, end_ms: int) -> dict[str, Any]:
         """``POST /api/ds/query``: run queries through Grafana (it expands its own macros); returns
         ``results`` by refId, each with ``frames`` or an ``error``."""
         body = {"queries": list(queries), "from": str(start_ms), "to": str(end_ms)}
-        resp = self.request("POST", "/api/ds/query", json=body, expect=(200, 207, 400, 422, 500))
-        answer = self.decode(resp, "/api/ds/query")
+        status, answer = self.call("ds_query", body=body, expect=(200, 207, 400, 422, 500))
         if not isinstance(answer, dict) or "results" not in answer:
             message = answer.get("message", answer) if isinstance(answer, dict) else answer
-            raise ApiError(f"Grafana /api/ds/query answered HTTP {resp.status_code}: {message}")
+            raise ApiError(f"Grafana /api/ds/query answered HTTP {status}: {message}")
         results: dict[str, Any] = answer["results"]
         return results

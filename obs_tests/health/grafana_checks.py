@@ -14,7 +14,6 @@ from typing import Any
 
 from obs_tests.clients.grafana import GrafanaClient
 from obs_tests.dashboards.dashboard_json import dashboard_files, load_dashboards
-from obs_tests.errors import ApiError
 from obs_tests.health.status import CheckResult, Problem, Status
 
 __all__ = [
@@ -61,11 +60,8 @@ def contract_dashboards(directory: Any) -> list[ExpectedDashboard]:
 def fetch_grafana(client: GrafanaClient, expected: Sequence[ExpectedDashboard], workers: int = 8) -> GrafanaState:
     """``/api/health`` first (no credentials needed; errors propagate), then — with the credentials —
     datasources, their health, the dashboard search and each expected dashboard by uid."""
-    resp = client.request("GET", "/api/health", expect=(200, 503))
-    health = client.decode(resp, "/api/health")
-    if not isinstance(health, dict) or "database" not in health:
-        raise ApiError(f"Grafana at {client.base_url}: /api/health did not answer like Grafana — is this Grafana?")
-    state = GrafanaState(client.base_url, health, resp.status_code)
+    status, health = client.health_status()
+    state = GrafanaState(client.base_url, health, status)
     state.datasources = client.datasources()
     prometheus = [ds for ds in state.datasources if ds.get("type") == "prometheus" and ds.get("uid")]
     uids = [str(e.uid) for e in expected if e.uid]
