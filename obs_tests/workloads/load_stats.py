@@ -1,9 +1,12 @@
 """What a load sent, read back exactly from Locust's ``--json-file``: per request name, the requests, failures and
-response-time histogram (:class:`EndpointStats`), and the run's totals, rates and percentiles (:class:`LoadResult`).
+response-time histogram (:class:`EndpointStats`), and the run's totals, rates and percentiles (:class:`LoadResult`);
+its table as users know it is :meth:`LoadResult.report` (:mod:`obs_tests.workloads.load_report`). Percentiles
+follow Locust's rule, so they are the numbers Locust prints.
 
 Example::
 
     result.requests, result.failures, result.endpoint("signal").p95_ms, result.by_prefix("malformed:")
+    print("\n".join(result.report().lines()))
 """
 
 from __future__ import annotations
@@ -11,28 +14,22 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from obs_tests.workloads.load_report import LoadReport, load_report, locust_percentile
 from obs_tests.workloads.load_spec import LoadSpec
 
-__all__ = ["EndpointStats", "LoadResult", "parse_stats"]
+__all__ = ["EndpointStats", "LoadResult", "parse_rows", "parse_stats", "read_rows"]
 
 
 def _percentile(times: Mapping[str, int], q: float) -> float:
-    """Percentile (ms) of Locust's rounded response-time histogram ``{"12": count, …}``."""
-    points = sorted((float(ms), int(n)) for ms, n in times.items())
-    total = sum(n for _, n in points)
-    if total == 0:
-        return float("nan")
-    rank = q * total
-    seen = 0
-    for ms, n in points:
-        seen += n
-        if seen >= rank:
-            return ms
-    return points[-1][0]
+    """Percentile (ms) of Locust's rounded response-time histogram ``{"12": count, …}``, by Locust's rule
+    (NaN without any response time)."""
+    counts = Counter({int(float(ms)): int(n) for ms, n in times.items()})
+    total = sum(counts.values())
+    return locust_percentile(counts, total, q) if total else float("nan")
 
 
 @dataclass(frozen=True)
@@ -75,6 +72,8 @@ class LoadResult:
     log: Path | None = None
     #: the end of Locust's output (its summary and error report)
     output: str = ""
+    #: Locust's ``--json-file`` rows as read (start and last-request times, minima: what the report uses)
+    stats: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def requests(self) -> int:
@@ -107,10 +106,42 @@ class LoadResult:
         """Requests per second over the run."""
         return self.requests / max(self.ended_at - self.started_at, 1e-9)
 
+    def report(self) -> LoadReport:
+        """The run's table per request name (success rate, average, median, p95, p99, max, requests/s), from
+        Locust's rows; a result built without them (``stats`` empty) is reported from its endpoints over
+        ``started_at``-``ended_at``."""
+        if self.stats:
+            return load_report(self.stats)
+        rows = [
+            {
+                "name": e.name,
+                "method": e.method,
+                "num_requests": e.requests,
+                "num_failures": e.failures,
+                "response_times": e.response_times,
+                "total_response_time": e.avg_ms * e.requests,
+                "max_response_time": e.max_ms if e.requests else None,
+                "start_time": self.started_at,
+                "last_request_timestamp": self.ended_at,
+            }
+            for e in self.endpoints.values()
+        ]
+        return load_report(rows)
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of Locust's stats file (``--json-file``), as written."""
+    rows: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
+    return rows
+
 
 def parse_stats(path: Path) -> dict[str, EndpointStats]:
     """Locust's stats file (``--json-file``): one row per request name."""
-    rows: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
+    return parse_rows(read_rows(path))
+
+
+def parse_rows(rows: list[dict[str, Any]]) -> dict[str, EndpointStats]:
+    """Locust's stats rows: one :class:`EndpointStats` per request name."""
     out = {}
     for row in rows:
         requests = int(row.get("num_requests", 0))

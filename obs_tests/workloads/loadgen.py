@@ -31,7 +31,7 @@ from obs_tests.errors import ObsTestsError, ToolError, UsageError
 from obs_tests.stack.ports import allocate_ports
 from obs_tests.stack.process import ManagedProcess, Spawner
 from obs_tests.workloads.load_spec import LoadSpec, locust_env, master_argv, worker_argv
-from obs_tests.workloads.load_stats import LoadResult, parse_stats
+from obs_tests.workloads.load_stats import LoadResult, parse_rows, read_rows
 
 __all__ = ["LoadRun", "run_load"]
 
@@ -218,10 +218,11 @@ class LoadRun:
         outcome: LoadResult | ObsTestsError
         if self.stats_file.is_file():
             try:
-                endpoints = parse_stats(self.stats_file)
-            except (OSError, ValueError, KeyError) as exc:
+                rows = read_rows(self.stats_file)
+                endpoints = parse_rows(rows)
+            except (OSError, ValueError, KeyError, TypeError) as exc:
                 return ToolError(f"Locust's stats file is unreadable ({exc}); last output:\n{tail}")
-            outcome = LoadResult(self.spec, endpoints, self.started_at, ended, code or 0, output=tail)
+            outcome = LoadResult(self.spec, endpoints, self.started_at, ended, code or 0, output=tail, stats=rows)
             if outcome.failures:
                 outcome.log = self._keep_output()
             return outcome

@@ -47,10 +47,26 @@ def _result(tmp_path: Path) -> LoadResult:
 
 def test_percentiles_of_locust_histogram() -> None:
     times = {"2": 50, "5": 40, "30": 10}
-    assert _percentile(times, 0.5) == 2.0
-    assert _percentile(times, 0.9) == 5.0
+    # Locust's rule: the slowest time at which no more than int(q * n) requests remain below it
+    assert _percentile(times, 0.5) == 5.0
+    assert _percentile(times, 0.9) == 30.0
     assert _percentile(times, 0.95) == 30.0
     assert math.isnan(_percentile({}, 0.5))
+
+
+def test_result_report_without_locust_rows_comes_from_its_endpoints(tmp_path: Path) -> None:
+    report = _result(tmp_path).report()
+    assert [row.name for row in report.rows] == ["malformed:missing_field", "malformed:not_json", "signal"]
+    assert (report.total.requests, report.total.failures, report.total.rps) == (110, 1, 11.0)
+    missing = report.rows[0]
+    assert missing.success_percent is not None and round(missing.success_percent, 1) == 83.3
+    assert (report.rows[2].avg_ms, report.rows[2].median_ms, report.rows[2].max_ms) == (5.0, 5.0, 40.0)
+
+
+def test_result_report_uses_locusts_rows_when_read(tmp_path: Path) -> None:
+    rows = [dict(ROWS[0], start_time=100.0, last_request_timestamp=104.0)]
+    result = LoadResult(LoadSpec(), {}, 0.0, 10.0, 0, stats=rows)
+    assert result.report().total.rps == 25.0  # over Locust's own span (4 s), not the process' (10 s)
 
 
 def test_result_aggregates(tmp_path: Path) -> None:
