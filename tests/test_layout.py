@@ -37,7 +37,6 @@ TESTED_ELSEWHERE: dict[str, tuple[str, str, str]] = {
         "a live Alertmanager",
     ),
     "clients/services.py": ("tests/integration/test_metric_checks.py", "ServiceClient", "the live mock services"),
-    "commands/check.py": ("tests/test_cli.py", '"check"', "the CLI's tests run each command"),
     "commands/health.py": ("tests/health/test_command.py", '"health"', "with the health package's tests"),
     "commands/init.py": ("tests/commands/test_starter.py", '"init"', "with the starter it drives"),
     "commands/lint.py": ("tests/suite/test_static.py", '"lint"', "with the lint it drives"),

@@ -29,6 +29,7 @@ from obs_tests.commands.options import (
 from obs_tests.core.interrupts import exit_status, interrupted_line, signal_received
 from obs_tests.reports.check_report import write_run_reports
 from obs_tests.stack.run_settings import RunSettings, resolve_settings
+from obs_tests.suite.markers import MARKERS, selection_hint
 from obs_tests.suite.plugin import GivenSettings
 from obs_tests.suite.summary import SummaryCollector
 
@@ -76,7 +77,8 @@ def suite_args() -> list[str]:
     must never change the product's run. So: the suite's directory as a path (its own conftest.py is
     loaded, none of the current directory's), ``--confcutdir`` there (no conftest.py above it), our own
     ini file (``-c``: no ini file is searched for) and the rootdir fixed to the directory holding the
-    ``obs_tests`` package (node ids do not depend on where the command runs).
+    ``obs_tests`` package (node ids do not depend on where the command runs). Markers are strict: ``-m``
+    naming a marker the suite does not have is a usage error, not a run that selects nothing.
     """
     suite = Path(str(resources.files("obs_tests.suite")))
     ini = suite / "pytest.ini"
@@ -88,6 +90,7 @@ def suite_args() -> list[str]:
         str(suite.parent.parent),
         "--confcutdir",
         str(suite),
+        "--strict-markers",  # a mark no one registered is an error, and so is an unknown marker in -m
         "-p",
         "no:cacheprovider",
         *foreign_plugins(),
@@ -125,7 +128,8 @@ def foreign_plugins() -> list[str]:
     group="Selection",
     envvar="OBS_MARKERS",
     default=None,
-    help="Only run checks matching this pytest -m marker expression.",
+    help='Only run checks matching this marker expression, e.g. "not chaos", "scenario and state" '
+    "(markers: " + ", ".join(MARKERS) + ").",
 )
 @click.option(
     "--verbose",
@@ -161,6 +165,7 @@ def check(
       obs-tests check
       obs-tests check --prometheus-url http://prometheus:9090 --alertmanager-url http://alertmanager:9093
       obs-tests check -k targets -- -x
+      obs-tests check -m "not chaos and not load"
     """
     log_dir = report_dir / "logs"
     given: dict[str, object | None] = {"contract": contract_path, "prometheus_url": prometheus_url}
@@ -180,10 +185,16 @@ def check(
     started, started_wall = time.monotonic(), time.time()
     code = _run_suite(args, collector, settings)
     elapsed = time.monotonic() - started
+    if collector.selection_error:
+        click.echo(f"obs-tests check: {selection_hint()}", err=True)  # pytest said what it refused
+        sys.exit(2)
     summary_path = report_dir / "summary.json"
-    collector.write_json(summary_path, {"contract": str(contract_path), "stack": mode})
+    selection = {"markers": markexpr, "keyword": keyword}
+    collector.write_json(summary_path, {"contract": str(contract_path), "stack": mode, "selection": selection})
     reports = write_run_reports(summary_path, report_dir, contract, since=started_wall)
     _print_summary(collector, elapsed)
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED and collector.deselected:
+        click.echo(_nothing_selected(collector.deselected, markexpr, keyword), err=True)
     shown = "  ".join(str(p) for p in (junit, summary_path, *reports))
     click.echo(f"Reports: {shown}" + ("" if prom_url else f"  (stack logs: {log_dir})"))
     status = _exit_code(code)
@@ -202,6 +213,12 @@ def _pytest_args(
     if markexpr:
         args += ["-m", markexpr]
     return args + list(extra)
+
+
+def _nothing_selected(deselected: int, markexpr: str | None, keyword: str | None) -> str:
+    """The line for a selection that left every check out (exit 2)."""
+    given = " ".join(f"{flag} {value!r}" for flag, value in (("-m", markexpr), ("-k", keyword)) if value)
+    return f"No check selected: {given or 'the selection'} left out all {deselected}. {selection_hint()}"
 
 
 def _run_suite(args: list[str], collector: SummaryCollector, settings: RunSettings) -> int | pytest.ExitCode:
@@ -228,6 +245,7 @@ def _print_summary(collector: SummaryCollector, elapsed: float) -> None:
     click.echo(
         f"{counts['passed']} passed, {counts['failed']} failed, {counts['error']} errors, "
         f"{counts['skipped']} skipped"
+        + (f", {collector.deselected} deselected" if collector.deselected else "")
         + (f", {warnings} warnings (the contract's policy: reported, not failing)" if warnings else "")
         + f" in {elapsed:.1f}s"
     )

@@ -18,6 +18,7 @@ import pytest
 from obs_tests.config.contract import Contract, Metric
 from obs_tests.errors import ObsTestsError
 from obs_tests.rules.rulefiles import load_rule_files
+from obs_tests.suite.markers import scenario_marks
 from obs_tests.suite.session_settings import session_contract
 
 __all__ = [
@@ -65,7 +66,8 @@ _METRIC_PARAMS: dict[str, Callable[[Metric], bool]] = {
 def parametrize_from_contract(metafunc: pytest.Metafunc) -> None:
     """Parametrize a test taking ``contract_job``, ``contract_metric`` (``contract_histogram``, ``contract_gauge``,
     ``contract_budgeted``), ``contract_alert`` or ``contract_scenario``: one test per item of the contract (the
-    ``pytest_generate_tests`` hook)."""
+    ``pytest_generate_tests`` hook); a scenario's test carries the markers of what it does
+    (:func:`~obs_tests.suite.markers.scenario_marks`)."""
     if "contract_job" in metafunc.fixturenames and (contract := _contract_or_none(metafunc, "contract_job")):
         metafunc.parametrize("contract_job", contract.jobs, ids=[j.name for j in contract.jobs])
     for name, keep in _METRIC_PARAMS.items():
@@ -77,7 +79,8 @@ def parametrize_from_contract(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("contract_alert", alerts, ids=[a.name for a in alerts])
     if "contract_scenario" in metafunc.fixturenames:
         scenarios = session_scenarios(metafunc.config)
-        metafunc.parametrize("contract_scenario", scenarios, ids=[s.name for s in scenarios])
+        params = [pytest.param(s, id=s.name, marks=scenario_marks(s)) for s in scenarios]
+        metafunc.parametrize("contract_scenario", params)
 
 
 def session_scenarios(config: pytest.Config) -> list[Any]:

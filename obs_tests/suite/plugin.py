@@ -12,10 +12,11 @@ yours) gets:
   ``contract_gauge``, ``contract_budgeted``) / ``contract_alert`` runs once per job / metric / alert rule;
 - ``obs_findings``: judges a check's findings under the contract's policy (in-file suppressions, then
   each rule id's level): errors fail the test, warnings go to the summary and every report;
-- markers (:data:`MARKERS`, shown by ``pytest --markers``) ``integration``, ``stack``, ``scenario``,
-  ``chaos``, ``load``, ``state``, ``edge_case``, ``grafana``, ``browser``, ``slow``: the suite's checks
-  carry them, so ``-m`` selects among them (``obs-tests check -m "not chaos"``), and your own tests may
-  use them; ``grafana`` tests skip with a reason when no Grafana URL is given.
+- markers ``integration``, ``stack``, ``scenario``, ``chaos``, ``load``, ``state``, ``edge_case``,
+  ``grafana``, ``browser``, ``slow`` (:mod:`~obs_tests.suite.markers` says what each means; ``pytest
+  --markers`` lists them): the suite's checks carry them, so ``-m`` selects among them (``obs-tests check
+  -m "not chaos"``), and your own tests may use them; ``grafana`` tests skip with a reason when no Grafana
+  URL is given.
 
 SIGTERM is turned into ``KeyboardInterrupt`` for the session so fixture teardown (stopping the stack)
 runs when CI kills the job.
@@ -43,6 +44,7 @@ from obs_tests.suite.contract_params import (
     parametrize_from_contract,
     session_scenarios,
 )
+from obs_tests.suite.markers import MARKERS, register_markers
 from obs_tests.suite.report_fixtures import (
     FindingsJudge,
     obs_findings,
@@ -75,6 +77,7 @@ from obs_tests.suite.terminal_progress import session_progress
 
 # the fixtures (pytest registers those it finds here) and what the suite and users' tests import from here
 __all__ = [
+    "MARKERS",
     "FindingsJudge",
     "GivenSettings",
     "LoadFixture",
@@ -100,24 +103,6 @@ __all__ = [
     "stack",
 ]
 
-#: the markers the suite's checks carry, for ``-m`` (``obs-tests check -m "not chaos"``) and for your own tests
-MARKERS = {
-    "integration": "needs a live stack, the embedded one (started for it) or yours (by URL): queries Prometheus, "
-    "Alertmanager or Grafana; -m 'not integration' runs the static checks only, starting no server",
-    "stack": "needs the embedded stack of real servers (started for it) and drives its demo system; "
-    "skips on a stack of yours",
-    "scenario": "runs a scenario of scenarios/*.yaml on a live stack and judges its expectations",
-    "chaos": "injects faults into the stack",
-    "load": "runs Locust load",
-    "state": "checks what must hold across time and restarts: counters never decrease, series stay fresh, "
-    "the pipeline resumes after Prometheus restarts",
-    "edge_case": "feeds hostile or malformed input (invalid webhooks, corrupted events) and checks it is "
-    "rejected, counted and alerted on",
-    "grafana": "needs a Grafana server (--grafana-url / OBS_GRAFANA_URL)",
-    "browser": "drives headless Chromium",
-    "slow": "takes more than a few seconds",
-}
-
 _OLD_SIGTERM = pytest.StashKey[Any]()
 
 
@@ -128,8 +113,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     if (problem := contract_argument_took_the_rootdir(config)) is not None:
         raise pytest.UsageError(problem)
-    for name, text in MARKERS.items():
-        config.addinivalue_line("markers", f"{name}: {text}")
+    register_markers(config)
     config.addinivalue_line("markers", f"{NO_CONTRACT}: obs-tests could not read the contract (internal)")
     if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) in (
         signal.SIG_DFL,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Generator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,12 +44,29 @@ class SummaryCollector:
     sections: dict[str, Any] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     finished: float = 0.0
+    #: how many checks the selection (``-m``, ``-k``) left out
+    deselected: int = 0
+    #: why pytest refused the selection ("" when it did not): a ``-m``/``-k`` expression it cannot parse,
+    #: or one naming an unknown marker
+    selection_error: str = ""
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
             self._add(report)
         elif report.when == "teardown" and report.outcome == "failed":
             self._add(report, error=True)
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.deselected += len(items)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_collection_modifyitems(self) -> Generator[None, None, None]:
+        """pytest applies ``-m`` and ``-k`` here: a :class:`pytest.UsageError` raised inside is the selection's."""
+        try:
+            return (yield)
+        except pytest.UsageError as exc:
+            self.selection_error = str(exc)
+            raise
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.outcome == "failed":
@@ -143,6 +161,7 @@ class SummaryCollector:
         """Write the run's outcomes as JSON."""
         data = {
             "counts": self.counts(),
+            "deselected": self.deselected,
             "warnings": self.warnings(),
             "duration_seconds": round((self.finished or time.monotonic()) - self.started, 3),
             "tests": [asdict(o) for o in self.outcomes],

@@ -95,6 +95,9 @@ def _live_settings(alertmanager: AlertmanagerClient) -> Any:
     return settings_from_config(yaml.safe_load(alertmanager.status()["config"]["original"]))
 
 
+@pytest.mark.integration
+@pytest.mark.stack
+@pytest.mark.slow
 def test_live_routing_and_notifications(
     alertmanager: AlertmanagerClient,
     sink: SinkClient,
@@ -118,6 +121,8 @@ def test_live_routing_and_notifications(
     obs_findings(findings)
 
 
+@pytest.mark.integration
+@pytest.mark.stack
 def test_inhibition_live(
     contract: Contract,
     alertmanager: AlertmanagerClient,
@@ -137,6 +142,9 @@ def test_inhibition_live(
     obs_findings(findings)
 
 
+@pytest.mark.integration
+@pytest.mark.stack
+@pytest.mark.slow
 def test_silence_suppresses_then_expires(
     alertmanager: AlertmanagerClient,
     sink: SinkClient,
@@ -151,6 +159,9 @@ def test_silence_suppresses_then_expires(
     obs_findings(findings)
 
 
+@pytest.mark.integration
+@pytest.mark.stack
+@pytest.mark.slow
 def test_watchdog_notifies_through_the_whole_pipeline(
     alertmanager: AlertmanagerClient,
     sink: SinkClient,

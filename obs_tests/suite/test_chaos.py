@@ -56,6 +56,8 @@ def _timings(result: ScenarioResult) -> str:
     return "; ".join(timing.describe() for timing in result.alerts)
 
 
+# each scenario brings its markers: integration, stack, scenario, chaos, slow and, by what it does, load,
+# state, edge_case (obs_tests.suite.markers.scenario_marks)
 def test_scenario(
     contract_scenario: Scenario,
     mock_system: EmbeddedStack,

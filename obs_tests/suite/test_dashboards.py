@@ -133,6 +133,7 @@ def test_dashboard_lint(
     obs_findings.require(verdict)
 
 
+@pytest.mark.integration
 def test_dashboard_panels_show_data(
     dashboard_file: Path,
     prom: PrometheusClient,
@@ -177,6 +178,7 @@ def test_dashboard_expectations_name_real_panels(
     obs_findings.require(verdict)
 
 
+@pytest.mark.integration
 def test_dashboards_coverage(
     prom: PrometheusClient,
     contract: Contract,

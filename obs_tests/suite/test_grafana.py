@@ -39,7 +39,7 @@ from obs_tests.dashboards.variables import resolve_variables
 from obs_tests.suite.report_fixtures import FindingsJudge
 from obs_tests.suite.session_settings import session_contract
 
-pytestmark = pytest.mark.grafana
+pytestmark = [pytest.mark.grafana, pytest.mark.integration]
 
 IMPORT_FOLDER = ("obs-tests-import-check", "obs-tests import check (temporary)")
 

@@ -23,6 +23,7 @@ def _grafana_url(config: pytest.Config, contract: Contract) -> str | None:
     return str(value) if value else contract.stack.grafana
 
 
+@pytest.mark.integration
 def test_production_health(
     stack: EmbeddedStack | ExternalStack,
     contract: Contract,

@@ -74,6 +74,8 @@ def _judge(
     return obs_findings.require(verdict)
 
 
+@pytest.mark.integration
+@pytest.mark.state
 def test_counters_never_decrease(
     prom: PrometheusClient,
     contract: Contract,
@@ -116,6 +118,9 @@ def test_counters_never_decrease(
     )
 
 
+@pytest.mark.integration
+@pytest.mark.stack
+@pytest.mark.edge_case
 def test_exact_accounting(
     prom: PrometheusClient,
     mock_system: EmbeddedStack,
@@ -128,6 +133,7 @@ def test_exact_accounting(
     obs_findings(list(outcome.findings))
 
 
+@pytest.mark.integration
 def test_histogram_consistent(
     prom: PrometheusClient,
     contract_histogram: Metric,
@@ -147,6 +153,9 @@ def test_histogram_consistent(
     )
 
 
+@pytest.mark.integration
+@pytest.mark.stack
+@pytest.mark.chaos
 def test_histogram_quantile_matches_workload(
     prom: PrometheusClient,
     mock_system: EmbeddedStack,
@@ -159,6 +168,7 @@ def test_histogram_quantile_matches_workload(
     obs_findings(list(outcome.findings))
 
 
+@pytest.mark.integration
 def test_gauge_in_range(
     prom: PrometheusClient,
     contract_gauge: Metric,
@@ -193,6 +203,7 @@ def _job_targets(prom: PrometheusClient, job: Job) -> list[Target]:
     return targets
 
 
+@pytest.mark.integration
 def test_exposition_lint(
     prom: PrometheusClient,
     contract_job: Job,
@@ -228,6 +239,7 @@ def test_exposition_lint(
     _judge(obs_findings, obs_summary, findings, clean, checked, advice)
 
 
+@pytest.mark.integration
 def test_exposition_matches_contract(
     prom: PrometheusClient,
     contract: Contract,
@@ -256,6 +268,7 @@ def test_exposition_matches_contract(
     )
 
 
+@pytest.mark.integration
 def test_cardinality_budget(
     prom: PrometheusClient,
     contract_budgeted: Metric,
@@ -286,6 +299,8 @@ def test_cardinality_budget(
     )
 
 
+@pytest.mark.integration
+@pytest.mark.state
 def test_metric_fresh(
     prom: PrometheusClient,
     contract_metric: Metric,
@@ -309,6 +324,8 @@ def test_metric_fresh(
     )
 
 
+@pytest.mark.integration
+@pytest.mark.stack
 def test_signal_flow_end_to_end(
     prom: PrometheusClient,
     mock_system: EmbeddedStack,
@@ -322,6 +339,7 @@ def test_signal_flow_end_to_end(
     obs_findings(list(outcome.findings))
 
 
+@pytest.mark.integration
 def test_metrics_coverage(
     prom: PrometheusClient,
     contract: Contract,

@@ -139,6 +139,7 @@ def _probe_summary(name: str, result: ProbeResult, verdict: Verdict, probed: int
     return text + (f" ({declared})" if declared else "")
 
 
+@pytest.mark.integration
 def test_rule_selectors_match_live(
     prom: PrometheusClient,
     contract: Contract,
@@ -155,6 +156,7 @@ def test_rule_selectors_match_live(
     obs_findings.require(verdict)
 
 
+@pytest.mark.integration
 def test_recording_rule_selectors_match_live(
     prom: PrometheusClient,
     contract: Contract,
@@ -177,6 +179,7 @@ def test_recording_rule_selectors_match_live(
     obs_findings.require(verdict)
 
 
+@pytest.mark.integration
 def test_rule_groups_healthy(
     prom: PrometheusClient,
     rule_files: list[RuleFile],

@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import pytest
+
 from obs_tests.checks.targets import (
     MetricGroups,
     check_exporter_up,
@@ -18,6 +20,8 @@ from obs_tests.checks.targets import (
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.config.contract import Job, Metric
 from obs_tests.suite.report_fixtures import FindingsJudge
+
+pytestmark = pytest.mark.integration
 
 
 def test_job_targets_up(
