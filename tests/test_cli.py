@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 from importlib.metadata import entry_points
@@ -11,6 +13,9 @@ from click.testing import CliRunner
 
 from obs_tests.cli import cli
 from obs_tests.commands.check import OWN_PLUGIN, foreign_plugins
+from obs_tests.commands.scenario import _finish as finish_scenarios
+from obs_tests.scenarios.results import ScenarioResult
+from obs_tests.workloads.load_report import load_report
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD = Path(__file__).resolve().parent / "fixtures" / "contracts"
@@ -201,3 +206,21 @@ def test_check_ignores_the_test_configuration_of_the_directory_it_runs_in(tmp_pa
     assert "HOSTILE" not in output and "hostile" not in output, output
     assert done.returncode == 0, output
     assert "PASS  rules: promtool check rules" in done.stdout
+
+
+def test_scenario_run_summary_prints_the_load_table_of_a_scenario_with_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stats = json.loads((Path(__file__).parent / "fixtures" / "load" / "locust_mixed.json").read_text())
+    result = ScenarioResult("gateway-down", "scenarios/gateway-down.yaml", "", status="passed", started_at=1.0)
+    result.finished_at = 2.0
+    result.load = {"requests": 460, "failures": 41, "report": load_report(stats).to_json()}
+    quiet = ScenarioResult("steady", "scenarios/steady.yaml", "", status="passed", started_at=1.0, finished_at=2.0)
+    with pytest.raises(SystemExit) as done:
+        finish_scenarios([result, quiet], tmp_path, ("json",))
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    table = out[out.index("PASSED  gateway-down") : out.index("PASSED  steady")]
+    assert "          Locust: 460 requests in 4.1s" in table
+    assert re.search(r"\n {10}signal +414 +41 +90\.1% +24 +21 +43 +190 +326 +100\.6\n", table)
+    assert "Locust" not in out[out.index("PASSED  steady") :]

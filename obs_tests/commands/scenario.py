@@ -35,6 +35,7 @@ from obs_tests.scenarios.standalone import RunOutput
 from obs_tests.stack import ComposeStack, EmbeddedStack
 from obs_tests.stack.run_settings import resolve_settings
 from obs_tests.stack.timescale import scale_rule_files, validate_factor
+from obs_tests.workloads.load_report import report_lines
 
 __all__ = ["scenario"]
 
@@ -334,6 +335,8 @@ def _finish(
             click.echo(f"          ✘ {failure.name}: {failure.message or failure.actual}")
         for timing in result.alerts:
             click.echo(f"          {timing.describe()}")
+        for line in report_lines(report) if (report := (result.load or {}).get("report")) else []:
+            click.echo(f"          {line}")
     click.echo(f"Reports: {paths[0].parent if paths else report_dir}")
     sys.exit(0 if all(r.passed for r in results) else 1)
 

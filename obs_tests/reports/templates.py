@@ -6,8 +6,9 @@ text, never markup. Markdown templates (``*.md.j2``) are not; they escape table 
 filter. Any other template is escaped too, until it is named for what it writes. A misspelt variable
 fails the rendering (``StrictUndefined``) instead of printing nothing.
 
-Filters: ``seconds`` (2.7 → ``2.70s``), ``number`` (2.7 → ``2.70``), both ``—`` for a missing value, and
-``md`` (a Markdown table cell: ``|`` escaped, on one line).
+Filters: ``seconds`` (2.7 → ``2.70s``), ``number`` (2.7 → ``2.70``), ``ms`` (a response time: 4.27 → ``4.3``,
+182.4 → ``182``), ``percent`` (99.91 → ``99.9%``), all ``—`` for a missing value, and ``md`` (a Markdown table
+cell: ``|`` escaped, on one line).
 
 Example::
 
@@ -21,7 +22,7 @@ from typing import Any
 
 import jinja2
 
-__all__ = ["environment", "render"]
+__all__ = ["environment", "format_ms", "render"]
 
 
 def _number(value: Any) -> str:
@@ -30,6 +31,15 @@ def _number(value: Any) -> str:
 
 def _seconds(value: Any) -> str:
     return "—" if value is None else f"{float(value):.2f}s"
+
+
+def format_ms(value: Any) -> str:
+    """A response time in ms as the load tables show it: ``—`` for none, 1 decimal below 10 ms, else whole ms."""
+    return "—" if value is None else f"{float(value):.0f}" if float(value) >= 10 else f"{float(value):.1f}"
+
+
+def _percent(value: Any) -> str:
+    return "—" if value is None else f"{float(value):.1f}%"
 
 
 def _md(value: Any) -> str:
@@ -49,7 +59,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(number=_number, seconds=_seconds, md=_md)
+    env.filters.update(number=_number, seconds=_seconds, ms=format_ms, percent=_percent, md=_md)
     return env
 
 

@@ -174,7 +174,7 @@ class ScenarioRunner:
             with chaos:
                 self._play(ctx, judge, bounds)
             if self._setup_load is not None:
-                result.load = self._stop_load(self._setup_load)
+                result.load = self._stop_load(self._setup_load, prom)
                 self._setup_load = None
             self._conclude(judge, baseline, chaos.errors)
         except KeyboardInterrupt:
@@ -309,13 +309,15 @@ class ScenarioRunner:
         self.timeline.add(Event(sending, "load", "setup", "started", {}, {"users": spec.users}))
         return run
 
-    def _stop_load(self, run: LoadRun) -> dict[str, Any]:
+    def _stop_load(self, run: LoadRun, prom: PrometheusClient) -> dict[str, Any]:
         run.stop()
         summary: dict[str, Any] = {"stopped": True}
         with contextlib.suppress(ObsTestsError):
             res = run.wait()
             summary = {"requests": res.requests, "failures": res.failures}
         self.timeline.record("load", "setup", "stopped", **summary)
+        if "requests" in summary:  # Locust's table, beside the gateway histogram's view of the same window
+            summary["report"] = res.report().compared(prom).to_json()
         return summary
 
     def _schedule(self, chaos: ChaosController) -> None:

@@ -13,7 +13,7 @@ reports are written from that document.
 Example::
 
     report = load_report(json.loads(Path("stats.json").read_text()))      # Locust's --json-file
-    report = report.with_gateway(gateway_window(prom, report.started_at, report.ended_at))
+    report = report.compared(prom)          # next to the gateway histogram's view of the same window
     print("\\n".join(report.lines()))
 
 Or from a shell: ``python -m obs_tests.workloads.load_table stats.json`` (:mod:`~obs_tests.workloads.load_table`).
@@ -32,6 +32,7 @@ from typing import Any
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.errors import ObsTestsError, UsageError, WaitTimeout
+from obs_tests.reports.templates import format_ms
 
 __all__ = [
     "GATEWAY_HISTOGRAM",
@@ -178,6 +179,13 @@ class LoadReport:
         """The same table with the gateway's view of the window."""
         return replace(self, gateway=gateway)
 
+    def compared(self, prom: PrometheusClient, *, metric: str = GATEWAY_HISTOGRAM, timeout: float = 15.0) -> LoadReport:
+        """The same table next to what ``metric`` counted over the run's window (:func:`gateway_window`);
+        unchanged for a run without a request (no window)."""
+        if self.started_at is None or self.ended_at is None:
+            return self
+        return self.with_gateway(gateway_window(prom, self.started_at, self.ended_at, metric=metric, timeout=timeout))
+
     def to_json(self) -> dict[str, Any]:
         """The report document (the ``load`` of a scenario result, of the check report)."""
         span = self.ended_at - self.started_at if self.started_at is not None and self.ended_at is not None else None
@@ -301,10 +309,6 @@ def gateway_window(
 _HEADER = ("name", "reqs", "fails", "success", "avg ms", "med ms", "p95 ms", "p99 ms", "max ms", "req/s")
 
 
-def _ms(value: Any) -> str:
-    return "—" if value is None else f"{float(value):.0f}" if float(value) >= 10 else f"{float(value):.1f}"
-
-
 def _cells(row: Mapping[str, Any]) -> list[str]:
     success = row.get("success_percent")
     rps = row.get("rps")
@@ -313,7 +317,7 @@ def _cells(row: Mapping[str, Any]) -> list[str]:
         str(row.get("requests", 0)),
         str(row.get("failures", 0)),
         "—" if success is None else f"{float(success):.1f}%",
-        *(_ms(row.get(key)) for key in ("avg_ms", "median_ms", "p95_ms", "p99_ms", "max_ms")),
+        *(format_ms(row.get(key)) for key in ("avg_ms", "median_ms", "p95_ms", "p99_ms", "max_ms")),
         "—" if rps is None else f"{float(rps):.1f}",
     ]
 
@@ -326,7 +330,7 @@ def gateway_line(gateway: Mapping[str, Any] | None, locust_requests: int) -> str
     if gateway.get("requests") is None:
         return f"gateway histogram {metric}: not available — {gateway.get('note') or 'no data'}"
     counted = float(gateway["requests"])
-    quantiles = ", ".join(f"{q} {_ms(gateway.get(f'{q}_ms'))} ms" for q in ("p50", "p95", "p99"))
+    quantiles = ", ".join(f"{q} {format_ms(gateway.get(f'{q}_ms'))} ms" for q in ("p50", "p95", "p99"))
     line = f"gateway histogram {metric}, same window: {counted:.0f} requests (Locust: {locust_requests}), {quantiles}"
     return line + (f" — {gateway['note']}" if gateway.get("note") else "")
 

@@ -93,3 +93,17 @@ def test_an_undefined_variable_fails_the_rendering() -> None:
 def test_a_missing_value_is_a_dash() -> None:
     template = environment().from_string("{{ none|seconds }} {{ 2.7|seconds }} {{ none|number }} {{ 2.7|number }}")
     assert template.render() == "— 2.70s — 2.70"
+
+
+@pytest.mark.parametrize(
+    ("value", "ms", "percent"),
+    [
+        pytest.param(None, "—", "—", id="missing"),
+        pytest.param(4.27, "4.3", "4.3%", id="below-10"),
+        pytest.param(182.4, "182", "182.4%", id="whole-ms"),
+        pytest.param(99.95, "100", "100.0%", id="rounded"),
+    ],
+)
+def test_load_table_filters(value: float | None, ms: str, percent: str) -> None:
+    filters = environment().filters
+    assert (filters["ms"](value), filters["percent"](value)) == (ms, percent)

@@ -3,15 +3,20 @@ a steady state told in a sentence instead of an empty chart, and the limit that 
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import Any
 
 from obs_tests.scenarios.bounds import AlertBounds
 from obs_tests.scenarios.reports import render_html, render_markdown, render_timeline_svg
 from obs_tests.scenarios.results import AlertTiming, AssertionResult, ScenarioResult
+from obs_tests.workloads.load_report import load_report
 
 BOUNDS = AlertBounds("X", 1.0, 1.0, 1.0, 1, 3.0, 0.0, 0.0, 1.0, 2.0)  # fire bound 6.0s, clear bound 2.0s
 START = 1_000.0
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 
 def _timing(alert: str, fired: float, resolved: float, limits: dict[str, float], given: set[str]) -> AlertTiming:
@@ -181,3 +186,49 @@ def test_every_user_string_in_the_report_and_its_chart_is_escaped_by_the_templat
         f"<li>kill {escaped}: kill {escaped} it — applied +1.00, reverted +20.00</li>",
     ):
         assert shown in page
+
+
+def _with_load(doc: dict[str, Any], gateway: dict[str, Any] | None) -> dict[str, Any]:
+    """``doc`` with the setup load of a recorded Locust run (with failures) and the gateway's view of it."""
+    stats = json.loads((FIXTURES / "load" / "locust_mixed.json").read_text())
+    report = load_report(stats).to_json() | {"gateway": gateway}
+    return doc | {"load": {"requests": report["total"]["requests"], "failures": 41, "report": report}}
+
+
+_GATEWAY = {"metric": "gateway_processing_duration_seconds", "started_at": 1.0, "ended_at": 6.0, "requests": 458.0,
+            "p50_ms": 21.3, "p95_ms": 44.0, "p99_ms": 180.0, "note": ""}  # fmt: skip
+
+
+def test_a_scenario_with_load_shows_locusts_table_next_to_the_gateway_histogram() -> None:
+    doc = _with_load(_gateway_down(), _GATEWAY)
+    page = render_html([doc])
+    load = page[page.index("<h3>Load (Locust): 460 requests, 41 failures</h3>") :]
+    signal = re.search(r"<tr><td>signal</td>(.*?)</tr>", load)
+    assert signal is not None
+    cells = re.findall(r"<td class=num>(.*?)</td>", signal.group(1))
+    assert cells == ["414", "41", "90.1%", "24", "21", "43", "190", "326", "100.6"]
+    assert '<tr class="total"><td>Aggregated</td><td class=num>460</td><td class=num>41</td>' in load
+    assert "<td>gateway histogram gateway_processing_duration_seconds</td><td class=num>458</td>" in load
+    markdown = render_markdown([doc])
+    assert "| signal | 414 | 41 | 90.1% | 24 | 21 | 43 | 190 | 326 | 100.6 |" in markdown
+    assert "| gateway histogram `gateway_processing_duration_seconds` | 458 | 21 | 44 | 180 |" in markdown
+
+
+def test_a_scenario_whose_load_sent_nothing_says_so() -> None:
+    empty = load_report([]).to_json()
+    doc = _gateway_down() | {"load": {"requests": 0, "failures": 0, "report": empty}}
+    assert "Locust sent no request: no response time or rate to report (0 requests)." in render_html([doc])
+    assert "Locust sent no request" in render_markdown([doc])
+
+
+def test_a_gateway_histogram_that_could_not_be_read_says_why() -> None:
+    missing = {**_GATEWAY, "requests": None, "p50_ms": None, "p95_ms": None, "p99_ms": None,
+               "note": "Prometheus has no series gateway_processing_duration_seconds_count"}  # fmt: skip
+    page = render_html([_with_load(_gateway_down(), missing)])
+    assert "<td>gateway histogram gateway_processing_duration_seconds</td><td class=num>—</td>" in page
+    assert "Prometheus has no series gateway_processing_duration_seconds_count" in page
+
+
+def test_a_scenario_without_load_has_no_load_section() -> None:
+    assert "Load (Locust)" not in render_html([_gateway_down()])
+    assert "## Load" not in render_markdown([_gateway_down()])
