@@ -30,7 +30,10 @@ __all__ = [
     "CHROMEDRIVER",
     "CHROMIUM",
     "CHROMIUM_FLAGS",
+    "DASHBOARD_URL",
+    "E2E_SELECTORS_VERSION",
     "SELECTORS",
+    "SELECTOR_SOURCES",
     "PanelState",
     "browser_available",
     "chromium",
@@ -54,19 +57,37 @@ CHROMIUM_FLAGS = (
 )
 WINDOW = (1920, 3000)  # tall: Grafana renders panels lazily, only once they are in the viewport
 
-#: Vendored from @grafana/e2e-selectors 11.3.0 (the Grafana pinned in docker-compose.yml: grafana/grafana:11.3.0),
-#: versioned selectors resolved for 11.3.0 — pages.Login.*, components.Panels.Panel.*. All are values of the
-#: ``data-testid`` attribute except ``panel_loading_bar``, which is an ``aria-label``.
+#: The @grafana/e2e-selectors release the selectors below come from: the Grafana pinned in docker-compose.yml
+#: (grafana/grafana:11.3.0). tests/dashboards/test_e2e_selectors.py installs it with npm and checks each one.
+E2E_SELECTORS_VERSION = "11.3.0"
+
+#: Where each selector is in @grafana/e2e-selectors (the path under ``selectors`` and, for a function, the
+#: arguments it is called with); versioned selectors are resolved for :data:`E2E_SELECTORS_VERSION`.
+SELECTOR_SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "login_username": ("pages.Login.username", ()),
+    "login_password": ("pages.Login.password", ()),
+    "login_submit": ("pages.Login.submit", ()),
+    "login_skip": ("pages.Login.skip", ()),
+    "panel_title_prefix": ("components.Panels.Panel.title", ("",)),
+    "panel_content": ("components.Panels.Panel.content", ()),
+    "panel_status_error": ("components.Panels.Panel.status", ("error",)),
+    "panel_no_data": ("components.Panels.Panel.PanelDataErrorMessage", ()),
+    "panel_loading_bar": ("components.Panels.Panel.loadingBar", ()),
+    "dashboard_url": ("pages.Dashboard.url", ("{uid}",)),
+}
+
+#: Vendored from @grafana/e2e-selectors (see :data:`SELECTOR_SOURCES`). All are values of the ``data-testid``
+#: attribute except ``panel_loading_bar``, which is an ``aria-label``.
 SELECTORS = {
-    "login_username": "data-testid Username input field",  # pages.Login.username (>= 10.2.3)
-    "login_password": "data-testid Password input field",  # pages.Login.password (>= 10.2.3)
-    "login_submit": "data-testid Login button",  # pages.Login.submit (>= 10.2.3)
-    "login_skip": "data-testid Skip change password button",  # pages.Login.skip (>= 10.2.3)
-    "panel_title_prefix": "data-testid Panel header ",  # components.Panels.Panel.title(title)
-    "panel_content": "data-testid panel content",  # components.Panels.Panel.content (>= 11.1.0)
-    "panel_status_error": "data-testid Panel status error",  # components.Panels.Panel.status('error') (>= 10.2.0)
-    "panel_no_data": "data-testid Panel data error message",  # components.Panels.Panel.PanelDataErrorMessage
-    "panel_loading_bar": "Panel loading bar",  # components.Panels.Panel.loadingBar() (aria-label, >= 10.0.0)
+    "login_username": "data-testid Username input field",
+    "login_password": "data-testid Password input field",
+    "login_submit": "data-testid Login button",
+    "login_skip": "data-testid Skip change password button",
+    "panel_title_prefix": "data-testid Panel header ",
+    "panel_content": "data-testid panel content",
+    "panel_status_error": "data-testid Panel status error",
+    "panel_no_data": "data-testid Panel data error message",
+    "panel_loading_bar": "Panel loading bar",
 }
 DASHBOARD_URL = "/d/{uid}"  # pages.Dashboard.url(uid)
 
