@@ -113,6 +113,7 @@ RULE_IDS: dict[str, str] = {
     # Grafana (live)
     "grafana/health": "Grafana or its Prometheus datasource fails its health check",
     "grafana/dashboard-copy": "Grafana's copy of a dashboard differs from the file (provisioned, or read back)",
+    "grafana/provisioning": "a Grafana provisioning file that does not follow the documented format",
     # the policy itself
     "policy/suppression": "an in-file suppression without a reason, or naming an unknown rule id",
 }
