@@ -214,7 +214,8 @@ def _load_accounting(ctx: WorkloadContext) -> WorkloadOutcome:
         findings.append(
             Finding("load", "job load", "Prometheus never scraped the load's own metrics (locust_requests_total)")
         )
-    return WorkloadOutcome(f"{run.summary()}; Prometheus saw {offered:g} offered requests in job load", findings)
+    summary = f"{run.summary()}; Prometheus saw {offered:g} offered requests in job load"
+    return WorkloadOutcome(summary, findings, load=run.report.to_json())
 
 
 def _load_latency(ctx: WorkloadContext) -> WorkloadOutcome:
@@ -225,7 +226,8 @@ def _load_latency(ctx: WorkloadContext) -> WorkloadOutcome:
         f"p{q.quantile * 100:g} histogram {q.from_histogram * 1000:.0f} ms vs Locust {q.measured * 1000:.0f} ms"
         for q in quantiles
     )
-    return WorkloadOutcome(summary, [f for q in quantiles for f in q.findings])
+    report = result.report().compared(ctx.prometheus)  # Locust's table beside the gateway's, same window
+    return WorkloadOutcome(summary, [f for q in quantiles for f in q.findings], load=report.to_json())
 
 
 def _panel_traffic(ctx: WorkloadContext) -> WorkloadOutcome:

@@ -49,6 +49,7 @@ from obs_tests.demo.traffic import (
 )
 from obs_tests.errors import ObsTestsError
 from obs_tests.workloads import LoadResult, LoadSpec, run_load
+from obs_tests.workloads.load_report import LoadReport
 
 __all__ = [
     "AccountingRun",
@@ -368,6 +369,8 @@ class LoadAccounting:
     before: Ledger
     after: Ledger
     findings: list[Finding]
+    #: Locust's table beside the gateway histogram's view of the run's window
+    report: LoadReport
 
     def summary(self) -> str:
         """One line for reports."""
@@ -400,6 +403,7 @@ def run_load_accounting(
         # without failures every request is accounted for: the gateway total must equal Locust's total
         expected[("gateway_processing_duration_seconds_count", ())] = result.requests
     findings = check_accounting(expected, before, after, GATEWAY_METRICS)
+    report = result.report().compared(prom)
     if result.failures:
         failing = {n: e.failures for n, e in result.endpoints.items() if e.failures}
         last = result.output.strip().splitlines()[-1:]
@@ -407,4 +411,4 @@ def run_load_accounting(
         findings.append(
             Finding("accounting", "locust", f"{result.failures} requests failed (by name: {failing}){where}")
         )
-    return LoadAccounting(result, workload, expected, before, after, findings)
+    return LoadAccounting(result, workload, expected, before, after, findings, report)

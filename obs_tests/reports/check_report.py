@@ -2,8 +2,9 @@
 a self-contained HTML page and a Markdown summary for a CI job summary — next to JUnit XML.
 
 One section per check family (targets, metrics, rules, alerting, chaos, dashboards, grafana, load, health),
-the scenario lanes (which stack ran which chaos scenario, from when to when) and a coverage summary: alerts
-exercised (fired and cleared by a chaos scenario) / alert rules, dashboard panels with data / panels,
+the load report of each load check (Locust's table per request name beside the gateway histogram's view of
+the same window), the scenario lanes (which stack ran which chaos scenario, from when to when) and a coverage
+summary: alerts exercised (fired and cleared by a chaos scenario) / alert rules, dashboard panels with data / panels,
 metrics declared / exported / referenced. The HTML and the Markdown are written from templates
 (``obs_tests/templates/check_report.{html,md}.j2``) that escape every value; this module builds the document
 and the lane chart's geometry.
@@ -198,6 +199,14 @@ def _panel_coverage(section: Mapping[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
+def _load(section: Any) -> list[dict[str, Any]]:
+    """The load checks' reports (``load`` section: Locust's table per request name beside the gateway
+    histogram's view of the same window, by check), in the order the checks ran."""
+    if not isinstance(section, Mapping):
+        return []
+    return [{"check": str(name), "report": dict(doc)} for name, doc in section.items() if isinstance(doc, Mapping)]
+
+
 def build_report(
     summary: Mapping[str, Any],
     *,
@@ -215,6 +224,7 @@ def build_report(
     sections: dict[str, Any] = dict(summary.get("sections") or {})
     counts = {o: int((summary.get("counts") or {}).get(o, 0)) for o in _OUTCOMES}
     health = sections.pop("health", None)
+    load = _load(sections.pop("load", None))
     failed = counts["failed"] or counts["error"]
     return {
         "schema_version": SCHEMA_VERSION,
@@ -227,6 +237,7 @@ def build_report(
         "families": _families(tests),
         "chaos": _chaos(scenarios, started_at),
         "health": health,
+        "load": load,
         "coverage": {
             "alerts": _alert_coverage(
                 sorted(set(alerts)), scenarios, sorted(set(always_firing)), sections.get("scenario_coverage")

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import overload
+from typing import Any, overload
 
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.core.findings import Finding
@@ -102,6 +102,9 @@ class WorkloadOutcome:
     findings: Sequence[Finding] = ()
     #: Prometheus time of the scrape by which what the workload did is visible (None: not measured)
     scraped_at: float | None = None
+    #: the load report of a workload that ran Locust (``obs_tests.workloads.load_report``: Locust's table per request
+    #: name beside the gateway histogram's view of the same window), else None
+    load: Mapping[str, Any] | None = None
 
 
 #: a named workload of the system: drives traffic, reads what Prometheus counted, judges it

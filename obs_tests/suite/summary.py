@@ -34,6 +34,8 @@ class TestOutcome:
     warnings: list[str] = field(default_factory=list)
     #: every finding judged in the test (errors and warnings), as :meth:`Finding.to_json` gives them
     findings: list[dict[str, Any]] = field(default_factory=list)
+    #: lines shown under the test's line in the summary (a load check's table), as recorded under ``details``
+    details: list[str] = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -103,6 +105,12 @@ class SummaryCollector:
             for f in value
             if isinstance(f, dict)
         ]
+        details = [
+            str(line)
+            for key, value in report.user_properties
+            if key == "details" and isinstance(value, list | tuple)
+            for line in value
+        ]
         self.outcomes.append(
             TestOutcome(
                 report.nodeid,
@@ -114,6 +122,7 @@ class SummaryCollector:
                 message,
                 warnings,
                 findings,
+                details,
             )
         )
 
@@ -150,6 +159,7 @@ class SummaryCollector:
             line = f"  {marks.get(item.outcome, item.outcome):<5} {item.family}: {text}"
             if item.outcome in ("failed", "error") and item.message:
                 line += f"\n          {item.message}"
+            line += "".join(f"\n          {detail}" for detail in item.details)
             shown = item.warnings[:5]
             line += "".join(f"\n          warning: {_short(w, 300)}" for w in shown)
             if len(item.warnings) > len(shown):

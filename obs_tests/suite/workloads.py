@@ -2,24 +2,30 @@
 demo's exact accounting asks the stack's system for ``exact_accounting`` and judges what it found; on a
 stack without a system, or one that offers no such workload, the check skips and says why.
 
+A workload that ran Locust brings back its load report: :func:`record_load` puts it in the check report's
+``load`` section and its table under the check's line in the terminal summary.
+
 Example::
 
     outcome = run_workload(mock_system, prom, "exact_accounting")
     obs_summary(outcome.summary)
+    record_load(request.node, obs_report, outcome)
     obs_findings(outcome.findings)
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.stack.embedded import EmbeddedStack
 from obs_tests.stack.system_under_test import WorkloadContext, WorkloadOutcome
+from obs_tests.workloads.load_report import report_lines
 
-__all__ = ["run_workload"]
+__all__ = ["record_load", "run_workload"]
 
 
 def run_workload(
@@ -39,3 +45,13 @@ def run_workload(
         keep_logs=keep_logs,
     )
     return workload(context)
+
+
+def record_load(node: pytest.Item, sections: dict[str, Any], outcome: WorkloadOutcome) -> None:
+    """The load report of a workload that ran Locust (none: nothing to record): into the report sections
+    (``obs_report``) under ``load`` by the check's name, and its table under the check's line in the
+    terminal summary (the ``details`` the summary prints)."""
+    if outcome.load is None:
+        return
+    sections.setdefault("load", {})[node.name] = dict(outcome.load)
+    node.user_properties.append(("details", report_lines(outcome.load)))

@@ -23,6 +23,7 @@ from obs_tests.reports.check_report import (
     render_markdown,
     write_reports,
 )
+from obs_tests.workloads.load_report import load_report
 
 SCHEMA = load_schema("report")
 
@@ -305,3 +306,50 @@ def test_the_check_report_carries_the_limit_and_its_source() -> None:
     jsonschema.validate(document, SCHEMA)
     assert document["chaos"]["scenarios"][0]["alerts"][0]["bound_source"] == {"fire": "within"}
     assert "10.00s <span class=muted>set in the scenario</span>" in render_html(document)
+
+
+def _load_section(gateway: dict[str, Any] | None) -> dict[str, Any]:
+    stats = json.loads((Path(__file__).resolve().parent.parent / "fixtures" / "load" / "locust_mixed.json").read_text())
+    return {"test_accounting_under_load": load_report(stats).to_json() | {"gateway": gateway}}
+
+
+_GATEWAY = {"metric": "gateway_processing_duration_seconds", "started_at": 1.0, "ended_at": 6.0, "requests": 458.0,
+            "p50_ms": 21.3, "p95_ms": 44.0, "p99_ms": 180.0, "note": ""}  # fmt: skip
+
+
+def test_the_load_section_shows_locusts_table_next_to_the_gateway_histogram() -> None:
+    tests = [_test("load", "test_accounting_under_load")]
+    document = build_report(_summary(tests, {"load": _load_section(_GATEWAY)}))
+    jsonschema.validate(document, SCHEMA)
+    assert "load" not in document["sections"]
+    (entry,) = document["load"]
+    assert entry["check"] == "test_accounting_under_load"
+    assert entry["report"]["total"]["requests"] == 460 and entry["report"]["gateway"]["requests"] == 458.0
+    page = render_html(document)
+    load = page[page.index('<section id="load-test_accounting_under_load">') :]
+    assert re.search(r"<tr><td>signal</td><td class=num>414</td><td class=num>41</td><td class=num>90.1%</td>", load)
+    assert "<td>gateway histogram gateway_processing_duration_seconds</td><td class=num>458</td>" in load
+    markdown = render_markdown(document)
+    assert "**Load: test_accounting_under_load**" in markdown
+    assert "| Aggregated | 460 | 41 | 91.1% |" in markdown
+
+
+def test_a_load_report_with_a_gateway_that_could_not_say_is_valid_and_says_why() -> None:
+    missing = {**_GATEWAY, "requests": None, "p50_ms": None, "p95_ms": None, "p99_ms": None,
+               "note": "PrometheusUnreachable: connection refused"}  # fmt: skip
+    document = build_report(_summary([_test("load", "t")], {"load": _load_section(missing)}))
+    jsonschema.validate(document, SCHEMA)
+    assert "PrometheusUnreachable: connection refused" in render_html(document)
+
+
+def test_the_schema_rejects_a_load_row_without_its_numbers() -> None:
+    document = build_report(_summary([_test("load", "t")], {"load": _load_section(None)}))
+    del document["load"][0]["report"]["rows"][0]["p99_ms"]
+    with pytest.raises(jsonschema.ValidationError, match="p99_ms"):
+        jsonschema.validate(document, SCHEMA)
+
+
+def test_a_run_without_load_checks_has_no_load_section() -> None:
+    document = build_report(_summary([_test("targets", "t")]))
+    assert document["load"] == []
+    assert "Load:" not in render_html(document) and "**Load" not in render_markdown(document)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import pytest
+
 from obs_tests.suite import summary
 from obs_tests.suite.summary import SummaryCollector
 
@@ -31,3 +36,25 @@ def test_nothing_to_start_with_without_a_target_down_or_other_failures() -> None
     assert collector.start_with() == ""
     collector.outcomes = [_outcome("targets", "test_job_targets_up[node]", "failed", "node: 0/1 targets up")]
     assert collector.start_with() == ""  # its own FAIL line says it all
+
+
+def _report(name: str, properties: list[tuple[str, object]]) -> pytest.TestReport:
+    nodeid = f"obs_tests/suite/test_load.py::{name}"
+    return pytest.TestReport(
+        nodeid, ("", 0, name), {}, "passed", None, "call", user_properties=properties, duration=3.0
+    )
+
+
+def test_a_checks_details_are_printed_under_its_line_and_kept_in_the_json(tmp_path: Path) -> None:
+    table = ["Locust: 460 requests in 4.1s", "name  reqs", "signal  414"]
+    collector = SummaryCollector()
+    collector.pytest_runtest_logreport(
+        _report("test_accounting_under_load", [("summary", "460 requests"), ("details", table)])
+    )
+    collector.pytest_runtest_logreport(_report("test_latency_histogram_matches_locust", [("summary", "p50 ok")]))
+    lines = collector.lines()
+    assert lines[0] == "  PASS  load: 460 requests\n" + "\n".join(f"          {line}" for line in table)
+    assert lines[1] == "  PASS  load: p50 ok"
+    collector.write_json(tmp_path / "summary.json")
+    written = json.loads((tmp_path / "summary.json").read_text())
+    assert [t["details"] for t in written["tests"]] == [table, []]

@@ -4,7 +4,9 @@ offers — when the stack has no system or the system no such workload."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +15,8 @@ from obs_tests.config.contract import load_contract
 from obs_tests.core.findings import Finding
 from obs_tests.stack.embedded import EmbeddedStack
 from obs_tests.stack.system_under_test import SystemUnderTest, WorkloadContext, WorkloadOutcome
-from obs_tests.suite.workloads import run_workload
+from obs_tests.suite.workloads import record_load, run_workload
+from obs_tests.workloads.load_report import load_report
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,3 +56,24 @@ def test_a_stack_without_a_system_skips(stack: EmbeddedStack) -> None:
 def test_the_system_is_the_contracts(stack: EmbeddedStack) -> None:
     contract = dataclasses.replace(stack.contract, stack=dataclasses.replace(stack.contract.stack, system=None))
     assert EmbeddedStack(contract).system is None
+
+
+def test_a_workload_that_ran_locust_records_its_load_report(
+    stack: EmbeddedStack, request: pytest.FixtureRequest
+) -> None:
+    stats = json.loads((ROOT / "tests" / "fixtures" / "load" / "locust_clean.json").read_text())
+    report = load_report(stats).to_json()
+    sections: dict[str, Any] = {}
+    properties = list(request.node.user_properties)
+    record_load(request.node, sections, WorkloadOutcome("390 requests", load=report))
+    assert sections == {"load": {request.node.name: report}}
+    details = request.node.user_properties[len(properties) :]
+    assert details == [("details", load_report(stats).lines())]
+    assert details[0][1][0] == "Locust: 390 requests in 3.9s"
+
+
+def test_a_workload_without_locust_records_no_load_report(request: pytest.FixtureRequest) -> None:
+    sections: dict[str, Any] = {}
+    before = list(request.node.user_properties)
+    record_load(request.node, sections, WorkloadOutcome("3 sent"))
+    assert sections == {} and request.node.user_properties == before
