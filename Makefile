@@ -14,7 +14,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 APT_PACKAGES := prometheus prometheus-alertmanager prometheus-node-exporter prometheus-redis-exporter \
-	nats-server redis-server docker-compose chromium chromium-driver
+	nats-server redis-server docker-compose chromium chromium-driver npm
 PYTEST_ARGS ?= --durations=25
 LINT_PATHS := $(wildcard obs_tests tests benchmarks load)
 
