@@ -58,3 +58,35 @@ def test_a_checks_details_are_printed_under_its_line_and_kept_in_the_json(tmp_pa
     collector.write_json(tmp_path / "summary.json")
     written = json.loads((tmp_path / "summary.json").read_text())
     assert [t["details"] for t in written["tests"]] == [table, []]
+
+
+def _run_selected(tmp_path: Path, *selection: str) -> tuple[SummaryCollector, int | pytest.ExitCode]:
+    module = tmp_path / f"test_selected_{tmp_path.name.replace('-', '_')}.py"  # a name of its own per run
+    module.write_text("import pytest\n\n@pytest.mark.slow\ndef test_slow():\n    pass\n\ndef test_quick():\n    pass\n")
+    collector = SummaryCollector()
+    code = pytest.main([str(module), "-q", "-p", "no:cacheprovider", *selection], plugins=[collector])
+    return collector, code
+
+
+def test_the_checks_a_selection_leaves_out_are_counted_and_kept_in_the_json(tmp_path: Path) -> None:
+    collector, code = _run_selected(tmp_path, "-m", "not slow")
+    assert (code, collector.deselected, collector.selection_error) == (pytest.ExitCode.OK, 1, "")
+    assert [o.name for o in collector.outcomes] == ["test_quick"]
+    collector.write_json(tmp_path / "summary.json")
+    assert json.loads((tmp_path / "summary.json").read_text())["deselected"] == 1
+
+
+@pytest.mark.parametrize(
+    ("selection", "said"),
+    [
+        pytest.param(("-m", "slow and"), "Wrong expression passed to '-m': slow and", id="marker-expression"),
+        pytest.param(("-k", "quick or ("), "Wrong expression passed to '-k': quick or (", id="keyword-expression"),
+    ],
+)
+def test_a_selection_pytest_refuses_is_kept_with_its_reason(
+    tmp_path: Path, selection: tuple[str, ...], said: str
+) -> None:
+    collector, code = _run_selected(tmp_path, *selection)
+    assert code == pytest.ExitCode.USAGE_ERROR
+    assert collector.selection_error.startswith(said)
+    assert collector.outcomes == [] and collector.deselected == 0
