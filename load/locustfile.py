@@ -27,6 +27,11 @@ Options (also as env vars): ``--malformed-ratio`` (OBS_MALFORMED_RATIO, default 
 Prometheus metrics (``load/metrics.py``), announced for scraping to the obs-tests stack serving ``--host``
 (or in the file named by OBS_LOAD_TARGETS_FILE): a run by hand shows up in job ``load`` and on the load
 dashboard.
+
+At the end of a run it prints the load report (``load/report.py``): per request name the success rate,
+average, median, p95, p99 and max response time and requests/s, next to what the gateway's latency
+histogram counted over the same window; ``--load-report PATH`` (OBS_LOAD_REPORT) also writes it as JSON,
+``--report-prometheus URL|off`` (OBS_LOAD_REPORT_PROMETHEUS) says where that histogram is read.
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
-from load import metrics
+from load import metrics, report
 from obs_tests.demo.traffic import INVALID_KINDS, invalid_signal, valid_signal
 
 WEBHOOK = "/webhook/tradingview"
@@ -87,6 +92,7 @@ def _options(parser: Any) -> None:
         help="seconds each user waits between tasks",
     )
     metrics.add_options(parser)
+    report.add_options(parser)
 
 
 _sent: dict[str, Any] = {"count": 0}
@@ -140,6 +146,10 @@ def _report_final_stats(environment: Any, **_: Any) -> None:
         deadline = time.monotonic() + float(environment.stop_timeout or 0) + 30.0
         while not workers <= _flushed and time.monotonic() < deadline:
             gevent.sleep(0.05)
+
+
+# after the listener above: the master's report counts the workers' final requests
+events.test_stop.add_listener(report.report_at_stop)
 
 
 @events.request.add_listener

@@ -31,6 +31,7 @@ __all__ = [
     "list_records",
     "load_targets_for",
     "new_stack_id",
+    "prometheus_for",
     "reap_record",
     "reap_stale",
     "record_path",
@@ -170,17 +171,30 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme, host, port
 
 
+def _serving(url: str, state_dir: Path | None) -> list[StackRecord]:
+    """The running stacks of ``state_dir`` one of whose components serves ``url``."""
+    wanted = _origin(url)
+    if not wanted[1] or wanted[2] is None:
+        return []
+    return [
+        record
+        for record in list_records(state_dir or default_state_dir())
+        if record.owner().alive() and any(_origin(comp.url) == wanted for comp in record.components.values())
+    ]
+
+
 def load_targets_for(url: str, state_dir: Path | None = None) -> Path | None:
     """The ``load`` targets file of the running stack one of whose components serves ``url`` (e.g. a Locust
     ``--host`` pointed at the embedded gateway), or None when no running stack of ``state_dir`` serves it."""
-    wanted = _origin(url)
-    if not wanted[1] or wanted[2] is None:
-        return None
-    for record in list_records(state_dir or default_state_dir()):
-        if not record.load_targets or not record.owner().alive():
-            continue
-        if any(_origin(comp.url) == wanted for comp in record.components.values()):
-            return Path(record.load_targets)
+    return next((Path(r.load_targets) for r in _serving(url, state_dir) if r.load_targets), None)
+
+
+def prometheus_for(url: str, state_dir: Path | None = None) -> str | None:
+    """The Prometheus URL of the running stack one of whose components serves ``url`` (a Locust ``--host``
+    pointed at the embedded gateway: where its load report reads the gateway's histogram), or None."""
+    for record in _serving(url, state_dir):
+        if (prometheus := record.components.get("prometheus")) is not None and prometheus.url:
+            return prometheus.url
     return None
 
 

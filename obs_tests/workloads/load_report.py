@@ -267,7 +267,6 @@ def _scrape_after(prom: PrometheusClient, metric: str, after: float, timeout: fl
             interval=0.1,
             expected=f"a scrape of {metric} after the load's last request",
             bound="one scrape interval",
-            transient=(ObsTestsError,),
         ), ""
     except WaitTimeout:
         last = prom.query_value(expr)

@@ -11,6 +11,8 @@ from obs_tests.stack.state import (
     ComponentRecord,
     StackRecord,
     list_records,
+    load_targets_for,
+    prometheus_for,
     reap_stale,
     write_record,
 )
@@ -104,3 +106,27 @@ def test_reap_stale_removes_the_temporary_files_of_dead_writers(tmp_path: Path) 
     (tmp_path / f"stack-abd.tmp{os.getpid()}-1").write_text("{")  # being written by a live writer
     reap_stale(tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == [f"stack-abd.tmp{os.getpid()}-1"]
+
+
+def test_the_prometheus_and_load_targets_of_the_stack_serving_a_url(tmp_path: Path) -> None:
+    me = ProcessIdentity.of(os.getpid())
+    assert me
+    gateway = ComponentRecord("gateway", 1, 2, {"http": 8000}, "http://127.0.0.1:8000", "/tmp/g.log")
+    prometheus = ComponentRecord("prometheus", 3, 4, {"http": 9090}, "http://127.0.0.1:9090", "/tmp/p.log")
+    record = _record(me, tmp_path / "w", {"gateway": gateway, "prometheus": prometheus})
+    record.load_targets = str(tmp_path / "load.json")
+    write_record(tmp_path, record)
+    assert prometheus_for("http://localhost:8000/", tmp_path) == "http://127.0.0.1:9090"
+    assert load_targets_for("http://127.0.0.1:8000", tmp_path) == tmp_path / "load.json"
+    assert prometheus_for("http://127.0.0.1:8001", tmp_path) is None  # no stack serves it
+    assert prometheus_for("not a url", tmp_path) is None
+
+
+def test_a_stack_whose_owner_is_gone_serves_nothing(tmp_path: Path) -> None:
+    dead_owner = subprocess.Popen(["true"])
+    dead_owner.wait()
+    gone = ProcessIdentity(dead_owner.pid, 1)
+    gateway = ComponentRecord("gateway", 1, 2, {"http": 8000}, "http://127.0.0.1:8000", "/tmp/g.log")
+    prometheus = ComponentRecord("prometheus", 3, 4, {"http": 9090}, "http://127.0.0.1:9090", "/tmp/p.log")
+    write_record(tmp_path, _record(gone, tmp_path / "w", {"gateway": gateway, "prometheus": prometheus}))
+    assert prometheus_for("http://127.0.0.1:8000", tmp_path) is None

@@ -9,7 +9,10 @@ what Locust's ``StatsEntry`` computes from those stats — the numbers a Locust 
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,7 @@ from obs_tests.workloads.load_report import (
     read_report,
     report_lines,
 )
+from tests.loopback import lenient_gateway, serving
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "load"
 ROOT = FIXTURES.parents[2]
@@ -162,3 +166,39 @@ def test_read_report_rejects_what_is_not_locust_stats(tmp_path: Path, text: str,
 def test_read_report_of_a_missing_file_names_it(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="cannot read Locust's stats"):
         read_report(tmp_path / "absent.json")
+
+
+def test_a_plain_locust_run_of_the_shipped_locustfile_prints_and_writes_the_report(tmp_path: Path) -> None:
+    """``locust -f load/locustfile.py`` by hand (a lenient gateway on loopback, every 5th valid signal a 503):
+    at its end it prints the table and writes the report, equal to the report of its own --json-file."""
+    stats, written = tmp_path / "stats", tmp_path / "report.json"
+    with serving(lenient_gateway(fail_every=5)) as url:
+        argv = [sys.executable, "-m", "locust", "-f", str(ROOT / "load" / "locustfile.py"), "--headless",
+                "--host", url, "-u", "3", "-r", "3", "-t", "2s", "--json-file", str(stats), "--metrics-port", "-1",
+                "--think-time", "0.02", "--malformed-ratio", "0.2", "--stop-timeout", "5",
+                "--exit-code-on-error", "0", "--load-report", str(written), "--report-prometheus", "off"]  # fmt: skip
+        env = {**os.environ, "OBS_LOAD_TARGETS_FILE": ""}
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    from_json_file = read_report(stats.with_suffix(".json"))
+    assert from_json_file.total.requests > 0 and from_json_file.total.failures > 0
+    assert json.loads(written.read_text()) == from_json_file.to_json()
+    printed = done.stdout[done.stdout.index("Load report (obs-tests)") :].splitlines()[1:]
+    assert printed[: len(from_json_file.lines())] == from_json_file.lines()
+    assert "Traceback" not in done.stderr
+
+
+def test_plain_locust_with_an_unreachable_prometheus_still_prints_the_table(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    with serving(lenient_gateway()) as url:
+        argv = [sys.executable, "-m", "locust", "-f", str(ROOT / "load" / "locustfile.py"), "--headless",
+                "--host", url, "-u", "1", "-r", "1", "-t", "1s", "--metrics-port", "-1", "--think-time", "0.05",
+                "--report-prometheus", f"http://127.0.0.1:{closed}", "--exit-code-on-error", "0"]  # fmt: skip
+        env = {**os.environ, "OBS_LOAD_TARGETS_FILE": ""}
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = done.stdout[done.stdout.index("Load report (obs-tests)") :]
+    assert "Aggregated" in report
+    assert "gateway histogram gateway_processing_duration_seconds: not available — PrometheusUnreachable" in report
