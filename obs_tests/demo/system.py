@@ -13,9 +13,11 @@ from __future__ import annotations
 import contextlib
 import io
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+from obs_tests.checks.incident import health_endpoints, probe_health, unexpected_alerts
 from obs_tests.core.findings import Finding
 from obs_tests.demo.market import SCENARIOS
 from obs_tests.demo.signal_routing import AGENT_TYPES
@@ -30,6 +32,7 @@ from obs_tests.demo.workload import (
     wait_scraped_after,
 )
 from obs_tests.errors import StackStartError
+from obs_tests.scenarios.settling import settle
 from obs_tests.stack.ports import LOOPBACK
 from obs_tests.stack.probes import HttpProbe, Probe, RedisProbe
 from obs_tests.stack.system_under_test import (
@@ -230,6 +233,30 @@ def _load_latency(ctx: WorkloadContext) -> WorkloadOutcome:
     return WorkloadOutcome(summary, [f for q in quantiles for f in q.findings], load=report.to_json())
 
 
+#: the webhooks of the high-load incident, all sent at once (one connection each)
+INCIDENT_WEBHOOKS = 1000
+
+
+def _high_load_incident(ctx: WorkloadContext) -> WorkloadOutcome:
+    """1,000 valid webhooks at once on a quiet stack: every counter on their path accounts for them
+    exactly, then every component's health endpoint answers 200 and no alert but the watchdog fired since
+    the burst began (valid traffic only: malformed signals would rightly fire GatewayHighErrorRate)."""
+    prom = ctx.prometheus
+    settle(prom, None, frozenset(), timeout=60.0, stop=threading.Event())  # judge the burst's alerts alone
+    started = time.time()
+    run = run_accounting(
+        prom, ctx.urls["gateway"], n_valid=INCIDENT_WEBHOOKS, n_invalid=0, seed=29, workers=INCIDENT_WEBHOOKS
+    )
+    endpoints = health_endpoints(ctx.urls, dict.fromkeys((*MOCK_SERVICES, "webhook-sink"), "/healthz"))
+    unhealthy = probe_health(endpoints)
+    alerts = unexpected_alerts(prom, since=started)
+    summary = (
+        f"{run.summary()}, sent at once; {len(endpoints) - len(unhealthy)}/{len(endpoints)} health endpoints "
+        f"answered 200; {len(alerts)} unexpected alert(s)"
+    )
+    return WorkloadOutcome(summary, [*run.findings, *unhealthy, *alerts])
+
+
 def _panel_traffic(ctx: WorkloadContext) -> WorkloadOutcome:
     """200 valid and 40 malformed signals, so rate and latency panels have something to show; done once the
     pipeline drained and that was scraped (the outcome's summary says what was sent)."""
@@ -255,5 +282,6 @@ SYSTEM = SystemUnderTest(
         "load_accounting": _load_accounting,
         "load_latency": _load_latency,
         "panel_traffic": _panel_traffic,
+        "high_load_incident": _high_load_incident,
     },
 )

@@ -381,11 +381,14 @@ def counter_sum(prom: PrometheusClient, expr: str) -> float:
 
 
 def happened_within(event: Event) -> tuple[float, float]:
-    """When ``event`` happened, as an interval: faults, reverts and notifications exactly when recorded;
-    an alert state change between the previous poll of ``/api/v1/alerts`` (``previous_poll``; for a
-    resolved alert ``last_seen``) and the poll that saw it."""
-    if event.kind == "alert":
-        earliest = event.detail.get("previous_poll") or event.detail.get("last_seen")
+    """When ``event`` happened, as an interval: reverts and notifications exactly when recorded; a fault
+    from when applying it began (``since``: a kill takes effect when the signal is sent, while it is
+    recorded as applied once the process is gone, by which time Prometheus may have seen it down) until
+    it was recorded; an alert state change between the previous poll of ``/api/v1/alerts``
+    (``previous_poll``; for a resolved alert ``last_seen``) and the poll that saw it."""
+    if event.kind in ("alert", "fault"):
+        key = ("since",) if event.kind == "fault" else ("previous_poll", "last_seen")
+        earliest = next((event.detail[k] for k in key if event.detail.get(k)), None)
         if isinstance(earliest, int | float) and earliest <= event.t:
             return float(earliest), event.t
     return event.t, event.t

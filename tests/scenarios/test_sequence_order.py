@@ -38,3 +38,15 @@ def test_resolved_counts_from_its_last_seen_poll() -> None:
     assert happened_within(resolved) == (12.60, 12.70)
     # a first-poll state (no previous poll) is a point
     assert happened_within(_firing(5.0, previous_poll=None)) == (5.0, 5.0)
+
+
+def test_a_fault_counts_from_when_applying_it_began() -> None:
+    # Recorded in a check under load: the kill was sent at ~5.4 s, the gateway was recorded as applied
+    # (its process gone) at 5.8955, but the poll asked at 5.65 had already seen GatewayDown pending at 5.8951.
+    fault = Event(5.8955, "fault", "kill-gateway", "applied", {}, {"what": "kill gateway", "since": 5.4})
+    pending = Event(5.8951, "alert", "GatewayDown", "pending", {}, {"previous_poll": 5.65})
+    assert happened_within(fault) == (5.4, 5.8955)
+    assert in_order([happened_within(fault), happened_within(pending)])
+    # a fault still comes after what certainly happened before applying it began
+    earlier = Event(5.3, "notification", "GatewayDown", "firing")
+    assert not in_order([happened_within(fault), happened_within(earlier)])
