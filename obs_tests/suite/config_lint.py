@@ -17,6 +17,7 @@ from obs_tests.checks.compose_file import check_compose, check_compose_test_file
 from obs_tests.checks.dashboard_schema import validate_dashboard_file
 from obs_tests.checks.dashboards_lint import lint_dashboards
 from obs_tests.checks.empty_declarations import check_expectations
+from obs_tests.checks.grafana_provisioning import check_provisioning
 from obs_tests.checks.routing import check_routing_coverage, load_route_tests
 from obs_tests.checks.routing_live import run_route_tests
 from obs_tests.clients.tools import promtool, run_tool
@@ -33,7 +34,14 @@ from obs_tests.stack.render import render_prometheus_config
 from obs_tests.stack.system_under_test import load_system
 from obs_tests.suite.lint_report import Section
 
-__all__ = ["check_alertmanager", "check_compose_file", "check_configs", "check_dashboards", "check_scenarios"]
+__all__ = [
+    "check_alertmanager",
+    "check_compose_file",
+    "check_configs",
+    "check_dashboards",
+    "check_grafana_provisioning",
+    "check_scenarios",
+]
 
 
 def check_configs(contract: Contract) -> Section:
@@ -170,6 +178,20 @@ def check_compose_file(contract: Contract) -> Section:
         section.checked.append(display_path(test_file))
     failure = "\n".join(str(f) for f in section.errors) or None
     section.cases.append(Case(path.name, "docker-compose", failure=failure))
+    return section
+
+
+def check_grafana_provisioning(contract: Contract) -> Section:
+    """``grafana/provisioning/`` beside the contract (datasources and dashboard providers) against Grafana's
+    documented provisioning format — when the project has one."""
+    section = Section("grafana provisioning")
+    directory = contract.root / "grafana" / "provisioning"
+    if not directory.is_dir():
+        return section
+    section.findings = check_provisioning(directory)
+    section.checked.append(display_path(directory))
+    failure = "\n".join(str(f) for f in section.errors) or None
+    section.cases.append(Case("provisioning", "grafana", failure=failure))
     return section
 
 

@@ -18,6 +18,7 @@ from obs_tests.suite.config_lint import (
     check_compose_file,
     check_configs,
     check_dashboards,
+    check_grafana_provisioning,
     check_scenarios,
 )
 from obs_tests.suite.lint_report import LintReport, Section
@@ -56,6 +57,7 @@ def run_lint(contract: Contract) -> LintReport:
     report.sections.extend(check_alertmanager(contract, rules))
     report.sections.append(check_dashboards(contract))
     report.sections.append(check_compose_file(contract))
+    report.sections.append(check_grafana_provisioning(contract))
     report.sections.append(check_scenarios(contract))
     suppressions, problems = suppressions_in((rf.path, [r.line for r in rf.rules]) for rf in rules)
     lint.findings += problems

@@ -335,3 +335,14 @@ def test_lint_checks_the_compose_test_runner_file_beside_the_compose_file(projec
     code, out = _lint(project)
     assert code == 1, out
     assert "'alertmanager' listens on port 9093, not 9094" in out
+
+
+def test_lint_checks_the_grafana_provisioning_files_beside_the_contract(project: Path) -> None:
+    shutil.copytree(ROOT / "grafana", project / "grafana")
+    code, out = _lint(project)
+    assert code == 0, out
+    datasource = next((project / "grafana" / "provisioning" / "datasources").glob("*.y*ml"))
+    datasource.write_text(datasource.read_text().replace("apiVersion: 1", "apiVersion: 2"))
+    code, out = _lint(project)
+    assert code == 1, out
+    assert "grafana/provisioning/datasources/" in out and "apiVersion" in out
