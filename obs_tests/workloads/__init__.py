@@ -1,7 +1,8 @@
 """Load that obs-tests drives against a stack: Locust runs in child processes, read back exactly.
 
 What to run is :mod:`~obs_tests.workloads.load_spec`, the run :mod:`~obs_tests.workloads.loadgen`, what it sent
-:mod:`~obs_tests.workloads.load_stats`.
+:mod:`~obs_tests.workloads.load_stats`, its table as Locust users know it beside the gateway histogram's view
+:mod:`~obs_tests.workloads.load_report`.
 
 Example::
 

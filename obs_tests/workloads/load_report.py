@@ -181,10 +181,12 @@ class LoadReport:
 
     def compared(self, prom: PrometheusClient, *, metric: str = GATEWAY_HISTOGRAM, timeout: float = 15.0) -> LoadReport:
         """The same table next to what ``metric`` counted over the run's window (:func:`gateway_window`);
-        unchanged for a run without a request (no window)."""
+        unchanged for a run without a request (no window). Locust opens a name's stats when its first request
+        completes, so the window opens one slowest response time earlier: the gateway saw that request then."""
         if self.started_at is None or self.ended_at is None:
             return self
-        return self.with_gateway(gateway_window(prom, self.started_at, self.ended_at, metric=metric, timeout=timeout))
+        opened = self.started_at - (self.total.max_ms or 0.0) / 1000.0
+        return self.with_gateway(gateway_window(prom, opened, self.ended_at, metric=metric, timeout=timeout))
 
     def to_json(self) -> dict[str, Any]:
         """The report document (the ``load`` of a scenario result, of the check report)."""
