@@ -15,8 +15,10 @@ from obs_tests.suite.report_fixtures import FindingsJudge
 from obs_tests.suite.workloads import run_workload
 
 
-@pytest.mark.load
+@pytest.mark.integration
 @pytest.mark.stack
+@pytest.mark.load
+@pytest.mark.slow
 def test_high_load_incident(
     prom: PrometheusClient,
     mock_system: EmbeddedStack,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -15,6 +15,7 @@ from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.scenarios.settling import settle
 from obs_tests.stack import EmbeddedStack
 from obs_tests.stack.system_under_test import WorkloadContext
+from tests.loopback import serving
 
 
 def test_health_endpoints_are_the_monitorings_own_and_each_services_path() -> None:
@@ -43,16 +44,11 @@ def health_server() -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serving(Handler) as url:
+        try:
+            yield url
+        finally:
+            release.set()  # before the server shuts down: it waits for the stuck request
 
 
 def test_every_endpoint_answering_200_is_healthy(health_server: str) -> None:
