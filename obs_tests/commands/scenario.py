@@ -335,7 +335,8 @@ def _finish(
             click.echo(f"          ✘ {failure.name}: {failure.message or failure.actual}")
         for timing in result.alerts:
             click.echo(f"          {timing.describe()}")
-        for line in report_lines(report) if (report := (result.load or {}).get("report")) else []:
+        reports = [(result.load or {}).get("report"), *(step["report"] for step in result.load_steps)]
+        for line in [line for report in reports if report for line in report_lines(report)]:
             click.echo(f"          {line}")
     click.echo(f"Reports: {paths[0].parent if paths else report_dir}")
     sys.exit(0 if all(r.passed for r in results) else 1)

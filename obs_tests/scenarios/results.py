@@ -235,6 +235,8 @@ class ScenarioResult:
     alerts: list[AlertTiming] = field(default_factory=list)
     chaos: dict[str, Any] = field(default_factory=dict)
     load: dict[str, Any] | None = None
+    #: the ``load`` steps waited for: requests, failures and their load report each (``StepContext.load_reports``)
+    load_steps: list[dict[str, Any]] = field(default_factory=list)
     error: str = ""
     timeline: Timeline | None = None
     log: list[dict[str, Any]] = field(default_factory=list)
@@ -303,6 +305,7 @@ class ScenarioResult:
             "recording": self.recording,
             "alerts": [a.to_json(origin) for a in self.alerts],
             "load": self.load,
+            "load_steps": self.load_steps,
             "timeline": self.timeline.to_json() if self.timeline else [],
             "log": self.log,
         }

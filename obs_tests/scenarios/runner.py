@@ -169,6 +169,7 @@ class ScenarioRunner:
             ctx = StepContext(
                 prom, recorder, chaos, self.timeline, self.stop_event, *loads, bot, result.assertions.append
             )
+            result.load_steps = ctx.load_reports  # filled by the load steps as they end
             recorder.start()
             baseline = judge.baseline()
             with chaos:

@@ -77,6 +77,9 @@ class StepContext:
     bot: BotWorld | None = None
     #: where a step that judges several things at once adds its results
     add: Callable[[AssertionResult], None] = field(default=lambda _result: None)
+    #: the load report of each ``load`` step waited for (requests, failures and Locust's table beside the
+    #: gateway histogram's view of the same window), in order
+    load_reports: list[dict[str, Any]] = field(default_factory=list)
 
 
 class StepRunner(Protocol):
@@ -343,6 +346,8 @@ def _load(ctx: StepContext, step: Load) -> str:
     finally:
         run.stop()
     ctx.timeline.record("load", "step", "done", requests=res.requests, failures=res.failures)
+    report = res.report().compared(ctx.prom).to_json()  # Locust's table beside the gateway histogram's
+    ctx.load_reports.append({"users": spec.users, "requests": res.requests, "failures": res.failures, "report": report})
     return f"{res.requests} requests, {res.failures} failures"
 
 

@@ -232,3 +232,14 @@ def test_a_gateway_histogram_that_could_not_be_read_says_why() -> None:
 def test_a_scenario_without_load_has_no_load_section() -> None:
     assert "Load (Locust)" not in render_html([_gateway_down()])
     assert "## Load" not in render_markdown([_gateway_down()])
+
+
+def test_a_scenarios_load_steps_each_get_their_table() -> None:
+    stats = json.loads((FIXTURES / "load" / "locust_clean.json").read_text())
+    step = {"users": 4, "requests": 390, "failures": 0, "report": load_report(stats).to_json()}
+    doc = _gateway_down() | {"load_steps": [step]}
+    page = render_html([doc])
+    assert "<h3>Load step 1 (Locust, 4 users): 390 requests, 0 failures</h3>" in page
+    assert '<tr class="total"><td>Aggregated</td><td class=num>390</td>' in page
+    assert "## Load step 1: gateway-down" in render_markdown([doc])
+    assert "| Aggregated | 390 | 0 | 100.0% |" in render_markdown([doc])

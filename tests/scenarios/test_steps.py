@@ -5,11 +5,14 @@ from typing import Any
 
 import pytest
 
+from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.scenarios.model import STEP_KINDS, Step
 from obs_tests.scenarios.results import AssertionResult
-from obs_tests.scenarios.step_types import AssertState, Revert, WaitForMetric, WaitForTime
+from obs_tests.scenarios.step_types import AssertState, Load, Revert, WaitForMetric, WaitForTime
 from obs_tests.scenarios.steps import STEP_HANDLERS, StepContext, run_steps
 from obs_tests.scenarios.timeline import Timeline
+from obs_tests.workloads import LoadRun, LoadSpec
+from tests.loopback import lenient_gateway, serving
 
 
 class _Recorder:
@@ -93,3 +96,23 @@ def test_a_wait_step_returns_what_happened() -> None:
 def test_a_handler_refuses_the_arguments_of_another_kind() -> None:
     with pytest.raises(TypeError, match="the wait_for_time handler got the arguments of a revert step"):
         STEP_HANDLERS["wait_for_time"](_ctx(), Revert("f"))
+
+
+def test_a_load_step_records_its_load_report_beside_the_gateway_histogram(closed_port: int) -> None:
+    """A real Locust run against a loopback gateway answering every 4th valid signal with a 503; the
+    Prometheus cannot be reached, so the gateway's side says why instead of numbers."""
+    with serving(lenient_gateway(fail_every=4)) as url:
+
+        def new_load(raw: Any, default_duration: float) -> LoadRun:
+            fields = {"duration": default_duration, **raw, "stop_timeout": 5.0, "metrics": False}
+            return LoadRun(LoadSpec(**fields), url)
+
+        prom = PrometheusClient(f"http://127.0.0.1:{closed_port}", timeout=1.0)
+        ctx = StepContext(prom, _Recorder({}), None, Timeline(), threading.Event(), new_load, [])  # type: ignore[arg-type]
+        found, done, _ = _run(ctx, Step("load", Load(users=2, duration=2.0, think_time=0.02), id="burst"))
+    assert done == ["burst"] and not found
+    (step,) = ctx.load_reports
+    report = step["report"]
+    assert step["users"] == 2 and step["requests"] == report["total"]["requests"] > 0
+    assert step["failures"] == report["total"]["failures"] > 0 and report["total"]["success_percent"] < 100
+    assert report["gateway"]["requests"] is None and "Unreachable" in report["gateway"]["note"]
