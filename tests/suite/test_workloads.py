@@ -43,7 +43,7 @@ def test_the_workload_gets_the_stack_and_its_findings_come_back(stack: EmbeddedS
 
 def test_a_workload_the_system_does_not_offer_skips_naming_what_it_offers(stack: EmbeddedStack) -> None:
     assert stack.system is not None
-    with pytest.raises(pytest.skip.Exception, match=r"no workload 'soak' \(exact_accounting, .*panel_traffic\)"):
+    with pytest.raises(pytest.skip.Exception, match=r"no workload 'soak' \(exact_accounting, .*high_load_incident\)"):
         run_workload(stack, PrometheusClient("http://127.0.0.1:9"), "soak")
 
 
