@@ -79,8 +79,9 @@ class EventSession:
         self.close()
 
     def start(self) -> None:
-        """Subscribe, then set the feed and the bot up (or start the replay). The bot is paused before the
-        feed restarts, so no cycle of its previous run takes a candle of this one."""
+        """Subscribe, then set the feed and the bot up. The bot is paused before the feed restarts, so no
+        cycle of its previous run takes a candle of this one, and stays paused, reset, until :meth:`resume`
+        (which also starts a replay)."""
         if self.setup.drives_bot:
             self._bus = EventBus(self.stack.url(NATS))
             self._bus.subscribe(f"{EVENT_SUBJECT_PREFIX}.>", self._received)
@@ -97,10 +98,20 @@ class EventSession:
                     "poll_interval_seconds": round(bot.poll_interval * self.stack.time_scale, 4),
                     "strategy": bot.strategy,
                     "run": self.run_id,
+                    "running": False,  # until the scenario's faults due at once are on (resume)
                 }
             )
-        elif self._bot is not None and self.recording is not None:
+
+    def resume(self, after: threading.Event | None = None) -> None:
+        """Let the bot cycle, or start the replay, once ``after`` is set (at most 30 s): after :meth:`start`
+        the world waits, so that event chaos at a cycle is installed before that cycle comes, however long
+        installing takes on a busy machine."""
+        if after is not None:
+            after.wait(30)
+        if self._bot is not None and self.recording is not None:
             self._start_replay(self.recording)
+        elif self._bot is not None and self.setup.bot is not None:
+            self._bot.reset_bot({"running": True})
 
     def _received(self, body: bytes, _subject: str) -> None:
         if self.log.add_raw(body) and self.on_event is not None:

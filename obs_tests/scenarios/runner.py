@@ -1,13 +1,11 @@
 """Run a scenario against a live stack and judge it.
 
-``ScenarioRunner(path, stack=stack).run()`` on any :class:`~obs_tests.stack.protocol.Stack` (where several
-run, :func:`~obs_tests.scenarios.lanes.run_scenarios` makes the runners): settles (no alert but the
-watchdog active), sets the market, starts the background Locust load, schedules the chaos, runs the
-steps, waits for every ``must_fire`` alert to fire within its bound, reverts the faults, waits for the
-alerts to resolve and the notifications to arrive, stops the load, and evaluates ``expect``. Faults and
-load are undone on every exit path (success, failure, exception, SIGINT, SIGTERM). The result carries
-every assertion (name, expected, actual, message), the chaos stats and per-alert timings measured against
-their theoretical bounds.
+``ScenarioRunner(path, stack=stack).run()`` on any :class:`~obs_tests.stack.protocol.Stack`: settles (no
+alert but the watchdog active), sets the market, starts the background load, schedules the chaos (a bot
+cycles once the faults due at once are on), runs the steps, waits for every ``must_fire`` alert to fire
+within its bound, reverts the faults, waits for the alerts to clear and notify, stops the load, evaluates
+``expect``. Faults and load are undone on every exit path (also SIGINT, SIGTERM). The result carries every
+assertion, the chaos stats and per-alert timings against their bounds.
 
 Example::
 
@@ -88,8 +86,7 @@ class ScenarioRunner:
         self._log_fn = log
         self.stop_event = stop or threading.Event()
         self.settle_timeout = settle_timeout
-        # True when the caller already healed and settled the stack (scenarios run concurrently).
-        self.prepared = prepared
+        self.prepared = prepared  # the caller healed and settled the stack (scenarios run concurrently)
         scenario = self.scenario
         self.result = ScenarioResult(
             scenario.name, str(scenario.path), scenario.description, type=scenario.type, lane=lane, title=scenario.title
@@ -97,8 +94,7 @@ class ScenarioRunner:
         #: where a trading-bot scenario writes its recording and report (relative outputs; default: cwd)
         self.output_dir = output_dir or Path()
         self.verbose = verbose  # log every bus event of a trading-bot run
-        #: a trading-bot run's world while it goes (None before it is set up, or without one): what the
-        #: dashboard samples (its event log, the bot's chaos counters) to show the run live
+        #: a trading-bot run's world while it goes (None: not set up, or none), sampled by the dashboard
         self.session: EventSession | None = None
         self.timeline = Timeline()
         self._step_done: dict[str, float] = {}
@@ -107,6 +103,7 @@ class ScenarioRunner:
         self._setup_load: LoadRun | None = None
         self._background_loads: list[LoadRun] = []
         self._done = threading.Event()
+        self._first_faults = threading.Event()  # the scheduler applied the faults due at once
 
     # -- logging ---------------------------------------------------------------------------------
     def log(self, level: str, message: str) -> None:
@@ -219,6 +216,8 @@ class ScenarioRunner:
         self._setup_load = self._start_setup_load()
         scheduler = threading.Thread(target=self._schedule, args=(chaos,), daemon=True, name="chaos")
         scheduler.start()
+        if self.session is not None:
+            self.session.resume(after=self._first_faults)  # the bot cycles once event chaos is installed
         try:
             run_steps(
                 self.scenario.steps, ctx, log=self.log, add=self.result.assertions.append, on_done=self._step_finished
@@ -356,7 +355,10 @@ class ScenarioRunner:
                     reverts.remove((due, name))
                     if chaos.revert(name):
                         self.timeline.record("revert", name, "reverted")
+            if not any(e.after is None and e.at == 0 for e in pending):
+                self._first_faults.set()
             self._done.wait(0.02)
+        self._first_faults.set()
 
     @property
     def stopped(self) -> bool:

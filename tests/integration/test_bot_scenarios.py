@@ -203,3 +203,31 @@ def test_the_standalone_python_api_starts_its_own_stack(tmp_path: Path, monkeypa
     result = ScenarioRunner("scenarios/trading-bull-run-profit.yaml", output_dir=tmp_path).run()
     assert result.status == "passed", _verdicts(result)
     assert result.to_json()["scenario"]["name"] == "Bull Run Profit Test"
+
+
+FIRST_CYCLES = """
+name: "Failures in the first cycles"
+description: "Injected failures at cycles 1 and 2 of a bot polling every millisecond"
+setup:
+  exchange: {scenario: sideways, initial_price: 50000.0, seed: 3}
+  bot: {initial_capital: 10000.0, pool_count: 5, poll_interval: 0.1}
+chaos:
+  - {type: inject_failure, event: MarketPriceFetchFailed, at_cycle: 1, error_message: "first"}
+  - {type: inject_failure, event: MarketPriceFetchFailed, at_cycle: 2, error_message: "second"}
+steps:
+  - wait_for_cycles: 20
+  - assert:
+      event_count: {MarketPriceFetchFailed: {exact: 2}}
+"""
+
+
+def test_the_bot_waits_until_event_chaos_is_installed_before_its_first_cycle(
+    stack: EmbeddedStack, tmp_path: Path
+) -> None:
+    """At a 1 ms poll the bot would be past cycle 2 before the rules are installed over HTTP, were it not
+    paused until the faults due at once are on: every failure at a cycle happens, however busy the machine."""
+    path = tmp_path / "first-cycles.yaml"
+    path.write_text(FIRST_CYCLES)
+    result = _run(stack, path, tmp_path)
+    assert result.status == "passed", _verdicts(result)
+    assert result.chaos["failures_injected"] == 2
