@@ -107,7 +107,7 @@ class Serve:
         return Poll(False, "", "\n".join(self.lines[-5:]))
 
     def info(self) -> dict[str, Any]:
-        doc: dict[str, Any] = self.session.get(self.url + "/api/info", timeout=10).json()
+        doc: dict[str, Any] = self.session.get(self.url + "/api/info", timeout=30).json()
         return doc
 
     def seq(self) -> int:
@@ -123,7 +123,13 @@ class Serve:
             doc: dict[str, Any] = self.session.get(self.url + f"/api/status/{test_id}", timeout=10).json()
             return Poll(doc["status"] != "running", doc, f"{doc['status']}/{doc['phase']}")
 
-        return wait_for(probe, timeout=timeout, interval=0.25, expected=f"run {test_id} to finish")
+        return wait_for(
+            probe,
+            timeout=timeout,
+            interval=0.25,
+            expected=f"run {test_id} to finish",
+            transient=(requests.RequestException,),  # a server too busy to answer in 10 s: ask again
+        )
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -186,9 +192,14 @@ class Bench:
         )
         return wall, published, doc
 
-    def caught_up(self, clients: list[StreamClient], seq: int) -> None:
-        for client in clients:
-            client.wait_for(seq, timeout=60)
+    def caught_up(self, clients: list[StreamClient], seq: int, timeout: float = 120) -> None:
+        """Until every client has ``seq`` (one deadline for all)."""
+
+        def probe() -> Poll[None]:
+            behind = [c for c in clients if c.last < seq]
+            return Poll(not behind, None, f"{len(behind)} behind, e.g. {behind[0].describe() if behind else ''}")
+
+        wait_for(probe, timeout=timeout, interval=0.1, expected=f"every client at seq {seq}")
 
     def latency_line(self, name: str, values: list[float]) -> float:
         values.sort()
@@ -255,7 +266,7 @@ class Bench:
         mid = self.serve.seq() + 300
         wait_for(lambda: Poll(self.serve.seq() >= mid, None), timeout=60, interval=0.1, expected="300 messages")
         for client in self.clients:
-            client.stop(abrupt=True)
+            client.stop(abrupt=True, wait=False)
         left_at = self.serve.seq()
         doc = self.serve.finished(test_id, timeout=180)
         self.statuses["stream-leave"] = _verdict(doc)
@@ -338,7 +349,7 @@ def server_side_killed(work: Path, args: argparse.Namespace, check: Any) -> None
         check("run unharmed when the page's server side is killed", doc["status"] == "passed", detail)
     finally:
         for client in clients:
-            client.stop(abrupt=True)
+            client.stop(abrupt=True, wait=False)
         manager.close()
 
 
@@ -358,12 +369,14 @@ def main() -> int:
         wait_for(lambda: Poll(serve.info()["stack"]["state"] == "ready", None), timeout=120, expected="the stack ready")
         print(f"stack ready after {time.monotonic() - started:.1f} s")
         monitor = ResourceMonitor(serve.proc.pid).start()
-        bench.connect()
-        end = bench.sustained_and_burst()
-        monitor.stop()
-        resources = monitor.summary(warmup=15)
-        print(f"server process: {resources.describe()}")
-        bench.check("resource use stable", resources.stable, resources.describe())
+        try:
+            bench.connect()
+            end = bench.sustained_and_burst()
+        finally:
+            monitor.stop()
+            resources = monitor.summary(warmup=15)
+            print(f"server process: {resources.describe()}")
+            bench.check("resource use stable", resources.stable, resources.describe())
         bench.reconnects()
         bench.audit_all(end)
         bench.everyone_leaves()
@@ -372,9 +385,15 @@ def main() -> int:
         bench.server_killed()
         bench.clients = []
         server_side_killed(work, args, bench.check)
+    except Exception as exc:  # noqa: BLE001 - a phase that could not finish is a missed criterion, with why
+        bench.check("every phase completed", False, f"{type(exc).__name__}: {str(exc)[:400]}")
+        for client in bench.clients[:3]:
+            print(f"  {client.describe()}")
     finally:
         for client in bench.clients:
-            client.stop()
+            client.stop(abrupt=True, wait=False)
+        for client in bench.clients:
+            client.join(2)
         serve.stop()
         shutil.rmtree(work, ignore_errors=True)
     print("criteria:")

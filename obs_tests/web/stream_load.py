@@ -28,7 +28,7 @@ import time
 from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import orjson
 import psutil
@@ -119,6 +119,10 @@ def percentile(values: Sequence[float], q: float) -> float:
     return values[min(len(values) - 1, int(len(values) * q))]
 
 
+class _Stalled(Exception):
+    """A connection stayed silent ``stall`` seconds."""
+
+
 class StreamClient:
     """One client of ``/api/stream``, read in a daemon thread (see the module's docstring)."""
 
@@ -165,7 +169,7 @@ class StreamClient:
         while not self._stop.is_set():
             try:
                 self._connection()
-            except TimeoutError:
+            except _Stalled:
                 self.stalls += 1
                 self.errors.append(f"stalled: no message for {self.stall} s after seq {self.last}")
             except Exception as exc:  # noqa: BLE001 - a dropped connection is reconnected, and counted
@@ -213,19 +217,30 @@ class StreamClient:
             # max_queue=None: websockets' client stops reading the socket when 16 frames wait unread, and
             # then its close() waits forever for the server, whose sends wait for it (a browser has no such
             # limit)
-            with connect(url, proxy=None, max_size=MAX_MESSAGE, max_queue=None, additional_headers=headers) as ws:
+            # ping_interval=None: no client keepalive (a browser sends none; pings unanswered for 20 s by a
+            # busy server would end the connection and count as the server's fault)
+            options: dict[str, Any] = {"max_size": MAX_MESSAGE, "max_queue": None, "ping_interval": None}
+            with connect(url, proxy=None, additional_headers=headers, **options) as ws:
                 self._closer = [ws]
                 while True:
                     try:
-                        yield ws.recv(timeout=self.stall)
+                        frame = ws.recv(timeout=self.stall)
                     except ConnectionClosedOK:
                         return
+                    except TimeoutError:
+                        raise _Stalled from None
+                    yield frame
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         read_timeout = self.stall or 120.0
         with requests.get(self.base_url + query, headers=headers, stream=True, timeout=(5, read_timeout)) as response:
             response.raise_for_status()
             self._closer = [response]
-            yield from _sse_data(response)
+            try:
+                yield from _sse_data(response)
+            except requests.ConnectionError as exc:
+                if "timed out" in str(exc):  # silent past the read timeout (heartbeats come every 15 s)
+                    raise _Stalled from None
+                raise
 
     def wait_for(self, seq: int, timeout: float) -> None:
         """Until this client has received ``seq`` (or a later one)."""
@@ -241,15 +256,21 @@ class StreamClient:
         error = f", last error: {self.errors[-1]}" if self.errors else ""
         return f"{self.transport} client at seq {self.last}, {self.connections} connections{error}"
 
-    def stop(self, *, abrupt: bool = False) -> None:
-        """Disconnect and end the thread; ``abrupt``: drop the TCP connection without a goodbye."""
+    def stop(self, *, abrupt: bool = False, wait: bool = True) -> None:
+        """Disconnect and end the thread; ``abrupt``: drop the TCP connection without a goodbye; ``wait``:
+        until the thread ended (10 s at most; stop many clients with ``wait=False``, then :meth:`join`)."""
         self._stop.set()
         for closer in list(self._closer):
             with contextlib.suppress(Exception):
                 if abrupt or isinstance(closer, requests.Response):  # an SSE client leaves by hanging up
                     _drop(closer)
                 closer.close()
-        self._thread.join(timeout=10)
+        if wait:
+            self.join(10)
+
+    def join(self, timeout: float) -> None:
+        """Wait for the client's thread to end (after :meth:`stop`)."""
+        self._thread.join(timeout=timeout)
 
 
 def _drop(closer: ClientConnection | requests.Response) -> None:
