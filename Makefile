@@ -24,9 +24,11 @@ help:
 	@sed -n 's/^#   //p' Makefile
 
 # Debian packages: only what is missing, with --no-install-recommends. No daemon is started here.
+# npm counts as there when the command is (e.g. NodeSource's nodejs ships it, and conflicts with Debian's npm).
 deps:
 	@missing=""; \
 	for p in $(APT_PACKAGES); do \
+	  if [ "$$p" = npm ] && command -v npm >/dev/null; then continue; fi; \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if ! $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null; then missing="$$missing python3-venv"; fi; \
