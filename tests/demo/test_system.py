@@ -59,6 +59,7 @@ def test_markets_and_workloads_are_the_demos() -> None:
         "load_accounting",
         "load_latency",
         "panel_traffic",
+        "high_load_incident",
     }
 
 
