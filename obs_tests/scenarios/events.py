@@ -55,6 +55,8 @@ EVENT_NAMES = (
     "PositionSold",
 )
 CYCLE_EVENT = "BotMonitoringCycleStarted"
+#: the events that end a cycle's price fetch (the bot publishes one of them before its next cycle starts)
+FETCH_OUTCOMES = frozenset({"MarketPriceFetched", "MarketPriceFetchFailed"})
 
 
 def checksum(data: Mapping[str, Any]) -> str:
@@ -201,6 +203,14 @@ class EventLog:
     def cycles(self) -> int:
         """The highest cycle any event belongs to (cycles whose start event was lost still count)."""
         return max((e.cycle for e in self.events), default=0)
+
+    def completed_cycles(self) -> int:
+        """The highest cycle known to be over: its price fetch's outcome arrived, or a later cycle began (the
+        bot starts a cycle once the previous one's fetch is done; a lost outcome event does not hold it)."""
+        events = self.events
+        started = max((e.cycle for e in events), default=0)
+        fetched = max((e.cycle for e in events if e.name in FETCH_OUTCOMES), default=0)
+        return max(fetched, started - 1)
 
     def final_capital(self) -> float | None:
         """The bot's equity (cash + open positions at the last price) in its latest event that carries it."""

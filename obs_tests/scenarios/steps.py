@@ -244,13 +244,15 @@ def _wait_for_time(ctx: StepContext, step: WaitForTime) -> str:
 
 
 def _wait_for_bot_cycles(ctx: StepContext, bot: BotWorld, cycles: int) -> str:
-    """``wait_for_cycles: N`` with a bot: its monitoring cycles reached N more than when the step began."""
-    start = bot.events.cycles()
+    """``wait_for_cycles: N`` with a bot: N more of its monitoring cycles are over than when the step began
+    (a cycle is over once its fetch's outcome event arrived: not merely begun, or the assertions after the
+    step would race its events)."""
+    start = bot.events.completed_cycles()
     target = start + cycles
 
     def probe() -> Poll[int]:
-        seen = bot.events.cycles()
-        return Poll(seen >= target, seen, f"bot cycle {seen} of {target}")
+        seen = bot.events.completed_cycles()
+        return Poll(seen >= target, seen, f"bot cycle {seen} of {target} over")
 
     bound = cycles * bot.cycle_seconds
     wait_for(
@@ -261,7 +263,7 @@ def _wait_for_bot_cycles(ctx: StepContext, bot: BotWorld, cycles: int) -> str:
         bound=f"{cycles} x {bot.cycle_seconds:g}s poll interval",
         stop=ctx.stop,
     )
-    return f"{cycles} bot cycles (now cycle {bot.events.cycles()})"
+    return f"{cycles} bot cycles (cycle {bot.events.completed_cycles()} over)"
 
 
 def _wait_for_event(ctx: StepContext, step: WaitForEvent) -> str:

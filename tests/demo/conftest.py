@@ -350,7 +350,7 @@ def start_stack(launcher: Launcher) -> Stack:
     return Stack(launcher, nats, redis, services)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped after the last demo test: it must not load the CPU of later tests
 def launcher(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launcher]:
     launcher = Launcher(tmp_path_factory.mktemp("services"))
     try:
@@ -359,7 +359,7 @@ def launcher(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launcher]:
         launcher.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(launcher: Launcher) -> Stack:
     return start_stack(launcher)
 

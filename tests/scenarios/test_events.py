@@ -59,6 +59,23 @@ def test_counts_cycles_capital_and_positions_come_from_the_events() -> None:
     assert log.prices() == [100.0, 110.0]
 
 
+def test_a_cycle_is_over_when_its_fetch_outcome_arrived_or_a_later_one_began() -> None:
+    """Begun is not over: cycle 2's start alone leaves cycle 1 the last one over (its price event may still
+    be on the bus) — the race `wait_for_cycles` then `event_count` lost at 39 of 40."""
+    log = EventLog()
+    assert log.completed_cycles() == 0
+    log.add(event("BotMonitoringCycleStarted", 1))
+    assert log.cycles() == 1 and log.completed_cycles() == 0
+    log.add(event("MarketPriceFetched", 1, price=100.0))
+    assert log.completed_cycles() == 1
+    log.add(event("BotMonitoringCycleStarted", 2, seq=2))
+    assert log.completed_cycles() == 1
+    log.add(event("MarketPriceFetchFailed", 2, error="timeout"))
+    assert log.completed_cycles() == 2
+    log.add(event("BotMonitoringCycleStarted", 4, seq=4))  # cycle 3's events were all lost: 3 is over
+    assert log.completed_cycles() == 3
+
+
 def test_gaps_in_a_names_seq_are_missing_events_and_bad_checksums_are_corrupted() -> None:
     log = EventLog()
     for seq in (1, 2, 5):
