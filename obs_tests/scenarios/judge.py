@@ -33,7 +33,7 @@ from obs_tests.scenarios.results import (
     after_resolving,
     format_seconds,
 )
-from obs_tests.scenarios.timeline import Event, Timeline
+from obs_tests.scenarios.timeline import Event, Timeline, notified_from
 
 __all__ = ["Judge", "counter_sum", "happened_within", "in_order", "inhibition_held"]
 
@@ -124,7 +124,7 @@ class Judge:
         timing.firing_at = firing.t if firing else None
         if firing is not None:
             timing.active_at = firing.detail.get("active_at") or (pending.detail.get("active_at") if pending else None)
-            note = self.timeline.first("notification", must.alert, "firing", since=firing.t - 1.0, labels=labels)
+            note = self.timeline.first("notification", must.alert, "firing", since=notified_from(firing), labels=labels)
             timing.notified_at = note.t if note else None
         revert = self.timeline.first("revert", timing.fault)
         timing.reverted_at = revert.t if revert else None
@@ -133,7 +133,7 @@ class Judge:
             timing.resolved_at = resolved.t if resolved else None
             if resolved is not None:
                 note = self.timeline.first(
-                    "notification", must.alert, "resolved", since=resolved.t - 1.0, labels=labels
+                    "notification", must.alert, "resolved", since=notified_from(resolved), labels=labels
                 )
                 timing.resolved_notified_at = note.t if note else None
 

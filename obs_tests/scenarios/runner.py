@@ -42,7 +42,7 @@ from obs_tests.scenarios.results import AlertTiming, ScenarioResult
 from obs_tests.scenarios.settling import settle
 from obs_tests.scenarios.standalone import DEFAULT_CONTRACT, own_stack
 from obs_tests.scenarios.steps import StepContext, await_fault, run_steps
-from obs_tests.scenarios.timeline import Event, Recorder, Timeline
+from obs_tests.scenarios.timeline import Event, Recorder, Timeline, notified_from
 from obs_tests.stack import EmbeddedStack
 from obs_tests.stack.protocol import Stack
 from obs_tests.workloads import LoadRun, LoadSpec
@@ -409,9 +409,10 @@ class ScenarioRunner:
     def _await_notified(self, must: MustFire, timing: AlertTiming, firing: Event) -> None:
         """Hold until the alert's firing notification came, at most its notification bound after firing."""
         limit = (timing.bounds.notify() if timing.bounds else 30.0) + self.scenario.tolerance
+        since = notified_from(firing)  # Alertmanager may notify before the poll that saw it firing
 
         def notified() -> Poll[bool]:
-            note = self.timeline.first("notification", must.alert, "firing", since=firing.t - 1.0, labels=must.labels)
+            note = self.timeline.first("notification", must.alert, "firing", since=since, labels=must.labels)
             return Poll(note is not None, note is not None)
 
         with contextlib.suppress(WaitTimeout):
@@ -448,9 +449,8 @@ class ScenarioRunner:
                 )
 
     def _await_notifications(self, bounds: BoundsModel) -> None:
-        """Give the expected notifications their bound to arrive (the judge then checks them): each
-        until its alert's change to that status plus the notification bound (``notify`` for firing,
-        ``notify_resolved`` for resolved) and the scenario's tolerance."""
+        """Give the expected notifications their bound to arrive (the judge then checks them): each until its
+        alert's change to that status + its bound (``notify``/``notify_resolved``) + the tolerance."""
         wanted: list[tuple[str, str]] = []
         for must in self.scenario.expect.must_fire:
             if must.notify:
@@ -478,7 +478,7 @@ class ScenarioRunner:
                 change = self.timeline.first("alert", alert, status)
                 if change is None:
                     continue  # the alert never got there: nothing to wait for
-                if self.timeline.first("notification", alert, status, since=change.t - 1.0) is None:
+                if self.timeline.first("notification", alert, status, since=notified_from(change)) is None:
                     missing.append(f"{alert}/{status}")
                     deadline = max(deadline, change.t + bound(alert, status))
             # Done when nothing is missing, or when every missing one is past its bound.

@@ -43,7 +43,7 @@ from obs_tests.scenarios.step_types import (
     WaitForNotification,
     WaitForTime,
 )
-from obs_tests.scenarios.timeline import Event, Recorder, Timeline, parse_time
+from obs_tests.scenarios.timeline import Event, Recorder, Timeline, notified_from, parse_time
 from obs_tests.workloads import LoadRun
 
 __all__ = [
@@ -427,18 +427,11 @@ def await_fault(timeline: Timeline, name: str, timeout: float) -> None:
 
 def incident_start(events: Sequence[Event], status: str, now: float) -> float:
     """Since when a ``status`` notification belongs to the alert's current incident, given its recorded
-    ``events``: its latest change to that status (pending/firing for "firing", resolved for "resolved")
-    less 1 s, as Alertmanager may notify before obs-tests' poll sees the change — but for "firing" never
-    before the alert's ``activeAt`` (a notification older than that is of an earlier incident, e.g. one
-    Alertmanager repeated while Prometheus restarted); ``now`` when the alert has not changed in the run.
-    """
+    ``events``: from its latest change to that status (pending/firing for "firing", resolved for
+    "resolved"), as :func:`notified_from` places it — Alertmanager may notify before obs-tests' poll sees
+    the change; for "firing" never before the alert's ``activeAt`` (a notification older than that is of an
+    earlier incident, e.g. one Alertmanager repeated while Prometheus restarted); ``now`` when the alert has
+    not changed in the run."""
     states = ("pending", "firing") if status == "firing" else ("resolved",)
     changes = [e for e in events if e.state in states]
-    if not changes:
-        return now
-    latest = changes[-1]
-    start = latest.t - 1.0
-    active_at = latest.detail.get("active_at")
-    if status == "firing" and isinstance(active_at, int | float):
-        start = max(start, float(active_at))
-    return start
+    return notified_from(changes[-1]) if changes else now

@@ -23,7 +23,7 @@ from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.clients.webhook_sink import SinkClient
 from obs_tests.errors import ObsTestsError
 
-__all__ = ["Event", "Recorder", "Timeline", "parse_time"]
+__all__ = ["Event", "Recorder", "Timeline", "notified_from", "parse_time"]
 
 
 def parse_time(text: str | None) -> float | None:
@@ -61,6 +61,20 @@ class Event:
             "labels": dict(self.labels),
             "detail": dict(self.detail),
         }
+
+
+def notified_from(change: Event) -> float:
+    """The earliest time a notification of the alert change ``change`` records can have been received: a
+    poller short of CPU sees a change late — later than Alertmanager notifies it — so not ``change.t``.
+    For pending/firing, the alert's ``activeAt`` (a notification before it is of an earlier incident); for
+    a resolve, when the poll before was asked (it still saw the alert firing); never later than 1 s before
+    the change was seen."""
+    seen_late = change.t - 1.0
+    active_at = change.detail.get("active_at")
+    if change.state in ("pending", "firing") and isinstance(active_at, int | float):
+        return float(active_at)
+    before = change.detail.get("previous_poll", change.detail.get("last_seen"))
+    return min(seen_late, float(before)) if isinstance(before, int | float) else seen_late
 
 
 class Timeline:

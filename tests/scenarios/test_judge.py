@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from obs_tests.scenarios.bounds import AlertBounds
 from obs_tests.scenarios.judge import Judge
 from obs_tests.scenarios.model import Catalog, MustFire, load_scenario
 from obs_tests.scenarios.results import AlertTiming, AssertionResult, ScenarioResult
-from obs_tests.scenarios.timeline import Timeline
+from obs_tests.scenarios.timeline import Event, Timeline
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -160,3 +161,40 @@ def test_an_alert_that_never_fired_is_judged_on_firing_only(tmp_path: Path) -> N
     (fires,) = found
     assert not fires.passed and fires.actual == "never fired"
     assert fires.message.endswith("last expression value: unknown (the rule is not loaded)")
+
+
+LABELS = {"alertname": "GatewayDown"}
+INCIDENT = (
+    Event(101.0, "notification", "GatewayDown", "firing", LABELS),  # the previous incident
+    Event(102.6, "alert", "GatewayDown", "pending", LABELS, {"active_at": 102.5}),
+    Event(103.5, "notification", "GatewayDown", "firing", LABELS),
+    Event(105.0, "alert", "GatewayDown", "firing", LABELS, {"active_at": 102.5, "previous_poll": 104.8}),
+    Event(110.0, "revert", "kill-gateway"),
+    Event(110.5, "notification", "GatewayDown", "resolved", LABELS),  # too early: the poll at 111 saw it firing
+    Event(112.5, "notification", "GatewayDown", "resolved", LABELS),
+    Event(114.0, "alert", "GatewayDown", "resolved", LABELS, {"last_seen": 111.0}),
+)
+
+
+def _timed(tmp_path: Path, events: Sequence[Event]) -> tuple[Judge, AlertTiming]:
+    judge = _judge(tmp_path, "{name: closed, increase: 'x_total', min: 10}")
+    for event in events:
+        judge.timeline.add(event)
+    timing = AlertTiming("GatewayDown", "kill-gateway", BOUNDS, fault_at=100.0)
+    judge._fill_timing(timing, MustFire("GatewayDown"))
+    return judge, timing
+
+
+def test_notifications_count_from_when_the_change_happened_not_when_a_late_poll_saw_it(tmp_path: Path) -> None:
+    """CI, with the poller short of CPU: GatewayDown seen firing 2.5 s after it became active, its firing
+    notification 1.5 s before that poll — judged "notified never" while it had come. A notification older
+    than the alert's activeAt (an earlier incident) still does not count; nor a resolved one older than the
+    poll before the one that saw the resolve (it still saw the alert firing)."""
+    judge, timing = _timed(tmp_path, INCIDENT)
+    assert (timing.firing_at, timing.notified_at) == (105.0, 103.5)
+    assert (timing.resolved_at, timing.resolved_notified_at) == (114.0, 112.5)
+    found: list[AssertionResult] = []
+    judge._judge_must_fire(timing, MustFire("GatewayDown"), 2.0, found.append)
+    assert all(a.passed for a in found), found
+    _, missed = _timed(tmp_path, [e for e in INCIDENT if e.t not in (103.5, 112.5)])
+    assert missed.notified_at is None and missed.resolved_notified_at is None
