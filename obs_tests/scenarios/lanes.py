@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from obs_tests.core.interrupts import JOIN_SLICE, WorkThread, join_held, run_threads
+from obs_tests.scenarios.load_turns import LoadTurns
 from obs_tests.scenarios.model import Catalog, Scenario
 from obs_tests.scenarios.results import ScenarioResult
 from obs_tests.scenarios.runner import ScenarioRunner
@@ -118,12 +119,15 @@ class StackPool:
     #: they cause one another on a small machine would eat into every bound. They start first, being the
     #: longest; a free stack takes a scenario without load while the limit is reached.
     max_loading: int | None = field(default_factory=lambda: os.cpu_count() or 1)
+    #: the turns of :attr:`max_loading`, which the caller's own load checks take too (:meth:`Background.load_turn`)
+    turns: LoadTurns = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.stacks < 1:
             raise ValueError("stacks must be >= 1")
         if self.max_loading is not None and self.max_loading < 1:
             raise ValueError("max_loading must be >= 1")
+        object.__setattr__(self, "turns", LoadTurns(self.max_loading))
 
 
 Lanes = SharedStack | StackPool
@@ -212,6 +216,13 @@ class Background:
             raise self._errors[0]
         return self._results
 
+    def load_turn(self, timeout: float) -> AbstractContextManager[bool]:
+        """For the caller's own load beside the scenarios: a turn of the pool's ``max_loading`` for the
+        block (see :mod:`~obs_tests.scenarios.load_turns`); no wait for shared lanes."""
+        if isinstance(self.lanes, StackPool):
+            return self.lanes.turns.held(self.stop, timeout=timeout)
+        return contextlib.nullcontext(True)
+
     def close(self) -> None:
         """Stop what still runs and wait until every fault is reverted and every stack stopped."""
         if self._thread.ident is not None and not self._thread.finished.is_set():
@@ -265,9 +276,7 @@ class _Run:
         self._start_errors: list[BaseException] = []
         self._started = False  # a lane has a stack
         self._lock = threading.Lock()
-        self._turn = threading.Condition(self._lock)  # a loading scenario ended
-        self._loading = 0  # scenarios driving load that run now
-        self._max_loading: int | None = None
+        self._turns = LoadTurns(None)  # scenarios driving load take one (a pool's, with its limit)
         self._on_result = on_result
         self._log = log
         self._around = around
@@ -278,8 +287,8 @@ class _Run:
         """Each lane's name and its work, to run in a thread of its own."""
         if isinstance(lanes, SharedStack):
             return [(lanes.name or "shared stack", partial(self._shared, lanes))]
+        self._turns = lanes.turns
         if lanes.max_loading is not None:
-            self._max_loading = lanes.max_loading
             self._pending.sort(key=lambda s: not s.drives_load)  # stable: the longest first
         own = min(lanes.stacks, max(len(self.scenarios), 1))
         work: list[tuple[str, Callable[[], None]]] = []
@@ -388,9 +397,8 @@ class _Run:
             try:
                 self._play(self._runner(scenario, stack, lane))
             finally:
-                with self._turn:
-                    self._loading -= scenario.drives_load
-                    self._turn.notify_all()
+                if scenario.drives_load:
+                    self._turns.give_back()
 
     def _waiting(self) -> bool:
         with self._lock:
@@ -398,17 +406,20 @@ class _Run:
 
     def _next(self) -> Scenario | None:
         """The first waiting scenario this lane may start now — one driving load only below the pool's
-        ``max_loading`` (else waits until a loading one ended); None when none is left."""
-        with self._turn:
-            while self._pending and not self.stop.is_set():
-                limit = self._max_loading
-                free = limit is None or self._loading < limit
-                scenario = next((s for s in self._pending if free or not s.drives_load), None)
+        ``max_loading`` (else waits until a turn came back); None when none is left."""
+        turns = self._turns
+        with turns.changed:
+            while self._waiting():
+                free = turns.free()
+                with self._lock:
+                    scenario = next((s for s in self._pending if free or not s.drives_load), None)
+                    if scenario is not None:
+                        self._pending.remove(scenario)
                 if scenario is not None:
-                    self._pending.remove(scenario)
-                    self._loading += scenario.drives_load
+                    if scenario.drives_load:
+                        turns.take()
                     return scenario
-                self._turn.wait(JOIN_SLICE)  # bounded: a stop is seen at once too
+                turns.changed.wait(JOIN_SLICE)  # bounded: a stop is seen at once too
             return None
 
     # -- one scenario --------------------------------------------------------------------------

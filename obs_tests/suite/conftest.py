@@ -143,3 +143,19 @@ def scenario_pool(request: pytest.FixtureRequest) -> Iterator[Background | None]
         if _LENT in config.stash:
             del config.stash[_LENT]
         scenarios.close()
+
+
+#: how long a load check waits for a turn (a load-driven scenario takes ~20-40 s) before it goes ahead
+LOAD_TURN_WAIT = 120.0
+
+
+@pytest.fixture
+def load_turn(scenario_pool: Background | None) -> Iterator[None]:
+    """For a check that drives load itself (Locust, the 1,000-webhook burst): one of the turns of the
+    background scenarios' per-core limit on load, so the CPU never carries more load at once than that
+    (see :mod:`~obs_tests.scenarios.load_turns`)."""
+    if scenario_pool is None:
+        yield
+        return
+    with scenario_pool.load_turn(timeout=LOAD_TURN_WAIT):
+        yield

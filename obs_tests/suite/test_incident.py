@@ -19,6 +19,7 @@ from obs_tests.suite.workloads import run_workload
 @pytest.mark.stack
 @pytest.mark.load
 @pytest.mark.slow
+@pytest.mark.usefixtures("load_turn")  # a turn of the background scenarios' limit on load
 def test_high_load_incident(
     prom: PrometheusClient,
     mock_system: EmbeddedStack,

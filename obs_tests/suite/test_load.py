@@ -16,7 +16,13 @@ from obs_tests.suite.report_fixtures import FindingsJudge
 from obs_tests.suite.session_settings import log_dir
 from obs_tests.suite.workloads import record_load, run_workload
 
-pytestmark = [pytest.mark.integration, pytest.mark.stack, pytest.mark.load, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.stack,
+    pytest.mark.load,
+    pytest.mark.slow,
+    pytest.mark.usefixtures("load_turn"),  # a turn of the background scenarios' limit on load
+]
 
 
 def test_accounting_under_load(

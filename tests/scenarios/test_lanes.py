@@ -17,6 +17,7 @@ import pytest
 
 from obs_tests.config.contract import load_contract
 from obs_tests.core.interrupts import forget_signals
+from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.scenarios import lanes
 from obs_tests.scenarios.lanes import Background, LentStack, SharedStack, StackPool, run_scenarios
 from obs_tests.scenarios.model import Catalog, Scenario, load_scenarios
@@ -377,3 +378,27 @@ def test_every_runner_gets_where_to_write_and_whether_to_log_every_event(fake: t
     output = RunOutput(directory=Path("reports/scenarios"), verbose=True)
     run_scenarios(_scenarios(2), SharedStack(SimpleNamespace(name="s")), around=around, output=output)
     assert [r.output for r in made] == [(Path("reports/scenarios"), True)] * 2
+
+
+def test_a_turn_the_caller_holds_keeps_the_pools_loaded_scenarios_waiting(fake: type[FakeRunner]) -> None:
+    """`obs-tests check`'s own load checks take a turn of the pool's limit: while the caller holds the only
+    one, the stacks take the scenarios without load; the loaded ones start once it is given back."""
+    overlap = Overlap()
+    fake.behave = staticmethod(overlap)
+    background = Background(_scenarios(4, (0, 1)), StackPool(Stacks(), stacks=2, max_loading=1))
+    try:
+        with background.load_turn(timeout=10) as free:
+            assert free
+            background.start()
+            wait_for(
+                lambda: Poll(background.finished == 2, background.finished),
+                timeout=10,
+                expected="the 2 scenarios without load done",
+            )
+            assert sorted(overlap.order) == ["s2", "s3"]  # no loaded one started meanwhile
+        results = background.wait()
+    finally:
+        background.close()
+    assert [r.status for r in results] == ["passed"] * 4
+    assert sorted(overlap.order[2:]) == ["s0", "s1"]
+    assert max(len(group & {"s0", "s1"}) for group in overlap.together) == 1
