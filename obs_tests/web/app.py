@@ -351,23 +351,23 @@ class _Routes:
 
 
 async def _sse_events(stream: Stream, since: int | None, test_id: str | None) -> AsyncIterator[bytes]:
-    """The stream as Server-Sent Events: a retry hint, then each message with its seq as the event id."""
+    """The stream as Server-Sent Events: a retry hint, then each message with its seq as the event id —
+    every message waiting for the client in one chunk."""
     yield b"retry: 1000\n\n"
-    async with contextlib.aclosing(stream.subscribe(since, test_id)) as messages:
-        async for item in messages:
-            if item is None:
+    async with contextlib.aclosing(stream.batches(since, test_id)) as batches:
+        async for batch in batches:
+            if batch is None:
                 yield b": keep-alive\n\n"
                 continue
-            seq, raw = item
-            yield b"id: %d\ndata: %s\n\n" % (seq, raw)
+            yield b"".join(b"id: %d\ndata: %s\n\n" % (seq, raw) for seq, raw in batch)
 
 
 async def _pump(ws: WebSocket, stream: Stream, since: int | None, test_id: str | None) -> None:
-    """Send the stream's messages to ``ws`` as text frames (keep-alives are the WebSocket's pings)."""
-    async with contextlib.aclosing(stream.subscribe(since, test_id)) as messages:
-        async for item in messages:
-            if item is not None:
-                await ws.send_text(item[1].decode())
+    """Send the stream's messages to ``ws``, a text frame each (keep-alives are the WebSocket's pings)."""
+    async with contextlib.aclosing(stream.batches(since, test_id)) as batches:
+        async for batch in batches:
+            for _, raw in batch or ():
+                await ws.send_text(raw.decode())
 
 
 async def _watch_disconnect(ws: WebSocket) -> None:

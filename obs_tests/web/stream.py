@@ -39,6 +39,8 @@ from obs_tests.core.yamlfile import format_path
 __all__ = ["DEFAULT_BUFFER", "MESSAGE_TYPES", "Stream", "StreamMessageInvalid", "validate_message"]
 
 DEFAULT_BUFFER = 10_000
+#: the most messages one :meth:`Stream.batches` item holds (an SSE chunk, a run of WebSocket frames)
+BATCH = 256
 MESSAGE_TYPES = ("hello", "overflow", "stack", "run", "status", "log", "event", "assertion")
 
 
@@ -84,6 +86,9 @@ class Stream:
         self._seq = 0
         self._lock = threading.Lock()
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        #: the waiters asleep on their event: a publish wakes those only, with one call per event loop
+        #: (not one per subscriber per message: at 100 clients that was most of the server's work)
+        self._asleep: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         self._closed = False
         #: messages replaced because they failed validation (a publisher bug; logged to stderr)
         self.invalid = 0
@@ -114,10 +119,8 @@ class Stream:
             message["ts"] = time.time()
             item = _Item(self._seq, test_id, _encode(message))
             self._items.append(item)
-            waiters = list(self._waiters)
-        for loop, event in waiters:
-            with contextlib.suppress(RuntimeError):  # that subscriber's loop is closed
-                loop.call_soon_threadsafe(event.set)
+            asleep, self._asleep = self._asleep, set()
+        _wake(asleep)
         return item.seq
 
     def _checked(self, kind: str, data: dict[str, Any], test_id: str | None) -> dict[str, Any]:
@@ -139,10 +142,8 @@ class Stream:
         """End every subscription (server shutdown)."""
         with self._lock:
             self._closed = True
-            waiters = list(self._waiters)
-        for loop, event in waiters:
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(event.set)
+            waiters = set(self._waiters)
+        _wake(waiters)
 
     def _control(self, kind: str, position: int, data: dict[str, Any]) -> tuple[int, bytes]:
         message = {"seq": position, "type": kind, "ts": time.time(), "test_id": None, "data": data}
@@ -150,13 +151,23 @@ class Stream:
         return position, _encode(message)
 
     def _after(self, position: int) -> tuple[list[_Item], int]:
-        """Buffered items after ``position`` and the first seq still buffered (under the lock)."""
+        """Buffered items after ``position`` and the first seq still buffered (under the lock); read from
+        the newest end, so a client that is up to date costs nothing however full the buffer is."""
         with self._lock:
             if not self._items:
                 return [], self._seq + 1
             oldest = self._items[0].seq
-            start = max(0, position + 1 - oldest)
-            return list(itertools.islice(self._items, start, None)), oldest
+            count = min(self._seq - position, len(self._items))
+            newest_first = list(itertools.islice(reversed(self._items), max(count, 0)))
+            return newest_first[::-1], oldest
+
+    def _sleep_unless_newer(self, entry: tuple[asyncio.AbstractEventLoop, asyncio.Event], position: int) -> bool:
+        """Mark ``entry`` asleep unless a message after ``position`` came meanwhile; whether it sleeps."""
+        with self._lock:
+            if self._seq > position or self._closed:
+                return False
+            self._asleep.add(entry)
+            return True
 
     async def subscribe(
         self, since: int | None = None, test_id: str | None = None
@@ -168,6 +179,19 @@ class Stream:
         (SSE keep-alive), and ends when the stream is closed. ``since`` beyond the newest message means
         "from now on".
         """
+        async with contextlib.aclosing(self.batches(since, test_id)) as batches:
+            async for batch in batches:
+                if batch is None:
+                    yield None
+                    continue
+                for item in batch:
+                    yield item
+
+    async def batches(
+        self, since: int | None = None, test_id: str | None = None
+    ) -> AsyncGenerator[list[tuple[int, bytes]] | None, None]:
+        """What :meth:`subscribe` yields, as lists: every message waiting for the client at once (an SSE
+        response writes them in one chunk), at most ``BATCH`` each; ``None`` on a heartbeat."""
         loop = asyncio.get_running_loop()
         wake = asyncio.Event()
         entry = (loop, wake)
@@ -177,34 +201,25 @@ class Stream:
             oldest = self._items[0].seq if self._items else 0
         position = head if since is None or since > head else since
         try:
-            yield self._control(
-                "hello",
-                position,
-                {"head": head, "oldest": oldest, "buffer": self.size, "since": position, "test_id": test_id},
-            )
+            hello = {"head": head, "oldest": oldest, "buffer": self.size, "since": position, "test_id": test_id}
+            yield [self._control("hello", position, hello)]
             while not self._closed:
                 wake.clear()
                 items, first = self._after(position)
+                batch: list[tuple[int, bytes]] = []
                 if position + 1 < first:
-                    lost_to = first - 1
-                    yield self._control(
-                        "overflow",
-                        lost_to,
-                        {
-                            "missed_from": position + 1,
-                            "missed_to": lost_to,
-                            "missed": lost_to - position,
-                            "buffer": self.size,
-                            "message": f"messages {position + 1} to {lost_to} are no longer buffered (the server keeps "
-                            f"the last {self.size}); fetch /api/status/<test_id> for the current state",
-                        },
-                    )
-                    position = lost_to
+                    batch.append(self._overflow(position, first - 1))
+                    position = first - 1
                 for item in items:
                     position = item.seq
                     if test_id is None or item.test_id in (test_id, None):
-                        yield item.seq, item.raw
-                if items:
+                        batch.append((item.seq, item.raw))
+                    if len(batch) >= BATCH:
+                        yield batch
+                        batch = []
+                if batch:
+                    yield batch
+                if items or not self._sleep_unless_newer(entry, position):
                     continue
                 try:
                     await asyncio.wait_for(wake.wait(), timeout=self.heartbeat)
@@ -213,3 +228,33 @@ class Stream:
         finally:
             with self._lock:
                 self._waiters.discard(entry)
+                self._asleep.discard(entry)
+
+    def _overflow(self, position: int, lost_to: int) -> tuple[int, bytes]:
+        return self._control(
+            "overflow",
+            lost_to,
+            {
+                "missed_from": position + 1,
+                "missed_to": lost_to,
+                "missed": lost_to - position,
+                "buffer": self.size,
+                "message": f"messages {position + 1} to {lost_to} are no longer buffered (the server keeps "
+                f"the last {self.size}); fetch /api/status/<test_id> for the current state",
+            },
+        )
+
+
+def _wake(entries: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]) -> None:
+    """Set every entry's event from any thread: one ``call_soon_threadsafe`` per event loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Event]] = {}
+    for loop, event in entries:
+        by_loop.setdefault(loop, []).append(event)
+    for loop, events in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # that loop is closed
+            loop.call_soon_threadsafe(_set_all, events)
+
+
+def _set_all(events: list[asyncio.Event]) -> None:
+    for event in events:
+        event.set()

@@ -217,3 +217,55 @@ def test_overflow_over_a_real_websocket(small_buffer_server: tuple[str, Stream])
     assert [m["type"] for m in messages[:2]] == ["hello", "overflow"]
     assert messages[1]["data"]["missed_from"] == 1 and messages[1]["data"]["missed_to"] == 20
     assert [m["seq"] for m in messages[2:]] == list(range(21, 31))
+
+
+def test_what_waits_for_a_client_comes_in_one_batch_and_a_full_buffer_resumes_from_its_newest_end() -> None:
+    async def main() -> tuple[list[list[int] | None], list[int]]:
+        stream = Stream(size=5)
+        for i in range(12):
+            log(stream, f"m{i}")
+        got: list[list[int] | None] = []
+        async with contextlib.aclosing(stream.batches(since=9)) as batches:
+            async for batch in batches:
+                got.append(None if batch is None else [seq for seq, _ in batch])
+                if len(got) == 2:
+                    break
+        behind = await take(stream, 3, since=2)  # 3..7 are gone: overflow, then from the oldest (8)
+        return got, [m["seq"] for m in behind]
+
+    got, behind = asyncio.run(main())
+    assert got == [[9], [10, 11, 12]]  # the hello (at 9), then the 3 waiting messages at once
+    assert behind == [2, 7, 8]  # hello at 2, overflow up to 7, then 8
+
+
+def test_a_publish_wakes_the_sleeping_subscribers_with_one_call_per_event_loop() -> None:
+    """At 100 clients, waking every subscriber by a call per message was most of the server's work."""
+
+    async def main() -> tuple[int, list[int]]:
+        stream = Stream(size=100)
+        loop = asyncio.get_running_loop()
+        calls: list[object] = []
+        original = loop.call_soon_threadsafe
+
+        def counting(callback: Any, *args: Any) -> Any:
+            calls.append(callback)
+            return original(callback, *args)
+
+        loop.call_soon_threadsafe = counting  # type: ignore[method-assign,assignment]
+        generators = [stream.subscribe() for _ in range(50)]
+        for generator in generators:
+            assert json.loads((await anext(generator))[1])["type"] == "hello"  # type: ignore[index]
+        reads = [asyncio.create_task(anext(g)) for g in generators]
+        deadline = loop.time() + 10
+        while len(stream._asleep) < 50 and loop.time() < deadline:
+            await asyncio.sleep(0)  # let each subscriber reach its wait
+        assert len(stream._asleep) == 50
+        await asyncio.to_thread(log, stream, "wake up")  # from a run's thread, as runs publish
+        seqs = [item[0] for item in await asyncio.gather(*reads)]  # type: ignore[index]
+        for generator in generators:
+            await generator.aclose()
+        return sum(1 for c in calls if getattr(c, "__name__", "") == "_set_all"), seqs  # to_thread calls too
+
+    wakes, seqs = asyncio.run(main())
+    assert seqs == [1] * 50
+    assert wakes == 1
