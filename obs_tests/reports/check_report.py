@@ -199,6 +199,12 @@ def _panel_coverage(section: Mapping[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
+def _selection(raw: Any) -> dict[str, str | None]:
+    """``-m``/``-k`` of the run (None: not given)."""
+    given = raw if isinstance(raw, Mapping) else {}
+    return {key: (str(given[key]) if given.get(key) else None) for key in ("markers", "keyword")}
+
+
 def _load(section: Any) -> list[dict[str, Any]]:
     """The load checks' reports (``load`` section: Locust's table per request name beside the gateway
     histogram's view of the same window, by check), in the order the checks ran."""
@@ -231,6 +237,7 @@ def build_report(
         "generated_at": datetime.fromtimestamp(generated_at or time.time(), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "contract": str(summary.get("contract", "")),
         "stack": str(summary.get("stack", "")),
+        "selection": _selection(summary.get("selection")),
         "status": "failed" if failed else "passed",
         "counts": counts,
         "duration_seconds": round(float(summary.get("duration_seconds") or 0.0), 3),

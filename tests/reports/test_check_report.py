@@ -353,3 +353,20 @@ def test_a_run_without_load_checks_has_no_load_section() -> None:
     document = build_report(_summary([_test("targets", "t")]))
     assert document["load"] == []
     assert "Load:" not in render_html(document) and "**Load" not in render_markdown(document)
+
+
+def test_the_reports_say_which_checks_the_run_selected() -> None:
+    """`obs-tests check -m 'integration and not load' -k alert`: a report of part of the checks says so."""
+    summary = {
+        **_summary([_test("alerting", "t")]),
+        "selection": {"markers": "integration and not load", "keyword": "alert"},
+    }
+    document = build_report(summary)
+    jsonschema.validate(document, SCHEMA)
+    assert document["selection"] == {"markers": "integration and not load", "keyword": "alert"}
+    assert "selected: `-m integration and not load` `-k alert`" in render_markdown(document)
+    assert "selected: <code>-m integration and not load</code> <code>-k alert</code>" in render_html(document)
+    everything = build_report({**_summary([_test("alerting", "t")]), "selection": {"markers": None, "keyword": None}})
+    assert everything["selection"] == {"markers": None, "keyword": None}
+    assert "selected:" not in render_markdown(everything) + render_html(everything)
+    assert build_report(_summary([_test("alerting", "t")]))["selection"] == {"markers": None, "keyword": None}
