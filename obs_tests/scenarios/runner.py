@@ -41,7 +41,7 @@ from obs_tests.scenarios.reports import write_run_report
 from obs_tests.scenarios.results import AlertTiming, ScenarioResult
 from obs_tests.scenarios.settling import settle
 from obs_tests.scenarios.standalone import DEFAULT_CONTRACT, own_stack
-from obs_tests.scenarios.steps import StepContext, await_fault, run_steps
+from obs_tests.scenarios.steps import StepContext, await_fault, run_steps, stop_background_loads
 from obs_tests.scenarios.timeline import Event, Recorder, Timeline, notified_from
 from obs_tests.stack import EmbeddedStack
 from obs_tests.stack.protocol import Stack
@@ -185,10 +185,10 @@ class ScenarioRunner:
             result.error = f"{type(exc).__name__}: {exc}"
             self.log("ERROR", result.error)
         finally:
-            for run in [self._setup_load, *self._background_loads]:
-                if run is not None:
-                    with contextlib.suppress(ObsTestsError, OSError):
-                        run.stop()
+            if self._setup_load is not None:
+                with contextlib.suppress(ObsTestsError, OSError):
+                    self._setup_load.stop()
+            stop_background_loads(self._background_loads, prom, result.load_steps)
             recorder.stop()
             result.chaos = chaos.summary(result.started_at)
             if session is not None:

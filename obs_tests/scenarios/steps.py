@@ -44,7 +44,7 @@ from obs_tests.scenarios.step_types import (
     WaitForTime,
 )
 from obs_tests.scenarios.timeline import Event, Recorder, Timeline, notified_from, parse_time
-from obs_tests.workloads import LoadRun
+from obs_tests.workloads import LoadResult, LoadRun
 
 __all__ = [
     "STEP_HANDLERS",
@@ -348,9 +348,24 @@ def _load(ctx: StepContext, step: Load) -> str:
     finally:
         run.stop()
     ctx.timeline.record("load", "step", "done", requests=res.requests, failures=res.failures)
-    report = res.report().compared(ctx.prom).to_json()  # Locust's table beside the gateway histogram's
-    ctx.load_reports.append({"users": spec.users, "requests": res.requests, "failures": res.failures, "report": report})
+    ctx.load_reports.append(_load_report(res, ctx.prom))
     return f"{res.requests} requests, {res.failures} failures"
+
+
+def _load_report(res: LoadResult, prom: PrometheusClient, **extra: Any) -> dict[str, Any]:
+    """A load step's entry of ``load_steps``: Locust's table beside the gateway histogram's view of the
+    same window."""
+    report = res.report().compared(prom).to_json()
+    return {"users": res.spec.users, "requests": res.requests, "failures": res.failures, **extra, "report": report}
+
+
+def stop_background_loads(runs: Sequence[LoadRun], prom: PrometheusClient, reports: list[dict[str, Any]]) -> None:
+    """Stop the ``load`` steps left running (``wait: false``) — on every exit path — and add the report of
+    each that still has its stats to ``reports``, marked ``background``."""
+    for run in runs:
+        with contextlib.suppress(ObsTestsError, OSError):
+            run.stop()
+            reports.append(_load_report(run.wait(), prom, background=True))
 
 
 def _wait_for_fault(ctx: StepContext, step: WaitForFault) -> str:

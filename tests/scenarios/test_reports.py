@@ -243,3 +243,6 @@ def test_a_scenarios_load_steps_each_get_their_table() -> None:
     assert '<tr class="total"><td>Aggregated</td><td class=num>390</td>' in page
     assert "## Load step 1: gateway-down" in render_markdown([doc])
     assert "| Aggregated | 390 | 0 | 100.0% |" in render_markdown([doc])
+    background = _gateway_down() | {"load_steps": [step | {"background": True}]}
+    assert "(Locust, 4 users, in the background until the scenario stopped it)" in render_html([background])
+    assert "gateway-down (in the background until the scenario stopped it)" in render_markdown([background])

@@ -9,7 +9,7 @@ from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.scenarios.model import STEP_KINDS, Step
 from obs_tests.scenarios.results import AssertionResult
 from obs_tests.scenarios.step_types import AssertState, Load, Revert, WaitForMetric, WaitForTime
-from obs_tests.scenarios.steps import STEP_HANDLERS, StepContext, run_steps
+from obs_tests.scenarios.steps import STEP_HANDLERS, StepContext, run_steps, stop_background_loads
 from obs_tests.scenarios.timeline import Timeline
 from obs_tests.workloads import LoadRun, LoadSpec
 from tests.loopback import lenient_gateway, serving
@@ -116,3 +116,27 @@ def test_a_load_step_records_its_load_report_beside_the_gateway_histogram(closed
     assert step["users"] == 2 and step["requests"] == report["total"]["requests"] > 0
     assert step["failures"] == report["total"]["failures"] > 0 and report["total"]["success_percent"] < 100
     assert report["gateway"]["requests"] is None and "Unreachable" in report["gateway"]["note"]
+
+
+def test_a_load_step_left_running_gets_its_report_when_the_scenario_stops_it(closed_port: int) -> None:
+    """`load: {…, wait: false}` runs on in the background; the scenario stops it on its way out (every exit
+    path) and its report joins the others, marked `background`."""
+    with serving(lenient_gateway(fail_every=4)) as url:
+
+        def new_load(raw: Any, default_duration: float) -> LoadRun:
+            fields = {"duration": default_duration, **raw, "stop_timeout": 5.0, "metrics": False}
+            return LoadRun(LoadSpec(**fields), url)
+
+        prom = PrometheusClient(f"http://127.0.0.1:{closed_port}", timeout=1.0)
+        background: list[LoadRun] = []
+        ctx = StepContext(prom, _Recorder({}), None, Timeline(), threading.Event(), new_load, background)  # type: ignore[arg-type]
+        step = Step("load", Load(users=2, duration=600.0, think_time=0.02, wait=False), id="background")
+        found, done, _ = _run(ctx, step)
+        assert done == ["background"] and not found and ctx.load_reports == []
+        (run,) = background
+        run.wait_sending()  # it runs: requests are going out
+        stop_background_loads(background, prom, ctx.load_reports)
+    (report,) = ctx.load_reports
+    assert report["background"] is True and report["users"] == 2
+    assert report["requests"] == report["report"]["total"]["requests"] > 0
+    assert report["failures"] == report["report"]["total"]["failures"]
