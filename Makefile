@@ -16,6 +16,9 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 APT_PACKAGES := prometheus prometheus-alertmanager prometheus-node-exporter prometheus-redis-exporter \
 	nats-server redis-server docker-compose chromium chromium-driver npm
 PYTEST_ARGS ?= --durations=25
+# line and branch coverage of obs_tests/ (also in the processes the tests start): the total, reports/coverage.xml,
+# and a failure below the floor ([tool.coverage.report] fail_under); COVERAGE_ARGS= for a run of a few tests
+COVERAGE_ARGS ?= --cov --cov-report=xml
 LINT_PATHS := $(wildcard obs_tests tests benchmarks load)
 
 .PHONY: help deps venv check test lint lint-imports format bench clean
@@ -66,7 +69,7 @@ format: venv
 	$(BIN)/ruff format $(LINT_PATHS)
 
 test: deps venv lint
-	$(BIN)/pytest $(PYTEST_ARGS) $(if $(OBS_TEST_JUNIT),--junitxml=$(OBS_TEST_JUNIT))
+	$(BIN)/pytest $(PYTEST_ARGS) $(COVERAGE_ARGS) $(if $(OBS_TEST_JUNIT),--junitxml=$(OBS_TEST_JUNIT))
 
 bench: deps venv
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b; done
