@@ -180,3 +180,14 @@ def test_environ_copy_while_another_thread_sets_and_unsets_a_variable() -> None:
         thread.join()
     assert all(c["EXTRA"] == "x" and c["PATH"] == os.environ["PATH"] for c in copies)
     assert all(c.get("OBS_TEST_CHURN") in (None, "1") for c in copies)
+
+
+def test_the_stacks_and_locusts_environment_leaves_coverages_subprocess_hook_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """make test measures the processes the tests start, but not the services and Locust (they got too slow)."""
+    monkeypatch.setenv("COVERAGE_PROCESS_CONFIG", "{}")
+    monkeypatch.setenv("COVERAGE_PROCESS_START", "pyproject.toml")
+    env = environ_copy(PYTHONUNBUFFERED="1")
+    assert "COVERAGE_PROCESS_CONFIG" not in env and "COVERAGE_PROCESS_START" not in env
+    assert env["PYTHONUNBUFFERED"] == "1" and env["PATH"] == os.environ["PATH"]
