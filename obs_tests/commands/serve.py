@@ -7,6 +7,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,11 +43,19 @@ _LEVEL_STYLE: dict[str, dict[str, Any]] = {
 }
 
 
-def _echo(test_id: str, level: str, message: str) -> None:
-    stamp = time.strftime("%H:%M:%S")
-    where = f"[{test_id}] " if test_id else ""
-    click.secho(f"{stamp} {level:7} {where}{message}", **_LEVEL_STYLE.get(level, {}))
-    sys.stdout.flush()
+def _console() -> Callable[[str, str, str], None]:
+    """The server's console echo: a line per run message, in colour on a terminal. Whether it is one is
+    asked once: a verbose run logs every bus event, and asking at every line was a tenth of a busy
+    server's work."""
+    color = sys.stdout.isatty()
+
+    def echo(test_id: str, level: str, message: str) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        where = f"[{test_id}] " if test_id else ""
+        click.secho(f"{stamp} {level:7} {where}{message}", color=color, **_LEVEL_STYLE.get(level, {}))
+        sys.stdout.flush()
+
+    return echo
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -203,7 +212,7 @@ def _run_manager(
         stream=Stream(buffer_size),
         time_scale=time_scale,
         grafana_url=grafana_url,
-        echo=_echo,
+        echo=_console(),
     )
     return manager, directory
 
@@ -217,6 +226,9 @@ def _server(app: Starlette) -> uvicorn.Server:
         access_log=False,
         timeout_graceful_shutdown=3,
         ws_ping_interval=20.0,
+        # no permessage-deflate: compressing every message for every client separately was a quarter of
+        # a busy server's work; the messages are small and the dashboard listens on loopback by default
+        ws_per_message_deflate=False,
         # wsproto: websockets' sans-I/O protocol logs "ASGI callable returned without completing handshake"
         # for every WebSocket refused with an HTTP answer (401/403 and the reason), which wsproto sends cleanly
         ws="wsproto",

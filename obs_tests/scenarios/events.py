@@ -145,6 +145,10 @@ class EventLog:
     _events: list[RecordedEvent] = field(default_factory=list)
     _changed: threading.Condition = field(default_factory=threading.Condition)
     rejected: int = 0
+    #: the highest cycle of any event, and of a fetch outcome (kept as events arrive: a wait on cycles
+    #: polls them, and scanning a long run's events at every poll was most of a busy server's work)
+    _top_cycle: int = 0
+    _top_fetched: int = 0
 
     def add(self, event: RecordedEvent) -> bool:
         """Keep ``event`` when it belongs to the run; True when kept."""
@@ -152,6 +156,9 @@ class EventLog:
             return False
         with self._changed:
             self._events.append(event)
+            self._top_cycle = max(self._top_cycle, event.cycle)
+            if event.name in FETCH_OUTCOMES:
+                self._top_fetched = max(self._top_fetched, event.cycle)
             self._changed.notify_all()
         return True
 
@@ -202,15 +209,14 @@ class EventLog:
 
     def cycles(self) -> int:
         """The highest cycle any event belongs to (cycles whose start event was lost still count)."""
-        return max((e.cycle for e in self.events), default=0)
+        with self._changed:
+            return self._top_cycle
 
     def completed_cycles(self) -> int:
         """The highest cycle known to be over: its price fetch's outcome arrived, or a later cycle began (the
         bot starts a cycle once the previous one's fetch is done; a lost outcome event does not hold it)."""
-        events = self.events
-        started = max((e.cycle for e in events), default=0)
-        fetched = max((e.cycle for e in events if e.name in FETCH_OUTCOMES), default=0)
-        return max(fetched, started - 1)
+        with self._changed:
+            return max(self._top_fetched, self._top_cycle - 1)
 
     def final_capital(self) -> float | None:
         """The bot's equity (cash + open positions at the last price) in its latest event that carries it."""

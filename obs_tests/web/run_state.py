@@ -16,6 +16,7 @@ import dataclasses
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,7 +131,10 @@ class Run:
         self.finished_at: float | None = None
         self.time_scale: float | None = options.time_scale
         self.error = ""
-        self.log: list[dict[str, Any]] = []
+        #: the run's log lines, the last LOG_LIMIT of them (a verbose run logs every bus event: a long one
+        #: kept them all in the server's memory); ``log_omitted`` counts the older lines let go
+        self.log: deque[dict[str, Any]] = deque(maxlen=LOG_LIMIT)
+        self.log_omitted = 0
         self.events: list[dict[str, Any]] = []
         self.assertions: list[dict[str, Any]] = []
         self.report: dict[str, Any] | None = None
@@ -235,7 +239,8 @@ class Run:
             "alerts": alert_rows(self.events, (self.report.get("alerts") or []) if self.report else []),
             "chaos": self.chaos(),
             "bot": self.bot(),
-            "log": self.log[-LOG_LIMIT:],
+            "log": list(self.log),
+            "log_omitted": self.log_omitted,
             "events": list(self.events),
             "report": self.report_links(),
         }
@@ -254,7 +259,9 @@ class Run:
         run.finished_at = float(doc.get("finished_at") or run.created_at + float(doc.get("duration") or 0.0))
         run.time_scale = doc.get("time_scale")
         run.error = str(doc.get("error") or "")
-        run.log = list(doc.get("dashboard_log") or doc.get("log") or [])
+        lines = list(doc.get("dashboard_log") or doc.get("log") or [])
+        run.log.extend(lines)
+        run.log_omitted = int(doc.get("dashboard_log_omitted") or 0) + max(0, len(lines) - LOG_LIMIT)
         run.events = list(doc.get("timeline") or [])
         run.assertions = list((doc.get("assertions") or {}).get("results") or [])
         run.report = dict(doc)

@@ -52,7 +52,7 @@ from obs_tests.stack.protocol import Stack
 from obs_tests.stack.run_settings import resolve_time_scale
 from obs_tests.web.dashboard_stack import DashboardStack
 from obs_tests.web.live_bot import LiveBot
-from obs_tests.web.run_state import Run, RunOptions
+from obs_tests.web.run_state import LOG_LIMIT, Run, RunOptions
 from obs_tests.web.scenario_files import ScenarioFiles
 from obs_tests.web.stream import Stream
 from obs_tests.web.views import LOG_LEVELS, event_line, public_url
@@ -195,6 +195,7 @@ class RunManager:
         level = level if level in LOG_LEVELS else "INFO"
         entry = {"t": round(time.time() - run.created_at, 3), "level": level, "message": message}
         with self._lock:
+            run.log_omitted += len(run.log) == LOG_LIMIT
             run.log.append(entry)
             self.stream.publish("log", entry, run.test_id)
         if self.echo is not None:
@@ -316,6 +317,7 @@ class RunManager:
         doc["created_at"] = run.created_at
         doc["finished_at"] = time.time()
         doc["dashboard_log"] = list(run.log)
+        doc["dashboard_log_omitted"] = run.log_omitted
         if doc.get("error"):
             doc["error"] = self.files.relative(str(doc["error"]), Path(run.file))
         if doc.get("recording"):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import threading
 import time
@@ -54,6 +55,11 @@ __all__ = [
 Transport = Literal["ws", "sse"]
 #: the largest message a client accepts (the server sends any size; websockets' own default is 1 MiB)
 MAX_MESSAGE = 16 * 1024 * 1024
+
+
+#: websockets' log of the benchmark's own client connections (see StreamClient._frames)
+_QUIET_WS = logging.getLogger(__name__ + ".client")
+_QUIET_WS.setLevel(logging.CRITICAL)
 
 
 @dataclass(frozen=True)
@@ -219,7 +225,14 @@ class StreamClient:
             # limit)
             # ping_interval=None: no client keepalive (a browser sends none; pings unanswered for 20 s by a
             # busy server would end the connection and count as the server's fault)
-            options: dict[str, Any] = {"max_size": MAX_MESSAGE, "max_queue": None, "ping_interval": None}
+            # logger: a connection dropped on purpose (shut down mid-read, as a reconnect cycle does) makes
+            # websockets log "unexpected internal error"; the client counts its real errors itself
+            options: dict[str, Any] = {
+                "max_size": MAX_MESSAGE,
+                "max_queue": None,
+                "ping_interval": None,
+                "logger": _QUIET_WS,
+            }
             with connect(url, proxy=None, additional_headers=headers, **options) as ws:
                 self._closer = [ws]
                 while True:
@@ -406,7 +419,14 @@ class ThreadedServer:
     def __init__(self, app: Starlette) -> None:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
-        config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="wsproto", timeout_graceful_shutdown=2)
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            lifespan="on",
+            ws="wsproto",
+            ws_per_message_deflate=False,  # as `obs-tests serve`
+            timeout_graceful_shutdown=2,
+        )
         self.server = uvicorn.Server(config)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._serve, name="dashboard-server", daemon=True)

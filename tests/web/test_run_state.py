@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from obs_tests.errors import InputError, ReportNotReady
 from obs_tests.scenarios.event_setup import RecordingSetup
 from obs_tests.scenarios.model import Catalog, Scenario, load_scenario
 from obs_tests.web.run_state import (
+    LOG_LIMIT,
     RECORDING_NAME_MAX,
     RECORDING_NAME_PATTERN,
     Run,
@@ -72,7 +74,7 @@ def test_a_finished_run_reads_back_from_its_report(tmp_path: Path) -> None:
     assert run.finished and run.status == "failed" and run.phase == "finished"
     assert run.options == RunOptions(recording=True)
     assert run.finished_at == 112.5 and run.duration == 12.5
-    assert run.log == doc["dashboard_log"] and run.assertion_counts() == (0, 1)
+    assert list(run.log) == doc["dashboard_log"] and run.log_omitted == 0 and run.assertion_counts() == (0, 1)
     assert run.report_links() == {
         "json": f"/api/report/{TEST_ID}.json",
         "html": f"/api/report/{TEST_ID}.html",
@@ -81,6 +83,26 @@ def test_a_finished_run_reads_back_from_its_report(tmp_path: Path) -> None:
         "events": None,
     }
     assert run.state()["scenario_duration"] == 12.5
+
+
+def test_a_run_keeps_its_last_log_lines_in_memory_and_counts_the_others() -> None:
+    # a verbose run logs every bus event: the server keeps the newest LOG_LIMIT lines, not all of them
+    run = Run(TEST_ID, "bot-run", "bot-run.yaml", RunOptions(verbose=True), None)
+    stream = Stream(16)
+    manager = RunManager.__new__(RunManager)  # only _log's state: the lock, the stream, no console
+    manager._lock, manager.stream, manager.echo = threading.RLock(), stream, None
+    for i in range(LOG_LIMIT + 7):
+        manager._log(run, "INFO", f"event {i}")
+    state = run.state()
+    assert len(state["log"]) == LOG_LIMIT and state["log_omitted"] == 7
+    assert state["log"][0]["message"] == "event 7" and state["log"][-1]["message"] == f"event {LOG_LIMIT + 6}"
+    assert stream.seq == LOG_LIMIT + 7  # the stream carried every line
+
+
+def test_a_report_with_a_long_log_reads_back_its_last_lines() -> None:
+    lines = [{"t": float(i), "level": "INFO", "message": f"line {i}"} for i in range(LOG_LIMIT + 3)]
+    run = Run.from_report(TEST_ID, {"status": "passed", "dashboard_log": lines, "dashboard_log_omitted": 10}, {})
+    assert list(run.log) == lines[3:] and run.log_omitted == 13
 
 
 # -- trading-bot runs: events and event chaos, recording options --------------------------------------

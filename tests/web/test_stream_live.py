@@ -155,3 +155,12 @@ def test_bad_stream_parameters_are_400(server: Server, query: str, reason: str) 
     response = server.get("/api/stream" + query)
     assert response.status_code == 400
     assert reason in response.json()["error"]
+
+
+def test_websocket_frames_are_not_compressed(server: Server) -> None:
+    # compressing every message for every client separately was a quarter of a busy server's work: the
+    # server declines permessage-deflate, which a browser (like this client) offers
+    with connect(ws_url(server, ""), proxy=None) as ws:
+        hello = json.loads(ws.recv(timeout=10))
+        extensions = ws.response.headers.get("Sec-WebSocket-Extensions")
+    assert hello["type"] == "hello" and extensions is None
