@@ -211,6 +211,16 @@ def _stream_params(query: Any, last_event_id: str | None) -> tuple[int | None, s
     return since, test_id
 
 
+def _batch_param(query: Any) -> bool:
+    """``batch=1``: a WebSocket frame carries every message waiting, one JSON document per line."""
+    value = query.get("batch")
+    if value in (None, "0", "false"):
+        return False
+    if value in ("1", "true"):
+        return True
+    raise RequestInvalid(f"batch: {_short(value, 20)!r} — use batch=1 (messages batched per frame) or batch=0")
+
+
 class _Routes:
     """One application's route handlers around its run manager, its route table and its lifespan."""
 
@@ -329,11 +339,12 @@ class _Routes:
     async def websocket(self, ws: WebSocket) -> None:
         try:
             since, test_id = _stream_params(ws.query_params, None)
+            batch = _batch_param(ws.query_params)
         except RequestInvalid as exc:
             await ws.close(code=1008, reason=exc.message[:120])
             return
         await ws.accept()
-        await _until_first_done(_pump(ws, self.stream, since, test_id), _watch_disconnect(ws))
+        await _until_first_done(_pump(ws, self.stream, since, test_id, batch=batch), _watch_disconnect(ws))
         with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
             await ws.close(code=1001)
 
@@ -362,11 +373,17 @@ async def _sse_events(stream: Stream, since: int | None, test_id: str | None) ->
             yield b"".join(b"id: %d\ndata: %s\n\n" % (seq, raw) for seq, raw in batch)
 
 
-async def _pump(ws: WebSocket, stream: Stream, since: int | None, test_id: str | None) -> None:
-    """Send the stream's messages to ``ws``, a text frame each (keep-alives are the WebSocket's pings)."""
+async def _pump(ws: WebSocket, stream: Stream, since: int | None, test_id: str | None, *, batch: bool) -> None:
+    """Send the stream's messages to ``ws``: a text frame each, or with ``batch`` every message waiting for
+    the client in one frame, a line each (keep-alives are the WebSocket's pings)."""
     async with contextlib.aclosing(stream.batches(since, test_id)) as batches:
-        async for batch in batches:
-            for _, raw in batch or ():
+        async for waiting in batches:
+            if not waiting:
+                continue
+            if batch:
+                await ws.send_text(b"\n".join(raw for _, raw in waiting).decode())
+                continue
+            for _, raw in waiting:
                 await ws.send_text(raw.decode())
 
 

@@ -216,7 +216,9 @@ def _stream_paths() -> dict[str, Any]:
                 "description": "Every message is a JSON document valid against /api/stream.schema.json, with a "
                 "sequence number (`seq`; the SSE event id). Resume with `since=<last seq>` (or SSE's "
                 "Last-Event-ID); without it the stream starts now. A WebSocket upgrade of this path sends the "
-                "same messages as text frames. A client too far behind the bounded buffer receives one "
+                "same messages as text frames, one each, or with `batch=1` every message waiting for the client in "
+                "one frame, a JSON document per line (what the page uses: under load, far fewer frames). A "
+                "client too far behind the bounded buffer receives one "
                 "`overflow` message naming the lost range.",
                 "parameters": [
                     {"name": "since", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}},
@@ -226,6 +228,14 @@ def _stream_paths() -> dict[str, Any]:
                         "required": False,
                         "schema": {"type": "string", "pattern": TEST_ID_PATTERN},
                         "description": "only this run's messages (and server-wide ones)",
+                    },
+                    {
+                        "name": "batch",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["0", "1", "false", "true"]},
+                        "description": "WebSocket only: 1 sends every message waiting in one text frame, a JSON "
+                        "document per line (default 0: a frame per message)",
                     },
                 ],
                 "responses": {

@@ -141,8 +141,11 @@ class StreamClient:
         reconnect_every: int = 0,
         stall: float | None = None,
         token: str | None = None,
+        batch: bool = True,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        #: WebSocket: ask for every waiting message in one frame (``batch=1``), as the page does
+        self.batch = batch
         self.transport = transport
         self.since = since
         self.reconnect_every = reconnect_every
@@ -218,7 +221,7 @@ class StreamClient:
     def _frames(self, since: int) -> Iterator[bytes | str]:
         query = f"/api/stream?since={since}"
         if self.transport == "ws":
-            url = self.base_url.replace("http://", "ws://", 1) + query
+            url = self.base_url.replace("http://", "ws://", 1) + query + ("&batch=1" if self.batch else "")
             headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
             # max_queue=None: websockets' client stops reading the socket when 16 frames wait unread, and
             # then its close() waits forever for the server, whose sends wait for it (a browser has no such
@@ -242,7 +245,10 @@ class StreamClient:
                         return
                     except TimeoutError:
                         raise _Stalled from None
-                    yield frame
+                    if self.batch:
+                        yield from frame.split("\n")
+                    else:
+                        yield frame
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         read_timeout = self.stall or 120.0
         with requests.get(self.base_url + query, headers=headers, stream=True, timeout=(5, read_timeout)) as response:

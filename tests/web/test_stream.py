@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from obs_tests.config.contract import load_contract
@@ -217,6 +218,41 @@ def test_overflow_over_a_real_websocket(small_buffer_server: tuple[str, Stream])
     assert [m["type"] for m in messages[:2]] == ["hello", "overflow"]
     assert messages[1]["data"]["missed_from"] == 1 and messages[1]["data"]["missed_to"] == 20
     assert [m["seq"] for m in messages[2:]] == list(range(21, 31))
+
+
+def test_batched_websocket_frames_carry_every_waiting_message_a_line_each(
+    small_buffer_server: tuple[str, Stream],
+) -> None:
+    address, stream = small_buffer_server
+    for i in range(8):
+        stack(stream, f"change {i}")
+    with connect(f"ws://{address}/api/stream?since=2&batch=1", proxy=None) as ws:
+        frames = [ws.recv(timeout=10) for _ in range(2)]
+        stack(stream, "live")
+        live = ws.recv(timeout=10)
+    assert isinstance(frames[0], str) and json.loads(frames[0])["type"] == "hello"
+    waiting = [json.loads(line) for line in frames[1].split("\n")]  # the 6 waiting messages: one frame
+    for message in waiting:
+        validate_message(message)
+    assert [m["seq"] for m in waiting] == [3, 4, 5, 6, 7, 8]
+    assert json.loads(live)["seq"] == 9  # one message waiting: a frame of one line
+
+
+def test_unbatched_websocket_frames_carry_one_message_each(small_buffer_server: tuple[str, Stream]) -> None:
+    address, stream = small_buffer_server
+    for i in range(3):
+        stack(stream, f"change {i}")
+    with connect(f"ws://{address}/api/stream?since=0&batch=0", proxy=None) as ws:
+        seqs = [json.loads(ws.recv(timeout=10))["seq"] for _ in range(4)]
+    assert seqs == [0, 1, 2, 3]
+
+
+def test_a_bad_batch_parameter_refuses_the_websocket(small_buffer_server: tuple[str, Stream]) -> None:
+    # refused before the upgrade, as a bad since= is (SSE answers 400 with the reason)
+    address, _ = small_buffer_server
+    with pytest.raises(InvalidStatus) as refused:
+        connect(f"ws://{address}/api/stream?batch=yes", proxy=None)
+    assert refused.value.response.status_code == 403
 
 
 def test_what_waits_for_a_client_comes_in_one_batch_and_a_full_buffer_resumes_from_its_newest_end() -> None:

@@ -162,5 +162,6 @@ def test_websocket_frames_are_not_compressed(server: Server) -> None:
     # server declines permessage-deflate, which a browser (like this client) offers
     with connect(ws_url(server, ""), proxy=None) as ws:
         hello = json.loads(ws.recv(timeout=10))
+        assert ws.response is not None
         extensions = ws.response.headers.get("Sec-WebSocket-Extensions")
     assert hello["type"] == "hello" and extensions is None

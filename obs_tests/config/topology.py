@@ -1,0 +1,90 @@
+"""The shape of a stack's own monitoring: one Prometheus and one Alertmanager (``single``, the default), or
+Prometheus replicas evaluating the same rules and an Alertmanager cluster deduplicating their notifications
+(``ha``) — ``stack.topology`` in the contract.
+
+Replica and peer names are the component names everywhere (``stack.kill("alertmanager-2")``, ``obs-tests
+status``): the first keeps the plain name, so every check that talks to "the" Prometheus or Alertmanager
+talks to the first replica or peer.
+
+Example::
+
+    topology = Topology(prometheus_replicas=2, alertmanager_peers=3)
+    topology.prometheus_names()      # ['prometheus', 'prometheus-2']
+    topology.alertmanager_names()    # ['alertmanager', 'alertmanager-2', 'alertmanager-3']
+    monitoring_kind("alertmanager-3")  # 'alertmanager'
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["MAX_REPLICAS", "Topology", "monitoring_kind", "replica_names"]
+
+#: the most replicas or peers a stack may have (each is a process with its own port and storage)
+MAX_REPLICAS = 5
+_REPLICA = re.compile(r"^(?P<kind>prometheus|alertmanager)(?:-(?P<index>[2-9]))?$")
+
+
+def replica_names(kind: str, count: int) -> list[str]:
+    """``kind``, ``kind-2``, … ``kind-<count>``."""
+    return [kind, *(f"{kind}-{i}" for i in range(2, count + 1))]
+
+
+def monitoring_kind(name: str) -> str | None:
+    """``prometheus``/``alertmanager``/``node-exporter`` for a monitoring component (a replica or peer
+    included), None for any other component."""
+    if name == "node-exporter":
+        return name
+    match = _REPLICA.match(name)
+    return match.group("kind") if match else None
+
+
+@dataclass(frozen=True)
+class Topology:
+    """How many Prometheus replicas and Alertmanager peers a stack runs, and how they are told apart."""
+
+    prometheus_replicas: int = 1
+    alertmanager_peers: int = 1
+    #: the external label whose value names each Prometheus replica (it differs between replicas only,
+    #: and is dropped from the alerts they send, so that Alertmanager sees one alert, not one per replica)
+    replica_label: str = "replica"
+    #: Alertmanager's ``--cluster.peer-timeout``: the peer at position n of the cluster waits n times this
+    #: before it notifies what no peer before it has (Alertmanager's default, 15 s, stretches scenarios)
+    peer_timeout: float = 2.0
+    #: ``--cluster.gossip-interval`` (Alertmanager's default)
+    gossip_interval: float = 0.2
+    #: ``--cluster.pushpull-interval``: full state exchange between peers (default 1 m)
+    pushpull_interval: float = 5.0
+    #: ``--cluster.settle-timeout``: the most a starting peer waits for the others before it notifies
+    settle_timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        for field_name in ("prometheus_replicas", "alertmanager_peers"):
+            value = getattr(self, field_name)
+            if not 1 <= value <= MAX_REPLICAS:
+                raise ValueError(f"{field_name}: {value} is not between 1 and {MAX_REPLICAS}")
+
+    @property
+    def ha(self) -> bool:
+        """More than one replica or peer."""
+        return self.prometheus_replicas > 1 or self.alertmanager_peers > 1
+
+    @property
+    def name(self) -> str:
+        """``single`` or ``ha``, as the contract says it."""
+        return "ha" if self.ha else "single"
+
+    def prometheus_names(self) -> list[str]:
+        """The component names of the Prometheus replicas."""
+        return replica_names("prometheus", self.prometheus_replicas)
+
+    def alertmanager_names(self) -> list[str]:
+        """The component names of the Alertmanager peers."""
+        return replica_names("alertmanager", self.alertmanager_peers)
+
+    def describe(self) -> str:
+        """``ha: 2 Prometheus replicas, 3 Alertmanager peers`` (or ``single``)."""
+        if not self.ha:
+            return "single"
+        return f"ha: {self.prometheus_replicas} Prometheus replicas, {self.alertmanager_peers} Alertmanager peers"
