@@ -26,6 +26,7 @@ Prints the figures and the success criteria; exit status 1 when one is missed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -36,7 +37,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import psutil
 import requests
@@ -149,6 +150,37 @@ def _verdict(doc: dict[str, Any]) -> str:
     return f"{doc['status']} ({why})"
 
 
+class BufferFull:
+    """When the server's stream buffer first holds ``buffer`` messages: the end of its warm-up (from then on
+    every message replaces the oldest, so memory for the stream stops growing), as seconds of ``monitor``."""
+
+    def __init__(self, serve: Serve, monitor: ResourceMonitor) -> None:
+        info = serve.info()["stream"]
+        self.size, self.full_at_seq = int(info["buffer"]), int(info["seq"]) + int(info["buffer"])
+        self.serve, self.monitor = serve, monitor
+        self.at: float | None = None
+        self._thread = threading.Thread(target=self._watch, name="buffer-full", daemon=True)
+
+    def start(self) -> BufferFull:
+        self._thread.start()
+        return self
+
+    def _watch(self) -> None:
+        with contextlib.suppress(Exception):  # the server gone: never full (the criterion says so)
+            wait_for(
+                lambda: Poll(self.serve.seq() >= self.full_at_seq, None),
+                timeout=3600,
+                interval=0.5,
+                expected="the stream buffer full",
+            )
+            self.at = self.monitor.elapsed()
+
+    def describe(self) -> str:
+        if self.at is None:
+            return f"the stream buffer ({self.size:,} messages) never filled — run longer (--duration)"
+        return f"until the stream buffer held {self.size:,} messages, {self.at:.0f} s in"
+
+
 class Bench:
     """The phases, the figures they produce (``self.figures``) and the criteria (``self.criteria``)."""
 
@@ -168,7 +200,7 @@ class Bench:
         self.head = self.serve.seq()
         for i in range(args.clients):
             every = args.reconnect_every if i >= args.clients - 2 else 0
-            transport = "ws" if i % 2 == 0 else "sse"
+            transport: Literal["ws", "sse"] = "ws" if i % 2 == 0 else "sse"
             client = StreamClient(self.serve.url, transport, since=self.head, reconnect_every=every, stall=STALL)
             self.clients.append(client.start())
         wait_for(
@@ -281,6 +313,9 @@ class Bench:
             "; ".join(d.describe() for d in misses)
         )
         ok = doc["status"] == "passed" and all(d.ok for d in misses)
+        if doc["status"] != "passed":  # what the server said last, to tell why
+            print("\n".join(["stream-leave failed; the server's last output:", *self.serve.lines[-25:]]))
+            print("the run's last log lines:", *[f"  {e}" for e in list(doc.get("log") or [])[-15:]], sep="\n")
         detail = detail.replace(f"run {doc['status']}", f"run {_verdict(doc)}")
         self.check("run unharmed when every client disconnects", ok, detail)
 
@@ -369,14 +404,16 @@ def main() -> int:
         wait_for(lambda: Poll(serve.info()["stack"]["state"] == "ready", None), timeout=120, expected="the stack ready")
         print(f"stack ready after {time.monotonic() - started:.1f} s")
         monitor = ResourceMonitor(serve.proc.pid).start()
+        buffer_full = BufferFull(serve, monitor).start()
         try:
             bench.connect()
             end = bench.sustained_and_burst()
         finally:
             monitor.stop()
-            resources = monitor.summary(warmup=15)
-            print(f"server process: {resources.describe()}")
-            bench.check("resource use stable", resources.stable, resources.describe())
+            warmed = buffer_full.at
+            resources = monitor.summary(warmup=15, warmed=warmed)
+            print(f"server process: {resources.describe()}; warm-up: {buffer_full.describe()}")
+            bench.check("resource use stable", resources.stable and warmed is not None, resources.describe())
         bench.reconnects()
         bench.audit_all(end)
         bench.everyone_leaves()

@@ -1,9 +1,10 @@
 """Load-testing the dashboard's live stream: clients that count what they receive, the audit of it, and
 the server process' resource use.
 
-:class:`StreamClient` reads ``/api/stream`` (WebSocket or SSE) in a thread and keeps, per message, only
-its ``seq`` and — for a message published while it was connected — its delivery latency (receive time
-minus the server's ``ts``: both ends on one machine share the clock). With ``reconnect_every`` it drops
+:class:`StreamClient` reads ``/api/stream`` (WebSocket with ``batch=1`` as the page, or SSE) on one event
+loop shared by every client of the process (a thread each spent the time waiting for the GIL), and keeps,
+per message, only its ``seq`` and — for a message published while it was connected — its delivery latency
+(receive time minus the server's ``ts``: both ends on one machine share the clock). With ``reconnect_every`` it drops
 its connection after that many messages and comes back with ``since=<last seq>``, as the page does;
 with ``stall`` a connection silent that long counts as a stall and is replaced the same way.
 :func:`audit` then says which sequence numbers a client lost or got twice; :class:`ResourceMonitor`
@@ -21,23 +22,24 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import socket
 import threading
 import time
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import orjson
 import psutil
-import requests
 import uvicorn
 from starlette.applications import Starlette
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosedOK
-from websockets.sync.client import ClientConnection, connect
 
 from obs_tests.core.waiting import Poll, wait_for
 
@@ -126,11 +128,30 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 class _Stalled(Exception):
-    """A connection stayed silent ``stall`` seconds."""
+    """A connection silent longer than the client's ``stall``."""
+
+
+class _ClientLoop:
+    """The event loop every :class:`StreamClient` of this process reads on, in one daemon thread.
+
+    One loop, not a thread per client: a hundred threads reading sockets spent their time waiting for the
+    GIL, and that wait counted as the server's delivery latency."""
+
+    _loop: asyncio.AbstractEventLoop | None = None
+    _lock = threading.Lock()
+
+    @classmethod
+    def get(cls) -> asyncio.AbstractEventLoop:
+        with cls._lock:
+            if cls._loop is None or cls._loop.is_closed():
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="stream-clients", daemon=True).start()
+                cls._loop = loop
+            return cls._loop
 
 
 class StreamClient:
-    """One client of ``/api/stream``, read in a daemon thread (see the module's docstring)."""
+    """One client of ``/api/stream``, read on the clients' event loop (see the module's docstring)."""
 
     def __init__(
         self,
@@ -144,13 +165,13 @@ class StreamClient:
         batch: bool = True,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        #: WebSocket: ask for every waiting message in one frame (``batch=1``), as the page does
-        self.batch = batch
         self.transport = transport
         self.since = since
         self.reconnect_every = reconnect_every
         self.stall = stall
         self.token = token
+        #: WebSocket: ask for every waiting message in one frame (``batch=1``), as the page does
+        self.batch = batch
         #: every data message's seq, in the order received, over all connections
         self.seqs: array[int] = array("q")
         #: delivery latencies (s) of the messages published while connected (replays after a reconnect excluded)
@@ -163,103 +184,142 @@ class StreamClient:
         self.stalls = 0  # connections that stayed silent ``stall`` seconds (then reconnected)
         self.errors: list[str] = []
         self._stop = threading.Event()
-        self._closer: list[ClientConnection | requests.Response] = []
-        self._thread = threading.Thread(target=self._loop, name=f"stream-{transport}", daemon=True)
+        self._transport: asyncio.WriteTransport | None = None
+        self._closing: asyncio.Task[None] | None = None
+        self._ws: ClientConnection | None = None
+        self._future: concurrent.futures.Future[None] | None = None
+        self._loop = _ClientLoop.get()
 
     @property
     def last(self) -> int:
         return self.seqs[-1] if self.seqs else self.since
 
     def start(self) -> StreamClient:
-        self._thread.start()
+        self._future = asyncio.run_coroutine_threadsafe(self._run(), self._loop)
         return self
 
-    def _loop(self) -> None:
+    async def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self._connection()
+                await self._connection()
             except _Stalled:
                 self.stalls += 1
                 self.errors.append(f"stalled: no message for {self.stall} s after seq {self.last}")
             except Exception as exc:  # noqa: BLE001 - a dropped connection is reconnected, and counted
                 if not self._stop.is_set():
                     self.errors.append(f"{type(exc).__name__}: {exc}")
-                    self._stop.wait(0.05)  # a short back-off before reconnecting
+                    await asyncio.sleep(0.05)  # a short back-off before reconnecting
+            finally:
+                self._transport = self._ws = None
 
-    def _connection(self) -> None:
+    async def _connection(self) -> None:
         since = self.last
         connected = time.time()
         self.connections += 1
         budget = self.reconnect_every or -1
-        for raw in self._frames(since):
-            message = orjson.loads(raw)
-            at = time.time()
-            if message["type"] == "hello":
-                self.hellos += 1
-                self.bad_hello += message["seq"] != since
-                continue
-            if message["type"] == "overflow":
-                self.errors.append(f"overflow: {message['data']['message']}")
-                continue
-            self.seqs.append(message["seq"])
-            if message["ts"] >= connected:
-                self.latencies.append(at - message["ts"])
-            if len(raw) > self.largest:
-                self.largest, self.largest_latency = len(raw), at - message["ts"]
-            budget -= 1
-            if budget == 0:
-                # a reconnect cycle drops the connection as a flaky network does: websockets' close
-                # handshake against the server under load hung about once in 300 reconnects (see
-                # benchmarks/README.md, issue 20.1)
-                for closer in self._closer:
-                    with contextlib.suppress(OSError):
-                        _drop(closer)
-                return
-            if self._stop.is_set():
-                return
+        frames = self._ws_frames(since) if self.transport == "ws" else self._sse_frames(since)
+        async with contextlib.aclosing(frames) as messages:
+            async for raw in messages:
+                message = orjson.loads(raw)
+                at = time.time()
+                if message["type"] == "hello":
+                    self.hellos += 1
+                    self.bad_hello += message["seq"] != since
+                    continue
+                if message["type"] == "overflow":
+                    self.errors.append(f"overflow: {message['data']['message']}")
+                    continue
+                self.seqs.append(message["seq"])
+                if message["ts"] >= connected:
+                    self.latencies.append(at - message["ts"])
+                if len(raw) > self.largest:
+                    self.largest, self.largest_latency = len(raw), at - message["ts"]
+                budget -= 1
+                if budget == 0:
+                    # a reconnect cycle drops the connection as a flaky network does: websockets' close
+                    # handshake against the server under load hung about once in 300 reconnects (see
+                    # benchmarks/README.md, issue 20.1)
+                    self._hang_up()
+                    return
+                if self._stop.is_set():
+                    return
 
-    def _frames(self, since: int) -> Iterator[bytes | str]:
-        query = f"/api/stream?since={since}"
-        if self.transport == "ws":
-            url = self.base_url.replace("http://", "ws://", 1) + query + ("&batch=1" if self.batch else "")
-            headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
-            # max_queue=None: websockets' client stops reading the socket when 16 frames wait unread, and
-            # then its close() waits forever for the server, whose sends wait for it (a browser has no such
-            # limit)
-            # ping_interval=None: no client keepalive (a browser sends none; pings unanswered for 20 s by a
-            # busy server would end the connection and count as the server's fault)
-            # logger: a connection dropped on purpose (shut down mid-read, as a reconnect cycle does) makes
-            # websockets log "unexpected internal error"; the client counts its real errors itself
-            options: dict[str, Any] = {
-                "max_size": MAX_MESSAGE,
-                "max_queue": None,
-                "ping_interval": None,
-                "logger": _QUIET_WS,
-            }
-            with connect(url, proxy=None, additional_headers=headers, **options) as ws:
-                self._closer = [ws]
-                while True:
-                    try:
-                        frame = ws.recv(timeout=self.stall)
-                    except ConnectionClosedOK:
-                        return
-                    except TimeoutError:
-                        raise _Stalled from None
-                    if self.batch:
-                        yield from frame.split("\n")
-                    else:
-                        yield frame
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        read_timeout = self.stall or 120.0
-        with requests.get(self.base_url + query, headers=headers, stream=True, timeout=(5, read_timeout)) as response:
-            response.raise_for_status()
-            self._closer = [response]
-            try:
-                yield from _sse_data(response)
-            except requests.ConnectionError as exc:
-                if "timed out" in str(exc):  # silent past the read timeout (heartbeats come every 15 s)
+    async def _ws_frames(self, since: int) -> AsyncGenerator[bytes | str, None]:
+        url = self.base_url.replace("http://", "ws://", 1) + f"/api/stream?since={since}"
+        url += "&batch=1" if self.batch else ""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
+        # max_queue=None: websockets' client stops reading the socket when 16 frames wait unread (a browser
+        # has no such limit); ping_interval=None: no client keepalive (a browser sends none; pings unanswered
+        # for 20 s by a busy server would end the connection and count as the server's fault)
+        async with ws_connect(
+            url,
+            proxy=None,
+            additional_headers=headers,
+            max_size=MAX_MESSAGE,
+            max_queue=None,
+            ping_interval=None,
+            logger=_QUIET_WS,
+        ) as ws:
+            self._ws, self._transport = ws, ws.transport
+            while True:
+                try:
+                    async with asyncio.timeout(self.stall):  # no task per frame, as wait_for makes
+                        frame = await ws.recv()
+                except ConnectionClosedOK:
+                    return
+                except TimeoutError:
                     raise _Stalled from None
-                raise
+                if self.batch and isinstance(frame, str):
+                    for line in frame.split("\n"):
+                        yield line
+                else:
+                    yield frame
+
+    async def _sse_frames(self, since: int) -> AsyncGenerator[bytes, None]:
+        """The ``data:`` payloads of ``GET /api/stream`` as Server-Sent Events (HTTP/1.1, chunked)."""
+        host, _, port = self.base_url.removeprefix("http://").partition(":")
+        reader, writer = await asyncio.open_connection(host, int(port or 80), limit=MAX_MESSAGE)
+        self._transport = writer.transport
+        auth = f"Authorization: Bearer {self.token}\r\n" if self.token else ""
+        writer.write(
+            f"GET /api/stream?since={since} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n"
+            f"{auth}\r\n".encode()
+        )
+        timeout = self.stall or 120.0  # silent past it: stalled (heartbeats come every 15 s)
+        try:
+            head = await self._read(reader.readuntil(b"\r\n\r\n"), timeout)
+            status = head.split(b" ", 2)[1]
+            if status != b"200":
+                raise ConnectionError(f"HTTP {status.decode()}: {head[:200]!r}")
+            pending = b""
+            while True:
+                size = int((await self._read(reader.readline(), timeout)).split(b";")[0], 16)
+                if size == 0:
+                    return  # the server ended the stream
+                pending += (await self._read(reader.readexactly(size + 2), timeout))[:-2]
+                *events, pending = pending.split(b"\n\n")
+                for event in events:  # "id: <seq>\ndata: <json>", or ": keep-alive"
+                    data = [line[5:].strip() for line in event.split(b"\n") if line.startswith(b"data:")]
+                    if data:
+                        yield b"\n".join(data)
+        finally:
+            writer.transport.abort()
+
+    async def _read(self, step: Awaitable[bytes], timeout: float) -> bytes:
+        try:
+            async with asyncio.timeout(timeout):
+                return await step
+        except TimeoutError:
+            raise _Stalled from None
+        except asyncio.IncompleteReadError as exc:
+            raise ConnectionError("the server closed the stream") from exc
+
+    def _hang_up(self, *, abrupt: bool = True) -> None:
+        """On the loop: drop the connection (TCP closed, no goodbye), or close a WebSocket cleanly."""
+        if not abrupt and self._ws is not None:
+            self._closing = asyncio.ensure_future(self._ws.close())
+        elif self._transport is not None:
+            self._transport.abort()
 
     def wait_for(self, seq: int, timeout: float) -> None:
         """Until this client has received ``seq`` (or a later one)."""
@@ -276,45 +336,20 @@ class StreamClient:
         return f"{self.transport} client at seq {self.last}, {self.connections} connections{error}"
 
     def stop(self, *, abrupt: bool = False, wait: bool = True) -> None:
-        """Disconnect and end the thread; ``abrupt``: drop the TCP connection without a goodbye; ``wait``:
-        until the thread ended (10 s at most; stop many clients with ``wait=False``, then :meth:`join`)."""
+        """Disconnect and end; ``abrupt``: drop the TCP connection without a goodbye (an SSE client always
+        leaves by hanging up); ``wait``: until the client ended (10 s at most; stop many clients with
+        ``wait=False``, then :meth:`join`)."""
         self._stop.set()
-        for closer in list(self._closer):
-            with contextlib.suppress(Exception):
-                if abrupt or isinstance(closer, requests.Response):  # an SSE client leaves by hanging up
-                    _drop(closer)
-                closer.close()
+        with contextlib.suppress(RuntimeError):  # the loop is closed
+            self._loop.call_soon_threadsafe(lambda: self._hang_up(abrupt=abrupt or self.transport == "sse"))
         if wait:
             self.join(10)
 
     def join(self, timeout: float) -> None:
-        """Wait for the client's thread to end (after :meth:`stop`)."""
-        self._thread.join(timeout=timeout)
-
-
-def _drop(closer: ClientConnection | requests.Response) -> None:
-    """Shut the socket under a connection down (no WebSocket close frame, no orderly HTTP end)."""
-    sock = closer.socket if isinstance(closer, ClientConnection) else _response_socket(closer)
-    if sock is not None:
-        sock.shutdown(socket.SHUT_RDWR)
-
-
-def _response_socket(response: requests.Response) -> socket.socket | None:
-    connection = getattr(response.raw, "_connection", None)
-    sock = getattr(connection, "sock", None)
-    return sock if isinstance(sock, socket.socket) else None
-
-
-def _sse_data(response: requests.Response) -> Iterator[bytes]:
-    """The ``data:`` payloads of a Server-Sent Events body, one per event."""
-    data: list[bytes] = []
-    for line in response.iter_lines(chunk_size=65536):
-        if not line:
-            if data:
-                yield b"\n".join(data)
-            data = []
-        elif line.startswith(b"data:"):
-            data.append(line[5:].strip())
+        """Wait for the client to end (after :meth:`stop`)."""
+        if self._future is not None:
+            with contextlib.suppress(concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
+                self._future.result(timeout=timeout)
 
 
 @dataclass(frozen=True)
@@ -357,11 +392,12 @@ class ResourceMonitor:
     samples: list[tuple[float, float, float]] = field(default_factory=list)  # (t, RSS MB, CPU %)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+    _started: float = 0.0
 
     def start(self) -> ResourceMonitor:
         process = psutil.Process(self.pid)
         process.cpu_percent(None)
-        started = time.monotonic()
+        started = self._started = time.monotonic()
 
         def sample() -> None:
             while not self._stop.wait(self.interval):
@@ -378,23 +414,36 @@ class ResourceMonitor:
         if self._thread is not None:
             self._thread.join(timeout=10)
 
-    def summary(self, warmup: float, *, rss_limit: float = 25.0, cpu_limit: float = 25.0) -> ResourceSummary:
-        """Warm-up = the samples of the ``warmup`` seconds after it; end = the last ``warmup`` seconds.
+    def elapsed(self) -> float:
+        """Seconds since :meth:`start` (the samples' time base): mark when a warm-up ended."""
+        return time.monotonic() - self._started
+
+    def summary(
+        self, warmup: float, *, warmed: float | None = None, rss_limit: float = 25.0, cpu_limit: float = 25.0
+    ) -> ResourceSummary:
+        """After warm-up = the ``warmup`` seconds of samples from ``warmed`` (default: from ``warmup``); end =
+        the last ``warmup`` seconds.
 
         Medians of each window, so one slow sample does not decide. ``rss_limit`` in MB, ``cpu_limit`` in
         points of one core.
         """
-        return summarize(self.samples, warmup, rss_limit=rss_limit, cpu_limit=cpu_limit)
+        return summarize(self.samples, warmup, warmed=warmed, rss_limit=rss_limit, cpu_limit=cpu_limit)
 
 
 def summarize(
-    samples: Sequence[tuple[float, float, float]], warmup: float, *, rss_limit: float = 25.0, cpu_limit: float = 25.0
+    samples: Sequence[tuple[float, float, float]],
+    warmup: float,
+    *,
+    warmed: float | None = None,
+    rss_limit: float = 25.0,
+    cpu_limit: float = 25.0,
 ) -> ResourceSummary:
     """:meth:`ResourceMonitor.summary` of given ``(t, RSS MB, CPU %)`` samples."""
     if not samples:
         raise ValueError("no resource samples: the monitor never ran")
     end_t = samples[-1][0]
-    warm = [s for s in samples if warmup <= s[0] < 2 * warmup] or list(samples[: max(1, len(samples) // 4)])
+    start = warmup if warmed is None else warmed
+    warm = [s for s in samples if start <= s[0] < start + warmup] or list(samples[: max(1, len(samples) // 4)])
     end = [s for s in samples if s[0] > end_t - warmup] or list(samples[-1:])
 
     def median(values: list[float]) -> float:

@@ -83,6 +83,14 @@ def test_resources_flat_after_warm_up_are_stable() -> None:
     assert "stable" in summary.describe()
 
 
+def test_a_warm_up_that_ends_later_is_measured_from_its_end() -> None:
+    # growing for 25 s (a buffer filling), flat after: stable from the end of the warm-up, not from 10 s
+    rss = [25 + 3 * t for t in range(25)] + [100.0] * 25
+    assert not summarize(_samples(rss, [40.0] * 50), warmup=10).stable
+    summary = summarize(_samples(rss, [40.0] * 50), warmup=10, warmed=25)
+    assert summary.stable and summary.warm_rss == 100.0 and summary.rss_growth == 0
+
+
 @pytest.mark.parametrize(
     ("rss", "cpu", "said"),
     [
