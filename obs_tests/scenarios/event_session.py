@@ -114,8 +114,11 @@ class EventSession:
             self._bot.reset_bot({"running": True})
 
     def _received(self, body: bytes, _subject: str) -> None:
-        if self.log.add_raw(body) and self.on_event is not None:
-            self.on_event(self.log.events[-1])
+        # the event itself, not log.events[-1]: that copies every event so far, at every event (a long run's
+        # subscriber fell behind the bus)
+        event = self.log.add_raw(body)
+        if event is not None and self.on_event is not None:
+            self.on_event(event)
 
     def _start_replay(self, recording: Recording) -> None:
         assert self._bus is not None

@@ -162,8 +162,9 @@ class EventLog:
             self._changed.notify_all()
         return True
 
-    def add_raw(self, body: bytes, received_at: float | None = None) -> bool:
-        """Keep a message body when it is an event of the run (unreadable bodies are counted, not kept)."""
+    def add_raw(self, body: bytes, received_at: float | None = None) -> RecordedEvent | None:
+        """Keep a message body when it is an event of the run; the event kept, or None (unreadable bodies are
+        counted, not kept)."""
         try:
             doc = orjson.loads(body)
             if not isinstance(doc, dict):
@@ -171,8 +172,8 @@ class EventLog:
             event = RecordedEvent.from_json(doc, received_at if received_at is not None else time.time())
         except (orjson.JSONDecodeError, ValueError):
             self.rejected += 1
-            return False
-        return self.add(event)
+            return None
+        return event if self.add(event) else None
 
     def wait(self, timeout: float) -> None:
         """Block until an event arrives or ``timeout`` passes."""

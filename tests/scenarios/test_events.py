@@ -28,10 +28,11 @@ def test_an_event_with_its_original_data_is_intact_and_a_modified_one_is_not() -
 def test_a_message_body_becomes_an_event_of_its_run_and_others_are_left_out() -> None:
     log = EventLog(run="r1")
     body = {"event": "BotMonitoringCycleStarted", "run": "r1", "seq": 1, "cycle": 1, "time": 1.0, "data": {}}
-    assert log.add_raw(orjson.dumps({**body, "checksum": checksum({})}), received_at=5.0)
-    assert not log.add_raw(orjson.dumps({**body, "run": "other"}))
-    assert not log.add_raw(b"not json") and not log.add_raw(b"[1, 2]") and not log.add_raw(b'{"no": "event"}')
-    assert len(log) == 1 and log.rejected == 3 and log.events[0].received_at == 5.0
+    kept = log.add_raw(orjson.dumps({**body, "checksum": checksum({})}), received_at=5.0)
+    assert log.add_raw(orjson.dumps({**body, "run": "other"})) is None
+    assert log.add_raw(b"not json") is None and log.add_raw(b"[1, 2]") is None
+    assert log.add_raw(b'{"no": "event"}') is None
+    assert len(log) == 1 and log.rejected == 3 and log.events == [kept] and kept.received_at == 5.0
 
 
 def test_from_json_refuses_what_is_not_an_event() -> None:
