@@ -49,11 +49,12 @@ from obs_tests.config.contract import load_contract  # noqa: E402
 from obs_tests.core.waiting import Poll, wait_for  # noqa: E402
 from obs_tests.scenarios.model import Catalog  # noqa: E402
 from obs_tests.web.app import create_app  # noqa: E402
+from obs_tests.web.process_resources import ResourceMonitor  # noqa: E402
 from obs_tests.web.run_state import RunOptions  # noqa: E402
 from obs_tests.web.runs import RunManager  # noqa: E402
 from obs_tests.web.scenario_files import ScenarioFiles  # noqa: E402
 from obs_tests.web.stream import Stream  # noqa: E402
-from obs_tests.web.stream_load import ResourceMonitor, StreamClient, ThreadedServer, audit, percentile  # noqa: E402
+from obs_tests.web.stream_load import StreamClient, ThreadedServer, audit, percentile  # noqa: E402
 
 STALL = 20.0  # seconds without a message on a connection while runs go: a stall (SSE heartbeats every 15 s)
 CYCLES_PER_S = 80  # a bot polling every 1.2 s at the stack's time scale 0.01: ~3 stream messages a cycle

@@ -18,7 +18,7 @@ from obs_tests.web.run_state import RunOptions
 from obs_tests.web.runs import RunManager
 from obs_tests.web.scenario_files import ScenarioFiles
 from obs_tests.web.stream import Stream
-from obs_tests.web.stream_load import StreamClient, ThreadedServer, audit, percentile, summarize
+from obs_tests.web.stream_load import StreamClient, ThreadedServer, audit, percentile
 
 from .helpers import ROOT, Server
 
@@ -68,40 +68,6 @@ def test_percentile_nearest_rank() -> None:
     values = [i / 1000 for i in range(1, 101)]
     assert percentile(values, 0.5) == 0.051 and percentile(values, 0.99) == 0.1
     assert percentile([], 0.99) == float("inf")
-
-
-# -- the resource summary ----------------------------------------------------------------------------
-def _samples(rss: list[float], cpu: list[float]) -> list[tuple[float, float, float]]:
-    return [(float(t), r, c) for t, (r, c) in enumerate(zip(rss, cpu, strict=True))]
-
-
-def test_resources_flat_after_warm_up_are_stable() -> None:
-    # the warm-up (first 10 s) grows, then flat: stable
-    rss = [50 + 3 * t for t in range(10)] + [90.0] * 30
-    summary = summarize(_samples(rss, [40.0] * 40), warmup=10)
-    assert summary.stable and summary.rss_growth == 0
-    assert "stable" in summary.describe()
-
-
-def test_a_warm_up_that_ends_later_is_measured_from_its_end() -> None:
-    # growing for 25 s (a buffer filling), flat after: stable from the end of the warm-up, not from 10 s
-    rss = [25 + 3 * t for t in range(25)] + [100.0] * 25
-    assert not summarize(_samples(rss, [40.0] * 50), warmup=10).stable
-    summary = summarize(_samples(rss, [40.0] * 50), warmup=10, warmed=25)
-    assert summary.stable and summary.warm_rss == 100.0 and summary.rss_growth == 0
-
-
-@pytest.mark.parametrize(
-    ("rss", "cpu", "said"),
-    [
-        pytest.param([90.0 + 2 * t for t in range(40)], [40.0] * 40, "+40.0 MB", id="rss-grows"),
-        pytest.param([90.0] * 40, [20.0] * 20 + [80.0] * 20, "CPU 20 % → 80 %", id="cpu-climbs"),
-    ],
-)
-def test_resources_growing_after_warm_up_are_flagged(rss: list[float], cpu: list[float], said: str) -> None:
-    summary = summarize(_samples(rss, cpu), warmup=10)
-    assert not summary.stable
-    assert said in summary.describe() and "GROWING" in summary.describe()
 
 
 # -- clients, reconnects, a large message, every client leaving --------------------------------------
