@@ -253,6 +253,11 @@ class PrometheusClient(HttpApi):
         result: dict[str, Any] = self.api("status/buildinfo")
         return result
 
+    def runtime_info(self) -> dict[str, Any]:
+        """``/api/v1/status/runtimeinfo`` (``reloadConfigSuccess``, ``lastConfigTime``, …)."""
+        result: dict[str, Any] = self.api("status/runtimeinfo")
+        return result
+
     def config(self) -> str:
         """The loaded configuration (YAML text)."""
         return str(self.api("status/config")["yaml"])

@@ -207,6 +207,20 @@ def time_scale_option(func: F) -> F:
     )(func)
 
 
+def topology_option(func: F) -> F:
+    """``--topology`` (env ``OBS_TOPOLOGY``): the embedded stack's own monitoring, single or HA."""
+    return click.option(
+        "--topology",
+        cls=GroupedOption,
+        group="Stack",
+        type=click.Choice(["single", "ha"]),
+        default=None,
+        envvar="OBS_TOPOLOGY",
+        help="Embedded stack: one Prometheus and one Alertmanager (single), or 2 Prometheus replicas and a "
+        "cluster of 3 Alertmanager peers (ha) [default: the contract's stack.topology].",
+    )(func)
+
+
 def scenario_stacks_option(*names: str) -> Callable[[F], F]:
     """``--scenario-stacks`` / ``--stacks`` (env ``OBS_SCENARIO_STACKS``): embedded stacks the scenarios
     run on in parallel."""

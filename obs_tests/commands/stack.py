@@ -26,8 +26,9 @@ from obs_tests.commands.options import (
     output_format_option,
     state_dir_option,
     time_scale_option,
+    topology_option,
 )
-from obs_tests.config.contract import load_contract
+from obs_tests.config.contract import load_contract, with_topology
 from obs_tests.core.interrupts import signals_held_off
 from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.errors import StackStartError, WaitTimeout
@@ -129,6 +130,7 @@ def _stack_id(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     help="Seconds to wait for the stack to be ready [default: the contract's startup_timeout].",
 )
 @time_scale_option
+@topology_option
 @click.option("--workdir", hidden=True, type=click.Path(path_type=Path), default=None)
 @click.option("--stack-id", hidden=True, default=None, callback=_stack_id)
 def up(
@@ -138,6 +140,7 @@ def up(
     no_warm_up: bool,
     timeout: float | None,
     time_scale: float | None,
+    topology: str | None,
     workdir: Path | None,
     stack_id: str | None,
 ) -> None:
@@ -149,11 +152,12 @@ def up(
     \b
     Example:
       obs-tests up --detach && obs-tests status && obs-tests down
+      obs-tests up --topology ha     # 2 Prometheus replicas, 3 Alertmanager peers in a cluster
     """
-    contract = load_contract(contract_path)
+    contract = with_topology(load_contract(contract_path), topology)
     states = state_dir or default_state_dir()
     if detach:
-        _up_detached(contract_path, states, no_warm_up, timeout, time_scale)
+        _up_detached(contract_path, states, no_warm_up, timeout, time_scale, topology)
         return
     supervisor = workdir is not None  # the background process of `up --detach`
     stack = EmbeddedStack(
@@ -178,7 +182,7 @@ def up(
             outlive_parent()  # ready: from now on the stack runs on after `up --detach` returns
         record = next((r for r in list_records(states) if r.id == stack.id), None)
         elapsed = stack.ready_at - stack.started_at
-        click.echo(f"{READY_LINE} {elapsed:.1f}s — Prometheus {stack.prometheus_url}")
+        click.echo(f"{READY_LINE} {elapsed:.1f}s — Prometheus {stack.prometheus_url}{_shape(stack)}")
         if record is not None:
             _print_record(record)
         if not supervisor:
@@ -188,8 +192,18 @@ def up(
             signal.pause()
 
 
+def _shape(stack: EmbeddedStack) -> str:
+    """`` (ha: 2 Prometheus replicas, 3 Alertmanager peers)`` after the ready line of an HA stack."""
+    return f" ({stack.topology.describe()})" if stack.topology.ha else ""
+
+
 def _up_detached(
-    contract_path: Path, states: Path, no_warm_up: bool, timeout: float | None, time_scale: float | None
+    contract_path: Path,
+    states: Path,
+    no_warm_up: bool,
+    timeout: float | None,
+    time_scale: float | None,
+    topology: str | None,
 ) -> None:
     """Start a supervisor process for the stack, return once the stack is ready. Interrupted (or failing)
     before that, stop the supervisor and everything it started: an interrupted `up` leaves nothing."""
@@ -199,6 +213,7 @@ def _up_detached(
     log_path = workdir / "up.log"
     _record_handover(states, stack_id, workdir, contract_path)
     argv = _supervisor_argv(contract_path, states, workdir, stack_id, no_warm_up, timeout, time_scale)
+    argv += ["--topology", topology] if topology else []
     child: subprocess.Popen[bytes] | None = None
     # a handle of our own on the log: the supervisor removes the workdir (log included) when its start fails
     with log_path.open("ab") as log, log_path.open("rb") as output:

@@ -12,12 +12,14 @@ Schema: ``obs_tests/schemas/contract.schema.json``. Any problem raises :class:`C
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from obs_tests.config.policy import Policy, unknown_levels
+from obs_tests.config.topology import Topology
 from obs_tests.config.validation import validate_document
 from obs_tests.core.durations import parse_duration
 from obs_tests.core.yamlfile import LocatedDocument, format_path, load_located, shown
@@ -36,6 +38,7 @@ __all__ = [
     "StackSettings",
     "load_contract",
     "parse_duration",
+    "with_topology",
 ]
 
 EMBEDDED = "embedded"
@@ -57,6 +60,8 @@ class StackSettings:
     time_scale: float = 1.0
     #: embedded stacks the chaos scenarios run on in parallel (each scenario on a stack of its own)
     scenario_stacks: int = 1
+    #: the embedded stack's own monitoring: one Prometheus and one Alertmanager, or replicas and peers
+    topology: Topology = field(default_factory=Topology)
     #: the system under test an embedded stack starts: a module with a ``SYSTEM`` (None: a stack obs-tests
     #: does not start has none; see :mod:`obs_tests.stack.system_under_test`)
     system: str | None = None
@@ -233,7 +238,38 @@ def _stack(doc: LocatedDocument, raw: dict[str, Any]) -> StackSettings:
         node_exporter=bool(raw.get("node_exporter", False)),
         time_scale=float(raw.get("time_scale", 1.0)),
         scenario_stacks=int(raw.get("scenario_stacks", 1)),
+        topology=_topology(doc, raw, embedded=prometheus == EMBEDDED),
         system=str(raw["system"]) if raw.get("system") else DEMO_SYSTEM if prometheus == EMBEDDED else None,
+    )
+
+
+def _topology(doc: LocatedDocument, raw: dict[str, Any], *, embedded: bool) -> Topology:
+    """``stack.topology`` and its counts (the schema checked their types and ranges)."""
+    shape = str(raw.get("topology", "single"))
+    counts = {key: raw[key] for key in ("prometheus_replicas", "alertmanager_peers") if key in raw}
+    if shape == "single":
+        for key, value in counts.items():
+            if value != 1:
+                raise ContractInvalid(
+                    f"{doc.where(('stack', key))}: stack.{key}: {value} needs `topology: ha` — add it, or remove {key}"
+                )
+        return Topology()
+    if not embedded:
+        raise ContractInvalid(
+            f"{doc.where(('stack', 'topology'))}: stack.topology: ha is a shape of the embedded stack — for your "
+            "own HA stack, give every replica and peer: obs-tests health --prometheus-url A --prometheus-url B "
+            "--alertmanager-url X --alertmanager-url Y"
+        )
+    no_alertmanager = "alertmanager" in raw and raw["alertmanager"] is None
+    if no_alertmanager and counts.get("alertmanager_peers", 1) > 1:
+        raise ContractInvalid(
+            f"{doc.where(('stack', 'alertmanager_peers'))}: stack.alertmanager_peers: {counts['alertmanager_peers']} "
+            "with `alertmanager: null` — set alertmanager: embedded, or remove alertmanager_peers"
+        )
+    return Topology(
+        prometheus_replicas=int(counts.get("prometheus_replicas", 2)),
+        alertmanager_peers=1 if no_alertmanager else int(counts.get("alertmanager_peers", 3)),
+        replica_label=str(raw.get("replica_label", "replica")),
     )
 
 
@@ -398,3 +434,19 @@ def _policy(doc: LocatedDocument, raw: dict[str, Any] | None) -> Policy:
             "see docs/policy.md for the ids (globs such as coverage/* are allowed)"
         )
     return Policy.from_contract_data(raw)
+
+
+def with_topology(contract: Contract, shape: str | None) -> Contract:
+    """``contract`` with its embedded stack in topology ``shape`` (``single``, or ``ha``: 2 Prometheus
+    replicas and 3 Alertmanager peers unless the contract says how many); None keeps the contract's."""
+    if shape is None or shape == contract.stack.topology.name:
+        return contract
+    if shape == "single":
+        topology = Topology(replica_label=contract.stack.topology.replica_label)
+    else:
+        topology = Topology(
+            prometheus_replicas=2,
+            alertmanager_peers=3 if contract.stack.alertmanager is not None else 1,
+            replica_label=contract.stack.topology.replica_label,
+        )
+    return dataclasses.replace(contract, stack=dataclasses.replace(contract.stack, topology=topology))

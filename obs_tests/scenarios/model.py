@@ -124,7 +124,7 @@ class Catalog:
             receiver_of=receiver_of,
         )
         system = load_system(contract.stack.system)
-        names = list(components) if components is not None else component_names(system)
+        names = list(components) if components is not None else component_names(system, contract.stack.topology)
         markets = system.markets if system is not None else ()
         return cls(alerts, sorted(set(names)), receivers, sorted(markets), timing, time_scale is not None)
 

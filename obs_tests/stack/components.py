@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from obs_tests.config.topology import Topology, monitoring_kind
+from obs_tests.core.durations import format_duration
 from obs_tests.stack.ports import LOOPBACK
 from obs_tests.stack.probes import HttpProbe, Probe
 from obs_tests.stack.system_under_test import ServicePlan, SystemUnderTest
@@ -69,6 +71,10 @@ class ComponentPlan:
     services: ServicePlan
     prometheus_config: Path
     alertmanager_config: Path | None
+    #: replicas and peers (the single topology: one of each)
+    topology: Topology = field(default_factory=Topology)
+    #: each Prometheus replica's own config (by component name; the first replica's is ``prometheus_config``)
+    replica_configs: dict[str, Path] = field(default_factory=dict)
 
     @property
     def workdir(self) -> Path:
@@ -76,9 +82,13 @@ class ComponentPlan:
         return self.services.workdir
 
 
-def port_names(name: str, system: SystemUnderTest | None) -> tuple[str, ...]:
-    """The names of the ports of component ``name`` (monitoring, or a service of ``system``)."""
-    if name in MONITORING:
+def port_names(name: str, system: SystemUnderTest | None, topology: Topology | None = None) -> tuple[str, ...]:
+    """The names of the ports of component ``name`` (monitoring, or a service of ``system``); an
+    Alertmanager peer of a cluster also gossips on its ``cluster`` port."""
+    kind = monitoring_kind(name)
+    if kind == "alertmanager" and topology is not None and topology.alertmanager_peers > 1:
+        return ("http", "cluster")
+    if kind is not None:
         return ("http",)
     if system is None:
         raise KeyError(name)
@@ -88,11 +98,12 @@ def port_names(name: str, system: SystemUnderTest | None) -> tuple[str, ...]:
 def _monitoring_argv(name: str, plan: ComponentPlan) -> list[str]:
     data = plan.workdir / "data"
     listen = f"--web.listen-address={LOOPBACK}:{plan.services.port(name)}"
-    if name == "prometheus":
+    kind = monitoring_kind(name)
+    if kind == "prometheus":
         return [
             "prometheus",
-            f"--config.file={plan.prometheus_config}",
-            f"--storage.tsdb.path={data / 'prometheus'}",
+            f"--config.file={plan.replica_configs.get(name, plan.prometheus_config)}",
+            f"--storage.tsdb.path={data / name}",
             listen,
             "--web.enable-lifecycle",
             "--rules.alert.resend-delay=1s",
@@ -100,13 +111,13 @@ def _monitoring_argv(name: str, plan: ComponentPlan) -> list[str]:
             "--storage.tsdb.retention.time=1d",
             "--log.format=json",
         ]
-    if name == "alertmanager":
+    if kind == "alertmanager":
         return [
             "prometheus-alertmanager",
             f"--config.file={plan.alertmanager_config}",
-            f"--storage.path={data / 'alertmanager'}",
+            f"--storage.path={data / name}",
             listen,
-            "--cluster.listen-address=",
+            *_cluster_flags(name, plan),
             "--log.format=json",
         ]
     collectors = ("cpu", "meminfo", "loadavg", "filesystem", "netdev")
@@ -118,19 +129,44 @@ def _monitoring_argv(name: str, plan: ComponentPlan) -> list[str]:
     ]
 
 
-def _monitoring(name: str, plan: ComponentPlan) -> Component:
-    probe_path = "/metrics" if name == "node-exporter" else "/-/ready"
+def _cluster_flags(name: str, plan: ComponentPlan) -> list[str]:
+    """No cluster for a lone Alertmanager (else it binds :9094 and parallel stacks clash); a peer of a
+    cluster gossips on its own loopback port and joins every other peer."""
+    topology = plan.topology
+    if topology.alertmanager_peers == 1:
+        return ["--cluster.listen-address="]
+    address = f"{LOOPBACK}:{plan.services.port(name, 'cluster')}"
+    others = [p for p in topology.alertmanager_names() if p != name]
+    return [
+        f"--cluster.listen-address={address}",
+        f"--cluster.advertise-address={address}",
+        *(f"--cluster.peer={LOOPBACK}:{plan.services.port(p, 'cluster')}" for p in others),
+        f"--cluster.peer-timeout={format_duration(topology.peer_timeout)}",
+        f"--cluster.gossip-interval={format_duration(topology.gossip_interval)}",
+        f"--cluster.pushpull-interval={format_duration(topology.pushpull_interval)}",
+        f"--cluster.settle-timeout={format_duration(topology.settle_timeout)}",
+    ]
+
+
+def _monitoring(name: str, kind: str, plan: ComponentPlan) -> Component:
+    probe_path = "/metrics" if kind == "node-exporter" else "/-/ready"
     ports = dict(plan.services.ports[name])
     probe: Probe = HttpProbe(f"http://{LOOPBACK}:{ports['http']}{probe_path}")
-    return Component(name, MONITORING[name], _monitoring_argv(name, plan), ports, probe)
+    description = MONITORING[kind] + (f" ({_role(name, kind)})" if name != kind else "")
+    return Component(name, description, _monitoring_argv(name, plan), ports, probe)
+
+
+def _role(name: str, kind: str) -> str:
+    return f"{'replica' if kind == 'prometheus' else 'peer'} {name.rsplit('-', 1)[1]}"
 
 
 def build_components(plan: ComponentPlan, names: Sequence[str], system: SystemUnderTest | None) -> dict[str, Component]:
     """Build the :class:`Component` of each name in ``names``: monitoring, or a service of ``system``."""
     built: dict[str, Component] = {}
     for name in names:
-        if name in MONITORING:
-            built[name] = _monitoring(name, plan)
+        kind = monitoring_kind(name)
+        if kind is not None:
+            built[name] = _monitoring(name, kind, plan)
             continue
         if system is None:
             raise KeyError(name)
@@ -147,6 +183,9 @@ def build_components(plan: ComponentPlan, names: Sequence[str], system: SystemUn
     return built
 
 
-def component_names(system: SystemUnderTest | None) -> list[str]:
-    """Every component an embedded stack with ``system`` may run (monitoring first)."""
-    return [*MONITORING, *(system.service_names if system is not None else [])]
+def component_names(system: SystemUnderTest | None, topology: Topology | None = None) -> list[str]:
+    """Every component an embedded stack with ``system`` may run (monitoring first: every replica and peer
+    of ``topology``)."""
+    shape = topology or Topology()
+    monitoring = [*shape.prometheus_names(), *shape.alertmanager_names(), "node-exporter"]
+    return [*monitoring, *(system.service_names if system is not None else [])]

@@ -38,6 +38,7 @@ from obs_tests.stack.process import ManagedProcess, ProcessIdentity, Spawner, en
 from obs_tests.stack.readiness import (
     expected_targets,
     send_warm_up,
+    wait_cluster_formed,
     wait_components_ready,
     wait_targets_gone,
     wait_targets_up,
@@ -83,6 +84,8 @@ class EmbeddedStack:
         self.contract = contract
         #: what runs next to Prometheus and Alertmanager (``stack.system`` of the contract)
         self.system: SystemUnderTest | None = load_system(contract.stack.system)
+        #: one Prometheus and one Alertmanager, or replicas and a cluster of peers (``stack.topology``)
+        self.topology = contract.stack.topology
         #: rule files are loaded with every ``for:`` and range window multiplied by this (1.0: as written);
         #: by default the contract's ``stack.time_scale``, as every command uses
         self.time_scale = validate_factor(contract.stack.time_scale if time_scale is None else time_scale)
@@ -130,10 +133,11 @@ class EmbeddedStack:
         self.close()
 
     def component_names(self) -> list[str]:
-        """The components this stack runs, in start order."""
-        names = ["prometheus"]
+        """The components this stack runs, in start order (every Prometheus replica and Alertmanager peer
+        of the contract's topology first)."""
+        names = self.topology.prometheus_names()
         if self.contract.stack.alertmanager is not None:
-            names.append("alertmanager")
+            names += self.topology.alertmanager_names()
         names += self.system.service_names if self.system is not None else []
         if self.contract.stack.node_exporter:
             names.append("node-exporter")
@@ -154,6 +158,9 @@ class EmbeddedStack:
             self._mark("spawned")
             self._wait_components_ready()
             self._mark("components_ready")
+            if self.topology.alertmanager_peers > 1 and self.alertmanager_urls:
+                wait_cluster_formed(self.alertmanager_urls, timeout=self._remaining(), stop=self._aborting)
+                self._mark("cluster_formed")
             self._check_aborted()
             warm = self._send_warm_up() if self._warm_up else None
             self._wait_targets_up()
@@ -236,7 +243,10 @@ class EmbeddedStack:
 
     def _wait_targets_up(self) -> None:
         expected = expected_targets(self.contract)
-        wait_targets_up(self.prometheus(), expected, timeout=self._remaining(), stop=self._aborting)
+        for url in self.prometheus_urls:  # every replica scrapes every target
+            wait_targets_up(
+                PrometheusClient(url, timeout=5.0), expected, timeout=self._remaining(), stop=self._aborting
+            )
 
     def _send_warm_up(self) -> WarmUp | None:
         return send_warm_up(self.system, self.components, self._seed, self.log_path("prometheus").parent)
@@ -368,8 +378,18 @@ class EmbeddedStack:
 
     @property
     def alertmanager_url(self) -> str | None:
-        """URL of the embedded Alertmanager (None when the contract has none)."""
+        """URL of the embedded Alertmanager (None when the contract has none); of its first peer in HA."""
         return self.url("alertmanager") if "alertmanager" in self.components else None
+
+    @property
+    def prometheus_urls(self) -> list[str]:
+        """URL of every Prometheus replica (one in the single topology)."""
+        return [self.url(n) for n in self.topology.prometheus_names() if n in self.components]
+
+    @property
+    def alertmanager_urls(self) -> list[str]:
+        """URL of every Alertmanager peer (none without an Alertmanager)."""
+        return [self.url(n) for n in self.topology.alertmanager_names() if n in self.components]
 
     @property
     def controllable(self) -> bool:

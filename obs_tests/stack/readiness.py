@@ -18,6 +18,7 @@ import threading
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 
+from obs_tests.clients.alertmanager import AlertmanagerClient
 from obs_tests.clients.prometheus import PrometheusClient, Target
 from obs_tests.config.contract import Contract
 from obs_tests.core.waiting import Poll, wait_for
@@ -29,6 +30,7 @@ from obs_tests.stack.system_under_test import SystemUnderTest, WarmUp
 __all__ = [
     "expected_targets",
     "send_warm_up",
+    "wait_cluster_formed",
     "wait_components_ready",
     "wait_targets_gone",
     "wait_targets_up",
@@ -77,6 +79,37 @@ def wait_components_ready(
     except WaitTimeout as exc:
         tails = "\n".join(f"--- {n} ---\n{processes[n].log_tail(8)}" for n in pending)
         raise StackStartError(f"{exc.message}\n{tails}") from None
+
+
+def wait_cluster_formed(urls: list[str], *, timeout: float, stop: threading.Event) -> None:
+    """Until every Alertmanager peer of ``urls`` reports the cluster ``ready`` (settled) with all of them
+    as members: before that a peer may notify what another peer notifies too."""
+    clients = [AlertmanagerClient(url, timeout=2.0) for url in urls]
+
+    def probe() -> Poll[list[str]]:
+        seen = []
+        for client in clients:
+            try:
+                cluster = client.status().get("cluster") or {}
+            except ObsTestsError as exc:
+                seen.append(f"{client.base_url}: {exc}")
+                continue
+            members = len(cluster.get("peers") or [])
+            seen.append(f"{client.base_url}: {cluster.get('status')}, {members} members")
+        formed = all(s.endswith(f"ready, {len(urls)} members") for s in seen)
+        return Poll(formed, seen, "; ".join(seen))
+
+    try:
+        wait_for(
+            probe,
+            timeout=timeout,
+            interval=0.1,
+            expected=f"every Alertmanager peer ready in a cluster of {len(urls)}",
+            bound="the peers' settle (about 3 checks 10 gossip intervals apart, at most --cluster.settle-timeout)",
+            stop=stop,
+        )
+    except WaitTimeout as exc:
+        raise StackStartError(str(exc)) from None
 
 
 def expected_targets(contract: Contract) -> dict[str, int]:

@@ -28,15 +28,19 @@ def render_prometheus_config(
     contract: Contract,
     addresses: Mapping[str, str],
     *,
-    alertmanager: str | None,
+    alertmanagers: Sequence[str],
     rule_files: Sequence[Path],
     load_targets: Path | None = None,
+    replica: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """The embedded Prometheus config as a dict (dump it with ``yaml.safe_dump``).
 
     ``addresses`` maps component name -> ``host:port``. A contract job whose components the embedded
-    stack does not run raises :class:`ContractInvalid`. ``load_targets`` adds the job ``load``, whose
-    targets (Locust processes exporting their own metrics) come from that file_sd file.
+    stack does not run raises :class:`ContractInvalid`. ``alertmanagers``: the ``host:port`` of every
+    Alertmanager (every peer of a cluster). ``load_targets`` adds the job ``load``, whose targets (Locust
+    processes exporting their own metrics) come from that file_sd file. ``replica`` = (label, value): the
+    external label naming this replica of an HA pair, dropped from the alerts it sends (as the Prometheus
+    Operator does), so that the peers see one alert from all replicas and notify it once.
     """
     interval = contract.stack.scrape_interval
     scrape_configs = [_job_scrape_config(contract, job, addresses) for job in contract.jobs]
@@ -55,13 +59,15 @@ def render_prometheus_config(
             "scrape_interval": format_duration(interval),
             "scrape_timeout": format_duration(interval),
             "evaluation_interval": format_duration(contract.stack.evaluation_interval),
-            "external_labels": {"obs_stack": "embedded"},
+            "external_labels": {"obs_stack": "embedded", **(dict([replica]) if replica else {})},
         },
         "rule_files": [str(p) for p in rule_files],
         "scrape_configs": scrape_configs,
     }
-    if alertmanager:
-        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
+    if alertmanagers:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": list(alertmanagers)}]}]}
+        if replica:
+            config["alerting"]["alert_relabel_configs"] = [{"action": "labeldrop", "regex": replica[0]}]
     return config
 
 

@@ -5,8 +5,8 @@ and the components built from all that (their argv, ports and probes).
 
 Layout::
 
-    <workdir>/config/   prometheus.yml, alertmanager.yml, rules-plain/, rules/
-    <workdir>/data/     TSDB and Alertmanager storage
+    <workdir>/config/   prometheus.yml (prometheus-2.yml … for HA replicas), alertmanager.yml, rules-plain/, rules/
+    <workdir>/data/     TSDB and Alertmanager storage (a directory per replica and peer)
     <workdir>/load/     targets.json (Locust runs keep their files beside it)
 
 Example::
@@ -25,6 +25,7 @@ from pathlib import Path
 import yaml
 
 from obs_tests.config.contract import Contract
+from obs_tests.config.topology import Topology
 from obs_tests.rules.rulefiles import plain_rule_files
 from obs_tests.stack.components import Component, ComponentPlan, build_components, port_names
 from obs_tests.stack.ports import allocate_ports
@@ -56,9 +57,11 @@ def make_workdir(requested: Path | None) -> Path:
     return Path(tempfile.mkdtemp(prefix="obs-tests-stack-"))
 
 
-def component_ports(names: list[str], system: SystemUnderTest | None) -> dict[str, dict[str, int]]:
+def component_ports(
+    names: list[str], system: SystemUnderTest | None, topology: Topology | None = None
+) -> dict[str, dict[str, int]]:
     """A free loopback port for every port of every component: ``{component: {port name: port}}``."""
-    wanted = [(n, p) for n in names for p in port_names(n, system)]
+    wanted = [(n, p) for n in names for p in port_names(n, system, topology)]
     free = iter(allocate_ports(len(wanted)))
     ports: dict[str, dict[str, int]] = {}
     for name, port_name in wanted:
@@ -80,7 +83,8 @@ def prepare_workdir(
     config_dir = workdir / "config"
     config_dir.mkdir(parents=True, exist_ok=True)
     (workdir / "data").mkdir(exist_ok=True)
-    ports = component_ports(names, system)
+    topology = contract.stack.topology
+    ports = component_ports(names, system, topology)
     addresses = {n: f"127.0.0.1:{next(iter(p.values()))}" for n, p in ports.items()}
     # Locust runs keep their files beside the file they announce themselves in: inside the workdir,
     # reaped with the stack even when our process is SIGKILLed
@@ -88,24 +92,31 @@ def prepare_workdir(
     load_targets = workdir / "load" / "targets.json"
     load_targets.write_text("[]", encoding="utf-8")
     rule_files = _rule_files(contract, config_dir, time_scale)
-    prom_path = _write_yaml(
-        config_dir / "prometheus.yml",
-        render_prometheus_config(
-            contract,
-            {n: a for n, a in addresses.items() if n not in ("nats", "redis")},
-            alertmanager=addresses.get("alertmanager"),
-            rule_files=rule_files,
-            load_targets=load_targets,
-        ),
-    )
+    scraped = {n: a for n, a in addresses.items() if n not in ("nats", "redis")}
+    peers = [addresses[n] for n in topology.alertmanager_names() if n in addresses]
+    configs: dict[str, Path] = {}
+    for replica in (n for n in topology.prometheus_names() if n in names):
+        configs[replica] = _write_yaml(
+            config_dir / f"{replica}.yml",
+            render_prometheus_config(
+                contract,
+                scraped,
+                alertmanagers=peers,
+                rule_files=rule_files,
+                load_targets=load_targets,
+                replica=(topology.replica_label, replica) if topology.prometheus_replicas > 1 else None,
+            ),
+        )
     am_path: Path | None = None
     if "alertmanager" in names:
         am_cfg = render_alertmanager_config(contract.files.alertmanager_config, addresses)
         am_path = _write_yaml(config_dir / "alertmanager.yml", am_cfg)
     plan = ComponentPlan(
         ServicePlan(workdir, ports, seed=seed),
-        prometheus_config=prom_path,
+        prometheus_config=configs.get("prometheus", config_dir / "prometheus.yml"),
         alertmanager_config=am_path,
+        topology=topology,
+        replica_configs=configs,
     )
     return PreparedWorkdir(load_targets, rule_files, build_components(plan, names, system))
 

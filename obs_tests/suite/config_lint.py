@@ -52,13 +52,13 @@ def check_configs(contract: Contract) -> Section:
         configs.append((display_path(contract.files.prometheus_config), contract.files.prometheus_config))
     with tempfile.TemporaryDirectory(prefix="obs-lint-") as tmp:
         if any(j.components for j in contract.jobs):
-            names = component_names(load_system(contract.stack.system))
+            names = component_names(load_system(contract.stack.system), contract.stack.topology)
             addresses = {name: f"127.0.0.1:{9000 + i}" for i, name in enumerate(names)}
             # the embedded Prometheus loads PrometheusRule manifests as the plain files of their groups
             loaded = [p.path for p in plain_rule_files(contract.files.rule_files(), Path(tmp) / "rules")]
             try:
                 rendered = render_prometheus_config(
-                    contract, addresses, alertmanager="127.0.0.1:9093", rule_files=loaded
+                    contract, addresses, alertmanagers=["127.0.0.1:9093"], rule_files=loaded
                 )
             except Exception as exc:  # noqa: BLE001 - any render problem is a finding here
                 section.findings.append(Finding("config", "embedded prometheus.yml", str(exc)))

@@ -28,7 +28,7 @@ def _addresses() -> dict[str, str]:
 def test_prometheus_config_from_contract_passes_promtool(tmp_path: Path) -> None:
     contract = load_contract(ROOT / "obs.yaml")
     config = render_prometheus_config(
-        contract, _addresses(), alertmanager="127.0.0.1:20001", rule_files=contract.files.rule_files()
+        contract, _addresses(), alertmanagers=["127.0.0.1:20001"], rule_files=contract.files.rule_files()
     )
     jobs = {c["job_name"]: c for c in config["scrape_configs"]}
     assert set(jobs) == {j.name for j in contract.jobs}
@@ -58,7 +58,7 @@ def test_prometheus_config_with_uneven_intervals_passes_promtool(tmp_path: Path)
         "  - {name: sink, instances: 1, components: [webhook-sink]}\n"
     )
     config = render_prometheus_config(
-        load_contract(contract_file), _addresses(), alertmanager=None, rule_files=[], load_targets=tmp_path / "t.json"
+        load_contract(contract_file), _addresses(), alertmanagers=[], rule_files=[], load_targets=tmp_path / "t.json"
     )
     assert config["global"]["scrape_interval"] == "1s500ms"
     assert config["global"]["evaluation_interval"] == "1h"
@@ -75,14 +75,14 @@ def test_prometheus_config_unknown_component(tmp_path: Path) -> None:
     contract_file = tmp_path / "obs.yaml"
     contract_file.write_text("version: 1\njobs:\n  - {name: gw, instances: 1, components: [gatewy]}\n")
     with pytest.raises(ContractInvalid, match="job 'gw': unknown component 'gatewy' — the embedded stack runs"):
-        render_prometheus_config(load_contract(contract_file), _addresses(), alertmanager=None, rule_files=[])
+        render_prometheus_config(load_contract(contract_file), _addresses(), alertmanagers=[], rule_files=[])
 
 
 def test_prometheus_config_job_without_components(tmp_path: Path) -> None:
     contract_file = tmp_path / "obs.yaml"
     contract_file.write_text("version: 1\njobs:\n  - {name: gw, instances: 1}\n")
     with pytest.raises(ContractInvalid, match="job 'gw' has no 'components:'"):
-        render_prometheus_config(load_contract(contract_file), _addresses(), alertmanager=None, rule_files=[])
+        render_prometheus_config(load_contract(contract_file), _addresses(), alertmanagers=[], rule_files=[])
 
 
 def test_alertmanager_config_rewrites_sink_and_passes_amtool(tmp_path: Path) -> None:

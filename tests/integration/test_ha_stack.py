@@ -1,0 +1,168 @@
+"""The embedded stack in the HA topology — two Prometheus replicas, an Alertmanager cluster of three peers
+gossiping over loopback — passes every HA check; and each check fails on a real broken HA member started
+beside it: a peer without ``--cluster.peer``, a replica with another replica's external labels, a replica not
+sending to one peer."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from obs_tests.checks.ha import check_alertmanagers, check_external_labels, check_ha, check_mesh
+from obs_tests.checks.ha_view import HaView, fetch_ha
+from obs_tests.clients.alertmanager import AlertmanagerClient
+from obs_tests.clients.prometheus import PrometheusClient
+from obs_tests.config.contract import Contract, load_contract
+from obs_tests.config.topology import Topology
+from obs_tests.core.waiting import Poll, wait_for
+from obs_tests.stack.embedded import EmbeddedStack
+from obs_tests.stack.ports import allocate_ports
+from obs_tests.stack.probes import HttpProbe
+from obs_tests.stack.process import ManagedProcess, Spawner
+
+from .helpers import ROOT
+
+pytestmark = [pytest.mark.stack]
+
+
+def ha_contract(replicas: int = 2, peers: int = 3) -> Contract:
+    contract = load_contract(ROOT / "obs.yaml")
+    topology = Topology(prometheus_replicas=replicas, alertmanager_peers=peers)
+    return dataclasses.replace(contract, stack=dataclasses.replace(contract.stack, topology=topology))
+
+
+@pytest.fixture(scope="module")
+def ha_stack() -> Iterator[EmbeddedStack]:
+    with EmbeddedStack(ha_contract()) as stack:
+        yield stack
+
+
+def view_of(
+    stack: EmbeddedStack, *, extra_prometheus: tuple[str, ...] = (), extra_peers: tuple[str, ...] = ()
+) -> HaView:
+    names = {stack.url(n): n for n in stack.components}
+    names.update(dict.fromkeys([*extra_prometheus, *extra_peers], "rogue"))
+    return fetch_ha([*stack.prometheus_urls, *extra_prometheus], [*stack.alertmanager_urls, *extra_peers], names=names)
+
+
+class Rogue:
+    """One more Prometheus or Alertmanager beside the stack, started as its own members are, but broken."""
+
+    def __init__(self, stack: EmbeddedStack, tmp: Path) -> None:
+        self.stack, self.tmp = stack, tmp
+        self.spawner = Spawner()
+        self.procs: list[ManagedProcess] = []
+
+    def start(self, argv: list[str], probe_url: str) -> str:
+        proc = ManagedProcess("rogue", argv, spawner=self.spawner, log_path=self.tmp / f"rogue-{len(self.procs)}.log")
+        self.procs.append(proc)
+        proc.start()
+
+        def ready() -> Poll[str]:
+            if not proc.running():
+                raise AssertionError(f"rogue exited {proc.returncode()}: {proc.log_tail()}")
+            ok, detail = HttpProbe(f"{probe_url}/-/ready", timeout=1.0)()
+            return Poll(ok, probe_url, detail)
+
+        wait_for(ready, timeout=30, interval=0.1, expected=f"{argv[0]} ready at {probe_url}")
+        return probe_url
+
+    def prometheus(self, config: dict[str, object]) -> str:
+        port = allocate_ports(1)[0]
+        path = self.tmp / f"rogue-prometheus-{port}.yml"
+        path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        argv = [
+            "prometheus",
+            f"--config.file={path}",
+            f"--storage.tsdb.path={self.tmp / f'tsdb-{port}'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ]
+        return self.start(argv, f"http://127.0.0.1:{port}")
+
+    def lone_peer(self) -> str:
+        """An Alertmanager with the cluster's config and a cluster port, but no --cluster.peer."""
+        http, cluster = allocate_ports(2)
+        argv = [
+            "prometheus-alertmanager",
+            f"--config.file={self.stack.workdir / 'config' / 'alertmanager.yml'}",
+            f"--storage.path={self.tmp / f'am-{http}'}",
+            f"--web.listen-address=127.0.0.1:{http}",
+            f"--cluster.listen-address=127.0.0.1:{cluster}",
+            f"--cluster.advertise-address=127.0.0.1:{cluster}",
+            "--cluster.settle-timeout=1s",
+        ]
+        return self.start(argv, f"http://127.0.0.1:{http}")
+
+    def close(self) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            if not proc.wait(10):
+                proc.kill()
+            proc.close_log()
+        self.spawner.close()
+
+
+@pytest.fixture
+def rogue(ha_stack: EmbeddedStack, tmp_path: Path) -> Iterator[Rogue]:
+    made = Rogue(ha_stack, tmp_path)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def replica_config(stack: EmbeddedStack, name: str) -> dict[str, object]:
+    loaded: dict[str, object] = yaml.safe_load((stack.workdir / "config" / f"{name}.yml").read_text(encoding="utf-8"))
+    return loaded
+
+
+def test_the_ha_stack_runs_every_replica_and_peer_and_passes_every_ha_check(ha_stack: EmbeddedStack) -> None:
+    names = [s.name for s in ha_stack.status()]
+    assert names[:5] == ["prometheus", "prometheus-2", "alertmanager", "alertmanager-2", "alertmanager-3"]
+    assert all(s.ready for s in ha_stack.status()[:5])
+    view = view_of(ha_stack)
+    assert check_ha(view) == []
+    assert {r.external_labels["replica"] for r in view.replicas} == {"prometheus", "prometheus-2"}
+    assert all(len(p.members) == 3 and p.status == "ready" for p in view.peers)
+    for url in ha_stack.alertmanager_urls:  # every peer runs one configuration and knows the others
+        assert AlertmanagerClient(url).status()["cluster"]["status"] == "ready"
+
+
+def test_a_peer_started_without_cluster_peer_is_not_in_the_mesh(ha_stack: EmbeddedStack, rogue: Rogue) -> None:
+    lone = rogue.lone_peer()
+    view = view_of(ha_stack, extra_peers=(lone,))
+    mesh = check_mesh(view)
+    alone = [f for f in mesh if f.subject.startswith("rogue")]
+    assert len(alone) == 1 and "(only itself), expected 4" in alone[0].message, mesh
+    sending = check_alertmanagers(view)  # and no replica sends to it
+    assert {f.subject.split(" ")[0] for f in sending} == {"prometheus", "prometheus-2"}
+    assert all("does not send its alerts to rogue" in f.message for f in sending)
+
+
+def test_two_replicas_with_identical_external_labels_are_named(ha_stack: EmbeddedStack, rogue: Rogue) -> None:
+    twin = rogue.prometheus(replica_config(ha_stack, "prometheus"))  # replica 1's config, label and all
+    findings = check_external_labels(view_of(ha_stack, extra_prometheus=(twin,)))
+    assert [f.subject for f in findings] == ["prometheus and rogue"], findings
+    assert "identical external labels" in findings[0].message and "replica='prometheus'" in findings[0].message
+
+
+def test_a_replica_not_sending_to_one_peer_is_named(ha_stack: EmbeddedStack, rogue: Rogue) -> None:
+    config = replica_config(ha_stack, "prometheus-2")
+    config["global"]["external_labels"]["replica"] = "prometheus-3"  # type: ignore[index]
+    targets = config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]  # type: ignore[index]
+    left_out = targets.pop()
+    partial = rogue.prometheus(config)
+    client = PrometheusClient(partial)
+    wait_for(  # its notifier discovers its Alertmanagers as scrape targets are: a few seconds after the start
+        lambda: Poll(len(client.alertmanagers()["activeAlertmanagers"]) == len(targets), None),
+        timeout=30,
+        expected=f"the replica sending to its {len(targets)} Alertmanagers",
+    )
+    findings = check_alertmanagers(view_of(ha_stack, extra_prometheus=(partial,)))
+    assert len(findings) == 1 and findings[0].subject.startswith("rogue"), findings
+    assert f"does not send its alerts to alertmanager-3 (http://{left_out})" in findings[0].message
