@@ -1,11 +1,12 @@
 """Cold start of the embedded stack: time until every target is up, and the stack's memory.
 
-Usage: .venv/bin/python benchmarks/stack_start.py [--runs 5]
+Usage: .venv/bin/python benchmarks/stack_start.py [--runs 5] [--topology single|ha]
 
 Prints, per run, the time of each start-up phase (components spawned, health endpoints answering,
 every target up in Prometheus, warm-up signals visible in Prometheus) and the RSS/PSS of every
 component; then the median of the runs. Goals (issue 2): all targets up <= 8 s (Prometheus' own floor
-is ~5 s: its target-update batching), total RSS <= 600 MB.
+is ~5 s: its target-update batching), total RSS <= 600 MB. ``--topology ha`` starts 2 Prometheus
+replicas and 3 Alertmanager peers (issue 21: its start time and memory against the single topology's).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from obs_tests.config.contract import load_contract  # noqa: E402
+from obs_tests.config.contract import load_contract, with_topology  # noqa: E402
 from obs_tests.stack import EmbeddedStack  # noqa: E402
 
 
@@ -34,8 +35,10 @@ def memory_kib(pid: int) -> tuple[int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--topology", choices=["single", "ha"], default="single")
     args = parser.parse_args()
-    contract = load_contract(ROOT / "obs.yaml")
+    contract = with_topology(load_contract(ROOT / "obs.yaml"), args.topology)
+    print(f"topology: {contract.stack.topology.describe()}")
     targets_up: list[float] = []
     ready: list[float] = []
     rss_totals: list[float] = []

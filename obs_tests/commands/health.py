@@ -7,6 +7,7 @@ its errors itself instead of leaving them to the ``obs-tests`` group.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -89,10 +90,26 @@ def _failed_run(error: str, settings: dict[str, str | None], fmt: str, json_file
     "--prometheus-url",
     group="Endpoints",
     envvar="OBS_PROMETHEUS_URL",
+    multiple=True,
     help="The Prometheus to check (user:password@ in the URL for basic auth; never printed). Default: the "
-    "contract's stack.prometheus when it is a URL.",
+    "contract's stack.prometheus when it is a URL. Given again for each other replica of an HA pair: the HA "
+    "checks then run too.",
 )
-@_option("--alertmanager-url", group="Endpoints", envvar="OBS_ALERTMANAGER_URL", help="Also check this Alertmanager.")
+@_option(
+    "--alertmanager-url",
+    group="Endpoints",
+    envvar="OBS_ALERTMANAGER_URL",
+    multiple=True,
+    help="Also check this Alertmanager; given again for each other peer of its cluster (the HA checks then run).",
+)
+@_option(
+    "--replica-label",
+    group="Expectations",
+    envvar="OBS_REPLICA_LABEL",
+    default="replica",
+    show_default=True,
+    help="HA: the external label naming each Prometheus replica (prometheus_replica for the Prometheus Operator).",
+)
 @_option(
     "--grafana-url",
     group="Endpoints",
@@ -182,8 +199,9 @@ def _failed_run(error: str, settings: dict[str, str | None], fmt: str, json_file
     help="Report CRITICAL as WARNING in the exit code (1), e.g. while rolling the check out.",
 )
 def health(
-    prometheus_url: str | None,
-    alertmanager_url: str | None,
+    prometheus_url: tuple[str, ...],
+    alertmanager_url: tuple[str, ...],
+    replica_label: str,
     grafana_url: str | None,
     contract_path: Path | None,
     watchdog_alert: str,
@@ -201,7 +219,7 @@ def health(
     Checks targets up, scrape durations, ingestion, rule groups, config reload, TSDB failures,
     notification queue and drops, Alertmanager readiness/cluster/receivers/failed notifications,
     Grafana health, its Prometheus datasources and the contract's dashboards, and that the
-    watchdog alert fires.
+    watchdog alert fires. Several replicas or peers: also the HA checks (docs/ha.md).
 
     \b
     Exit status (Nagios): 0 OK · 1 WARNING · 2 CRITICAL (also: a checked server does not answer —
@@ -212,13 +230,14 @@ def health(
     Examples:
       obs-tests health --prometheus-url http://prometheus:9090
       obs-tests health --contract obs.yaml    # the URLs of the contract's stack section
-      obs-tests health --prometheus-url http://prometheus:9090 --alertmanager-url http://alertmanager:9093 \\
-          --grafana-url http://grafana:3000 --contract obs.yaml --format json
+      obs-tests health --contract obs.yaml --grafana-url http://grafana:3000 --format json
+      obs-tests health --prometheus-url http://prom-a:9090 --prometheus-url http://prom-b:9090  # HA
     """
-    endpoints = _redacted(prometheus_url, alertmanager_url, grafana_url)
+    first = (prometheus_url or (None,))[0], (alertmanager_url or (None,))[0]
+    endpoints = _redacted(*first, grafana_url)
     try:
         contract = load_contract(contract_path) if contract_path else None
-        urls = _with_contract_urls(contract, prometheus_url, alertmanager_url, grafana_url)
+        urls = _with_contract_urls(contract, *first, grafana_url)
         endpoints = _redacted(*urls)
         settings = _settings(
             urls,
@@ -230,7 +249,7 @@ def health(
             watchdog_alert=watchdog_alert,
             warn_only=warn_only,
         )
-        report = run_health(settings)
+        report = run_health(_with_ha(settings, prometheus_url[1:], alertmanager_url[1:], replica_label))
         report.endpoints = endpoints
         _emit(report, fmt, json_file)
     except KeyboardInterrupt as exc:
@@ -239,6 +258,18 @@ def health(
         _failed_run(_failure(exc), endpoints, fmt, json_file)
         sys.exit(_UNKNOWN)
     sys.exit(report.exit_code)
+
+
+def _with_ha(
+    settings: HealthSettings, replicas: tuple[str, ...], peers: tuple[str, ...], replica_label: str
+) -> HealthSettings:
+    """``settings`` with the other replicas and peers of an HA stack (their URLs checked as the first's)."""
+    return dataclasses.replace(
+        settings,
+        prometheus_replicas=tuple(normalise_url(u, "Prometheus") for u in replicas),
+        alertmanager_peers=tuple(normalise_url(u, "Alertmanager") for u in peers),
+        replica_label=replica_label,
+    )
 
 
 def _redacted(

@@ -20,6 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from obs_tests.checks.ha_view import fetch_ha
 from obs_tests.clients.alertmanager import AlertmanagerClient
 from obs_tests.clients.grafana import GrafanaClient
 from obs_tests.clients.prometheus import PrometheusClient, Target
@@ -28,6 +29,7 @@ from obs_tests.errors import DataMissing, EndpointAuthError, EndpointUnreachable
 from obs_tests.health import alertmanager_checks as am_checks
 from obs_tests.health import grafana_checks as gf_checks
 from obs_tests.health import prometheus_state as ps
+from obs_tests.health.ha_checks import ha_results
 from obs_tests.health.prometheus_alerting import judge_alertmanagers, judge_notifications, judge_watchdog
 from obs_tests.health.prometheus_rules import judge_rules
 from obs_tests.health.prometheus_server import (
@@ -314,6 +316,15 @@ def run_health(settings: HealthSettings) -> HealthReport:
         checks += _prometheus_checks(fetched.prom_state, settings, fetched.am_state)
     checks += _alertmanager_checks(fetched.am_state, fetched.am_error)
     checks += _grafana_checks(fetched.gf_state, fetched.gf_error, expected, dashboards_error)
+    if settings.prometheus_replicas or settings.alertmanager_peers:
+        checks += ha_results(
+            fetch_ha(
+                [settings.prometheus_url, *settings.prometheus_replicas],
+                [*([settings.alertmanager_url] if settings.alertmanager_url else []), *settings.alertmanager_peers],
+                replica_label=settings.replica_label,
+                timeout=settings.timeout,
+            )
+        )
     return HealthReport(
         checks,
         endpoints={

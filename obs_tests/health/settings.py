@@ -20,6 +20,11 @@ class HealthSettings:
 
     prometheus_url: str
     alertmanager_url: str | None = None
+    #: the other Prometheus replicas and Alertmanager peers of an HA stack (none: no HA checks)
+    prometheus_replicas: tuple[str, ...] = ()
+    alertmanager_peers: tuple[str, ...] = ()
+    #: the external label naming each replica
+    replica_label: str = "replica"
     grafana_url: str | None = None
     grafana: GrafanaCredentials = field(default_factory=GrafanaCredentials)
     contract: Contract | None = None

@@ -6,6 +6,8 @@ sending to one peer."""
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +26,7 @@ from obs_tests.stack.ports import allocate_ports
 from obs_tests.stack.probes import HttpProbe
 from obs_tests.stack.process import ManagedProcess, Spawner
 
-from .helpers import ROOT
+from .helpers import ROOT, obs_tests
 
 pytestmark = [pytest.mark.stack]
 
@@ -166,3 +168,26 @@ def test_a_replica_not_sending_to_one_peer_is_named(ha_stack: EmbeddedStack, rog
     findings = check_alertmanagers(view_of(ha_stack, extra_prometheus=(partial,)))
     assert len(findings) == 1 and findings[0].subject.startswith("rogue"), findings
     assert f"does not send its alerts to alertmanager-3 (http://{left_out})" in findings[0].message
+
+
+def health_json(stack: EmbeddedStack, *, extra_peers: tuple[str, ...] = ()) -> dict[str, dict[str, object]]:
+    args = ["health", "--format", "json", "--watchdog-alert", ""]
+    args += [a for url in stack.prometheus_urls for a in ("--prometheus-url", url)]
+    args += [a for url in [*stack.alertmanager_urls, *extra_peers] for a in ("--alertmanager-url", url)]
+    done = obs_tests(*args, env=dict(os.environ), timeout=60)
+    results = json.loads(done.stdout)["checks"]
+    return {r["name"]: r for r in results if r["name"].startswith("ha.")}
+
+
+def test_health_of_the_ha_stack_by_urls_runs_every_ha_check(ha_stack: EmbeddedStack) -> None:
+    checks = health_json(ha_stack)
+    assert set(checks) >= {"ha.members", "ha.mesh", "ha.alertmanagers", "ha.external_labels", "ha.rule_groups"}
+    assert {name: r["status"] for name, r in checks.items() if r["status"] != "OK"} == {}
+    assert checks["ha.members"]["metrics"] == {"ha_prometheus_replicas": 2.0, "ha_alertmanager_peers": 3.0}
+
+
+def test_health_names_a_peer_outside_the_mesh(ha_stack: EmbeddedStack, rogue: Rogue) -> None:
+    checks = health_json(ha_stack, extra_peers=(rogue.lone_peer(),))
+    assert checks["ha.mesh"]["status"] == "CRITICAL" and checks["ha.alertmanagers"]["status"] == "CRITICAL"
+    problems = checks["ha.mesh"]["problems"]
+    assert any("(only itself), expected 4" in p["message"] for p in problems), problems  # type: ignore[attr-defined]
