@@ -275,6 +275,10 @@ SYSTEM = SystemUnderTest(
     warm_up=_warm_up,
     check_command=_check_command,
     markets=tuple(sorted(SCENARIOS)),
+    # a workflow left open by a fault (an agent down: its decision never comes) closes as "timeout" up to
+    # --workflow-timeout (10 s) later and counts as a failure then: at rest when none has been open for
+    # the last 5 s (5 scrapes, rule evaluations in between, have seen the last one close)
+    at_rest=("sum(max_over_time(orchestrator_open_workflows[5s])) > 0",),
     workloads={
         "exact_accounting": _exact_accounting,
         "latency_quantiles": _latency_quantiles,

@@ -96,6 +96,8 @@ class Catalog:
     markets: Sequence[str] = ()
     timing: FileTiming | None = None
     time_scale_given: bool = False
+    #: the system's at-rest queries (:attr:`~obs_tests.stack.system_under_test.SystemUnderTest.at_rest`)
+    at_rest: Sequence[str] = ()
 
     @classmethod
     def from_contract(
@@ -126,7 +128,8 @@ class Catalog:
         system = load_system(contract.stack.system)
         names = list(components) if components is not None else component_names(system, contract.stack.topology)
         markets = system.markets if system is not None else ()
-        return cls(alerts, sorted(set(names)), receivers, sorted(markets), timing, time_scale is not None)
+        at_rest = system.at_rest if system is not None else ()
+        return cls(alerts, sorted(set(names)), receivers, sorted(markets), timing, time_scale is not None, at_rest)
 
 
 @dataclass(frozen=True)

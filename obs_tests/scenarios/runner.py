@@ -276,7 +276,7 @@ class ScenarioRunner:
 
     def _settle(self, prom: PrometheusClient, sink: SinkClient | None) -> None:
         known = set(self.catalog.alerts) - {WATCHDOG}
-        settle(prom, sink, known, timeout=self.settle_timeout, stop=self.stop_event)
+        settle(prom, sink, known, timeout=self.settle_timeout, stop=self.stop_event, at_rest=self.catalog.at_rest)
 
     def _new_load(self, raw: Mapping[str, Any], default_duration: float) -> LoadRun:
         """An unstarted Locust run against the stack's gateway from a scenario's ``load`` mapping."""

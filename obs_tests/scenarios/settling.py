@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Set
+from collections.abc import Sequence, Set
 
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.clients.webhook_sink import SinkClient
@@ -17,11 +17,19 @@ WATCHDOG = "Watchdog"
 
 
 def settle(
-    prom: PrometheusClient, sink: SinkClient | None, known: Set[str], *, timeout: float, stop: threading.Event
+    prom: PrometheusClient,
+    sink: SinkClient | None,
+    known: Set[str],
+    *,
+    timeout: float,
+    stop: threading.Event,
+    at_rest: Sequence[str] = (),
 ) -> None:
-    """Wait until no alert but the watchdog is pending or firing in Prometheus, and every alert of ``known``
-    whose last notification said "firing" has had its "resolved" one (else Alertmanager would dedupe the
-    next run's first notification of the same alert); :class:`ObsTestsError` when that takes over ``timeout``."""
+    """Wait until the system is at rest (every query of ``at_rest`` returns no series: what an earlier fault
+    left in flight has ended and been seen by the rules), no alert but the watchdog is pending or firing in
+    Prometheus, and every alert of ``known`` whose last notification said "firing" has had its "resolved"
+    one (else Alertmanager would dedupe the next run's first notification of the same alert);
+    :class:`ObsTestsError` when that takes over ``timeout``."""
 
     def open_incidents() -> list[str]:
         if sink is None:
@@ -34,14 +42,23 @@ def settle(
                 last[(name, str(note.get("receiver")), tuple(sorted(labels.items())))] = str(note.get("status"))
         return sorted({key[0] for key, status in last.items() if status == "firing"})
 
+    def in_flight() -> list[str]:
+        busy = []
+        for expr in at_rest:
+            samples = prom.query(expr)
+            if samples:
+                busy.append(f"{expr} = {samples[0].value:g}")
+        return busy
+
     def probe() -> Poll[list[str]]:
+        busy = in_flight()
         active = sorted({a["labels"].get("alertname", "") for a in prom.alerts()} - {WATCHDOG})
-        unresolved = [] if active else open_incidents()
+        unresolved = [] if active or busy else open_incidents()
         return Poll(
-            not active and not unresolved,
-            active + unresolved,
-            f"active in Prometheus: {', '.join(active) or 'none'}; notified firing, not yet resolved: "
-            f"{', '.join(unresolved) or 'none'}",
+            not busy and not active and not unresolved,
+            busy + active + unresolved,
+            f"in flight: {'; '.join(busy) or 'nothing'}; active in Prometheus: {', '.join(active) or 'none'}; "
+            f"notified firing, not yet resolved: {', '.join(unresolved) or 'none'}",
         )
 
     try:
@@ -49,7 +66,7 @@ def settle(
             probe,
             timeout=timeout,
             interval=0.2,
-            expected="no alert active except the watchdog, every notified incident resolved",
+            expected="the system at rest, no alert active except the watchdog, every notified incident resolved",
             transient=(ObsTestsError,),
             stop=stop,
         )

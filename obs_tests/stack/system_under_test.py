@@ -128,6 +128,10 @@ class SystemUnderTest:
     markets: tuple[str, ...] = ()
     #: workloads the suite runs by name (``exact_accounting``, ``panel_traffic``, …); absent ones skip
     workloads: Mapping[str, Workload] = field(default_factory=dict)
+    #: PromQL that returns no series while the system is at rest: its in-flight work (what a fault left
+    #: half done and will still end, and count, later) drained long enough for every rule to have seen it.
+    #: A scenario on a stack another one just used waits for them before it starts
+    at_rest: tuple[str, ...] = ()
 
     def service(self, name: str) -> ServiceSpec:
         """The service called ``name``."""

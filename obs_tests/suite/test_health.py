@@ -31,7 +31,7 @@ def test_production_health(
     obs_report: dict[str, Any],
     obs_summary: Callable[[str], None],
 ) -> None:
-    """``obs-tests health`` judges the stack: not CRITICAL, not UNKNOWN."""
+    """``obs-tests health`` judges the stack: not CRITICAL, not UNKNOWN (on an HA stack, with the HA checks)."""
     grafana_url = _grafana_url(pytestconfig, contract)
     embedded = isinstance(stack, EmbeddedStack)
     settings = HealthSettings(
@@ -42,6 +42,10 @@ def test_production_health(
         contract=contract,
         # the embedded stack has just been through chaos: judge counters over the last half minute only
         window=30.0 if embedded else 600.0,
+        # an HA embedded stack: the HA checks of every replica and peer too
+        prometheus_replicas=tuple(stack.prometheus_urls[1:]) if isinstance(stack, EmbeddedStack) else (),
+        alertmanager_peers=tuple(stack.alertmanager_urls[1:]) if isinstance(stack, EmbeddedStack) else (),
+        replica_label=contract.stack.topology.replica_label,
     )
     if isinstance(stack, EmbeddedStack):
         stack.heal()
