@@ -8,8 +8,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -18,6 +20,7 @@ from obs_tests.checks.ha import check_alertmanagers, check_external_labels, chec
 from obs_tests.checks.ha_view import HaView, fetch_ha
 from obs_tests.clients.alertmanager import AlertmanagerClient
 from obs_tests.clients.prometheus import PrometheusClient
+from obs_tests.clients.webhook_sink import SinkClient
 from obs_tests.config.contract import Contract, load_contract
 from obs_tests.config.topology import Topology
 from obs_tests.core.waiting import Poll, wait_for
@@ -191,3 +194,43 @@ def test_health_names_a_peer_outside_the_mesh(ha_stack: EmbeddedStack, rogue: Ro
     assert checks["ha.mesh"]["status"] == "CRITICAL" and checks["ha.alertmanagers"]["status"] == "CRITICAL"
     problems = checks["ha.mesh"]["problems"]
     assert any("(only itself), expected 4" in p["message"] for p in problems), problems  # type: ignore[attr-defined]
+
+
+def _notes(sink: SinkClient, since: float, status: str) -> list[dict[str, Any]]:
+    return sink.notifications(alertname="GatewayDown", status=status, since=since)
+
+
+def _exactly_one(sink: SinkClient, since: float, status: str, bound: float) -> dict[str, Any]:
+    """The one ``status`` notification of GatewayDown; after the first arrives, watch the sink for the
+    dedup bound (the last peer notifies what nobody has after (peers - 1) x peer_timeout) for a second."""
+
+    def arrived() -> Poll[list[dict[str, Any]]]:
+        notes = _notes(sink, since, status)
+        return Poll(bool(notes), notes, f"{len(notes)} {status} notification(s)")
+
+    first = wait_for(arrived, timeout=30, interval=0.1, expected=f"a {status} GatewayDown notification")[0]
+    until = float(first["received_at"]) + bound
+
+    def watch() -> Poll[list[dict[str, Any]]]:
+        notes = _notes(sink, since, status)
+        return Poll(len(notes) > 1 or time.time() >= until, notes, f"{len(notes)} {status} notification(s)")
+
+    seen = wait_for(watch, timeout=bound + 5, interval=0.1, expected=f"the dedup bound of {bound:.1f} s over")
+    assert len(seen) == 1, f"{status}: {len(seen)} notifications of one incident (2 replicas x 3 peers): {seen}"
+    return first
+
+
+def test_one_firing_alert_is_notified_exactly_once_across_replicas_and_peers(ha_stack: EmbeddedStack) -> None:
+    # both replicas fire GatewayDown and send it to all three peers: six copies, one notification
+    sink = SinkClient(ha_stack.url("webhook-sink"))
+    topology = ha_stack.topology
+    bound = (topology.alertmanager_peers - 1) * topology.peer_timeout + 2.0  # + gossip and a group tick
+    since = time.time()
+    ha_stack.kill("gateway")
+    try:
+        firing = _exactly_one(sink, since, "firing", bound)
+    finally:
+        ha_stack.start("gateway")
+    resolved = _exactly_one(sink, since, "resolved", bound)
+    for note in (firing, resolved):
+        assert note["receiver"] == "critical" and "replica" not in note["labels"], note
