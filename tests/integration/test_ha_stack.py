@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from obs_tests.checks.ha import check_alertmanagers, check_external_labels, check_ha, check_mesh
+from obs_tests.checks.ha import check_alertmanagers, check_external_labels, check_ha, check_mesh, check_reloads
 from obs_tests.checks.ha_view import HaView, fetch_ha
 from obs_tests.clients.alertmanager import AlertmanagerClient
 from obs_tests.clients.prometheus import PrometheusClient
@@ -234,3 +234,48 @@ def test_one_firing_alert_is_notified_exactly_once_across_replicas_and_peers(ha_
     resolved = _exactly_one(sink, since, "resolved", bound)
     for note in (firing, resolved):
         assert note["receiver"] == "critical" and "replica" not in note["labels"], note
+
+
+def test_a_failed_reload_on_one_replica_is_named(ha_stack: EmbeddedStack) -> None:
+    config = ha_stack.workdir / "config" / "prometheus-2.yml"
+    good = config.read_text(encoding="utf-8")
+    replica = PrometheusClient(ha_stack.url("prometheus-2"))
+    try:
+        config.write_text(good + "\nscrape_configs: [unclosed\n", encoding="utf-8")
+        refused = replica.request("POST", "/-/reload", expect=(200, 500))
+        assert refused.status_code == 500  # Prometheus keeps running its previous config
+        findings = check_reloads(view_of(ha_stack))
+        assert [f.subject.split(" ")[0] for f in findings] == ["prometheus-2"], findings
+        assert "last configuration reload failed" in findings[0].message
+    finally:
+        config.write_text(good, encoding="utf-8")
+        replica.reload()
+    assert check_reloads(view_of(ha_stack)) == []
+
+
+def test_the_first_peer_killed_the_next_notifies_still_exactly_once(ha_stack: EmbeddedStack) -> None:
+    # the peer at position 0 notifies first; killed, the one at position 1 notifies after peer_timeout,
+    # and the last one, seeing that in the gossiped notification log, does not
+    positions = {p.name: p.metrics.get("alertmanager_peer_position") for p in view_of(ha_stack).peers}
+    first = next(name for name, position in positions.items() if position == 0.0)
+    sink = SinkClient(ha_stack.url("webhook-sink"))
+    topology = ha_stack.topology
+    bound = (topology.alertmanager_peers - 1) * topology.peer_timeout + 2.0
+    since = time.time()
+    ha_stack.kill(first)
+    try:
+        ha_stack.kill("gateway")
+        try:
+            _exactly_one(sink, since, "firing", bound)
+        finally:
+            ha_stack.start("gateway")
+        _exactly_one(sink, since, "resolved", bound)
+    finally:
+        ha_stack.start(first)
+
+    def meshed() -> Poll[list[Any]]:
+        findings = check_mesh(view_of(ha_stack))
+        return Poll(not findings, findings, "; ".join(f.message for f in findings))
+
+    # back in the mesh, for whatever runs next on this stack
+    wait_for(meshed, timeout=30, interval=0.2, expected=f"{first} back in the mesh")
