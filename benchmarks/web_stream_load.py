@@ -85,28 +85,30 @@ def write_scenarios(directory: Path, duration: float) -> None:
 
 
 class Serve:
-    """``obs-tests serve --port 0`` in a child process."""
+    """``obs-tests serve --port 0`` in a child process, its console in ``work/serve.log``: read by a
+    thread of this process, its verbose echo (a line per bus event) took the GIL from the clients."""
 
     def __init__(self, work: Path) -> None:
         argv = [sys.executable, "-m", "obs_tests.cli", "serve", "--port", "0", "--scenarios", str(work / "scenarios")]
         argv += ["--report-dir", str(work / "reports"), "--contract", str(ROOT / "obs.yaml")]
         env = {k: v for k, v in os.environ.items() if k != "OBS_DASHBOARD_TOKEN"}
-        self.proc = subprocess.Popen(
-            argv, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-        )
-        self.lines: list[str] = []
-        threading.Thread(
-            target=lambda: self.lines.extend(x.rstrip() for x in self.proc.stdout or []), daemon=True
-        ).start()
+        self.console = work / "serve.log"
+        with self.console.open("wb") as out:
+            self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         self.url = wait_for(self._url, timeout=30, expected="the dashboard's URL")
         self.session = requests.Session()
 
+    @property
+    def lines(self) -> list[str]:
+        return self.console.read_text(errors="replace").splitlines()
+
     def _url(self) -> Poll[str]:
-        for line in self.lines:
-            match = re.search(r"obs-tests dashboard: (http://\S+?)/", line)
-            if match:
-                return Poll(True, match.group(1))
-        return Poll(False, "", "\n".join(self.lines[-5:]))
+        with self.console.open(errors="replace") as console:
+            head = console.read(20_000)
+        match = re.search(r"obs-tests dashboard: (http://\S+?)/", head)
+        if match:
+            return Poll(True, match.group(1))
+        return Poll(False, "", "\n".join(head.splitlines()[-5:]))
 
     def info(self) -> dict[str, Any]:
         doc: dict[str, Any] = self.session.get(self.url + "/api/info", timeout=30).json()

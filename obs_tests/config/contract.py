@@ -266,9 +266,11 @@ def _topology(doc: LocatedDocument, raw: dict[str, Any], *, embedded: bool) -> T
             f"{doc.where(('stack', 'alertmanager_peers'))}: stack.alertmanager_peers: {counts['alertmanager_peers']} "
             "with `alertmanager: null` — set alertmanager: embedded, or remove alertmanager_peers"
         )
-    return Topology(
+    return Topology.shaped(
+        "ha",
         prometheus_replicas=int(counts.get("prometheus_replicas", 2)),
-        alertmanager_peers=1 if no_alertmanager else int(counts.get("alertmanager_peers", 3)),
+        alertmanager_peers=int(counts.get("alertmanager_peers", 3)),
+        alertmanager=not no_alertmanager,
         replica_label=str(raw.get("replica_label", "replica")),
     )
 
@@ -441,12 +443,9 @@ def with_topology(contract: Contract, shape: str | None) -> Contract:
     replicas and 3 Alertmanager peers unless the contract says how many); None keeps the contract's."""
     if shape is None or shape == contract.stack.topology.name:
         return contract
-    if shape == "single":
-        topology = Topology(replica_label=contract.stack.topology.replica_label)
-    else:
-        topology = Topology(
-            prometheus_replicas=2,
-            alertmanager_peers=3 if contract.stack.alertmanager is not None else 1,
-            replica_label=contract.stack.topology.replica_label,
-        )
+    topology = Topology.shaped(
+        shape,
+        alertmanager=contract.stack.alertmanager is not None,
+        replica_label=contract.stack.topology.replica_label,
+    )
     return dataclasses.replace(contract, stack=dataclasses.replace(contract.stack, topology=topology))

@@ -65,6 +65,35 @@ class Topology:
             if not 1 <= value <= MAX_REPLICAS:
                 raise ValueError(f"{field_name}: {value} is not between 1 and {MAX_REPLICAS}")
 
+    @classmethod
+    def shaped(
+        cls,
+        shape: str,
+        *,
+        prometheus_replicas: int | None = None,
+        alertmanager_peers: int | None = None,
+        alertmanager: bool = True,
+        replica_label: str = "replica",
+    ) -> Topology:
+        """The topology of ``shape``: ``single``, or ``ha`` with 2 Prometheus replicas and 3 Alertmanager
+        peers unless counts are given (one peer when the stack has no Alertmanager)."""
+        if shape == "single":
+            return cls(replica_label=replica_label)
+        if shape != "ha":
+            raise ValueError(f"topology {shape!r}: use single or ha")
+        return cls(
+            prometheus_replicas=prometheus_replicas or 2,
+            alertmanager_peers=(alertmanager_peers or 3) if alertmanager else 1,
+            replica_label=replica_label,
+        )
+
+    @property
+    def dedup_bound(self) -> float:
+        """Seconds after the first notification of a group within which a duplicate from another peer
+        would arrive: the last peer waits ``(peers - 1) x peer_timeout`` before it notifies what no peer
+        before it has, plus a 2 s margin for its flush and the webhook's delivery."""
+        return (self.alertmanager_peers - 1) * self.peer_timeout + 2.0
+
     @property
     def ha(self) -> bool:
         """More than one replica or peer."""

@@ -106,3 +106,19 @@ def test_with_topology_switches_the_bundled_contract() -> None:
     ha = with_topology(contract, "ha")
     assert ha.stack.topology.describe() == "ha: 2 Prometheus replicas, 3 Alertmanager peers"
     assert with_topology(ha, "single").stack.topology == Topology() and with_topology(contract, None) is contract
+
+
+def test_shaped_holds_the_ha_defaults_once() -> None:
+    assert Topology.shaped("single", replica_label="prometheus_replica") == Topology(replica_label="prometheus_replica")
+    ha = Topology.shaped("ha")
+    assert (ha.prometheus_replicas, ha.alertmanager_peers, ha.name) == (2, 3, "ha")
+    assert Topology.shaped("ha", prometheus_replicas=3, alertmanager_peers=2).alertmanager_peers == 2
+    assert Topology.shaped("ha", alertmanager_peers=3, alertmanager=False).alertmanager_peers == 1
+    with pytest.raises(ValueError, match="topology 'triple': use single or ha"):
+        Topology.shaped("triple")
+
+
+def test_the_dedup_bound_is_the_last_peers_wait_plus_a_margin() -> None:
+    assert Topology.shaped("ha").dedup_bound == 2 * 2.0 + 2.0  # 3 peers, 2 s peer timeout
+    assert Topology().dedup_bound == 2.0  # one Alertmanager: nothing waits, the flush margin only
+    assert Topology(alertmanager_peers=5, peer_timeout=15.0).dedup_bound == 62.0
