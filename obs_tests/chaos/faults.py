@@ -9,7 +9,8 @@ kinds (:data:`FAULT_KINDS`: kind → :class:`FaultKind`, its description, factor
     fault.apply(); ...; fault.revert()
 
 Kinds (``FAULT_KINDS``): ``kill`` (SIGKILL, revert: start), ``stop`` (SIGTERM, revert: start), ``pause``
-(SIGSTOP: scrapes time out; revert: SIGCONT), ``restart`` (revert: wait until healthy), ``service``
+(SIGSTOP: scrapes time out; revert: SIGCONT), ``restart`` (revert: wait until healthy), ``failed_reload``
+(a Prometheus replica refuses a broken configuration on reload; revert: the good one back), ``service``
 (admin-endpoint faults: error rate, latency distribution, hang, dropped/failed/corrupted NATS publishes,
 exposition corruptions; revert: the previous fault set), ``slow_metrics`` (``/metrics`` slower than the
 scrape timeout), ``nats_down`` / ``nats_pause`` / ``redis_down`` (the infrastructure under the services),
@@ -28,6 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.clients.services import ServiceClient
 from obs_tests.errors import UsageError
 from obs_tests.stack.protocol import Stack
@@ -47,6 +49,7 @@ __all__ = [
     "LoadFault",
     "MarketFault",
     "ProcessFault",
+    "ReloadFault",
     "ServiceFault",
     "build_fault",
 ]
@@ -315,6 +318,41 @@ class EventFault(Fault):
             self.client.patch_event_rules({self.name: None})
 
 
+#: appended to a replica's configuration by :class:`ReloadFault`: YAML that does not parse
+BROKEN_CONFIG = "\nscrape_configs: [unclosed  # obs-tests failed_reload fault\n"
+
+
+class ReloadFault(Fault):
+    """A configuration Prometheus replica ``target`` refuses, and a reload: ``/-/reload`` answers 500, the
+    replica goes on with its last good configuration and ``prometheus_config_last_reload_successful`` is 0
+    — the state a fleet is in when one replica's reload failed. Revert: the configuration back, reloaded."""
+
+    def __init__(self, spec: FaultSpec, backend: Stack) -> None:
+        super().__init__(spec)
+        self.backend = backend
+        self._good: str | None = None
+
+    def describe(self) -> str:
+        """``failed_reload prometheus-2``."""
+        return f"failed_reload {self.target}"
+
+    def _apply(self) -> None:
+        path = self.backend.config_file(self.target)
+        self._good = path.read_text(encoding="utf-8")
+        path.write_text(self._good + BROKEN_CONFIG, encoding="utf-8")
+        client = PrometheusClient(self.backend.url(self.target))
+        answer = client.request("POST", "/-/reload", expect=(200, 500), timeout=30.0)
+        if answer.status_code == 200:
+            raise UsageError(f"{self.target} accepted a configuration that does not parse: is it a Prometheus?")
+
+    def _revert(self) -> None:
+        if self._good is None:
+            return
+        self.backend.config_file(self.target).write_text(self._good, encoding="utf-8")
+        self._good = None
+        PrometheusClient(self.backend.url(self.target)).reload()
+
+
 @dataclass(frozen=True)
 class FaultKind:
     """One kind of fault a scenario may declare: what it does, how to build it from its declaration,
@@ -350,6 +388,11 @@ FAULT_KINDS: dict[str, FaultKind] = {
     "stop": FaultKind("stop a component cleanly (revert: start it again)", _process("stop")),
     "pause": FaultKind("SIGSTOP a component, so its scrapes time out (revert: SIGCONT)", _process("pause")),
     "restart": FaultKind("restart a component (revert: nothing to undo)", _process("restart")),
+    "failed_reload": FaultKind(
+        "a configuration a Prometheus replica refuses, and a reload: it runs on its last good one (revert: the "
+        "configuration back, reloaded)",
+        ReloadFault,
+    ),
     "service": FaultKind("faults through a mock service's /admin/faults (revert: the previous fault set)", _service),
     "slow_metrics": FaultKind("make a mock service's /metrics slower than the scrape timeout", _slow_metrics),
     "nats_down": FaultKind("kill nats-server (publishes fail; revert: start it)", _process("kill"), "nats"),

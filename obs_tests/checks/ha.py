@@ -30,12 +30,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from obs_tests.checks.ha_view import GOSSIP_LOST, HaView, Peer, Replica, address
 from obs_tests.core.findings import Finding
 
 __all__ = [
+    "CHECKS",
+    "NAMED_CHECKS",
+    "HaCheck",
     "check_alertmanagers",
     "check_cluster_metrics",
     "check_config_hash",
@@ -358,18 +362,30 @@ def check_cluster_metrics(view: HaView) -> list[Finding]:
     return findings
 
 
-#: every check, in report order
-CHECKS: tuple[Callable[[HaView], list[Finding]], ...] = (
-    _unreadable,
-    check_mesh,
-    check_alertmanagers,
-    check_external_labels,
-    check_replica_label_dropped,
-    check_rule_groups,
-    check_config_hash,
-    check_reloads,
-    check_cluster_metrics,
+@dataclass(frozen=True)
+class HaCheck:
+    """One HA check: its name (``ha.reloads``: a health result's), the function, and what holds when it
+    finds nothing (``{peers}``: the peers' count, ``{label}``: the replica label)."""
+
+    name: str
+    run: Callable[[HaView], list[Finding]]
+    holds: str
+
+
+#: every HA check, in report order (members that cannot be read come first, in :func:`check_ha`)
+NAMED_CHECKS: tuple[HaCheck, ...] = (
+    HaCheck("ha.mesh", check_mesh, "every peer ready, in one mesh of {peers}"),
+    HaCheck("ha.alertmanagers", check_alertmanagers, "every replica sends to every peer"),
+    HaCheck("ha.external_labels", check_external_labels, "external labels differ in '{label}' only"),
+    HaCheck("ha.replica_label_dropped", check_replica_label_dropped, "the replica label is dropped from every alert"),
+    HaCheck("ha.rule_groups", check_rule_groups, "the same rule groups on every replica, all healthy"),
+    HaCheck("ha.config_hash", check_config_hash, "every peer runs the same configuration"),
+    HaCheck("ha.reloads", check_reloads, "every replica's and peer's last configuration reload succeeded"),
+    HaCheck("ha.cluster_metrics", check_cluster_metrics, "no failed peer, no gossip lost, a position per peer"),
 )
+
+#: every check function, in report order
+CHECKS: tuple[Callable[[HaView], list[Finding]], ...] = (_unreadable, *(c.run for c in NAMED_CHECKS))
 
 
 def check_ha(view: HaView) -> list[Finding]:

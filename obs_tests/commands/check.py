@@ -25,6 +25,7 @@ from obs_tests.commands.options import (
     report_dir_option,
     scenario_stacks_option,
     time_scale_option,
+    topology_option,
 )
 from obs_tests.core.interrupts import exit_status, interrupted_line, signal_received
 from obs_tests.reports.check_report import write_run_reports
@@ -141,6 +142,7 @@ def foreign_plugins() -> list[str]:
     help="Show pytest's per-test output too.",
 )
 @time_scale_option
+@topology_option
 @scenario_stacks_option("--scenario-stacks")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def check(
@@ -153,6 +155,7 @@ def check(
     markexpr: str | None,
     verbose: bool,
     time_scale: float | None,
+    topology: str | None,
     scenario_stacks: int | None,
     pytest_args: tuple[str, ...],
 ) -> None:
@@ -166,12 +169,13 @@ def check(
       obs-tests check --prometheus-url http://prometheus:9090 --alertmanager-url http://alertmanager:9093
       obs-tests check -k targets -- -x
       obs-tests check -m "not chaos and not load"
+      obs-tests check --topology ha     # Prometheus replicas, an Alertmanager cluster, the HA scenarios
     """
     log_dir = report_dir / "logs"
     given: dict[str, object | None] = {"contract": contract_path, "prometheus_url": prometheus_url}
     given |= {"alertmanager_url": alertmanager_url, "grafana_url": grafana_url, "time_scale": time_scale}
     settings = resolve_settings(
-        given | {"scenario_stacks": scenario_stacks, "log_dir": log_dir, "report_dir": report_dir}
+        given | {"scenario_stacks": scenario_stacks, "topology": topology, "log_dir": log_dir, "report_dir": report_dir}
     )
     contract, prom_url = settings.contract, settings.prometheus_url
     _probe_given_servers(settings)
@@ -179,7 +183,8 @@ def check(
     shutil.rmtree(log_dir, ignore_errors=True)
     junit = report_dir / "junit.xml"
     args = _pytest_args(junit, verbose=verbose, keyword=keyword, markexpr=markexpr, extra=pytest_args)
-    mode = f"stack at {prom_url}" if prom_url else "embedded stack"
+    shape = f" ({contract.stack.topology.describe()})" if contract.stack.topology.ha else ""
+    mode = f"stack at {prom_url}" if prom_url else f"embedded stack{shape}"
     click.echo(f"obs-tests check — {mode}, contract {contract_path}")
     collector = SummaryCollector()
     started, started_wall = time.monotonic(), time.time()

@@ -20,8 +20,9 @@ from obs_tests.commands.options import (
     report_dir_option,
     scenario_stacks_option,
     time_scale_option,
+    topology_option,
 )
-from obs_tests.config.contract import Contract, load_contract, parse_duration
+from obs_tests.config.contract import Contract, load_contract, parse_duration, with_topology
 from obs_tests.core.progress import Progress, is_terminal, terminal_width
 from obs_tests.core.yamlfile import load_yaml
 from obs_tests.errors import ConfigInvalid, ObsTestsError, ScenarioInvalid, UsageError
@@ -153,6 +154,7 @@ def _progress() -> Progress:
     "that another keeps silent, at most one driving load); the others still run alone.",
 )
 @scenario_stacks_option("--stacks")
+@topology_option
 @click.option(
     "--compose",
     "compose",
@@ -208,6 +210,7 @@ def run(
     formats: str,
     concurrency: int,
     scenario_stacks: int | None,
+    topology: str | None,
     compose: bool,
     compose_project: str,
     compose_file: Path,
@@ -224,7 +227,7 @@ def run(
     if (scenario_stacks or 1) > 1 and (compose or concurrency > 1):
         raise UsageError("--stacks runs each scenario on a stack of its own: not with --compose or -j")
     given = {"contract": contract_path, "time_scale": time_scale, "scenario_stacks": scenario_stacks}
-    settings = resolve_settings(given)
+    settings = resolve_settings(given | {"topology": topology})
     contract = settings.contract
     stacks = 1 if compose or concurrency > 1 else settings.scenario_stacks
     # bounds at the scale the rules run at: a compose stack's, else the command line's when given (it wins
@@ -232,6 +235,7 @@ def run(
     explicit = settings.time_scale if settings.time_scale_given else None
     catalog = Catalog.from_contract(contract, time_scale=settings.compose_time_scale if compose else explicit)
     scenarios = ordered(load_scenario(p, catalog) for p in _paths(contract_path, files))
+    contract, scenarios = _shape_for(contract, scenarios, given=settings.topology_given or compose)
     scale = settings.compose_time_scale if compose else settings.scenario_time_scale(s.time_scale for s in scenarios)
     progress = _progress()
     where_to = RunOutput(verbose=verbose)
@@ -248,6 +252,23 @@ def run(
     lanes = SharedStack(stack, concurrency=concurrency, catalog=catalog)
     results = _run_on_one_stack(scenarios, lanes, stack, where, start_bound, progress, where_to)
     _finish(results, report_dir, wanted, output)
+
+
+def _shape_for(contract: Contract, scenarios: list[Scenario], *, given: bool) -> tuple[Contract, list[Scenario]]:
+    """The stack's topology and the scenarios that run on it: HA when every scenario needs it (``topology:
+    ha``) and no topology was given; else the contract's (or the given one), the HA scenarios left out of a
+    single stack with a notice."""
+    needing = [s for s in scenarios if s.topology == "ha"]
+    if needing and len(needing) == len(scenarios) and not given and not contract.stack.topology.ha:
+        return with_topology(contract, "ha"), scenarios
+    if needing and not contract.stack.topology.ha:
+        names = ", ".join(s.name for s in needing)
+        click.echo(f"skipped (they need an HA stack: --topology ha): {names}", err=True)
+        left = [s for s in scenarios if s.topology != "ha"]
+        if not left:
+            raise UsageError(f"{names}: they need an HA stack — run them with --topology ha")
+        return contract, left
+    return contract, scenarios
 
 
 def _run_on_stacks(

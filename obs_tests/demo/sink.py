@@ -6,7 +6,8 @@ counted in ``webhook_sink_evicted_total``). Queries:
 
 - ``GET /notifications?alertname=&status=&receiver=&since=<float>&label.<name>=<value>`` → one entry
   per alert per payload: ``{received_at, receiver, payload_status, status, labels, annotations,
-  starts_at, ends_at, group_key, group_labels, fingerprint}``, oldest first;
+  starts_at, ends_at, group_key, group_labels, fingerprint, sender}`` (``sender``: the payload's
+  ``externalURL``, which Alertmanager peer sent it), oldest first;
 - ``GET /payloads?since=`` → the raw payloads with ``received_at`` and ``receiver``;
 - ``DELETE /notifications`` clears both.
 
@@ -48,6 +49,8 @@ class Notification:
     group_key: str | None
     group_labels: dict[str, str]
     fingerprint: str | None
+    #: the Alertmanager that sent it (the payload's externalURL): in a cluster, which peer notified
+    sender: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form ``GET /notifications`` answers."""
@@ -63,6 +66,7 @@ class Notification:
             "group_key": self.group_key,
             "group_labels": self.group_labels,
             "fingerprint": self.fingerprint,
+            "sender": self.sender,
         }
 
 
@@ -101,6 +105,7 @@ def parse_payload(
     receiver = path_receiver or _optional_str(payload.get("receiver"), "receiver") or ""
     group_key = _optional_str(payload.get("groupKey"), "groupKey")
     group_labels = _string_map(payload.get("groupLabels"), "groupLabels")
+    sender = _optional_str(payload.get("externalURL"), "externalURL")
     notifications = []
     for index, alert in enumerate(alerts):
         where = f"alerts[{index}]"
@@ -122,6 +127,7 @@ def parse_payload(
                 group_key=group_key,
                 group_labels=group_labels,
                 fingerprint=_optional_str(alert.get("fingerprint"), f"{where}.fingerprint"),
+                sender=sender,
             )
         )
     return payload, notifications

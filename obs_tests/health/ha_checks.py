@@ -12,16 +12,7 @@ Example::
 
 from __future__ import annotations
 
-from obs_tests.checks.ha import (
-    check_alertmanagers,
-    check_cluster_metrics,
-    check_config_hash,
-    check_external_labels,
-    check_mesh,
-    check_reloads,
-    check_replica_label_dropped,
-    check_rule_groups,
-)
+from obs_tests.checks.ha import NAMED_CHECKS
 from obs_tests.checks.ha_view import HaView, Peer, Replica
 from obs_tests.health.status import CheckResult, Problem, Status
 
@@ -37,28 +28,16 @@ def _members(view: HaView) -> CheckResult:
     return CheckResult.judge("ha.members", "ha", summary, problems, metrics)
 
 
-_CHECKS = (
-    ("ha.mesh", check_mesh, "every peer ready, in one mesh of {peers}"),
-    ("ha.alertmanagers", check_alertmanagers, "every replica sends to every peer"),
-    ("ha.external_labels", check_external_labels, "external labels differ in '{label}' only"),
-    ("ha.replica_label_dropped", check_replica_label_dropped, "the replica label is dropped from every alert"),
-    ("ha.rule_groups", check_rule_groups, "the same rule groups on every replica, all healthy"),
-    ("ha.config_hash", check_config_hash, "every peer runs the same configuration"),
-    ("ha.reloads", check_reloads, "every replica's and peer's last configuration reload succeeded"),
-    ("ha.cluster_metrics", check_cluster_metrics, "no failed peer, no gossip lost, a position per peer"),
-)
-
-
 def ha_results(view: HaView) -> list[CheckResult]:
     """A health result per HA check of ``view`` (members first: one that cannot be read is CRITICAL)."""
     results = [_members(view)]
-    for name, check, summary in _CHECKS:
+    for check in NAMED_CHECKS:
         problems = [
             Problem(
                 Status.CRITICAL if f.severity == "error" else Status.WARNING, f.subject, f.message, {"rule": f.rule}
             )
-            for f in check(view)
+            for f in check.run(view)
         ]
-        ok = summary.format(peers=len(view.peers), label=view.replica_label)
-        results.append(CheckResult.judge(name, "ha", ok, problems))
+        ok = check.holds.format(peers=len(view.peers), label=view.replica_label)
+        results.append(CheckResult.judge(check.name, "ha", ok, problems))
     return results

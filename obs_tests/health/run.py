@@ -322,6 +322,7 @@ def run_health(settings: HealthSettings) -> HealthReport:
                 [settings.prometheus_url, *settings.prometheus_replicas],
                 [*([settings.alertmanager_url] if settings.alertmanager_url else []), *settings.alertmanager_peers],
                 replica_label=settings.replica_label,
+                names=settings.member_names,
                 timeout=settings.timeout,
             )
         )

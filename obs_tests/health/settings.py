@@ -6,10 +6,14 @@ the secret.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from obs_tests.clients.grafana import GrafanaCredentials
 from obs_tests.config.contract import Contract
+from obs_tests.config.topology import monitoring_kind
+from obs_tests.stack.protocol import Stack
 
 __all__ = ["HealthSettings"]
 
@@ -25,6 +29,8 @@ class HealthSettings:
     alertmanager_peers: tuple[str, ...] = ()
     #: the external label naming each replica
     replica_label: str = "replica"
+    #: URL -> the name HA findings give that replica or peer (default: its host:port)
+    member_names: Mapping[str, str] = field(default_factory=dict)
     grafana_url: str | None = None
     grafana: GrafanaCredentials = field(default_factory=GrafanaCredentials)
     contract: Contract | None = None
@@ -45,6 +51,25 @@ class HealthSettings:
     warn_only: bool = False
     #: parallel requests
     workers: int = 8
+
+    @classmethod
+    def of_stack(cls, stack: Stack, contract: Contract | None = None, **options: Any) -> HealthSettings:
+        """The health run of ``stack``: its Prometheus and Alertmanager and, on an HA stack, every other
+        replica and peer (the HA checks, naming each by its component name); ``contract`` (default: the
+        stack's) for the expected targets and the replica label; ``options``: any other field."""
+        contract = contract or stack.contract
+        others = [name for name in stack.components if name not in ("prometheus", "alertmanager")]
+        members = [name for name in stack.components if monitoring_kind(name) in ("prometheus", "alertmanager")]
+        return cls(
+            prometheus_url=stack.prometheus_url,
+            alertmanager_url=stack.alertmanager_url,
+            contract=contract,
+            prometheus_replicas=tuple(stack.url(n) for n in others if monitoring_kind(n) == "prometheus"),
+            alertmanager_peers=tuple(stack.url(n) for n in others if monitoring_kind(n) == "alertmanager"),
+            replica_label=contract.stack.topology.replica_label if contract else "replica",
+            member_names={stack.url(name): name for name in members},
+            **options,
+        )
 
     @property
     def window_text(self) -> str:

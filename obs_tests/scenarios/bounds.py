@@ -30,6 +30,7 @@ from obs_tests.checks.routing_live import AlertmanagerSettings, settings_from_co
 from obs_tests.clients.alertmanager import AlertmanagerClient
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.config.contract import parse_duration
+from obs_tests.config.topology import Topology
 from obs_tests.errors import ObsTestsError, PromQLSyntaxError
 from obs_tests.rules.promql import selectors
 from obs_tests.rules.rulefiles import Rule
@@ -51,6 +52,9 @@ class AlertBounds:
     window: float  # longest range window in the expression (through recording rules)
     group_wait: float
     group_interval: float
+    #: an Alertmanager cluster's last peer's wait before it notifies what no peer before it has:
+    #: (peers - 1) x peer timeout — the bound when the peers before it are down (0: one Alertmanager)
+    peer_wait: float = 0.0
 
     def fire(self, detect: float = 0.0) -> float:
         """Fault → firing."""
@@ -64,16 +68,16 @@ class AlertBounds:
 
     def notify(self) -> float:
         """Firing → firing notification: a new group waits ``group_wait``, an existing one flushes at
-        its next ``group_interval`` tick."""
-        return max(self.group_wait, self.group_interval) + self.evaluation_interval
+        its next ``group_interval`` tick (in a cluster, + the peers' wait)."""
+        return max(self.group_wait, self.group_interval) + self.evaluation_interval + self.peer_wait
 
     def resolve(self) -> float:
         """Revert → resolved."""
         return self.scrape_interval + self.evaluation_interval * self.levels + self.window + self.keep_firing_for
 
     def notify_resolved(self) -> float:
-        """Resolved → resolved notification."""
-        return self.group_interval + self.evaluation_interval
+        """Resolved → resolved notification (in a cluster, + the peers' wait)."""
+        return self.group_interval + self.evaluation_interval + self.peer_wait
 
     def to_json(self, detect: float = 0.0) -> dict[str, float]:
         """The parts and totals for reports."""
@@ -85,6 +89,7 @@ class AlertBounds:
             "for": self.for_seconds,
             "keep_firing_for": self.keep_firing_for,
             "window": self.window,
+            "peer_wait": self.peer_wait,
             "detect": detect,
             "fire": round(self.fire(detect), 3),
             "notify": round(self.notify(), 3),
@@ -111,7 +116,10 @@ class BoundsModel:
         alertmanager: AlertmanagerClient | None,
         *,
         receiver_of: Mapping[str, str] | None = None,
+        topology: Topology | None = None,
     ) -> None:
+        #: the stack's shape: how long duplicates from other Alertmanager peers may take (``dedup_bound``)
+        self.topology = topology or Topology()
         config = yaml.safe_load(prom.config()) or {}
         glob = config.get("global") or {}
         self.scrape_interval = parse_duration(str(glob.get("scrape_interval", "1m")))
@@ -131,6 +139,11 @@ class BoundsModel:
             with contextlib.suppress(ObsTestsError, KeyError, yaml.YAMLError):
                 self.settings = settings_from_config(yaml.safe_load(alertmanager.status()["config"]["original"]))
         self.receiver_of = dict(receiver_of or {})
+
+    @property
+    def dedup_bound(self) -> float:
+        """Seconds after a notification within which a duplicate from another Alertmanager peer would come."""
+        return self.topology.dedup_bound
 
     def _depth(self, expr: str, seen: frozenset[str] = frozenset()) -> tuple[int, float]:
         window, names = _windows(expr)
@@ -160,6 +173,7 @@ class BoundsModel:
             window=window,
             group_wait=self.settings.group_wait.get(receiver, self.settings.root_wait),
             group_interval=self.settings.group_interval.get(receiver, self.settings.root_interval),
+            peer_wait=(self.topology.alertmanager_peers - 1) * self.topology.peer_timeout,
         )
 
     def detect_seconds(self, alert: str, detect: str | None, time_scale: float) -> float:

@@ -12,10 +12,18 @@ import importlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from obs_tests.config.topology import Topology
 from obs_tests.errors import ScenarioInvalid
-from obs_tests.scenarios.timeline import Timeline
+from obs_tests.scenarios.settling import WATCHDOG
+from obs_tests.scenarios.timeline import Event, Timeline
 
-__all__ = ["equity_grew", "import_callable", "pipeline_resumed_after_restart", "recovered_after_failures"]
+__all__ = [
+    "duplicates_stop_after_heal",
+    "equity_grew",
+    "import_callable",
+    "pipeline_resumed_after_restart",
+    "recovered_after_failures",
+]
 
 
 def import_callable(path: str) -> Callable[..., Any]:
@@ -49,6 +57,59 @@ def pipeline_resumed_after_restart(timeline: Timeline) -> tuple[bool, str]:
     if note is None:
         return False, "no Watchdog notification after Prometheus came back: the pipeline did not resume"
     return True, (f"Prometheus down {up.t - down.t:.1f}s; Watchdog notified {note.t - up.t:.1f}s after it came back")
+
+
+def _duplicates(timeline: Timeline) -> list[Event]:
+    """Every notification after the first of its alert, status, receiver and labels (the watchdog's
+    repeats are not duplicates)."""
+    seen: set[tuple[Any, ...]] = set()
+    duplicates = []
+    for note in timeline.find("notification"):
+        if note.name == WATCHDOG:
+            continue
+        key = (note.name, note.state, note.detail.get("receiver"), tuple(sorted(note.labels.items())))
+        if key in seen:
+            duplicates.append(note)
+        seen.add(key)
+    return duplicates
+
+
+def duplicates_stop_after_heal(timeline: Timeline) -> tuple[bool, str]:
+    """A partition of the Alertmanager mesh (a ``pause`` fault on a peer, then its revert): count the
+    duplicate notifications it caused, and pass when none came later than the dedup bound after it healed
+    (the default HA topology's: (3 peers - 1) x 1 s peer timeout + 2 s). A duplicate is a notification of
+    an alert, status and receiver already notified in the run (every receiver's ``repeat_interval``
+    must outlast the scenario: the demo's is 4 h)."""
+    pause = next(
+        (
+            e
+            for e in timeline.find("fault", state="applied")
+            if str(e.detail.get("what", "")).startswith("pause alertmanager")
+        ),
+        None,
+    )
+    if pause is None:
+        return False, "no Alertmanager peer was paused: no partition to judge"
+    heal = timeline.first("revert", pause.name)
+    if heal is None:
+        return False, f"the partition ({pause.name}) never healed"
+    bound = Topology.shaped("ha").dedup_bound
+    duplicates = _duplicates(timeline)
+    late = [d for d in duplicates if d.t > heal.t + bound]
+    during = [d for d in duplicates if d.t <= heal.t]
+    origin = timeline.origin
+
+    def at(events: list[Event]) -> str:
+        return ", ".join(f"{e.name} {e.state} +{e.t - origin:.1f}s" for e in events[:5]) or "none"
+
+    measured = (
+        f"partition {heal.t - pause.t:.1f}s (+{pause.t - origin:.1f}s to +{heal.t - origin:.1f}s): "
+        f"{len(duplicates)} duplicate notification(s), {len(during)} during it ({at(during)}), "
+        f"{len(duplicates) - len(during) - len(late)} within the {bound:g}s dedup bound after the heal"
+    )
+    if late:
+        return False, f"{measured}; {len(late)} later than that: {at(late)} — the peers did not converge"
+    return True, f"{measured}, none later"
 
 
 def _equity(event: Mapping[str, Any]) -> float | None:

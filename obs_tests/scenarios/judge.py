@@ -21,11 +21,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from obs_tests.clients.prometheus import PrometheusClient
+from obs_tests.config.topology import Topology
 from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.errors import ObsTestsError, WaitTimeout
 from obs_tests.scenarios.bounds import BoundsModel
 from obs_tests.scenarios.custom import import_callable
 from obs_tests.scenarios.model import OPS, Catalog, MustFire, Scenario
+from obs_tests.scenarios.notifications import Wanted, matching_notifications
 from obs_tests.scenarios.results import (
     AlertTiming,
     AssertionResult,
@@ -320,21 +322,50 @@ class Judge:
         if "absent_while" in note:
             add(inhibition_held(self.timeline, str(note["alert"]), str(note["absent_while"]), self.result.started_at))
             return
-        status = str(note.get("status", "firing"))
-        found = [
-            e
-            for e in self.timeline.find("notification", str(note["alert"]), status)
-            if "receiver" not in note or e.detail.get("receiver") == note["receiver"]
-        ]
-        where = f" to {note['receiver']}" if "receiver" in note else ""
-        receivers = sorted({str(e.detail.get("receiver")) for e in self.timeline.find("notification", note["alert"])})
+        want = Wanted.from_entry(note)
+        found = matching_notifications(self.timeline, want)
+        where = f" to {want.receiver}" if want.receiver else ""
+        name = f"{want.alert} {want.status} notification{where}"
+        if want.count is not None:
+            add(self._counted(name, want, found))
+            return
+        receivers = sorted({str(e.detail.get("receiver")) for e in self.timeline.find("notification", want.alert)})
         add(
             AssertionResult(
-                f"{note['alert']} {status} notification{where}",
+                name,
                 bool(found),
-                f"a {status} notification{where}",
+                f"a {want.status} notification{where}",
                 f"{len(found)} received" if found else f"none (received by: {', '.join(receivers) or 'nobody'})",
             )
+        )
+
+    def _counted(self, name: str, want: Wanted, found: Sequence[Event]) -> AssertionResult:
+        """Exactly ``want.count`` notifications of the incident's first ``want.status``: from the first
+        one to the dedup bound (+ the tolerance) after it, before a notification of the other status — a
+        duplicate from another peer of the cluster comes within that. What comes after (a repeat, a peer
+        rejoining, or a flap: a stale "firing" after the "resolved", from a peer whose flush began before
+        it had the resolve) is reported, not counted."""
+        topology = self.bounds.topology if self.bounds is not None else Topology()
+        window = topology.dedup_bound + self.scenario.tolerance
+        bound = (
+            f"{window:g}s after the first (dedup bound ({topology.alertmanager_peers} peers - 1) x "
+            f"{topology.peer_timeout:g}s peer timeout + 2s, + tolerance {self.scenario.tolerance:g}s)"
+        )
+        other = "resolved" if want.status == "firing" else "firing"
+        counted: list[Event] = []
+        if found:
+            flips = matching_notifications(self.timeline, dataclasses.replace(want, status=other), since=found[0].t)
+            end = min([found[0].t + window, *(e.t - 1e-6 for e in flips[:1])])
+            counted = [e for e in found if e.t <= end]
+        origin = self.result.started_at
+        later = [e for e in found if e not in counted]
+        actual = f"{len(counted)}" + (f" (at {_times(counted, origin)})" if counted else "")
+        actual += f"; then {len(later)} more, not counted (at {_times(later, origin)})" if later else ""
+        message = ""
+        if len(counted) != want.count:
+            message = f"{name}: {actual} — within {bound}, expected exactly {want.count}"
+        return AssertionResult(
+            f"{name} x{want.count}", len(counted) == want.count, f"exactly {want.count} within {bound}", actual, message
         )
 
     def _sequence_time(self, entry: Mapping[str, str]) -> tuple[str, Event | None]:
@@ -404,6 +435,14 @@ def in_order(intervals: Sequence[tuple[float, float]]) -> bool:
         if at > latest:
             return False
     return True
+
+
+def _times(events: Sequence[Event], origin: float) -> str:
+    """``+3.0s from http://host:9093/, +3.5s from …`` (the sending Alertmanager, when the sink says)."""
+    shown = [
+        f"+{e.t - origin:.1f}s" + (f" from {e.detail['sender']}" if e.detail.get("sender") else "") for e in events[:10]
+    ]
+    return ", ".join(shown) + (", …" if len(events) > 10 else "")
 
 
 def inhibition_held(timeline: Timeline, alert: str, inhibitor: str, started_at: float) -> AssertionResult:

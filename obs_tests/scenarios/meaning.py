@@ -49,6 +49,7 @@ def validate_meaning(doc: LocatedDocument, data: dict[str, Any], catalog: Catalo
     fault, step id, receiver or market the scenario names that ``catalog`` (or the scenario) does not know,
     a fault kind without the target it needs, an expectation or step missing what it is judged by;
     ``steps`` are the scenario's typed steps, in the order of ``data``'s."""
+    catalog = catalog.for_topology(data.get("topology"))
     alerts = sorted(catalog.alerts)
     faults = [str(c.get("name")) for c in data.get("chaos") or []]
     step_ids = [str(s["id"]) for s in data.get("steps") or [] if "id" in s]

@@ -23,6 +23,7 @@ from obs_tests.chaos.faults import FaultSpec
 from obs_tests.checks.routing import load_route_tests
 from obs_tests.checks.routing_live import AlertmanagerSettings, load_alertmanager_config, settings_from_config
 from obs_tests.config.contract import Contract
+from obs_tests.config.topology import Topology, monitoring_kind
 from obs_tests.config.validation import validate_document
 from obs_tests.core.yamlfile import LocatedDocument, format_path, load_located
 from obs_tests.errors import ScenarioInvalid
@@ -98,6 +99,17 @@ class Catalog:
     time_scale_given: bool = False
     #: the system's at-rest queries (:attr:`~obs_tests.stack.system_under_test.SystemUnderTest.at_rest`)
     at_rest: Sequence[str] = ()
+    #: the shape of the stack the scenarios run on
+    topology: Topology = field(default_factory=Topology)
+    #: the components of an HA stack of the contract: what a ``topology: ha`` scenario may name, whatever
+    #: the shape of this one (on a single stack such a scenario is loaded, then skipped)
+    ha_components: Sequence[str] = ()
+
+    def for_topology(self, shape: str | None) -> Catalog:
+        """The catalog a scenario needing ``shape`` is checked against (``ha``: the HA stack's components)."""
+        if shape == "ha" and self.ha_components:
+            return dataclasses.replace(self, components=self.ha_components)
+        return self
 
     @classmethod
     def from_contract(
@@ -126,10 +138,22 @@ class Catalog:
             receiver_of=receiver_of,
         )
         system = load_system(contract.stack.system)
-        names = list(components) if components is not None else component_names(system, contract.stack.topology)
+        topology = contract.stack.topology
+        names = list(components) if components is not None else component_names(system, topology)
         markets = system.markets if system is not None else ()
         at_rest = system.at_rest if system is not None else ()
-        return cls(alerts, sorted(set(names)), receivers, sorted(markets), timing, time_scale is not None, at_rest)
+        ha = topology if topology.ha else Topology.shaped("ha", alertmanager=contract.stack.alertmanager is not None)
+        return cls(
+            alerts,
+            sorted(set(names)),
+            receivers,
+            sorted(markets),
+            timing,
+            time_scale is not None,
+            at_rest,
+            topology,
+            sorted(set(names) | set(component_names(system, ha))),
+        )
 
 
 @dataclass(frozen=True)
@@ -216,6 +240,21 @@ class Scenario:
     expect: Expect
     title: str = ""
     events: EventSetup | None = None
+    #: ``ha``: it needs Prometheus replicas and an Alertmanager cluster (None: any stack)
+    topology: str | None = None
+
+    def not_runnable_on(self, components: Iterable[str]) -> str | None:
+        """Why it cannot run on a stack of these components (an HA scenario on a stack without Prometheus
+        replicas and Alertmanager peers), or None."""
+        if self.topology != "ha":
+            return None
+        kinds = [monitoring_kind(name) for name in components]
+        if kinds.count("prometheus") > 1 and kinds.count("alertmanager") > 1:
+            return None
+        return (
+            f"scenario {self.name} needs the HA topology (Prometheus replicas and Alertmanager peers): run it on "
+            "an HA stack — stack.topology: ha in the contract, or --topology ha"
+        )
 
     @property
     def drives_bot(self) -> bool:
@@ -373,6 +412,7 @@ def scenario_from_document(doc: LocatedDocument, path: Path, catalog: Catalog) -
         expect=expect,
         title=str(data["name"]),
         events=_event_setup(path, setup),
+        topology=data.get("topology"),
     )
     _check_races(scenario, catalog)
     return scenario

@@ -155,6 +155,8 @@ class AlertTiming:
         if short:
             return f"bound {limit:.1f}s"
         parts = _BOUND_PARTS[phase] + (" + the expression's detect time" if phase == "fire" and self.detect else "")
+        if phase.startswith("notify") and self.bounds is not None and self.bounds.peer_wait:
+            parts += f" + {self.bounds.peer_wait:g}s the last Alertmanager peer waits"
         return f"bound {limit:.1f}s: {bound:.1f}s from {parts}, + tolerance {limit - bound:.1f}s"
 
     def describe(self) -> str:

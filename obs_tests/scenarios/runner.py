@@ -37,13 +37,13 @@ from obs_tests.scenarios.event_setup import output_path
 from obs_tests.scenarios.events import RecordedEvent
 from obs_tests.scenarios.judge import Judge
 from obs_tests.scenarios.model import WATCHDOG, Catalog, MustFire, Scenario, load_scenario
+from obs_tests.scenarios.notifications import await_notifications
 from obs_tests.scenarios.reports import write_run_report
 from obs_tests.scenarios.results import AlertTiming, ScenarioResult
 from obs_tests.scenarios.settling import settle
-from obs_tests.scenarios.standalone import DEFAULT_CONTRACT, own_stack
+from obs_tests.scenarios.standalone import DEFAULT_CONTRACT, own_stack, runnable_on
 from obs_tests.scenarios.steps import StepContext, await_fault, run_steps, stop_background_loads
 from obs_tests.scenarios.timeline import Event, Recorder, Timeline, notified_from
-from obs_tests.stack import EmbeddedStack
 from obs_tests.stack.protocol import Stack
 from obs_tests.workloads import LoadRun, LoadSpec
 
@@ -77,11 +77,9 @@ class ScenarioRunner:
         components = list(stack.components) if stack is not None else None
         self.catalog = Catalog.from_contract(self.contract, components, time_scale=time_scale)
         self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(Path(scenario), self.catalog)
-        #: no stack given: an embedded one of the contract's, started by run() for this scenario alone
-        self._owned: EmbeddedStack | None = None
-        if stack is None:
-            stack = self._owned = own_stack(self.contract, self.scenario, time_scale)
-        self.stack: Stack = stack
+        #: no stack given: an embedded one of the contract's (HA for an HA scenario), started by run() for it alone
+        self._owned = None if stack is not None else own_stack(self.contract, self.scenario, time_scale)
+        self.stack: Stack = runnable_on(self.scenario, stack or self._owned)
         self.time_scale_override = time_scale
         self._log_fn = log
         self.stop_event = stop or threading.Event()
@@ -203,7 +201,8 @@ class ScenarioRunner:
         am_url = self.stack.alertmanager_url
         alertmanager = AlertmanagerClient(am_url) if am_url else None
         receivers = {t.alert: t.receivers[0] for t in self._route_tests() if t.receivers}
-        return BoundsModel(prom, alertmanager, receiver_of=receivers)
+        topology = self.stack.contract.stack.topology if self.stack.contract else None
+        return BoundsModel(prom, alertmanager, receiver_of=receivers, topology=topology)
 
     def _play(self, ctx: StepContext, judge: Judge, bounds: BoundsModel) -> None:
         """Under the chaos controller: set the market, start the setup load and the fault schedule, run
@@ -233,7 +232,7 @@ class ScenarioRunner:
                 self.timeline.record("revert", name, "reverted")
         if not self.stopped:
             self._await_clearing(ctx.recorder, judge)
-            self._await_notifications(bounds)
+            await_notifications(self.scenario, self.timeline, bounds, self.stop_event)
 
     def _conclude(self, judge: Judge, baseline: Mapping[str, float], chaos_errors: Sequence[str]) -> None:
         """The result's status: ``stopped`` when asked to stop, else judged (``failed`` if an assertion
@@ -447,52 +446,6 @@ class ScenarioRunner:
                     interval=0.05,
                     expected=f"{must.alert} resolved",
                 )
-
-    def _await_notifications(self, bounds: BoundsModel) -> None:
-        """Give the expected notifications their bound to arrive (the judge then checks them): each until its
-        alert's change to that status + its bound (``notify``/``notify_resolved``) + the tolerance."""
-        wanted: list[tuple[str, str]] = []
-        for must in self.scenario.expect.must_fire:
-            if must.notify:
-                wanted.append((must.alert, "firing"))
-                if must.clears:
-                    wanted.append((must.alert, "resolved"))
-        wanted += [
-            (str(n["alert"]), str(n.get("status", "firing")))
-            for n in self.scenario.expect.notifications
-            if "absent_while" not in n
-        ]
-        if not wanted:
-            return
-
-        def bound(alert: str, status: str) -> float:
-            b = bounds.bounds(alert)
-            if b is None:
-                return 30.0
-            return (b.notify() if status == "firing" else b.notify_resolved()) + self.scenario.tolerance
-
-        def probe() -> Poll[list[str]]:
-            missing = []
-            deadline = 0.0
-            for alert, status in wanted:
-                change = self.timeline.first("alert", alert, status)
-                if change is None:
-                    continue  # the alert never got there: nothing to wait for
-                if self.timeline.first("notification", alert, status, since=notified_from(change)) is None:
-                    missing.append(f"{alert}/{status}")
-                    deadline = max(deadline, change.t + bound(alert, status))
-            # Done when nothing is missing, or when every missing one is past its bound.
-            return Poll(not missing or time.time() > deadline, missing, f"missing: {', '.join(missing) or 'none'}")
-
-        longest = max(bound(alert, status) for alert, status in wanted) + 1.0
-        with contextlib.suppress(WaitTimeout):
-            wait_for(
-                probe,
-                timeout=longest,
-                interval=0.1,
-                expected="every expected notification",
-                stop=self.stop_event,
-            )
 
 
 def _sink_of(stack: Stack) -> SinkClient | None:

@@ -31,6 +31,7 @@ __all__ = [
     "WaitForCycles",
     "WaitForEvent",
     "WaitForFault",
+    "WaitForHealth",
     "WaitForMetric",
     "WaitForNotification",
     "WaitForTime",
@@ -189,6 +190,26 @@ class WaitForNotification(_MappingStep):
 
 
 @dataclass(frozen=True)
+class WaitForHealth(_MappingStep):
+    """``wait_for_health: {check, status?, names?, within?}``: ``obs-tests health`` on the stack judges the
+    check (``ha.reloads``, ``prometheus.targets`` …) ``status`` (default critical), with a problem whose
+    subject names ``names`` when given (on an HA stack the HA checks of every replica and peer run too)."""
+
+    kind: ClassVar[str] = "wait_for_health"
+    checks: ClassVar[Mapping[str, _Check]] = {
+        "check": _STR,
+        "status": _one_of("ok", "warning", "critical", "unknown"),
+        "names": _STR,
+        "within": _NUMBER,
+    }
+    check: str
+    status: str = "critical"
+    names: str | None = None
+    within: float = 60
+    written: tuple[str, ...] = field(default=(), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class Load(_MappingStep):
     """``load: {users?, duration?, …, wait?}``: a Locust run (``None``: the load's own default), waited
     for unless ``wait`` is false."""
@@ -324,6 +345,7 @@ STEP_TYPES: dict[str, type[_MappingStep] | type[_ScalarStep]] = {
         WaitForAlert,
         WaitForMetric,
         WaitForNotification,
+        WaitForHealth,
         WaitForTime,
         WaitForCycles,
         WaitForEvent,

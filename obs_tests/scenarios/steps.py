@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +27,9 @@ from obs_tests.chaos.controller import ChaosController
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.errors import ObsTestsError, WaitTimeout
+from obs_tests.health.run import run_health
+from obs_tests.health.settings import HealthSettings
+from obs_tests.health.status import Status
 from obs_tests.scenarios.event_asserts import AssertEvents, judge_events
 from obs_tests.scenarios.events import BotWorld
 from obs_tests.scenarios.model import OPS, Step
@@ -39,6 +43,7 @@ from obs_tests.scenarios.step_types import (
     WaitForCycles,
     WaitForEvent,
     WaitForFault,
+    WaitForHealth,
     WaitForMetric,
     WaitForNotification,
     WaitForTime,
@@ -53,6 +58,7 @@ __all__ = [
     "StepRunner",
     "await_fault",
     "incident_start",
+    "names_in",
     "run_steps",
 ]
 
@@ -235,6 +241,42 @@ def _wait_for_notification(ctx: StepContext, step: WaitForNotification) -> str:
     return f"{status} notification of {alert} received"
 
 
+def _wait_for_health(ctx: StepContext, step: WaitForHealth) -> str:
+    """``wait_for_health: {check, status?, names?, within?}``: the health check judges ``status``, with a
+    problem about ``names`` when given. The stack is the chaos controller's; counters over the last 30 s."""
+    settings = HealthSettings.of_stack(ctx.chaos.backend, window=30.0, timeout=2.0)  # a frozen peer: 2 s
+    wanted = Status[step.status.upper()]
+    started = time.time()
+
+    def probe() -> Poll[str]:
+        checks = {c.name: c for c in run_health(settings).checks}
+        result = checks.get(step.check)
+        if result is None:
+            return Poll(False, "", f"no health check {step.check} here (checks: {', '.join(checks)})")
+        about = [p for p in result.problems if step.names is None or names_in(step.names, p.subject)]
+        seen = "; ".join(f"{p.subject}: {p.message}" for p in result.problems) or result.summary
+        shown = f"{step.check} {result.status.name.lower()} ({seen})"
+        return Poll(result.status == wanted and (step.names is None or bool(about)), shown, shown)
+
+    named = f" naming {step.names}" if step.names else ""
+    shown = wait_for(
+        probe,
+        timeout=float(step.within),
+        interval=0.5,
+        expected=f"health check {step.check} {step.status}{named}",
+        bound=f"within {step.within}s",
+        transient=(ObsTestsError,),
+        stop=ctx.stop,
+    )
+    return f"{shown} after {time.time() - started:.1f}s"
+
+
+def names_in(name: str, subject: str) -> bool:
+    """Whether a health problem's ``subject`` names ``name`` as a whole word (``prometheus-2``, not in
+    ``prometheus-21``; ``alertmanager`` in ``alertmanager (http://…)``, not in ``alertmanager-2 …``)."""
+    return re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", subject) is not None
+
+
 def _wait_for_time(ctx: StepContext, step: WaitForTime) -> str:
     """``wait_for_time: SECONDS`` (in a bot's world: times the time scale); fails when the run is stopped."""
     seconds = float(step.seconds) * (ctx.bot.time_scale if ctx.bot else 1.0)
@@ -410,6 +452,7 @@ STEP_HANDLERS: dict[str, StepRunner] = {
         StepHandler(WaitForAlert, _wait_for_alert),
         StepHandler(WaitForMetric, _wait_for_metric),
         StepHandler(WaitForNotification, _wait_for_notification),
+        StepHandler(WaitForHealth, _wait_for_health),
         StepHandler(WaitForTime, _wait_for_time),
         StepHandler(WaitForCycles, _wait_for_cycles),
         StepHandler(WaitForFault, _wait_for_fault),

@@ -288,7 +288,11 @@ class Recorder:
                     labels.get("alertname", ""),
                     str(note.get("status")),
                     labels,
-                    {"receiver": note.get("receiver")},
+                    {
+                        "receiver": note.get("receiver"),
+                        "sender": note.get("sender"),
+                        "payload": note.get("payload_status"),
+                    },
                 )
             )
 

@@ -25,7 +25,7 @@ from obs_tests.config.contract import Contract, parse_duration
 from obs_tests.core.durations import format_duration
 from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.core.yamlfile import load_yaml
-from obs_tests.errors import ConfigInvalid, ObsTestsError, UnknownComponent, UsageError
+from obs_tests.errors import ConfigInvalid, ControlUnavailable, ObsTestsError, UnknownComponent, UsageError
 from obs_tests.rules.rulefiles import load_rule_files
 from obs_tests.stack.containers import ComposeBackend
 from obs_tests.stack.timescale import scale_duration, validate_factor
@@ -189,6 +189,13 @@ class ComposeStack:
             )
 
     # -- faults (ChaosController backend) ----------------------------------------------------------
+    def config_file(self, name: str) -> Path:
+        """Not available on a compose stack: its configuration is mounted into the containers read-only."""
+        raise ControlUnavailable(
+            f"cannot change the configuration of '{name}' on a compose stack (mounted read-only) — use the "
+            "embedded stack for a failed-reload fault"
+        )
+
     def kill(self, name: str) -> None:
         """SIGKILL the service's container."""
         self.backend.kill(name)

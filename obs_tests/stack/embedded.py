@@ -30,7 +30,8 @@ from pathlib import Path
 
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.config.contract import Contract
-from obs_tests.errors import StackStartError, UnknownComponent
+from obs_tests.config.topology import monitoring_kind
+from obs_tests.errors import StackStartError, UnknownComponent, UsageError
 from obs_tests.stack.component_status import ComponentStatus, component_status
 from obs_tests.stack.components import Component
 from obs_tests.stack.load_targets import prune_dead
@@ -352,6 +353,16 @@ class EmbeddedStack:
         """Base URL of a component: ``http://127.0.0.1:PORT`` (``nats://``/``redis://`` for those)."""
         return self._component(name).url
 
+    def config_file(self, name: str) -> Path:
+        """The configuration file of Prometheus replica ``name`` (``config/<name>.yml`` in the workdir)."""
+        self._component(name)
+        if monitoring_kind(name) != "prometheus":
+            raise UsageError(
+                f"'{name}' has no configuration obs-tests can break — name a Prometheus replica: "
+                + ", ".join(self.topology.prometheus_names())
+            )
+        return self.workdir / "config" / f"{name}.yml"
+
     def port(self, name: str, port: str | None = None) -> int:
         """A component's main port, or its named port (``stack.port("nats", "monitor")``)."""
         comp = self._component(name)
@@ -435,8 +446,8 @@ class EmbeddedStack:
 
     def heal(self, timeout: float = 30.0) -> list[str]:
         """Undo every process fault: resume paused, start exited components; drop the load-job targets of
-        Locust processes that are gone; wait until all are ready and every target is up again. Returns the
-        names of the components it had to fix."""
+        Locust processes that are gone; wait until all are ready, the Alertmanager peers one mesh again and
+        every target up. Returns the names of the components it had to fix."""
         fixed = []
         for name, proc in self.processes.items():
             if proc.paused:
@@ -455,6 +466,10 @@ class EmbeddedStack:
         saved = self.startup_timeout
         self.startup_timeout = timeout
         try:
+            # a peer started or resumed, or one that was away: until they are one mesh again, a peer may
+            # count itself first and notify what another notifies too
+            if self.topology.alertmanager_peers > 1 and self.alertmanager_urls:
+                wait_cluster_formed(self.alertmanager_urls, timeout=timeout, stop=self._aborting)
             self._wait_targets_up()
         finally:
             self.startup_timeout = saved

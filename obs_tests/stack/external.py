@@ -79,6 +79,13 @@ class ExternalStack:
             "use the embedded stack (no --prometheus-url) for fault injection"
         )
 
+    def config_file(self, name: str) -> Path:
+        """Not available on an external stack: its files are not ours to change."""
+        raise ControlUnavailable(
+            f"cannot change the configuration of '{name}': this stack is reached by URL, obs-tests does not "
+            "write its files — use the embedded stack (no --prometheus-url) for fault injection"
+        )
+
     def kill(self, name: str) -> None:
         """Not available on an external stack."""
         self._refuse("kill", name)

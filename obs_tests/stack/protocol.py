@@ -96,6 +96,10 @@ class Stack(Protocol):
         """Stop a component cleanly and start it again."""
         ...
 
+    def config_file(self, name: str) -> Path:
+        """The configuration file Prometheus replica ``name`` reads on a reload (a fault may break it)."""
+        ...
+
     def heal(self, timeout: float = 30.0) -> list[str]:
         """Undo every process fault and wait until every target is up; the components it had to fix."""
         ...

@@ -24,6 +24,10 @@ __all__ = ["render_alertmanager_config", "render_prometheus_config", "rewrite_ur
 _URL = re.compile(r"^(?P<scheme>https?://)(?P<host>[A-Za-z0-9_.-]+)(?::(?P<port>[0-9]+))?(?P<rest>/.*)?$")
 
 
+#: how long Prometheus waits for an Alertmanager to take a batch of alerts (within the resend delay, 1 s)
+ALERTMANAGER_TIMEOUT = "1s"
+
+
 def render_prometheus_config(
     contract: Contract,
     addresses: Mapping[str, str],
@@ -65,7 +69,13 @@ def render_prometheus_config(
         "scrape_configs": scrape_configs,
     }
     if alertmanagers:
-        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": list(alertmanagers)}]}]}
+        # timeout: Prometheus sends each batch of alerts to every Alertmanager at once and waits for all. Its
+        # default, 10 s, outlasts the alerts' endsAt (4 x the 1 s resend delay): one frozen peer held every
+        # update back and the other peers resolved firing alerts on their own — a "resolved" notification
+        # for an alert still firing. Alertmanagers on loopback answer in milliseconds.
+        config["alerting"] = {
+            "alertmanagers": [{"timeout": ALERTMANAGER_TIMEOUT, "static_configs": [{"targets": list(alertmanagers)}]}]
+        }
         if replica:
             config["alerting"]["alert_relabel_configs"] = [{"action": "labeldrop", "regex": replica[0]}]
     return config

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from obs_tests.clients.base import normalise_url
-from obs_tests.config.contract import EMBEDDED, Contract, load_contract
+from obs_tests.config.contract import EMBEDDED, Contract, load_contract, with_topology
 from obs_tests.errors import UsageError
 from obs_tests.stack.timescale import validate_factor
 
@@ -35,6 +35,7 @@ ENVIRONMENT: dict[str, str] = {
     "grafana_url": "OBS_GRAFANA_URL",
     "time_scale": "OBS_TIME_SCALE",
     "scenario_stacks": "OBS_SCENARIO_STACKS",
+    "topology": "OBS_TOPOLOGY",
     "log_dir": "OBS_LOG_DIR",
     "report_dir": "OBS_REPORT_DIR",
 }
@@ -70,6 +71,8 @@ class RunSettings:
     scenario_stacks: int
     log_dir: Path | None = None
     report_dir: Path = Path("reports")
+    #: the topology came from the command line or environment (``contract`` has it)
+    topology_given: bool = False
 
     @property
     def embedded(self) -> bool:
@@ -123,6 +126,19 @@ def _time_scale(raw: str | None, where: str, contract: Contract) -> tuple[float,
         raise UsageError(f"{where} {raw[:40]}: a factor with 0 < factor ≤ 1, e.g. 0.01 (1 = real time)") from None
 
 
+def _topology(raw: str | None, where: str, contract: Contract) -> Contract:
+    if raw is None:
+        return contract
+    if raw not in ("single", "ha"):
+        raise UsageError(f"{where} {raw[:40]}: single or ha")
+    if contract.stack.prometheus != EMBEDDED:
+        raise UsageError(
+            f"{where} {raw}: the topology is a shape of the embedded stack — this contract names a Prometheus of "
+            "yours (stack.prometheus); for your own HA stack use obs-tests health with a URL per replica and peer"
+        )
+    return with_topology(contract, raw)
+
+
 def _stacks(raw: str | None, where: str, contract: Contract) -> int:
     if raw is None:
         return contract.stack.scenario_stacks
@@ -139,7 +155,8 @@ def resolve_settings(
     flags: Mapping[str, str] | None = None,
 ) -> RunSettings:
     """Resolve every setting from ``given`` (the command line: ``contract``, ``prometheus_url``,
-    ``alertmanager_url``, ``grafana_url``, ``time_scale``, ``scenario_stacks``, ``log_dir``, ``report_dir``;
+    ``alertmanager_url``, ``grafana_url``, ``time_scale``, ``scenario_stacks``, ``topology`` (the contract
+    returned has it), ``log_dir``, ``report_dir``;
     None or absent: not given), then ``environ`` (default ``os.environ``), then the contract, then the default.
     ``flags`` names each setting's command-line flag in messages (default ``--time-scale`` for ``time_scale``).
 
@@ -148,7 +165,7 @@ def resolve_settings(
     env = os.environ if environ is None else environ
     raw = {key: _pick(given, env, flags or {}, key) for key in ENVIRONMENT}
     contract_path = Path(raw["contract"][0] or "obs.yaml")
-    contract = load_contract(contract_path)
+    contract = _topology(*raw["topology"], load_contract(contract_path))
     stack = contract.stack
     scale, scale_given = _time_scale(*raw["time_scale"], contract)
     log_dir, report_dir = raw["log_dir"][0], raw["report_dir"][0]
@@ -163,4 +180,5 @@ def resolve_settings(
         scenario_stacks=_stacks(*raw["scenario_stacks"], contract),
         log_dir=Path(log_dir) if log_dir else None,
         report_dir=Path(report_dir) if report_dir else Path("reports"),
+        topology_given=raw["topology"][0] is not None,
     )

@@ -79,8 +79,28 @@ def parametrize_from_contract(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("contract_alert", alerts, ids=[a.name for a in alerts])
     if "contract_scenario" in metafunc.fixturenames:
         scenarios = session_scenarios(metafunc.config)
-        params = [pytest.param(s, id=s.name, marks=scenario_marks(s)) for s in scenarios]
+        skip_ha = _NEEDS_HA if _single_topology(metafunc.config) else []
+        params = [
+            pytest.param(s, id=s.name, marks=[*scenario_marks(s), *(skip_ha if s.topology == "ha" else [])])
+            for s in scenarios
+        ]
         metafunc.parametrize("contract_scenario", params)
+
+
+#: the mark of an HA scenario in a session on a single stack
+_NEEDS_HA = [
+    pytest.mark.skip(
+        reason="needs the HA topology (Prometheus replicas and an Alertmanager cluster): obs-tests check --topology ha"
+    )
+]
+
+
+def _single_topology(config: pytest.Config) -> bool:
+    """Whether the session's stack is not HA (a stack of yours by URL counts as single: no scenario runs)."""
+    try:
+        return not session_contract(config).stack.topology.ha
+    except pytest.UsageError:
+        return True
 
 
 def session_scenarios(config: pytest.Config) -> list[Any]:

@@ -10,7 +10,8 @@ tests may carry them too; the suite's checks carry them, so ``-m`` selects among
 
 Each ``test_scenario[<name>]`` carries ``integration``, ``stack``, ``scenario``, ``chaos`` and ``slow``, and
 by what the scenario does: ``load`` (it drives Locust load), ``state`` (a fault of it stops Prometheus or
-Alertmanager, whose state must survive) and ``edge_case`` (it feeds hostile input: modified bus events, a
+Alertmanager, whose state must survive), ``ha`` (it needs Prometheus replicas and an Alertmanager cluster)
+and ``edge_case`` (it feeds hostile input: modified bus events, a
 load of malformed payloads) — see :func:`scenario_marks`.
 """
 
@@ -37,6 +38,8 @@ MARKERS: Mapping[str, str] = {
     "load": "runs Locust load",
     "state": "checks what must hold across time and restarts: counters never decrease, series stay fresh, "
     "the pipeline resumes after Prometheus restarts",
+    "ha": "needs the HA topology (Prometheus replicas and an Alertmanager cluster): the scenarios with "
+    "topology: ha, skipped on a single stack (obs-tests check --topology ha runs them)",
     "edge_case": "feeds hostile or malformed input (invalid webhooks, corrupted events) and checks it is "
     "rejected, counted and alerted on",
     "grafana": "needs a Grafana server (--grafana-url / OBS_GRAFANA_URL)",
@@ -73,6 +76,8 @@ def scenario_names(scenario: Scenario) -> list[str]:
         names.append("load")
     if any(fault.target in STATEFUL for fault in faults):
         names.append("state")
+    if scenario.topology == "ha":
+        names.append("ha")
     if any(_hostile(fault.kind, fault.params) for fault in faults):
         names.append("edge_case")
     return names

@@ -66,6 +66,12 @@ def add_options(parser: pytest.Parser) -> None:
         "default: the contract's stack.scenario_stacks)",
     )
     group.addoption(
+        "--obs-topology",
+        default=None,
+        help="embedded stack: single, or ha (Prometheus replicas and an Alertmanager cluster; the scenarios with "
+        "topology: ha run) (env OBS_TOPOLOGY; default: the contract's stack.topology)",
+    )
+    group.addoption(
         "--obs-log-dir",
         default=None,
         help="keep the embedded stack's component logs in this directory (env OBS_LOG_DIR)",
@@ -80,6 +86,7 @@ _FLAGS = {
     "grafana_url": "--grafana-url",
     "time_scale": "--obs-time-scale",
     "scenario_stacks": "--obs-scenario-stacks",
+    "topology": "--obs-topology",
     "log_dir": "--obs-log-dir",
     "report_dir": "--obs-report-dir",
 }

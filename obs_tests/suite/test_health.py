@@ -34,18 +34,13 @@ def test_production_health(
     """``obs-tests health`` judges the stack: not CRITICAL, not UNKNOWN (on an HA stack, with the HA checks)."""
     grafana_url = _grafana_url(pytestconfig, contract)
     embedded = isinstance(stack, EmbeddedStack)
-    settings = HealthSettings(
-        prometheus_url=stack.prometheus_url,
-        alertmanager_url=stack.alertmanager_url,
+    settings = HealthSettings.of_stack(
+        stack,
+        contract,  # on an HA embedded stack: the HA checks of every replica and peer too
         grafana_url=grafana_url,
         grafana=GrafanaCredentials.from_env() if grafana_url else GrafanaCredentials(),
-        contract=contract,
         # the embedded stack has just been through chaos: judge counters over the last half minute only
         window=30.0 if embedded else 600.0,
-        # an HA embedded stack: the HA checks of every replica and peer too
-        prometheus_replicas=tuple(stack.prometheus_urls[1:]) if isinstance(stack, EmbeddedStack) else (),
-        alertmanager_peers=tuple(stack.alertmanager_urls[1:]) if isinstance(stack, EmbeddedStack) else (),
-        replica_label=contract.stack.topology.replica_label,
     )
     if isinstance(stack, EmbeddedStack):
         stack.heal()

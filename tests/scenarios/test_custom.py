@@ -1,6 +1,11 @@
 from __future__ import annotations
 
-from obs_tests.scenarios.custom import equity_grew, pipeline_resumed_after_restart, recovered_after_failures
+from obs_tests.scenarios.custom import (
+    duplicates_stop_after_heal,
+    equity_grew,
+    pipeline_resumed_after_restart,
+    recovered_after_failures,
+)
 from obs_tests.scenarios.timeline import Event, Timeline
 
 T = 1_800_000_000.0
@@ -70,3 +75,44 @@ def test_recovered_after_failures_needs_fetches_and_indicators_after_the_last_fa
         "after the last of 2 failures: 0 prices fetched, 0 indicator updates",
     )
     assert recovered_after_failures(good)[0] is False
+
+
+def _partition(*notes: tuple[float, str, str]) -> Timeline:
+    """alertmanager-2 paused at T+2, resumed at T+10; notifications (time after T, alert, status)."""
+    timeline = Timeline(origin=T)
+    timeline.add(Event(T + 2.0, "fault", "partition", "applied", {}, {"what": "pause alertmanager-2"}))
+    timeline.add(Event(T + 10.0, "revert", "partition", "reverted"))
+    for at, alert, status in notes:
+        labels = {"alertname": alert}
+        timeline.add(Event(T + at, "notification", alert, status, labels, {"receiver": "critical"}))
+    return timeline
+
+
+def test_a_partition_passes_when_its_duplicates_stop_within_the_dedup_bound_of_the_heal() -> None:
+    ok, message = duplicates_stop_after_heal(
+        _partition((1.0, "GatewayDown", "firing"), (5.0, "GatewayDown", "firing"), (11.0, "GatewayDown", "firing"))
+    )
+    assert ok, message
+    assert message.startswith("partition 8.0s (+2.0s to +10.0s): 2 duplicate notification(s), 1 during it")
+    assert "1 within the 4s dedup bound after the heal, none later" in message
+    watchdog_repeats = _partition(*((float(t), "Watchdog", "firing") for t in range(0, 30, 5)))
+    assert duplicates_stop_after_heal(watchdog_repeats) == (
+        True,
+        "partition 8.0s (+2.0s to +10.0s): 0 duplicate notification(s), 0 during it (none), 0 within the 4s dedup "
+        "bound after the heal, none later",
+    )
+
+
+def test_a_partition_fails_when_duplicates_go_on_after_the_heal_or_there_was_none() -> None:
+    ok, message = duplicates_stop_after_heal(
+        _partition((1.0, "GatewayDown", "firing"), (20.0, "GatewayDown", "firing"))
+    )
+    assert not ok
+    assert "1 later than that: GatewayDown firing +20.0s — the peers did not converge" in message
+    assert duplicates_stop_after_heal(Timeline(origin=T)) == (
+        False,
+        "no Alertmanager peer was paused: no partition to judge",
+    )
+    never = Timeline(origin=T)
+    never.add(Event(T + 2.0, "fault", "partition", "applied", {}, {"what": "pause alertmanager-2"}))
+    assert duplicates_stop_after_heal(never) == (False, "the partition (partition) never healed")

@@ -198,3 +198,58 @@ def test_notifications_count_from_when_the_change_happened_not_when_a_late_poll_
     assert all(a.passed for a in found), found
     _, missed = _timed(tmp_path, [e for e in INCIDENT if e.t not in (103.5, 112.5)])
     assert missed.notified_at is None and missed.resolved_notified_at is None
+
+
+def _note(t: float, status: str, sender: str) -> Event:
+    labels = {"alertname": "GatewayDown", "severity": "critical"}
+    return Event(t, "notification", "GatewayDown", status, labels, {"receiver": "critical", "sender": sender})
+
+
+def _counted(tmp_path: Path, notes: Sequence[Event], status: str = "firing") -> AssertionResult:
+    judge = _judge(tmp_path, "{name: closed, increase: 'x_total', min: 10}")
+    judge.result.started_at = 100.0
+    for note in notes:
+        judge.timeline.add(note)
+    found: list[AssertionResult] = []
+    judge._judge_notification(
+        {"alert": "GatewayDown", "receiver": "critical", "status": status, "count": 1}, found.append
+    )
+    (outcome,) = found
+    return outcome
+
+
+def test_exactly_once_passes_on_one_notification_per_status(tmp_path: Path) -> None:
+    notes = [_note(103.0, "firing", "http://am-0/"), _note(110.0, "resolved", "http://am-0/")]
+    for status in ("firing", "resolved"):
+        outcome = _counted(tmp_path, notes, status)
+        assert outcome.passed, outcome
+        assert outcome.name == f"GatewayDown {status} notification to critical x1"
+        assert outcome.expected.startswith("exactly 1 within 4s after the first (dedup bound (1 peers - 1)")
+
+
+def test_exactly_once_fails_when_two_peers_notify_the_same_change_and_names_them(tmp_path: Path) -> None:
+    notes = [_note(103.0, "firing", "http://am-0/"), _note(103.1, "firing", "http://am-1/")]
+    outcome = _counted(tmp_path, notes)
+    assert not outcome.passed
+    assert outcome.actual == "2 (at +3.0s from http://am-0/, +3.1s from http://am-1/)"
+    assert "expected exactly 1" in outcome.message
+
+
+def test_exactly_once_fails_when_none_came(tmp_path: Path) -> None:
+    outcome = _counted(tmp_path, [_note(103.0, "resolved", "http://am-0/")])
+    assert not outcome.passed and outcome.actual == "0"
+
+
+def test_a_flap_after_the_resolve_and_late_repeats_are_reported_not_counted(tmp_path: Path) -> None:
+    """A peer whose flush began before it had the resolve sends a stale "firing" after the "resolved":
+    not a second notification of the incident's firing, but shown."""
+    flap = [
+        _note(103.0, "firing", "http://am-0/"),
+        _note(105.0, "resolved", "http://am-0/"),
+        _note(105.6, "firing", "http://am-1/"),
+    ]
+    outcome = _counted(tmp_path, flap)
+    assert outcome.passed, outcome
+    assert outcome.actual == "1 (at +3.0s from http://am-0/); then 1 more, not counted (at +5.6s from http://am-1/)"
+    late = _counted(tmp_path, [_note(103.0, "firing", "http://am-0/"), _note(130.0, "firing", "http://am-0/")])
+    assert late.passed and "then 1 more, not counted (at +30.0s" in late.actual

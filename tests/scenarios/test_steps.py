@@ -1,16 +1,22 @@
 from __future__ import annotations
 
+import dataclasses
 import threading
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from obs_tests.clients.prometheus import PrometheusClient
+from obs_tests.errors import WaitTimeout
+from obs_tests.health.status import CheckResult, HealthReport, Problem, Status
+from obs_tests.scenarios import steps as steps_module
 from obs_tests.scenarios.model import STEP_KINDS, Step
 from obs_tests.scenarios.results import AssertionResult
-from obs_tests.scenarios.step_types import AssertState, Load, Revert, WaitForMetric, WaitForTime
-from obs_tests.scenarios.steps import STEP_HANDLERS, StepContext, run_steps, stop_background_loads
+from obs_tests.scenarios.step_types import AssertState, Load, Revert, WaitForHealth, WaitForMetric, WaitForTime
+from obs_tests.scenarios.steps import STEP_HANDLERS, StepContext, names_in, run_steps, stop_background_loads
 from obs_tests.scenarios.timeline import Timeline
+from obs_tests.stack import ExternalStack
 from obs_tests.workloads import LoadRun, LoadSpec
 from tests.loopback import lenient_gateway, serving
 
@@ -140,3 +146,52 @@ def test_a_load_step_left_running_gets_its_report_when_the_scenario_stops_it(clo
     assert report["background"] is True and report["users"] == 2
     assert report["requests"] == report["report"]["total"]["requests"] > 0
     assert report["failures"] == report["report"]["total"]["failures"]
+
+
+def _health(status: Status, *subjects: str) -> HealthReport:
+    problems = [Problem(status, subject, "its last configuration reload failed") for subject in subjects]
+    return HealthReport([CheckResult.judge("ha.reloads", "ha", "every reload succeeded", problems)])
+
+
+def _health_ctx(monkeypatch: pytest.MonkeyPatch, *reports: HealthReport) -> StepContext:
+    """A context whose health runs answer ``reports`` in turn (the last one from then on)."""
+    answers = list(reports)
+    monkeypatch.setattr(steps_module, "run_health", lambda settings: answers.pop(0) if len(answers) > 1 else answers[0])
+    ctx = _ctx()
+    chaos = SimpleNamespace(backend=ExternalStack("http://127.0.0.1:9", "http://127.0.0.1:9"))
+    return dataclasses.replace(ctx, chaos=chaos)  # type: ignore[arg-type]
+
+
+def test_wait_for_health_passes_once_the_check_names_the_member(monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx = _health_ctx(
+        monkeypatch,
+        _health(Status.OK),
+        _health(Status.CRITICAL, "prometheus-21 (http://127.0.0.1:9021)"),  # another replica: not it
+        _health(Status.CRITICAL, "prometheus-2 (http://127.0.0.1:9020)"),
+    )
+    said = STEP_HANDLERS["wait_for_health"](ctx, WaitForHealth("ha.reloads", "critical", "prometheus-2", 10))
+    assert said.startswith("ha.reloads critical (prometheus-2 (http://127.0.0.1:9020): its last configuration reload")
+
+
+def test_wait_for_health_fails_when_the_check_never_gets_there(monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx = _health_ctx(monkeypatch, _health(Status.OK))
+    with pytest.raises(
+        WaitTimeout, match=r"health check ha\.reloads critical naming prometheus-2; last seen: ha\.reloads ok"
+    ):
+        STEP_HANDLERS["wait_for_health"](ctx, WaitForHealth("ha.reloads", "critical", "prometheus-2", 0.6))
+    with pytest.raises(WaitTimeout, match=r"no health check ha\.nope here \(checks: ha\.reloads\)"):
+        STEP_HANDLERS["wait_for_health"](ctx, WaitForHealth("ha.nope", "critical", None, 0.6))
+
+
+@pytest.mark.parametrize(
+    ("name", "subject", "named"),
+    [
+        ("alertmanager", "alertmanager (http://127.0.0.1:9093)", True),
+        ("alertmanager", "alertmanager-2 (http://127.0.0.1:9094)", False),
+        ("prometheus-2", "prometheus-2 (http://127.0.0.1:9091)", True),
+        ("prometheus-2", "prometheus-21 (http://127.0.0.1:9092)", False),
+        ("gateway", "gateway/127.0.0.1:8080", True),
+    ],
+)
+def test_names_in_matches_a_whole_name(name: str, subject: str, named: bool) -> None:
+    assert names_in(name, subject) is named

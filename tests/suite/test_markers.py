@@ -154,8 +154,8 @@ def test_a_marker_selection_starts_only_the_scenarios_it_selects() -> None:
     assert [item.name for item in edge.items] == [f"test_scenario[{name}]" for name in edge.scenarios]
 
 
-def _scenario(*faults: FaultSpec, drives_load: bool = False) -> Any:
-    return SimpleNamespace(chaos=[SimpleNamespace(spec=f) for f in faults], drives_load=drives_load)
+def _scenario(*faults: FaultSpec, drives_load: bool = False, topology: str | None = None) -> Any:
+    return SimpleNamespace(chaos=[SimpleNamespace(spec=f) for f in faults], drives_load=drives_load, topology=topology)
 
 
 @pytest.mark.parametrize(
@@ -181,6 +181,7 @@ def _scenario(*faults: FaultSpec, drives_load: bool = False) -> Any:
             id="valid-load",
         ),
         pytest.param(_scenario(), set(), id="no-fault"),
+        pytest.param(_scenario(FaultSpec("bad", "failed_reload", "prometheus-2"), topology="ha"), {"ha"}, id="ha"),
     ],
 )
 def test_a_scenario_is_marked_by_what_it_does(scenario: Any, expected: set[str]) -> None:
