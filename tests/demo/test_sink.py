@@ -43,8 +43,13 @@ def test_sink_parse_payload_flattens_alerts() -> None:
     assert notes[0].receiver == "team-x"
     assert notes[0].to_json()["labels"]["alertname"] == "GatewayDown"
     assert notes[0].received_at == 12.5
+    assert notes[0].sender == "http://127.0.0.1:9093"  # the Alertmanager that sent it
     _, notes = parse_payload(orjson.dumps(alertmanager_payload()), "pager", 1.0)
     assert notes[0].receiver == "pager"
+    unsigned = {k: v for k, v in alertmanager_payload().items() if k != "externalURL"}
+    assert parse_payload(orjson.dumps(unsigned), None, 1.0)[1][0].to_json()["sender"] is None
+    with pytest.raises(PayloadInvalid, match="externalURL must be a string"):
+        parse_payload(orjson.dumps({**alertmanager_payload(), "externalURL": 9093}), None, 1.0)
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import jsonschema
@@ -16,6 +17,7 @@ from obs_tests.config.validation import load_schema
 from obs_tests.health import HealthReport, HealthSettings, Status, run_health
 from obs_tests.health.prometheus_alerting import judge_alertmanagers
 from obs_tests.health.prometheus_rules import judge_rules
+from obs_tests.stack import ExternalStack
 
 from .conftest import FakeApi, Route
 
@@ -483,3 +485,23 @@ def test_last_increase_queries_run_on_prometheus_syntax() -> None:
     finally:
         path.unlink(missing_ok=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_settings_of_a_stack_name_every_replica_and_peer() -> None:
+    """On an HA stack the health run reads every other replica and peer, each named by its component."""
+    external = ExternalStack("http://127.0.0.1:9090", "http://127.0.0.1:9093")
+    single = HealthSettings.of_stack(external, window=30.0)
+    assert (single.prometheus_replicas, single.alertmanager_peers, single.window) == ((), (), 30.0)
+    assert single.member_names == {"http://127.0.0.1:9090": "prometheus", "http://127.0.0.1:9093": "alertmanager"}
+    ha = SimpleNamespace(
+        prometheus_url="http://p1",
+        alertmanager_url="http://a1",
+        contract=None,
+        components=["prometheus", "prometheus-2", "alertmanager", "alertmanager-2", "alertmanager-3", "gateway"],
+        url=lambda name: f"http://{name}",
+    )
+    settings = HealthSettings.of_stack(ha)  # type: ignore[arg-type]
+    assert settings.prometheus_replicas == ("http://prometheus-2",)
+    assert settings.alertmanager_peers == ("http://alertmanager-2", "http://alertmanager-3")
+    assert settings.member_names["http://alertmanager-3"] == "alertmanager-3"
+    assert "http://gateway" not in settings.member_names

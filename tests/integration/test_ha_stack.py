@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from obs_tests.chaos.faults import FaultSpec, build_fault
 from obs_tests.checks.ha import check_alertmanagers, check_external_labels, check_ha, check_mesh, check_reloads
 from obs_tests.checks.ha_view import HaView, fetch_ha
 from obs_tests.clients.alertmanager import AlertmanagerClient
@@ -24,6 +25,9 @@ from obs_tests.clients.webhook_sink import SinkClient
 from obs_tests.config.contract import Contract, load_contract
 from obs_tests.config.topology import Topology
 from obs_tests.core.waiting import Poll, wait_for
+from obs_tests.errors import UsageError
+from obs_tests.scenarios.lanes import SharedStack, run_scenarios
+from obs_tests.scenarios.model import Catalog, load_scenario
 from obs_tests.stack.embedded import EmbeddedStack
 from obs_tests.stack.ports import allocate_ports
 from obs_tests.stack.probes import HttpProbe
@@ -32,6 +36,13 @@ from obs_tests.stack.process import ManagedProcess, Spawner
 from .helpers import ROOT, obs_tests
 
 pytestmark = [pytest.mark.stack]
+
+HA_SCENARIOS = (
+    "ha-alertmanager-partition",
+    "ha-alertmanager-peer-down",
+    "ha-prometheus-failed-reload",
+    "ha-prometheus-replica-down",
+)
 
 
 def ha_contract(replicas: int = 2, peers: int = 3) -> Contract:
@@ -237,20 +248,37 @@ def test_one_firing_alert_is_notified_exactly_once_across_replicas_and_peers(ha_
 
 
 def test_a_failed_reload_on_one_replica_is_named(ha_stack: EmbeddedStack) -> None:
-    config = ha_stack.workdir / "config" / "prometheus-2.yml"
-    good = config.read_text(encoding="utf-8")
-    replica = PrometheusClient(ha_stack.url("prometheus-2"))
+    """The failed_reload fault: the replica refuses the configuration (500), keeps its last good one, and
+    ha/reload names it; reverted, the good one is back and reloaded."""
+    fault = build_fault(FaultSpec("bad-config", "failed_reload", "prometheus-2"), ha_stack)
+    good = ha_stack.config_file("prometheus-2").read_text(encoding="utf-8")
     try:
-        config.write_text(good + "\nscrape_configs: [unclosed\n", encoding="utf-8")
-        refused = replica.request("POST", "/-/reload", expect=(200, 500))
-        assert refused.status_code == 500  # Prometheus keeps running its previous config
+        fault.apply()
         findings = check_reloads(view_of(ha_stack))
         assert [f.subject.split(" ")[0] for f in findings] == ["prometheus-2"], findings
         assert "last configuration reload failed" in findings[0].message
     finally:
-        config.write_text(good, encoding="utf-8")
-        replica.reload()
+        fault.revert()
+    assert ha_stack.config_file("prometheus-2").read_text(encoding="utf-8") == good
     assert check_reloads(view_of(ha_stack)) == []
+    with pytest.raises(UsageError, match="'gateway' has no configuration obs-tests can break"):
+        build_fault(FaultSpec("bad", "failed_reload", "gateway"), ha_stack).apply()
+
+
+@pytest.mark.parametrize("name", HA_SCENARIOS)
+def test_the_ha_scenarios_pass_on_the_ha_stack(ha_stack: EmbeddedStack, name: str) -> None:
+    """scenarios/ha-*.yaml, each judged against its bound; the exactly-once counts are the webhook sink's."""
+    catalog = Catalog.from_contract(ha_stack.contract, ha_stack.components)
+    scenario = load_scenario(ROOT / "scenarios" / f"{name}.yaml", catalog)
+    (result,) = run_scenarios([scenario], SharedStack(ha_stack, name="ha stack"))
+    assert result.passed, "\n".join(f"{a.name}: {a.message or a.actual}" for a in result.failures()) + (
+        result.error or ""
+    )
+    if name.endswith("-down"):  # exactly once, firing and resolved, counted at the sink
+        assert [a.name for a in result.assertions if a.name.endswith(" x1")] == [
+            "GatewayDown firing notification to critical x1",
+            "GatewayDown resolved notification to critical x1",
+        ]
 
 
 def test_the_first_peer_killed_the_next_notifies_still_exactly_once(ha_stack: EmbeddedStack) -> None:

@@ -102,3 +102,34 @@ def test_a_scenario_drives_load_through_its_setup_a_load_step_or_a_load_fault(ca
     assert shipped["gateway-high-error-rate"].drives_load  # a load fault (and setup load)
     assert shipped["orchestrator-stalled-consumer-lag"].drives_load  # a load step
     assert not shipped["bot-down"].drives_load and not shipped["market-flash-crash"].drives_load
+
+
+def test_an_ha_scenario_loads_on_a_single_catalog_and_says_what_it_needs(catalog: Catalog) -> None:
+    """The HA scenarios name replicas and peers a single stack has not: they load (and are skipped by
+    the suite), and a runner refuses them on a stack without replicas and peers, saying why."""
+    ha = {s.name: s for s in load_scenarios(ROOT / "scenarios", catalog) if s.topology == "ha"}
+    assert sorted(ha) == [
+        "ha-alertmanager-partition",
+        "ha-alertmanager-peer-down",
+        "ha-prometheus-failed-reload",
+        "ha-prometheus-replica-down",
+    ]
+    assert "alertmanager-2" not in catalog.components and "alertmanager-2" in catalog.ha_components
+    single = catalog.components
+    reason = ha["ha-alertmanager-peer-down"].not_runnable_on(single)  # names only components single has too
+    assert reason is not None and "needs the HA topology" in reason and "--topology ha" in reason
+    assert ha["ha-alertmanager-peer-down"].not_runnable_on(catalog.ha_components) is None
+    assert load_scenarios(ROOT / "scenarios", catalog)[0].not_runnable_on(single) is None  # not an HA one
+
+
+def test_an_ha_scenario_still_names_only_components_of_the_ha_stack(catalog: Catalog, tmp_path: Path) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text(
+        "name: x\ntopology: ha\nchaos:\n  - {name: f, kind: kill, target: alertmanager-7, at: 0}\n"
+        "steps:\n  - wait_for_fault: f\n"
+    )
+    with pytest.raises(ScenarioInvalid, match=r"chaos\[0\]\.target: unknown component 'alertmanager-7'"):
+        load_scenario(path, catalog)
+    path.write_text(path.read_text().replace("topology: ha\n", ""))
+    with pytest.raises(ScenarioInvalid, match=r"unknown component 'alertmanager-7'.*known: .*gateway"):
+        load_scenario(path, catalog)

@@ -54,3 +54,13 @@ def test_no_module_holding_a_stack_probes_it(module: str) -> None:
     text = (ROOT / "obs_tests" / module).read_text(encoding="utf-8")
     for probe in ("hasattr(", "getattr(", "stack: Any", "backend: Any"):
         assert probe not in text, f"obs_tests/{module} uses {probe} — use a member of obs_tests.stack.protocol.Stack"
+
+
+def test_only_the_embedded_stack_lets_a_fault_change_a_replicas_configuration() -> None:
+    external, compose = _stacks()
+    with pytest.raises(
+        ControlUnavailable, match="cannot change the configuration of 'prometheus': this stack is reached"
+    ):
+        external.config_file("prometheus")  # type: ignore[attr-defined]
+    with pytest.raises(ControlUnavailable, match="on a compose stack \\(mounted read-only\\)"):
+        compose.config_file("prometheus")  # type: ignore[attr-defined]

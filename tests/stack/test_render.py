@@ -42,6 +42,8 @@ def test_prometheus_config_from_contract_passes_promtool(tmp_path: Path) -> None
     assert config["global"]["scrape_interval"] == "1s"
     assert config["global"]["evaluation_interval"] == "1s"
     assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["127.0.0.1:20001"]
+    # within the alerts' endsAt (4 x the 1 s resend delay): a frozen Alertmanager holds no update back
+    assert config["alerting"]["alertmanagers"][0]["timeout"] == "1s"
     path = tmp_path / "prometheus.yml"
     path.write_text(yaml.safe_dump(config))
     result = subprocess.run(["promtool", "check", "config", str(path)], capture_output=True, text=True)

@@ -52,6 +52,22 @@ def test_a_scenarios_own_time_scale_wins_over_the_contract_but_not_over_the_comm
     assert explicit.scenario_time_scale([0.05]) == 0.3
 
 
+def test_the_topology_comes_from_the_command_line_or_environment_into_the_contract() -> None:
+    assert not resolve_settings({"contract": DEMO}, {}).contract.stack.topology.ha
+    from_env = resolve_settings({"contract": DEMO}, {"OBS_TOPOLOGY": "ha"})
+    assert from_env.topology_given and from_env.contract.stack.topology.alertmanager_peers == 3
+    given = resolve_settings({"contract": DEMO, "topology": "single"}, {"OBS_TOPOLOGY": "ha"})
+    assert not given.contract.stack.topology.ha
+
+
+def test_a_bad_topology_or_one_for_a_prometheus_of_yours_is_named(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"^OBS_TOPOLOGY triple: single or ha$"):
+        resolve_settings({"contract": DEMO}, {"OBS_TOPOLOGY": "triple"})
+    yours = _contract(tmp_path, "prometheus: http://prometheus:9090")
+    with pytest.raises(UsageError, match=r"^--topology ha: the topology is a shape of the embedded stack"):
+        resolve_settings({"contract": yours, "topology": "ha"}, {})
+
+
 def test_a_compose_stack_runs_its_rules_as_written_unless_told() -> None:
     assert resolve_settings({"contract": DEMO}, {}).compose_time_scale == 1.0
     assert resolve_settings({"contract": DEMO, "time_scale": "0.02"}, {}).compose_time_scale == 0.02
