@@ -7,6 +7,7 @@ import subprocess
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -224,3 +225,32 @@ def test_scenario_run_summary_prints_the_load_table_of_a_scenario_with_load(
     assert "          Locust: 460 requests in 4.1s" in table
     assert re.search(r"\n {10}signal +414 +41 +90\.1% +24 +21 +43 +190 +326 +100\.6\n", table)
     assert "Locust" not in out[out.index("PASSED  steady") :]
+
+
+def _loaded(*names: str) -> list[Any]:
+    from obs_tests.config.contract import load_contract  # noqa: PLC0415
+    from obs_tests.scenarios.model import Catalog, load_scenario  # noqa: PLC0415
+
+    catalog = Catalog.from_contract(load_contract(ROOT / "obs.yaml"))
+    return [load_scenario(ROOT / "scenarios" / f"{name}.yaml", catalog) for name in names]
+
+
+def test_scenario_run_picks_the_ha_stack_when_every_scenario_needs_it_and_skips_them_beside_others(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from obs_tests.commands.scenario import _shape_for  # noqa: PLC0415
+    from obs_tests.config.contract import load_contract, with_topology  # noqa: PLC0415
+    from obs_tests.errors import UsageError  # noqa: PLC0415
+
+    contract = load_contract(ROOT / "obs.yaml")
+    ha_only = _loaded("ha-alertmanager-peer-down", "ha-prometheus-replica-down")
+    shaped, kept = _shape_for(contract, ha_only, given=False)
+    assert shaped.stack.topology.ha and kept == ha_only
+    mixed = _loaded("gateway-down", "ha-alertmanager-peer-down")
+    shaped, kept = _shape_for(contract, mixed, given=False)
+    assert not shaped.stack.topology.ha and [s.name for s in kept] == ["gateway-down"]
+    assert "skipped (they need an HA stack: --topology ha): ha-alertmanager-peer-down" in capsys.readouterr().err
+    with pytest.raises(UsageError, match="ha-alertmanager-peer-down, ha-prometheus-replica-down: they need an HA"):
+        _shape_for(contract, ha_only, given=True)  # --topology single
+    ha = with_topology(contract, "ha")
+    assert _shape_for(ha, mixed, given=True) == (ha, mixed)  # an HA stack runs them all

@@ -40,3 +40,23 @@ def test_each_item_of_the_contract_is_a_test_named_after_it(tmp_path: Path) -> N
     assert expected <= collected
     assert len(alerts) > 3 and "test_job[gateway]" in collected
     assert any(name.startswith("test_scenario[") for name in collected)
+
+
+def _ran(tmp_path: Path, *options: str) -> str:
+    (tmp_path / "test_params.py").write_text("def test_scenario(contract_scenario): pass\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OBS_", "PYTEST_"))}
+    argv = [sys.executable, "-m", "pytest", "-rs", "-p", "no:cacheprovider", f"--obs-contract={ROOT / 'obs.yaml'}"]
+    done = subprocess.run([*argv, *options, "test_params.py"], cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_an_ha_scenario_is_skipped_on_a_single_stack_and_runs_on_an_ha_one(tmp_path: Path) -> None:
+    single = _ran(tmp_path, "-k", "ha-prometheus or gateway-down")
+    assert "1 passed, 2 skipped" in single, single  # gateway-down; ha-prometheus-failed-reload, -replica-down
+    assert (
+        "needs the HA topology (Prometheus replicas and an Alertmanager cluster): obs-tests check --topology ha"
+        in single
+    )
+    ha = _ran(tmp_path, "--obs-topology=ha", "-k", "ha-prometheus or gateway-down")
+    assert "3 passed, 31 deselected" in ha and "SKIPPED" not in ha, ha
