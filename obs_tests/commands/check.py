@@ -55,6 +55,14 @@ def _exit_code(code: int | pytest.ExitCode) -> int:
     return _EXIT.get(pytest.ExitCode(code), 2)
 
 
+def _mode(settings: RunSettings) -> str:
+    """``stack at <url>``, ``embedded stack`` or ``embedded stack (ha: 2 Prometheus replicas, …)``."""
+    if settings.prometheus_url:
+        return f"stack at {settings.prometheus_url}"
+    topology = settings.contract.stack.topology
+    return f"embedded stack ({topology.describe()})" if topology.ha else "embedded stack"
+
+
 def _probe_given_servers(settings: RunSettings) -> None:
     """The servers of yours answer as what they are (else exit 2 before any check runs)."""
     if settings.prometheus_url:
@@ -183,8 +191,7 @@ def check(
     shutil.rmtree(log_dir, ignore_errors=True)
     junit = report_dir / "junit.xml"
     args = _pytest_args(junit, verbose=verbose, keyword=keyword, markexpr=markexpr, extra=pytest_args)
-    shape = f" ({contract.stack.topology.describe()})" if contract.stack.topology.ha else ""
-    mode = f"stack at {prom_url}" if prom_url else f"embedded stack{shape}"
+    mode = _mode(settings)
     click.echo(f"obs-tests check — {mode}, contract {contract_path}")
     collector = SummaryCollector()
     started, started_wall = time.monotonic(), time.time()

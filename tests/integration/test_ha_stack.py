@@ -232,7 +232,9 @@ def _exactly_one(sink: SinkClient, since: float, status: str, bound: float) -> d
 
 
 def test_one_firing_alert_is_notified_exactly_once_across_replicas_and_peers(ha_stack: EmbeddedStack) -> None:
-    # both replicas fire GatewayDown and send it to all three peers: six copies, one notification
+    # both replicas fire GatewayDown and send it to all three peers: six copies, one notification — in a
+    # fresh group (the heal waits until no peer keeps an earlier incident's), as a scenario starts
+    ha_stack.heal()
     sink = SinkClient(ha_stack.url("webhook-sink"))
     topology = ha_stack.topology
     bound = topology.dedup_bound  # + gossip and a group tick
@@ -284,6 +286,7 @@ def test_the_ha_scenarios_pass_on_the_ha_stack(ha_stack: EmbeddedStack, name: st
 def test_the_first_peer_killed_the_next_notifies_still_exactly_once(ha_stack: EmbeddedStack) -> None:
     # the peer at position 0 notifies first; killed, the one at position 1 notifies after peer_timeout,
     # and the last one, seeing that in the gossiped notification log, does not
+    ha_stack.heal()
     positions = {p.name: p.metrics.get("alertmanager_peer_position") for p in view_of(ha_stack).peers}
     first = next(name for name, position in positions.items() if position == 0.0)
     sink = SinkClient(ha_stack.url("webhook-sink"))
