@@ -4,11 +4,9 @@ Usage: .venv/bin/python benchmarks/ha_partition.py [--minutes 1] [--pause 6]
 
 Starts the HA embedded stack (2 Prometheus replicas, 3 Alertmanager peers) and runs incidents back to
 back — the gateway killed until GatewayDown's firing notification reaches the webhook sink, then started
-until its resolved notification does — for ``--minutes`` in each of these modes:
+until its resolved notification does — for ``--minutes`` in each of two modes:
 
-- ``healthy, fresh groups`` (``--fresh-minutes``): the mesh whole, each incident once no peer keeps the last
-  one's group (as scenarios start: up to Alertmanager's 30 s group maintenance);
-- ``healthy``: the mesh whole, incidents back to back (the alert comes back into the last one's group);
+- ``healthy``: the mesh whole;
 - ``partitioned``: ``alertmanager-2`` frozen (SIGSTOP) for ``--pause`` s from the start of each incident,
   then resumed, and the next incident waits until the three peers are one mesh again.
 
@@ -36,7 +34,7 @@ from obs_tests.clients.webhook_sink import SinkClient  # noqa: E402
 from obs_tests.config.contract import load_contract, with_topology  # noqa: E402
 from obs_tests.core.waiting import Poll, wait_for  # noqa: E402
 from obs_tests.stack import EmbeddedStack  # noqa: E402
-from obs_tests.stack.readiness import wait_cluster_formed, wait_groups_fresh  # noqa: E402
+from obs_tests.stack.readiness import wait_cluster_formed  # noqa: E402
 
 ALERT, RECEIVER = "GatewayDown", "critical"
 
@@ -82,14 +80,10 @@ def count(notes: list[dict[str, Any]], incidents: int) -> dict[str, int]:
     return {"notifications": len(statuses), "duplicates": max(extra, 0), "in_a_row": repeats}
 
 
-def run_mode(
-    stack: EmbeddedStack, sink: SinkClient, minutes: float, pause: float | None, *, fresh: bool = False
-) -> dict[str, Any]:
+def run_mode(stack: EmbeddedStack, sink: SinkClient, minutes: float, pause: float | None) -> dict[str, Any]:
     since = time.time()
     incidents = 0
     while time.time() - since < minutes * 60:
-        if fresh:  # no peer keeps the last incident's group: every peer flushes group_wait after the alert
-            wait_groups_fresh(stack.alertmanager_urls, timeout=60, stop=threading.Event())
         incident(stack, sink, pause)
         incidents += 1
         wait_cluster_formed(stack.alertmanager_urls, timeout=60, stop=threading.Event())
@@ -98,21 +92,26 @@ def run_mode(
     notes = _notes(sink, since)
     counted = count(notes, incidents)
     senders = sorted({str(n.get("sender")) for n in notes})
-    return {"incidents": incidents, "minutes": elapsed / 60, **counted, "senders": senders}
+    ordered = sorted(notes, key=lambda n: n["received_at"])
+    in_a_row = [
+        f"{b['status']} +{a['received_at'] - since:.1f}s from {a.get('sender')} and +{b['received_at'] - since:.1f}s "
+        f"from {b.get('sender')}"
+        for a, b in itertools.pairwise(ordered)
+        if a["status"] == b["status"]
+    ]
+    return {"incidents": incidents, "minutes": elapsed / 60, **counted, "senders": senders, "pairs": in_a_row}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=1.0, help="per mode")
     parser.add_argument("--pause", type=float, default=6.0, help="seconds alertmanager-2 stays frozen")
-    parser.add_argument("--fresh-minutes", type=float, default=4.0, help="the healthy mode with fresh groups")
     args = parser.parse_args()
     contract = with_topology(load_contract(ROOT / "obs.yaml"), "ha")
     print(f"topology: {contract.stack.topology.describe()}, peer timeout {contract.stack.topology.peer_timeout:g}s")
     with EmbeddedStack(contract) as stack:
         sink = SinkClient(stack.url("webhook-sink"))
         rows = {
-            "healthy, fresh groups": run_mode(stack, sink, args.fresh_minutes, None, fresh=True),
             "healthy": run_mode(stack, sink, args.minutes, None),
             f"partitioned ({args.pause:g}s)": run_mode(stack, sink, args.minutes, args.pause),
         }
@@ -124,6 +123,9 @@ def main() -> int:
             f"{row['duplicates']:5} {row['in_a_row']:8} {per_minute:8.2f}"
         )
     print("senders:", ", ".join(rows["healthy"]["senders"]))
+    for mode, row in rows.items():
+        for pair in row["pairs"]:
+            print(f"  {mode}: two {pair}")
     return 0
 
 

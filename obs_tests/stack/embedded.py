@@ -37,12 +37,10 @@ from obs_tests.stack.components import Component
 from obs_tests.stack.load_targets import prune_dead
 from obs_tests.stack.process import ManagedProcess, ProcessIdentity, Spawner, environ_copy
 from obs_tests.stack.readiness import (
-    DISPATCHER_MAINTENANCE,
     expected_targets,
     send_warm_up,
     wait_cluster_formed,
     wait_components_ready,
-    wait_groups_fresh,
     wait_targets_gone,
     wait_targets_up,
     wait_warm_up_visible,
@@ -448,9 +446,8 @@ class EmbeddedStack:
 
     def heal(self, timeout: float = 30.0) -> list[str]:
         """Undo every process fault: resume paused, start exited components; drop the load-job targets of
-        Locust processes that are gone; wait until all are ready, the Alertmanager peers one mesh again
-        keeping no group of resolved alerts (:func:`wait_groups_fresh`), and every target up. Returns the
-        names of the components it had to fix."""
+        Locust processes that are gone; wait until all are ready, the Alertmanager peers one mesh again and
+        every target up. Returns the names of the components it had to fix."""
         fixed = []
         for name, proc in self.processes.items():
             if proc.paused:
@@ -473,9 +470,6 @@ class EmbeddedStack:
             # count itself first and notify what another notifies too
             if self.topology.alertmanager_peers > 1 and self.alertmanager_urls:
                 wait_cluster_formed(self.alertmanager_urls, timeout=timeout, stop=self._aborting)
-                wait_groups_fresh(
-                    self.alertmanager_urls, timeout=max(timeout, DISPATCHER_MAINTENANCE + 10), stop=self._aborting
-                )
             self._wait_targets_up()
         finally:
             self.startup_timeout = saved

@@ -28,12 +28,10 @@ from obs_tests.stack.process import ManagedProcess
 from obs_tests.stack.system_under_test import SystemUnderTest, WarmUp
 
 __all__ = [
-    "DISPATCHER_MAINTENANCE",
     "expected_targets",
     "send_warm_up",
     "wait_cluster_formed",
     "wait_components_ready",
-    "wait_groups_fresh",
     "wait_targets_gone",
     "wait_targets_up",
     "wait_warm_up_visible",
@@ -81,50 +79,6 @@ def wait_components_ready(
     except WaitTimeout as exc:
         tails = "\n".join(f"--- {n} ---\n{processes[n].log_tail(8)}" for n in pending)
         raise StackStartError(f"{exc.message}\n{tails}") from None
-
-
-#: Alertmanager's dispatcher removes a group whose alerts all resolved at its maintenance, this often
-DISPATCHER_MAINTENANCE = 30.0
-
-
-def _lingering_groups(client: AlertmanagerClient) -> int:
-    """Aggregation groups the peer keeps (``alertmanager_dispatcher_aggregation_groups``) beyond those
-    with an active alert (``/api/v2/alerts/groups``): groups of resolved alerts not yet removed."""
-    kept = 0.0
-    for line in client.request("GET", "/metrics").text.splitlines():
-        if line.startswith("alertmanager_dispatcher_aggregation_groups "):
-            kept = float(line.split()[-1])
-    active = client.request("GET", "/api/v2/alerts/groups").json()
-    return int(kept) - len([g for g in active if g.get("alerts")])
-
-
-def wait_groups_fresh(urls: list[str], *, timeout: float, stop: threading.Event) -> None:
-    """Until no Alertmanager peer keeps a group of resolved alerts. An alert coming back into such a group
-    is flushed at the group's next interval tick, and the peers' ticks drift apart by their position's wait
-    at every flush: two peers could then notify it at once. In a fresh group every peer flushes
-    ``group_wait`` after the alert came, and the positions keep them apart."""
-    clients = [AlertmanagerClient(url, timeout=2.0) for url in urls]
-
-    def probe() -> Poll[list[str]]:
-        left = []
-        for client in clients:
-            try:
-                lingering = _lingering_groups(client)
-            except (ObsTestsError, ValueError) as exc:
-                left.append(f"{client.base_url}: {exc}")
-                continue
-            if lingering > 0:
-                left.append(f"{client.base_url}: {lingering} group(s) of resolved alerts")
-        return Poll(not left, left, "; ".join(left) or "none")
-
-    wait_for(
-        probe,
-        timeout=timeout,
-        interval=0.5,
-        expected="no Alertmanager peer keeping a group of resolved alerts",
-        bound=f"the dispatcher removes them every {DISPATCHER_MAINTENANCE:g}s",
-        stop=stop,
-    )
 
 
 def wait_cluster_formed(urls: list[str], *, timeout: float, stop: threading.Event) -> None:

@@ -232,8 +232,7 @@ def _exactly_one(sink: SinkClient, since: float, status: str, bound: float) -> d
 
 
 def test_one_firing_alert_is_notified_exactly_once_across_replicas_and_peers(ha_stack: EmbeddedStack) -> None:
-    # both replicas fire GatewayDown and send it to all three peers: six copies, one notification — in a
-    # fresh group (the heal waits until no peer keeps an earlier incident's), as a scenario starts
+    # both replicas fire GatewayDown and send it to all three peers: six copies, one notification
     ha_stack.heal()
     sink = SinkClient(ha_stack.url("webhook-sink"))
     topology = ha_stack.topology

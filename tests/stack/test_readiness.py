@@ -10,8 +10,7 @@ import pytest
 
 from obs_tests.clients.prometheus import Target
 from obs_tests.config.contract import load_contract
-from obs_tests.errors import StackStartError, WaitTimeout
-from obs_tests.stack import readiness
+from obs_tests.errors import StackStartError
 from obs_tests.stack.components import Component
 from obs_tests.stack.readiness import (
     expected_targets,
@@ -135,14 +134,3 @@ def test_a_failed_warm_up_names_the_logs(tmp_path: Path) -> None:
     components = {"gateway": _component("gateway", True)}
     with pytest.raises(StackStartError, match=f"gateway refused the signal \\(logs: {tmp_path}\\)"):
         send_warm_up(System(), components, 1, tmp_path)  # type: ignore[arg-type]
-
-
-def test_a_peer_keeping_a_group_of_resolved_alerts_is_waited_for(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Alertmanager keeps a group whose alerts resolved until its maintenance; until then an alert coming
-    back is flushed at the group's drifted tick: the wait ends when every peer has only active groups."""
-    answers = iter([1, 1, 0])
-    monkeypatch.setattr(readiness, "_lingering_groups", lambda client: next(answers))
-    readiness.wait_groups_fresh(["http://127.0.0.1:1"], timeout=10, stop=threading.Event())
-    monkeypatch.setattr(readiness, "_lingering_groups", lambda client: 2)
-    with pytest.raises(WaitTimeout, match=r"2 group\(s\) of resolved alerts.*removes them every 30s"):
-        readiness.wait_groups_fresh(["http://127.0.0.1:1"], timeout=0.6, stop=threading.Event())
