@@ -77,7 +77,7 @@ def _duplicates(timeline: Timeline) -> list[Event]:
 def duplicates_stop_after_heal(timeline: Timeline) -> tuple[bool, str]:
     """A partition of the Alertmanager mesh (a ``pause`` fault on a peer, then its revert): count the
     duplicate notifications it caused, and pass when none came later than the dedup bound after it healed
-    (the default HA topology's: (3 peers - 1) x 1 s peer timeout + 2 s). A duplicate is a notification of
+    (the default HA topology's: (3 peers - 1) x 0.7 s peer timeout + 2 s). A duplicate is a notification of
     an alert, status and receiver already notified in the run (every receiver's ``repeat_interval``
     must outlast the scenario: the demo's is 4 h)."""
     pause = next(

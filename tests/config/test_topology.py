@@ -119,6 +119,6 @@ def test_shaped_holds_the_ha_defaults_once() -> None:
 
 
 def test_the_dedup_bound_is_the_last_peers_wait_plus_a_margin() -> None:
-    assert Topology.shaped("ha").dedup_bound == 2 * 1.0 + 2.0  # 3 peers, 1 s peer timeout
+    assert Topology.shaped("ha").dedup_bound == 2 * 0.7 + 2.0  # 3 peers, 0.7 s peer timeout
     assert Topology().dedup_bound == 2.0  # one Alertmanager: nothing waits, the flush margin only
     assert Topology(alertmanager_peers=5, peer_timeout=15.0).dedup_bound == 62.0

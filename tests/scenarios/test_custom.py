@@ -94,11 +94,11 @@ def test_a_partition_passes_when_its_duplicates_stop_within_the_dedup_bound_of_t
     )
     assert ok, message
     assert message.startswith("partition 8.0s (+2.0s to +10.0s): 2 duplicate notification(s), 1 during it")
-    assert "1 within the 4s dedup bound after the heal, none later" in message
+    assert "1 within the 3.4s dedup bound after the heal, none later" in message
     watchdog_repeats = _partition(*((float(t), "Watchdog", "firing") for t in range(0, 30, 5)))
     assert duplicates_stop_after_heal(watchdog_repeats) == (
         True,
-        "partition 8.0s (+2.0s to +10.0s): 0 duplicate notification(s), 0 during it (none), 0 within the 4s dedup "
+        "partition 8.0s (+2.0s to +10.0s): 0 duplicate notification(s), 0 during it (none), 0 within the 3.4s dedup "
         "bound after the heal, none later",
     )
 
