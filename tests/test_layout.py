@@ -31,11 +31,6 @@ TESTED_ELSEWHERE: dict[str, tuple[str, str, str]] = {
         "obs_tests.chaos.faults",
         "each fault through its controller",
     ),
-    "clients/alertmanager.py": (
-        "tests/integration/test_alerting_probes.py",
-        "AlertmanagerClient",
-        "a live Alertmanager",
-    ),
     "clients/services.py": ("tests/integration/test_metric_checks.py", "ServiceClient", "the live mock services"),
     "commands/health.py": ("tests/health/test_command.py", '"health"', "with the health package's tests"),
     "commands/init.py": ("tests/commands/test_starter.py", '"init"', "with the starter it drives"),

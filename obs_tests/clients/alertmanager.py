@@ -16,7 +16,7 @@ from typing import Any
 from obs_tests.clients.base import HttpApi
 from obs_tests.errors import AlertmanagerUnreachable
 
-__all__ = ["AlertmanagerClient", "iso"]
+__all__ = ["AlertmanagerClient", "ClusterClient", "iso"]
 
 
 def iso(ts: float) -> str:
@@ -104,3 +104,21 @@ class AlertmanagerClient(HttpApi):
     def expire_silence(self, silence_id: str) -> None:
         """Expire a silence now."""
         self.request("DELETE", f"/api/v2/silence/{silence_id}")
+
+
+class ClusterClient(AlertmanagerClient):
+    """The peers of an Alertmanager cluster as its senders see them: alerts are posted to every peer (as
+    each Prometheus replica does — the peers gossip notifications and silences, not alerts), everything
+    else is asked of the first."""
+
+    def __init__(self, urls: list[str], *, timeout: float = 10.0) -> None:
+        if not urls:
+            raise ValueError("a cluster client needs the URL of at least one peer")
+        super().__init__(urls[0], timeout=timeout)
+        self.others = [AlertmanagerClient(url, timeout=timeout) for url in urls[1:]]
+
+    def post_alerts(self, alerts: list[dict[str, Any]]) -> None:
+        """Post the alerts to every peer."""
+        super().post_alerts(alerts)
+        for peer in self.others:
+            peer.post_alerts(alerts)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from obs_tests.clients.alertmanager import AlertmanagerClient
+from obs_tests.clients.alertmanager import AlertmanagerClient, ClusterClient
 from obs_tests.clients.grafana import GrafanaClient
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.config.contract import Contract
@@ -142,8 +142,11 @@ def grafana(pytestconfig: pytest.Config) -> Iterator[GrafanaClient]:
 
 @pytest.fixture(scope="session")
 def alertmanager(stack: EmbeddedStack | ExternalStack) -> AlertmanagerClient:
-    """An Alertmanager API client (skips when the stack has no Alertmanager)."""
+    """An Alertmanager API client (skips when the stack has no Alertmanager); on an HA embedded stack it
+    posts alerts to every peer, as the Prometheus replicas do."""
     url = stack.alertmanager_url
     if not url:
         pytest.skip("the stack has no Alertmanager (give --alertmanager-url)")
+    if isinstance(stack, EmbeddedStack) and len(stack.alertmanager_urls) > 1:
+        return ClusterClient(stack.alertmanager_urls, timeout=10.0)
     return AlertmanagerClient(url, timeout=10.0)
