@@ -99,8 +99,6 @@ class Catalog:
     time_scale_given: bool = False
     #: the system's at-rest queries (:attr:`~obs_tests.stack.system_under_test.SystemUnderTest.at_rest`)
     at_rest: Sequence[str] = ()
-    #: the shape of the stack the scenarios run on
-    topology: Topology = field(default_factory=Topology)
     #: the components of an HA stack of the contract: what a ``topology: ha`` scenario may name, whatever
     #: the shape of this one (on a single stack such a scenario is loaded, then skipped)
     ha_components: Sequence[str] = ()
@@ -151,7 +149,6 @@ class Catalog:
             timing,
             time_scale is not None,
             at_rest,
-            topology,
             sorted(set(names) | set(component_names(system, ha))),
         )
 
