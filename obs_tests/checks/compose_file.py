@@ -38,6 +38,7 @@ __all__ = [
     "check_compose_test_file",
     "compose_command",
     "compose_config",
+    "service_command",
 ]
 
 #: image -> what it is; these must carry an explicit version tag
@@ -94,7 +95,8 @@ def compose_config(
     return (done.stderr + done.stdout).strip().replace(_PLACEHOLDER, "***") or f"exit status {done.returncode}"
 
 
-def _service_command(service: Mapping[str, Any]) -> list[str]:
+def service_command(service: Mapping[str, Any]) -> list[str]:
+    """A service's ``command`` as an argv list (a string command split on whitespace)."""
     command = service.get("command")
     if isinstance(command, str):
         return command.split()
@@ -123,7 +125,7 @@ def _check_services(where: str, services: Mapping[str, Any], system: SystemUnder
                     f"{PINNED_IMAGES[repo]} image '{image}' is not pinned — use a version tag",
                 )
             )
-        argv = _service_command(service)
+        argv = service_command(service)
         if system is not None and system.check_command is not None and argv[:3] == ["python", "-m", system.module]:
             said = system.check_command(argv[3:])
             if said is not None:
@@ -151,7 +153,7 @@ def check_compose_consistency(
         return [Finding("compose", where, "expected a mapping with 'services' at the top level")]
     services: dict[str, Any] = data.get("services") or {}
     findings = _check_services(where, services, system)
-    ports = {name: _listen_port(_service_command(s)) for name, s in services.items() if isinstance(s, dict)}
+    ports = {name: _listen_port(service_command(s)) for name, s in services.items() if isinstance(s, dict)}
     try:
         prometheus = load_yaml(prometheus_config, error=ConfigInvalid) or {}
     except ConfigInvalid as exc:
@@ -226,7 +228,7 @@ def _check_grafana_mounts(where: str, compose: Path, services: Mapping[str, Any]
 def _check_locust_profile(where: str, services: Mapping[str, Any], *, scraped_load: bool) -> list[Finding]:
     """Profile ``locust`` has a master and a worker, and Prometheus scrapes the workers as job ``load``."""
     profile = {n: s for n, s in services.items() if isinstance(s, dict) and "locust" in (s.get("profiles") or [])}
-    commands = {n: _service_command(s) for n, s in profile.items()}
+    commands = {n: service_command(s) for n, s in profile.items()}
     if not any("--master" in c for c in commands.values()) or not any("--worker" in c for c in commands.values()):
         return [Finding("compose", where, "profile 'locust' needs a Locust master and a worker service")]
     if not scraped_load:
@@ -278,7 +280,7 @@ def check_compose_test_file(test_file: Path, compose: Path) -> list[Finding]:
                 "compose", where, f"no service '{TEST_RUNNER}' in profile 'test' — add one that runs obs-tests check"
             )
         ]
-    argv = _service_command(runner)
+    argv = service_command(runner)
     if argv[:2] != ["obs-tests", "check"]:
         return [
             Finding(
@@ -287,7 +289,7 @@ def check_compose_test_file(test_file: Path, compose: Path) -> list[Finding]:
         ]
     findings = _check_runner_urls(where, argv, services, runner.get("depends_on") or {})
     if not any(
-        str(a).startswith("--storage.tsdb.retention.time=") for a in _service_command(services.get("prometheus") or {})
+        str(a).startswith("--storage.tsdb.retention.time=") for a in service_command(services.get("prometheus") or {})
     ):
         findings.append(
             Finding(

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from obs_tests.checks.compose_file import check_compose, check_compose_test_file
+from obs_tests.checks.compose_ha import check_compose_ha_file
 from obs_tests.checks.dashboard_schema import validate_dashboard_file
 from obs_tests.checks.dashboards_lint import lint_dashboards
 from obs_tests.checks.empty_declarations import check_expectations
@@ -161,21 +162,26 @@ def check_dashboards(contract: Contract) -> Section:
 def check_compose_file(contract: Contract) -> Section:
     """``docker-compose config`` (offline, with and without the locust profile) and its agreement with the
     services, prometheus.yml and the Grafana provisioning — when the project has a docker-compose.yml; and
-    its ``docker-compose.test.yml`` (the test runner), when there is one."""
+    its ``docker-compose.test.yml`` (the test runner) and ``docker-compose.ha.yml`` (the HA topology), when there
+    are."""
     section = Section("docker-compose")
     path = contract.root / "docker-compose.yml"
     if not path.is_file():
         return section
     test_file = path.with_name("docker-compose.test.yml")
+    ha_file = path.with_name("docker-compose.ha.yml")
+    single_config = contract.files.prometheus_config
     try:
-        section.findings = check_compose(path, contract.files.prometheus_config, load_system(contract.stack.system))
+        section.findings = check_compose(path, single_config, load_system(contract.stack.system))
         if test_file.is_file():
             section.findings += check_compose_test_file(test_file, path)
+        if ha_file.is_file():
+            label = contract.stack.topology.replica_label
+            section.findings += check_compose_ha_file(ha_file, path, single_config, replica_label=label)
     except ToolError as exc:
         section.findings = [Finding("compose", display_path(path), str(exc), "warning")]
     section.checked.append(display_path(path))
-    if test_file.is_file():
-        section.checked.append(display_path(test_file))
+    section.checked += [display_path(f) for f in (test_file, ha_file) if f.is_file()]
     failure = "\n".join(str(f) for f in section.errors) or None
     section.cases.append(Case(path.name, "docker-compose", failure=failure))
     return section

@@ -337,6 +337,20 @@ def test_lint_checks_the_compose_test_runner_file_beside_the_compose_file(projec
     assert "'alertmanager' listens on port 9093, not 9094" in out
 
 
+def test_lint_checks_the_compose_ha_overlay_beside_the_compose_file(project: Path) -> None:
+    shutil.copytree(ROOT / "grafana", project / "grafana")
+    for name in ("docker-compose.yml", "docker-compose.ha.yml", "Dockerfile"):
+        shutil.copy(ROOT / name, project / name)
+    code, out = _lint(project)
+    assert code == 0, out
+    assert "docker-compose.ha.yml" in out
+    ha_file = project / "docker-compose.ha.yml"
+    ha_file.write_text(ha_file.read_text().replace("OBS_REPLICA: prometheus-2", "OBS_REPLICA: prometheus"))
+    code, out = _lint(project)
+    assert code == 1, out
+    assert "replicas prometheus, prometheus-2 have the same replica=prometheus — give each its own" in out
+
+
 def test_lint_checks_the_grafana_provisioning_files_beside_the_contract(project: Path) -> None:
     shutil.copytree(ROOT / "grafana", project / "grafana")
     code, out = _lint(project)
