@@ -59,7 +59,6 @@ TESTED_ELSEWHERE: dict[str, tuple[str, str, str]] = {
     ),
     "scenarios/bounds.py": ("tests/scenarios/test_races.py", "bounds", "the race check is its user"),
     "scenarios/record.py": ("tests/integration/test_chaos.py", "obs_tests.scenarios.record", "records a live run"),
-    "scenarios/timeline.py": ("tests/scenarios/test_judge.py", "timeline", "judged through the judge"),
     "demo/__main__.py": ("tests/demo/test_main.py", "__main__", "a module named __main__"),
     "suite/config_lint.py": ("tests/suite/test_static.py", '"routing"', "`obs-tests lint` on broken configs"),
     "suite/lint_report.py": ("tests/config/test_policy.py", "lint_report", "its sections judged under the policy"),

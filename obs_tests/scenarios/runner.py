@@ -29,6 +29,7 @@ from obs_tests.clients.alertmanager import AlertmanagerClient
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.clients.webhook_sink import SinkClient
 from obs_tests.config.contract import Contract, load_contract
+from obs_tests.config.topology import monitoring_kind
 from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.errors import ObsTestsError, ScenarioInvalid, UsageError, WaitTimeout
 from obs_tests.scenarios.bounds import BoundsModel
@@ -149,7 +150,7 @@ class ScenarioRunner:
             self.scenario, self.catalog, self.timeline, result, prom=prom, bounds=bounds, stop=self.stop_event
         )
         chaos = ChaosController(stack, log=self.log)
-        recorder = Recorder(self.timeline, prom, sink)
+        recorder = Recorder(self.timeline, prom, sink, replicas=_other_replicas(stack))
         session: EventSession | None = None
         self.log("INFO", f"scenario {self.scenario.name}: {self.scenario.description or self.scenario.path}")
         try:
@@ -446,6 +447,13 @@ class ScenarioRunner:
                     interval=0.05,
                     expected=f"{must.alert} resolved",
                 )
+
+
+def _other_replicas(stack: Stack) -> list[PrometheusClient]:
+    """Clients of an HA stack's Prometheus replicas besides the first (none on a single stack). A short
+    timeout: the recorder reads them between its polls of the first, and a paused replica must not stall it."""
+    names = sorted(n for n in stack.components if monitoring_kind(n) == "prometheus" and n != "prometheus")
+    return [PrometheusClient(stack.url(n), timeout=0.25) for n in names]
 
 
 def _sink_of(stack: Stack) -> SinkClient | None:

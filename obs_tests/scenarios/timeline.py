@@ -8,13 +8,18 @@ be measured.
 
 Alert states: ``pending``, ``firing``, ``resolved`` (a firing series went away) and ``inactive`` (a
 pending series went away without firing: a flap shorter than ``for``).
+
+On an HA stack the timeline follows the first replica, and :class:`OtherReplicas` watches the others: the
+replicas evaluate out of phase, and Alertmanager notifies what the earliest of them sends — the other
+replica's resolve resolves the alert — so an alert event carries the earliest ``active_at`` and
+``last_seen`` of any replica, and :func:`notified_from` accepts its notifications from then on.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,7 +28,7 @@ from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.clients.webhook_sink import SinkClient
 from obs_tests.errors import ObsTestsError
 
-__all__ = ["Event", "Recorder", "Timeline", "notified_from", "parse_time"]
+__all__ = ["Event", "OtherReplicas", "Recorder", "Timeline", "notified_from", "parse_time"]
 
 
 def parse_time(text: str | None) -> float | None:
@@ -146,6 +151,64 @@ def _key(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(labels.items()))
 
 
+AlertKey = tuple[str, tuple[tuple[str, str], ...]]
+
+
+def _alerts_by_key(alerts: Sequence[Mapping[str, Any]]) -> dict[AlertKey, Mapping[str, Any]]:
+    by_key = {}
+    for alert in alerts:
+        labels = dict(alert.get("labels") or {})
+        by_key[(labels.get("alertname", ""), _key(labels))] = alert
+    return by_key
+
+
+class OtherReplicas:
+    """The alerts of an HA stack's other Prometheus replicas: when each alert became active on the earliest
+    of them, and when one that fired there was last seen before it resolved there. A replica that cannot be
+    read (killed by a scenario) is skipped until it answers again."""
+
+    def __init__(self, clients: Sequence[PrometheusClient]) -> None:
+        self.clients = list(clients)
+        self._seen: list[dict[AlertKey, Mapping[str, Any]]] = [{} for _ in self.clients]
+        self._asked: list[float | None] = [None for _ in self.clients]
+        #: alert -> the earliest activeAt on another replica, while it is active there
+        self.active_at: dict[AlertKey, float] = {}
+        #: alert -> the earliest poll that still saw it firing on a replica where it then resolved
+        self.resolved_after: dict[AlertKey, float] = {}
+
+    def poll(self) -> None:
+        """Read every other replica once."""
+        active: dict[AlertKey, float] = {}
+        for index, client in enumerate(self.clients):
+            asked = time.time()
+            try:
+                seen = _alerts_by_key(client.alerts())
+            except ObsTestsError:  # down: what it had is not known to have resolved
+                self._seen[index], self._asked[index] = {}, None
+                continue
+            before, before_asked = self._seen[index], self._asked[index]
+            for key, alert in before.items():
+                if key not in seen and alert.get("state") == "firing" and before_asked is not None:
+                    self.resolved_after[key] = min(self.resolved_after.get(key, before_asked), before_asked)
+            for key, alert in seen.items():
+                self.resolved_after.pop(key, None)  # active there again: an earlier resolve is not this one's
+                started = parse_time(alert.get("activeAt"))
+                if started is not None:
+                    active[key] = min(active.get(key, started), started)
+            self._seen[index], self._asked[index] = seen, asked
+        self.active_at = active
+
+    def earliest_active(self, key: AlertKey, own: float | None) -> float | None:
+        """``own`` activeAt, or another replica's when that is earlier."""
+        other = self.active_at.get(key)
+        return other if own is None or (other is not None and other < own) else own
+
+    def earliest_seen_before_resolve(self, key: AlertKey, own: float | None) -> float | None:
+        """``own`` last poll before the resolve, or another replica's when it resolved earlier (consumed)."""
+        other = self.resolved_after.pop(key, None)
+        return other if own is None or (other is not None and other < own) else own
+
+
 class Recorder:
     """Background watcher of alert states and notifications; ``current`` holds the live alert states."""
 
@@ -157,14 +220,17 @@ class Recorder:
         *,
         interval: float = 0.1,
         notification_interval: float = 0.25,
+        replicas: Sequence[PrometheusClient] = (),
     ) -> None:
         self.timeline = timeline
         self.prom = prom
+        #: the other Prometheus replicas of an HA stack (none on a single stack)
+        self.others = OtherReplicas(replicas)
         self.sink = sink
         self.interval = interval
         self.notification_interval = notification_interval
         #: (alertname, labels) -> the alert as /api/v1/alerts returned it last
-        self.current: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, Any]] = {}
+        self.current: dict[AlertKey, Mapping[str, Any]] = {}
         self.errors = 0
         self.last_error = ""
         self._seen_notes: set[tuple[Any, ...]] = set()
@@ -215,6 +281,8 @@ class Recorder:
             self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
 
     def _poll_alerts(self) -> None:
+        if self.others.clients:
+            self.others.poll()
         asked = time.time()
         try:
             alerts = self.prom.alerts()
@@ -232,11 +300,7 @@ class Recorder:
         if not self._prometheus_up:
             self._prometheus_up = True
             self.timeline.add(Event(now, "prometheus", "api", "up"))
-        seen: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, Any]] = {}
-        for alert in alerts:
-            labels = dict(alert.get("labels") or {})
-            name = labels.get("alertname", "")
-            seen[(name, _key(labels))] = alert
+        seen = _alerts_by_key(alerts)
         for key, alert in seen.items():
             before = self.current.get(key)
             state = str(alert.get("state"))
@@ -249,7 +313,7 @@ class Recorder:
                         state,
                         dict(key[1]),
                         {
-                            "active_at": parse_time(alert.get("activeAt")),
+                            "active_at": self.others.earliest_active(key, parse_time(alert.get("activeAt"))),
                             "value": alert.get("value"),
                             "annotations": dict(alert.get("annotations") or {}),
                             # it changed after the previous poll was asked (None: first poll)
@@ -261,7 +325,8 @@ class Recorder:
             if key not in seen:
                 state = "resolved" if before.get("state") == "firing" else "inactive"
                 # It left after the previous poll was asked (it was still active then) and before this one.
-                detail = {"last_seen": self._last_poll} if self._last_poll is not None else {}
+                last_seen = self.others.earliest_seen_before_resolve(key, self._last_poll)
+                detail = {"last_seen": last_seen} if last_seen is not None else {}
                 self.timeline.add(Event(now, "alert", key[0], state, dict(key[1]), detail))
         self.current = seen
         self._last_poll = asked

@@ -8,7 +8,7 @@ import pytest
 
 from obs_tests.config.contract import load_contract
 from obs_tests.scenarios.model import Catalog, load_scenario
-from obs_tests.scenarios.runner import ScenarioRunner
+from obs_tests.scenarios.runner import ScenarioRunner, _other_replicas
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,3 +39,16 @@ def test_a_result_records_its_lane_and_when_its_runner_took_the_stack(tmp_path: 
     doc = runner.result.to_json()
     assert doc["lane"] == "stack 2" and doc["type"] == "steady_state"
     assert before <= doc["began_at"] <= time.time()
+
+
+def test_the_recorder_reads_the_other_prometheus_replicas_of_an_ha_stack() -> None:
+    class Stack:
+        components = ("prometheus", "prometheus-3", "prometheus-2", "alertmanager", "alertmanager-2", "gateway")
+
+        def url(self, name: str) -> str:
+            return f"http://127.0.0.1:{9090 + len(name)}/{name}"
+
+    clients = _other_replicas(Stack())  # type: ignore[arg-type]
+    assert [c.base_url for c in clients] == ["http://127.0.0.1:9102/prometheus-2", "http://127.0.0.1:9102/prometheus-3"]
+    Stack.components = ("prometheus", "alertmanager", "gateway")
+    assert _other_replicas(Stack()) == []  # type: ignore[arg-type]
