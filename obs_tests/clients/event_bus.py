@@ -57,9 +57,8 @@ class EventBus:
         (the subscription survives a NATS restart during a run)."""
         parts = urlsplit(self.url)
         try:
-            _reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(parts.hostname or "127.0.0.1", parts.port or 4222), self.timeout
-            )
+            async with asyncio.timeout(self.timeout):  # not wait_for: Python 3.11's can swallow a cancellation
+                _reader, writer = await asyncio.open_connection(parts.hostname or "127.0.0.1", parts.port or 4222)
             writer.close()
             return await nats.connect(
                 self.url,

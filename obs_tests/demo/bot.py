@@ -74,7 +74,10 @@ async def fetch_candle(base_url: str, timeout: float) -> dict[str, Any]:
             raise ValueError(f"exchange answered {b' '.join(status[1:]).decode(errors='replace')}: {said}")
         return _candle(doc)
 
-    return await asyncio.wait_for(get(), timeout)
+    # asyncio.timeout, not wait_for: Python 3.11's wait_for returns the answer when the task is cancelled as it
+    # arrives — the cancellation swallowed, and a reset bot's cycle loop ran on beside the new one
+    async with asyncio.timeout(timeout):
+        return await get()
 
 
 def _candle(doc: object) -> dict[str, Any]:

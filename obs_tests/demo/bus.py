@@ -381,10 +381,12 @@ class NatsLink:
         if nc is None or nc.is_closed:
             return
         with contextlib.suppress(TimeoutError, nats.errors.Error, OSError):
-            await asyncio.wait_for(nc.drain(), 0.3)
+            async with asyncio.timeout(0.3):  # not wait_for: Python 3.11's can swallow a cancellation
+                await nc.drain()
         if not nc.is_closed:
-            with contextlib.suppress(nats.errors.Error, asyncio.TimeoutError, OSError):
-                await asyncio.wait_for(nc.close(), 0.2)
+            with contextlib.suppress(nats.errors.Error, TimeoutError, OSError):
+                async with asyncio.timeout(0.2):
+                    await nc.close()
 
 
 BatchHandler = Callable[[list[Msg]], Awaitable[None]]

@@ -57,7 +57,8 @@ async def fetch_json(url: str, timeout: float) -> Any:
             raise ValueError(f"{url} answered {head[:80]!r}")
         return orjson.loads(body)
 
-    return await asyncio.wait_for(get(), timeout)
+    async with asyncio.timeout(timeout):  # not wait_for: Python 3.11's can swallow a cancellation
+        return await get()
 
 
 @dataclass(frozen=True)

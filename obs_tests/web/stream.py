@@ -222,7 +222,10 @@ class Stream:
                 if items or not self._sleep_unless_newer(entry, position):
                     continue
                 try:
-                    await asyncio.wait_for(wake.wait(), timeout=self.heartbeat)
+                    # not wait_for: Python 3.11's returns when the subscriber is cancelled (its client gone)
+                    # as the wake-up comes — the cancellation swallowed, the subscription ran on
+                    async with asyncio.timeout(self.heartbeat):
+                        await wake.wait()
                 except TimeoutError:
                     yield None
         finally:

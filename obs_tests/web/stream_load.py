@@ -127,6 +127,15 @@ class _Stalled(Exception):
     """A connection silent longer than the client's ``stall``."""
 
 
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's event loop when it is installed (uvicorn's, the server's too), else asyncio's."""
+    try:
+        import uvloop  # noqa: PLC0415 - optional: a dependency of uvicorn[standard]
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 class _ClientLoop:
     """The event loop every :class:`StreamClient` of this process reads on, in one daemon thread.
 
@@ -140,7 +149,7 @@ class _ClientLoop:
     def get(cls) -> asyncio.AbstractEventLoop:
         with cls._lock:
             if cls._loop is None or cls._loop.is_closed():
-                loop = asyncio.new_event_loop()
+                loop = _new_loop()
                 threading.Thread(target=loop.run_forever, name="stream-clients", daemon=True).start()
                 cls._loop = loop
             return cls._loop

@@ -6,6 +6,7 @@ counted missing, a delay is late and not lost), plus the service faults."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import threading
 import time
@@ -290,3 +291,58 @@ def test_bot_admin_refuses_bad_rules_and_other_clients(bot: Trading) -> None:
     assert call("GET", f"{bot.bot.url}/healthz").json()["nats"] == "ready"
     for path in ("/admin/bot", "/admin/events"):
         assert call("DELETE", f"{bot.bot.url}{path}", source="127.0.0.2").status == 403
+
+
+def test_a_fetch_cancelled_as_its_answer_arrives_is_cancelled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bot's reset cancels its cycle loop; the cancellation must end a fetch whose answer arrives in the
+    same loop iteration. Python 3.11's ``asyncio.wait_for`` returned the answer instead (the cancellation
+    swallowed): the old cycle loop ran on beside the new run's, two loops on one cycle counter, and a stale
+    cycle number stamped with the new run's id (the stream load benchmark's run waited for cycle 23,404 while
+    the bot counted from 0)."""
+    from obs_tests.demo import bot as bot_module  # noqa: PLC0415 - the module whose connection is replaced
+
+    async def scenario() -> bool:
+        answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+        class Reader:
+            async def read(self) -> bytes:
+                return await answer
+
+        class Writer:
+            def write(self, data: bytes) -> None:
+                pass
+
+            async def drain(self) -> None:
+                pass
+
+            def close(self) -> None:
+                pass
+
+        async def open_connection(host: str, port: int) -> tuple[Reader, Writer]:
+            return Reader(), Writer()
+
+        monkeypatch.setattr(bot_module.asyncio, "open_connection", open_connection)
+        task = asyncio.create_task(bot_module.fetch_candle("http://127.0.0.1:1", 5.0))
+        for _ in range(5):  # until the fetch waits for its answer
+            await asyncio.sleep(0)
+        body = orjson.dumps({"pair": "BTC/USDT", "close": 1.0})
+        answer.set_result(b"HTTP/1.0 200 OK\r\n\r\n" + body)
+        task.cancel()  # the reset, in the same iteration as the answer
+        with contextlib.suppress(asyncio.CancelledError, ValueError):
+            await task
+        return task.cancelled()
+
+    assert asyncio.run(scenario()) is True
+
+
+def test_no_asyncio_wait_for_in_the_project() -> None:
+    """Python 3.11's ``asyncio.wait_for`` can swallow a cancellation (above); ``asyncio.timeout`` cannot."""
+    root = Path(__file__).resolve().parents[2]
+    found = [
+        f"{path.relative_to(root)}:{n}"
+        for directory in ("obs_tests", "load", "benchmarks")
+        for path in sorted((root / directory).rglob("*.py"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "asyncio.wait_for(" in line
+    ]
+    assert found == [], f"use `async with asyncio.timeout(...)` instead of asyncio.wait_for at {found}"
