@@ -169,8 +169,7 @@ def _check_replicas(
 ) -> list[Finding]:
     """Each replica's config: its own replica label, the same other labels, every peer, the label dropped,
     the single config's rules and scrape configs."""
-    findings: list[Finding] = []
-    single = load_yaml(single_config, error=ConfigInvalid) or {}
+    single, findings = _read_config(single_config, where)
     web = {
         name: _port((_flag(service_command(s), "--web.listen-address") or [":9093"])[-1], "9093")
         for name, s in peers.items()
@@ -186,13 +185,28 @@ def _check_replicas(
                 Finding("compose", subject, f"--config.file {inside}: no mounted file beside the compose files")
             )
             continue
-        config = load_yaml(path, error=ConfigInvalid) or {}
+        config, unreadable = _read_config(path, subject)
+        if unreadable:
+            findings += unreadable
+            continue
         found, labels[name] = _replica_labels(subject, argv, service, config, label)
         findings += found
         findings += _replica_alerting(subject, config, web, label)
-        findings += _replica_drift(subject, display_path(path), config, single, display_path(single_config))
+        if single:
+            findings += _replica_drift(subject, display_path(path), config, single, display_path(single_config))
     findings += _labels_differ(where, labels, label)
     return findings
+
+
+def _read_config(path: Path, subject: str) -> tuple[dict[str, Any], list[Finding]]:
+    """A Prometheus config as a mapping, or a finding saying why it cannot be read."""
+    try:
+        data = load_yaml(path, error=ConfigInvalid)
+    except ConfigInvalid as exc:
+        return {}, [Finding("compose", subject, str(exc))]
+    if not isinstance(data, dict):
+        return {}, [Finding("compose", subject, f"{display_path(path)}: expected a mapping at the top level")]
+    return data, []
 
 
 def _replica_labels(

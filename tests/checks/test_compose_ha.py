@@ -233,3 +233,13 @@ def test_a_community_style_pair_whose_replica_misses_a_peer_fails(community: Pat
         "ha/alertmanagers docker-compose.ha.yml: prom-b: does not send to peer 'am-2' (am-2:9093 in "
         "alerting.alertmanagers): its alerts are lost while the peers it sends to are down",
     ]
+
+
+def test_an_unreadable_replica_config_is_a_finding_not_a_crash(project: Path) -> None:
+    (project / "prometheus" / "prometheus-ha.yml").write_text("global: [unclosed\n")
+    messages = _messages(project)
+    assert messages == [
+        f" docker-compose.ha.yml: {name}: prometheus/prometheus-ha.yml:2: not valid YAML: did not find expected "
+        "',' or ']' — fix the syntax at that line"
+        for name in ("prometheus", "prometheus-2")
+    ]
