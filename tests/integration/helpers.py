@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from obs_tests.core.waiting import Poll, wait_for
-from obs_tests.stack.process import ProcessIdentity
+from obs_tests.stack.probes import HttpProbe
+from obs_tests.stack.process import ManagedProcess, ProcessIdentity, Spawner
 from obs_tests.stack.state import StackRecord, list_records
 from tests.procs import our_processes
 
@@ -291,3 +292,38 @@ def check_stack_of_yours(
         *args, *(["--", *pytest_args] if pytest_args else []), env=dict(os.environ) if env is None else env
     )
     return result.returncode, result.stdout + result.stderr
+
+
+class ProcessGroup:
+    """Real servers a test starts beside a stack (a broken HA member, the compose file's monitoring): each
+    waited for until its ``/-/ready`` answers, all stopped by :meth:`close`."""
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self.spawner = Spawner()
+        self.procs: list[ManagedProcess] = []
+
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> ManagedProcess:
+        proc = ManagedProcess(name, argv, spawner=self.spawner, log_path=self.logs / f"{name}.log", env=env)
+        self.procs.append(proc)
+        proc.start()
+        return proc
+
+    def wait_ready(self, proc: ManagedProcess, url: str, timeout: float = 60) -> str:
+        def ready() -> Poll[str]:
+            if not proc.running():
+                raise AssertionError(f"{proc.name} exited {proc.returncode()}: {proc.log_tail()}")
+            ok, detail = HttpProbe(f"{url}/-/ready", timeout=1.0)()
+            return Poll(ok, url, detail)
+
+        wait_for(ready, timeout=timeout, interval=0.1, expected=f"{proc.argv[0]} ready at {url}")
+        return url
+
+    def close(self) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            if not proc.wait(10):
+                proc.kill()
+            proc.close_log()
+        self.spawner.close()

@@ -24,10 +24,8 @@ from obs_tests.checks.ha import check_ha
 from obs_tests.checks.ha_view import fetch_ha
 from obs_tests.core.waiting import Poll, wait_for
 from obs_tests.stack.ports import allocate_ports
-from obs_tests.stack.probes import HttpProbe
-from obs_tests.stack.process import ManagedProcess, Spawner
 
-from .helpers import ROOT
+from .helpers import ROOT, ProcessGroup
 
 pytestmark = [
     pytest.mark.stack,
@@ -54,8 +52,7 @@ class Monitoring:
 
     def __init__(self, tmp: Path, services: dict[str, dict[str, Any]]) -> None:
         self.tmp, self.services = tmp, services
-        self.spawner = Spawner()
-        self.procs: list[ManagedProcess] = []
+        self.group = ProcessGroup(tmp)
         self.web = {name: allocate_ports(1)[0] for name in services}
         self.gossip = {name: allocate_ports(1)[0] for name in services if "alertmanager" in services[name]["image"]}
         self.urls: dict[str, str] = {name: f"http://{LOOPBACK}:{port}" for name, port in self.web.items()}
@@ -101,32 +98,15 @@ class Monitoring:
         return re.sub(r"\b([a-z][\w-]*):(909[34])\b", self.address, arg)
 
     def start(self) -> None:
+        procs = []
         for name, service in sorted(self.services.items()):
             env = {**os.environ, **{k: str(v) for k, v in (service.get("environment") or {}).items()}}
-            proc = ManagedProcess(
-                name, self.argv(name, service), spawner=self.spawner, log_path=self.tmp / f"{name}.log", env=env
-            )
-            self.procs.append(proc)
-            proc.start()
-        for proc in self.procs:
-            url = self.urls[proc.name]
-
-            def ready(proc: ManagedProcess = proc, url: str = url) -> Poll[str]:
-                if not proc.running():
-                    raise AssertionError(f"{proc.name} exited {proc.returncode()}: {proc.log_tail()}")
-                ok, detail = HttpProbe(f"{url}/-/ready", timeout=1.0)()
-                return Poll(ok, url, detail)
-
-            wait_for(ready, timeout=60, interval=0.1, expected=f"{proc.name} ready at {url}")
+            procs.append(self.group.start(name, self.argv(name, service), env=env))
+        for proc in procs:
+            self.group.wait_ready(proc, self.urls[proc.name])
 
     def close(self) -> None:
-        for proc in self.procs:
-            proc.terminate()
-        for proc in self.procs:
-            if not proc.wait(10):
-                proc.kill()
-            proc.close_log()
-        self.spawner.close()
+        self.group.close()
 
 
 @pytest.fixture

@@ -30,10 +30,8 @@ from obs_tests.scenarios.lanes import SharedStack, run_scenarios
 from obs_tests.scenarios.model import Catalog, load_scenario
 from obs_tests.stack.embedded import EmbeddedStack
 from obs_tests.stack.ports import allocate_ports
-from obs_tests.stack.probes import HttpProbe
-from obs_tests.stack.process import ManagedProcess, Spawner
 
-from .helpers import ROOT, obs_tests
+from .helpers import ROOT, ProcessGroup, obs_tests
 
 pytestmark = [pytest.mark.stack]
 
@@ -70,22 +68,11 @@ class Rogue:
 
     def __init__(self, stack: EmbeddedStack, tmp: Path) -> None:
         self.stack, self.tmp = stack, tmp
-        self.spawner = Spawner()
-        self.procs: list[ManagedProcess] = []
+        self.group = ProcessGroup(tmp)
 
     def start(self, argv: list[str], probe_url: str) -> str:
-        proc = ManagedProcess("rogue", argv, spawner=self.spawner, log_path=self.tmp / f"rogue-{len(self.procs)}.log")
-        self.procs.append(proc)
-        proc.start()
-
-        def ready() -> Poll[str]:
-            if not proc.running():
-                raise AssertionError(f"rogue exited {proc.returncode()}: {proc.log_tail()}")
-            ok, detail = HttpProbe(f"{probe_url}/-/ready", timeout=1.0)()
-            return Poll(ok, probe_url, detail)
-
-        wait_for(ready, timeout=30, interval=0.1, expected=f"{argv[0]} ready at {probe_url}")
-        return probe_url
+        proc = self.group.start(f"rogue-{len(self.group.procs)}", argv)
+        return self.group.wait_ready(proc, probe_url, timeout=30)
 
     def prometheus(self, config: dict[str, object]) -> str:
         port = allocate_ports(1)[0]
@@ -114,13 +101,7 @@ class Rogue:
         return self.start(argv, f"http://127.0.0.1:{http}")
 
     def close(self) -> None:
-        for proc in self.procs:
-            proc.terminate()
-        for proc in self.procs:
-            if not proc.wait(10):
-                proc.kill()
-            proc.close_log()
-        self.spawner.close()
+        self.group.close()
 
 
 @pytest.fixture
