@@ -25,7 +25,6 @@ TESTED_ELSEWHERE: dict[str, tuple[str, str, str]] = {
         "test_the_standalone_python_api_starts_its_own_stack",
         "a runner given no stack starts one: only a live run shows it",
     ),
-    "demo/workload.py": ("tests/integration/test_accounting.py", "accounting", "counts against a live stack"),
     "chaos/faults.py": (
         "tests/chaos/test_controller.py",
         "obs_tests.chaos.faults",

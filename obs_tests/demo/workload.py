@@ -71,7 +71,8 @@ __all__ = [
 GATEWAY_JOB = "gateway"
 PIPELINE_JOBS = ("agents", "orchestrator")
 NATS_JOB = "nats"
-_CONSUMER_BACKLOG = "sum(nats_jetstream_consumer_num_pending) + sum(nats_jetstream_consumer_num_ack_pending)"
+#: the backlog of every consumer in the NATS scrape at ``{at}`` (an ``@`` timestamp)
+_CONSUMER_BACKLOG = "sum(nats_jetstream_consumer_num_pending @ {at}) + sum(nats_jetstream_consumer_num_ack_pending @ {at})"
 
 
 def read_ledger(prom: PrometheusClient, metrics: Sequence[str] = tuple(LEDGER_QUERIES)) -> Ledger:
@@ -112,13 +113,23 @@ def wait_scraped_after(prom: PrometheusClient, jobs: Sequence[str], after: float
 
 def wait_drained(prom: PrometheusClient, after: float, timeout: float = 60.0) -> float:
     """Wait for a scrape of the NATS exporter, after ``after``, in which every consumer has nothing
-    pending or unacknowledged; returns that scrape's time."""
+    pending or unacknowledged; returns when that scrape ended.
+
+    The end, not the start: the exporter reads NATS during the scrape (up to its duration after the
+    timestamp Prometheus stamps it with), so a pipeline scrape that merely *started* after the drained
+    scrape's timestamp can have read its counters before the last messages were acked. The backlog is read
+    ``@`` that scrape's timestamp, so the time and the backlog come from one scrape even when the next one
+    lands between the queries."""
 
     def probe() -> Poll[float]:
         scraped = _scrape_times(prom, [NATS_JOB]).get(NATS_JOB, 0.0)
-        backlog = prom.query_value(_CONSUMER_BACKLOG)
-        ok = scraped > after and backlog == 0
-        return Poll(ok, scraped, f"consumer backlog {backlog} in the scrape at {scraped:.3f}")
+        if scraped <= after:
+            return Poll(False, scraped, f"last NATS scrape at {scraped:.3f} (need > {after:.3f})")
+        at = f"{scraped:.3f}"
+        backlog = prom.query_value(_CONSUMER_BACKLOG.format(at=at))
+        duration = prom.query_value(f'max(scrape_duration_seconds{{job="{NATS_JOB}"}} @ {at})', 0.0) or 0.0
+        ended = scraped + duration
+        return Poll(backlog == 0, ended, f"consumer backlog {backlog} in the scrape at {scraped:.3f}")
 
     return wait_for(
         probe,
