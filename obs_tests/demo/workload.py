@@ -72,7 +72,9 @@ GATEWAY_JOB = "gateway"
 PIPELINE_JOBS = ("agents", "orchestrator")
 NATS_JOB = "nats"
 #: the backlog of every consumer in the NATS scrape at ``{at}`` (an ``@`` timestamp)
-_CONSUMER_BACKLOG = "sum(nats_jetstream_consumer_num_pending @ {at}) + sum(nats_jetstream_consumer_num_ack_pending @ {at})"
+_CONSUMER_BACKLOG = (
+    "sum(nats_jetstream_consumer_num_pending @ {at}) + sum(nats_jetstream_consumer_num_ack_pending @ {at})"
+)
 
 
 def read_ledger(prom: PrometheusClient, metrics: Sequence[str] = tuple(LEDGER_QUERIES)) -> Ledger:
