@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,21 @@ from obs_tests.chaos.faults import (
     build_fault,
 )
 from obs_tests.config.contract import load_contract
+from obs_tests.core.interrupts import forget_signals, signal_received
 from obs_tests.errors import StackError, UnknownComponent, UsageError
 from obs_tests.stack.compose_stack import ComposeStack
 from obs_tests.stack.containers import ComposeBackend
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def noted() -> Iterator[None]:
+    """A test that signals this process: the signal it notes is this test's (and forgotten after it, or a
+    later test would find it noted — tests/stack/test_signal_guard.py did, run after this module)."""
+    forget_signals()
+    yield
+    forget_signals()
 
 
 class RecordingBackend:
@@ -129,6 +140,7 @@ def test_a_failing_revert_is_recorded_and_the_others_still_run() -> None:
     assert chaos.stats()["revert_failed"] == 1
 
 
+@pytest.mark.usefixtures("noted")
 def test_sigterm_inside_the_block_reverts_then_interrupts() -> None:
     backend = RecordingBackend()
 
@@ -141,8 +153,10 @@ def test_sigterm_inside_the_block_reverts_then_interrupts() -> None:
         terminated()
     assert backend.calls == [("kill", "gateway"), ("start", "gateway")]
     assert signal.getsignal(signal.SIGTERM) is not None
+    assert signal_received() == signal.SIGTERM
 
 
+@pytest.mark.usefixtures("noted")
 def test_signal_during_revert_is_held_until_every_revert_ran() -> None:
     class SignallingBackend(RecordingBackend):
         def start(self, name: str | None = None, *, wait: bool = True) -> None:
@@ -159,6 +173,7 @@ def test_signal_during_revert_is_held_until_every_revert_ran() -> None:
     with pytest.raises(KeyboardInterrupt, match="faults reverted"):
         two_faults()
     assert backend.calls[-2:] == [("start", "agent-risk"), ("start", "gateway")]
+    assert signal_received() == signal.SIGTERM
 
 
 def test_unknown_kind_and_missing_target_are_usage_errors() -> None:
