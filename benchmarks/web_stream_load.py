@@ -240,7 +240,7 @@ class Bench:
         values.sort()
         p50, p99 = percentile(values, 0.5), percentile(values, 0.99)
         print(
-            f"  {name:9} {len(values):9,} deliveries  p50 {p50 * 1000:6.1f} ms  p99 {p99 * 1000:6.1f} ms  "
+            f"  {name:10} {len(values):9,} deliveries  p50 {p50 * 1000:6.1f} ms  p99 {p99 * 1000:6.1f} ms  "
             f"max {(values[-1] if values else float('inf')) * 1000:7.1f} ms"
         )
         return p99
@@ -261,7 +261,9 @@ class Bench:
         end = self.serve.seq()
         self.caught_up(self.clients, end)
         print("delivery latency (receive time - server ts; replays after a reconnect not counted):")
+        sustained = [v for c, m in zip(self.clients, marks, strict=True) for v in c.latencies[:m]]
         burst = [v for c, m in zip(self.clients, marks, strict=True) for v in c.latencies[m:]]
+        self.latency_line("sustained", sustained)
         self.latency_line("burst", burst)
         self.check(
             "burst delivered", bpublished / bwall >= 200, f"{bpublished:,} messages at {bpublished / bwall:.0f}/s"

@@ -4,9 +4,11 @@ the server process' resource use.
 :class:`StreamClient` reads ``/api/stream`` (WebSocket with ``batch=1`` as the page, or SSE) on one event
 loop shared by every client of the process (a thread each spent the time waiting for the GIL), and keeps,
 per message, only its ``seq`` and — for a message published while it was connected — its delivery latency
-(receive time minus the server's ``ts``: both ends on one machine share the clock). With ``reconnect_every`` it drops
-its connection after that many messages and comes back with ``since=<last seq>``, as the page does;
-with ``stall`` a connection silent that long counts as a stall and is replaced the same way.
+(the time its frame or chunk arrived minus the server's ``ts``: both ends on one machine share the clock; a
+frame's messages arrived together, so decoding one does not count against the next). With
+``reconnect_every`` it drops its connection after that many messages and comes back with
+``since=<last seq>``, as the page does; with ``stall`` a connection silent that long counts as a stall and
+is replaced the same way.
 :func:`audit` then says which sequence numbers a client lost or got twice
 (:mod:`obs_tests.web.process_resources` samples the server's RSS and CPU).
 
@@ -224,9 +226,8 @@ class StreamClient:
         budget = self.reconnect_every or -1
         frames = self._ws_frames(since) if self.transport == "ws" else self._sse_frames(since)
         async with contextlib.aclosing(frames) as messages:
-            async for raw in messages:
+            async for at, raw in messages:
                 message = orjson.loads(raw)
-                at = time.time()
                 if message["type"] == "hello":
                     self.hellos += 1
                     self.bad_hello += message["seq"] != since
@@ -249,7 +250,8 @@ class StreamClient:
                 if self._stop.is_set():
                     return
 
-    async def _ws_frames(self, since: int) -> AsyncGenerator[bytes | str, None]:
+    async def _ws_frames(self, since: int) -> AsyncGenerator[tuple[float, bytes | str], None]:
+        """Each message with when its frame arrived (a batched frame's messages arrived together)."""
         url = self.base_url.replace("http://", "ws://", 1) + f"/api/stream?since={since}"
         url += "&batch=1" if self.batch else ""
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
@@ -274,14 +276,16 @@ class StreamClient:
                     return
                 except TimeoutError:
                     raise _Stalled from None
+                at = time.time()
                 if self.batch and isinstance(frame, str):
                     for line in frame.split("\n"):
-                        yield line
+                        yield at, line
                 else:
-                    yield frame
+                    yield at, frame
 
-    async def _sse_frames(self, since: int) -> AsyncGenerator[bytes, None]:
-        """The ``data:`` payloads of ``GET /api/stream`` as Server-Sent Events (HTTP/1.1, chunked)."""
+    async def _sse_frames(self, since: int) -> AsyncGenerator[tuple[float, bytes], None]:
+        """The ``data:`` payloads of ``GET /api/stream`` as Server-Sent Events (HTTP/1.1, chunked), each with
+        when the chunk that completed it arrived."""
         host, _, port = self.base_url.removeprefix("http://").partition(":")
         reader, writer = await asyncio.open_connection(host, int(port or 80), limit=MAX_MESSAGE)
         self._transport = writer.transport
@@ -302,11 +306,12 @@ class StreamClient:
                 if size == 0:
                     return  # the server ended the stream
                 pending += (await self._read(reader.readexactly(size + 2), timeout))[:-2]
+                at = time.time()
                 *events, pending = pending.split(b"\n\n")
                 for event in events:  # "id: <seq>\ndata: <json>", or ": keep-alive"
                     data = [line[5:].strip() for line in event.split(b"\n") if line.startswith(b"data:")]
                     if data:
-                        yield b"\n".join(data)
+                        yield at, b"\n".join(data)
         finally:
             writer.transport.abort()
 
