@@ -305,3 +305,67 @@ def test_a_publish_wakes_the_sleeping_subscribers_with_one_call_per_event_loop()
     wakes, seqs = asyncio.run(main())
     assert seqs == [1] * 50
     assert wakes == 1
+
+
+def _kinds() -> dict[str, dict[str, Any]]:
+    """A valid message of each kind, after the JSON round trip ``Stream`` makes."""
+    data: dict[str, dict[str, Any]] = {
+        "hello": {"head": 3, "oldest": 1, "buffer": 100, "since": 0, "test_id": None},
+        "overflow": {"missed_from": 1, "missed_to": 4, "missed": 4, "buffer": 10, "message": "gone"},
+        "stack": {"state": "ready", "time_scale": 0.02, "message": ""},
+        "run": {"scenario": "gateway-down", "status": "running", "phase": "running", "options": {"verbose": True}},
+        "status": {
+            "status": "passed",
+            "phase": "finished",
+            "duration": 14.2,
+            "assertions_passed": 3,
+            "assertions_total": 3,
+            "chaos": {"applied": 1, "reverted": 1, "active": []},
+        },
+        "log": {"level": "WARNING", "message": "x" * 500, "t": 1.5},
+        "event": {"t": 2.0, "kind": "alert", "name": "Down", "state": "firing", "labels": {"a": "b"}, "detail": {}},
+        "assertion": {"name": "n", "passed": False, "expected": "e", "actual": "a", "message": "m"},
+    }
+    server_wide = ("hello", "overflow", "stack")
+    return {
+        kind: json.loads(
+            json.dumps(
+                {"seq": 1, "type": kind, "ts": 1.0, "test_id": None if kind in server_wide else RUN, "data": doc}
+            )
+        )
+        for kind, doc in data.items()
+    }
+
+
+def _broken(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """``message`` broken in each way a publisher bug could break it."""
+    first = next(iter(message["data"]))
+    out = []
+    for change in (
+        lambda m: m["data"].pop(first),  # a required field missing
+        lambda m: m["data"].__setitem__(first, [1]),  # a field of the wrong type
+        lambda m: m["data"].__setitem__("unexpected", 1),  # a field the schema does not have
+        lambda m: m.__setitem__("seq", -1),  # an envelope field out of range
+        lambda m: m.__setitem__("type", "gossip"),  # an unknown kind
+        lambda m: m.pop("ts"),  # the envelope incomplete
+    ):
+        copy = json.loads(json.dumps(message))
+        change(copy)
+        out.append(copy)
+    return out
+
+
+@pytest.mark.parametrize("kind", list(_kinds()))
+def test_the_compiled_check_and_jsonschema_agree_on_every_kind_valid_and_broken(kind: str) -> None:
+    # the stream validates with the compiled schema and explains a failure with jsonschema: they must agree
+    from obs_tests.web.stream import _VALIDATOR  # noqa: PLC0415 - the reference validator, for this test only
+
+    message = _kinds()[kind]
+    validate_message(message)
+    assert not list(_VALIDATOR.iter_errors(message))
+    for broken in _broken(message):
+        if list(_VALIDATOR.iter_errors(broken)):
+            with pytest.raises(StreamMessageInvalid, match=rf"^{broken['type']} message: "):
+                validate_message(broken)
+        else:
+            validate_message(broken)  # jsonschema accepts it: so must the compiled check
