@@ -262,8 +262,8 @@ def _panel_traffic(ctx: WorkloadContext) -> WorkloadOutcome:
     pipeline drained and that was scraped (the outcome's summary says what was sent).
 
     Drained counts from a NATS scrape after the last signal was sent, as the accounting's does: one that
-    landed before the first signal reached NATS has nothing pending either, and the panels were then read
-    before a single workflow completed (the Overview's 'Workflows completed' showed constant zero)."""
+    landed before the first signal reached NATS has nothing pending either, and the panels could then be
+    read before a single workflow completed (the Overview's 'Workflows completed' constant zero, once)."""
     prom = ctx.prometheus
     sent = send_concurrently(ctx.urls["gateway"], mixed_workload(200, 40, seed=17, prefix="DASH"))
     drained = wait_drained(prom, prom.now())

@@ -5,19 +5,18 @@ with the counts it saw, and the panel traffic waits for a drain that NATS showed
 from __future__ import annotations
 
 import http.server
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from obs_tests.clients.prometheus import PrometheusClient, Sample
 from obs_tests.demo import system
 from obs_tests.demo.market import SCENARIOS
 from obs_tests.demo.system import MOCK_SERVICES, SYSTEM
 from obs_tests.errors import StackStartError
 from obs_tests.stack.system_under_test import ServicePlan, WorkloadContext
+from tests.demo.scripted import Scrape, ScriptedPrometheus
 from tests.loopback import serving
 
 
@@ -91,43 +90,11 @@ def test_a_gateway_that_accepts_a_malformed_signal_fails_the_warm_up(lenient_gat
         SYSTEM.warm_up({"gateway": lenient_gateway}, 1)
 
 
-class ScriptedPipeline(PrometheusClient):
-    """Prometheus on a script: its clock moves 0.05 s a query (and as long as a send takes); NATS is scraped
-    at ``nats`` (start → backlog read) and the pipeline's jobs every second from 100.3."""
-
-    def __init__(self, nats: dict[float, float]) -> None:
-        super().__init__("http://scripted:9090")
-        self.clock = 100.0
-        self.nats = nats
-
-    def _last(self, times: list[float]) -> float:
-        return max((t for t in times if t <= self.clock), default=0.0)
-
-    def query(self, expr: str, at: float | None = None) -> list[Sample]:
-        self.clock += 0.05
-        pinned = re.search(r"@ ([0-9.]+)", expr)
-        if expr == "time()":
-            return [Sample({}, self.clock, self.clock)]
-        if "scrape_duration_seconds" in expr:
-            return [Sample({}, 0.01, self.clock)]
-        if "nats_jetstream_consumer_num_pending" in expr and pinned:
-            return [Sample({}, self.nats[float(pinned.group(1))], self.clock)]
-        if expr.startswith("min by (job) (timestamp(up"):
-            jobs = re.search(r'job=~"([^"]+)"', expr)
-            assert jobs is not None
-            every_second = [100.3 + i for i in range(30)]
-            return [
-                Sample({"job": job}, self._last(list(self.nats) if job == "nats" else every_second), self.clock)
-                for job in jobs.group(1).split("|")
-            ]
-        raise AssertionError(f"not scripted: {expr}")
-
-
 def test_panel_traffic_waits_for_a_drain_scraped_after_the_last_signal(monkeypatch: pytest.MonkeyPatch) -> None:
     # the workload starts at 100.05; NATS is scraped at 100.1, before the first signal reached it (nothing
     # pending), at 101.1 while the agents and the orchestrator still work (40 in flight) and at 102.1 drained.
     # The send takes 0.9 s.
-    prom = ScriptedPipeline({100.1: 0.0, 101.1: 40.0, 102.1: 0.0})
+    prom = ScriptedPrometheus([Scrape(100.1), Scrape(101.1, backlog=40.0), Scrape(102.1)])
 
     def send(url: str, bodies: list[bytes]) -> SimpleNamespace:
         prom.clock += 0.9
