@@ -77,6 +77,7 @@ def validate_meaning(doc: LocatedDocument, data: dict[str, Any], catalog: Catalo
         _validate_fault(doc, ("chaos", index), entry, catalog, step_ids)
     for index, step in enumerate(steps):
         _validate_step(doc, ("steps", index), step, alerts, catalog.receivers, faults)
+        _validate_step_after(doc, ("steps", index), step, [s.id for s in steps[:index] if s.id])
     expect = data.get("expect") or {}
     _validate_expected_alerts(doc, expect, alerts, faults)
     _validate_metric_expectations(doc, expect)
@@ -183,6 +184,19 @@ def _validate_step(
                 f"{doc.where((*base, 'assert'))}: {format_path((*base, 'assert'))}: give either "
                 "{alert, state} or {expr, op, value}"
             )
+
+
+def _validate_step_after(doc: LocatedDocument, base: tuple[str | int, ...], step: Step, earlier: list[str]) -> None:
+    """A ``wait_for_notification``'s ``after``: the id of a step before it (a later one is not done yet)."""
+    if not isinstance(step.args, WaitForNotification) or step.args.after is None:
+        return
+    path = (*base, "wait_for_notification", "after")
+    if not earlier:
+        raise ScenarioInvalid(
+            f"{doc.where(path)}: {format_path(path)}: no step before this one has an id — give the step it "
+            f"waits after 'id: {shown(step.args.after, 40, quote=False)}'"
+        )
+    _check(_known(doc, path, step.args.after, earlier, "earlier step id"))
 
 
 def _validate_expected_alerts(

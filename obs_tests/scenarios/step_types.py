@@ -172,19 +172,22 @@ class WaitForMetric(_MappingStep):
 
 @dataclass(frozen=True)
 class WaitForNotification(_MappingStep):
-    """``wait_for_notification: {alert, status?, receiver?, within?}``: a notification of the alert's
-    current incident (``receiver`` None: to any receiver)."""
+    """``wait_for_notification: {alert, status?, receiver?, after?, within?}``: a notification of the
+    alert's current incident (``receiver`` None: to any receiver), received after the step whose id is
+    ``after`` was done when given."""
 
     kind: ClassVar[str] = "wait_for_notification"
     checks: ClassVar[Mapping[str, _Check]] = {
         "alert": _STR,
         "status": _one_of("firing", "resolved"),
         "receiver": _STR,
+        "after": _STR,
         "within": _NUMBER,
     }
     alert: str
     status: str = "firing"
     receiver: str | None = None
+    after: str | None = None
     within: float = 60
     written: tuple[str, ...] = field(default=(), compare=False, repr=False)
 

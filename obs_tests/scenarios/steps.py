@@ -26,7 +26,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from obs_tests.chaos.controller import ChaosController
 from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.core.waiting import Poll, wait_for
-from obs_tests.errors import ObsTestsError, WaitTimeout
+from obs_tests.errors import ObsTestsError, ScenarioInvalid, WaitTimeout
 from obs_tests.health.run import run_health
 from obs_tests.health.settings import HealthSettings
 from obs_tests.health.status import Status
@@ -48,7 +48,7 @@ from obs_tests.scenarios.step_types import (
     WaitForNotification,
     WaitForTime,
 )
-from obs_tests.scenarios.timeline import Event, Recorder, Timeline, notified_from, parse_time
+from obs_tests.scenarios.timeline import Recorder, Timeline, incident_start, parse_time
 from obs_tests.workloads import LoadResult, LoadRun
 
 __all__ = [
@@ -57,7 +57,6 @@ __all__ = [
     "StepHandler",
     "StepRunner",
     "await_fault",
-    "incident_start",
     "names_in",
     "run_steps",
 ]
@@ -216,12 +215,18 @@ def _wait_for_metric(ctx: StepContext, step: WaitForMetric) -> str:
 
 
 def _wait_for_notification(ctx: StepContext, step: WaitForNotification) -> str:
-    """``wait_for_notification: {alert, status?, receiver?, within?}``: a notification of the alert's
-    current incident: received after its latest change to this status (pending/firing for "firing",
-    resolved for "resolved"; Alertmanager may notify before obs-tests sees the state) or, if the alert has
-    not changed in this run, after the step started."""
-    alert, status, receiver = step.alert, step.status, step.receiver
+    """``wait_for_notification: {alert, status?, receiver?, after?, within?}``: one of the alert's current
+    incident, received after its latest change to this status (pending/firing for "firing", resolved for
+    "resolved"; Alertmanager may notify before obs-tests sees it) or, if the alert has not changed in this
+    run, after the step started — and after the step ``after`` was done."""
+    alert, status, receiver, after = step.alert, step.status, step.receiver, step.after
     started = incident_start(ctx.timeline.find("alert", alert), status, time.time())
+    if after is not None:
+        done = ctx.timeline.first("step", after, "done")
+        if done is None:  # validation allows only an earlier step; one that failed ended the run
+            raise ScenarioInvalid(f"wait_for_notification: after '{after}': that step is not done")
+        started = max(started, done.t)
+    where = (f" to {receiver}" if receiver is not None else "") + (f" after step {after}" if after else "")
 
     def probe() -> Poll[int]:
         found = [
@@ -235,7 +240,7 @@ def _wait_for_notification(ctx: StepContext, step: WaitForNotification) -> str:
         probe,
         timeout=float(step.within),
         interval=0.1,
-        expected=f"a {status} notification of {alert}" + (f" to {receiver}" if receiver is not None else ""),
+        expected=f"a {status} notification of {alert}{where}",
         stop=ctx.stop,
     )
     return f"{status} notification of {alert} received"
@@ -481,15 +486,3 @@ def await_fault(timeline: Timeline, name: str, timeout: float) -> None:
     be applied or was not in time (the judge then finds no fault time)."""
     with contextlib.suppress(WaitTimeout, _StepFailed):
         _wait_fault(timeline, name, timeout)
-
-
-def incident_start(events: Sequence[Event], status: str, now: float) -> float:
-    """Since when a ``status`` notification belongs to the alert's current incident, given its recorded
-    ``events``: from its latest change to that status (pending/firing for "firing", resolved for
-    "resolved"), as :func:`notified_from` places it — Alertmanager may notify before obs-tests' poll sees
-    the change; for "firing" never before the alert's ``activeAt`` (a notification older than that is of an
-    earlier incident, e.g. one Alertmanager repeated while Prometheus restarted); ``now`` when the alert has
-    not changed in the run."""
-    states = ("pending", "firing") if status == "firing" else ("resolved",)
-    changes = [e for e in events if e.state in states]
-    return notified_from(changes[-1]) if changes else now

@@ -11,8 +11,9 @@ pending series went away without firing: a flap shorter than ``for``).
 
 On an HA stack the timeline follows the first replica, and :class:`OtherReplicas` watches the others: the
 replicas evaluate out of phase, and Alertmanager notifies what the earliest of them sends — the other
-replica's resolve resolves the alert — so an alert event carries the earliest ``active_at`` and
-``last_seen`` of any replica, and :func:`notified_from` accepts its notifications from then on.
+replica's resolve resolves the alert — so an alert event carries the earliest ``active_at``, the earliest
+poll before it fired (``previous_poll``) and ``last_seen`` of any replica, and :func:`notified_from` accepts
+its notifications from then on.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from obs_tests.clients.prometheus import PrometheusClient
 from obs_tests.clients.webhook_sink import SinkClient
 from obs_tests.errors import ObsTestsError
 
-__all__ = ["Event", "OtherReplicas", "Recorder", "Timeline", "notified_from", "parse_time"]
+__all__ = ["Event", "OtherReplicas", "Recorder", "Timeline", "incident_start", "notified_from", "parse_time"]
 
 
 def parse_time(text: str | None) -> float | None:
@@ -80,6 +81,18 @@ def notified_from(change: Event) -> float:
         return float(active_at)
     before = change.detail.get("previous_poll", change.detail.get("last_seen"))
     return min(seen_late, float(before)) if isinstance(before, int | float) else seen_late
+
+
+def incident_start(events: Sequence[Event], status: str, now: float) -> float:
+    """Since when a ``status`` notification belongs to the alert's current incident, given its recorded
+    ``events``: from its latest change to that status (pending/firing for "firing", resolved for
+    "resolved"), as :func:`notified_from` places it — Alertmanager may notify before obs-tests' poll sees
+    the change; for "firing" never before the alert's ``activeAt`` (a notification older than that is of an
+    earlier incident, e.g. one Alertmanager repeated while Prometheus restarted); ``now`` when the alert has
+    not changed in the run."""
+    states = ("pending", "firing") if status == "firing" else ("resolved",)
+    changes = [e for e in events if e.state in states]
+    return notified_from(changes[-1]) if changes else now
 
 
 class Timeline:
@@ -175,6 +188,8 @@ class OtherReplicas:
         self.active_at: dict[AlertKey, float] = {}
         #: alert -> the earliest poll that still saw it firing on a replica where it then resolved
         self.resolved_after: dict[AlertKey, float] = {}
+        #: alert -> the earliest poll that saw it not yet firing on a replica where it then fired
+        self.fired_after: dict[AlertKey, float] = {}
 
     def poll(self) -> None:
         """Read every other replica once."""
@@ -190,8 +205,12 @@ class OtherReplicas:
             for key, alert in before.items():
                 if key not in seen and alert.get("state") == "firing" and before_asked is not None:
                     self.resolved_after[key] = min(self.resolved_after.get(key, before_asked), before_asked)
+                    self.fired_after.pop(key, None)  # that firing ended: the next is another incident's
             for key, alert in seen.items():
                 self.resolved_after.pop(key, None)  # active there again: an earlier resolve is not this one's
+                was = before.get(key, {}).get("state")
+                if alert.get("state") == "firing" and was != "firing" and before_asked is not None:
+                    self.fired_after[key] = min(self.fired_after.get(key, before_asked), before_asked)
                 started = parse_time(alert.get("activeAt"))
                 if started is not None:
                     active[key] = min(active.get(key, started), started)
@@ -202,6 +221,12 @@ class OtherReplicas:
         """``own`` activeAt, or another replica's when that is earlier."""
         other = self.active_at.get(key)
         return other if own is None or (other is not None and other < own) else own
+
+    def earliest_seen_before_firing(self, key: AlertKey, own: float | None) -> float | None:
+        """``own`` poll before the alert was seen firing, or another replica's when it fired there earlier
+        (consumed); None (the first poll: any time before) stays None."""
+        other = self.fired_after.pop(key, None)
+        return other if own is not None and other is not None and other < own else own
 
     def earliest_seen_before_resolve(self, key: AlertKey, own: float | None) -> float | None:
         """``own`` last poll before the resolve, or another replica's when it resolved earlier (consumed)."""
@@ -316,8 +341,13 @@ class Recorder:
                             "active_at": self.others.earliest_active(key, parse_time(alert.get("activeAt"))),
                             "value": alert.get("value"),
                             "annotations": dict(alert.get("annotations") or {}),
-                            # it changed after the previous poll was asked (None: first poll)
-                            "previous_poll": self._last_poll,
+                            # it changed after the previous poll was asked (None: first poll); when it
+                            # fired on another replica first, after that replica's poll before
+                            "previous_poll": (
+                                self.others.earliest_seen_before_firing(key, self._last_poll)
+                                if state == "firing"
+                                else self._last_poll
+                            ),
                         },
                     )
                 )

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from obs_tests.scenarios.steps import incident_start
-from obs_tests.scenarios.timeline import Event
+from obs_tests.scenarios.timeline import Event, incident_start
 
 T0 = 1_800_000_000.0
 

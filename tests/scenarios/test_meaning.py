@@ -18,7 +18,12 @@ CATALOG = Catalog(alerts=dict.fromkeys(("GatewayDown", "AgentDown")), components
 def _validate(text: str) -> None:
     doc = load_located_text(text, "x.yaml", error=ScenarioInvalid)
     raw_steps = doc.data.get("steps") or []
-    steps = [Step(kind, parse_step(kind, value)) for item in raw_steps for kind, value in item.items() if kind != "id"]
+    steps = [
+        Step(kind, parse_step(kind, value), id=item.get("id"))
+        for item in raw_steps
+        for kind, value in item.items()
+        if kind != "id"
+    ]
     validate_meaning(doc, doc.data, CATALOG, steps)
 
 
@@ -54,3 +59,28 @@ def test_a_fault_name_used_twice() -> None:
     text = "name: x\nchaos:\n  - {name: f, kind: kill, target: gateway}\n  - {name: f, kind: kill, target: gateway}\n"
     with pytest.raises(ScenarioInvalid, match=r"x\.yaml: fault name 'f' is used twice"):
         _validate(text)
+
+
+def test_a_notification_waited_after_a_step_names_an_earlier_one() -> None:
+    steps = (
+        "steps:\n"
+        "  - id: back\n"
+        "    wait_for_alert: {name: AgentDown, state: firing}\n"
+        "  - wait_for_notification: {alert: AgentDown, after: back}\n"
+    )
+    _validate("name: x\n" + steps)
+    later = "name: x\nsteps:\n  - wait_for_notification: {alert: AgentDown, after: back}\n  - id: back\n" + (
+        "    wait_for_alert: {name: AgentDown, state: firing}\n"
+    )
+    with pytest.raises(ScenarioInvalid) as info:
+        _validate(later)
+    assert str(info.value) == (
+        "x.yaml:3: steps[0].wait_for_notification.after: no step before this one has an id — give the step it "
+        "waits after 'id: back'"
+    )
+    with pytest.raises(ScenarioInvalid) as info:
+        _validate("name: x\n" + steps.replace("after: back", "after: bak"))
+    assert str(info.value) == (
+        "x.yaml:5: steps[1].wait_for_notification.after: unknown earlier step id 'bak' (did you mean 'back'?) — "
+        "known: back"
+    )

@@ -60,6 +60,11 @@ def _parsed(yaml_step: str) -> StepArgs:
             WaitForNotification("GatewayDown", status="resolved", receiver="pager", within=90),
             id="wait_for_notification-all",
         ),
+        pytest.param(
+            "wait_for_notification: {alert: Watchdog, after: back}",
+            WaitForNotification("Watchdog", after="back"),
+            id="wait_for_notification-after",
+        ),
         pytest.param("wait_for_health: {check: ha.mesh}", WaitForHealth("ha.mesh"), id="wait_for_health-defaults"),
         pytest.param(
             "wait_for_health: {check: ha.reloads, status: ok, names: prometheus-2, within: 15}",

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -13,9 +14,17 @@ from obs_tests.health.status import CheckResult, HealthReport, Problem, Status
 from obs_tests.scenarios import steps as steps_module
 from obs_tests.scenarios.model import STEP_KINDS, Step
 from obs_tests.scenarios.results import AssertionResult
-from obs_tests.scenarios.step_types import AssertState, Load, Revert, WaitForHealth, WaitForMetric, WaitForTime
+from obs_tests.scenarios.step_types import (
+    AssertState,
+    Load,
+    Revert,
+    WaitForHealth,
+    WaitForMetric,
+    WaitForNotification,
+    WaitForTime,
+)
 from obs_tests.scenarios.steps import STEP_HANDLERS, StepContext, names_in, run_steps, stop_background_loads
-from obs_tests.scenarios.timeline import Timeline
+from obs_tests.scenarios.timeline import Event, Timeline
 from obs_tests.stack import ExternalStack
 from obs_tests.workloads import LoadRun, LoadSpec
 from tests.loopback import lenient_gateway, serving
@@ -97,6 +106,36 @@ def test_a_wait_ended_by_stop_is_recorded_as_stopped_not_failed() -> None:
 def test_a_wait_step_returns_what_happened() -> None:
     assert STEP_HANDLERS["wait_for_time"](_ctx(), WaitForTime(0)) == "0s passed"
     assert STEP_HANDLERS["wait_for_metric"](_ctx(value=2.0), WaitForMetric("up", "==", 2)) == "up = 2.0"
+
+
+def _watchdog_before_and_after(ctx: StepContext, *, after: bool) -> None:
+    """Watchdog firing since long before the run (the other replica of an HA pair kept it firing while
+    this one restarted), notified 5 s ago, then the step ``back`` done 3 s ago; one more notification
+    1 s ago when ``after``."""
+    now = time.time()
+    timeline = ctx.timeline
+    labels = {"alertname": "Watchdog"}
+    timeline.add(Event(now - 9.0, "alert", "Watchdog", "firing", labels, {"active_at": now - 100.0}))
+    timeline.add(Event(now - 5.0, "notification", "Watchdog", "firing", labels, {"receiver": "watchdog"}))
+    timeline.add(Event(now - 3.0, "step", "back", "done"))
+    if after:
+        timeline.add(Event(now - 1.0, "notification", "Watchdog", "firing", labels, {"receiver": "watchdog"}))
+
+
+def test_a_notification_after_a_step_counts_only_once_that_step_was_done() -> None:
+    handler = STEP_HANDLERS["wait_for_notification"]
+    ctx = _ctx()
+    _watchdog_before_and_after(ctx, after=False)
+    # without `after` the notification of the incident (firing since before the run) counts
+    assert handler(ctx, WaitForNotification("Watchdog")) == "firing notification of Watchdog received"
+    with pytest.raises(WaitTimeout) as caught:
+        handler(ctx, WaitForNotification("Watchdog", after="back", within=0.3))
+    assert "a firing notification of Watchdog after step back" in str(caught.value)
+    ctx = _ctx()
+    _watchdog_before_and_after(ctx, after=True)
+    assert handler(ctx, WaitForNotification("Watchdog", after="back", within=0.3)) == (
+        "firing notification of Watchdog received"
+    )
 
 
 def test_a_handler_refuses_the_arguments_of_another_kind() -> None:

@@ -95,3 +95,38 @@ def test_an_alert_active_again_on_the_other_replica_forgets_its_earlier_resolve(
     rec._poll_alerts()
     resolved = timeline.first("alert", "GatewayDown", "resolved")
     assert resolved is not None and resolved.detail["last_seen"] >= between
+
+
+PENDING = {**FIRING, "state": "pending", "activeAt": "2026-12-04T10:00:05Z"}
+
+
+def test_firing_on_the_other_replica_first_dates_the_alerts_firing() -> None:
+    """The other replica fired a poll earlier, so Alertmanager may notify before the first one shows it
+    firing: the firing is dated from the other replica's poll before (a sequence "firing → notification"
+    is then in order; on HA the gateway-down scenario failed "out of order")."""
+    timeline, rec = recorder(Replica([PENDING], [PENDING], [firing()]), Replica([PENDING], [firing()], [firing()]))
+    rec._poll_alerts()
+    between = time.time()
+    rec._poll_alerts()  # the other replica fires; the first is still pending
+    rec._poll_alerts()
+    event = timeline.first("alert", "GatewayDown", "firing")
+    assert event is not None
+    assert event.detail["previous_poll"] < between  # the other replica's poll before it fired
+
+
+def test_firing_on_the_other_replica_later_or_an_earlier_incident_changes_nothing() -> None:
+    timeline, rec = recorder(Replica([PENDING], [PENDING], [firing()]), Replica([PENDING], [PENDING], [PENDING]))
+    rec._poll_alerts()
+    between = time.time()
+    rec._poll_alerts()
+    rec._poll_alerts()
+    event = timeline.first("alert", "GatewayDown", "firing")
+    assert event is not None and event.detail["previous_poll"] >= between  # its own poll before
+    # fired on the other replica and resolved there before the first replica fired: another incident
+    timeline, rec = recorder(Replica([], [], [], [firing()]), Replica([PENDING], [firing()], [], []))
+    rec._poll_alerts()
+    after_first = time.time()
+    for _ in range(3):
+        rec._poll_alerts()
+    event = timeline.first("alert", "GatewayDown", "firing")
+    assert event is not None and event.detail["previous_poll"] > after_first  # its own 3rd poll, not the other's 1st
