@@ -139,8 +139,19 @@ def _topology(raw: str | None, where: str, contract: Contract) -> Contract:
     return with_topology(contract, raw)
 
 
+#: cores per HA stack of the scenario pool when the number of stacks is the contract's: three HA stacks (two
+#: of the pool's and the session's, lent) with two Locust runs on 2 cores starved the mock services — their
+#: scrapes timed out and TargetScrapeSlow, OrchestratorDown, BotDown fired in scenarios that must not page them
+CORES_PER_HA_STACK = 2
+
+
 def _stacks(raw: str | None, where: str, contract: Contract) -> int:
+    """The scenario pool's stacks: as given, else the contract's — on an HA topology no more than one per
+    :data:`CORES_PER_HA_STACK` cores (at least 1: the scenarios one by one on the session's stack)."""
     if raw is None:
+        if contract.stack.topology.ha:
+            fits = max(1, (os.cpu_count() or 1) // CORES_PER_HA_STACK)
+            return min(contract.stack.scenario_stacks, fits)
         return contract.stack.scenario_stacks
     value = int(raw) if raw.strip().isdigit() else 0
     if not 1 <= value <= 16:

@@ -60,6 +60,17 @@ def test_the_topology_comes_from_the_command_line_or_environment_into_the_contra
     assert not given.contract.stack.topology.ha
 
 
+@pytest.mark.parametrize(("cores", "stacks"), [(1, 1), (2, 1), (3, 1), (4, 2), (16, 2)])
+def test_an_ha_topology_takes_one_scenario_stack_per_two_cores_unless_told(
+    monkeypatch: pytest.MonkeyPatch, cores: int, stacks: int
+) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: cores)
+    assert resolve_settings({"contract": DEMO, "topology": "ha"}, {}).scenario_stacks == stacks  # the contract's: 2
+    assert resolve_settings({"contract": DEMO}, {}).scenario_stacks == 2  # single: the contract's
+    told = resolve_settings({"contract": DEMO, "topology": "ha"}, {"OBS_SCENARIO_STACKS": "3"})
+    assert told.scenario_stacks == 3
+
+
 def test_a_bad_topology_or_one_for_a_prometheus_of_yours_is_named(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=r"^OBS_TOPOLOGY triple: single or ha$"):
         resolve_settings({"contract": DEMO}, {"OBS_TOPOLOGY": "triple"})
